@@ -1,0 +1,89 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "NetStack",
+    products: [
+        .library(name: "NetStack", targets: ["NetStack"]),
+        .executable(name: "netstack", targets: ["netstack"]),
+        .executable(name: "netstack-wsbench", targets: ["netstack-wsbench"]),
+        .executable(name: "netstack-autobahn", targets: ["netstack-autobahn"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-atomics.git", from: "1.3.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+    ],
+    targets: [
+        // System libraries (Debian: liblua5.4-dev, libssl-dev, zlib1g-dev), each with a shim header.
+        .systemLibrary(name: "CLua", pkgConfig: "lua5.4", providers: [.apt(["liblua5.4-dev"])]),
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+
+        // The engine: URL parsing, handshake, RFC 6455 framing, permessage-deflate, TLS, error codes.
+        .target(
+            name: "NetStack",
+            dependencies: [
+                "CZlib", "COpenSSL",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Atomics", package: "swift-atomics"),
+            ],
+            swiftSettings: [.swiftLanguageMode(.v5), .unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+        ),
+        // A local ws/wss server: echo, flood, sink and scripted misbehaviour, for tests, examples and `netstack serve`.
+        .target(
+            name: "NetStackTestServer",
+            dependencies: [
+                "NetStack",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            swiftSettings: [.swiftLanguageMode(.v5)]
+        ),
+        .executableTarget(
+            name: "netstack",
+            dependencies: [
+                "NetStack", "NetStackTestServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: [.swiftLanguageMode(.v5)]
+        ),
+        // Bench client speaking the contract of shared/bench (engine only, no Lua).
+        .executableTarget(
+            name: "netstack-wsbench",
+            dependencies: [
+                "NetStack",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: [.swiftLanguageMode(.v5), .unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+        ),
+        // Autobahn|Testsuite client (fuzzingserver mode): echoes every case back.
+        .executableTarget(
+            name: "netstack-autobahn",
+            dependencies: [
+                "NetStack",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: [.swiftLanguageMode(.v5)]
+        ),
+        .testTarget(
+            name: "NetStackTests",
+            dependencies: [
+                "NetStack", "NetStackTestServer",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            swiftSettings: [.swiftLanguageMode(.v5)]
+        ),
+    ]
+)

@@ -1,0 +1,176 @@
+import NIOCore
+
+/// RFC 6455 opcodes.
+public enum WebSocketOpcode: UInt8, Sendable {
+    case continuation = 0x0
+    case text = 0x1
+    case binary = 0x2
+    case close = 0x8
+    case ping = 0x9
+    case pong = 0xA
+
+    var isControl: Bool { rawValue & 0x8 != 0 }
+}
+
+/// The header of one frame as it appeared on the wire.
+package struct FrameHeader: Equatable {
+    var fin: Bool
+    /// RSV1..RSV3 as the three bits 0b100, 0b010, 0b001.
+    var rsv: UInt8
+    /// Raw opcode (unknown values are kept so the receiver can reject them precisely).
+    var opcode: UInt8
+    var maskKey: UInt32?
+    var payloadLength: Int
+    var headerLength: Int
+}
+
+/// A violation found while parsing frame headers.
+package enum FrameParseError: Error, Equatable {
+    /// 64-bit length with the most significant bit set, or beyond what this process can address.
+    case lengthOutOfRange
+    /// A frame longer than the configured maximum; reported before its payload is buffered.
+    case frameTooLarge(Int)
+}
+
+/// Frame header parsing, without I/O: given the readable bytes, either a header, a request for more
+/// bytes, or an error.
+///
+/// Deliberately not enforced here (the receiver's state machine does it, knowing the role and the
+/// negotiated extensions): masking direction, reserved bits, opcode validity, control-frame rules.
+package enum FrameParser {
+    package static func parseHeader(_ buffer: ByteBuffer, maxFrameSize: Int) throws -> FrameHeader? {
+        let readable = buffer.readableBytes
+        guard readable >= 2 else { return nil }
+        let r = buffer.readerIndex
+        let b0 = buffer.getInteger(at: r, as: UInt8.self)!
+        let b1 = buffer.getInteger(at: r + 1, as: UInt8.self)!
+        let masked = b1 & 0x80 != 0
+        var length = Int(b1 & 0x7F)
+        var offset = 2
+        if length == 126 {
+            guard readable >= 4 else { return nil }
+            length = Int(buffer.getInteger(at: r + 2, as: UInt16.self)!)
+            offset = 4
+        } else if length == 127 {
+            guard readable >= 10 else { return nil }
+            let l64 = buffer.getInteger(at: r + 2, as: UInt64.self)!
+            if l64 & (1 << 63) != 0 || l64 > UInt64(Int.max / 2) { throw FrameParseError.lengthOutOfRange }
+            length = Int(l64)
+            offset = 10
+        }
+        if length > maxFrameSize { throw FrameParseError.frameTooLarge(length) }
+        var key: UInt32? = nil
+        if masked {
+            guard readable >= offset + 4 else { return nil }
+            key = buffer.getInteger(at: r + offset, endianness: .little, as: UInt32.self)!
+            offset += 4
+        }
+        return FrameHeader(fin: b0 & 0x80 != 0, rsv: (b0 >> 4) & 0x7, opcode: b0 & 0x0F,
+                           maskKey: key, payloadLength: length, headerLength: offset)
+    }
+}
+
+/// XOR masking (RFC 6455 §5.3), eight bytes at a time.
+package enum Masking {
+    /// Applies `key` (bytes in wire order, loaded little-endian) to `count` bytes at `p`,
+    /// starting at key phase `phase` (0...3). Returns the phase after the last byte.
+    @inline(__always)
+    @discardableResult
+    package static func apply(key: UInt32, to p: UnsafeMutableRawPointer, count: Int, phase: Int = 0) -> Int {
+        let rotated = phase == 0 ? key : (key >> UInt32(8 * phase)) | (key << UInt32(32 - 8 * phase))
+        let wide = UInt64(rotated) | (UInt64(rotated) << 32)
+        var i = 0
+        while i + 8 <= count {
+            let v = p.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+            p.storeBytes(of: v ^ wide, toByteOffset: i, as: UInt64.self)
+            i += 8
+        }
+        var k = rotated
+        while i < count {
+            let v = p.load(fromByteOffset: i, as: UInt8.self)
+            p.storeBytes(of: v ^ UInt8(truncatingIfNeeded: k), toByteOffset: i, as: UInt8.self)
+            k = (k >> 8) | (k << 24)
+            i += 1
+        }
+        return (phase + count) & 3
+    }
+}
+
+/// Masking keys from the system CSPRNG, fetched 4 KiB at a time so that a fresh key per frame
+/// costs a load, not a system call. Confined to one event loop (one per connection handler or
+/// per loop); not thread-safe.
+package final class MaskKeySource {
+    private var keys = [UInt32](repeating: 0, count: 1024)
+    private var next = 1024
+
+    @inline(__always)
+    package func nextKey() -> UInt32 {
+        if next == keys.count { refill() }
+        defer { next += 1 }
+        return keys[next]
+    }
+
+    private func refill() {
+        var rng = SystemRandomNumberGenerator()
+        keys.withUnsafeMutableBytes { raw in
+            var i = 0
+            while i + 8 <= raw.count {
+                raw.storeBytes(of: rng.next() as UInt64, toByteOffset: i, as: UInt64.self)
+                i += 8
+            }
+        }
+        next = 0
+    }
+}
+
+/// Frame encoding into a ByteBuffer.
+package enum FrameEncoder {
+    /// Bytes a frame header takes for this payload length, with or without a mask.
+    @inline(__always)
+    package static func headerSize(payloadLength n: Int, masked: Bool) -> Int {
+        (n < 126 ? 2 : (n <= 0xFFFF ? 4 : 10)) + (masked ? 4 : 0)
+    }
+
+    /// Writes a frame header; when `maskKey` is given, the caller writes the payload and masks it.
+    @inline(__always)
+    package static func writeHeader(into buffer: inout ByteBuffer, fin: Bool = true, rsv1: Bool = false,
+                            opcode: WebSocketOpcode, payloadLength n: Int, maskKey: UInt32?) {
+        let b0 = (fin ? 0x80 : 0) | (rsv1 ? 0x40 : 0) | opcode.rawValue
+        let maskBit: UInt8 = maskKey == nil ? 0 : 0x80
+        if n < 126 {
+            buffer.writeInteger(UInt16(b0) << 8 | UInt16(maskBit | UInt8(n)))
+        } else if n <= 0xFFFF {
+            buffer.writeInteger(UInt16(b0) << 8 | UInt16(maskBit | 126))
+            buffer.writeInteger(UInt16(n))
+        } else {
+            buffer.writeInteger(UInt16(b0) << 8 | UInt16(maskBit | 127))
+            buffer.writeInteger(UInt64(n))
+        }
+        if let key = maskKey { buffer.writeInteger(key, endianness: .little) }
+    }
+
+    /// Appends one complete frame (header and payload, masked with `maskKey` when given).
+    package static func writeFrame(into buffer: inout ByteBuffer, fin: Bool = true, rsv1: Bool = false,
+                           opcode: WebSocketOpcode, payload: UnsafeRawBufferPointer, maskKey: UInt32?) {
+        let n = payload.count
+        buffer.reserveCapacity(minimumWritableBytes: headerSize(payloadLength: n, masked: maskKey != nil) + n)
+        writeHeader(into: &buffer, fin: fin, rsv1: rsv1, opcode: opcode, payloadLength: n, maskKey: maskKey)
+        guard n > 0 else { return }
+        if let key = maskKey {
+            let off = buffer.writerIndex - buffer.readerIndex
+            buffer.writeBytes(payload)
+            buffer.withUnsafeMutableReadableBytes { raw in
+                _ = Masking.apply(key: key, to: raw.baseAddress! + off, count: n)
+            }
+        } else {
+            buffer.writeBytes(payload)
+        }
+    }
+
+    package static func writeFrame(into buffer: inout ByteBuffer, fin: Bool = true, rsv1: Bool = false,
+                           opcode: WebSocketOpcode, payload: ByteBuffer, maskKey: UInt32?) {
+        payload.withUnsafeReadableBytes { raw in
+            writeFrame(into: &buffer, fin: fin, rsv1: rsv1, opcode: opcode, payload: raw, maskKey: maskKey)
+        }
+    }
+}

@@ -1,0 +1,185 @@
+import NIOCore
+
+/// Kind of a data message.
+public enum WebSocketMessageKind: Sendable, Equatable {
+    case text
+    case binary
+}
+
+/// The receiving half of the protocol, without I/O: frames in, events out.
+///
+/// It enforces, for the role it was made for: masking direction, reserved bits (RSV1 only with a
+/// negotiated permessage-deflate and only on a message's first frame), known opcodes, control
+/// frames at most 125 bytes and never fragmented, continuation order, UTF-8 of text messages
+/// (checked as each fragment arrives, so bad text fails fast) and of close reasons, close codes,
+/// and the message size limit (checked on frame headers, before payload is buffered, and on
+/// inflated output, so a small compressed frame cannot expand past it).
+package struct FrameReceiver {
+    package enum Event {
+        case message(WebSocketMessageKind, ByteBuffer)
+        case ping(ByteBuffer)
+        case pong(ByteBuffer)
+        /// A valid close frame: code (nil when the payload was empty) and reason.
+        case close(code: UInt16?, reason: String)
+        /// The peer broke the protocol: close with `closeCode` and report `error`.
+        case failure(closeCode: UInt16, error: WebSocketError)
+    }
+
+    let expectMaskedFrames: Bool
+    let maxMessageSize: Int
+    package var deflate: PerMessageDeflate?
+
+    private var messageKind: WebSocketMessageKind? = nil
+    private var messageCompressed = false
+    private var assembled: ByteBuffer? = nil
+    private var utf8 = UTF8Validator()
+    private let allocator = ByteBufferAllocator()
+
+    package init(expectMaskedFrames: Bool, maxMessageSize: Int, deflate: PerMessageDeflate? = nil) {
+        self.expectMaskedFrames = expectMaskedFrames
+        self.maxMessageSize = maxMessageSize
+        self.deflate = deflate
+    }
+
+    private func fail(_ close: UInt16, _ message: String, code: WebSocketErrorCode = .protocolError) -> Event {
+        .failure(closeCode: close, error: WebSocketError(code, message))
+    }
+
+    /// Consumes at most one frame from `buffer`. Returns nil when more bytes are needed, or when
+    /// a frame was consumed that produced no event (a non-final fragment).
+    /// `progressed` tells the caller whether anything was consumed.
+    package mutating func next(from buffer: inout ByteBuffer, progressed: inout Bool) -> Event? {
+        progressed = false
+        // The mask bit decides before anything else whether this peer may send the frame.
+        if buffer.readableBytes >= 2, let b1 = buffer.getInteger(at: buffer.readerIndex + 1, as: UInt8.self),
+           (b1 & 0x80 != 0) != expectMaskedFrames {
+            progressed = true
+            return fail(CloseCode.protocolError, expectMaskedFrames ? "unmasked frame from a client" : "masked frame from the server")
+        }
+        let header: FrameHeader
+        do {
+            guard let h = try FrameParser.parseHeader(buffer, maxFrameSize: maxMessageSize) else { return nil }
+            header = h
+        } catch FrameParseError.frameTooLarge(let n) {
+            progressed = true
+            return fail(CloseCode.messageTooBig, "incoming frame of \(n) bytes exceeds the limit of \(maxMessageSize) bytes", code: .dataLengthExceeded)
+        } catch {
+            progressed = true
+            return fail(CloseCode.protocolError, "invalid frame length")
+        }
+        guard buffer.readableBytes >= header.headerLength + header.payloadLength else { return nil }
+        progressed = true
+        buffer.moveReaderIndex(forwardBy: header.headerLength)
+        var payload = buffer.readSlice(length: header.payloadLength)!
+        if let key = header.maskKey, header.payloadLength > 0 {
+            payload.withUnsafeMutableReadableBytes { raw in
+                _ = Masking.apply(key: key, to: raw.baseAddress!, count: raw.count)
+            }
+        }
+        return handle(header, payload)
+    }
+
+    private mutating func handle(_ h: FrameHeader, _ payload: ByteBuffer) -> Event? {
+        let rsv1 = h.rsv & 0b100 != 0
+        if h.rsv & 0b011 != 0 { return fail(CloseCode.protocolError, "reserved bits RSV2/RSV3 set") }
+        switch h.opcode {
+        case 0x8, 0x9, 0xA:
+            if !h.fin { return fail(CloseCode.protocolError, "fragmented control frame") }
+            if h.payloadLength > 125 { return fail(CloseCode.protocolError, "control frame payload over 125 bytes") }
+            if rsv1 { return fail(CloseCode.protocolError, "RSV1 set on a control frame") }
+            switch h.opcode {
+            case 0x9: return .ping(payload)
+            case 0xA: return .pong(payload)
+            default: return parseClose(payload)
+            }
+        case 0x1, 0x2:
+            if messageKind != nil { return fail(CloseCode.protocolError, "new data frame while a fragmented message is open") }
+            if rsv1 && deflate == nil { return fail(CloseCode.protocolError, "RSV1 set but no extension was negotiated") }
+            let kind: WebSocketMessageKind = h.opcode == 0x1 ? .text : .binary
+            if h.fin && !rsv1 {
+                // The common case: a whole, uncompressed message in one frame. No copy.
+                if kind == .text {
+                    let ok = payload.withUnsafeReadableBytes { UTF8Validator.isValid($0) }
+                    if !ok { return fail(CloseCode.invalidPayload, "invalid UTF-8 in a text message") }
+                }
+                return .message(kind, payload)
+            }
+            messageKind = kind
+            messageCompressed = rsv1
+            utf8.reset()
+            assembled = nil
+            return appendFragment(payload, fin: h.fin)
+        case 0x0:
+            guard messageKind != nil else { return fail(CloseCode.protocolError, "continuation frame without a message to continue") }
+            if rsv1 { return fail(CloseCode.protocolError, "RSV1 set on a continuation frame") }
+            return appendFragment(payload, fin: h.fin)
+        default:
+            return fail(CloseCode.protocolError, "unknown opcode 0x\(String(h.opcode, radix: 16))")
+        }
+    }
+
+    private mutating func appendFragment(_ payload: ByteBuffer, fin: Bool) -> Event? {
+        let kind = messageKind!
+        let previous = assembled?.readableBytes ?? 0
+        if messageCompressed, let deflate = deflate {
+            var out = assembled ?? allocator.buffer(capacity: min(maxMessageSize, max(256, payload.readableBytes * 4)))
+            do {
+                try payload.withUnsafeReadableBytes { raw in
+                    try deflate.decompress(raw, final: fin, into: &out, limit: maxMessageSize)
+                }
+            } catch PerMessageDeflate.InflateError.tooLarge {
+                messageKind = nil
+                assembled = nil
+                return fail(CloseCode.messageTooBig, "inflated message exceeds the limit of \(maxMessageSize) bytes", code: .dataLengthExceeded)
+            } catch {
+                messageKind = nil
+                assembled = nil
+                return fail(CloseCode.invalidPayload, "permessage-deflate: corrupt compressed data (\(error))")
+            }
+            assembled = out
+        } else {
+            if previous + payload.readableBytes > maxMessageSize {
+                messageKind = nil
+                assembled = nil
+                return fail(CloseCode.messageTooBig, "incoming message exceeds the limit of \(maxMessageSize) bytes", code: .dataLengthExceeded)
+            }
+            if assembled == nil {
+                // Keep the first fragment as is when it is also the last (compressed single frame case
+                // never reaches here); otherwise start an owned buffer.
+                var b = allocator.buffer(capacity: max(payload.readableBytes * 2, 256))
+                var p = payload
+                b.writeBuffer(&p)
+                assembled = b
+            } else {
+                var p = payload
+                assembled!.writeBuffer(&p)
+            }
+        }
+        if kind == .text {
+            let ok = assembled!.withUnsafeReadableBytes { raw -> Bool in
+                utf8.feed(UnsafeRawBufferPointer(rebasing: raw[previous...]))
+            }
+            if !ok || (fin && !utf8.isComplete) {
+                messageKind = nil
+                assembled = nil
+                return fail(CloseCode.invalidPayload, "invalid UTF-8 in a text message")
+            }
+        }
+        guard fin else { return nil }
+        let message = assembled!
+        messageKind = nil
+        assembled = nil
+        return .message(kind, message)
+    }
+
+    private func parseClose(_ payload: ByteBuffer) -> Event {
+        var p = payload
+        if p.readableBytes == 0 { return .close(code: nil, reason: "") }
+        if p.readableBytes == 1 { return fail(CloseCode.protocolError, "close frame with a 1-byte payload") }
+        let code = p.readInteger(as: UInt16.self)!
+        guard CloseCode.isValidOnWire(code) else { return fail(CloseCode.protocolError, "invalid close code \(code)") }
+        let ok = p.withUnsafeReadableBytes { UTF8Validator.isValid($0) }
+        guard ok else { return fail(CloseCode.invalidPayload, "invalid UTF-8 in the close reason") }
+        return .close(code: code, reason: p.readString(length: p.readableBytes) ?? "")
+    }
+}

@@ -1,0 +1,299 @@
+import COpenSSL
+import NIOCore
+
+/// One HTTP header field added to the opening handshake.
+public struct WebSocketHeader: Hashable, Sendable {
+    public var name: String
+    public var value: String
+    public init(_ name: String, _ value: String) {
+        self.name = name
+        self.value = value
+    }
+}
+
+/// Validation of user-supplied handshake headers.
+public enum HeaderValidation {
+    /// Headers the engine writes itself; a user header with one of these names is rejected
+    /// (`Sec-WebSocket-Protocol` is allowed: it adds to the subprotocol offer).
+    public static let reserved: Set<String> = [
+        "host", "upgrade", "connection", "sec-websocket-key", "sec-websocket-version",
+        "sec-websocket-extensions", "sec-websocket-accept", "content-length", "transfer-encoding",
+    ]
+
+    /// RFC 7230 token characters.
+    static func isTokenByte(_ c: UInt8) -> Bool {
+        switch c {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+            return true
+        default:
+            return "!#$%&'*+-.^_`|~".utf8.contains(c)
+        }
+    }
+
+    /// Checks one header: the name is a non-empty token, the value has no CR, LF, NUL or other
+    /// control bytes (except tab), and the name is not reserved.
+    /// Errors carry `WEBSOCKET_NO_HEADER_CONTEXT` (1015, "header is abnormal").
+    public static func validate(_ h: WebSocketHeader) throws {
+        func fail(_ why: String) -> WebSocketError { WebSocketError(.noHeaderContext, "invalid header: \(why)") }
+        if h.name.isEmpty { throw fail("empty name") }
+        for c in h.name.utf8 where !isTokenByte(c) {
+            if c == 0x0D || c == 0x0A || c == 0 { throw fail("CR, LF or NUL in the name '\(escaped(h.name))' (header injection)") }
+            throw fail("name '\(escaped(h.name))' is not an HTTP token")
+        }
+        for c in h.value.utf8 where (c < 0x20 && c != 0x09) || c == 0x7F {
+            if c == 0x0D || c == 0x0A || c == 0 {
+                throw fail("CR, LF or NUL in the value of '\(h.name)' (header injection)")
+            }
+            throw fail("control character in the value of '\(h.name)'")
+        }
+        if reserved.contains(h.name.lowercased()) {
+            throw fail("'\(h.name)' is set by the WebSocket handshake and cannot be overridden")
+        }
+    }
+
+    static func escaped(_ s: String) -> String {
+        s.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? "\\x" + String($0.value, radix: 16) : String($0) }.joined()
+    }
+}
+
+/// The opening handshake, client side: building the request and checking the response (RFC 6455 §4).
+package struct ClientHandshake {
+    let url: WebSocketURL
+    let key: String
+    let protocols: [String]
+    let headers: [WebSocketHeader]
+    let deflateOffer: PerMessageDeflateParameters?
+    let userAgent: String?
+
+    static let guid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+    static func makeKey() -> String {
+        var rng = SystemRandomNumberGenerator()
+        var bytes = [UInt8](repeating: 0, count: 16)
+        for i in 0..<16 { bytes[i] = UInt8.random(in: 0...255, using: &rng) }
+        return Base64.encode(bytes)
+    }
+
+    package static func acceptValue(forKey key: String) -> String {
+        var digest = [UInt8](repeating: 0, count: 20)
+        let input = Array((key + guid).utf8)
+        input.withUnsafeBytes { raw in
+            digest.withUnsafeMutableBufferPointer { netstack_sha1(raw.baseAddress, raw.count, $0.baseAddress) }
+        }
+        return Base64.encode(digest)
+    }
+
+    func writeRequest(into buffer: inout ByteBuffer) {
+        buffer.writeString("GET \(url.requestTarget) HTTP/1.1\r\nHost: \(url.hostHeader)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: \(key)\r\nSec-WebSocket-Version: 13\r\n")
+        if !protocols.isEmpty {
+            buffer.writeString("Sec-WebSocket-Protocol: \(protocols.joined(separator: ", "))\r\n")
+        }
+        if let offer = deflateOffer {
+            buffer.writeString("Sec-WebSocket-Extensions: \(offer.offerHeaderValue)\r\n")
+        }
+        var hasUserAgent = false
+        for h in headers {
+            if h.name.lowercased() == "user-agent" { hasUserAgent = true }
+            buffer.writeString("\(h.name): \(h.value)\r\n")
+        }
+        if !hasUserAgent, let ua = userAgent { buffer.writeString("User-Agent: \(ua)\r\n") }
+        buffer.writeString("\r\n")
+    }
+
+    /// What a 101 response agreed to.
+    struct Agreement {
+        var statusCode: Int
+        var reason: String
+        var protocolName: String?
+        var deflate: PerMessageDeflateParameters?
+        var headers: [WebSocketHeader]
+    }
+
+    /// Checks a parsed 101 response. Errors carry `WEBSOCKET_PROTOCOL_ERROR` and say what was wrong.
+    func validate(_ response: HTTPResponseHead) throws -> Agreement {
+        func fail(_ why: String) -> WebSocketError {
+            WebSocketError(.protocolError, "handshake failed: \(why) (\(response.statusLine))")
+        }
+        guard response.statusCode == 101 else { throw fail("status is not 101") }
+        guard let upgrade = response.value(of: "upgrade"), upgrade.lowercased() == "websocket" else {
+            throw fail("missing or wrong Upgrade header")
+        }
+        guard let connection = response.value(of: "connection"),
+              connection.split(separator: ",").contains(where: { $0.trimmingCharacters(in: " \t").lowercased() == "upgrade" }) else {
+            throw fail("missing or wrong Connection header")
+        }
+        guard let accept = response.value(of: "sec-websocket-accept") else { throw fail("missing Sec-WebSocket-Accept") }
+        let expected = Self.acceptValue(forKey: key)
+        guard accept.trimmingCharacters(in: " \t") == expected else {
+            throw fail("Sec-WebSocket-Accept is '\(accept)', expected '\(expected)'")
+        }
+        var chosen: String? = nil
+        let protocolValues = response.values(of: "sec-websocket-protocol")
+        if protocolValues.count > 1 { throw fail("more than one Sec-WebSocket-Protocol header") }
+        if let p = protocolValues.first {
+            let name = p.trimmingCharacters(in: " \t")
+            guard protocols.contains(name) else { throw fail("server chose subprotocol '\(name)', which was not offered") }
+            chosen = name
+        }
+        var deflate: PerMessageDeflateParameters? = nil
+        for value in response.values(of: "sec-websocket-extensions") {
+            for element in ExtensionHeader.parse(value) {
+                guard element.name.lowercased() == "permessage-deflate", let offer = deflateOffer else {
+                    throw fail("server enabled extension '\(element.name)', which was not offered")
+                }
+                if deflate != nil { throw fail("permessage-deflate enabled twice") }
+                let agreed = try PerMessageDeflateParameters.parse(parameters: element.parameters, isServerResponse: true)
+                if offer.clientMaxWindowBits == nil, agreed.clientMaxWindowBits != nil {
+                    throw fail("server set client_max_window_bits, which was not offered")
+                }
+                deflate = agreed
+            }
+        }
+        return Agreement(statusCode: response.statusCode, reason: response.reason, protocolName: chosen,
+                         deflate: deflate, headers: response.headers)
+    }
+}
+
+/// A parsed HTTP/1.1 response head.
+struct HTTPResponseHead {
+    var statusLine: String
+    var statusCode: Int
+    var reason: String
+    var headers: [WebSocketHeader]
+
+    func value(of name: String) -> String? { headers.first(where: { $0.name.lowercased() == name })?.value }
+    func values(of name: String) -> [String] { headers.filter { $0.name.lowercased() == name }.map(\.value) }
+
+    enum ParseResult {
+        case needMore
+        case head(HTTPResponseHead, consumed: Int)
+        case invalid(String)
+    }
+
+    /// Parses a response head from the start of `bytes` (ends at CRLF CRLF).
+    static func parse(_ bytes: UnsafeRawBufferPointer, maxSize: Int) -> ParseResult {
+        let n = bytes.count
+        var end = -1
+        if n >= 4 {
+            var i = 0
+            while i + 3 < n {
+                if bytes[i] == 13 && bytes[i + 1] == 10 && bytes[i + 2] == 13 && bytes[i + 3] == 10 { end = i; break }
+                i += 1
+            }
+        }
+        if end < 0 {
+            if n > maxSize { return .invalid("response head larger than \(maxSize) bytes") }
+            if n >= 5 && !(bytes[0] == UInt8(ascii: "H") && bytes[1] == UInt8(ascii: "T")) {
+                return .invalid("not an HTTP response: \(preview(bytes))")
+            }
+            return .needMore
+        }
+        guard let text = String(validating: UnsafeRawBufferPointer(rebasing: bytes[0..<end]), as: UTF8.self)
+                ?? Optional(String(decoding: UnsafeRawBufferPointer(rebasing: bytes[0..<end]), as: UTF8.self)) else {
+            return .invalid("undecodable response head")
+        }
+        var lines = text.split(separator: "\r\n", omittingEmptySubsequences: false).map(String.init)
+        // "\r\n" is one Character in Swift; split on the string separator above handles it.
+        let statusLine = lines.removeFirst()
+        let parts = statusLine.split(separator: " ", maxSplits: 2, omittingEmptySubsequences: false)
+        guard parts.count >= 2, parts[0].hasPrefix("HTTP/1."), parts[1].count == 3, let code = Int(parts[1]) else {
+            return .invalid("malformed status line '\(statusLine)'")
+        }
+        let reason = parts.count == 3 ? String(parts[2]) : ""
+        var headers: [WebSocketHeader] = []
+        for line in lines where !line.isEmpty {
+            guard let colon = line.firstIndex(of: ":") else { return .invalid("malformed header line '\(line)'") }
+            let name = String(line[..<colon])
+            let value = line[line.index(after: colon)...].trimmingCharacters(in: " \t")
+            headers.append(WebSocketHeader(name, value))
+        }
+        return .head(HTTPResponseHead(statusLine: statusLine, statusCode: code, reason: reason, headers: headers), consumed: end + 4)
+    }
+
+    static func preview(_ bytes: UnsafeRawBufferPointer, limit: Int = 64) -> String {
+        let slice = bytes.prefix(limit)
+        return String(decoding: slice.map { ($0 >= 0x20 && $0 < 0x7F) ? $0 : UInt8(ascii: ".") }, as: UTF8.self)
+    }
+}
+
+/// `Sec-WebSocket-Extensions` parsing (RFC 6455 §9.1): comma-separated elements, each a name
+/// followed by `; param[=value]` pairs. Quoted values are unquoted.
+package enum ExtensionHeader {
+    package struct Element { package var name: String; package var parameters: [(String, String?)] }
+
+    package static func parse(_ value: String) -> [Element] {
+        value.split(separator: ",").compactMap { raw in
+            let parts = raw.split(separator: ";").map { $0.trimmingCharacters(in: " \t") }
+            guard let name = parts.first, !name.isEmpty else { return nil }
+            let params: [(String, String?)] = parts.dropFirst().map { p in
+                if let eq = p.firstIndex(of: "=") {
+                    var v = p[p.index(after: eq)...].trimmingCharacters(in: " \t")
+                    if v.count >= 2, v.hasPrefix("\""), v.hasSuffix("\"") { v = String(v.dropFirst().dropLast()) }
+                    return (p[..<eq].trimmingCharacters(in: " \t"), v)
+                }
+                return (p, nil)
+            }
+            return Element(name: name, parameters: params)
+        }
+    }
+}
+
+extension String {
+    func trimmingCharacters(in set: String) -> String {
+        let chars = Set(set)
+        var s = Substring(self)
+        while let f = s.first, chars.contains(f) { s = s.dropFirst() }
+        while let l = s.last, chars.contains(l) { s = s.dropLast() }
+        return String(s)
+    }
+}
+
+extension Substring {
+    func trimmingCharacters(in set: String) -> String { String(self).trimmingCharacters(in: set) }
+}
+
+/// Base64 (RFC 4648) without Foundation.
+public enum Base64 {
+    private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+
+    public static func encode<C: Collection>(_ bytes: C) -> String where C.Element == UInt8 {
+        let b = Array(bytes)
+        var out = [UInt8]()
+        out.reserveCapacity((b.count + 2) / 3 * 4)
+        var i = 0
+        while i + 2 < b.count {
+            let v = UInt32(b[i]) << 16 | UInt32(b[i + 1]) << 8 | UInt32(b[i + 2])
+            out += [alphabet[Int(v >> 18 & 63)], alphabet[Int(v >> 12 & 63)], alphabet[Int(v >> 6 & 63)], alphabet[Int(v & 63)]]
+            i += 3
+        }
+        let rest = b.count - i
+        if rest == 1 {
+            let v = UInt32(b[i]) << 16
+            out += [alphabet[Int(v >> 18 & 63)], alphabet[Int(v >> 12 & 63)], UInt8(ascii: "="), UInt8(ascii: "=")]
+        } else if rest == 2 {
+            let v = UInt32(b[i]) << 16 | UInt32(b[i + 1]) << 8
+            out += [alphabet[Int(v >> 18 & 63)], alphabet[Int(v >> 12 & 63)], alphabet[Int(v >> 6 & 63)], UInt8(ascii: "=")]
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    public static func decode(_ string: String) -> [UInt8]? {
+        var lookup = [Int](repeating: -1, count: 256)
+        for (i, c) in alphabet.enumerated() { lookup[Int(c)] = i }
+        var out = [UInt8]()
+        var acc = 0, bits = 0
+        for c in string.utf8 {
+            if c == UInt8(ascii: "=") { break }
+            if c == 10 || c == 13 || c == 32 { continue }
+            let v = lookup[Int(c)]
+            if v < 0 { return nil }
+            acc = (acc << 6) | v
+            bits += 6
+            if bits >= 8 {
+                bits -= 8
+                out.append(UInt8((acc >> bits) & 0xFF))
+            }
+        }
+        return out
+    }
+}

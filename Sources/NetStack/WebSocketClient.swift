@@ -1,0 +1,301 @@
+import Atomics
+import NIOCore
+import NIOPosix
+
+/// What `onOpen` receives: the HTTP status of the upgrade (101) and its reason phrase, plus what
+/// the server agreed to.
+public struct WebSocketOpenResult: Sendable {
+    public var code: UInt32
+    public var reason: String
+    /// The subprotocol the server chose, if any.
+    public var protocolName: String?
+    /// The agreed permessage-deflate parameters, if compression is on.
+    public var compression: PerMessageDeflateParameters?
+    /// All response headers, in order.
+    public var headers: [WebSocketHeader]
+}
+
+/// What `onClose` receives.
+///
+/// `code` is the status of the first close frame received from the server; an empty close
+/// payload is reported as 1000 (as the original does). When the client closed the connection
+/// itself because the server broke the protocol, the code the client sent is reported. When the
+/// connection ended without a close frame, 1006.
+public struct WebSocketCloseResult: Sendable {
+    public var code: UInt32
+    public var reason: String
+    /// True when close frames went both ways before TCP ended.
+    public var wasClean: Bool
+}
+
+/// One complete incoming message. `data` is valid after the callback returns (it is a
+/// reference-counted buffer), but keeping it keeps its memory alive.
+public struct WebSocketMessage {
+    public var kind: WebSocketMessageKind
+    public var data: ByteBuffer
+
+    public init(kind: WebSocketMessageKind, data: ByteBuffer) {
+        self.kind = kind
+        self.data = data
+    }
+
+    /// The payload as a String (text messages are already validated UTF-8).
+    public var text: String { String(buffer: data) }
+    public var bytes: [UInt8] { Array(data.readableBytesView) }
+}
+
+/// The life of a client. A client can connect again once it is closed.
+public enum WebSocketClientState: UInt8, Sendable {
+    case idle = 0, connecting, open, closing, closed, destroyed
+}
+
+/// A WebSocket client connection (RFC 6455 over SwiftNIO, `ws://` and `wss://`).
+///
+/// Threading: one `EventLoop` owns the connection. Callbacks run on that loop. `send`, `close`
+/// and `destroy` may be called from any thread, including from inside a callback. Set the
+/// callbacks before `connect`; they are read on the loop.
+///
+/// Events, exactly one terminal per connection attempt: a connection that never opened ends
+/// with `onError` alone; once `onOpen` ran, it ends with `onClose` (an `onError` may come
+/// first, e.g. for an oversized message or a protocol violation). After `destroy` returns,
+/// no callback runs.
+public final class WebSocketClient: @unchecked Sendable {
+    public let eventLoop: EventLoop
+    public var configuration: WebSocketClientConfiguration
+
+    public var onOpen: ((WebSocketClient, WebSocketOpenResult) -> Void)?
+    public var onMessage: ((WebSocketClient, WebSocketMessage) -> Void)?
+    public var onError: ((WebSocketClient, WebSocketError) -> Void)?
+    public var onClose: ((WebSocketClient, WebSocketCloseResult) -> Void)?
+    /// Fires once the send queue drained after having gone over `writeHighWatermark`.
+    public var onWritable: ((WebSocketClient) -> Void)?
+
+    /// Anything the embedding layer wants to hang on the client (the C ABI and Lua host use it).
+    public var userData: AnyObject?
+
+    let stateAtomic = ManagedAtomic<UInt8>(WebSocketClientState.idle.rawValue)
+    /// Bytes accepted by `send` and not yet written to the socket.
+    let queued = ManagedAtomic<Int>(0)
+    /// Loop-confined: the handler of the current connection.
+    var handler: WebSocketConnectionHandler?
+
+    public init(configuration: WebSocketClientConfiguration = .init(), eventLoop: EventLoop? = nil) {
+        self.configuration = configuration
+        self.eventLoop = eventLoop ?? NetStackRuntime.eventLoopGroup.next()
+    }
+
+    public var state: WebSocketClientState { WebSocketClientState(rawValue: stateAtomic.load(ordering: .acquiring))! }
+
+    /// Bytes waiting to be written.
+    public var bufferedAmount: Int { queued.load(ordering: .relaxed) }
+
+    /// False while more than `writeHighWatermark` bytes wait to be written.
+    public var isWritable: Bool { bufferedAmount <= configuration.writeHighWatermark }
+
+    // MARK: Connect
+
+    /// Starts connecting and returns at once; the outcome arrives as `onOpen` or `onError`.
+    ///
+    /// Synchronous errors: `WEBSOCKET_CONNECTION_PARSE_URL_ERROR` for a malformed URL,
+    /// `WEBSOCKET_NO_HEADER_CONTEXT` for an invalid header, `WEBSOCKET_HEADER_EXCEEDED` over the
+    /// header limits, `WEBSOCKET_CONNECTION_ERROR` when already connecting or connected,
+    /// `WEBSOCKET_CLIENT_NOT_CREATED` after `destroy`.
+    public func connect(to urlString: String, headers extraHeaders: [WebSocketHeader] = []) throws {
+        let url = try WebSocketURL(parsing: urlString)
+        let config = configuration
+        let allHeaders = config.headers + extraHeaders
+        try Self.validateHeaders(allHeaders, configuration: config)
+        var protocols = config.protocols
+        var plainHeaders: [WebSocketHeader] = []
+        for h in allHeaders {
+            if h.name.lowercased() == "sec-websocket-protocol" {
+                protocols += h.value.split(separator: ",").map { $0.trimmingCharacters(in: " \t") }.filter { !$0.isEmpty }
+            } else {
+                plainHeaders.append(h)
+            }
+        }
+        for p in protocols where p.isEmpty || !p.utf8.allSatisfy(HeaderValidation.isTokenByte) {
+            throw WebSocketError(.noHeaderContext, "invalid subprotocol name '\(HeaderValidation.escaped(p))'")
+        }
+        let tlsContext: NIOSSLContextBox?
+        if url.isSecure {
+            do {
+                tlsContext = try TLSContextCache.shared.context(for: config.tls)
+            } catch {
+                throw WebSocketError(.connectionError, "TLS configuration: \(error)")
+            }
+        } else {
+            tlsContext = nil
+        }
+
+        // idle or closed -> connecting
+        while true {
+            let current = stateAtomic.load(ordering: .acquiring)
+            switch WebSocketClientState(rawValue: current)! {
+            case .destroyed:
+                throw WebSocketError(.clientNotCreated, "client was destroyed")
+            case .connecting, .open, .closing:
+                throw WebSocketError(.connectionError, "client is already connecting or connected")
+            case .idle, .closed:
+                if stateAtomic.compareExchange(expected: current, desired: WebSocketClientState.connecting.rawValue, ordering: .acquiringAndReleasing).exchanged {
+                    break
+                }
+                continue
+            }
+            break
+        }
+        queued.store(0, ordering: .relaxed)
+        let handshake = ClientHandshake(url: url, key: ClientHandshake.makeKey(), protocols: protocols,
+                                        headers: plainHeaders,
+                                        deflateOffer: config.compression ? Self.deflateOffer : nil,
+                                        userAgent: config.userAgent)
+        let start = { [self] in
+            let handler = WebSocketConnectionHandler(client: self, handshake: handshake, configuration: config)
+            self.handler = handler
+            handler.start(tls: tlsContext)
+        }
+        if eventLoop.inEventLoop { start() } else { eventLoop.execute(start) }
+    }
+
+    static let deflateOffer: PerMessageDeflateParameters = {
+        var p = PerMessageDeflateParameters()
+        p.clientMaxWindowBits = 0
+        return p
+    }()
+
+    static func validateHeaders(_ headers: [WebSocketHeader], configuration: WebSocketClientConfiguration) throws {
+        if headers.count > configuration.maxHeaderCount {
+            throw WebSocketError(.headerExceeded, "\(headers.count) headers, over the limit of \(configuration.maxHeaderCount)")
+        }
+        var total = 0
+        for h in headers {
+            try HeaderValidation.validate(h)
+            total += h.name.utf8.count + h.value.utf8.count + 4
+        }
+        if total > configuration.maxHeaderBytes {
+            throw WebSocketError(.headerExceeded, "headers take \(total) bytes, over the limit of \(configuration.maxHeaderBytes)")
+        }
+    }
+
+    // MARK: Send
+
+    private func checkSendable(_ count: Int) throws {
+        let s = stateAtomic.load(ordering: .acquiring)
+        guard s == WebSocketClientState.open.rawValue else {
+            if s == WebSocketClientState.destroyed.rawValue { throw WebSocketError(.clientNotCreated, "client was destroyed") }
+            throw WebSocketError(.noConnection, "not connected (\(WebSocketClientState(rawValue: s)!))")
+        }
+        if count > configuration.maxSendSize {
+            throw WebSocketError(.dataLengthExceeded, "message of \(count) bytes exceeds the limit of \(configuration.maxSendSize) bytes")
+        }
+        let q = queued.load(ordering: .relaxed)
+        if q + count > configuration.maxSendQueue {
+            throw WebSocketError(.queueLengthExceeded, "send queue holds \(q) bytes; \(count) more would exceed the limit of \(configuration.maxSendQueue)")
+        }
+    }
+
+    /// Sends one message. Text must be valid UTF-8 (the caller's promise for `.text`; `send(text:)`
+    /// always is). Errors: 1017 not connected, 1012 over `maxSendSize`, 1013 queue full,
+    /// 1002 destroyed.
+    public func send(_ bytes: UnsafeRawBufferPointer, kind: WebSocketMessageKind) throws {
+        try checkSendable(bytes.count)
+        queued.wrappingIncrement(by: bytes.count, ordering: .relaxed)
+        if eventLoop.inEventLoop, let handler = handler {
+            handler.sendMessage(bytes, kind: kind)
+        } else {
+            var buffer = ByteBufferAllocator().buffer(capacity: bytes.count)
+            buffer.writeBytes(bytes)
+            eventLoop.execute { [self] in
+                if let handler = self.handler {
+                    buffer.withUnsafeReadableBytes { handler.sendMessage($0, kind: kind) }
+                } else {
+                    self.queued.wrappingDecrement(by: buffer.readableBytes, ordering: .relaxed)
+                }
+            }
+        }
+    }
+
+    public func send(text: String) throws {
+        var t = text
+        try t.withUTF8 { try send(UnsafeRawBufferPointer($0), kind: .text) }
+    }
+
+    public func send(binary: [UInt8]) throws {
+        try binary.withUnsafeBytes { try send($0, kind: .binary) }
+    }
+
+    public func send(_ buffer: ByteBuffer, kind: WebSocketMessageKind) throws {
+        try buffer.withUnsafeReadableBytes { try send($0, kind: kind) }
+    }
+
+    /// Sends a ping with up to 125 bytes of payload.
+    public func ping(_ payload: [UInt8] = []) throws {
+        guard payload.count <= 125 else { throw WebSocketError(.dataLengthExceeded, "ping payload over 125 bytes") }
+        try checkSendable(0)
+        let work = { [self] in _ = self.handler?.sendPing(payload) }
+        if eventLoop.inEventLoop { work() } else { eventLoop.execute(work) }
+    }
+
+    // MARK: Close and destroy
+
+    /// Starts the closing handshake. `code` 0 means 1000. Valid codes: 1000-1003, 1007-1011,
+    /// 3000-4999 (else `WEBSOCKET_PROTOCOL_ERROR`); the reason is at most 123 bytes of UTF-8
+    /// (else `WEBSOCKET_DATA_LENGTH_EXCEEDED`). Before the connection is open: 1017. Closing an
+    /// already closing connection does nothing and succeeds.
+    public func close(code: UInt32 = 1000, reason: String = "") throws {
+        let code = code == 0 ? 1000 : code
+        guard code <= UInt32(UInt16.max), CloseCode.isValidOnWire(UInt16(code)) else {
+            throw WebSocketError(.protocolError, "invalid close code \(code) (use 1000-1003, 1007-1011 or 3000-4999)")
+        }
+        if reason.utf8.count > CloseCode.maximumReasonLength {
+            throw WebSocketError(.dataLengthExceeded, "close reason of \(reason.utf8.count) bytes exceeds \(CloseCode.maximumReasonLength)")
+        }
+        let s = WebSocketClientState(rawValue: stateAtomic.load(ordering: .acquiring))!
+        switch s {
+        case .destroyed: throw WebSocketError(.clientNotCreated, "client was destroyed")
+        case .idle, .connecting, .closed: throw WebSocketError(.noConnection, "not connected (\(s))")
+        case .closing: return
+        case .open: break
+        }
+        let work = { [self] in _ = self.handler?.initiateClose(code: UInt16(code), reason: reason) }
+        if eventLoop.inEventLoop { work() } else { eventLoop.execute(work) }
+    }
+
+    /// Drops the connection (if any) without callbacks and releases it. Idempotent. After it
+    /// returns, no callback of this client runs; calls other than `destroy` fail with 1002.
+    /// From a thread other than the loop's, it waits for the loop to acknowledge.
+    public func destroy() {
+        let previous = stateAtomic.exchange(WebSocketClientState.destroyed.rawValue, ordering: .acquiringAndReleasing)
+        if previous == WebSocketClientState.destroyed.rawValue { return }
+        let work = { [self] in
+            self.handler?.abandon()
+            self.handler = nil
+            self.onOpen = nil
+            self.onMessage = nil
+            self.onError = nil
+            self.onClose = nil
+            self.onWritable = nil
+        }
+        if eventLoop.inEventLoop {
+            work()
+        } else {
+            try? eventLoop.submit(work).wait()
+        }
+    }
+
+    var isDestroyed: Bool { stateAtomic.load(ordering: .acquiring) == WebSocketClientState.destroyed.rawValue }
+
+    /// Moves state unless destroyed. Loop-only.
+    func transition(to s: WebSocketClientState) {
+        while true {
+            let current = stateAtomic.load(ordering: .acquiring)
+            if current == WebSocketClientState.destroyed.rawValue { return }
+            if stateAtomic.compareExchange(expected: current, desired: s.rawValue, ordering: .acquiringAndReleasing).exchanged { return }
+        }
+    }
+}
+
+/// Process-wide event loops for clients created without an explicit loop.
+public enum NetStackRuntime {
+    public static let eventLoopGroup: MultiThreadedEventLoopGroup = MultiThreadedEventLoopGroup.singleton
+}

@@ -1,0 +1,70 @@
+import NIOCore
+
+/// TLS options for `wss://` connections.
+public struct WebSocketTLSOptions: Hashable, Sendable {
+    /// PEM file of trust anchors to use instead of the system store.
+    public var caFile: String?
+    /// Directory of PEM trust anchors (OpenSSL hashed-directory layout) instead of the system store.
+    public var caPath: String?
+    /// Client certificate chain (PEM) and private key (PEM) for mutual TLS.
+    public var clientCertificateFile: String?
+    public var clientKeyFile: String?
+    /// Skip chain and host name verification. Off by default; the CLI warns when it is on.
+    public var insecure: Bool = false
+    /// Name sent in SNI and checked against the certificate, instead of the URL's host.
+    public var serverName: String?
+
+    public init(caFile: String? = nil, caPath: String? = nil, clientCertificateFile: String? = nil,
+                clientKeyFile: String? = nil, insecure: Bool = false, serverName: String? = nil) {
+        self.caFile = caFile
+        self.caPath = caPath
+        self.clientCertificateFile = clientCertificateFile
+        self.clientKeyFile = clientKeyFile
+        self.insecure = insecure
+        self.serverName = serverName
+    }
+}
+
+/// Everything a connection can be tuned with. All defaults are usable as they are.
+public struct WebSocketClientConfiguration: Sendable {
+    /// Extra handshake headers (validated at connect; see `HeaderValidation`).
+    public var headers: [WebSocketHeader] = []
+    /// Subprotocols to offer, in order of preference.
+    public var protocols: [String] = []
+    /// Time allowed for DNS, TCP, TLS and the HTTP upgrade together. Default 10 s.
+    public var connectTimeout: TimeAmount = .seconds(10)
+    /// After a close frame was sent or received, how long to wait for the TCP connection to end
+    /// before dropping it. Default 5 s.
+    public var closeTimeout: TimeAmount = .seconds(5)
+    /// Automatic ping interval; zero disables keepalive. Default 30 s, like the original.
+    public var pingInterval: TimeAmount = .seconds(30)
+    /// How long a ping may go unanswered before the connection is dropped (onError 1003, onClose 1006).
+    public var pongTimeout: TimeAmount = .seconds(30)
+    /// Largest message `send` accepts (`WEBSOCKET_DATA_LENGTH_EXCEEDED` above). Default 4 MiB, as the original.
+    public var maxSendSize: Int = 4 * 1024 * 1024
+    /// Largest incoming message, after reassembly and decompression. Larger ones end the
+    /// connection: onError 1012, close 1009. Default 64 MiB.
+    public var maxReceiveSize: Int = 64 * 1024 * 1024
+    /// Bytes that may wait to be written before `send` fails with `WEBSOCKET_QUEUE_LENGTH_EXCEEDED`.
+    /// Default 64 MiB.
+    public var maxSendQueue: Int = 64 * 1024 * 1024
+    /// Above this many queued bytes the client reports itself not writable; `onWritable` fires
+    /// once the queue drains below a quarter of it. Default 1 MiB.
+    public var writeHighWatermark: Int = 1024 * 1024
+    /// Limits on handshake headers (`WEBSOCKET_HEADER_EXCEEDED` above): count and total bytes.
+    public var maxHeaderCount: Int = 8192
+    public var maxHeaderBytes: Int = 64 * 1024
+    /// Offer permessage-deflate (RFC 7692). Default on.
+    public var compression: Bool = true
+    /// Messages shorter than this go out uncompressed even when deflate was agreed. Default 64 bytes.
+    public var compressionThreshold: Int = 64
+    /// The `User-Agent` sent unless a header sets one; nil sends none.
+    public var userAgent: String? = "NetStack/\(NetStackVersion.string)"
+    public var tls = WebSocketTLSOptions()
+
+    public init() {}
+}
+
+public enum NetStackVersion {
+    public static let string = "0.1.0"
+}

@@ -1,0 +1,562 @@
+import NIOCore
+import NIOPosix
+import NIOSSL
+
+/// The connection: handshake, frames, close handshake, keepalive and timers, for one client.
+///
+/// Confined to the client's event loop. It sits last in the pipeline (after TLS, if any), reads
+/// raw bytes and writes raw bytes: frames are parsed in place from the read buffer and outgoing
+/// frames are batched into one buffer that is written once per loop tick (or at the end of a
+/// read burst), so a burst of small messages costs one system call.
+final class WebSocketConnectionHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private enum Phase {
+        case connecting
+        case handshaking
+        case rejected(HTTPResponseHead, body: ByteBuffer, wanted: Int)
+        case open
+        /// A close frame was sent or received (or the connection failed); waiting for TCP to end.
+        case closing
+        case finished
+    }
+
+    /// Strong while the connection lives, so a client nobody else holds stays alive until its
+    /// terminal event; released then, which breaks the client -> handler -> client cycle.
+    private var client: WebSocketClient?
+    private let handshake: ClientHandshake
+    private let config: WebSocketClientConfiguration
+    private let eventLoop: EventLoop
+    private var phase: Phase = .connecting
+    private var context: ChannelHandlerContext?
+    private var channel: Channel?
+
+    private var receiver: FrameReceiver
+    private var deflate: PerMessageDeflate?
+    private var inbound: ByteBuffer?
+    private var outbox: ByteBuffer?
+    private var flushScheduled = false
+    private var inRead = false
+    private var aboveHighWatermark = false
+    private let allocator = ByteBufferAllocator()
+    private let masks: MaskKeySource
+
+    private var connectTimer: Scheduled<Void>?
+    private var closeTimer: Scheduled<Void>?
+    private var pingTask: RepeatedTask?
+    private var pongDeadline: Scheduled<Void>?
+
+    private var closeSent = false
+    /// We sent a close frame and still read input to find the server's.
+    private var awaitingCloseReply: Bool { closeSent && closeReceived == nil && localFailure == nil }
+    private var closeReceived: (code: UInt16, reason: String)?
+    private var localFailure: (code: UInt16, reason: String)?
+    private var lostReason: String?
+    private var pendingErrorMessage: String?
+    private var terminalDelivered = false
+    private var abandoned = false
+
+    init(client: WebSocketClient, handshake: ClientHandshake, configuration: WebSocketClientConfiguration) {
+        self.client = client
+        self.handshake = handshake
+        self.config = configuration
+        self.eventLoop = client.eventLoop
+        self.receiver = FrameReceiver(expectMaskedFrames: false, maxMessageSize: configuration.maxReceiveSize)
+        self.masks = MaskKeySource.forCurrentThread()
+    }
+
+    // MARK: Connecting
+
+    func start(tls: NIOSSLContextBox?) {
+        let url = handshake.url
+        let timeout = config.connectTimeout
+        connectTimer = eventLoop.scheduleTask(in: timeout) { [self] in
+            self.failBeforeOpen(.connectionError, "timed out after \(Self.describe(timeout)) (connecting, TLS and upgrade)")
+            self.channel?.close(promise: nil)
+        }
+        let serverName = config.tls.serverName ?? (url.hostIsIPLiteral ? nil : url.host)
+        let bootstrap = ClientBootstrap(group: eventLoop)
+            .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+            .channelOption(ChannelOptions.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 1024, initial: 16 * 1024, maximum: 256 * 1024))
+            .connectTimeout(timeout)
+            .channelInitializer { [self] channel in
+                do {
+                    if let tls = tls {
+                        let ssl = try NIOSSLClientHandler(context: tls.context, serverHostname: serverName)
+                        try channel.pipeline.syncOperations.addHandler(ssl)
+                    }
+                    try channel.pipeline.syncOperations.addHandler(self)
+                    return channel.eventLoop.makeSucceededVoidFuture()
+                } catch {
+                    return channel.eventLoop.makeFailedFuture(error)
+                }
+            }
+        bootstrap.connect(host: url.host, port: url.port).whenComplete { [self] result in
+            switch result {
+            case .success(let channel):
+                if self.abandoned || self.terminalDelivered { channel.close(promise: nil) }
+            case .failure(let error):
+                self.failBeforeOpen(.connectionError, Self.describeConnectError(error, url: url))
+            }
+        }
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        self.channel = context.channel
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        guard !abandoned, !terminalDelivered else { context.close(promise: nil); return }
+        phase = .handshaking
+        var request = context.channel.allocator.buffer(capacity: 512)
+        handshake.writeRequest(into: &request)
+        context.writeAndFlush(wrapOutboundOut(request), promise: nil)
+        context.fireChannelActive()
+    }
+
+    // MARK: Reading
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var buffer = unwrapInboundIn(data)
+        switch phase {
+        case .handshaking:
+            if inbound == nil { inbound = buffer } else { inbound!.writeBuffer(&buffer) }
+            readHandshake(context: context)
+        case .rejected(let head, var body, let wanted):
+            body.writeBuffer(&buffer)
+            if body.readableBytes >= wanted { reportRejection(head, body: body, context: context) } else {
+                phase = .rejected(head, body: body, wanted: wanted)
+            }
+        case .open, .closing where awaitingCloseReply:
+            inRead = true
+            if inbound == nil || inbound!.readableBytes == 0 {
+                processFrames(&buffer)
+                if buffer.readableBytes > 0 { inbound = buffer } else { inbound = nil }
+            } else {
+                inbound!.writeBuffer(&buffer)
+                var acc = inbound!
+                inbound = nil
+                processFrames(&acc)
+                if acc.readableBytes > 0 {
+                    if acc.readerIndex > 256 * 1024 { acc.discardReadBytes() }
+                    inbound = acc
+                }
+            }
+        case .connecting, .closing, .finished:
+            // After a close frame was received or the connection failed, input is ignored.
+            break
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        inRead = false
+        flushOutbox()
+        context.fireChannelReadComplete()
+    }
+
+    private func readHandshake(context: ChannelHandlerContext) {
+        let result = inbound!.withUnsafeReadableBytes { HTTPResponseHead.parse($0, maxSize: 64 * 1024) }
+        switch result {
+        case .needMore:
+            return
+        case .invalid(let why):
+            failBeforeOpen(.protocolError, "handshake failed: \(why)")
+            context.close(promise: nil)
+        case .head(let head, let consumed):
+            inbound!.moveReaderIndex(forwardBy: consumed)
+            if head.statusCode != 101 {
+                let length = head.value(of: "content-length").flatMap { Int($0.trimmingCharacters(in: " ")) } ?? 256
+                let wanted = min(256, max(0, length))
+                let body = inbound!
+                inbound = nil
+                if body.readableBytes >= wanted {
+                    reportRejection(head, body: body, context: context)
+                } else {
+                    phase = .rejected(head, body: body, wanted: wanted)
+                }
+                return
+            }
+            let agreement: ClientHandshake.Agreement
+            do {
+                agreement = try handshake.validate(head)
+            } catch let error as WebSocketError {
+                failBeforeOpen(error.code, error.message)
+                context.close(promise: nil)
+                return
+            } catch {
+                failBeforeOpen(.protocolError, "handshake failed: \(error)")
+                context.close(promise: nil)
+                return
+            }
+            if let d = agreement.deflate {
+                let pmd = PerMessageDeflate(agreed: d, isClient: true, compressionThreshold: config.compressionThreshold)
+                deflate = pmd
+                receiver.deflate = pmd
+            }
+            connectTimer?.cancel()
+            connectTimer = nil
+            phase = .open
+            client?.transition(to: .open)
+            startKeepalive()
+            let result = WebSocketOpenResult(code: UInt32(head.statusCode), reason: head.reason,
+                                             protocolName: agreement.protocolName, compression: agreement.deflate,
+                                             headers: agreement.headers)
+            inRead = true
+            if let client = client, !client.isDestroyed { client.onOpen?(client, result) }
+            // Frames may have arrived with the response.
+            if case .open = phase, var rest = inbound, rest.readableBytes > 0 {
+                inbound = nil
+                processFrames(&rest)
+                if rest.readableBytes > 0 { inbound = rest }
+            } else if inbound?.readableBytes == 0 {
+                inbound = nil
+            }
+        }
+    }
+
+    private func reportRejection(_ head: HTTPResponseHead, body: ByteBuffer, context: ChannelHandlerContext) {
+        var message = "server rejected the upgrade: \(head.statusLine)"
+        if body.readableBytes > 0 {
+            let preview = body.withUnsafeReadableBytes { HTTPResponseHead.preview($0, limit: 200) }
+            message += "; body: \(preview)"
+        }
+        failBeforeOpen(.connectionError, message)
+        context.close(promise: nil)
+    }
+
+    private func processFrames(_ buffer: inout ByteBuffer) {
+        var progressed = false
+        while true {
+            let closing: Bool
+            switch phase {
+            case .open: closing = false
+            case .closing where awaitingCloseReply: closing = true
+            default: return
+            }
+            let event = receiver.next(from: &buffer, progressed: &progressed)
+            guard let event = event else {
+                if progressed { continue }
+                return
+            }
+            switch event {
+            case .message(let kind, let data):
+                // After our close frame, data is read (to find the server's close) but not delivered.
+                if !closing, let client = client, !client.isDestroyed, let cb = client.onMessage {
+                    cb(client, WebSocketMessage(kind: kind, data: data))
+                }
+            case .ping(let payload):
+                if !closeSent { writeControl(.pong, payload) }
+            case .pong:
+                pongDeadline?.cancel()
+                pongDeadline = nil
+            case .close(let code, let reason):
+                closeReceived = (code ?? CloseCode.normal, reason)
+                if !closeSent {
+                    // Echo the status code (an empty close is answered with an empty close).
+                    var payload = allocator.buffer(capacity: 2)
+                    if let code = code { payload.writeInteger(code) }
+                    writeControl(.close, payload)
+                    closeSent = true
+                }
+                if !closing { enterClosing() }
+                flushOutbox()
+                return
+            case .failure(let closeCode, let error):
+                failConnection(closeCode: closeCode, error: error)
+                return
+            }
+        }
+    }
+
+    // MARK: Writing
+
+    @inline(__always)
+    private func appendToOutbox(_ body: (inout ByteBuffer) -> Void) {
+        if outbox == nil { outbox = allocator.buffer(capacity: 4096) }
+        body(&outbox!)
+        scheduleFlush()
+    }
+
+    private func scheduleFlush() {
+        if inRead || flushScheduled { return }
+        flushScheduled = true
+        eventLoop.execute { [self] in
+            self.flushScheduled = false
+            self.flushOutbox()
+        }
+    }
+
+    private func flushOutbox() {
+        guard let context = context, var out = outbox, out.readableBytes > 0 else { return }
+        outbox = nil
+        let payload = payloadInOutbox
+        payloadInOutbox = 0
+        let promise = eventLoop.makePromise(of: Void.self)
+        context.writeAndFlush(wrapOutboundOut(out), promise: promise)
+        out = ByteBuffer()
+        promise.futureResult.whenComplete { [self] _ in self.wrote(payload: payload) }
+    }
+
+    /// Payload bytes from `send` in the outbox; they leave the send queue (`bufferedAmount`)
+    /// when the write that carries them completes. Frame overhead is not counted.
+    private var payloadInOutbox = 0
+
+    private func wrote(payload: Int) {
+        guard let client = client else { return }
+        if payload > 0 { client.queued.wrappingDecrement(by: payload, ordering: .relaxed) }
+        if aboveHighWatermark, client.queued.load(ordering: .relaxed) <= config.writeHighWatermark / 4 {
+            aboveHighWatermark = false
+            if !client.isDestroyed, let cb = client.onWritable { cb(client) }
+        }
+    }
+
+    func sendMessage(_ bytes: UnsafeRawBufferPointer, kind: WebSocketMessageKind) {
+        guard case .open = phase, !closeSent else {
+            client?.queued.wrappingDecrement(by: bytes.count, ordering: .relaxed)
+            return
+        }
+        let opcode: WebSocketOpcode = kind == .text ? .text : .binary
+        if let deflate = deflate, deflate.canCompress, bytes.count >= deflate.compressionThreshold,
+           let compressed = deflate.compress(bytes, allocator: allocator) {
+            let key = masks.nextKey()
+            appendToOutbox { FrameEncoder.writeFrame(into: &$0, rsv1: true, opcode: opcode, payload: compressed, maskKey: key) }
+        } else {
+            let key = masks.nextKey()
+            appendToOutbox { FrameEncoder.writeFrame(into: &$0, opcode: opcode, payload: bytes, maskKey: key) }
+        }
+        accountPayload(bytes.count)
+    }
+
+    private func accountPayload(_ n: Int) {
+        payloadInOutbox += n
+        if let client = client, client.queued.load(ordering: .relaxed) > config.writeHighWatermark {
+            aboveHighWatermark = true
+        }
+    }
+
+    func sendPing(_ payload: [UInt8]) {
+        guard case .open = phase, !closeSent else { return }
+        var b = allocator.buffer(capacity: payload.count)
+        b.writeBytes(payload)
+        writeControl(.ping, b)
+    }
+
+    private func writeControl(_ opcode: WebSocketOpcode, _ payload: ByteBuffer) {
+        let key = masks.nextKey()
+        appendToOutbox { FrameEncoder.writeFrame(into: &$0, opcode: opcode, payload: payload, maskKey: key) }
+    }
+
+    // MARK: Closing
+
+    func initiateClose(code: UInt16, reason: String) {
+        guard case .open = phase, !closeSent else { return }
+        var payload = allocator.buffer(capacity: 2 + reason.utf8.count)
+        payload.writeInteger(code)
+        payload.writeString(reason)
+        writeControl(.close, payload)
+        closeSent = true
+        enterClosing()
+        flushOutbox()
+    }
+
+    private func enterClosing() {
+        phase = .closing
+        client?.transition(to: .closing)
+        stopKeepalive()
+        closeTimer?.cancel()
+        let timeout = config.closeTimeout
+        closeTimer = eventLoop.scheduleTask(in: timeout) { [self] in
+            self.channel?.close(promise: nil)
+        }
+    }
+
+    /// The peer broke the protocol (or a limit): report, send a close frame, drop TCP after it.
+    private func failConnection(closeCode: UInt16, error: WebSocketError) {
+        localFailure = (closeCode, error.message)
+        if let client = client, !client.isDestroyed, let cb = client.onError { cb(client, error) }
+        switch phase {
+        case .open, .closing: break
+        default: return
+        }
+        if !closeSent {
+            var payload = allocator.buffer(capacity: 2)
+            payload.writeInteger(closeCode)
+            writeControl(.close, payload)
+            closeSent = true
+        }
+        enterClosing()
+        if let context = context, let out = outbox {
+            outbox = nil
+            payloadInOutbox = 0
+            context.writeAndFlush(wrapOutboundOut(out)).whenComplete { [weak context] _ in context?.close(promise: nil) }
+        } else {
+            context?.close(promise: nil)
+        }
+    }
+
+    // MARK: Keepalive
+
+    private func startKeepalive() {
+        let interval = config.pingInterval
+        guard interval.nanoseconds > 0 else { return }
+        pingTask = eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { [self] _ in
+            guard case .open = self.phase, !self.closeSent else { return }
+            self.writeControl(.ping, ByteBuffer())
+            if self.pongDeadline == nil, self.config.pongTimeout.nanoseconds > 0 {
+                let timeout = self.config.pongTimeout
+                self.pongDeadline = self.eventLoop.scheduleTask(in: timeout) { [self] in
+                    self.lostReason = "no pong within \(Self.describe(timeout))"
+                    if let client = self.client, !client.isDestroyed, let cb = client.onError {
+                        cb(client, WebSocketError(.connectionError, "keepalive: no pong within \(Self.describe(timeout)); dropping the connection"))
+                    }
+                    self.channel?.close(promise: nil)
+                }
+            }
+        }
+    }
+
+    private func stopKeepalive() {
+        pingTask?.cancel()
+        pingTask = nil
+        pongDeadline?.cancel()
+        pongDeadline = nil
+    }
+
+    // MARK: Ending
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        let text = Self.describeIOError(error)
+        switch phase {
+        case .connecting, .handshaking, .rejected:
+            failBeforeOpen(.connectionError, text)
+        default:
+            if lostReason == nil { lostReason = text }
+        }
+        context.close(promise: nil)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        switch phase {
+        case .connecting, .handshaking:
+            failBeforeOpen(.connectionClosedByPeer, "server closed the connection during the opening handshake")
+        case .rejected(let head, let body, _):
+            reportRejection(head, body: body, context: context)
+        case .open, .closing:
+            deliverClose()
+        case .finished:
+            break
+        }
+        finish()
+        context.fireChannelInactive()
+    }
+
+    private func deliverClose() {
+        guard !terminalDelivered else { return }
+        terminalDelivered = true
+        let result: WebSocketCloseResult
+        if let r = closeReceived {
+            result = WebSocketCloseResult(code: UInt32(r.code), reason: r.reason, wasClean: closeSent)
+        } else if let f = localFailure {
+            result = WebSocketCloseResult(code: UInt32(f.code), reason: f.reason, wasClean: false)
+        } else {
+            result = WebSocketCloseResult(code: UInt32(CloseCode.abnormal), reason: lostReason ?? "connection closed without a close frame", wasClean: false)
+        }
+        client?.transition(to: .closed)
+        if let client = client, !client.isDestroyed, let cb = client.onClose { cb(client, result) }
+    }
+
+    private func failBeforeOpen(_ code: WebSocketErrorCode, _ message: String) {
+        guard !terminalDelivered else { return }
+        terminalDelivered = true
+        connectTimer?.cancel()
+        connectTimer = nil
+        client?.transition(to: .closed)
+        if let client = client, !client.isDestroyed, let cb = client.onError {
+            cb(client, WebSocketError(code, message))
+        }
+        if channel == nil || !(channel!.isActive) { finish() }
+    }
+
+    private func finish() {
+        phase = .finished
+        connectTimer?.cancel()
+        closeTimer?.cancel()
+        stopKeepalive()
+        inbound = nil
+        outbox = nil
+        if let client = client {
+            client.queued.store(0, ordering: .relaxed)
+            if client.handler === self { client.handler = nil }
+        }
+        client = nil
+    }
+
+    /// `destroy`: no more callbacks; drop the connection now.
+    func abandon() {
+        abandoned = true
+        terminalDelivered = true
+        client = nil
+        connectTimer?.cancel()
+        closeTimer?.cancel()
+        stopKeepalive()
+        channel?.close(promise: nil)
+    }
+
+    // MARK: Messages
+
+    static func describe(_ t: TimeAmount) -> String {
+        let ms = t.nanoseconds / 1_000_000
+        return ms % 1000 == 0 ? "\(ms / 1000) s" : "\(ms) ms"
+    }
+
+    static func describeConnectError(_ error: Error, url: WebSocketURL) -> String {
+        let target = "\(url.host):\(url.port)"
+        if let e = error as? NIOConnectionError {
+            if e.connectionErrors.isEmpty, e.dnsAError != nil || e.dnsAAAAError != nil {
+                return "DNS lookup failed for '\(url.host)': \(e.dnsAError ?? e.dnsAAAAError!)"
+            }
+            if let first = e.connectionErrors.first {
+                return "could not connect to \(target) (\(first.target)): \(describeIOError(first.error))"
+            }
+            return "could not connect to \(target): \(e)"
+        }
+        if let e = error as? ChannelError, case .connectTimeout(let t) = e {
+            return "connection to \(target) timed out after \(describe(t))"
+        }
+        return "could not connect to \(target): \(describeIOError(error))"
+    }
+
+    static func describeIOError(_ error: Error) -> String {
+        if let e = error as? IOError {
+            switch e.errnoCode {
+            case ECONNREFUSED: return "connection refused"
+            case ECONNRESET: return "connection reset by peer"
+            case ETIMEDOUT: return "connection timed out"
+            case ENETUNREACH: return "network unreachable"
+            case EHOSTUNREACH: return "host unreachable"
+            default: return "\(e)"
+            }
+        }
+        if let e = error as? NIOSSLError {
+            return "TLS: \(e)"
+        }
+        if let e = error as? BoringSSLError {
+            return "TLS: \(e)"
+        }
+        return "\(error)"
+    }
+}
+
+extension MaskKeySource {
+    private static let perThread = ThreadSpecificVariable<MaskKeySource>()
+
+    /// The key source of the calling thread (an event loop), shared by its connections.
+    static func forCurrentThread() -> MaskKeySource {
+        if let s = perThread.currentValue { return s }
+        let s = MaskKeySource()
+        perThread.currentValue = s
+        return s
+    }
+}

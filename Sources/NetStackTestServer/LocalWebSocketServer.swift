@@ -1,0 +1,478 @@
+import Foundation
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import NIOSSL
+import NetStack
+
+/// A local WebSocket server (ws and wss, 127.0.0.1) for tests, examples and `netstack serve`.
+///
+/// Behaviour is picked by the request path, so one server serves every test:
+///
+/// | path | behaviour |
+/// |---|---|
+/// | `/`, `/echo` | echo every message with its type |
+/// | `/flood?n=N&size=S&binary=0/1` | send N messages of S bytes, then close 1000 |
+/// | `/sink?n=N` | count N messages, answer `done <n> <bytes>`, close 1000 |
+/// | `/headers` | send the request headers as a JSON object, then echo |
+/// | `/close?code=C&reason=R` | close with C/R right after the upgrade |
+/// | `/status?code=C` | answer the upgrade with HTTP status C and a short body |
+/// | `/misbehave/KIND` | scripted misbehaviour, see `Misbehaviour` |
+///
+/// Query `deflate=0` refuses permessage-deflate on any path; `protocol=NAME` answers with that
+/// subprotocol whatever was offered.
+public final class LocalWebSocketServer: @unchecked Sendable {
+    public struct TLSFiles: Sendable {
+        public var certificatePath: String
+        public var keyPath: String
+        public init(certificatePath: String, keyPath: String) {
+            self.certificatePath = certificatePath
+            self.keyPath = keyPath
+        }
+    }
+
+    public struct Configuration: Sendable {
+        public var host = "127.0.0.1"
+        public var port = 0
+        public var tls: TLSFiles? = nil
+        /// Accept permessage-deflate offers.
+        public var compression = true
+        /// What "/" does: "echo" (default), "flood", "sink", ...
+        public var defaultPath = "/echo"
+        /// Print one line per connection to stderr.
+        public var verbose = false
+        public init() {}
+    }
+
+    public let configuration: Configuration
+    private let group: EventLoopGroup
+    private var channel: Channel?
+    let stats = Stats()
+
+    public init(configuration: Configuration = .init(), group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
+        self.configuration = configuration
+        self.group = group
+    }
+
+    /// The bound port (after `start`).
+    public var port: Int { channel?.localAddress?.port ?? 0 }
+    public var url: String { "\(configuration.tls == nil ? "ws" : "wss")://127.0.0.1:\(port)" }
+
+    final class Stats: @unchecked Sendable {
+        let lock = NIOLock()
+        var connections = 0
+        var lastCloseFromClient: (code: UInt16?, reason: String)?
+    }
+
+    /// Connections accepted so far.
+    public var connectionCount: Int { stats.lock.withLock { stats.connections } }
+    /// The close code and reason of the last close frame a client sent (nil code = empty payload).
+    public var lastClientClose: (code: UInt16?, reason: String)? { stats.lock.withLock { stats.lastCloseFromClient } }
+
+    @discardableResult
+    public func start() throws -> Int {
+        var sslContext: NIOSSLContext? = nil
+        if let tls = configuration.tls {
+            var c = TLSConfiguration.makeServerConfiguration(
+                certificateChain: try NIOSSLCertificate.fromPEMFile(tls.certificatePath).map { .certificate($0) },
+                privateKey: .privateKey(try NIOSSLPrivateKey(file: tls.keyPath, format: .pem)))
+            c.minimumTLSVersion = .tlsv12
+            sslContext = try NIOSSLContext(configuration: c)
+        }
+        let config = configuration
+        let stats = self.stats
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(ChannelOptions.backlog, value: 1024)
+            .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { channel in
+                do {
+                    if let ctx = sslContext {
+                        try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: ctx))
+                    }
+                    try channel.pipeline.syncOperations.addHandler(ServerConnectionHandler(config: config, stats: stats))
+                    return channel.eventLoop.makeSucceededVoidFuture()
+                } catch {
+                    return channel.eventLoop.makeFailedFuture(error)
+                }
+            }
+        channel = try bootstrap.bind(host: configuration.host, port: configuration.port).wait()
+        return port
+    }
+
+    public func stop() {
+        try? channel?.close().wait()
+        channel = nil
+    }
+
+    deinit { try? channel?.close().wait() }
+}
+
+/// Scripted ways of breaking the protocol, selected by `/misbehave/KIND`.
+enum Misbehaviour: String {
+    case badAccept = "bad-accept"            // 101 with a wrong Sec-WebSocket-Accept
+    case invalidUTF8 = "invalid-utf8"        // a text frame that is not UTF-8
+    case oversized                           // a binary message of ?size= bytes (default 2 MiB)
+    case masked                              // a masked frame from the server
+    case drop                                // send "bye", then drop TCP without a close frame
+    case noCloseReply = "no-close-reply"     // never answer the client's close, never close TCP
+    case slowHandshake = "slow-handshake"    // answer the upgrade after ?ms= (default 2000)
+    case hang                                // accept TCP, never answer
+    case halfResponse = "half-response"      // half a response head, then close
+    case garbage                             // a non-HTTP answer
+    case rsv                                 // a frame with RSV2 set
+    case opcode                              // a frame with reserved opcode 0x3
+    case fragmented                          // "Hello, " + ping + "World" as fragments
+    case ping                                // ping "are you there"; report the pong as text
+    case silent                              // echo, but never answer pings
+    case zipbomb                             // a compressed message inflating to ?size= (default 80 MiB)
+    case badCloseCode = "bad-close-code"     // a close frame with code 1005
+    case bigControl = "big-control"          // a 126-byte ping
+    case unofferedProtocol = "unoffered-protocol"  // choose a subprotocol that was not offered
+    case unofferedExtension = "unoffered-extension" // enable an extension that was not offered
+}
+
+final class ServerConnectionHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private let config: LocalWebSocketServer.Configuration
+    private let stats: LocalWebSocketServer.Stats
+    private var head = ByteBuffer()
+    private var open = false
+    private var path = "/"
+    private var query: [String: String] = [:]
+    private var receiver = FrameReceiver(expectMaskedFrames: true, maxMessageSize: 64 * 1024 * 1024)
+    private var deflate: PerMessageDeflate?
+    private var pending: ByteBuffer?
+    private var misbehaviour: Misbehaviour?
+    private var sinkCount = 0
+    private var sinkBytes = 0
+    private var sinkTarget = 0
+    private var closed = false
+    private var requestHeaders: [(String, String)] = []
+
+    init(config: LocalWebSocketServer.Configuration, stats: LocalWebSocketServer.Stats) {
+        self.config = config
+        self.stats = stats
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        stats.lock.withLock { stats.connections += 1 }
+        context.fireChannelActive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var buffer = unwrapInboundIn(data)
+        if !open {
+            head.writeBuffer(&buffer)
+            readRequest(context: context)
+            return
+        }
+        if closed { return }
+        if pending == nil || pending!.readableBytes == 0 {
+            processFrames(context: context, &buffer)
+            if buffer.readableBytes > 0 { pending = buffer } else { pending = nil }
+        } else {
+            pending!.writeBuffer(&buffer)
+            var acc = pending!
+            pending = nil
+            processFrames(context: context, &acc)
+            if acc.readableBytes > 0 { pending = acc }
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        context.flush()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        context.close(promise: nil)
+    }
+
+    // MARK: Handshake
+
+    private func readRequest(context: ChannelHandlerContext) {
+        let text = head.withUnsafeReadableBytes { String(decoding: $0, as: UTF8.self) }
+        guard let end = text.range(of: "\r\n\r\n") else {
+            if head.readableBytes > 64 * 1024 { context.close(promise: nil) }
+            return
+        }
+        let consumed = text.utf8.distance(from: text.startIndex, to: end.upperBound)
+        head.moveReaderIndex(forwardBy: consumed)
+        let lines = text[..<end.lowerBound].components(separatedBy: "\r\n")
+        let requestLine = lines.first ?? ""
+        let parts = requestLine.split(separator: " ")
+        guard parts.count == 3, parts[0] == "GET" else { return respondPlain(context, 400, "Bad Request", "expected GET") }
+        var target = String(parts[1])
+        if target == "/" || target.hasPrefix("/?") { target = config.defaultPath + target.dropFirst() }
+        if let q = target.firstIndex(of: "?") {
+            path = String(target[..<q])
+            for pair in target[target.index(after: q)...].split(separator: "&") {
+                let kv = pair.split(separator: "=", maxSplits: 1)
+                query[String(kv[0])] = kv.count > 1 ? (String(kv[1]).removingPercentEncoding ?? String(kv[1])) : ""
+            }
+        } else {
+            path = target
+        }
+        for line in lines.dropFirst() {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            requestHeaders.append((String(line[..<colon]), line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)))
+        }
+        func header(_ name: String) -> String? { requestHeaders.first(where: { $0.0.lowercased() == name })?.1 }
+        if path.hasPrefix("/misbehave/") {
+            guard let m = Misbehaviour(rawValue: String(path.dropFirst("/misbehave/".count))) else {
+                return respondPlain(context, 404, "Not Found", "unknown misbehaviour")
+            }
+            misbehaviour = m
+        }
+        if config.verbose {
+            FileHandle.standardError.write("serve: \(context.remoteAddress?.description ?? "?") GET \(target)\n".data(using: .utf8)!)
+        }
+        if path == "/status" {
+            let code = Int(query["code"] ?? "403") ?? 403
+            return respondPlain(context, code, code == 404 ? "Not Found" : "Forbidden", "rejected by the test server")
+        }
+        guard let key = header("sec-websocket-key"), header("upgrade")?.lowercased() == "websocket" else {
+            return respondPlain(context, 426, "Upgrade Required", "this is a WebSocket server")
+        }
+        switch misbehaviour {
+        case .hang: return
+        case .garbage:
+            var b = context.channel.allocator.buffer(capacity: 64)
+            b.writeString("SSH-2.0-OpenSSH_9.2\r\n\r\n")
+            context.writeAndFlush(wrapOutboundOut(b)).whenComplete { _ in context.close(promise: nil) }
+            return
+        case .halfResponse:
+            var b = context.channel.allocator.buffer(capacity: 64)
+            b.writeString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n")
+            context.writeAndFlush(wrapOutboundOut(b)).whenComplete { _ in context.close(promise: nil) }
+            return
+        default: break
+        }
+
+        var response = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        let accept = misbehaviour == .badAccept ? "dGhlIHNhbXBsZSBub25jZQ==" : ClientHandshake.acceptValue(forKey: key)
+        response += "Sec-WebSocket-Accept: \(accept)\r\n"
+        if let forced = query["protocol"] {
+            response += "Sec-WebSocket-Protocol: \(forced)\r\n"
+        } else if misbehaviour == .unofferedProtocol {
+            response += "Sec-WebSocket-Protocol: never-offered\r\n"
+        } else if let offered = header("sec-websocket-protocol") {
+            let first = offered.split(separator: ",").first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
+            if !first.isEmpty { response += "Sec-WebSocket-Protocol: \(first)\r\n" }
+        }
+        if misbehaviour == .unofferedExtension {
+            response += "Sec-WebSocket-Extensions: x-unknown-extension\r\n"
+        } else if config.compression, query["deflate"] != "0", let ext = header("sec-websocket-extensions"),
+                  let offer = ExtensionHeader.parse(ext).first(where: { $0.name.lowercased() == "permessage-deflate" }) {
+            var agreed = PerMessageDeflateParameters()
+            let offered = (try? PerMessageDeflateParameters.parse(parameters: offer.parameters, isServerResponse: false)) ?? PerMessageDeflateParameters()
+            agreed.serverNoContextTakeover = offered.serverNoContextTakeover || query["server_no_context_takeover"] != nil
+            agreed.clientNoContextTakeover = offered.clientNoContextTakeover || query["client_no_context_takeover"] != nil
+            if let bits = query["client_max_window_bits"], offered.clientMaxWindowBits != nil { agreed.clientMaxWindowBits = Int(bits) }
+            if let bits = query["server_max_window_bits"] { agreed.serverMaxWindowBits = Int(bits) }
+            var value = "permessage-deflate"
+            if agreed.serverNoContextTakeover { value += "; server_no_context_takeover" }
+            if agreed.clientNoContextTakeover { value += "; client_no_context_takeover" }
+            if let b = agreed.serverMaxWindowBits { value += "; server_max_window_bits=\(b)" }
+            if let b = agreed.clientMaxWindowBits { value += "; client_max_window_bits=\(b)" }
+            response += "Sec-WebSocket-Extensions: \(value)\r\n"
+            let pmd = PerMessageDeflate(agreed: agreed, isClient: false, compressionThreshold: 0)
+            deflate = pmd
+            receiver.deflate = pmd
+        }
+        response += "\r\n"
+        var out = context.channel.allocator.buffer(capacity: response.utf8.count)
+        out.writeString(response)
+        if misbehaviour == .slowHandshake {
+            let ms = Int64(query["ms"] ?? "2000") ?? 2000
+            context.eventLoop.scheduleTask(in: .milliseconds(ms)) { [self] in
+                context.writeAndFlush(self.wrapOutboundOut(out), promise: nil)
+                self.didOpen(context: context)
+            }
+            return
+        }
+        context.writeAndFlush(wrapOutboundOut(out), promise: nil)
+        didOpen(context: context)
+    }
+
+    private func respondPlain(_ context: ChannelHandlerContext, _ code: Int, _ reason: String, _ body: String) {
+        var b = context.channel.allocator.buffer(capacity: 128)
+        b.writeString("HTTP/1.1 \(code) \(reason)\r\nContent-Type: text/plain\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)")
+        context.writeAndFlush(wrapOutboundOut(b)).whenComplete { _ in context.close(promise: nil) }
+    }
+
+    private func didOpen(context: ChannelHandlerContext) {
+        open = true
+        let leftover = head
+        head = ByteBuffer()
+        switch path {
+        case "/flood": startFlood(context: context)
+        case "/sink": sinkTarget = Int(query["n"] ?? "0") ?? 0
+        case "/headers":
+            var json = "{"
+            json += requestHeaders.map { "\"\(jsonEscape($0.0))\":\"\(jsonEscape($0.1))\"" }.joined(separator: ",")
+            json += "}"
+            sendMessage(context, .text, Array(json.utf8))
+        case "/close":
+            let code = UInt16(query["code"] ?? "1000") ?? 1000
+            sendClose(context, code: code, reason: query["reason"] ?? "")
+        default: break
+        }
+        if let m = misbehaviour { misbehave(m, context: context) }
+        context.flush()
+        if leftover.readableBytes > 0 {
+            var l = leftover
+            processFrames(context: context, &l)
+            if l.readableBytes > 0 { pending = l }
+        }
+    }
+
+    private func misbehave(_ m: Misbehaviour, context: ChannelHandlerContext) {
+        let alloc = context.channel.allocator
+        func raw(_ bytes: [UInt8]) {
+            var b = alloc.buffer(capacity: bytes.count)
+            b.writeBytes(bytes)
+            context.writeAndFlush(wrapOutboundOut(b), promise: nil)
+        }
+        switch m {
+        case .invalidUTF8: raw([0x81, 0x04, 0xCE, 0xBA, 0xE1, 0xBD])   // truncated sequence
+        case .oversized:
+            let size = Int(query["size"] ?? "") ?? 2 * 1024 * 1024
+            sendMessage(context, .binary, [UInt8](repeating: 0x61, count: size), allowCompression: false)
+        case .masked: raw([0x81, 0x82, 1, 2, 3, 4, 0x68 ^ 1, 0x69 ^ 2])
+        case .drop:
+            sendMessage(context, .text, Array("bye".utf8))
+            context.writeAndFlush(wrapOutboundOut(alloc.buffer(capacity: 0))).whenComplete { _ in context.close(promise: nil) }
+        case .rsv: raw([0xA1, 0x02, 0x68, 0x69])
+        case .opcode: raw([0x83, 0x02, 0x68, 0x69])
+        case .fragmented:
+            raw([0x01, 0x07] + Array("Hello, ".utf8) + [0x89, 0x02, 0x68, 0x69] + [0x80, 0x05] + Array("World".utf8))
+        case .ping: raw([0x89, 0x0D] + Array("are you there".utf8))
+        case .zipbomb:
+            guard let deflate = deflate else {
+                sendMessage(context, .text, Array("zipbomb needs permessage-deflate".utf8))
+                return
+            }
+            let size = Int(query["size"] ?? "") ?? 80 * 1024 * 1024
+            let zeros = [UInt8](repeating: 0, count: size)
+            let compressed = zeros.withUnsafeBytes { deflate.compress($0, allocator: alloc) }!
+            var b = alloc.buffer(capacity: compressed.readableBytes + 16)
+            FrameEncoder.writeFrame(into: &b, rsv1: true, opcode: .binary, payload: compressed, maskKey: nil)
+            context.writeAndFlush(wrapOutboundOut(b), promise: nil)
+        case .badCloseCode: raw([0x88, 0x02, 0x03, 0xED])
+        case .bigControl: raw([0x89, 0x7E, 0x00, 0x7E] + [UInt8](repeating: 0x61, count: 126))
+        default: break
+        }
+    }
+
+    // MARK: Frames
+
+    private func processFrames(context: ChannelHandlerContext, _ buffer: inout ByteBuffer) {
+        var progressed = false
+        while !closed {
+            guard let event = receiver.next(from: &buffer, progressed: &progressed) else {
+                if progressed { continue }
+                return
+            }
+            switch event {
+            case .message(let kind, var data):
+                if path == "/sink" {
+                    sinkCount += 1
+                    sinkBytes += data.readableBytes
+                    if sinkCount == sinkTarget {
+                        sendMessage(context, .text, Array("done \(sinkCount) \(sinkBytes)".utf8))
+                        sendClose(context, code: 1000, reason: "")
+                    }
+                } else {
+                    let bytes = data.readBytes(length: data.readableBytes) ?? []
+                    sendMessage(context, kind == .text ? .text : .binary, bytes)
+                }
+            case .ping(var payload):
+                if misbehaviour == .silent { continue }
+                writeFrame(context, .pong, payload.readBytes(length: payload.readableBytes) ?? [])
+            case .pong(var payload):
+                if misbehaviour == .ping {
+                    let text = "pong:" + (payload.readString(length: payload.readableBytes) ?? "")
+                    sendMessage(context, .text, Array(text.utf8))
+                }
+            case .close(let code, let reason):
+                stats.lock.withLock { stats.lastCloseFromClient = (code, reason) }
+                if misbehaviour == .noCloseReply { closed = true; return }
+                var payload: [UInt8] = []
+                if let code = code { payload = [UInt8(code >> 8), UInt8(code & 0xFF)] }
+                closed = true
+                var b = context.channel.allocator.buffer(capacity: 4)
+                FrameEncoder.writeFrame(into: &b, opcode: .close, payload: ByteBuffer(bytes: payload), maskKey: nil)
+                context.writeAndFlush(wrapOutboundOut(b)).whenComplete { _ in context.close(promise: nil) }
+                return
+            case .failure(let closeCode, _):
+                sendClose(context, code: closeCode, reason: "")
+                return
+            }
+        }
+    }
+
+    private func writeFrame(_ context: ChannelHandlerContext, _ opcode: WebSocketOpcode, _ payload: [UInt8], rsv1: Bool = false) {
+        var b = context.channel.allocator.buffer(capacity: payload.count + 10)
+        payload.withUnsafeBytes { FrameEncoder.writeFrame(into: &b, rsv1: rsv1, opcode: opcode, payload: $0, maskKey: nil) }
+        context.write(wrapOutboundOut(b), promise: nil)
+    }
+
+    private func sendMessage(_ context: ChannelHandlerContext, _ opcode: WebSocketOpcode, _ payload: [UInt8], allowCompression: Bool = true) {
+        if allowCompression, let deflate = deflate,
+           let compressed = payload.withUnsafeBytes({ deflate.compress($0, allocator: context.channel.allocator) }) {
+            var b = context.channel.allocator.buffer(capacity: compressed.readableBytes + 10)
+            FrameEncoder.writeFrame(into: &b, rsv1: true, opcode: opcode, payload: compressed, maskKey: nil)
+            context.write(wrapOutboundOut(b), promise: nil)
+        } else {
+            writeFrame(context, opcode, payload)
+        }
+    }
+
+    private func sendClose(_ context: ChannelHandlerContext, code: UInt16, reason: String) {
+        writeFrame(context, .close, [UInt8(code >> 8), UInt8(code & 0xFF)] + Array(reason.utf8))
+        context.flush()
+        closed = true
+        // The server ends TCP after its close frame (RFC 6455 §7.1.1), after a grace period for the reply.
+        context.eventLoop.scheduleTask(in: .milliseconds(500)) { context.close(promise: nil) }
+    }
+
+    private func startFlood(context: ChannelHandlerContext) {
+        let n = Int(query["n"] ?? "10") ?? 10
+        let size = Int(query["size"] ?? "32") ?? 32
+        let binary = query["binary"] == "1"
+        let payload = (0..<size).map { UInt8(ascii: "a") + UInt8($0 % 26) }
+        var remaining = n
+        func writeBatch() {
+            guard !closed else { return }
+            let batch = min(remaining, max(1, 1_000_000 / (size + 14)))
+            var b = context.channel.allocator.buffer(capacity: batch * (size + 14))
+            for _ in 0..<batch {
+                payload.withUnsafeBytes { FrameEncoder.writeFrame(into: &b, opcode: binary ? .binary : .text, payload: $0, maskKey: nil) }
+            }
+            remaining -= batch
+            context.writeAndFlush(wrapOutboundOut(b)).whenComplete { _ in
+                if remaining > 0 { writeBatch() } else { self.sendClose(context, code: 1000, reason: "") }
+            }
+        }
+        if n == 0 { sendClose(context, code: 1000, reason: "") } else { writeBatch() }
+    }
+}
+
+func jsonEscape(_ s: String) -> String {
+    var out = ""
+    for u in s.unicodeScalars {
+        switch u {
+        case "\"": out += "\\\""
+        case "\\": out += "\\\\"
+        case "\n": out += "\\n"
+        case "\r": out += "\\r"
+        case "\t": out += "\\t"
+        default:
+            if u.value < 0x20 { out += String(format: "\\u%04x", u.value) } else { out.unicodeScalars.append(u) }
+        }
+    }
+    return out
+}

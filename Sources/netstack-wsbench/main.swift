@@ -1,0 +1,176 @@
+// The bench client of shared/bench: `netstack-wsbench MODE URL N SIZE [CONNS]`.
+// Engine only (no Lua). Prints one RESULT line on stdout; diagnostics go to stderr.
+import Foundation
+import NIOCore
+import NIOPosix
+import NetStack
+
+func fail(_ message: String) -> Never {
+    FileHandle.standardError.write("netstack-wsbench: \(message)\n".data(using: .utf8)!)
+    exit(1)
+}
+
+let args = CommandLine.arguments
+guard args.count >= 5, let n = Int(args[3]), let size = Int(args[4]) else {
+    fail("usage: netstack-wsbench flood|echo|sink|conns URL N SIZE [CONNS]")
+}
+let mode = args[1]
+let url = args[2]
+let conns = args.count > 5 ? Int(args[5]) ?? 1 : 1
+
+var configuration = WebSocketClientConfiguration()
+if let ca = ProcessInfo.processInfo.environment["WSBENCH_CA"] { configuration.tls.caFile = ca }
+configuration.maxSendQueue = 256 * 1024 * 1024
+
+@inline(__always) func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
+
+struct Outcome {
+    var n = 0
+    var bytes = 0
+    var seconds = 0.0
+    var rtts: [UInt64] = []
+    var error: String?
+}
+
+let done = DispatchSemaphore(value: 0)
+var outcome = Outcome()
+let loopGroup = MultiThreadedEventLoopGroup(numberOfThreads: mode == "conns" ? System.coreCount : 1)
+
+func finishRun() { done.signal() }
+
+func runSingle() {
+    let client = WebSocketClient(configuration: configuration, eventLoop: loopGroup.next())
+    var t0: UInt64 = 0
+    var received = 0
+    var bytes = 0
+    var sent = 0
+    var sendStart: UInt64 = 0
+    var rtts = [UInt64]()
+    let payload = [UInt8](repeating: UInt8(ascii: "x"), count: size)
+    if mode == "echo" { rtts.reserveCapacity(n) }
+
+    func pumpSink(_ c: WebSocketClient) {
+        payload.withUnsafeBytes { raw in
+            while sent < n && c.isWritable {
+                do { try c.send(raw, kind: .text) } catch { outcome.error = "send: \(error)"; c.destroy(); finishRun(); return }
+                sent += 1
+            }
+        }
+    }
+
+    client.onOpen = { c, _ in
+        t0 = now()
+        switch mode {
+        case "echo":
+            sendStart = now()
+            payload.withUnsafeBytes { try? c.send($0, kind: .text) }
+        case "sink":
+            pumpSink(c)
+        default: break
+        }
+    }
+    client.onWritable = { c in if mode == "sink" { pumpSink(c) } }
+    client.onMessage = { c, message in
+        switch mode {
+        case "flood":
+            received += 1
+            bytes += message.data.readableBytes
+            if received == n { outcome.seconds = Double(now() - t0) / 1e9 }
+        case "echo":
+            let t = now()
+            rtts.append(t - sendStart)
+            received += 1
+            bytes += message.data.readableBytes
+            if message.data.readableBytes != size || message.kind != .text { outcome.error = "bad echo" }
+            if received == n {
+                outcome.seconds = Double(t - t0) / 1e9
+                try? c.close(code: 1000)
+            } else {
+                sendStart = now()
+                payload.withUnsafeBytes { try? c.send($0, kind: .text) }
+            }
+        case "sink":
+            outcome.seconds = Double(now() - t0) / 1e9
+            let parts = message.text.split(separator: " ")
+            if parts.count == 3, parts[0] == "done" {
+                received = Int(parts[1]) ?? -1
+                bytes = Int(parts[2]) ?? -1
+            } else {
+                outcome.error = "unexpected sink reply '\(message.text)'"
+            }
+        default: break
+        }
+    }
+    client.onError = { _, error in
+        if outcome.error == nil { outcome.error = "\(error)" }
+    }
+    client.onClose = { _, result in
+        outcome.n = received
+        outcome.bytes = bytes
+        outcome.rtts = rtts
+        if mode != "echo" && result.code != 1000 && outcome.error == nil { outcome.error = "closed with \(result.code) \(result.reason)" }
+        finishRun()
+    }
+    do { try client.connect(to: url) } catch { fail("connect: \(error)") }
+    _ = client
+}
+
+func runConns() {
+    let payload = [UInt8](repeating: UInt8(ascii: "x"), count: size)
+    final class Shared: @unchecked Sendable {
+        let lock = NSLock()
+        var echoed = 0
+        var closed = 0
+        var t0: UInt64 = 0
+        var clients: [WebSocketClient] = []
+    }
+    let shared = Shared()
+    shared.t0 = now()
+    for _ in 0..<conns {
+        let client = WebSocketClient(configuration: configuration, eventLoop: loopGroup.next())
+        client.onOpen = { c, _ in payload.withUnsafeBytes { try? c.send($0, kind: .text) } }
+        client.onMessage = { c, m in
+            shared.lock.lock()
+            shared.echoed += 1
+            let all = shared.echoed == conns
+            if all { outcome.seconds = Double(now() - shared.t0) / 1e9; outcome.n = conns; outcome.bytes = conns * size }
+            shared.lock.unlock()
+            if all {
+                for c in shared.clients { try? c.close(code: 1000) }
+                finishRun()
+            }
+        }
+        client.onError = { _, e in
+            shared.lock.lock()
+            if outcome.error == nil { outcome.error = "\(e)" }
+            shared.lock.unlock()
+            finishRun()
+        }
+        shared.clients.append(client)
+    }
+    for c in shared.clients {
+        do { try c.connect(to: url) } catch { fail("connect: \(error)") }
+    }
+}
+
+switch mode {
+case "flood", "echo", "sink": runSingle()
+case "conns": runConns()
+default: fail("unknown mode \(mode)")
+}
+done.wait()
+if let e = outcome.error { fail(e) }
+let expected = mode == "conns" ? conns : n
+if outcome.n != expected { fail("expected \(expected) messages, observed \(outcome.n)") }
+var p50 = "-", p99 = "-"
+if mode == "echo" {
+    let sorted = outcome.rtts.sorted()
+    func rank(_ p: Double) -> Double { Double(sorted[max(0, Int((p * Double(sorted.count)).rounded(.up)) - 1)]) / 1000 }
+    p50 = String(format: "%.1f", rank(0.50))
+    p99 = String(format: "%.1f", rank(0.99))
+}
+let secs = outcome.seconds
+let sizeOut = outcome.n > 0 ? (outcome.bytes % outcome.n == 0 ? "\(outcome.bytes / outcome.n)" : String(format: "%.2f", Double(outcome.bytes) / Double(outcome.n))) : "0"
+print("RESULT client=netstack mode=\(mode) n=\(outcome.n) size=\(sizeOut) conns=\(mode == "conns" ? conns : 1) seconds=\(String(format: "%.6f", secs)) msgs_per_s=\(String(format: "%.1f", Double(outcome.n) / secs)) mb_per_s=\(String(format: "%.3f", Double(outcome.bytes) / secs / 1e6)) p50_us=\(p50) p99_us=\(p99)")
+fflush(stdout)
+exit(0)

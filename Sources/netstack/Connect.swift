@@ -1,0 +1,153 @@
+import ArgumentParser
+import Foundation
+import NIOCore
+import NetStack
+
+struct Connect: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Interactive session: each input line is sent; incoming messages are printed.",
+        discussion: """
+        Works as a pipe too: `echo hi | netstack connect ws://127.0.0.1:8765` sends one line, \
+        waits up to --wait seconds for replies, closes with 1000 and exits. Exit status 0 after \
+        a normal close, 1 on a connection error or abnormal close, 2 on bad input.
+        """
+    )
+
+    @Argument(help: "ws:// or wss:// URL.") var url: String
+    @Option(name: [.customShort("H"), .long], parsing: .singleValue, help: "Extra header 'Name: value' (repeatable).") var header: [String] = []
+    @Option(name: .long, parsing: .singleValue, help: "Subprotocol to offer (repeatable).") var subprotocol: [String] = []
+    @Flag(help: "Send lines as binary messages.") var binary = false
+    @Option(help: "CA file (PEM) to trust instead of the system store.") var ca: String?
+    @Option(help: "CA directory to trust instead of the system store.") var caPath: String?
+    @Flag(help: "Do not verify the server certificate (dangerous).") var insecure = false
+    @Flag(help: "Do not offer permessage-deflate.") var noCompression = false
+    @Option(help: "After end of input, seconds to wait for replies before closing.") var wait: Double = 1.0
+    @Flag(help: "Print events as JSON lines.") var json = false
+    @Flag(name: .shortAndLong, help: "Trace the handshake and events to stderr.") var verbose = false
+
+    func run() throws {
+        var config = WebSocketClientConfiguration()
+        config.protocols = subprotocol
+        config.tls.caFile = ca
+        config.tls.caPath = caPath
+        config.tls.insecure = insecure
+        config.compression = !noCompression
+        if insecure { printErr("netstack: warning: --insecure: the server certificate is not verified") }
+        var headers: [WebSocketHeader] = []
+        for h in header {
+            guard let colon = h.firstIndex(of: ":") else { throw ValidationError("header '\(h)' must look like 'Name: value'") }
+            headers.append(WebSocketHeader(String(h[..<colon]), h[h.index(after: colon)...].trimmingCharacters(in: .whitespaces)))
+        }
+        let session = Session(json: json, verbose: verbose)
+        let client = WebSocketClient(configuration: config)
+        session.wire(client)
+        do {
+            try client.connect(to: url, headers: headers)
+        } catch let e as WebSocketError {
+            session.emit(event: "error", fields: ["errorCode": "\(e.code.rawValue)", "errorMessage": e.message], text: "error \(e.code.rawValue): \(e.message)")
+            throw ExitCode(2)
+        }
+        guard session.opened.wait(timeout: .now() + 3600) == .success, client.state == .open else {
+            throw ExitCode(session.exitCode)
+        }
+        while let line = readLine(strippingNewline: true) {
+            if client.state != .open { break }
+            do {
+                if binary { try client.send(binary: Array(line.utf8)) } else { try client.send(text: line) }
+            } catch let e as WebSocketError {
+                session.emit(event: "error", fields: ["errorCode": "\(e.code.rawValue)", "errorMessage": e.message], text: "send failed: \(e)")
+            }
+        }
+        if client.state == .open {
+            _ = session.finished.wait(timeout: .now() + wait)
+            try? client.close(code: 1000)
+        }
+        _ = session.finished.wait(timeout: .now() + 10)
+        throw ExitCode(session.exitCode)
+    }
+}
+
+/// Prints events as text or JSON lines and tracks how the session ended.
+final class Session: @unchecked Sendable {
+    let json: Bool
+    let verbose: Bool
+    let opened = DispatchSemaphore(value: 0)
+    let finished = DispatchSemaphore(value: 0)
+    private let lock = NSLock()
+    private(set) var exitCode: Int32 = 1
+
+    init(json: Bool, verbose: Bool) {
+        self.json = json
+        self.verbose = verbose
+    }
+
+    func emit(event: String, fields: [String: String], text: String, toStderr: Bool = false) {
+        lock.lock()
+        defer { lock.unlock() }
+        if json {
+            var parts = ["\"event\":\"\(event)\""]
+            for (k, v) in fields.sorted(by: { $0.key < $1.key }) {
+                parts.append("\"\(k)\":" + (Int(v) != nil && k != "data" ? v : JSONText.quote(v)))
+            }
+            print("{" + parts.joined(separator: ",") + "}")
+        } else if toStderr {
+            printErr(text)
+        } else {
+            print(text)
+        }
+        fflush(stdout)
+    }
+
+    func wire(_ client: WebSocketClient) {
+        client.onOpen = { [self] _, r in
+            var fields = ["code": "\(r.code)", "reason": r.reason]
+            if let p = r.protocolName { fields["protocol"] = p }
+            if verbose {
+                printErr("< HTTP \(r.code) \(r.reason)")
+                for h in r.headers { printErr("< \(h.name): \(h.value)") }
+            }
+            emit(event: "open", fields: fields, text: "connected (\(r.code) \(r.reason)\(r.protocolName.map { ", protocol \($0)" } ?? ""))", toStderr: true)
+            opened.signal()
+        }
+        client.onMessage = { [self] _, m in
+            let kind = m.kind == .text ? "text" : "binary"
+            let data = m.kind == .text ? m.text : m.bytes.map { String(format: "%02x", $0) }.joined()
+            emit(event: "message", fields: ["kind": kind, "length": "\(m.data.readableBytes)", "data": data],
+                 text: m.kind == .text ? m.text : "[binary \(m.data.readableBytes) bytes] \(data)")
+        }
+        client.onError = { [self] c, e in
+            emit(event: "error", fields: ["errorCode": "\(e.code.rawValue)", "errorMessage": e.message],
+                 text: "error \(e.code.rawValue) (\(e.code.name)): \(e.message)", toStderr: true)
+            if c.state == .closed {
+                exitCode = 1
+                opened.signal()
+                finished.signal()
+            }
+        }
+        client.onClose = { [self] _, r in
+            emit(event: "close", fields: ["code": "\(r.code)", "reason": r.reason],
+                 text: "closed \(r.code)\(r.reason.isEmpty ? "" : " \(r.reason)")", toStderr: true)
+            exitCode = (r.code == 1000 || r.code == 1001) ? 0 : 1
+            opened.signal()
+            finished.signal()
+        }
+    }
+}
+
+enum JSONText {
+    static func quote(_ s: String) -> String {
+        var out = "\""
+        for u in s.unicodeScalars {
+            switch u {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            default:
+                if u.value < 0x20 { out += String(format: "\\u%04x", u.value) } else { out.unicodeScalars.append(u) }
+            }
+        }
+        return out + "\""
+    }
+}

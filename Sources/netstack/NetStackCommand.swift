@@ -1,0 +1,24 @@
+import ArgumentParser
+import Foundation
+import NIOCore
+import NIOPosix
+import NetStack
+import NetStackTestServer
+
+@main
+struct NetStackCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "netstack",
+        abstract: "Script WebSocket clients and audit certificates.",
+        discussion: """
+        Exit codes: 0 success; 1 a runtime failure (connection error, abnormal close, failed \
+        verification); 2 bad usage or invalid input.
+        """,
+        version: NetStackVersion.string,
+        subcommands: [Serve.self, Connect.self]
+    )
+}
+
+func printErr(_ s: String) {
+    FileHandle.standardError.write((s + "\n").data(using: .utf8)!)
+}

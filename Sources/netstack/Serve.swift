@@ -1,0 +1,52 @@
+import ArgumentParser
+import Foundation
+import NetStack
+import NetStackTestServer
+
+struct Serve: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the local ws/wss test server on 127.0.0.1.",
+        discussion: """
+        Paths pick the behaviour: /echo (default), /flood?n=N&size=S&binary=0|1, /sink?n=N, \
+        /headers, /close?code=C&reason=R, /status?code=C, and /misbehave/KIND with KIND one of: \
+        bad-accept, invalid-utf8, oversized, masked, drop, no-close-reply, slow-handshake, hang, \
+        half-response, garbage, rsv, opcode, fragmented, ping, silent, zipbomb, bad-close-code, \
+        big-control, unoffered-protocol, unoffered-extension.
+        """
+    )
+
+    @Option(help: "Port (0 picks a free one).") var port: Int = 8765
+    @Flag(help: "Serve wss:// with a certificate generated now (or --cert/--key).") var tls = false
+    @Option(help: "PEM certificate chain for wss.") var cert: String?
+    @Option(help: "PEM private key for wss.") var key: String?
+    @Option(help: "What / does: echo, flood, sink.") var mode: String = "echo"
+    @Flag(help: "Refuse permessage-deflate.") var noCompression = false
+    @Flag(name: .shortAndLong, help: "Log each connection to stderr.") var verbose = false
+
+    func run() throws {
+        var config = LocalWebSocketServer.Configuration()
+        config.port = port
+        config.compression = !noCompression
+        config.defaultPath = "/" + mode
+        config.verbose = verbose
+        if let cert = cert, let key = key {
+            config.tls = .init(certificatePath: cert, keyPath: key)
+        } else if tls || cert != nil || key != nil {
+            guard cert == nil && key == nil else { throw ValidationError("--cert and --key go together") }
+            let pki = try TestPKI.generate()
+            config.tls = .init(certificatePath: pki.serverCertificate, keyPath: pki.serverKey)
+            printErr("netstack serve: generated a test CA at \(pki.caCertificate) (trust it with --ca)")
+        }
+        let server = LocalWebSocketServer(configuration: config)
+        do {
+            try server.start()
+        } catch {
+            printErr("netstack serve: cannot listen on 127.0.0.1:\(port): \(error)")
+            throw ExitCode(1)
+        }
+        print("listening on \(server.url)")
+        fflush(stdout)
+        signal(SIGINT, SIG_DFL)
+        while true { sleep(3600) }
+    }
+}

@@ -1,0 +1,198 @@
+import NIOCore
+@testable import NetStack
+import XCTest
+
+/// The receiving state machine, fed bytes directly: no I/O.
+final class FrameReceiverTests: XCTestCase {
+    func frame(_ opcode: UInt8, _ payload: [UInt8], fin: Bool = true, rsv: UInt8 = 0, mask: UInt32? = nil) -> [UInt8] {
+        var b = ByteBuffer()
+        b.writeInteger(UInt8((fin ? 0x80 : 0) | (rsv << 4) | opcode))
+        let maskBit: UInt8 = mask == nil ? 0 : 0x80
+        if payload.count < 126 {
+            b.writeInteger(maskBit | UInt8(payload.count))
+        } else if payload.count <= 0xFFFF {
+            b.writeInteger(maskBit | 126)
+            b.writeInteger(UInt16(payload.count))
+        } else {
+            b.writeInteger(maskBit | 127)
+            b.writeInteger(UInt64(payload.count))
+        }
+        var p = payload
+        if let key = mask {
+            b.writeInteger(key, endianness: .little)
+            p.withUnsafeMutableBytes { _ = Masking.apply(key: key, to: $0.baseAddress!, count: $0.count) }
+        }
+        b.writeBytes(p)
+        return Array(b.readableBytesView)
+    }
+
+    func events(_ bytes: [UInt8], masked: Bool = false, max: Int = 1 << 20, deflate: PerMessageDeflate? = nil) -> [String] {
+        var r = FrameReceiver(expectMaskedFrames: masked, maxMessageSize: max, deflate: deflate)
+        var buffer = ByteBuffer(bytes: bytes)
+        var out: [String] = []
+        var progressed = false
+        while true {
+            guard let e = r.next(from: &buffer, progressed: &progressed) else {
+                if progressed { continue }
+                break
+            }
+            switch e {
+            case .message(let k, let d): out.append("\(k == .text ? "text" : "binary"):\(String(buffer: d))")
+            case .ping(let d): out.append("ping:\(String(buffer: d))")
+            case .pong(let d): out.append("pong:\(String(buffer: d))")
+            case .close(let c, let r): out.append("close:\(c.map(String.init) ?? "none"):\(r)")
+            case .failure(let c, let e): out.append("fail:\(c):\(e.code.rawValue)"); return out
+            }
+        }
+        if buffer.readableBytes > 0 { out.append("partial:\(buffer.readableBytes)") }
+        return out
+    }
+
+    func testSingleFramesOfEachKind() {
+        XCTAssertEqual(events(frame(1, Array("hi".utf8))), ["text:hi"])
+        XCTAssertEqual(events(frame(2, [0x61, 0x62])), ["binary:ab"])
+        XCTAssertEqual(events(frame(9, Array("p".utf8)) + frame(10, Array("q".utf8))), ["ping:p", "pong:q"])
+        XCTAssertEqual(events(frame(8, [])), ["close:none:"])
+        XCTAssertEqual(events(frame(8, [0x03, 0xE8] + Array("bye".utf8))), ["close:1000:bye"])
+    }
+
+    func testLengthEncodings() {
+        let medium = [UInt8](repeating: 0x61, count: 300)
+        let large = [UInt8](repeating: 0x62, count: 70_000)
+        XCTAssertEqual(events(frame(2, medium)), ["binary:" + String(repeating: "a", count: 300)])
+        XCTAssertEqual(events(frame(2, large)), ["binary:" + String(repeating: "b", count: 70_000)])
+    }
+
+    func testPartialInputWaits() {
+        let whole = frame(1, Array("hello".utf8))
+        XCTAssertEqual(events(Array(whole.prefix(1))), ["partial:1"])
+        XCTAssertEqual(events(Array(whole.prefix(4))), ["partial:4"])
+    }
+
+    func testFragmentsAreJoinedAndControlFramesInterleave() {
+        let bytes = frame(1, Array("Hel".utf8), fin: false) + frame(9, Array("x".utf8)) + frame(0, Array("lo, ".utf8), fin: false) + frame(0, Array("World".utf8))
+        XCTAssertEqual(events(bytes), ["ping:x", "text:Hello, World"])
+    }
+
+    func testProtocolViolations() {
+        XCTAssertEqual(events(frame(1, Array("x".utf8), rsv: 0b010)), ["fail:1002:1009"], "RSV2")
+        XCTAssertEqual(events(frame(1, Array("x".utf8), rsv: 0b100)), ["fail:1002:1009"], "RSV1 without extension")
+        XCTAssertEqual(events(frame(3, [])), ["fail:1002:1009"], "reserved opcode")
+        XCTAssertEqual(events(frame(11, [])), ["fail:1002:1009"], "reserved control opcode")
+        XCTAssertEqual(events(frame(9, [], fin: false)), ["fail:1002:1009"], "fragmented ping")
+        XCTAssertEqual(events(frame(9, [UInt8](repeating: 0, count: 126))), ["fail:1002:1009"], "big ping")
+        XCTAssertEqual(events(frame(0, Array("x".utf8))), ["fail:1002:1009"], "continuation without start")
+        XCTAssertEqual(events(frame(1, [0x61], fin: false) + frame(1, [0x62])), ["fail:1002:1009"], "new message inside fragments")
+        XCTAssertEqual(events(frame(8, [0x03])), ["fail:1002:1009"], "1-byte close")
+        for code: UInt16 in [0, 999, 1004, 1005, 1006, 1015, 1016, 2999, 5000] {
+            XCTAssertEqual(events(frame(8, [UInt8(code >> 8), UInt8(code & 0xFF)])), ["fail:1002:1009"], "close code \(code)")
+        }
+        for code: UInt16 in [1000, 1001, 1002, 1003, 1007, 1011, 3000, 4999] {
+            XCTAssertEqual(events(frame(8, [UInt8(code >> 8), UInt8(code & 0xFF)])), ["close:\(code):"], "close code \(code)")
+        }
+    }
+
+    func testMaskingDirectionIsEnforcedFromTheHeader() {
+        // A masked frame from a server fails before its payload arrives.
+        let masked = frame(1, Array("hello".utf8), mask: 0x0102_0304)
+        XCTAssertEqual(events(Array(masked.prefix(2))), ["fail:1002:1009"])
+        XCTAssertEqual(events(frame(1, Array("hi".utf8)), masked: true), ["fail:1002:1009"])
+        XCTAssertEqual(events(masked, masked: true), ["text:hello"])
+    }
+
+    func testInvalidUTF8Closes1007AndFailsFastInFragments() {
+        XCTAssertEqual(events(frame(1, [0xCE, 0xBA, 0xE1, 0xBD])), ["fail:1007:1009"])
+        // The first fragment already holds an impossible byte: no need to wait for the rest.
+        XCTAssertEqual(events(frame(1, [0x61, 0xFF], fin: false)), ["fail:1007:1009"])
+        XCTAssertEqual(events(frame(8, [0x03, 0xE8, 0xFF])), ["fail:1007:1009"], "close reason")
+        // A sequence split across fragments is fine.
+        XCTAssertEqual(events(frame(1, [0xCE], fin: false) + frame(0, [0xBA])), ["text:κ"])
+    }
+
+    func testSizeLimitIsCheckedOnHeadersBeforeBuffering() {
+        var header = ByteBuffer()
+        header.writeInteger(UInt8(0x82))
+        header.writeInteger(UInt8(127))
+        header.writeInteger(UInt64(1 << 40))
+        XCTAssertEqual(events(Array(header.readableBytesView), max: 1024), ["fail:1009:1012"])
+        XCTAssertEqual(events(frame(2, [UInt8](repeating: 0, count: 600), fin: false) + frame(0, [UInt8](repeating: 0, count: 600)), max: 1000), ["fail:1009:1012"])
+        var huge = ByteBuffer()
+        huge.writeInteger(UInt8(0x82))
+        huge.writeInteger(UInt8(127))
+        huge.writeInteger(UInt64(1) << 63)
+        XCTAssertEqual(events(Array(huge.readableBytesView)), ["fail:1002:1009"])
+    }
+
+    func testCompressedMessagesAndZipBombLimit() {
+        var p = PerMessageDeflateParameters()
+        p.clientMaxWindowBits = 15
+        let server = PerMessageDeflate(agreed: p, isClient: false, compressionThreshold: 0)
+        let text = Array(String(repeating: "hello compression ", count: 100).utf8)
+        let compressed = text.withUnsafeBytes { server.compress($0, allocator: ByteBufferAllocator())! }
+        let payload = Array(compressed.readableBytesView)
+        XCTAssertLessThan(payload.count, text.count / 4)
+        let client = PerMessageDeflate(agreed: p, isClient: true, compressionThreshold: 0)
+        XCTAssertEqual(events(frame(1, payload, rsv: 0b100), deflate: client), ["text:" + String(decoding: text, as: UTF8.self)])
+        // Split across fragments: RSV1 on the first frame only.
+        let half = payload.count / 2
+        let client2 = PerMessageDeflate(agreed: p, isClient: true, compressionThreshold: 0)
+        XCTAssertEqual(events(frame(1, Array(payload[..<half]), fin: false, rsv: 0b100) + frame(0, Array(payload[half...])), deflate: client2),
+                       ["text:" + String(decoding: text, as: UTF8.self)])
+        // RSV1 on a continuation frame is an error.
+        let client3 = PerMessageDeflate(agreed: p, isClient: true, compressionThreshold: 0)
+        XCTAssertEqual(events(frame(1, Array(payload[..<half]), fin: false, rsv: 0b100) + frame(0, Array(payload[half...]), rsv: 0b100), deflate: client3), ["fail:1002:1009"])
+        // 10 MiB of zeros compress to a few KiB; with a 1 MiB limit the receiver stops at the limit.
+        let zeros = [UInt8](repeating: 0, count: 10 << 20)
+        let bomb = zeros.withUnsafeBytes { server.compress($0, allocator: ByteBufferAllocator())! }
+        let client4 = PerMessageDeflate(agreed: p, isClient: true, compressionThreshold: 0)
+        XCTAssertEqual(events(frame(2, Array(bomb.readableBytesView), rsv: 0b100), max: 1 << 20, deflate: client4), ["fail:1009:1012"])
+        // Corrupt data is 1007.
+        let client5 = PerMessageDeflate(agreed: p, isClient: true, compressionThreshold: 0)
+        XCTAssertEqual(events(frame(2, [0xFF, 0xFF, 0xFF, 0xFF], rsv: 0b100), deflate: client5), ["fail:1007:1009"])
+    }
+
+    func testContextTakeoverAcrossMessages() {
+        var p = PerMessageDeflateParameters()
+        p.clientMaxWindowBits = 15
+        let server = PerMessageDeflate(agreed: p, isClient: false, compressionThreshold: 0)
+        let client = PerMessageDeflate(agreed: p, isClient: true, compressionThreshold: 0)
+        let msg = Array(String(repeating: "abcdefghij", count: 20).utf8)
+        let first = msg.withUnsafeBytes { server.compress($0, allocator: ByteBufferAllocator())! }
+        let second = msg.withUnsafeBytes { server.compress($0, allocator: ByteBufferAllocator())! }
+        XCTAssertLessThan(second.readableBytes, first.readableBytes, "the second message refers back to the first")
+        let bytes = frame(1, Array(first.readableBytesView), rsv: 0b100) + frame(1, Array(second.readableBytesView), rsv: 0b100)
+        let s = String(decoding: msg, as: UTF8.self)
+        XCTAssertEqual(events(bytes, deflate: client), ["text:" + s, "text:" + s])
+
+        var q = p
+        q.serverNoContextTakeover = true
+        let server2 = PerMessageDeflate(agreed: q, isClient: false, compressionThreshold: 0)
+        let a = msg.withUnsafeBytes { server2.compress($0, allocator: ByteBufferAllocator())! }
+        let b = msg.withUnsafeBytes { server2.compress($0, allocator: ByteBufferAllocator())! }
+        XCTAssertEqual(Array(a.readableBytesView), Array(b.readableBytesView), "no context takeover: each message stands alone")
+    }
+
+    func testMaskingRoundTripsAtEveryPhase() {
+        let data = (0..<37).map { UInt8($0) }
+        for phase in 0..<4 {
+            var copy = data
+            copy.withUnsafeMutableBytes { _ = Masking.apply(key: 0xA1B2_C3D4, to: $0.baseAddress!, count: $0.count, phase: phase) }
+            XCTAssertNotEqual(copy, data)
+            copy.withUnsafeMutableBytes { _ = Masking.apply(key: 0xA1B2_C3D4, to: $0.baseAddress!, count: $0.count, phase: phase) }
+            XCTAssertEqual(copy, data)
+        }
+        // Byte-exact against the RFC 6455 §5.7 example: "Hello" masked with 37 fa 21 3d.
+        var hello = Array("Hello".utf8)
+        hello.withUnsafeMutableBytes { _ = Masking.apply(key: 0x3D21_FA37, to: $0.baseAddress!, count: 5) }
+        XCTAssertEqual(hello, [0x7F, 0x9F, 0x4D, 0x51, 0x58])
+    }
+
+    func testEncoderWritesRFCExampleBytes() {
+        var b = ByteBuffer()
+        Array("Hello".utf8).withUnsafeBytes { FrameEncoder.writeFrame(into: &b, opcode: .text, payload: $0, maskKey: 0x3D21_FA37) }
+        XCTAssertEqual(Array(b.readableBytesView), [0x81, 0x85, 0x37, 0xFA, 0x21, 0x3D, 0x7F, 0x9F, 0x4D, 0x51, 0x58])
+        var u = ByteBuffer()
+        Array("Hello".utf8).withUnsafeBytes { FrameEncoder.writeFrame(into: &u, opcode: .text, payload: $0, maskKey: nil) }
+        XCTAssertEqual(Array(u.readableBytesView), [0x81, 0x05, 0x48, 0x65, 0x6C, 0x6C, 0x6F])
+    }
+}

@@ -1,0 +1,124 @@
+import NIOCore
+@testable import NetStack
+import XCTest
+
+final class HandshakeTests: XCTestCase {
+    func testAcceptValueMatchesRFCExample() {
+        XCTAssertEqual(ClientHandshake.acceptValue(forKey: "dGhlIHNhbXBsZSBub25jZQ=="), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=")
+    }
+
+    func testKeysAreRandom16ByteValues() {
+        let a = ClientHandshake.makeKey(), b = ClientHandshake.makeKey()
+        XCTAssertNotEqual(a, b)
+        XCTAssertEqual(Base64.decode(a)?.count, 16)
+    }
+
+    func handshake(protocols: [String] = [], deflate: Bool = true) throws -> ClientHandshake {
+        ClientHandshake(url: try WebSocketURL(parsing: "ws://example.com:8080/chat?x=1"), key: "dGhlIHNhbXBsZSBub25jZQ==",
+                        protocols: protocols, headers: [WebSocketHeader("X-Token", "t")],
+                        deflateOffer: deflate ? WebSocketClient.deflateOffer : nil, userAgent: "UA")
+    }
+
+    func testRequestBytes() throws {
+        var b = ByteBuffer()
+        try handshake(protocols: ["chat", "superchat"]).writeRequest(into: &b)
+        XCTAssertEqual(String(buffer: b), """
+        GET /chat?x=1 HTTP/1.1\r
+        Host: example.com:8080\r
+        Upgrade: websocket\r
+        Connection: Upgrade\r
+        Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r
+        Sec-WebSocket-Version: 13\r
+        Sec-WebSocket-Protocol: chat, superchat\r
+        Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r
+        X-Token: t\r
+        User-Agent: UA\r
+        \r
+
+        """)
+    }
+
+    func parse(_ text: String) -> HTTPResponseHead? {
+        let bytes = Array(text.utf8)
+        guard case .head(let h, _) = bytes.withUnsafeBytes({ HTTPResponseHead.parse($0, maxSize: 1 << 16) }) else { return nil }
+        return h
+    }
+
+    let good = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"
+
+    func testValidResponse() throws {
+        let head = try XCTUnwrap(parse(good + "Sec-WebSocket-Protocol: chat\r\nSec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover; client_max_window_bits=10\r\n\r\n"))
+        let agreement = try handshake(protocols: ["chat"]).validate(head)
+        XCTAssertEqual(agreement.statusCode, 101)
+        XCTAssertEqual(agreement.reason, "Switching Protocols")
+        XCTAssertEqual(agreement.protocolName, "chat")
+        XCTAssertEqual(agreement.deflate?.serverNoContextTakeover, true)
+        XCTAssertEqual(agreement.deflate?.clientMaxWindowBits, 10)
+    }
+
+    func testInvalidResponses() throws {
+        let cases: [(String, String)] = [
+            ("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: wrong=\r\n\r\n", "Sec-WebSocket-Accept"),
+            ("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n", "Upgrade"),
+            ("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n", "Connection"),
+            (good + "Sec-WebSocket-Protocol: other\r\n\r\n", "not offered"),
+            (good + "Sec-WebSocket-Extensions: x-foo\r\n\r\n", "x-foo"),
+            (good + "Sec-WebSocket-Extensions: permessage-deflate; bogus\r\n\r\n", "unknown parameter"),
+            (good + "Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=7\r\n\r\n", "invalid"),
+            (good + "Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover; server_no_context_takeover\r\n\r\n", "duplicate"),
+            (good + "Sec-WebSocket-Extensions: permessage-deflate, permessage-deflate\r\n\r\n", "twice"),
+        ]
+        for (text, expected) in cases {
+            let head = try XCTUnwrap(parse(text))
+            XCTAssertThrowsError(try handshake(protocols: ["chat"]).validate(head)) { error in
+                let e = error as! WebSocketError
+                XCTAssertEqual(e.code, .protocolError)
+                XCTAssertTrue(e.message.contains(expected), "\(e.message) should mention \(expected)")
+            }
+        }
+        // Deflate not offered: the server may not enable it.
+        let head = try XCTUnwrap(parse(good + "Sec-WebSocket-Extensions: permessage-deflate\r\n\r\n"))
+        XCTAssertThrowsError(try handshake(deflate: false).validate(head))
+    }
+
+    func testHeaderValidation() {
+        XCTAssertNoThrow(try HeaderValidation.validate(WebSocketHeader("X-Token", "a b\tc")))
+        XCTAssertNoThrow(try HeaderValidation.validate(WebSocketHeader("Sec-WebSocket-Protocol", "chat")))
+        let bad: [(String, String)] = [
+            ("", "v"), ("X Token", "v"), ("X-Token\r\nEvil", "v"), ("X-Token", "v\r\nEvil: 1"), ("X-Token", "v\n"),
+            ("X-Token", "a\u{0}b"), ("Host", "evil"), ("sec-websocket-key", "k"), ("Upgrade", "h2c"),
+            ("Connection", "close"), ("Content-Length", "5"), ("Sec-WebSocket-Extensions", "x"), ("Sec-WebSocket-Version", "8"),
+        ]
+        for (n, v) in bad {
+            XCTAssertThrowsError(try HeaderValidation.validate(WebSocketHeader(n, v)), "\(n): \(v)") { error in
+                XCTAssertEqual((error as? WebSocketError)?.code, .noHeaderContext)
+            }
+        }
+    }
+
+    func testHeaderLimits() {
+        var config = WebSocketClientConfiguration()
+        config.maxHeaderCount = 3
+        XCTAssertThrowsError(try WebSocketClient.validateHeaders((0..<4).map { WebSocketHeader("X-\($0)", "v") }, configuration: config)) {
+            XCTAssertEqual(($0 as? WebSocketError)?.code, .headerExceeded)
+        }
+        config.maxHeaderCount = 100
+        config.maxHeaderBytes = 100
+        XCTAssertThrowsError(try WebSocketClient.validateHeaders([WebSocketHeader("X-Big", String(repeating: "v", count: 200))], configuration: config)) {
+            XCTAssertEqual(($0 as? WebSocketError)?.code, .headerExceeded)
+        }
+    }
+
+    func testDeflateParameterParsing() throws {
+        let offer = try PerMessageDeflateParameters.parse(parameters: [("client_max_window_bits", nil)], isServerResponse: false)
+        XCTAssertEqual(offer.clientMaxWindowBits, 0)
+        XCTAssertThrowsError(try PerMessageDeflateParameters.parse(parameters: [("client_max_window_bits", nil)], isServerResponse: true))
+        let quoted = try PerMessageDeflateParameters.parse(parameters: [("server_max_window_bits", "\"12\"")], isServerResponse: true)
+        XCTAssertEqual(quoted.serverMaxWindowBits, 12)
+        XCTAssertThrowsError(try PerMessageDeflateParameters.parse(parameters: [("server_max_window_bits", "16")], isServerResponse: true))
+        XCTAssertThrowsError(try PerMessageDeflateParameters.parse(parameters: [("server_no_context_takeover", "1")], isServerResponse: true))
+        let elements = ExtensionHeader.parse("permessage-deflate; client_max_window_bits=\"10\", x-other")
+        XCTAssertEqual(elements.map(\.name), ["permessage-deflate", "x-other"])
+        XCTAssertEqual(elements[0].parameters.first?.1, "10")
+    }
+}

@@ -1,0 +1,60 @@
+import NetStack
+import XCTest
+
+final class URLTests: XCTestCase {
+    func testDefaultPortsAndPath() throws {
+        let u = try WebSocketURL(parsing: "ws://example.com")
+        XCTAssertEqual(u.port, 80)
+        XCTAssertEqual(u.requestTarget, "/")
+        XCTAssertEqual(u.hostHeader, "example.com")
+        let s = try WebSocketURL(parsing: "WSS://Example.com/chat")
+        XCTAssertTrue(s.isSecure)
+        XCTAssertEqual(s.port, 443)
+        XCTAssertEqual(s.requestTarget, "/chat")
+    }
+
+    func testPathAndQueryAreKeptExactly() throws {
+        let u = try WebSocketURL(parsing: "ws://h:8080/a%20b/../c?x=1&y=%2F&z")
+        XCTAssertEqual(u.requestTarget, "/a%20b/../c?x=1&y=%2F&z")
+        XCTAssertEqual(u.hostHeader, "h:8080")
+        XCTAssertEqual(try WebSocketURL(parsing: "ws://h?q=1").requestTarget, "/?q=1")
+    }
+
+    func testIPLiterals() throws {
+        let v6 = try WebSocketURL(parsing: "ws://[::1]:9001/x")
+        XCTAssertEqual(v6.host, "::1")
+        XCTAssertEqual(v6.port, 9001)
+        XCTAssertTrue(v6.hostIsIPLiteral)
+        XCTAssertEqual(v6.hostHeader, "[::1]:9001")
+        XCTAssertTrue(try WebSocketURL(parsing: "ws://[2001:db8::ff00:42:8329]/").hostIsIPLiteral)
+        XCTAssertTrue(try WebSocketURL(parsing: "ws://[::ffff:192.0.2.1]/").hostIsIPLiteral)
+        let v4 = try WebSocketURL(parsing: "wss://127.0.0.1/")
+        XCTAssertTrue(v4.hostIsIPLiteral)
+        XCTAssertEqual(v4.port, 443)
+    }
+
+    func testMalformedURLsAreParseErrors() {
+        let bad = [
+            "", "example.com", "http://example.com", "ws:/x", "ws://", "ws://:80/", "ws://host:0/",
+            "ws://host:65536/", "ws://host:8a/", "ws://host:/", "ws://[::1/", "ws://[::1]x/",
+            "ws://[1:2:3:4:5:6:7:8:9]/", "ws://[::1::2]/", "ws://user@host/", "ws://host/#frag",
+            "ws://ho st/", "ws://host/\u{7}", "ws://-bad-.com/", "ws://300.1.1.1/", "ws://héllo/",
+            "ws://a..b/", "ws://1.2.3/",
+        ]
+        for s in bad {
+            XCTAssertThrowsError(try WebSocketURL(parsing: s), "\(s) should be rejected") { error in
+                XCTAssertEqual((error as? WebSocketError)?.code, .connectionParseURLError, s)
+            }
+        }
+    }
+
+    func testOverlongURLIsRejected() {
+        let long = "ws://h/" + String(repeating: "a", count: WebSocketURL.maximumLength)
+        XCTAssertThrowsError(try WebSocketURL(parsing: long)) { error in
+            XCTAssertEqual((error as? WebSocketError)?.code, .connectionParseURLError)
+            XCTAssertTrue("\(error)".contains("over the limit"))
+        }
+        let fits = "ws://h/" + String(repeating: "a", count: WebSocketURL.maximumLength - 7)
+        XCTAssertNoThrow(try WebSocketURL(parsing: fits))
+    }
+}
