@@ -34,6 +34,24 @@ package struct FrameReceiver {
     private var assembled: ByteBuffer? = nil
     private var utf8 = UTF8Validator()
     private let allocator = ByteBufferAllocator()
+    /// UTF-8 progress through a text frame whose payload has only partly arrived, so invalid
+    /// text fails before the rest of a large frame is read (Autobahn 6.4.3/6.4.4).
+    private var partialText: (validated: Int, state: UTF8Validator)?
+
+    private mutating func checkPartialText(_ h: FrameHeader, _ buffer: ByteBuffer) -> Bool {
+        let isText = (h.opcode == 0x1 && h.rsv == 0 && messageKind == nil)
+            || (h.opcode == 0x0 && messageKind == .text && !messageCompressed && h.rsv == 0)
+        guard isText else { return true }
+        let available = buffer.readableBytes - h.headerLength
+        var state = partialText?.state ?? (h.opcode == 0x0 ? utf8 : UTF8Validator())
+        let from = partialText?.validated ?? 0
+        guard available > from else { return true }
+        let ok = buffer.withUnsafeReadableBytes { raw in
+            state.feed(UnsafeRawBufferPointer(rebasing: raw[(h.headerLength + from)..<(h.headerLength + available)]))
+        }
+        partialText = (available, state)
+        return ok
+    }
 
     package init(expectMaskedFrames: Bool, maxMessageSize: Int, deflate: PerMessageDeflate? = nil) {
         self.expectMaskedFrames = expectMaskedFrames
@@ -67,7 +85,16 @@ package struct FrameReceiver {
             progressed = true
             return fail(CloseCode.protocolError, "invalid frame length")
         }
-        guard buffer.readableBytes >= header.headerLength + header.payloadLength else { return nil }
+        guard buffer.readableBytes >= header.headerLength + header.payloadLength else {
+            if header.maskKey == nil, !checkPartialText(header, buffer) {
+                progressed = true
+                partialText = nil
+                messageKind = nil
+                return fail(CloseCode.invalidPayload, "invalid UTF-8 in a text message")
+            }
+            return nil
+        }
+        partialText = nil
         progressed = true
         buffer.moveReaderIndex(forwardBy: header.headerLength)
         var payload = buffer.readSlice(length: header.payloadLength)!

@@ -14,13 +14,19 @@ final class NIOSSLContextBox: @unchecked Sendable {
 final class TLSContextCache: @unchecked Sendable {
     static let shared = TLSContextCache()
     private let lock = NIOLock()
-    private var contexts: [WebSocketTLSOptions: NIOSSLContextBox] = [:]
+    private struct Key: Hashable {
+        var options: WebSocketTLSOptions
+        var certFile: String?
+        var certDir: String?
+    }
+    private var contexts: [Key: NIOSSLContextBox] = [:]
 
     func context(for options: WebSocketTLSOptions) throws -> NIOSSLContextBox {
-        try lock.withLock {
-            if let c = contexts[options] { return c }
+        let key = Key(options: options, certFile: ProcessEnvironment.get("SSL_CERT_FILE"), certDir: ProcessEnvironment.get("SSL_CERT_DIR"))
+        return try lock.withLock {
+            if let c = contexts[key] { return c }
             let c = NIOSSLContextBox(try NIOSSLContext(configuration: Self.configuration(for: options)))
-            contexts[options] = c
+            contexts[key] = c
             return c
         }
     }
@@ -37,12 +43,12 @@ final class TLSContextCache: @unchecked Sendable {
             let env = ProcessEnvironment.self
             if let file = options.caFile {
                 c.trustRoots = .file(file)
-                if let dir = options.caPath { c.additionalTrustRoots = [.file(dir)] }
+                if let dir = options.caPath { c.additionalTrustRoots = [.certificates(certificates(inDirectory: dir))] }
             } else if let dir = options.caPath {
                 c.trustRoots = .file(dir)
             } else if let file = env.get("SSL_CERT_FILE") {
                 c.trustRoots = .file(file)
-                if let dir = env.get("SSL_CERT_DIR") { c.additionalTrustRoots = [.file(dir)] }
+                if let dir = env.get("SSL_CERT_DIR") { c.additionalTrustRoots = [.certificates(certificates(inDirectory: dir))] }
             } else if let dir = env.get("SSL_CERT_DIR") {
                 c.trustRoots = .file(dir)
             } else {
@@ -60,6 +66,21 @@ final class TLSContextCache: @unchecked Sendable {
         }
         return c
     }
+}
+
+/// Every PEM certificate in the files of `dir` (unreadable or non-certificate files are skipped),
+/// for when a directory must be combined with a CA file.
+func certificates(inDirectory dir: String) -> [NIOSSLCertificate] {
+    guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir) else { return [] }
+    var seen = Set<String>()
+    var out: [NIOSSLCertificate] = []
+    for name in names.sorted() {
+        let path = dir + "/" + name
+        let resolved = (try? FileManager.default.destinationOfSymbolicLink(atPath: path)).map { $0.hasPrefix("/") ? $0 : dir + "/" + $0 } ?? path
+        guard seen.insert(resolved).inserted, let certs = try? NIOSSLCertificate.fromPEMFile(path) else { continue }
+        out += certs
+    }
+    return out
 }
 
 enum ProcessEnvironment {

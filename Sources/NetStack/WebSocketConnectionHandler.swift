@@ -545,6 +545,10 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
         if let e = error as? BoringSSLError {
             return "TLS: \(e)"
         }
+        if let e = error as? NIOSSLExtraError {
+            if e == .failedToValidateHostname { return "TLS: the certificate does not match the host name (\(e))" }
+            return "TLS: \(e)"
+        }
         return "\(error)"
     }
 }

@@ -1,0 +1,84 @@
+import Foundation
+import NetStack
+import NetStackTestServer
+import XCTest
+
+/// wss against local servers with certificates made at test time.
+final class TLSTests: XCTestCase {
+    let pki = Servers.pki
+
+    func echoOnce(_ url: String, configure: (inout WebSocketClientConfiguration) -> Void) -> EventRecorder {
+        runClient(url, configure: configure, setup: { rec in
+            rec.onOpen = { c in try! c.send(text: "secure") }
+            rec.onMessage = { c, _ in try! c.close() }
+        })
+    }
+
+    func testTrustedCertificateEchoes() {
+        let r = echoOnce(Servers.tls.url + "/echo") { $0.tls.caFile = pki.caCertificate }
+        XCTAssertEqual(r.messages, [Array("secure".utf8)])
+        XCTAssertEqual(r.close?.0, 1000)
+        // localhost is in the certificate too, and is sent as SNI.
+        let named = echoOnce("wss://localhost:\(Servers.tls.port)/echo") { $0.tls.caFile = pki.caCertificate }
+        XCTAssertEqual(named.messages, [Array("secure".utf8)])
+    }
+
+    func testUntrustedChainFailsUnlessInsecure() {
+        let r = echoOnce(Servers.tls.url + "/echo") { _ in }
+        XCTAssertEqual(r.errors.first?.0, WebSocketErrorCode.connectionError.rawValue)
+        XCTAssertTrue(r.errors.first?.1.contains("TLS") ?? false, "\(r.errors)")
+        XCTAssertEqual(r.events.count, 1)
+        let insecure = echoOnce(Servers.tls.url + "/echo") { $0.tls.insecure = true }
+        XCTAssertEqual(insecure.messages, [Array("secure".utf8)])
+    }
+
+    func testWrongHostAndExpiredCertificatesFail() throws {
+        let wrong = try pki.issue(name: "wronghost", subjectAltName: "DNS:example.com")
+        let s1 = Servers.tlsServer(certificate: wrong.certificate, key: wrong.key)
+        defer { s1.stop() }
+        let r1 = echoOnce(s1.url + "/echo") { $0.tls.caFile = pki.caCertificate }
+        XCTAssertEqual(r1.errors.first?.0, WebSocketErrorCode.connectionError.rawValue)
+        XCTAssertTrue(r1.errors.first?.1.contains("TLS") ?? false, "\(r1.errors)")
+        // The SNI/verification name can be overridden to match.
+        let r1b = echoOnce(s1.url + "/echo") {
+            $0.tls.caFile = pki.caCertificate
+            $0.tls.serverName = "example.com"
+        }
+        XCTAssertEqual(r1b.messages, [Array("secure".utf8)])
+
+        let expired = try pki.issue(name: "expired", subjectAltName: "IP:127.0.0.1", days: -1)
+        let s2 = Servers.tlsServer(certificate: expired.certificate, key: expired.key)
+        defer { s2.stop() }
+        let r2 = echoOnce(s2.url + "/echo") { $0.tls.caFile = pki.caCertificate }
+        XCTAssertEqual(r2.errors.first?.0, WebSocketErrorCode.connectionError.rawValue)
+        XCTAssertTrue(r2.errors.first?.1.contains("TLS") ?? false, "\(r2.errors)")
+    }
+
+    func testCADirectoryAndEnvironmentTrust() throws {
+        let dir = pki.directory + "/cadir"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try? FileManager.default.removeItem(atPath: dir + "/root.pem")
+        try FileManager.default.copyItem(atPath: pki.caCertificate, toPath: dir + "/root.pem")
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
+        p.arguments = ["rehash", dir]
+        try p.run()
+        p.waitUntilExit()
+        let r = echoOnce(Servers.tls.url + "/echo") { $0.tls.caPath = dir }
+        XCTAssertEqual(r.messages, [Array("secure".utf8)], "\(r.events)")
+
+        setenv("SSL_CERT_FILE", pki.caCertificate, 1)
+        defer { unsetenv("SSL_CERT_FILE") }
+        let env = echoOnce(Servers.tls.url + "/echo") { _ in }
+        XCTAssertEqual(env.messages, [Array("secure".utf8)], "SSL_CERT_FILE is honoured: \(env.events)")
+    }
+
+    func testLargeMessagesOverTLS() {
+        let big = [UInt8](repeating: 0x5A, count: 2 << 20)
+        let r = runClient(Servers.tls.url + "/echo", configure: { $0.tls.caFile = pki.caCertificate }, setup: { rec in
+            rec.onOpen = { c in try! c.send(binary: big) }
+            rec.onMessage = { c, _ in try! c.close() }
+        })
+        XCTAssertTrue(r.messages.first == big)
+    }
+}
