@@ -21,6 +21,8 @@ let package = Package(
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
+        // The C side of the Lua boundary: trampolines that raise for Swift, protected calls, limits.
+        .target(name: "CLuaBridge", dependencies: ["CLua"]),
         // The engine: URL parsing, handshake, RFC 6455 framing, permessage-deflate, TLS, error codes.
         .target(
             name: "NetStack",
@@ -44,10 +46,20 @@ let package = Package(
             ],
             swiftSettings: [.swiftLanguageMode(.v5)]
         ),
+        // The Lua 5.4 scripting host: VM ownership, the `netstack` module, event dispatch, timers.
+        .target(
+            name: "LuaHost",
+            dependencies: [
+                "NetStack", "CLuaBridge",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: [.swiftLanguageMode(.v5)]
+        ),
         .executableTarget(
             name: "netstack",
             dependencies: [
-                "NetStack", "NetStackTestServer",
+                "NetStack", "NetStackTestServer", "LuaHost",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -77,7 +89,7 @@ let package = Package(
         .testTarget(
             name: "NetStackTests",
             dependencies: [
-                "NetStack", "NetStackTestServer",
+                "NetStack", "NetStackTestServer", "LuaHost",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),

@@ -401,7 +401,7 @@ final class ServerConnectionHandler: ChannelInboundHandler {
                 stats.lock.withLock { stats.lastCloseFromClient = (code, reason) }
                 if misbehaviour == .noCloseReply { closed = true; return }
                 var payload: [UInt8] = []
-                if let code = code { payload = [UInt8(code >> 8), UInt8(code & 0xFF)] }
+                if let code = code { payload = [UInt8(code >> 8), UInt8(code & 0xFF)] + Array(reason.utf8) }
                 closed = true
                 var b = context.channel.allocator.buffer(capacity: 4)
                 FrameEncoder.writeFrame(into: &b, opcode: .close, payload: ByteBuffer(bytes: payload), maskKey: nil)

@@ -1,0 +1,55 @@
+#ifndef NETSTACK_LUA_BRIDGE_H
+#define NETSTACK_LUA_BRIDGE_H
+/* The C side of the Lua boundary. Lua errors longjmp; a longjmp across Swift frames is undefined
+ * behaviour, so Swift never raises: Swift functions return a status and the C code here raises
+ * (and calls every Lua API that may raise inside a protected call). */
+#include <stddef.h>
+#include <lua5.4/lua.h>
+#include <lua5.4/lauxlib.h>
+#include <lua5.4/lualib.h>
+
+/* A Swift function exposed to Lua: returns n >= 0 (results pushed) or -1 (an error message is
+ * on top of the stack; the trampoline raises it with lua_error). */
+typedef int (*netstack_swift_fn)(lua_State *L, void *context);
+
+/* Pushes a C closure that calls fn(L, context). */
+void netstack_push_swift_function(lua_State *L, netstack_swift_fn fn, void *context);
+
+/* Calls the function below nargs arguments with a traceback message handler. Returns the
+ * lua_pcall status; on error the message (with traceback) is on top of the stack. */
+int netstack_pcall_traceback(lua_State *L, int nargs, int nresults);
+
+/* Loads and runs a chunk from a file (NULL: stdin) in protected mode, with traceback. The chunk
+ * receives nargs values already pushed. Returns the status; message on top on error. */
+int netstack_dofile(lua_State *L, const char *path, int nargs);
+
+/* A new state whose allocator enforces a byte limit (0: none), with the standard libraries. */
+lua_State *netstack_newstate(size_t memory_limit);
+void netstack_close(lua_State *L);
+size_t netstack_memory_used(lua_State *L);
+void netstack_set_memory_limit(lua_State *L, size_t limit);
+/* Nonzero once an allocation was refused because of the limit (reset by reading it). */
+int netstack_memory_limit_hit(lua_State *L);
+
+/* Instruction budget: raise "instruction budget exceeded" after `count` more VM instructions
+ * (checked every 1000); 0 removes the hook. */
+void netstack_set_instruction_budget(lua_State *L, long long count);
+/* Remaining budget reset for the next callback. */
+void netstack_reset_instruction_budget(lua_State *L);
+
+/* Macro wrappers Swift cannot import. */
+static inline void netstack_pop(lua_State *L, int n) { lua_pop(L, n); }
+static inline void netstack_newtable(lua_State *L) { lua_newtable(L); }
+static inline const char *netstack_tostring(lua_State *L, int i) { return lua_tolstring(L, i, NULL); }
+static inline int netstack_registryindex(void) { return LUA_REGISTRYINDEX; }
+static inline int netstack_upvalueindex(int i) { return lua_upvalueindex(i); }
+static inline int netstack_isnoneornil(lua_State *L, int i) { return lua_type(L, i) <= 0; }
+static inline void netstack_remove(lua_State *L, int i) { lua_remove(L, i); }
+static inline void netstack_insert(lua_State *L, int i) { lua_insert(L, i); }
+static inline void netstack_getregistry_ref(lua_State *L, int ref) { lua_rawgeti(L, LUA_REGISTRYINDEX, ref); }
+
+/* luaL_ref / luaL_unref / luaL_newmetatable / luaL_setfuncs-like helpers that cannot raise
+ * out of memory into Swift frames: they run in protected mode and return LUA_NOREF / 0 on failure. */
+int netstack_ref(lua_State *L);            /* pops the value, returns a registry reference */
+void netstack_unref(lua_State *L, int ref);
+#endif

@@ -1,0 +1,162 @@
+#include "netstack_lua_bridge.h"
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    size_t used;
+    size_t limit;
+    int hit;
+    int enforce;          /* the limit applies only while Lua code runs, never inside Swift frames */
+    long long budget;
+    long long remaining;
+} netstack_ud;
+
+static netstack_ud *get_ud(lua_State *L) {
+    void *ud = NULL;
+    lua_getallocf(L, &ud);
+    return (netstack_ud *)ud;
+}
+
+static int trampoline(lua_State *L) {
+    netstack_swift_fn fn = (netstack_swift_fn)lua_touserdata(L, lua_upvalueindex(1));
+    void *ctx = lua_touserdata(L, lua_upvalueindex(2));
+    netstack_ud *u = get_ud(L);
+    int saved = u->enforce;
+    u->enforce = 0;
+    int n = fn(L, ctx);
+    u->enforce = saved;
+    if (n < 0) return lua_error(L);
+    if (u->limit && u->used > u->limit) {
+        u->hit = 1;
+        return luaL_error(L, "not enough memory (limit of %d KiB reached)", (int)(u->limit / 1024));
+    }
+    return n;
+}
+
+void netstack_push_swift_function(lua_State *L, netstack_swift_fn fn, void *context) {
+    lua_pushlightuserdata(L, (void *)fn);
+    lua_pushlightuserdata(L, context);
+    lua_pushcclosure(L, trampoline, 2);
+}
+
+static int msghandler(lua_State *L) {
+    const char *msg = lua_tostring(L, 1);
+    if (msg == NULL) {
+        if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING) return 1;
+        msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+    }
+    luaL_traceback(L, L, msg, 1);
+    return 1;
+}
+
+int netstack_pcall_traceback(lua_State *L, int nargs, int nresults) {
+    int base = lua_gettop(L) - nargs;
+    netstack_ud *u = get_ud(L);
+    int saved = u->enforce;
+    lua_pushcfunction(L, msghandler);
+    lua_insert(L, base);
+    u->enforce = 1;
+    int status = lua_pcall(L, nargs, nresults, base);
+    u->enforce = saved;
+    lua_remove(L, base);
+    return status;
+}
+
+int netstack_dofile(lua_State *L, const char *path, int nargs) {
+    int status = luaL_loadfile(L, path);
+    if (status != LUA_OK) {
+        lua_insert(L, -(nargs + 1));
+        lua_pop(L, nargs);  /* drop args, keep message */
+        return status;
+    }
+    lua_insert(L, -(nargs + 1));
+    return netstack_pcall_traceback(L, nargs, 0);
+}
+
+static void *alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
+    netstack_ud *u = (netstack_ud *)ud;
+    size_t old = ptr ? osize : 0;
+    if (nsize == 0) {
+        free(ptr);
+        u->used -= old;
+        return NULL;
+    }
+    if (u->enforce && u->limit && nsize > old && u->used + (nsize - old) > u->limit) {
+        u->hit = 1;
+        return NULL;
+    }
+    void *p = realloc(ptr, nsize);
+    if (p) u->used = u->used - old + nsize;
+    return p;
+}
+
+lua_State *netstack_newstate(size_t memory_limit) {
+    netstack_ud *u = calloc(1, sizeof(netstack_ud));
+    if (!u) return NULL;
+    lua_State *L = lua_newstate(alloc, u);
+    if (!L) { free(u); return NULL; }
+    luaL_openlibs(L);
+    u->limit = memory_limit;
+    return L;
+}
+
+void netstack_close(lua_State *L) {
+    netstack_ud *u = get_ud(L);
+    lua_close(L);
+    free(u);
+}
+
+size_t netstack_memory_used(lua_State *L) { return get_ud(L)->used; }
+void netstack_set_memory_limit(lua_State *L, size_t limit) { get_ud(L)->limit = limit; }
+int netstack_memory_limit_hit(lua_State *L) {
+    netstack_ud *u = get_ud(L);
+    int h = u->hit;
+    u->hit = 0;
+    return h;
+}
+
+static void count_hook(lua_State *L, lua_Debug *ar) {
+    (void)ar;
+    netstack_ud *u = get_ud(L);
+    u->remaining -= 1000;
+    if (u->remaining <= 0) {
+        u->remaining = u->budget;  /* so the error handler itself can run */
+        luaL_error(L, "instruction budget exceeded (%lld instructions); the script looks stuck", u->budget);
+    }
+}
+
+void netstack_set_instruction_budget(lua_State *L, long long count) {
+    netstack_ud *u = get_ud(L);
+    u->budget = count;
+    u->remaining = count;
+    if (count > 0) lua_sethook(L, count_hook, LUA_MASKCOUNT, 1000);
+    else lua_sethook(L, NULL, 0, 0);
+}
+
+void netstack_reset_instruction_budget(lua_State *L) {
+    netstack_ud *u = get_ud(L);
+    u->remaining = u->budget;
+}
+
+static int ref_protected(lua_State *L) {
+    lua_pushvalue(L, 1);
+    lua_pushinteger(L, luaL_ref(L, LUA_REGISTRYINDEX));
+    return 1;
+}
+
+int netstack_ref(lua_State *L) {
+    /* value on top */
+    lua_pushcfunction(L, ref_protected);
+    lua_insert(L, -2);
+    if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
+        lua_pop(L, 1);
+        return LUA_NOREF;
+    }
+    int ref = (int)lua_tointeger(L, -1);
+    lua_pop(L, 1);
+    return ref;
+}
+
+void netstack_unref(lua_State *L, int ref) {
+    if (ref != LUA_NOREF && ref != LUA_REFNIL) luaL_unref(L, LUA_REGISTRYINDEX, ref);
+}

@@ -1,0 +1,320 @@
+import CLuaBridge
+import Foundation
+import NIOCore
+import NetStack
+
+/// The client userdata: creation, lookup, event dispatch into Lua, and the object methods.
+enum LuaClientBinding {
+    enum Resolved {
+        case client(LuaClient)
+        case code(WebSocketErrorCode)
+        case raise
+    }
+
+    /// The client argument of an OH_* function: nil → WEBSOCKET_CLIENT_NULL, a destroyed client →
+    /// WEBSOCKET_CLIENT_NOT_CREATED, anything else that is not a client → a Lua error.
+    static func resolve(_ vm: LuaVM, _ host: ScriptHost, _ index: Int32, _ function: String) -> Resolved {
+        if vm.type(at: index) <= LUA_TNIL { return .code(.clientNull) }
+        guard isClientUserdata(vm, index) else {
+            _ = vm.argError(index, function, "netstack client")
+            return .raise
+        }
+        guard let c = clientFromUserdata(vm, host, index), !c.destroyed else { return .code(.clientNotCreated) }
+        return .client(c)
+    }
+
+    static func isClientUserdata(_ vm: LuaVM, _ index: Int32) -> Bool {
+        luaL_testudata(vm.L, index, NetStackModule.clientMetatable) != nil
+    }
+
+    static func clientFromUserdata(_ vm: LuaVM, _ host: ScriptHost, _ index: Int32) -> LuaClient? {
+        guard let p = luaL_testudata(vm.L, index, NetStackModule.clientMetatable) else { return nil }
+        let id = p.load(as: Int.self)
+        return host.clients[id]
+    }
+
+    static func pushNewUserdata(_ c: LuaClient, host: ScriptHost) {
+        let L = host.vm.L
+        let p = lua_newuserdatauv(L, MemoryLayout<Int>.size, 0)!
+        p.storeBytes(of: c.id, as: Int.self)
+        luaL_setmetatable(L, NetStackModule.clientMetatable)
+        lua_getfield(L, netstack_registryindex(), NetStackModule.weakClientsKey)
+        lua_pushvalue(L, -2)
+        lua_rawseti(L, -2, Int64(c.id))
+        netstack_pop(L, 1)
+    }
+
+    /// Pushes the script's object for `c` (nil if it was collected).
+    static func pushUserdata(_ c: LuaClient, host: ScriptHost) {
+        let L = host.vm.L
+        lua_getfield(L, netstack_registryindex(), NetStackModule.weakClientsKey)
+        lua_rawgeti(L, -1, Int64(c.id))
+        netstack_remove(L, -2)
+    }
+
+    // MARK: Events
+
+    static func wire(_ c: LuaClient, host: ScriptHost) {
+        let vm = host.vm
+        let L = vm.L
+        c.client.onOpen = { [weak host, unowned c] _, r in
+            guard let host = host else { return }
+            if dispatchPrologue(c, 0, host) {
+                lua_createtable(L, 0, 3)
+                lua_pushinteger(L, Int64(r.code)); lua_setfield(L, -2, "code")
+                vm.pushString(r.reason); lua_setfield(L, -2, "reason")
+                if let p = r.protocolName { vm.pushString(p); lua_setfield(L, -2, "protocol") }
+                vm.call(nargs: 2, context: "onOpen")
+            }
+            host.checkIdle()
+        }
+        c.client.onMessage = { [weak host, unowned c] _, m in
+            guard let host = host else { return }
+            if dispatchPrologue(c, 1, host) {
+                m.data.withUnsafeReadableBytes { vm.pushBytes($0) }
+                lua_pushinteger(L, Int64(m.data.readableBytes))
+                vm.pushString(m.kind == .text ? "text" : "binary")
+                vm.call(nargs: 4, context: "onMessage")
+            }
+            host.checkIdle()
+        }
+        c.client.onError = { [weak host, unowned c] client, e in
+            guard let host = host else { return }
+            let terminal = client.state == .closed
+            if dispatchPrologue(c, 2, host) {
+                lua_createtable(L, 0, 2)
+                lua_pushinteger(L, Int64(e.code.rawValue)); lua_setfield(L, -2, "errorCode")
+                vm.pushString(e.message); lua_setfield(L, -2, "errorMessage")
+                vm.call(nargs: 2, context: "onError")
+            }
+            if terminal { host.release(c) }
+            host.checkIdle()
+        }
+        c.client.onClose = { [weak host, unowned c] _, r in
+            guard let host = host else { return }
+            if dispatchPrologue(c, 3, host) {
+                lua_createtable(L, 0, 2)
+                lua_pushinteger(L, Int64(r.code)); lua_setfield(L, -2, "code")
+                vm.pushString(r.reason); lua_setfield(L, -2, "reason")
+                vm.call(nargs: 2, context: "onClose")
+            }
+            host.release(c)
+            host.checkIdle()
+        }
+    }
+
+    /// Pushes the callback and the client object; false when there is no callback to run.
+    private static func dispatchPrologue(_ c: LuaClient, _ which: Int, _ host: ScriptHost) -> Bool {
+        let ref = c.callbacks[which]
+        guard ref != LUA_NOREF, !c.destroyed else { return false }
+        host.vm.pushRef(ref)
+        pushUserdata(c, host: host)
+        return true
+    }
+
+    // MARK: Operations shared by the OH_* functions and the methods
+
+    static func addHeader(_ c: LuaClient, vm: LuaVM, tableIndex: Int32) -> WebSocketErrorCode {
+        vm.rawField(tableIndex, "fieldName")
+        let name = vm.string(at: -1)
+        netstack_pop(vm.L, 1)
+        vm.rawField(tableIndex, "fieldValue")
+        let value = vm.string(at: -1)
+        netstack_pop(vm.L, 1)
+        guard let n = name, let v = value else { return .noHeaderContext }
+        return addHeader(c, WebSocketHeader(n, v))
+    }
+
+    static func addHeader(_ c: LuaClient, _ h: WebSocketHeader) -> WebSocketErrorCode {
+        do { try HeaderValidation.validate(h) } catch let e as WebSocketError { return e.code } catch { return .noHeaderContext }
+        if c.headers.count >= c.client.configuration.maxHeaderCount { return .headerExceeded }
+        c.headers.append(h)
+        return .ok
+    }
+
+    enum ConnectFailure: Error {
+        case raise(String)
+        case code(WebSocketError)
+    }
+
+    static let optionNames: Set<String> = [
+        "headers", "protocols", "caFile", "caPath", "clientCert", "clientKey", "insecure", "serverName",
+        "connectTimeout", "maxSendSize", "maxReceiveSize", "maxSendQueue", "compression", "pingInterval", "pongTimeout",
+    ]
+
+    /// Applies the options table at `optionsIndex` (nil allowed) and connects.
+    static func connect(_ c: LuaClient, host: ScriptHost, url: String, optionsIndex: Int32) -> Result<Void, ConnectFailure> {
+        let vm = host.vm
+        let L = vm.L
+        var config = c.client.configuration
+        var headers = c.headers
+        if vm.type(at: optionsIndex) > LUA_TNIL {
+            guard vm.type(at: optionsIndex) == LUA_TTABLE else { return .failure(.raise("connect options must be a table, got \(vm.typeName(at: optionsIndex))")) }
+            let t = lua_absindex(L, optionsIndex)
+            lua_pushnil(L)
+            while lua_next(L, t) != 0 {
+                defer { netstack_pop(L, 1) }
+                guard let key = vm.string(at: -2) else { netstack_pop(L, 2); return .failure(.raise("connect options: keys must be strings")) }
+                guard optionNames.contains(key) else {
+                    netstack_pop(L, 2)
+                    return .failure(.raise("connect options: unknown option '\(key)' (known: \(optionNames.sorted().joined(separator: ", ")))"))
+                }
+                func str() -> String? { vm.string(at: -1) }
+                func ms() -> TimeAmount? { vm.number(at: -1).flatMap { $0 >= 0 && $0.isFinite ? TimeAmount.nanoseconds(Int64($0 * 1_000_000)) : nil } }
+                func int() -> Int? { vm.integer(at: -1).flatMap { $0 > 0 ? Int($0) : nil } }
+                var bad = false
+                switch key {
+                case "headers":
+                    guard vm.type(at: -1) == LUA_TTABLE else { bad = true; break }
+                    let n = lua_rawlen(L, -1)
+                    if n > 0 {
+                        for i in 1...n {
+                            lua_rawgeti(L, -1, Int64(i))
+                            if vm.type(at: -1) == LUA_TTABLE {
+                                vm.rawField(-1, "fieldName"); let name = vm.string(at: -1); netstack_pop(L, 1)
+                                vm.rawField(-1, "fieldValue"); let value = vm.string(at: -1); netstack_pop(L, 1)
+                                if let name = name, let value = value { headers.append(WebSocketHeader(name, value)) } else { bad = true }
+                            } else { bad = true }
+                            netstack_pop(L, 1)
+                        }
+                    }
+                case "protocols":
+                    guard vm.type(at: -1) == LUA_TTABLE else { bad = true; break }
+                    var list: [String] = []
+                    let n = lua_rawlen(L, -1)
+                    if n > 0 {
+                        for i in 1...n {
+                            lua_rawgeti(L, -1, Int64(i))
+                            if let s = vm.string(at: -1) { list.append(s) } else { bad = true }
+                            netstack_pop(L, 1)
+                        }
+                    }
+                    config.protocols = list
+                case "caFile": if let s = str() { config.tls.caFile = s } else { bad = true }
+                case "caPath": if let s = str() { config.tls.caPath = s } else { bad = true }
+                case "clientCert": if let s = str() { config.tls.clientCertificateFile = s } else { bad = true }
+                case "clientKey": if let s = str() { config.tls.clientKeyFile = s } else { bad = true }
+                case "serverName": if let s = str() { config.tls.serverName = s } else { bad = true }
+                case "insecure": config.tls.insecure = vm.boolean(at: -1)
+                case "compression": config.compression = vm.boolean(at: -1)
+                case "connectTimeout": if let t = ms(), t.nanoseconds > 0 { config.connectTimeout = t } else { bad = true }
+                case "pingInterval": if let t = ms() { config.pingInterval = t } else { bad = true }
+                case "pongTimeout": if let t = ms() { config.pongTimeout = t } else { bad = true }
+                case "maxSendSize": if let n = int() { config.maxSendSize = n } else { bad = true }
+                case "maxReceiveSize": if let n = int() { config.maxReceiveSize = n } else { bad = true }
+                case "maxSendQueue": if let n = int() { config.maxSendQueue = n } else { bad = true }
+                default: break
+                }
+                if bad {
+                    netstack_pop(L, 2)
+                    return .failure(.raise("connect options: invalid value for '\(key)'"))
+                }
+            }
+        }
+        c.client.configuration = config
+        do {
+            try c.client.connect(to: url, headers: headers)
+        } catch let e as WebSocketError {
+            return .failure(.code(e))
+        } catch {
+            return .failure(.code(WebSocketError(.connectionError, "\(error)")))
+        }
+        host.anchor(c)
+        return .success(())
+    }
+
+    static func close(_ c: LuaClient, code: Int64, reason: String) -> WebSocketErrorCode {
+        guard code >= 0, code <= Int64(UInt32.max) else { return .protocolError }
+        do { try c.client.close(code: UInt32(code), reason: reason); return .ok } catch let e as WebSocketError { return e.code } catch { return .connectionError }
+    }
+
+    static func destroy(_ c: LuaClient, host: ScriptHost) {
+        guard !c.destroyed else { return }
+        c.destroyed = true
+        c.client.destroy()
+        host.forget(c)
+        host.checkIdle()
+    }
+
+    // MARK: Methods (c:connect(...), ...): true on success, else nil, message, code
+
+    static func installMethods(_ host: ScriptHost) {
+        let vm = host.vm
+        func fail(_ vm: LuaVM, _ e: WebSocketError) -> Int32 {
+            lua_pushnil(vm.L)
+            vm.pushString(e.message)
+            lua_pushinteger(vm.L, Int64(e.code.rawValue))
+            return 3
+        }
+        func ok(_ vm: LuaVM) -> Int32 { lua_pushboolean(vm.L, 1); return 1 }
+        func selfClient(_ vm: LuaVM, _ name: String) -> LuaClient?? {
+            guard isClientUserdata(vm, 1) else { return .none }
+            guard let c = clientFromUserdata(vm, host, 1), !c.destroyed else { return .some(nil) }
+            return .some(c)
+        }
+        let destroyedError = WebSocketError(.clientNotCreated, "client was destroyed")
+
+        vm.setFunction("addHeader") { vm in
+            guard let resolved = selfClient(vm, "addHeader") else { return vm.argError(1, "addHeader", "netstack client") }
+            guard let c = resolved else { return fail(vm, destroyedError) }
+            guard let name = vm.string(at: 2) else { return vm.argError(2, "addHeader", "string") }
+            guard let value = vm.string(at: 3) else { return vm.argError(3, "addHeader", "string") }
+            let rc = addHeader(c, WebSocketHeader(name, value))
+            return rc == .ok ? ok(vm) : fail(vm, WebSocketError(rc, "invalid header '\(name)': \(rc.meaning)"))
+        }
+        vm.setFunction("connect") { vm in
+            guard let resolved = selfClient(vm, "connect") else { return vm.argError(1, "connect", "netstack client") }
+            guard let c = resolved else { return fail(vm, destroyedError) }
+            guard let url = vm.string(at: 2) else { return vm.argError(2, "connect", "string") }
+            switch connect(c, host: host, url: url, optionsIndex: 3) {
+            case .success: return ok(vm)
+            case .failure(.raise(let m)): return vm.raise(m)
+            case .failure(.code(let e)): return fail(vm, e)
+            }
+        }
+        vm.setFunction("send") { vm in
+            guard let resolved = selfClient(vm, "send") else { return vm.argError(1, "send", "netstack client") }
+            guard let c = resolved else { return fail(vm, destroyedError) }
+            guard let bytes = vm.bytes(at: 2) else { return vm.argError(2, "send", "string") }
+            var binary = false
+            if vm.type(at: 3) == LUA_TTABLE {
+                vm.rawField(3, "binary")
+                binary = vm.boolean(at: -1)
+                netstack_pop(vm.L, 1)
+            } else if vm.type(at: 3) > LUA_TNIL {
+                return vm.argError(3, "send", "table {binary = bool} or nil")
+            }
+            if !binary && !UTF8Validator.isValid(bytes) {
+                return fail(vm, WebSocketError(.protocolError, "text message is not valid UTF-8 (send it with { binary = true })"))
+            }
+            do { try c.client.send(bytes, kind: binary ? .binary : .text) } catch let e as WebSocketError { return fail(vm, e) } catch {}
+            return ok(vm)
+        }
+        vm.setFunction("close") { vm in
+            guard let resolved = selfClient(vm, "close") else { return vm.argError(1, "close", "netstack client") }
+            guard let c = resolved else { return fail(vm, destroyedError) }
+            let code = vm.type(at: 2) > LUA_TNIL ? (vm.integer(at: 2) ?? -1) : 1000
+            let reason = vm.string(at: 3) ?? ""
+            do {
+                guard code >= 0 && code <= 65535 else { throw WebSocketError(.protocolError, "invalid close code \(code)") }
+                try c.client.close(code: UInt32(code), reason: reason)
+            } catch let e as WebSocketError { return fail(vm, e) } catch {}
+            return ok(vm)
+        }
+        vm.setFunction("destroy") { vm in
+            guard let resolved = selfClient(vm, "destroy") else { return vm.argError(1, "destroy", "netstack client") }
+            if let c = resolved { destroy(c, host: host) }
+            return ok(vm)
+        }
+        vm.setFunction("state") { vm in
+            guard let resolved = selfClient(vm, "state") else { return vm.argError(1, "state", "netstack client") }
+            vm.pushString(resolved.map { "\($0.client.state)" } ?? "destroyed")
+            return 1
+        }
+        vm.setFunction("bufferedAmount") { vm in
+            guard let resolved = selfClient(vm, "bufferedAmount") else { return vm.argError(1, "bufferedAmount", "netstack client") }
+            lua_pushinteger(vm.L, Int64(resolved?.client.bufferedAmount ?? 0))
+            return 1
+        }
+    }
+}

@@ -1,0 +1,248 @@
+import CLuaBridge
+import Foundation
+import NIOCore
+import NetStack
+
+/// The `netstack` Lua module: the documented functions and constants, the client object,
+/// timers and utilities.
+enum NetStackModule {
+    static let clientMetatable = "netstack.client"
+    static let weakClientsKey = "netstack.clients"
+
+    static func install(into host: ScriptHost) {
+        let vm = host.vm
+        let L = vm.L
+        installClientMetatable(host)
+
+        lua_createtable(L, 0, 64)
+        for (name, code) in WebSocketErrorCode.all {
+            lua_pushinteger(L, Int64(code.rawValue))
+            lua_setfield(L, -2, name)
+        }
+        for (name, value) in [("NetStack_CERT_TYPE_PEM", 0), ("NetStack_CERT_TYPE_DER", 1), ("NetStack_CERT_TYPE_INVALID", 2),
+                              ("NETSTACK_CERT_TYPE_PEM", 0), ("NETSTACK_CERT_TYPE_DER", 1), ("NETSTACK_CERT_TYPE_INVALID", 2)] {
+            lua_pushinteger(L, Int64(value))
+            lua_setfield(L, -2, name)
+        }
+        vm.pushString(NetStackVersion.string)
+        lua_setfield(L, -2, "VERSION")
+
+        vm.setFunction("OH_WebSocketClient_Constructor") { vm in
+            for i: Int32 in 1...4 where vm.type(at: i) > LUA_TNIL && vm.type(at: i) != LUA_TFUNCTION {
+                return vm.argError(i, "OH_WebSocketClient_Constructor", "function or nil")
+            }
+            var refs: [Int32] = []
+            for i: Int32 in 1...4 {
+                if vm.type(at: i) == LUA_TFUNCTION {
+                    lua_pushvalue(vm.L, i)
+                    refs.append(vm.ref())
+                } else {
+                    refs.append(LUA_NOREF)
+                }
+            }
+            let c = host.makeClient(callbacks: refs)
+            LuaClientBinding.pushNewUserdata(c, host: host)
+            return 1
+        }
+        vm.setFunction("OH_WebSocketClient_AddHeader") { vm in
+            switch LuaClientBinding.resolve(vm, host, 1, "OH_WebSocketClient_AddHeader") {
+            case .raise: return -1
+            case .code(let code): lua_pushinteger(vm.L, Int64(code.rawValue)); return 1
+            case .client(let c):
+                guard vm.type(at: 2) == LUA_TTABLE else { return vm.argError(2, "OH_WebSocketClient_AddHeader", "table {fieldName, fieldValue}") }
+                let rc = LuaClientBinding.addHeader(c, vm: vm, tableIndex: 2)
+                lua_pushinteger(vm.L, Int64(rc.rawValue))
+                return 1
+            }
+        }
+        vm.setFunction("OH_WebSocketClient_Connect") { vm in
+            switch LuaClientBinding.resolve(vm, host, 1, "OH_WebSocketClient_Connect") {
+            case .raise: return -1
+            case .code(let code): lua_pushinteger(vm.L, Int64(code.rawValue)); return 1
+            case .client(let c):
+                guard let url = vm.string(at: 2) else {
+                    if vm.type(at: 2) == LUA_TNIL {
+                        lua_pushinteger(vm.L, Int64(WebSocketErrorCode.connectionParseURLError.rawValue))
+                        return 1
+                    }
+                    return vm.argError(2, "OH_WebSocketClient_Connect", "string")
+                }
+                switch LuaClientBinding.connect(c, host: host, url: url, optionsIndex: 3) {
+                case .failure(.raise(let message)): return vm.raise(message)
+                case .failure(.code(let e)):
+                    lua_pushinteger(vm.L, Int64(e.code.rawValue))
+                    return 1
+                case .success:
+                    lua_pushinteger(vm.L, 0)
+                    return 1
+                }
+            }
+        }
+        vm.setFunction("OH_WebSocketClient_Send") { vm in
+            switch LuaClientBinding.resolve(vm, host, 1, "OH_WebSocketClient_Send") {
+            case .raise: return -1
+            case .code(let code): lua_pushinteger(vm.L, Int64(code.rawValue)); return 1
+            case .client(let c):
+                if vm.type(at: 2) <= LUA_TNIL {
+                    lua_pushinteger(vm.L, Int64(WebSocketErrorCode.sendDataNull.rawValue))
+                    return 1
+                }
+                guard var bytes = vm.bytes(at: 2) else { return vm.argError(2, "OH_WebSocketClient_Send", "string") }
+                if vm.type(at: 3) > LUA_TNIL {
+                    guard let n = vm.integer(at: 3), n >= 0 else { return vm.argError(3, "OH_WebSocketClient_Send", "non-negative integer") }
+                    guard n <= bytes.count else { return vm.raise("bad argument #3 to 'OH_WebSocketClient_Send' (length \(n) exceeds the data's \(bytes.count) bytes)") }
+                    bytes = UnsafeRawBufferPointer(rebasing: bytes[0..<Int(n)])
+                }
+                if bytes.count == 0 {
+                    lua_pushinteger(vm.L, 0)
+                    return 1
+                }
+                // As the C ABI: TEXT when the bytes are valid UTF-8 without NUL, else BINARY.
+                let kind: WebSocketMessageKind = (!bytes.contains(0) && UTF8Validator.isValid(bytes)) ? .text : .binary
+                let rc: WebSocketErrorCode
+                do { try c.client.send(bytes, kind: kind); rc = .ok } catch let e as WebSocketError { rc = e.code } catch { rc = .connectionError }
+                lua_pushinteger(vm.L, Int64(rc.rawValue))
+                return 1
+            }
+        }
+        vm.setFunction("OH_WebSocketClient_Close") { vm in
+            switch LuaClientBinding.resolve(vm, host, 1, "OH_WebSocketClient_Close") {
+            case .raise: return -1
+            case .code(let code): lua_pushinteger(vm.L, Int64(code.rawValue)); return 1
+            case .client(let c):
+                var code: Int64 = 0
+                var reason = ""
+                if vm.type(at: 2) == LUA_TTABLE {
+                    vm.rawField(2, "code")
+                    code = vm.integer(at: -1) ?? 0
+                    netstack_pop(vm.L, 1)
+                    vm.rawField(2, "reason")
+                    reason = vm.string(at: -1) ?? ""
+                    netstack_pop(vm.L, 1)
+                } else if vm.type(at: 2) > LUA_TNIL {
+                    return vm.argError(2, "OH_WebSocketClient_Close", "table {code, reason} or nil")
+                }
+                let rc = LuaClientBinding.close(c, code: code, reason: reason)
+                lua_pushinteger(vm.L, Int64(rc.rawValue))
+                return 1
+            }
+        }
+        vm.setFunction("OH_WebSocketClient_Destroy") { vm in
+            switch LuaClientBinding.resolve(vm, host, 1, "OH_WebSocketClient_Destroy") {
+            case .raise: return -1
+            case .code(let code): lua_pushinteger(vm.L, Int64(code.rawValue)); return 1
+            case .client(let c):
+                LuaClientBinding.destroy(c, host: host)
+                lua_pushinteger(vm.L, 0)
+                return 1
+            }
+        }
+
+        // Utilities.
+        vm.setFunction("now") { vm in
+            lua_pushnumber(vm.L, Double(DispatchTime.now().uptimeNanoseconds) / 1e9)
+            return 1
+        }
+        vm.setFunction("setTimeout") { vm in Timers.add(vm, host, repeats: false, "setTimeout") }
+        vm.setFunction("setInterval") { vm in Timers.add(vm, host, repeats: true, "setInterval") }
+        vm.setFunction("clearTimer") { vm in
+            guard let id = vm.integer(at: 1) else { return vm.argError(1, "clearTimer", "timer id") }
+            if let t = host.timers.removeValue(forKey: Int(id)) {
+                t.cancel()
+                vm.unref(t.function)
+                lua_pushboolean(vm.L, 1)
+            } else {
+                lua_pushboolean(vm.L, 0)
+            }
+            return 1
+        }
+        vm.setFunction("exit") { vm in
+            let code = vm.type(at: 1) == LUA_TBOOLEAN ? (vm.boolean(at: 1) ? 0 : 1) : Int32(truncatingIfNeeded: vm.integer(at: 1) ?? 0)
+            host.requestExit(code)
+            return 0
+        }
+        vm.setFunction("log") { vm in
+            let level = vm.string(at: 1) ?? "info"
+            let message: String
+            if vm.top >= 2 {
+                message = vm.string(at: 2) ?? (vm.number(at: 2).map { "\($0)" } ?? vm.typeName(at: 2))
+            } else {
+                message = ""
+            }
+            host.options.log("[\(level)] \(message)")
+            return 0
+        }
+
+        // package.loaded.netstack = module; global netstack = module.
+        lua_pushvalue(L, -1)
+        lua_setglobal(L, "netstack")
+        lua_getglobal(L, "package")
+        lua_getfield(L, -1, "loaded")
+        lua_pushvalue(L, -3)
+        lua_setfield(L, -2, "netstack")
+        netstack_pop(L, 3)
+    }
+
+    private static func installClientMetatable(_ host: ScriptHost) {
+        let vm = host.vm
+        let L = vm.L
+        // Weak id -> userdata table, so callbacks can push the script's object without keeping it alive.
+        lua_createtable(L, 0, 0)
+        lua_createtable(L, 0, 1)
+        vm.pushString("v")
+        lua_setfield(L, -2, "__mode")
+        lua_setmetatable(L, -2)
+        lua_setfield(L, netstack_registryindex(), weakClientsKey)
+
+        luaL_newmetatable(L, clientMetatable)
+        lua_createtable(L, 0, 8)
+        LuaClientBinding.installMethods(host)
+        lua_setfield(L, -2, "__index")
+        vm.setFunction("__gc") { vm in
+            if let c = LuaClientBinding.clientFromUserdata(vm, host, 1) { LuaClientBinding.destroy(c, host: host) }
+            return 0
+        }
+        vm.setFunction("__close") { vm in
+            if let c = LuaClientBinding.clientFromUserdata(vm, host, 1) { LuaClientBinding.destroy(c, host: host) }
+            return 0
+        }
+        vm.setFunction("__tostring") { vm in
+            if let c = LuaClientBinding.clientFromUserdata(vm, host, 1) {
+                vm.pushString("netstack.client #\(c.id) (\(c.client.state))")
+            } else {
+                vm.pushString("netstack.client (destroyed)")
+            }
+            return 1
+        }
+        netstack_pop(L, 1)
+    }
+}
+
+enum Timers {
+    static func add(_ vm: LuaVM, _ host: ScriptHost, repeats: Bool, _ name: String) -> Int32 {
+        guard vm.type(at: 1) == LUA_TFUNCTION else { return vm.argError(1, name, "function") }
+        guard let ms = vm.number(at: 2), ms >= 0, ms.isFinite else { return vm.argError(2, name, "non-negative number of milliseconds") }
+        lua_pushvalue(vm.L, 1)
+        let ref = vm.ref()
+        let id = host.nextTimerID
+        host.nextTimerID += 1
+        let timer = LuaTimer(function: ref, repeats: repeats)
+        let delay = TimeAmount.nanoseconds(Int64(ms * 1_000_000))
+        let fire = { [weak host] in
+            guard let host = host, let t = host.timers[id] else { return }
+            if !t.repeats { host.timers[id] = nil }
+            host.vm.pushRef(t.function)
+            host.vm.call(nargs: 0, context: "\(name) callback")
+            if !t.repeats { host.vm.unref(t.function) }
+            host.checkIdle()
+        }
+        if repeats {
+            timer.repeated = host.eventLoop.scheduleRepeatedTask(initialDelay: delay, delay: max(delay, .milliseconds(1))) { _ in fire() }
+        } else {
+            timer.scheduled = host.eventLoop.scheduleTask(in: delay, fire)
+        }
+        host.timers[id] = timer
+        lua_pushinteger(vm.L, Int64(id))
+        return 1
+    }
+}

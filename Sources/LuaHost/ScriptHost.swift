@@ -1,0 +1,258 @@
+import CLuaBridge
+import Foundation
+import NIOCore
+import NIOPosix
+import NetStack
+
+/// Runs one script: owns its VM, the `netstack` module, the clients and timers it creates, and
+/// decides when the run is over (no live connection or timer left, or `netstack.exit`).
+public final class ScriptHost {
+    public struct Options {
+        public var vm = LuaVM.Options()
+        /// URL for a bot-style script (globals onOpen/onMessage/onError/onClose, no client of its own).
+        public var url: String?
+        /// Starts the local echo server when a bot script gets no URL.
+        public var startLocalServer: (() throws -> String)?
+        public var log: (String) -> Void = { FileHandle.standardError.write(($0 + "\n").data(using: .utf8)!) }
+        public init() {}
+    }
+
+    public let vm: LuaVM
+    let options: Options
+    var eventLoop: EventLoop { vm.eventLoop }
+    private let done: EventLoopPromise<Int32>
+    private var finished = false
+
+    // Live handles.
+    var clients: [Int: LuaClient] = [:]
+    var nextClientID = 1
+    var clientsCreated = 0
+    var timers: [Int: LuaTimer] = [:]
+    var nextTimerID = 1
+    private var exitCode: Int32?
+    private var interrupted = false
+
+    public init(eventLoop: EventLoop, options: Options = .init()) throws {
+        self.vm = try LuaVM(eventLoop: eventLoop, options: options.vm)
+        self.options = options
+        self.done = eventLoop.makePromise(of: Int32.self)
+        NetStackModule.install(into: self)
+    }
+
+    /// Runs `path` with `args` and waits until the run ends. Returns the exit status:
+    /// `netstack.exit(n)` → n; an uncaught error → 1; else 0.
+    public func run(path: String, args: [String]) -> Int32 {
+        let future = eventLoop.submit { [self] () -> Void in
+            start(path: path, args: args)
+        }
+        do { try future.wait() } catch { return 1 }
+        return (try? done.futureResult.wait()) ?? 1
+    }
+
+    /// Ends the run from outside (SIGINT): closes open connections with 1001; a second call ends
+    /// at once.
+    public func interrupt() {
+        eventLoop.execute { [self] in
+            if interrupted {
+                finish(code: 130)
+                return
+            }
+            interrupted = true
+            exitCode = 130
+            var any = false
+            for c in clients.values where c.client.state == .open || c.client.state == .connecting {
+                any = true
+                if c.client.state == .open { try? c.client.close(code: 1001, reason: "interrupted") } else { c.client.destroy(); release(c) }
+            }
+            cancelTimers()
+            if !any { finish(code: 130) } else { checkIdle() }
+        }
+    }
+
+    private func start(path: String, args: [String]) {
+        // arg table as lua.c makes it.
+        let L = vm.L
+        lua_createtable(L, Int32(args.count), 1)
+        vm.pushString(path)
+        lua_rawseti(L, -2, 0)
+        for (i, a) in args.enumerated() {
+            vm.pushString(a)
+            lua_rawseti(L, -2, Int64(i + 1))
+        }
+        lua_setglobal(L, "arg")
+
+        guard vm.runFile(path, args: args) else { return finish(code: 1) }
+        if exitCode != nil { return finish(code: exitCode!) }
+        // main(args), when defined.
+        lua_getglobal(L, "main")
+        if lua_type(L, -1) == LUA_TFUNCTION {
+            lua_getglobal(L, "arg")
+            if !vm.call(nargs: 1, context: "main") { return finish(code: 1) }
+        } else {
+            netstack_pop(L, 1)
+        }
+        if exitCode != nil { return finish(code: exitCode!) }
+        if clientsCreated == 0 && definesHandlers() {
+            startBot()
+        }
+        checkIdle()
+    }
+
+    private func definesHandlers() -> Bool {
+        for name in ["onOpen", "onMessage", "onError", "onClose"] {
+            lua_getglobal(vm.L, name)
+            let isFunction = lua_type(vm.L, -1) == LUA_TFUNCTION
+            netstack_pop(vm.L, 1)
+            if isFunction { return true }
+        }
+        return false
+    }
+
+    /// Bot style: the host creates the client from the global handlers and connects it.
+    private func startBot() {
+        var url = options.url
+        if url == nil {
+            guard let startServer = options.startLocalServer else {
+                options.log("netstack: the script defines handlers but no --url was given")
+                return finish(code: 2)
+            }
+            do {
+                url = try startServer()
+                options.log("netstack: no --url given; using the built-in local echo server at \(url!)")
+            } catch {
+                options.log("netstack: cannot start the local server: \(error)")
+                return finish(code: 1)
+            }
+        }
+        let L = vm.L
+        var refs: [Int32] = []
+        for name in ["onOpen", "onMessage", "onError", "onClose"] {
+            lua_getglobal(L, name)
+            refs.append(lua_type(L, -1) == LUA_TFUNCTION ? vm.ref() : { netstack_pop(L, 1); return LUA_NOREF }())
+        }
+        let c = makeClient(callbacks: refs)
+        LuaClientBinding.pushNewUserdata(c, host: self)
+        netstack_pop(L, 1)
+        do {
+            try c.client.connect(to: url!)
+            anchor(c)
+        } catch let e as WebSocketError {
+            options.log("netstack: cannot connect to \(url!): \(e)")
+            finish(code: 1)
+        } catch {
+            finish(code: 1)
+        }
+    }
+
+    // MARK: Clients
+
+    func makeClient(callbacks: [Int32]) -> LuaClient {
+        let id = nextClientID
+        nextClientID += 1
+        clientsCreated += 1
+        var config = WebSocketClientConfiguration()
+        config.pingInterval = .seconds(30)
+        let client = WebSocketClient(configuration: config, eventLoop: eventLoop)
+        let c = LuaClient(id: id, client: client, callbacks: callbacks)
+        clients[id] = c
+        LuaClientBinding.wire(c, host: self)
+        return c
+    }
+
+    /// While connecting or connected, the registry holds the client's userdata so a script that
+    /// drops its reference keeps its connection (as luv keeps live handles).
+    func anchor(_ c: LuaClient) {
+        c.live = true
+        if c.selfRef == LUA_NOREF {
+            LuaClientBinding.pushUserdata(c, host: self)
+            c.selfRef = vm.ref()
+        }
+    }
+
+    /// After the terminal event or destroy.
+    func release(_ c: LuaClient) {
+        c.live = false
+        if c.selfRef != LUA_NOREF {
+            vm.unref(c.selfRef)
+            c.selfRef = LUA_NOREF
+        }
+    }
+
+    func forget(_ c: LuaClient) {
+        release(c)
+        for r in c.callbacks { vm.unref(r) }
+        c.callbacks = [LUA_NOREF, LUA_NOREF, LUA_NOREF, LUA_NOREF]
+        clients[c.id] = nil
+    }
+
+    // MARK: Timers
+
+    func cancelTimers() {
+        for t in timers.values { t.cancel(); vm.unref(t.function) }
+        timers.removeAll()
+    }
+
+    // MARK: Ending
+
+    func requestExit(_ code: Int32) {
+        exitCode = code
+    }
+
+    var exitRequested: Bool { exitCode != nil }
+
+    /// After every callback: end the run on `exit`, or when nothing is left to wait for.
+    func checkIdle() {
+        if finished { return }
+        if let code = exitCode, !interrupted {
+            return finish(code: code)
+        }
+        let liveClients = clients.values.contains { $0.live }
+        if !liveClients && timers.isEmpty {
+            finish(code: exitCode ?? (vm.errorCount > 0 ? 1 : 0))
+        }
+    }
+
+    func finish(code: Int32) {
+        if finished { return }
+        finished = true
+        cancelTimers()
+        for c in Array(clients.values) {
+            c.client.destroy()
+            forget(c)
+        }
+        done.succeed(code)
+    }
+}
+
+/// A client created by the script.
+final class LuaClient {
+    let id: Int
+    let client: WebSocketClient
+    /// Registry refs: onOpen, onMessage, onError, onClose (LUA_NOREF when absent).
+    var callbacks: [Int32]
+    var selfRef: Int32 = LUA_NOREF
+    var live = false
+    var destroyed = false
+    var headers: [WebSocketHeader] = []
+
+    init(id: Int, client: WebSocketClient, callbacks: [Int32]) {
+        self.id = id
+        self.client = client
+        self.callbacks = callbacks
+    }
+}
+
+final class LuaTimer {
+    let function: Int32
+    let repeats: Bool
+    var scheduled: Scheduled<Void>?
+    var repeated: RepeatedTask?
+    init(function: Int32, repeats: Bool) {
+        self.function = function
+        self.repeats = repeats
+    }
+    func cancel() {
+        scheduled?.cancel()
+        repeated?.cancel()
+    }
+}

@@ -1,0 +1,71 @@
+import ArgumentParser
+import Foundation
+import LuaHost
+import NIOPosix
+import NetStack
+import NetStackTestServer
+
+struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a Lua script: a bot, an automation, an audit.",
+        discussion: """
+        A script that defines global onOpen/onMessage/onError/onClose (and optionally main(args)) \
+        but creates no client is a bot: the host creates the client, wires the globals and \
+        connects to --url. Without --url, the built-in local echo server is started and used.
+        The run ends when no connection or timer is left, or on netstack.exit(code). SIGINT \
+        closes open connections with 1001; a second SIGINT exits at once.
+        Exit status: the code given to netstack.exit; else 1 if any error was raised in the \
+        script or a callback; else 0. 2 for usage errors (missing script).
+        """
+    )
+
+    @Argument(help: "The Lua script.") var script: String
+    @Option(help: "URL a bot script connects to.") var url: String?
+    @Option(help: "Memory limit for the script, in bytes (suffixes k, m, g).") var memoryLimit: String?
+    @Option(help: "Instructions one callback may run before it is stopped (0: no limit).") var instructionLimit: Int = 0
+    @Argument(parsing: .postTerminator, help: "Arguments for the script (after --).") var args: [String] = []
+
+    func run() throws {
+        guard FileManager.default.isReadableFile(atPath: script) else {
+            printErr("netstack: cannot read script '\(script)'")
+            throw ExitCode(2)
+        }
+        var options = ScriptHost.Options()
+        options.url = url
+        if let m = memoryLimit {
+            guard let bytes = parseSize(m) else { throw ValidationError("--memory-limit: '\(m)' is not a size") }
+            options.vm.memoryLimit = bytes
+        }
+        options.vm.instructionBudget = instructionLimit
+        let group = MultiThreadedEventLoopGroup.singleton
+        // Without --url, a local echo server is made ready beforehand (binding a port takes
+        // microseconds); it is used only if the script turns out to be a bot.
+        var server: LocalWebSocketServer?
+        if url == nil {
+            var c = LocalWebSocketServer.Configuration()
+            c.port = 0
+            let s = LocalWebSocketServer(configuration: c, group: group)
+            if (try? s.start()) != nil {
+                server = s
+                options.startLocalServer = { s.url + "/echo" }
+            }
+        }
+        let host = try ScriptHost(eventLoop: group.next(), options: options)
+        signal(SIGINT, SIG_IGN)
+        let source = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
+        source.setEventHandler { host.interrupt() }
+        source.resume()
+        let code = host.run(path: script, args: args)
+        server?.stop()
+        if code != 0 { throw ExitCode(code) }
+    }
+}
+
+func parseSize(_ s: String) -> Int? {
+    let lower = s.lowercased()
+    let multipliers: [(String, Int)] = [("k", 1 << 10), ("m", 1 << 20), ("g", 1 << 30)]
+    for (suffix, m) in multipliers where lower.hasSuffix(suffix) {
+        return Int(lower.dropLast()).map { $0 * m }
+    }
+    return Int(lower)
+}
