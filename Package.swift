@@ -23,11 +23,13 @@ let package = Package(
 
         // The C side of the Lua boundary: trampolines that raise for Swift, protected calls, limits.
         .target(name: "CLuaBridge", dependencies: ["CLua"]),
+        // Certificate verification and inspection on the system OpenSSL (small C, no hand-written ASN.1).
+        .target(name: "CNetStackSSL", dependencies: ["COpenSSL"]),
         // The engine: URL parsing, handshake, RFC 6455 framing, permessage-deflate, TLS, error codes.
         .target(
             name: "NetStack",
             dependencies: [
-                "CZlib", "COpenSSL",
+                "CZlib", "COpenSSL", "CNetStackSSL",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),

@@ -121,7 +121,7 @@ static void count_hook(lua_State *L, lua_Debug *ar) {
     u->remaining -= 1000;
     if (u->remaining <= 0) {
         u->remaining = u->budget;  /* so the error handler itself can run */
-        luaL_error(L, "instruction budget exceeded (%lld instructions); the script looks stuck", u->budget);
+        luaL_error(L, "instruction budget exceeded (%I instructions); the script looks stuck", (lua_Integer)u->budget);
     }
 }
 

@@ -57,8 +57,8 @@ enum LuaClientBinding {
     static func wire(_ c: LuaClient, host: ScriptHost) {
         let vm = host.vm
         let L = vm.L
-        c.client.onOpen = { [weak host, unowned c] _, r in
-            guard let host = host else { return }
+        c.client.onOpen = { [weak host, weak c] _, r in
+            guard let host = host, let c = c else { return }
             if dispatchPrologue(c, 0, host) {
                 lua_createtable(L, 0, 3)
                 lua_pushinteger(L, Int64(r.code)); lua_setfield(L, -2, "code")
@@ -68,8 +68,8 @@ enum LuaClientBinding {
             }
             host.checkIdle()
         }
-        c.client.onMessage = { [weak host, unowned c] _, m in
-            guard let host = host else { return }
+        c.client.onMessage = { [weak host, weak c] _, m in
+            guard let host = host, let c = c else { return }
             if dispatchPrologue(c, 1, host) {
                 m.data.withUnsafeReadableBytes { vm.pushBytes($0) }
                 lua_pushinteger(L, Int64(m.data.readableBytes))
@@ -78,8 +78,8 @@ enum LuaClientBinding {
             }
             host.checkIdle()
         }
-        c.client.onError = { [weak host, unowned c] client, e in
-            guard let host = host else { return }
+        c.client.onError = { [weak host, weak c] client, e in
+            guard let host = host, let c = c else { return }
             let terminal = client.state == .closed
             if dispatchPrologue(c, 2, host) {
                 lua_createtable(L, 0, 2)
@@ -90,8 +90,8 @@ enum LuaClientBinding {
             if terminal { host.release(c) }
             host.checkIdle()
         }
-        c.client.onClose = { [weak host, unowned c] _, r in
-            guard let host = host else { return }
+        c.client.onClose = { [weak host, weak c] _, r in
+            guard let host = host, let c = c else { return }
             if dispatchPrologue(c, 3, host) {
                 lua_createtable(L, 0, 2)
                 lua_pushinteger(L, Int64(r.code)); lua_setfield(L, -2, "code")
@@ -233,7 +233,7 @@ enum LuaClientBinding {
         c.destroyed = true
         c.client.destroy()
         host.forget(c)
-        host.checkIdle()
+        // No checkIdle here: destroy runs inside Lua code; the dispatcher checks after the callback.
     }
 
     // MARK: Methods (c:connect(...), ...): true on success, else nil, message, code

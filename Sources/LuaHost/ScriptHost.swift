@@ -36,6 +36,7 @@ public final class ScriptHost {
         self.vm = try LuaVM(eventLoop: eventLoop, options: options.vm)
         self.options = options
         self.done = eventLoop.makePromise(of: Int32.self)
+        vm.errorSink = options.log
         NetStackModule.install(into: self)
     }
 
@@ -69,7 +70,12 @@ public final class ScriptHost {
         }
     }
 
+    /// True while the main chunk and `main` run: the run cannot end before they return.
+    private var starting = false
+
     private func start(path: String, args: [String]) {
+        starting = true
+        defer { starting = false }
         // arg table as lua.c makes it.
         let L = vm.L
         lua_createtable(L, Int32(args.count), 1)
@@ -95,6 +101,7 @@ public final class ScriptHost {
         if clientsCreated == 0 && definesHandlers() {
             startBot()
         }
+        starting = false
         checkIdle()
     }
 
@@ -202,7 +209,7 @@ public final class ScriptHost {
 
     /// After every callback: end the run on `exit`, or when nothing is left to wait for.
     func checkIdle() {
-        if finished { return }
+        if finished || starting { return }
         if let code = exitCode, !interrupted {
             return finish(code: code)
         }

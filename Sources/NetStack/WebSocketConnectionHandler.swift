@@ -48,6 +48,8 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
     private var pongDeadline: Scheduled<Void>?
 
     private var closeSent = false
+    /// The outcome of the certificate check of a wss handshake.
+    private var tlsVerification: CertificateVerificationResult?
     /// We sent a close frame and still read input to find the server's.
     private var awaitingCloseReply: Bool { closeSent && closeReceived == nil && localFailure == nil }
     private var closeReceived: (code: UInt16, reason: String)?
@@ -83,7 +85,20 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
             .channelInitializer { [self] channel in
                 do {
                     if let tls = tls {
-                        let ssl = try NIOSSLClientHandler(context: tls.context, serverHostname: serverName)
+                        let ssl: NIOSSLClientHandler
+                        if let store = tls.store {
+                            let options = CertificateVerificationOptions(
+                                hostname: serverName ?? (url.hostIsIPLiteral ? nil : url.host),
+                                ipAddress: serverName == nil && url.hostIsIPLiteral ? url.host : nil)
+                            ssl = try NIOSSLClientHandler(context: tls.context, serverHostname: serverName) { [self] certificates, promise in
+                                let ders = certificates.compactMap { try? $0.toDERBytes() }
+                                let result = CertificateVerifier.verify(presentedChain: ders, store: store, options: options)
+                                self.tlsVerification = result
+                                promise.succeed(result.isValid ? .certificateVerified : .failed)
+                            }
+                        } else {
+                            ssl = try NIOSSLClientHandler(context: tls.context, serverHostname: serverName)
+                        }
                         try channel.pipeline.syncOperations.addHandler(ssl)
                     }
                     try channel.pipeline.syncOperations.addHandler(self)
@@ -430,7 +445,12 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
         let text = Self.describeIOError(error)
         switch phase {
         case .connecting, .handshaking, .rejected:
-            failBeforeOpen(.connectionError, text)
+            if let v = tlsVerification, !v.isValid {
+                // The same code OH_NetStack_VerifyCertification gives for this chain.
+                failBeforeOpen(WebSocketErrorCode(rawValue: Int32(v.code)), "TLS certificate verification failed: \(v)")
+            } else {
+                failBeforeOpen(.connectionError, text)
+            }
         default:
             if lostReason == nil { lostReason = text }
         }

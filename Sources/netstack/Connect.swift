@@ -44,7 +44,8 @@ struct Connect: ParsableCommand {
         do {
             try client.connect(to: url, headers: headers)
         } catch let e as WebSocketError {
-            session.emit(event: "error", fields: ["errorCode": "\(e.code.rawValue)", "errorMessage": e.message], text: "error \(e.code.rawValue): \(e.message)")
+            session.emit(event: "error", fields: ["errorCode": "\(e.code.rawValue)", "errorMessage": e.message],
+                         text: "error \(e.code.rawValue) (\(e.code.name)): \(e.message)", toStderr: true)
             throw ExitCode(2)
         }
         guard session.opened.wait(timeout: .now() + 3600) == .success, client.state == .open else {

@@ -25,8 +25,9 @@ final class TLSTests: XCTestCase {
 
     func testUntrustedChainFailsUnlessInsecure() {
         let r = echoOnce(Servers.tls.url + "/echo") { _ in }
-        XCTAssertEqual(r.errors.first?.0, WebSocketErrorCode.connectionError.rawValue)
-        XCTAssertTrue(r.errors.first?.1.contains("TLS") ?? false, "\(r.errors)")
+        // The verifier's code: 2305020, the issuer is not in the (system) trust store.
+        XCTAssertEqual(r.errors.first?.0, 2_305_020)
+        XCTAssertTrue(r.errors.first?.1.contains("TLS certificate verification failed") ?? false, "\(r.errors)")
         XCTAssertEqual(r.events.count, 1)
         let insecure = echoOnce(Servers.tls.url + "/echo") { $0.tls.insecure = true }
         XCTAssertEqual(insecure.messages, [Array("secure".utf8)])
@@ -37,8 +38,10 @@ final class TLSTests: XCTestCase {
         let s1 = Servers.tlsServer(certificate: wrong.certificate, key: wrong.key)
         defer { s1.stop() }
         let r1 = echoOnce(s1.url + "/echo") { $0.tls.caFile = pki.caCertificate }
-        XCTAssertEqual(r1.errors.first?.0, WebSocketErrorCode.connectionError.rawValue)
-        XCTAssertTrue(r1.errors.first?.1.contains("TLS") ?? false, "\(r1.errors)")
+        XCTAssertEqual(r1.errors.first?.0, 2_305_064, "IP address mismatch: \(r1.errors)")
+        let r1n = echoOnce("wss://localhost:\(s1.port)/echo") { $0.tls.caFile = pki.caCertificate }
+        XCTAssertEqual(r1n.errors.first?.0, 2_305_062, "host name mismatch: \(r1n.errors)")
+        XCTAssertTrue(r1n.errors.first?.1.contains("mismatch") ?? false, "\(r1n.errors)")
         // The SNI/verification name can be overridden to match.
         let r1b = echoOnce(s1.url + "/echo") {
             $0.tls.caFile = pki.caCertificate
@@ -50,8 +53,8 @@ final class TLSTests: XCTestCase {
         let s2 = Servers.tlsServer(certificate: expired.certificate, key: expired.key)
         defer { s2.stop() }
         let r2 = echoOnce(s2.url + "/echo") { $0.tls.caFile = pki.caCertificate }
-        XCTAssertEqual(r2.errors.first?.0, WebSocketErrorCode.connectionError.rawValue)
-        XCTAssertTrue(r2.errors.first?.1.contains("TLS") ?? false, "\(r2.errors)")
+        XCTAssertEqual(r2.errors.first?.0, 2_305_010, "expired: \(r2.errors)")
+        XCTAssertTrue(r2.errors.first?.1.contains("expired") ?? false, "\(r2.errors)")
     }
 
     func testCADirectoryAndEnvironmentTrust() throws {

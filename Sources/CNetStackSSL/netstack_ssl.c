@@ -1,0 +1,503 @@
+#include "netstack_ssl.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/asn1.h>
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/objects.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
+#include <openssl/x509v3.h>
+
+/* ---- parsing ---------------------------------------------------------------------------- */
+
+/* Appends the certificates (and CRLs, when crls != NULL) of a blob. Returns 0 on failure. */
+static int parse_blob(const uint8_t *blob, size_t len, int type, STACK_OF(X509) *certs, STACK_OF(X509_CRL) *crls) {
+    if (blob == NULL || len == 0) return 0;
+    if (type == NETSTACK_BLOB_PEM) {
+        BIO *bio = BIO_new_mem_buf(blob, (int)len);
+        if (!bio) return 0;
+        STACK_OF(X509_INFO) *infos = PEM_X509_INFO_read_bio(bio, NULL, NULL, NULL);
+        BIO_free(bio);
+        if (!infos) return 0;
+        for (int i = 0; i < sk_X509_INFO_num(infos); i++) {
+            X509_INFO *info = sk_X509_INFO_value(infos, i);
+            if (info->x509) {
+                X509_up_ref(info->x509);
+                sk_X509_push(certs, info->x509);
+            }
+            if (info->crl && crls) {
+                X509_CRL_up_ref(info->crl);
+                sk_X509_CRL_push(crls, info->crl);
+            }
+        }
+        sk_X509_INFO_pop_free(infos, X509_INFO_free);
+        return sk_X509_num(certs) > 0 || (crls && sk_X509_CRL_num(crls) > 0);
+    }
+    if (type == NETSTACK_BLOB_DER) {
+        const unsigned char *p = blob, *end = blob + len;
+        while (p < end) {
+            const unsigned char *start = p;
+            X509 *x = d2i_X509(NULL, &p, (long)(end - p));
+            if (x) {
+                sk_X509_push(certs, x);
+                continue;
+            }
+            p = start;
+            X509_CRL *c = crls ? d2i_X509_CRL(NULL, &p, (long)(end - p)) : NULL;
+            if (c) {
+                sk_X509_CRL_push(crls, c);
+                continue;
+            }
+            return 0;
+        }
+        return sk_X509_num(certs) > 0 || (crls && sk_X509_CRL_num(crls) > 0);
+    }
+    return 0;
+}
+
+static void set_result(netstack_verify_result *r, int error, const char *message) {
+    r->error = error;
+    r->depth = -1;
+    snprintf(r->message, sizeof r->message, "%s", message);
+    r->subject[0] = 0;
+}
+
+/* ---- verification ----------------------------------------------------------------------- */
+
+static void verify_core(X509 *leaf, STACK_OF(X509) *untrusted, X509_STORE *store,
+                        const netstack_verify_options *o, netstack_verify_result *r) {
+    X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+    if (!ctx || !X509_STORE_CTX_init(ctx, store, leaf, untrusted)) {
+        if (ctx) X509_STORE_CTX_free(ctx);
+        set_result(r, NETSTACK_VERIFY_INTERNAL, "cannot set up verification");
+        return;
+    }
+    X509_VERIFY_PARAM *param = X509_STORE_CTX_get0_param(ctx);
+    if (o) {
+        if (o->hostname && *o->hostname) X509_VERIFY_PARAM_set1_host(param, o->hostname, 0);
+        if (o->ip && *o->ip) X509_VERIFY_PARAM_set1_ip_asc(param, o->ip);
+        if (o->at_time) X509_VERIFY_PARAM_set_time(param, (time_t)o->at_time);
+        if (o->purpose_tls_server) X509_STORE_CTX_set_purpose(ctx, X509_PURPOSE_SSL_SERVER);
+        if (o->partial_chain) X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_PARTIAL_CHAIN);
+    }
+    int ok = X509_verify_cert(ctx);
+    int err = X509_STORE_CTX_get_error(ctx);
+    if (ok == 1) err = X509_V_OK;
+    else if (err == X509_V_OK) err = X509_V_ERR_UNSPECIFIED;
+    r->error = err;
+    r->depth = err == X509_V_OK ? -1 : X509_STORE_CTX_get_error_depth(ctx);
+    snprintf(r->message, sizeof r->message, "%s", X509_verify_cert_error_string(err));
+    r->subject[0] = 0;
+    X509 *current = X509_STORE_CTX_get_current_cert(ctx);
+    if (err != X509_V_OK && current) X509_NAME_oneline(X509_get_subject_name(current), r->subject, sizeof r->subject);
+    X509_STORE_CTX_free(ctx);
+}
+
+void netstack_verify(const uint8_t *cert, size_t cert_len, int cert_type,
+                     const uint8_t *ca, size_t ca_len, int ca_type,
+                     const netstack_verify_options *options, netstack_verify_result *result) {
+    memset(result, 0, sizeof *result);
+    ERR_clear_error();
+    STACK_OF(X509) *chain = sk_X509_new_null();
+    STACK_OF(X509) *anchors = sk_X509_new_null();
+    STACK_OF(X509_CRL) *crls = sk_X509_CRL_new_null();
+    X509_STORE *store = NULL;
+    if (!chain || !anchors || !crls) {
+        set_result(result, NETSTACK_VERIFY_INTERNAL, "out of memory");
+        goto done;
+    }
+    if (cert_type != NETSTACK_BLOB_PEM && cert_type != NETSTACK_BLOB_DER) {
+        set_result(result, NETSTACK_VERIFY_BAD_INPUT, "unknown certificate type");
+        goto done;
+    }
+    if (!parse_blob(cert, cert_len, cert_type, chain, NULL) || sk_X509_num(chain) == 0) {
+        set_result(result, NETSTACK_VERIFY_BAD_INPUT, cert == NULL || cert_len == 0 ? "empty certificate data" : "cannot parse the certificate");
+        goto done;
+    }
+    store = X509_STORE_new();
+    if (!store) {
+        set_result(result, NETSTACK_VERIFY_INTERNAL, "out of memory");
+        goto done;
+    }
+    if (ca != NULL) {
+        if (ca_type != NETSTACK_BLOB_PEM && ca_type != NETSTACK_BLOB_DER) {
+            set_result(result, NETSTACK_VERIFY_BAD_CA, "unknown CA certificate type");
+            goto done;
+        }
+        if (!parse_blob(ca, ca_len, ca_type, anchors, crls) || sk_X509_num(anchors) == 0) {
+            set_result(result, NETSTACK_VERIFY_BAD_CA, ca_len == 0 ? "empty CA data" : "cannot parse a CA certificate");
+            goto done;
+        }
+        for (int i = 0; i < sk_X509_num(anchors); i++) X509_STORE_add_cert(store, sk_X509_value(anchors, i));
+        for (int i = 0; i < sk_X509_CRL_num(crls); i++) X509_STORE_add_crl(store, sk_X509_CRL_value(crls, i));
+        if (sk_X509_CRL_num(crls) > 0) {
+            X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL);
+            result->crl_checked = 1;
+        }
+    } else {
+        X509_STORE_set_default_paths(store);
+    }
+    {
+        X509 *leaf = sk_X509_shift(chain);
+        int crl = result->crl_checked;
+        verify_core(leaf, chain, store, options, result);
+        result->crl_checked = crl;
+        X509_free(leaf);
+    }
+done:
+    if (store) X509_STORE_free(store);
+    if (chain) sk_X509_pop_free(chain, X509_free);
+    if (anchors) sk_X509_pop_free(anchors, X509_free);
+    if (crls) sk_X509_CRL_pop_free(crls, X509_CRL_free);
+    ERR_clear_error();
+}
+
+void netstack_verify_der_chain(const uint8_t *const *certs, const size_t *lengths, size_t count,
+                               const char *ca_file, const char *ca_dir,
+                               const netstack_verify_options *options, netstack_verify_result *result) {
+    memset(result, 0, sizeof *result);
+    ERR_clear_error();
+    if (count == 0) {
+        set_result(result, NETSTACK_VERIFY_BAD_INPUT, "the server presented no certificate");
+        return;
+    }
+    STACK_OF(X509) *chain = sk_X509_new_null();
+    X509 *leaf = NULL;
+    X509_STORE *store = X509_STORE_new();
+    if (!chain || !store) {
+        set_result(result, NETSTACK_VERIFY_INTERNAL, "out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < count; i++) {
+        const unsigned char *p = certs[i];
+        X509 *x = d2i_X509(NULL, &p, (long)lengths[i]);
+        if (!x) {
+            set_result(result, NETSTACK_VERIFY_BAD_INPUT, "cannot parse a presented certificate");
+            goto done;
+        }
+        if (i == 0) leaf = x; else sk_X509_push(chain, x);
+    }
+    if (ca_file || ca_dir) {
+        if (!X509_STORE_load_locations(store, ca_file, ca_dir)) {
+            set_result(result, NETSTACK_VERIFY_BAD_CA, "cannot load the CA file or directory");
+            goto done;
+        }
+    } else {
+        X509_STORE_set_default_paths(store);
+    }
+    verify_core(leaf, chain, store, options, result);
+done:
+    if (leaf) X509_free(leaf);
+    if (chain) sk_X509_pop_free(chain, X509_free);
+    if (store) X509_STORE_free(store);
+    ERR_clear_error();
+}
+
+netstack_store *netstack_store_new(const char *ca_file, const char *ca_dir) {
+    X509_STORE *store = X509_STORE_new();
+    if (!store) return NULL;
+    int ok = (ca_file || ca_dir) ? X509_STORE_load_locations(store, ca_file, ca_dir) : X509_STORE_set_default_paths(store);
+    ERR_clear_error();
+    if (!ok) {
+        X509_STORE_free(store);
+        return NULL;
+    }
+    return (netstack_store *)store;
+}
+
+void netstack_store_free(netstack_store *store) { X509_STORE_free((X509_STORE *)store); }
+
+void netstack_verify_der_chain_store(const uint8_t *const *certs, const size_t *lengths, size_t count,
+                                     netstack_store *store, const netstack_verify_options *options,
+                                     netstack_verify_result *result) {
+    memset(result, 0, sizeof *result);
+    ERR_clear_error();
+    if (count == 0) {
+        set_result(result, NETSTACK_VERIFY_BAD_INPUT, "the server presented no certificate");
+        return;
+    }
+    STACK_OF(X509) *chain = sk_X509_new_null();
+    X509 *leaf = NULL;
+    if (!chain) {
+        set_result(result, NETSTACK_VERIFY_INTERNAL, "out of memory");
+        return;
+    }
+    for (size_t i = 0; i < count; i++) {
+        const unsigned char *p = certs[i];
+        X509 *x = d2i_X509(NULL, &p, (long)lengths[i]);
+        if (!x) {
+            set_result(result, NETSTACK_VERIFY_BAD_INPUT, "cannot parse a presented certificate");
+            goto done;
+        }
+        if (i == 0) leaf = x; else sk_X509_push(chain, x);
+    }
+    verify_core(leaf, chain, (X509_STORE *)store, options, result);
+done:
+    if (leaf) X509_free(leaf);
+    sk_X509_pop_free(chain, X509_free);
+    ERR_clear_error();
+}
+
+const char *netstack_verify_error_string(int error) { return X509_verify_cert_error_string(error); }
+
+int netstack_verify_original(const uint8_t *cert, size_t cert_len, const uint8_t *ca, size_t ca_len) {
+    BIO *b = BIO_new_mem_buf(cert, (int)cert_len);
+    X509 *leaf = PEM_read_bio_X509(b, NULL, NULL, NULL);
+    BIO_free(b);
+    if (!leaf) return -1;
+    b = BIO_new_mem_buf(ca, (int)ca_len);
+    X509 *root = PEM_read_bio_X509(b, NULL, NULL, NULL);
+    BIO_free(b);
+    if (!root) { X509_free(leaf); return -2; }
+    X509_STORE *store = X509_STORE_new();
+    X509_STORE_add_cert(store, root);
+    X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+    X509_STORE_CTX_init(ctx, store, leaf, NULL);
+    int ok = X509_verify_cert(ctx);
+    int err = ok == 1 ? 0 : X509_STORE_CTX_get_error(ctx);
+    X509_STORE_CTX_free(ctx);
+    X509_STORE_free(store);
+    X509_free(root);
+    X509_free(leaf);
+    return err;
+}
+
+/* ---- splitting and inspection ----------------------------------------------------------- */
+
+size_t netstack_split_certificates(const uint8_t *blob, size_t len, int type, uint8_t ***out_ders, size_t **out_lengths) {
+    *out_ders = NULL;
+    *out_lengths = NULL;
+    STACK_OF(X509) *certs = sk_X509_new_null();
+    if (!certs) return 0;
+    if (!parse_blob(blob, len, type, certs, NULL)) {
+        sk_X509_pop_free(certs, X509_free);
+        ERR_clear_error();
+        return 0;
+    }
+    size_t n = (size_t)sk_X509_num(certs);
+    uint8_t **ders = calloc(n, sizeof *ders);
+    size_t *lens = calloc(n, sizeof *lens);
+    for (size_t i = 0; ders && lens && i < n; i++) {
+        unsigned char *buf = NULL;
+        int l = i2d_X509(sk_X509_value(certs, (int)i), &buf);
+        ders[i] = buf;
+        lens[i] = l > 0 ? (size_t)l : 0;
+    }
+    sk_X509_pop_free(certs, X509_free);
+    *out_ders = ders;
+    *out_lengths = lens;
+    ERR_clear_error();
+    return ders && lens ? n : 0;
+}
+
+void netstack_free_ders(uint8_t **ders, size_t *lengths, size_t count) {
+    if (ders) for (size_t i = 0; i < count; i++) OPENSSL_free(ders[i]);
+    free(ders);
+    free(lengths);
+}
+
+typedef struct { char *buf; size_t len, cap; } sbuf;
+
+static void sb_add(sbuf *s, const char *text, size_t n) {
+    if (s->len + n + 1 > s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 1024;
+        while (cap < s->len + n + 1) cap *= 2;
+        char *nb = realloc(s->buf, cap);
+        if (!nb) return;
+        s->buf = nb;
+        s->cap = cap;
+    }
+    memcpy(s->buf + s->len, text, n);
+    s->len += n;
+    s->buf[s->len] = 0;
+}
+
+/* key=value line; newlines and backslashes in the value are escaped. */
+static void line(sbuf *s, const char *key, const char *value, size_t vlen) {
+    sb_add(s, key, strlen(key));
+    sb_add(s, "=", 1);
+    for (size_t i = 0; i < vlen; i++) {
+        if (value[i] == '\n') sb_add(s, "\\n", 2);
+        else if (value[i] == '\\') sb_add(s, "\\\\", 2);
+        else sb_add(s, value + i, 1);
+    }
+    sb_add(s, "\n", 1);
+}
+
+static void line_str(sbuf *s, const char *key, const char *value) { line(s, key, value, strlen(value)); }
+
+static void line_bio(sbuf *s, const char *key, BIO *bio) {
+    char *data = NULL;
+    long n = BIO_get_mem_data(bio, &data);
+    line(s, key, data ? data : "", n > 0 ? (size_t)n : 0);
+    (void)BIO_reset(bio);
+}
+
+static void name_lines(sbuf *s, const char *key, const char *attr_key, X509_NAME *name, BIO *bio) {
+    X509_NAME_print_ex(bio, name, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB);
+    line_bio(s, key, bio);
+    for (int i = 0; i < X509_NAME_entry_count(name); i++) {
+        X509_NAME_ENTRY *e = X509_NAME_get_entry(name, i);
+        int nid = OBJ_obj2nid(X509_NAME_ENTRY_get_object(e));
+        const char *sn = nid != NID_undef ? OBJ_nid2sn(nid) : "?";
+        unsigned char *utf8 = NULL;
+        int n = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(e));
+        if (n >= 0) {
+            BIO_printf(bio, "%s=%.*s", sn, n, utf8);
+            line_bio(s, attr_key, bio);
+            OPENSSL_free(utf8);
+        }
+    }
+}
+
+static void time_lines(sbuf *s, const char *key, const ASN1_TIME *t) {
+    struct tm tm;
+    char buf[64], ukey[64];
+    if (t && ASN1_TIME_to_tm(t, &tm)) {
+        strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        line_str(s, key, buf);
+        snprintf(ukey, sizeof ukey, "%s_unix", key);
+        snprintf(buf, sizeof buf, "%lld", (long long)timegm(&tm));
+        line_str(s, ukey, buf);
+    }
+}
+
+static void general_names(sbuf *s, GENERAL_NAMES *names, const char *prefix, BIO *bio) {
+    char key[64];
+    for (int i = 0; names && i < sk_GENERAL_NAME_num(names); i++) {
+        GENERAL_NAME *g = sk_GENERAL_NAME_value(names, i);
+        if (g->type == GEN_DNS || g->type == GEN_EMAIL || g->type == GEN_URI) {
+            const char *kind = g->type == GEN_DNS ? "dns" : g->type == GEN_EMAIL ? "email" : "uri";
+            snprintf(key, sizeof key, "%s.%s", prefix, kind);
+            ASN1_IA5STRING *v = g->d.ia5;
+            line(s, key, (const char *)ASN1_STRING_get0_data(v), (size_t)ASN1_STRING_length(v));
+        } else if (g->type == GEN_IPADD) {
+            snprintf(key, sizeof key, "%s.ip", prefix);
+            const unsigned char *p = ASN1_STRING_get0_data(g->d.ip);
+            int n = ASN1_STRING_length(g->d.ip);
+            char buf[64];
+            if (n == 4) snprintf(buf, sizeof buf, "%d.%d.%d.%d", p[0], p[1], p[2], p[3]);
+            else if (n == 16) {
+                size_t o = 0;
+                for (int k = 0; k < 16; k += 2) o += (size_t)snprintf(buf + o, sizeof buf - o, k ? ":%x" : "%x", (p[k] << 8) | p[k + 1]);
+            } else snprintf(buf, sizeof buf, "?");
+            line_str(s, key, buf);
+        }
+    }
+    (void)bio;
+}
+
+char *netstack_inspect(const uint8_t *der, size_t len) {
+    const unsigned char *p = der;
+    X509 *x = d2i_X509(NULL, &p, (long)len);
+    if (!x) { ERR_clear_error(); return NULL; }
+    sbuf s = {0};
+    BIO *bio = BIO_new(BIO_s_mem());
+    char buf[256];
+
+    snprintf(buf, sizeof buf, "%ld", X509_get_version(x) + 1);
+    line_str(&s, "version", buf);
+    name_lines(&s, "subject", "subject.attr", X509_get_subject_name(x), bio);
+    name_lines(&s, "issuer", "issuer.attr", X509_get_issuer_name(x), bio);
+    BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), NULL);
+    if (bn) {
+        char *hex = BN_bn2hex(bn);
+        if (hex) { line_str(&s, "serial", hex); OPENSSL_free(hex); }
+        BN_free(bn);
+    }
+    time_lines(&s, "not_before", X509_get0_notBefore(x));
+    time_lines(&s, "not_after", X509_get0_notAfter(x));
+
+    GENERAL_NAMES *san = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+    general_names(&s, san, "san", bio);
+    if (san) GENERAL_NAMES_free(san);
+
+    EVP_PKEY *key = X509_get0_pubkey(x);
+    if (key) {
+        int id = EVP_PKEY_get_base_id(key);
+        const char *type = id == EVP_PKEY_RSA ? "RSA" : id == EVP_PKEY_EC ? "EC" : id == EVP_PKEY_ED25519 ? "Ed25519"
+                         : id == EVP_PKEY_ED448 ? "Ed448" : id == EVP_PKEY_DSA ? "DSA" : OBJ_nid2sn(id);
+        line_str(&s, "key.type", type ? type : "unknown");
+        snprintf(buf, sizeof buf, "%d", EVP_PKEY_get_bits(key));
+        line_str(&s, "key.bits", buf);
+        if (id == EVP_PKEY_EC) {
+            char curve[80];
+            size_t clen = 0;
+            if (EVP_PKEY_get_utf8_string_param(key, "group", curve, sizeof curve, &clen)) line_str(&s, "key.curve", curve);
+        }
+    }
+    int sig = X509_get_signature_nid(x);
+    line_str(&s, "signature", sig != NID_undef ? OBJ_nid2ln(sig) : "unknown");
+
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    char hex[EVP_MAX_MD_SIZE * 3 + 1];
+    if (X509_digest(x, EVP_sha256(), md, &mdlen)) {
+        for (unsigned int i = 0; i < mdlen; i++) snprintf(hex + i * 3, 4, i + 1 < mdlen ? "%02X:" : "%02X", md[i]);
+        line_str(&s, "sha256", hex);
+    }
+    if (X509_digest(x, EVP_sha1(), md, &mdlen)) {
+        for (unsigned int i = 0; i < mdlen; i++) snprintf(hex + i * 3, 4, i + 1 < mdlen ? "%02X:" : "%02X", md[i]);
+        line_str(&s, "sha1", hex);
+    }
+
+    BASIC_CONSTRAINTS *bc = X509_get_ext_d2i(x, NID_basic_constraints, NULL, NULL);
+    line_str(&s, "ca", bc && bc->ca ? "true" : "false");
+    if (bc && bc->pathlen) {
+        snprintf(buf, sizeof buf, "%ld", ASN1_INTEGER_get(bc->pathlen));
+        line_str(&s, "pathlen", buf);
+    }
+    if (bc) BASIC_CONSTRAINTS_free(bc);
+
+    uint32_t ku = X509_get_key_usage(x);
+    if (ku != UINT32_MAX) {
+        static const struct { uint32_t bit; const char *name; } kus[] = {
+            {KU_DIGITAL_SIGNATURE, "digitalSignature"}, {KU_NON_REPUDIATION, "nonRepudiation"},
+            {KU_KEY_ENCIPHERMENT, "keyEncipherment"}, {KU_DATA_ENCIPHERMENT, "dataEncipherment"},
+            {KU_KEY_AGREEMENT, "keyAgreement"}, {KU_KEY_CERT_SIGN, "keyCertSign"}, {KU_CRL_SIGN, "cRLSign"},
+            {KU_ENCIPHER_ONLY, "encipherOnly"}, {KU_DECIPHER_ONLY, "decipherOnly"}};
+        for (size_t i = 0; i < sizeof kus / sizeof kus[0]; i++) if (ku & kus[i].bit) line_str(&s, "key_usage", kus[i].name);
+    }
+    EXTENDED_KEY_USAGE *eku = X509_get_ext_d2i(x, NID_ext_key_usage, NULL, NULL);
+    for (int i = 0; eku && i < sk_ASN1_OBJECT_num(eku); i++) {
+        ASN1_OBJECT *o = sk_ASN1_OBJECT_value(eku, i);
+        int nid = OBJ_obj2nid(o);
+        if (nid != NID_undef) line_str(&s, "ext_key_usage", OBJ_nid2sn(nid));
+        else { OBJ_obj2txt(buf, sizeof buf, o, 1); line_str(&s, "ext_key_usage", buf); }
+    }
+    if (eku) sk_ASN1_OBJECT_pop_free(eku, ASN1_OBJECT_free);
+
+    AUTHORITY_INFO_ACCESS *aia = X509_get_ext_d2i(x, NID_info_access, NULL, NULL);
+    for (int i = 0; aia && i < sk_ACCESS_DESCRIPTION_num(aia); i++) {
+        ACCESS_DESCRIPTION *ad = sk_ACCESS_DESCRIPTION_value(aia, i);
+        int nid = OBJ_obj2nid(ad->method);
+        if (ad->location->type == GEN_URI) {
+            ASN1_IA5STRING *u = ad->location->d.uniformResourceIdentifier;
+            line(&s, nid == NID_ad_OCSP ? "ocsp" : nid == NID_ad_ca_issuers ? "ca_issuers" : "aia_other",
+                 (const char *)ASN1_STRING_get0_data(u), (size_t)ASN1_STRING_length(u));
+        }
+    }
+    if (aia) AUTHORITY_INFO_ACCESS_free(aia);
+
+    CRL_DIST_POINTS *cdp = X509_get_ext_d2i(x, NID_crl_distribution_points, NULL, NULL);
+    for (int i = 0; cdp && i < sk_DIST_POINT_num(cdp); i++) {
+        DIST_POINT *dp = sk_DIST_POINT_value(cdp, i);
+        if (dp->distpoint && dp->distpoint->type == 0) general_names(&s, dp->distpoint->name.fullname, "crl", bio);
+    }
+    if (cdp) CRL_DIST_POINTS_free(cdp);
+
+    line_str(&s, "self_signed", X509_self_signed(x, 0) == 1 ? "true" : "false");
+
+    BIO_free(bio);
+    X509_free(x);
+    ERR_clear_error();
+    if (!s.buf) sb_add(&s, "", 0);
+    return s.buf;
+}

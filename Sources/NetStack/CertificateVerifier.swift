@@ -1,0 +1,202 @@
+import CNetStackSSL
+import Foundation
+
+/// The encoding of a certificate blob (`NetStack_CertType`).
+public enum CertificateBlobType: Int32, Sendable {
+    case pem = 0
+    case der = 1
+    case invalid = 2
+}
+
+/// Options for audits; none of them changes what the documented function does.
+public struct CertificateVerificationOptions: Sendable {
+    /// Check the leaf against this DNS name (SAN, or CN when there are no DNS SANs).
+    public var hostname: String?
+    /// Check the leaf against this IP address (IP SANs).
+    public var ipAddress: String?
+    /// Verify as of this moment instead of now.
+    public var atTime: Date?
+    /// Require the TLS server purpose (extended key usage serverAuth, when present).
+    public var purposeTLSServer = false
+    public init(hostname: String? = nil, ipAddress: String? = nil, atTime: Date? = nil, purposeTLSServer: Bool = false) {
+        self.hostname = hostname
+        self.ipAddress = ipAddress
+        self.atTime = atTime
+        self.purposeTLSServer = purposeTLSServer
+    }
+}
+
+/// The outcome of a verification: a value, never a thrown error.
+public struct CertificateVerificationResult: Sendable, Equatable, CustomStringConvertible {
+    /// 0, or a 2305xxx code (see `CertificateVerifier.code(forOpenSSLError:)`).
+    public var code: UInt32
+    /// The OpenSSL `X509_V_ERR_*` value (0 for success; negative for input errors).
+    public var openSSLError: Int32
+    /// Depth in the chain of the certificate the error is about (0 = leaf; nil when none).
+    public var depth: Int?
+    /// Subject of that certificate, in OpenSSL's one-line form.
+    public var subject: String?
+    /// OpenSSL's reason.
+    public var reason: String
+    /// Whether CRL checking was on (CRLs were given with the CA).
+    public var crlChecked: Bool
+
+    public var isValid: Bool { code == 0 }
+    /// The documented meaning of `code`, or OpenSSL's reason for undocumented ones.
+    public var meaning: String { CertificateVerifier.message(for: code) }
+
+    public var description: String {
+        var s = "\(code) (\(meaning))"
+        if code != 0, reason != meaning { s += ": \(reason)" }
+        if let d = depth, let subj = subject { s += " at depth \(d) [\(subj)]" }
+        return s
+    }
+}
+
+/// `OH_NetStack_VerifyCertification` and its relatives, on the system OpenSSL.
+public enum CertificateVerifier {
+    /// Returned for unparsable input, a wrong type, size 0 or NULL data (as the original's 69).
+    public static let invalidInputCode: UInt32 = 2_305_069
+
+    /// The documented codes and meanings.
+    public static let documented: [(code: UInt32, meaning: String)] = [
+        (0, "success"),
+        (2_305_001, "unknown error"),
+        (2_305_002, "cannot get the issuer certificate"),
+        (2_305_003, "cannot get the CRL"),
+        (2_305_004, "cannot decrypt the certificate signature"),
+        (2_305_005, "cannot decrypt the CRL signature"),
+        (2_305_006, "cannot decode the issuer public key"),
+        (2_305_007, "certificate signature failure"),
+        (2_305_008, "CRL signature failure"),
+        (2_305_009, "certificate not yet valid"),
+        (2_305_010, "certificate expired"),
+        (2_305_011, "CRL not yet valid"),
+        (2_305_012, "CRL expired"),
+        (2_305_023, "certificate revoked"),
+        (2_305_024, "CA is invalid"),
+        (2_305_027, "certificate untrusted"),
+    ]
+
+    /// Maps an OpenSSL verification error to the API's code: 0 stays 0; OpenSSL 3's
+    /// `X509_V_ERR_INVALID_CA` (79) is 2305024 "CA is invalid"; OpenSSL 3's 24
+    /// (`NO_ISSUER_PUBLIC_KEY`) is 2305006 "cannot decode the issuer public key", so that nothing but
+    /// an invalid CA comes out as 2305024; every other error is 2305000 + n, so audits see the precise
+    /// reason (2305018 self-signed leaf, 2305019 self-signed in chain, 2305020 issuer not found
+    /// locally, 2305062 host name mismatch, ...). Input errors are 2305069.
+    public static func code(forOpenSSLError e: Int32) -> UInt32 {
+        switch e {
+        case 0: return 0
+        case 79: return 2_305_024
+        case 24: return 2_305_006
+        case Int32(NETSTACK_VERIFY_BAD_INPUT), Int32(NETSTACK_VERIFY_BAD_CA): return invalidInputCode
+        case Int32(NETSTACK_VERIFY_INTERNAL): return 2_305_001
+        case 1...: return 2_305_000 + UInt32(e)
+        default: return 2_305_001
+        }
+    }
+
+    /// A human message for any code this API returns.
+    public static func message(for code: UInt32) -> String {
+        if let d = documented.first(where: { $0.code == code }) { return d.meaning }
+        if code == invalidInputCode { return "invalid input: certificate data is NULL, empty, unparsable or of an unknown type" }
+        if code > 2_305_000 && code < 2_306_000 {
+            return String(cString: netstack_verify_error_string(Int32(code - 2_305_000)))
+        }
+        return "unknown code \(code)"
+    }
+
+    /// Verifies the first certificate of `cert` against `ca` (nil: the system store). Further
+    /// certificates in `cert` are untrusted intermediates; CRLs in `ca` turn CRL checking on.
+    public static func verify(cert: UnsafeRawBufferPointer?, certType: CertificateBlobType,
+                              ca: UnsafeRawBufferPointer?, caType: CertificateBlobType = .pem,
+                              options: CertificateVerificationOptions = .init()) -> CertificateVerificationResult {
+        var result = netstack_verify_result()
+        withCOptions(options) { opts in
+            let c = cert?.baseAddress?.assumingMemoryBound(to: UInt8.self)
+            let a = ca.map { $0.baseAddress?.assumingMemoryBound(to: UInt8.self) ?? UnsafePointer(bitPattern: 1)! }
+            netstack_verify(c, cert?.count ?? 0, certType.rawValue, a, ca?.count ?? 0, caType.rawValue, opts, &result)
+        }
+        return convert(result)
+    }
+
+    public static func verify(cert: [UInt8], certType: CertificateBlobType, ca: [UInt8]?, caType: CertificateBlobType = .pem,
+                              options: CertificateVerificationOptions = .init()) -> CertificateVerificationResult {
+        cert.withUnsafeBytes { c in
+            if let ca = ca {
+                return ca.withUnsafeBytes { a in verify(cert: c, certType: certType, ca: a, caType: caType, options: options) }
+            }
+            return verify(cert: c, certType: certType, ca: nil, options: options)
+        }
+    }
+
+    /// Verifies a chain as a TLS server presented it (DER, leaf first) with the trust of `store`.
+    public static func verify(presentedChain ders: [[UInt8]], store: CertificateStore,
+                              options: CertificateVerificationOptions) -> CertificateVerificationResult {
+        var result = netstack_verify_result()
+        var pointers: [UnsafePointer<UInt8>?] = []
+        var lengths: [Int] = []
+        let owned = ders.map { der -> UnsafeMutableBufferPointer<UInt8> in
+            let p = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: max(der.count, 1))
+            _ = p.initialize(from: der)
+            return p
+        }
+        defer { owned.forEach { $0.deallocate() } }
+        for (i, p) in owned.enumerated() {
+            pointers.append(UnsafePointer(p.baseAddress))
+            lengths.append(ders[i].count)
+        }
+        withCOptions(options) { opts in
+            pointers.withUnsafeBufferPointer { pp in
+                lengths.withUnsafeBufferPointer { lp in
+                    netstack_verify_der_chain_store(pp.baseAddress, lp.baseAddress, ders.count, store.pointer, opts, &result)
+                }
+            }
+        }
+        return convert(result)
+    }
+
+    private static func withCOptions(_ o: CertificateVerificationOptions, _ body: (UnsafePointer<netstack_verify_options>) -> Void) {
+        var opts = netstack_verify_options()
+        opts.at_time = o.atTime.map { Int64($0.timeIntervalSince1970) } ?? 0
+        opts.purpose_tls_server = o.purposeTLSServer ? 1 : 0
+        func run(_ host: UnsafePointer<CChar>?, _ ip: UnsafePointer<CChar>?) {
+            opts.hostname = host
+            opts.ip = ip
+            withUnsafePointer(to: &opts) { body($0) }
+        }
+        switch (o.hostname, o.ipAddress) {
+        case let (h?, i?): h.withCString { hp in i.withCString { ip in run(hp, ip) } }
+        case let (h?, nil): h.withCString { run($0, nil) }
+        case let (nil, i?): i.withCString { run(nil, $0) }
+        case (nil, nil): run(nil, nil)
+        }
+    }
+
+    private static func convert(_ r: netstack_verify_result) -> CertificateVerificationResult {
+        var r = r
+        let reason = withUnsafeBytes(of: &r.message) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+        let subject = withUnsafeBytes(of: &r.subject) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+        return CertificateVerificationResult(code: code(forOpenSSLError: r.error), openSSLError: r.error,
+                                             depth: r.depth >= 0 ? Int(r.depth) : nil,
+                                             subject: subject.isEmpty ? nil : subject, reason: reason,
+                                             crlChecked: r.crl_checked != 0)
+    }
+}
+
+/// A trust store (OpenSSL X509_STORE) loaded once and shared by connections; thread-safe for
+/// verification. Owns the store and frees it in `deinit`.
+public final class CertificateStore: @unchecked Sendable {
+    let pointer: OpaquePointer
+
+    /// From a CA file and/or directory; both nil means the system default (SSL_CERT_FILE /
+    /// SSL_CERT_DIR honoured).
+    public init(caFile: String?, caPath: String?) throws {
+        guard let p = netstack_store_new(caFile, caPath) else {
+            throw WebSocketError(.connectionError, "cannot load trust anchors from \(caFile ?? caPath ?? "the system store")")
+        }
+        pointer = p
+    }
+
+    deinit { netstack_store_free(pointer) }
+}

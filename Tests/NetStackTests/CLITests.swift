@@ -1,0 +1,84 @@
+import Foundation
+import XCTest
+
+/// The `netstack` executable as a process: exit codes, JSON output, pipes.
+final class CLITests: XCTestCase {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    func netstack(_ args: [String], stdin: String? = nil, timeout: Double = 20) throws -> (status: Int32, out: String, err: String) {
+        let binary = Self.root.appendingPathComponent(".build/debug/netstack").path
+        guard FileManager.default.isExecutableFile(atPath: binary) else {
+            throw Failure("\(binary) is missing: run `swift build` first (scripts/test does)")
+        }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: binary)
+        p.arguments = args
+        p.currentDirectoryURL = Self.root
+        let out = Pipe(), err = Pipe(), inp = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        p.standardInput = inp
+        try p.run()
+        if let s = stdin { inp.fileHandleForWriting.write(s.data(using: .utf8)!) }
+        try inp.fileHandleForWriting.close()
+        let outData = LockedData(), errData = LockedData()
+        let t1 = Thread { outData.append(out.fileHandleForReading.readDataToEndOfFile()) }
+        let t2 = Thread { errData.append(err.fileHandleForReading.readDataToEndOfFile()) }
+        t1.start(); t2.start()
+        let deadline = Date().addingTimeInterval(timeout)
+        while p.isRunning && Date() < deadline { usleep(10_000) }
+        if p.isRunning { p.terminate(); throw Failure("netstack \(args) did not finish in \(timeout) s") }
+        while !t1.isFinished || !t2.isFinished { usleep(1000) }
+        return (p.terminationStatus, String(decoding: outData.data, as: UTF8.self), String(decoding: errData.data, as: UTF8.self))
+    }
+
+    struct Failure: Error, CustomStringConvertible {
+        var description: String
+        init(_ d: String) { description = d }
+    }
+
+    func testRunBotWithoutURLUsesTheBuiltInServer() throws {
+        let r = try netstack(["run", "examples/echo-bot.lua"])
+        XCTAssertEqual(r.status, 0, r.err)
+        XCTAssertTrue(r.err.contains("built-in local echo server"), r.err)
+        XCTAssertTrue(r.out.contains("message (text, 8 bytes): hello #3"), r.out)
+        XCTAssertTrue(r.out.contains("close: 1000 bye"), r.out)
+    }
+
+    func testRunExitCodes() throws {
+        XCTAssertEqual(try netstack(["run", "no-such-script.lua"]).status, 2)
+        let broken = NSTemporaryDirectory() + "broken-\(getpid()).lua"
+        try "this is not lua".write(toFile: broken, atomically: true, encoding: .utf8)
+        let r = try netstack(["run", broken])
+        XCTAssertEqual(r.status, 1)
+        XCTAssertTrue(r.err.contains("syntax error") || r.err.contains("near"), r.err)
+        let exit5 = NSTemporaryDirectory() + "exit5-\(getpid()).lua"
+        try "netstack.exit(5)".write(toFile: exit5, atomically: true, encoding: .utf8)
+        XCTAssertEqual(try netstack(["run", exit5]).status, 5)
+    }
+
+    func testConnectAsAPipeWithJSONEvents() throws {
+        let r = try netstack(["connect", Servers.plain.url + "/echo", "--json", "--wait", "0.5"], stdin: "one\ntwo\n")
+        XCTAssertEqual(r.status, 0, r.err)
+        let events = try r.out.split(separator: "\n").map { line -> [String: Any] in
+            try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], String(line))
+        }
+        XCTAssertEqual(events.map { $0["event"] as? String }, ["open", "message", "message", "close"])
+        XCTAssertEqual(events[1]["data"] as? String, "one")
+        XCTAssertEqual(events[2]["data"] as? String, "two")
+        XCTAssertEqual(events[3]["code"] as? Int, 1000)
+    }
+
+    func testConnectFailuresExitNonZeroWithTheReason() throws {
+        let refused = try netstack(["connect", "ws://127.0.0.1:1/"], stdin: "")
+        XCTAssertEqual(refused.status, 1)
+        XCTAssertTrue(refused.err.contains("refused"), refused.err)
+        let badURL = try netstack(["connect", "ws://bad host/"], stdin: "")
+        XCTAssertEqual(badURL.status, 2)
+        XCTAssertTrue(badURL.err.contains("invalid URL"), badURL.err)
+        let rejected = try netstack(["connect", Servers.plain.url + "/status?code=404", "--json"], stdin: "")
+        XCTAssertEqual(rejected.status, 1)
+        XCTAssertTrue(rejected.out.contains("\"errorCode\":1003"), rejected.out)
+        XCTAssertTrue(rejected.out.contains("404"), rejected.out)
+    }
+}

@@ -1,0 +1,120 @@
+import Foundation
+import LuaHost
+import NIOPosix
+import NetStack
+import XCTest
+
+/// Lua scripts run by the host, asserting inside Lua; the Swift side checks exit status and output.
+final class LuaHostTests: XCTestCase {
+    struct Outcome {
+        var status: Int32
+        var log: [String]
+        var stdout: String
+    }
+
+    static let scripts = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("LuaScripts")
+
+    func run(_ name: String, args: [String] = [], configure: (inout ScriptHost.Options) -> Void = { _ in }) throws -> Outcome {
+        var options = ScriptHost.Options()
+        let lines = LockedLines()
+        options.log = { lines.append($0) }
+        configure(&options)
+        let host = try ScriptHost(eventLoop: MultiThreadedEventLoopGroup.singleton.next(), options: options)
+        let path = Self.scripts.appendingPathComponent(name).path
+        let (status, out) = captureStdout { host.run(path: path, args: args) }
+        return Outcome(status: status, log: lines.all, stdout: out)
+    }
+
+    func testDocumentedFunctionsAndCodes() throws {
+        let o = try run("oh_api.lua", args: [Servers.plain.url])
+        XCTAssertEqual(o.status, 0, o.log.joined(separator: "\n"))
+        XCTAssertTrue(o.stdout.contains("oh_api ok"), o.stdout)
+    }
+
+    func testObjectMethodsHeadersErrorsAndManyClients() throws {
+        let o = try run("object_api.lua", args: [Servers.plain.url])
+        XCTAssertEqual(o.status, 0, o.log.joined(separator: "\n"))
+        XCTAssertTrue(o.stdout.contains("object_api ok"), o.stdout + o.log.joined(separator: "\n"))
+    }
+
+    func testTimersAndExit() throws {
+        let o = try run("timers.lua")
+        XCTAssertEqual(o.status, 7, o.log.joined(separator: "\n"))
+        XCTAssertTrue(o.stdout.contains("timers ok"))
+    }
+
+    func testErrorsInCallbacksAreContainedWithTraceback() throws {
+        let o = try run("errors.lua")
+        XCTAssertEqual(o.status, 1, "an uncaught error makes the exit status non-zero")
+        XCTAssertTrue(o.stdout.contains("still running"), "the run went on after the error")
+        let log = o.log.joined(separator: "\n")
+        XCTAssertTrue(log.contains("attempt to index a nil value"), log)
+        XCTAssertTrue(log.contains("stack traceback"), log)
+        XCTAssertTrue(log.contains("errors.lua:3"), log)
+    }
+
+    func testMemoryAndInstructionLimits() throws {
+        let m = try run("runaway.lua", args: ["memory"]) { $0.vm.memoryLimit = 8 << 20 }
+        XCTAssertEqual(m.status, 1)
+        XCTAssertTrue(m.log.joined().contains("memory"), m.log.joined(separator: "\n"))
+        let l = try run("runaway.lua", args: ["loop"]) { $0.vm.instructionBudget = 5_000_000 }
+        XCTAssertEqual(l.status, 1)
+        XCTAssertTrue(l.log.joined().contains("instruction budget exceeded"), l.log.joined(separator: "\n"))
+        XCTAssertTrue(l.stdout.contains("after the runaway callback"), "the host survived the runaway callback")
+    }
+
+    func testBotScriptAgainstAGivenURL() throws {
+        let examples = Self.scripts.deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("examples")
+        var options = ScriptHost.Options()
+        options.url = Servers.plain.url + "/echo"
+        options.log = { _ in }
+        let host = try ScriptHost(eventLoop: MultiThreadedEventLoopGroup.singleton.next(), options: options)
+        let (status, out) = captureStdout { host.run(path: examples.appendingPathComponent("echo-bot.lua").path, args: ["2"]) }
+        XCTAssertEqual(status, 0)
+        XCTAssertEqual(out.split(separator: "\n").map(String.init), [
+            "open: 101 Switching Protocols",
+            "message (text, 8 bytes): hello #1",
+            "message (text, 8 bytes): hello #2",
+            "close: 1000 bye",
+        ])
+    }
+}
+
+final class LockedLines: @unchecked Sendable {
+    private let lock = NSLock()
+    private var lines: [String] = []
+    func append(_ s: String) { lock.withLock { lines.append(s) } }
+    var all: [String] { lock.withLock { lines } }
+}
+
+/// Runs `body` with file descriptor 1 redirected into a pipe; returns its result and what it printed.
+func captureStdout<T>(_ body: () -> T) -> (T, String) {
+    fflush(stdout)
+    let pipe = Pipe()
+    let saved = dup(1)
+    dup2(pipe.fileHandleForWriting.fileDescriptor, 1)
+    let collected = LockedData()
+    let reader = Thread {
+        while true {
+            let d = pipe.fileHandleForReading.availableData
+            if d.isEmpty { break }
+            collected.append(d)
+        }
+    }
+    reader.start()
+    let result = body()
+    fflush(stdout)
+    dup2(saved, 1)
+    close(saved)
+    try? pipe.fileHandleForWriting.close()
+    while !reader.isFinished { usleep(1000) }
+    return (result, String(decoding: collected.data, as: UTF8.self))
+}
+
+final class LockedData: @unchecked Sendable {
+    private let lock = NSLock()
+    private var _data = Data()
+    func append(_ d: Data) { lock.withLock { _data.append(d) } }
+    var data: Data { lock.withLock { _data } }
+}
