@@ -82,7 +82,7 @@ public struct TestPKI: Sendable {
         public var description: String
     }
 
-    static func openssl(_ args: [String]) throws {
+    public static func openssl(_ args: [String]) throws {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
         p.arguments = args
