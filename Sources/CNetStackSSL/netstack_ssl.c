@@ -5,7 +5,16 @@
 #include <string.h>
 #include <time.h>
 
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
 #include <openssl/asn1.h>
+#include <openssl/ssl.h>
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -500,4 +509,114 @@ char *netstack_inspect(const uint8_t *der, size_t len) {
     ERR_clear_error();
     if (!s.buf) sb_add(&s, "", 0);
     return s.buf;
+}
+
+/* ---- fetching a server's chain ---------------------------------------------------------- */
+
+static long long now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Waits for fd to be readable (events POLLIN) or writable (POLLOUT) until the deadline. */
+static int wait_fd(int fd, short events, long long deadline) {
+    long long left = deadline - now_ms();
+    if (left <= 0) return 0;
+    struct pollfd p = {fd, events, 0};
+    int r = poll(&p, 1, (int)left);
+    return r > 0;
+}
+
+static int connect_with_deadline(const char *host, int port, long long deadline, char *err, size_t errlen) {
+    char portstr[16];
+    snprintf(portstr, sizeof portstr, "%d", port);
+    struct addrinfo hints = {0}, *res = NULL;
+    hints.ai_socktype = SOCK_STREAM;
+    int g = getaddrinfo(host, portstr, &hints, &res);
+    if (g != 0) {
+        snprintf(err, errlen, "DNS lookup failed for '%s': %s", host, gai_strerror(g));
+        return -1;
+    }
+    int fd = -1;
+    snprintf(err, errlen, "could not connect to %s:%d", host, port);
+    for (struct addrinfo *a = res; a; a = a->ai_next) {
+        fd = socket(a->ai_family, a->ai_socktype, a->ai_protocol);
+        if (fd < 0) continue;
+        fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+        int r = connect(fd, a->ai_addr, a->ai_addrlen);
+        if (r == 0) break;
+        if (errno == EINPROGRESS) {
+            if (wait_fd(fd, POLLOUT, deadline)) {
+                int soerr = 0;
+                socklen_t len = sizeof soerr;
+                getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len);
+                if (soerr == 0) break;
+                snprintf(err, errlen, "could not connect to %s:%d: %s", host, port, strerror(soerr));
+            } else {
+                snprintf(err, errlen, "connection to %s:%d timed out", host, port);
+            }
+        } else {
+            snprintf(err, errlen, "could not connect to %s:%d: %s", host, port, strerror(errno));
+        }
+        close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(res);
+    return fd;
+}
+
+void netstack_fetch_chain(const char *host, int port, const char *sni, int timeout_ms, netstack_fetch_result *r) {
+    memset(r, 0, sizeof *r);
+    long long deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : 10000);
+    int fd = connect_with_deadline(host, port, deadline, r->error, sizeof r->error);
+    if (fd < 0) return;
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    SSL *ssl = ctx ? SSL_new(ctx) : NULL;
+    if (!ssl) {
+        snprintf(r->error, sizeof r->error, "cannot create a TLS session");
+        goto done;
+    }
+    SSL_set_verify(ssl, SSL_VERIFY_NONE, NULL);
+    if (sni && *sni) SSL_set_tlsext_host_name(ssl, sni);
+    SSL_set_fd(ssl, fd);
+    for (;;) {
+        ERR_clear_error();
+        int rc = SSL_connect(ssl);
+        if (rc == 1) break;
+        int e = SSL_get_error(ssl, rc);
+        short ev = e == SSL_ERROR_WANT_READ ? POLLIN : e == SSL_ERROR_WANT_WRITE ? POLLOUT : 0;
+        if (ev == 0) {
+            unsigned long code = ERR_peek_last_error();
+            char buf[200];
+            if (code) ERR_error_string_n(code, buf, sizeof buf);
+            else snprintf(buf, sizeof buf, "%s", e == SSL_ERROR_SYSCALL ? "connection closed by the server" : "handshake failed");
+            snprintf(r->error, sizeof r->error, "TLS handshake failed: %s", buf);
+            goto done;
+        }
+        if (!wait_fd(fd, ev, deadline)) {
+            snprintf(r->error, sizeof r->error, "TLS handshake timed out");
+            goto done;
+        }
+    }
+    r->ok = 1;
+    snprintf(r->version, sizeof r->version, "%s", SSL_get_version(ssl));
+    snprintf(r->cipher, sizeof r->cipher, "%s", SSL_get_cipher_name(ssl));
+    STACK_OF(X509) *chain = SSL_get_peer_cert_chain(ssl);
+    size_t n = chain ? (size_t)sk_X509_num(chain) : 0;
+    r->ders = calloc(n ? n : 1, sizeof *r->ders);
+    r->lengths = calloc(n ? n : 1, sizeof *r->lengths);
+    for (size_t i = 0; r->ders && r->lengths && i < n; i++) {
+        unsigned char *buf = NULL;
+        int l = i2d_X509(sk_X509_value(chain, (int)i), &buf);
+        r->ders[i] = buf;
+        r->lengths[i] = l > 0 ? (size_t)l : 0;
+    }
+    r->count = n;
+    SSL_shutdown(ssl);
+done:
+    if (ssl) SSL_free(ssl);
+    if (ctx) SSL_CTX_free(ctx);
+    close(fd);
+    ERR_clear_error();
 }

@@ -138,6 +138,8 @@ enum NetStackModule {
             }
         }
 
+        CertificateModule.install(host)
+
         // Utilities.
         vm.setFunction("now") { vm in
             lua_pushnumber(vm.L, Double(DispatchTime.now().uptimeNanoseconds) / 1e9)

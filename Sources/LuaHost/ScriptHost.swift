@@ -28,6 +28,8 @@ public final class ScriptHost {
     var nextClientID = 1
     var clientsCreated = 0
     var timers: [Int: LuaTimer] = [:]
+    /// Asynchronous operations (fetchChain with a callback) still running.
+    var pendingOperations = 0
     var nextTimerID = 1
     private var exitCode: Int32?
     private var interrupted = false
@@ -214,7 +216,7 @@ public final class ScriptHost {
             return finish(code: code)
         }
         let liveClients = clients.values.contains { $0.live }
-        if !liveClients && timers.isEmpty {
+        if !liveClients && timers.isEmpty && pendingOperations == 0 {
             finish(code: exitCode ?? (vm.errorCount > 0 ? 1 : 0))
         }
     }

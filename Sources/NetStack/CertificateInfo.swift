@@ -99,3 +99,55 @@ public struct CertificateInfo: Sendable, Equatable {
     /// Days from `date` until `notAfter` (negative once expired).
     public func daysUntilExpiry(from date: Date = Date()) -> Double { notAfter.timeIntervalSince(date) / 86400 }
 }
+
+/// What a TLS server presented in a handshake, for audits: fetched without speaking WebSocket.
+public struct PresentedChain: Sendable {
+    public var host: String
+    public var port: Int
+    public var tlsVersion: String
+    public var cipher: String
+    /// Leaf first, as presented.
+    public var certificates: [CertificateInfo]
+    /// The presented chain checked with the same verifier as wss (host name or IP included).
+    public var verification: CertificateVerificationResult
+
+    public struct Failure: Error, Sendable, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// Connects, shakes hands (sending `serverName`, or `host` when it is a name, as SNI) and
+    /// verifies against `caFile`/`caPath` or the system store. Blocking; errors (DNS, refused,
+    /// timeout, handshake failure) are `Failure` values with a message.
+    public static func fetch(host: String, port: Int = 443, serverName: String? = nil, timeoutMilliseconds: Int = 10_000,
+                             caFile: String? = nil, caPath: String? = nil) -> Result<PresentedChain, Failure> {
+        let isIP = IPAddressSyntax.isIPv4(host) || IPAddressSyntax.isIPv6(host)
+        let sni = serverName ?? (isIP ? nil : host)
+        var r = netstack_fetch_result()
+        if let sni = sni {
+            sni.withCString { netstack_fetch_chain(host, Int32(port), $0, Int32(timeoutMilliseconds), &r) }
+        } else {
+            netstack_fetch_chain(host, Int32(port), nil, Int32(timeoutMilliseconds), &r)
+        }
+        defer { netstack_free_ders(r.ders, r.lengths, r.count) }
+        guard r.ok == 1 else {
+            let message = withUnsafeBytes(of: &r.error) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+            return .failure(Failure(description: message))
+        }
+        var ders: [[UInt8]] = []
+        for i in 0..<r.count {
+            if let p = r.ders[i] { ders.append(Array(UnsafeBufferPointer(start: p, count: r.lengths[i]))) }
+        }
+        let version = withUnsafeBytes(of: &r.version) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+        let cipher = withUnsafeBytes(of: &r.cipher) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+        let verification: CertificateVerificationResult
+        do {
+            let store = try CertificateStore(caFile: caFile, caPath: caPath)
+            let options = CertificateVerificationOptions(hostname: serverName ?? (isIP ? nil : host), ipAddress: serverName == nil && isIP ? host : nil)
+            verification = CertificateVerifier.verify(presentedChain: ders, store: store, options: options)
+        } catch {
+            return .failure(Failure(description: "\(error)"))
+        }
+        return .success(PresentedChain(host: host, port: port, tlsVersion: version, cipher: cipher,
+                                       certificates: ders.compactMap { CertificateInfo(der: $0) }, verification: verification))
+    }
+}

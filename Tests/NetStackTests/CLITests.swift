@@ -57,6 +57,24 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(try netstack(["run", exit5]).status, 5)
     }
 
+    func testVerifyExitCodesAndJSON() throws {
+        let lab = CertificateLab.shared
+        let ok = try netstack(["verify", lab.path("leaf+inter"), "--ca", lab.path("root")])
+        XCTAssertEqual(ok.status, 0, ok.err)
+        XCTAssertTrue(ok.out.hasPrefix("0 success"), ok.out)
+        let expired = try netstack(["verify", lab.path("expired+inter"), "--ca", lab.path("root"), "--json"])
+        XCTAssertEqual(expired.status, 1)
+        let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(expired.out.utf8)) as? [String: Any])
+        XCTAssertEqual(object["code"] as? Int, 2_305_010)
+        XCTAssertEqual(object["meaning"] as? String, "certificate expired")
+        let der = try netstack(["verify", lab.path("leaf.der"), "--ca", lab.path("inter+root"), "--hostname", "leaf.test"])
+        XCTAssertEqual(der.status, 0, der.out)
+        let garbage = try netstack(["verify", lab.path("garbage"), "--ca", lab.path("root")])
+        XCTAssertEqual(garbage.status, 1)
+        XCTAssertTrue(garbage.out.hasPrefix("2305069"), garbage.out)
+        XCTAssertEqual(try netstack(["verify", "/no/such/file"]).status, 2)
+    }
+
     func testConnectAsAPipeWithJSONEvents() throws {
         let r = try netstack(["connect", Servers.plain.url + "/echo", "--json", "--wait", "0.5"], stdin: "one\ntwo\n")
         XCTAssertEqual(r.status, 0, r.err)

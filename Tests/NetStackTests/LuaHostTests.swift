@@ -64,6 +64,13 @@ final class LuaHostTests: XCTestCase {
         XCTAssertTrue(l.stdout.contains("after the runaway callback"), "the host survived the runaway callback")
     }
 
+    func testCertificateFunctions() throws {
+        let lab = CertificateLab.shared
+        let o = try run("certificates.lua", args: [lab.dir, "127.0.0.1", "\(Servers.tls.port)", Servers.pki.caCertificate])
+        XCTAssertEqual(o.status, 0, o.log.joined(separator: "\n"))
+        XCTAssertTrue(o.stdout.contains("certificates ok"), o.stdout + o.log.joined(separator: "\n"))
+    }
+
     func testBotScriptAgainstAGivenURL() throws {
         let examples = Self.scripts.deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("examples")
         var options = ScriptHost.Options()

@@ -85,3 +85,37 @@ final class TLSTests: XCTestCase {
         XCTAssertTrue(r.messages.first == big)
     }
 }
+
+/// Fetching a server's presented chain without WebSocket.
+final class PresentedChainTests: XCTestCase {
+    func testFetchValidUntrustedAndFailures() throws {
+        let pki = Servers.pki
+        let ok = try PresentedChain.fetch(host: "127.0.0.1", port: Servers.tls.port, caFile: pki.caCertificate).get()
+        XCTAssertEqual(ok.certificates.count, 1)
+        XCTAssertEqual(ok.certificates.first?.commonName, "server")
+        XCTAssertEqual(ok.certificates.first?.ipAddresses, ["127.0.0.1"])
+        XCTAssertTrue(ok.tlsVersion.hasPrefix("TLSv1."), ok.tlsVersion)
+        XCTAssertFalse(ok.cipher.isEmpty)
+        XCTAssertEqual(ok.verification.code, 0, "\(ok.verification)")
+
+        let named = try PresentedChain.fetch(host: "localhost", port: Servers.tls.port, caFile: pki.caCertificate).get()
+        XCTAssertEqual(named.verification.code, 0, "DNS SAN localhost")
+
+        let untrusted = try PresentedChain.fetch(host: "127.0.0.1", port: Servers.tls.port).get()
+        XCTAssertEqual(untrusted.verification.code, 2_305_020)
+
+        switch PresentedChain.fetch(host: "127.0.0.1", port: 1, timeoutMilliseconds: 2000) {
+        case .success: XCTFail("port 1 accepted a TLS handshake")
+        case .failure(let f): XCTAssertTrue(f.description.contains("refused"), f.description)
+        }
+        switch PresentedChain.fetch(host: "no-such-host.invalid", port: 443, timeoutMilliseconds: 2000) {
+        case .success: XCTFail("resolved an invalid name")
+        case .failure(let f): XCTAssertTrue(f.description.contains("DNS"), f.description)
+        }
+        // A plain (non-TLS) server: the handshake fails with a reason.
+        switch PresentedChain.fetch(host: "127.0.0.1", port: Servers.plain.port, timeoutMilliseconds: 2000) {
+        case .success: XCTFail("a plain server cannot complete TLS")
+        case .failure(let f): XCTAssertTrue(f.description.contains("TLS handshake"), f.description)
+        }
+    }
+}

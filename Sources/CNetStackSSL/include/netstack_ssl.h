@@ -70,6 +70,21 @@ void netstack_free_ders(uint8_t **ders, size_t *lengths, size_t count);
  * malloc'ed; NULL if unparsable. Keys are listed in netstack_ssl.c. */
 char *netstack_inspect(const uint8_t *der, size_t len);
 
+/* A TLS handshake (no WebSocket) that records what the server presented. */
+typedef struct {
+    int ok;                   /* 1: handshake done */
+    char error[256];          /* why not */
+    char version[32];         /* e.g. "TLSv1.3" */
+    char cipher[64];          /* e.g. "TLS_AES_128_GCM_SHA256" */
+    size_t count;             /* certificates presented, leaf first */
+    uint8_t **ders;           /* malloc'ed DER buffers (free with netstack_free_ders) */
+    size_t *lengths;
+} netstack_fetch_result;
+
+/* Connects to host:port (getaddrinfo, every address in turn), sends SNI `sni` (NULL: none), and
+ * completes a handshake without verifying anything, within timeout_ms overall. */
+void netstack_fetch_chain(const char *host, int port, const char *sni, int timeout_ms, netstack_fetch_result *result);
+
 /* A raw loop that does what the original does: parse leaf and CA (PEM), new store, verify.
  * For benchmarks; returns X509_V_ERR or negative on input errors. */
 int netstack_verify_original(const uint8_t *cert, size_t cert_len, const uint8_t *ca, size_t ca_len);

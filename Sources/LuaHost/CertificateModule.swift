@@ -1,0 +1,230 @@
+import CLuaBridge
+import Foundation
+import NIOCore
+import NIOPosix
+import NetStack
+
+/// Certificate functions of the `netstack` module: the documented verification, plus verify with
+/// options, inspect and fetchChain as Lua values.
+enum CertificateModule {
+    static let threadPool: NIOThreadPool = {
+        let pool = NIOThreadPool(numberOfThreads: 4)
+        pool.start()
+        return pool
+    }()
+
+    /// Installs into the module table on top of the stack.
+    static func install(_ host: ScriptHost) {
+        let vm = host.vm
+        let documented: (LuaVM) -> Int32 = { vm in
+            lua_settop(vm.L, 2)  // exactly two argument slots; blob() pushes above them
+            // blob = { type = ns.NetStack_CERT_TYPE_PEM, data = "..." }; nil cert → invalid input.
+            func blob(_ i: Int32) -> (type: CertificateBlobType, data: UnsafeRawBufferPointer?)? {
+                guard vm.type(at: i) == LUA_TTABLE else { return nil }
+                vm.rawField(i, "type")
+                let t = vm.integer(at: -1).flatMap { CertificateBlobType(rawValue: Int32(truncatingIfNeeded: $0)) } ?? .invalid
+                netstack_pop(vm.L, 1)
+                vm.rawField(i, "data")   // stays on the stack while the bytes are used
+                return (t, vm.bytes(at: -1))
+            }
+            guard let cert = blob(1) else {
+                if vm.type(at: 1) > LUA_TNIL { return vm.argError(1, "OH_NetStack_VerifyCertification", "table {type, data} or nil") }
+                lua_pushinteger(vm.L, Int64(CertificateVerifier.invalidInputCode))
+                return 1
+            }
+            let ca = vm.type(at: 2) == LUA_TTABLE ? blob(2) : nil
+            if vm.type(at: 2) > LUA_TNIL && ca == nil { return vm.argError(2, "OH_NetStack_VerifyCertification", "table {type, data} or nil") }
+            let result: CertificateVerificationResult
+            if let ca = ca {
+                result = CertificateVerifier.verify(cert: cert.data, certType: cert.type, ca: ca.data ?? UnsafeRawBufferPointer(start: nil, count: 0), caType: ca.type)
+            } else {
+                result = CertificateVerifier.verify(cert: cert.data, certType: cert.type, ca: nil)
+            }
+            lua_pushinteger(vm.L, Int64(result.code))
+            return 1
+        }
+        vm.setFunction("OH_NetStack_VerifyCertification", documented)
+        vm.setFunction("OH_NetStack_CertVerification", documented)
+
+        vm.setFunction("certMessage") { vm in
+            guard let code = vm.integer(at: 1) else { return vm.argError(1, "certMessage", "integer") }
+            vm.pushString(CertificateVerifier.message(for: UInt32(truncatingIfNeeded: code)))
+            return 1
+        }
+
+        // ns.verify(cert, { ca =, certType =, caType =, hostname =, ip =, time =, purpose = "server" })
+        vm.setFunction("verify") { vm in
+            guard let cert = vm.bytes(at: 1) else { return vm.argError(1, "verify", "string (PEM or DER data)") }
+            var options = CertificateVerificationOptions()
+            var certType = detectType(cert)
+            var caType = CertificateBlobType.pem
+            var caIndex: Int32? = nil
+            if vm.type(at: 2) == LUA_TTABLE {
+                vm.rawField(2, "ca")
+                if vm.type(at: -1) == LUA_TSTRING { caIndex = vm.top } else { netstack_pop(vm.L, 1) }
+                if let i = caIndex, let b = vm.bytes(at: i) { caType = detectType(b) }
+                for (key, apply) in [
+                    ("hostname", { options.hostname = vm.string(at: -1) }),
+                    ("ip", { options.ipAddress = vm.string(at: -1) }),
+                    ("time", { options.atTime = vm.number(at: -1).map { Date(timeIntervalSince1970: $0) } }),
+                    ("purpose", { options.purposeTLSServer = vm.string(at: -1) == "server" }),
+                    ("certType", { if let t = vm.string(at: -1) { certType = t == "der" ? .der : .pem } }),
+                    ("caType", { if let t = vm.string(at: -1) { caType = t == "der" ? .der : .pem } }),
+                ] as [(String, () -> Void)] {
+                    vm.rawField(2, key)
+                    if vm.type(at: -1) > LUA_TNIL { apply() }
+                    netstack_pop(vm.L, 1)
+                }
+            } else if vm.type(at: 2) > LUA_TNIL {
+                return vm.argError(2, "verify", "options table or nil")
+            }
+            let result = CertificateVerifier.verify(cert: cert, certType: certType,
+                                                    ca: caIndex.flatMap { vm.bytes(at: $0) }, caType: caType, options: options)
+            pushVerification(vm, result)
+            return 1
+        }
+
+        // ns.inspect(data [, "pem"|"der"]) -> { cert, ... }
+        vm.setFunction("inspect") { vm in
+            guard let data = vm.bytes(at: 1) else { return vm.argError(1, "inspect", "string (PEM or DER data)") }
+            var type = detectType(data)
+            if let t = vm.string(at: 2) { type = t == "der" ? .der : .pem }
+            let infos = CertificateInfo.parse(Array(data), type: type)
+            if infos.isEmpty {
+                lua_pushnil(vm.L)
+                vm.pushString("no certificate could be parsed")
+                return 2
+            }
+            lua_createtable(vm.L, Int32(infos.count), 0)
+            for (i, info) in infos.enumerated() {
+                pushInfo(vm, info)
+                lua_rawseti(vm.L, -2, Int64(i + 1))
+            }
+            return 1
+        }
+
+        // ns.fetchChain(host, port [, options] [, callback])
+        vm.setFunction("fetchChain") { vm in
+            guard let hostName = vm.string(at: 1) else { return vm.argError(1, "fetchChain", "string") }
+            let port = Int(vm.integer(at: 2) ?? 443)
+            var serverName: String?, caFile: String?, caPath: String?
+            var timeout = 10_000
+            if vm.type(at: 3) == LUA_TTABLE {
+                vm.rawField(3, "serverName"); serverName = vm.string(at: -1); netstack_pop(vm.L, 1)
+                vm.rawField(3, "caFile"); caFile = vm.string(at: -1); netstack_pop(vm.L, 1)
+                vm.rawField(3, "caPath"); caPath = vm.string(at: -1); netstack_pop(vm.L, 1)
+                vm.rawField(3, "timeout"); timeout = Int(vm.number(at: -1) ?? 10_000); netstack_pop(vm.L, 1)
+            }
+            let callbackIndex: Int32? = vm.type(at: vm.top) == LUA_TFUNCTION ? vm.top : nil
+            let fetch = { PresentedChain.fetch(host: hostName, port: port, serverName: serverName, timeoutMilliseconds: timeout, caFile: caFile, caPath: caPath) }
+            guard let cb = callbackIndex else {
+                return pushFetch(vm, fetch())
+            }
+            // Asynchronous: the handshake runs on a worker thread; the callback runs on the script's loop.
+            lua_pushvalue(vm.L, cb)
+            let ref = vm.ref()
+            host.pendingOperations += 1
+            let loop = host.eventLoop
+            threadPool.submit { _ in
+                let result = fetch()
+                loop.execute {
+                    host.pendingOperations -= 1
+                    vm.pushRef(ref)
+                    vm.unref(ref)
+                    let n = pushFetch(vm, result)
+                    vm.call(nargs: n, context: "fetchChain callback")
+                    host.checkIdle()
+                }
+            }
+            return 0
+        }
+    }
+
+    static func detectType(_ data: UnsafeRawBufferPointer) -> CertificateBlobType {
+        let prefix = data.prefix(4096)
+        return String(decoding: prefix, as: UTF8.self).contains("-----BEGIN") ? .pem : .der
+    }
+
+    static func pushVerification(_ vm: LuaVM, _ r: CertificateVerificationResult) {
+        let L = vm.L
+        lua_createtable(L, 0, 7)
+        lua_pushinteger(L, Int64(r.code)); lua_setfield(L, -2, "code")
+        lua_pushboolean(L, r.isValid ? 1 : 0); lua_setfield(L, -2, "ok")
+        vm.pushString(r.meaning); lua_setfield(L, -2, "meaning")
+        vm.pushString(r.reason); lua_setfield(L, -2, "reason")
+        lua_pushinteger(L, Int64(r.openSSLError)); lua_setfield(L, -2, "opensslError")
+        if let d = r.depth { lua_pushinteger(L, Int64(d)); lua_setfield(L, -2, "depth") }
+        if let s = r.subject { vm.pushString(s); lua_setfield(L, -2, "subject") }
+        lua_pushboolean(L, r.crlChecked ? 1 : 0); lua_setfield(L, -2, "crlChecked")
+    }
+
+    static func pushStrings(_ vm: LuaVM, _ list: [String], _ key: String) {
+        lua_createtable(vm.L, Int32(list.count), 0)
+        for (i, s) in list.enumerated() {
+            vm.pushString(s)
+            lua_rawseti(vm.L, -2, Int64(i + 1))
+        }
+        lua_setfield(vm.L, -2, key)
+    }
+
+    static func pushInfo(_ vm: LuaVM, _ c: CertificateInfo) {
+        let L = vm.L
+        lua_createtable(L, 0, 32)
+        func str(_ k: String, _ v: String) { vm.pushString(v); lua_setfield(L, -2, k) }
+        func num(_ k: String, _ v: Double) { lua_pushnumber(L, v); lua_setfield(L, -2, k) }
+        func int(_ k: String, _ v: Int) { lua_pushinteger(L, Int64(v)); lua_setfield(L, -2, k) }
+        func bool(_ k: String, _ v: Bool) { lua_pushboolean(L, v ? 1 : 0); lua_setfield(L, -2, k) }
+        int("version", c.version)
+        str("subject", c.subject); str("issuer", c.issuer)
+        pushStrings(vm, c.subjectAttributes, "subjectAttributes")
+        pushStrings(vm, c.issuerAttributes, "issuerAttributes")
+        if let cn = c.commonName { str("commonName", cn) }
+        str("serial", c.serial)
+        num("notBefore", c.notBefore.timeIntervalSince1970)
+        num("notAfter", c.notAfter.timeIntervalSince1970)
+        num("daysLeft", c.daysUntilExpiry())
+        pushStrings(vm, c.dnsNames, "dns")
+        pushStrings(vm, c.ipAddresses, "ip")
+        pushStrings(vm, c.emails, "email")
+        pushStrings(vm, c.uris, "uri")
+        str("keyType", c.keyType); int("keyBits", c.keyBits)
+        if let curve = c.keyCurve { str("keyCurve", curve) }
+        str("signatureAlgorithm", c.signatureAlgorithm)
+        str("sha256", c.sha256Fingerprint); str("sha1", c.sha1Fingerprint)
+        bool("isCA", c.isCA)
+        if let p = c.pathLength { int("pathLength", p) }
+        pushStrings(vm, c.keyUsage, "keyUsage")
+        pushStrings(vm, c.extendedKeyUsage, "extendedKeyUsage")
+        pushStrings(vm, c.ocspURLs, "ocsp")
+        pushStrings(vm, c.caIssuersURLs, "caIssuers")
+        pushStrings(vm, c.crlDistributionPoints, "crl")
+        bool("selfSigned", c.isSelfSigned)
+        c.der.withUnsafeBytes { vm.pushBytes($0) }
+        lua_setfield(L, -2, "der")
+    }
+
+    static func pushFetch(_ vm: LuaVM, _ r: Result<PresentedChain, PresentedChain.Failure>) -> Int32 {
+        switch r {
+        case .failure(let f):
+            lua_pushnil(vm.L)
+            vm.pushString(f.description)
+            return 2
+        case .success(let chain):
+            let L = vm.L
+            lua_createtable(L, 0, 6)
+            vm.pushString(chain.host); lua_setfield(L, -2, "host")
+            lua_pushinteger(L, Int64(chain.port)); lua_setfield(L, -2, "port")
+            vm.pushString(chain.tlsVersion); lua_setfield(L, -2, "tlsVersion")
+            vm.pushString(chain.cipher); lua_setfield(L, -2, "cipher")
+            lua_createtable(L, Int32(chain.certificates.count), 0)
+            for (i, c) in chain.certificates.enumerated() {
+                pushInfo(vm, c)
+                lua_rawseti(L, -2, Int64(i + 1))
+            }
+            lua_setfield(L, -2, "certificates")
+            pushVerification(vm, chain.verification)
+            lua_setfield(L, -2, "verification")
+            return 1
+        }
+    }
+}

@@ -1,0 +1,42 @@
+-- Certificate functions from Lua: the documented verification, verify with options, inspect, fetchChain.
+local ns = require "netstack"
+local dir, tlsHost, tlsPort, caFile = ...
+local function read(name)
+  local f = assert(io.open(dir .. "/" .. name, "rb"))
+  local d = f:read("a")
+  f:close()
+  return d
+end
+local PEM, DER = ns.NetStack_CERT_TYPE_PEM, ns.NetStack_CERT_TYPE_DER
+
+assert(ns.OH_NetStack_VerifyCertification({ type = PEM, data = read("leaf+inter.pem") }, { type = PEM, data = read("root.pem") }) == 0)
+assert(ns.OH_NetStack_VerifyCertification({ type = PEM, data = read("expired+inter.pem") }, { type = PEM, data = read("root.pem") }) == 2305010)
+assert(ns.OH_NetStack_CertVerification({ type = DER, data = read("leaf.der.der") }, { type = PEM, data = read("inter+root.pem") }) == 0)
+assert(ns.OH_NetStack_VerifyCertification(nil, nil) == 2305069)
+assert(ns.OH_NetStack_VerifyCertification({ type = PEM, data = "" }) == 2305069)
+assert(ns.OH_NetStack_VerifyCertification({ type = ns.NetStack_CERT_TYPE_INVALID, data = read("leaf.pem") }) == 2305069)
+assert(ns.certMessage(2305010) == "certificate expired")
+
+local r = ns.verify(read("revoked+inter.pem"), { ca = read("root+crls.pem") })
+assert(r.code == 2305023 and not r.ok and r.meaning == "certificate revoked" and r.crlChecked and r.depth == 0, r.reason)
+r = ns.verify(read("leaf+inter.pem"), { ca = read("root.pem"), hostname = "other.test" })
+assert(r.code == 2305062, r.code)
+r = ns.verify(read("leaf+inter.pem"), { ca = read("root.der.der"), hostname = "leaf.test", purpose = "server" })
+assert(r.ok, r.reason)
+
+local certs = assert(ns.inspect(read("leaf+inter.pem")))
+assert(#certs == 2 and certs[1].commonName == "leaf" and certs[2].commonName == "inter" and certs[2].isCA)
+assert(certs[1].dns[1] == "leaf.test" and certs[1].ip[1] == "127.0.0.1" and certs[1].keyType == "EC" and certs[1].keyBits == 256)
+assert(certs[1].daysLeft > 29 and #certs[1].sha256 == 95)
+local none, why = ns.inspect("garbage")
+assert(none == nil and why:find("no certificate"))
+
+local chain = assert(ns.fetchChain(tlsHost, tlsPort, { caFile = caFile }))
+assert(chain.verification.ok and chain.tlsVersion:find("TLS") and #chain.certificates == 1, chain.verification.reason)
+local failed, message = ns.fetchChain("127.0.0.1", 1, { timeout = 2000 })
+assert(failed == nil and message:find("refused"), message)
+-- Asynchronous form: the run waits for the callback.
+ns.fetchChain(tlsHost, tlsPort, {}, function(result, err)
+  assert(result and result.verification.code == 2305020, err)
+  print("certificates ok")
+end)
