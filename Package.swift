@@ -8,6 +8,7 @@ let package = Package(
         .executable(name: "netstack", targets: ["netstack"]),
         .executable(name: "netstack-wsbench", targets: ["netstack-wsbench"]),
         .executable(name: "netstack-autobahn", targets: ["netstack-autobahn"]),
+        .executable(name: "netstack-certbench", targets: ["netstack-certbench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -86,6 +87,12 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
+            swiftSettings: [.swiftLanguageMode(.v5)]
+        ),
+        // Verification throughput against raw OpenSSL loops (scripts/bench certs).
+        .executableTarget(
+            name: "netstack-certbench",
+            dependencies: ["NetStack", "NetStackTestServer", "CNetStackSSL"],
             swiftSettings: [.swiftLanguageMode(.v5)]
         ),
         .testTarget(

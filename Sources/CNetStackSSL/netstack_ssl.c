@@ -254,6 +254,59 @@ done:
     ERR_clear_error();
 }
 
+netstack_store *netstack_store_from_blob(const uint8_t *ca, size_t ca_len, int ca_type, int *crl_checked) {
+    *crl_checked = 0;
+    if (ca_type != NETSTACK_BLOB_PEM && ca_type != NETSTACK_BLOB_DER) return NULL;
+    STACK_OF(X509) *anchors = sk_X509_new_null();
+    STACK_OF(X509_CRL) *crls = sk_X509_CRL_new_null();
+    X509_STORE *store = NULL;
+    if (anchors && crls && parse_blob(ca, ca_len, ca_type, anchors, crls) && sk_X509_num(anchors) > 0) {
+        store = X509_STORE_new();
+        if (store) {
+            for (int i = 0; i < sk_X509_num(anchors); i++) X509_STORE_add_cert(store, sk_X509_value(anchors, i));
+            for (int i = 0; i < sk_X509_CRL_num(crls); i++) X509_STORE_add_crl(store, sk_X509_CRL_value(crls, i));
+            if (sk_X509_CRL_num(crls) > 0) {
+                X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL);
+                *crl_checked = 1;
+            }
+        }
+    }
+    if (anchors) sk_X509_pop_free(anchors, X509_free);
+    if (crls) sk_X509_CRL_pop_free(crls, X509_CRL_free);
+    ERR_clear_error();
+    return (netstack_store *)store;
+}
+
+void netstack_verify_with_store(const uint8_t *cert, size_t cert_len, int cert_type, netstack_store *store,
+                                int crl_checked, const netstack_verify_options *options, netstack_verify_result *result) {
+    memset(result, 0, sizeof *result);
+    ERR_clear_error();
+    if (cert_type != NETSTACK_BLOB_PEM && cert_type != NETSTACK_BLOB_DER) {
+        set_result(result, NETSTACK_VERIFY_BAD_INPUT, "unknown certificate type");
+        return;
+    }
+    STACK_OF(X509) *chain = sk_X509_new_null();
+    if (!chain) {
+        set_result(result, NETSTACK_VERIFY_INTERNAL, "out of memory");
+        return;
+    }
+    if (!parse_blob(cert, cert_len, cert_type, chain, NULL) || sk_X509_num(chain) == 0) {
+        set_result(result, NETSTACK_VERIFY_BAD_INPUT, cert == NULL || cert_len == 0 ? "empty certificate data" : "cannot parse the certificate");
+    } else {
+        X509 *leaf = sk_X509_shift(chain);
+        verify_core(leaf, chain, (X509_STORE *)store, options, result);
+        X509_free(leaf);
+    }
+    result->crl_checked = crl_checked;
+    sk_X509_pop_free(chain, X509_free);
+    ERR_clear_error();
+}
+
+void netstack_sha256(const uint8_t *data, size_t len, uint8_t *out) {
+    unsigned int n = 0;
+    EVP_Digest(data, len, out, &n, EVP_sha256(), NULL);
+}
+
 const char *netstack_verify_error_string(int error) { return X509_verify_cert_error_string(error); }
 
 int netstack_verify_original(const uint8_t *cert, size_t cert_len, const uint8_t *ca, size_t ca_len) {

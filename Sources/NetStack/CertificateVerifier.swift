@@ -112,10 +112,15 @@ public enum CertificateVerifier {
                               ca: UnsafeRawBufferPointer?, caType: CertificateBlobType = .pem,
                               options: CertificateVerificationOptions = .init()) -> CertificateVerificationResult {
         var result = netstack_verify_result()
+        let c = cert?.baseAddress?.assumingMemoryBound(to: UInt8.self)
+        // Trust anchors are parsed once per distinct CA blob (and once for the system store); an
+        // audit verifying many certificates against one CA pays for the store once.
+        guard let (store, crlChecked) = StoreCache.shared.store(for: ca, type: caType) else {
+            return CertificateVerificationResult(code: invalidInputCode, openSSLError: Int32(NETSTACK_VERIFY_BAD_CA), depth: nil, subject: nil,
+                                                 reason: ca == nil ? "cannot load the system trust store" : "cannot parse a CA certificate", crlChecked: false)
+        }
         withCOptions(options) { opts in
-            let c = cert?.baseAddress?.assumingMemoryBound(to: UInt8.self)
-            let a = ca.map { $0.baseAddress?.assumingMemoryBound(to: UInt8.self) ?? UnsafePointer(bitPattern: 1)! }
-            netstack_verify(c, cert?.count ?? 0, certType.rawValue, a, ca?.count ?? 0, caType.rawValue, opts, &result)
+            netstack_verify_with_store(c, cert?.count ?? 0, certType.rawValue, store.pointer, crlChecked ? 1 : 0, opts, &result)
         }
         return convert(result)
     }
@@ -184,6 +189,50 @@ public enum CertificateVerifier {
     }
 }
 
+/// Stores built from CA blobs, keyed by the blob's SHA-256 and type (at most 32, least recently
+/// used dropped), plus the system store keyed by SSL_CERT_FILE / SSL_CERT_DIR.
+final class StoreCache: @unchecked Sendable {
+    static let shared = StoreCache()
+    private let lock = NSLock()
+    private var entries: [[UInt8]: (store: CertificateStore, crl: Bool, used: UInt64)] = [:]
+    private var clock: UInt64 = 0
+
+    func store(for ca: UnsafeRawBufferPointer?, type: CertificateBlobType) -> (CertificateStore, Bool)? {
+        var key: [UInt8]
+        if let ca = ca {
+            key = [UInt8](repeating: 0, count: 33)
+            key.withUnsafeMutableBufferPointer { out in
+                netstack_sha256(ca.baseAddress?.assumingMemoryBound(to: UInt8.self), ca.count, out.baseAddress)
+            }
+            key[32] = UInt8(truncatingIfNeeded: type.rawValue)
+        } else {
+            key = Array("system:\(ProcessEnvironment.get("SSL_CERT_FILE") ?? ""):\(ProcessEnvironment.get("SSL_CERT_DIR") ?? "")".utf8)
+        }
+        lock.lock()
+        defer { lock.unlock() }
+        clock += 1
+        if let e = entries[key] {
+            entries[key]!.used = clock
+            return (e.store, e.crl)
+        }
+        let made: (CertificateStore, Bool)?
+        if let ca = ca {
+            guard ca.count > 0, type != .invalid else { return nil }
+            var crl: Int32 = 0
+            guard let p = netstack_store_from_blob(ca.baseAddress?.assumingMemoryBound(to: UInt8.self), ca.count, type.rawValue, &crl) else { return nil }
+            made = (CertificateStore(taking: p), crl != 0)
+        } else {
+            made = (try? CertificateStore(caFile: nil, caPath: nil)).map { ($0, false) }
+        }
+        guard let m = made else { return nil }
+        if entries.count >= 32, let oldest = entries.min(by: { $0.value.used < $1.value.used })?.key {
+            entries[oldest] = nil
+        }
+        entries[key] = (m.0, m.1, clock)
+        return m
+    }
+}
+
 /// A trust store (OpenSSL X509_STORE) loaded once and shared by connections; thread-safe for
 /// verification. Owns the store and frees it in `deinit`.
 public final class CertificateStore: @unchecked Sendable {
@@ -197,6 +246,9 @@ public final class CertificateStore: @unchecked Sendable {
         }
         pointer = p
     }
+
+    /// Takes ownership of a store made by the C module.
+    init(taking pointer: OpaquePointer) { self.pointer = pointer }
 
     deinit { netstack_store_free(pointer) }
 }

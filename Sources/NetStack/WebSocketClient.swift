@@ -74,8 +74,10 @@ public final class WebSocketClient: @unchecked Sendable {
     public var userData: AnyObject?
 
     let stateAtomic = ManagedAtomic<UInt8>(WebSocketClientState.idle.rawValue)
-    /// Bytes accepted by `send` and not yet written to the socket.
+    /// Payload bytes accepted by `send` and not yet handed to the channel.
     let queued = ManagedAtomic<Int>(0)
+    /// Bytes the channel holds that the socket has not taken yet (updated on the loop).
+    let socketBacklog = ManagedAtomic<Int>(0)
     /// Loop-confined: the handler of the current connection.
     var handler: WebSocketConnectionHandler?
 
@@ -86,8 +88,8 @@ public final class WebSocketClient: @unchecked Sendable {
 
     public var state: WebSocketClientState { WebSocketClientState(rawValue: stateAtomic.load(ordering: .acquiring))! }
 
-    /// Bytes waiting to be written.
-    public var bufferedAmount: Int { queued.load(ordering: .relaxed) }
+    /// Bytes waiting to be written: accepted by `send` and not yet taken by the socket.
+    public var bufferedAmount: Int { queued.load(ordering: .relaxed) + socketBacklog.load(ordering: .relaxed) }
 
     /// False while more than `writeHighWatermark` bytes wait to be written.
     public var isWritable: Bool { bufferedAmount <= configuration.writeHighWatermark }
@@ -145,6 +147,7 @@ public final class WebSocketClient: @unchecked Sendable {
             break
         }
         queued.store(0, ordering: .relaxed)
+        socketBacklog.store(0, ordering: .relaxed)
         let handshake = ClientHandshake(url: url, key: ClientHandshake.makeKey(), protocols: protocols,
                                         headers: plainHeaders,
                                         deflateOffer: config.compression ? Self.deflateOffer : nil,
@@ -188,7 +191,7 @@ public final class WebSocketClient: @unchecked Sendable {
         if count > configuration.maxSendSize {
             throw WebSocketError(.dataLengthExceeded, "message of \(count) bytes exceeds the limit of \(configuration.maxSendSize) bytes")
         }
-        let q = queued.load(ordering: .relaxed)
+        let q = bufferedAmount
         if q + count > configuration.maxSendQueue {
             throw WebSocketError(.queueLengthExceeded, "send queue holds \(q) bytes; \(count) more would exceed the limit of \(configuration.maxSendQueue)")
         }

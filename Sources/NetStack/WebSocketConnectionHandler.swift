@@ -289,7 +289,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
 
     @inline(__always)
     private func appendToOutbox(_ body: (inout ByteBuffer) -> Void) {
-        if outbox == nil { outbox = allocator.buffer(capacity: 4096) }
+        if outbox == nil { outbox = allocator.buffer(capacity: 512) }
         body(&outbox!)
         scheduleFlush()
     }
@@ -304,24 +304,39 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
     }
 
     private func flushOutbox() {
-        guard let context = context, var out = outbox, out.readableBytes > 0 else { return }
-        outbox = nil
+        guard let context = context, let out = outbox, out.readableBytes > 0 else { return }
         let payload = payloadInOutbox
         payloadInOutbox = 0
-        let promise = eventLoop.makePromise(of: Void.self)
-        context.writeAndFlush(wrapOutboundOut(out), promise: promise)
-        out = ByteBuffer()
-        promise.futureResult.whenComplete { [self] _ in self.wrote(payload: payload) }
-    }
-
-    /// Payload bytes from `send` in the outbox; they leave the send queue (`bufferedAmount`)
-    /// when the write that carries them completes. Frame overhead is not counted.
-    private var payloadInOutbox = 0
-
-    private func wrote(payload: Int) {
+        context.writeAndFlush(wrapOutboundOut(out), promise: nil)
+        // Keep the buffer: once the socket took it (usually within writeAndFlush) our copy is
+        // the only reference again, and `clear()` reuses its storage without allocating.
+        if out.capacity > 256 * 1024 { outbox = nil } else { outbox!.clear() }
         guard let client = client else { return }
         if payload > 0 { client.queued.wrappingDecrement(by: payload, ordering: .relaxed) }
-        if aboveHighWatermark, client.queued.load(ordering: .relaxed) <= config.writeHighWatermark / 4 {
+        updateSocketBacklog(context)
+    }
+
+    /// Payload bytes from `send` in the outbox. They leave `queued` when handed to the channel;
+    /// what the socket has not taken yet is tracked as `socketBacklog` (channel bytes, frame overhead
+    /// included). `bufferedAmount` is the sum.
+    private var payloadInOutbox = 0
+    private var drainWatch = false
+
+    private func updateSocketBacklog(_ context: ChannelHandlerContext) {
+        guard let client = client else { return }
+        let backlog = (try? context.channel.syncOptions?.getOption(.bufferedWritableBytes)) ?? 0
+        client.socketBacklog.store(backlog, ordering: .relaxed)
+        if backlog > 0 {
+            // Learn when the socket drained: a zero-length write completes after everything before it.
+            guard !drainWatch else { return }
+            drainWatch = true
+            let promise = eventLoop.makePromise(of: Void.self)
+            context.writeAndFlush(wrapOutboundOut(ByteBuffer()), promise: promise)
+            promise.futureResult.whenComplete { [self] _ in
+                self.drainWatch = false
+                if let ctx = self.context, self.client != nil { self.updateSocketBacklog(ctx) }
+            }
+        } else if aboveHighWatermark, client.bufferedAmount <= config.writeHighWatermark / 4 {
             aboveHighWatermark = false
             if !client.isDestroyed, let cb = client.onWritable { cb(client) }
         }
@@ -346,7 +361,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
 
     private func accountPayload(_ n: Int) {
         payloadInOutbox += n
-        if let client = client, client.queued.load(ordering: .relaxed) > config.writeHighWatermark {
+        if let client = client, client.bufferedAmount > config.writeHighWatermark {
             aboveHighWatermark = true
         }
     }
@@ -402,7 +417,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
             closeSent = true
         }
         enterClosing()
-        if let context = context, let out = outbox {
+        if let context = context, let out = outbox, out.readableBytes > 0 {
             outbox = nil
             payloadInOutbox = 0
             context.writeAndFlush(wrapOutboundOut(out)).whenComplete { [weak context] _ in context?.close(promise: nil) }
@@ -508,6 +523,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
         outbox = nil
         if let client = client {
             client.queued.store(0, ordering: .relaxed)
+            client.socketBacklog.store(0, ordering: .relaxed)
             if client.handler === self { client.handler = nil }
         }
         client = nil

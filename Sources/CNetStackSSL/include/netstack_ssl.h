@@ -57,6 +57,17 @@ void netstack_verify_der_chain_store(const uint8_t *const *certs, const size_t *
                                      netstack_store *store, const netstack_verify_options *options,
                                      netstack_verify_result *result);
 
+/* A store from a CA blob (certificates and CRLs; CRLs set CRL checking for the chain, reported in
+ * *crl_checked). NULL when the blob holds no certificate or does not parse. */
+netstack_store *netstack_store_from_blob(const uint8_t *ca, size_t ca_len, int ca_type, int *crl_checked);
+
+/* netstack_verify with a prepared store (from netstack_store_new or netstack_store_from_blob). */
+void netstack_verify_with_store(const uint8_t *cert, size_t cert_len, int cert_type, netstack_store *store,
+                                int crl_checked, const netstack_verify_options *options, netstack_verify_result *result);
+
+/* SHA-256 of a buffer (32 bytes into out). */
+void netstack_sha256(const uint8_t *data, size_t len, uint8_t *out);
+
 /* OpenSSL's text for an X509_V_ERR value. */
 const char *netstack_verify_error_string(int error);
 
