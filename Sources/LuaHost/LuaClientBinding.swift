@@ -47,6 +47,11 @@ enum LuaClientBinding {
     /// Pushes the script's object for `c` (nil if it was collected).
     static func pushUserdata(_ c: LuaClient, host: ScriptHost) {
         let L = host.vm.L
+        if c.selfRef != LUA_NOREF {
+            // Live clients hold a strong reference: one registry index, no string lookup.
+            netstack_getregistry_ref(L, c.selfRef)
+            return
+        }
         lua_getfield(L, netstack_registryindex(), NetStackModule.weakClientsKey)
         lua_rawgeti(L, -1, Int64(c.id))
         netstack_remove(L, -2)

@@ -139,6 +139,7 @@ enum NetStackModule {
         }
 
         CertificateModule.install(host)
+        JSONModule.install(vm)
 
         // Utilities.
         vm.setFunction("now") { vm in

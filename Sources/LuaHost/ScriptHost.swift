@@ -170,7 +170,11 @@ public final class ScriptHost {
 
     /// While connecting or connected, the registry holds the client's userdata so a script that
     /// drops its reference keeps its connection (as luv keeps live handles).
+    /// Clients connecting or connected (kept as a count: checked after every callback).
+    var liveClients = 0
+
     func anchor(_ c: LuaClient) {
+        if !c.live { liveClients += 1 }
         c.live = true
         if c.selfRef == LUA_NOREF {
             LuaClientBinding.pushUserdata(c, host: self)
@@ -180,6 +184,7 @@ public final class ScriptHost {
 
     /// After the terminal event or destroy.
     func release(_ c: LuaClient) {
+        if c.live { liveClients -= 1 }
         c.live = false
         if c.selfRef != LUA_NOREF {
             vm.unref(c.selfRef)
@@ -215,8 +220,7 @@ public final class ScriptHost {
         if let code = exitCode, !interrupted {
             return finish(code: code)
         }
-        let liveClients = clients.values.contains { $0.live }
-        if !liveClients && timers.isEmpty && pendingOperations == 0 {
+        if liveClients == 0 && timers.isEmpty && pendingOperations == 0 {
             finish(code: exitCode ?? (vm.errorCount > 0 ? 1 : 0))
         }
     }

@@ -41,6 +41,8 @@ public final class LocalWebSocketServer: @unchecked Sendable {
         public var defaultPath = "/echo"
         /// Print one line per connection to stderr.
         public var verbose = false
+        /// With TLS: require a client certificate issued by this CA (PEM file).
+        public var clientCA: String? = nil
         public init() {}
     }
 
@@ -77,6 +79,10 @@ public final class LocalWebSocketServer: @unchecked Sendable {
                 certificateChain: try NIOSSLCertificate.fromPEMFile(tls.certificatePath).map { .certificate($0) },
                 privateKey: .privateKey(try NIOSSLPrivateKey(file: tls.keyPath, format: .pem)))
             c.minimumTLSVersion = .tlsv12
+            if let clientCA = configuration.clientCA {
+                c.certificateVerification = .noHostnameVerification
+                c.trustRoots = .file(clientCA)
+            }
             sslContext = try NIOSSLContext(configuration: c)
         }
         let config = configuration

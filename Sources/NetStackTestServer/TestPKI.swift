@@ -27,10 +27,11 @@ public struct TestPKI: Sendable {
     /// Issues `<name>.pem`/`<name>.key` signed by the CA. `days` may be negative for an already
     /// expired certificate (its validity then ended `-days` days ago).
     @discardableResult
-    public func issue(name: String, subjectAltName: String, days: Int = 30, selfSigned: Bool = false) throws -> (certificate: String, key: String) {
+    public func issue(name: String, subjectAltName: String, days: Int = 30, selfSigned: Bool = false,
+                      extendedKeyUsage: String = "serverAuth") throws -> (certificate: String, key: String) {
         let key = "\(directory)/\(name).key", cert = "\(directory)/\(name).pem", csr = "\(directory)/\(name).csr"
         let ext = "\(directory)/\(name).ext"
-        try "subjectAltName=\(subjectAltName)\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n".write(toFile: ext, atomically: true, encoding: .utf8)
+        try "subjectAltName=\(subjectAltName)\nbasicConstraints=CA:FALSE\nextendedKeyUsage=\(extendedKeyUsage)\n".write(toFile: ext, atomically: true, encoding: .utf8)
         try TestPKI.openssl(["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
                              "-keyout", key, "-out", csr, "-subj", "/CN=\(name)"])
         if days < 0 {

@@ -50,7 +50,10 @@ struct Run: ParsableCommand {
                 options.startLocalServer = { s.url + "/echo" }
             }
         }
-        let host = try ScriptHost(eventLoop: group.next(), options: options)
+        // The script's VM and its connections get a loop of their own (one VM, one loop); the local
+        // server, TLS work and timers of the engine stay on the shared group.
+        let scriptGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let host = try ScriptHost(eventLoop: scriptGroup.next(), options: options)
         signal(SIGINT, SIG_IGN)
         let source = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
         source.setEventHandler { host.interrupt() }

@@ -6,30 +6,7 @@ final class CLITests: XCTestCase {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
     func netstack(_ args: [String], stdin: String? = nil, timeout: Double = 20) throws -> (status: Int32, out: String, err: String) {
-        let binary = Self.root.appendingPathComponent(".build/debug/netstack").path
-        guard FileManager.default.isExecutableFile(atPath: binary) else {
-            throw Failure("\(binary) is missing: run `swift build` first (scripts/test does)")
-        }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: binary)
-        p.arguments = args
-        p.currentDirectoryURL = Self.root
-        let out = Pipe(), err = Pipe(), inp = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        p.standardInput = inp
-        try p.run()
-        if let s = stdin { inp.fileHandleForWriting.write(s.data(using: .utf8)!) }
-        try inp.fileHandleForWriting.close()
-        let outData = LockedData(), errData = LockedData()
-        let t1 = Thread { outData.append(out.fileHandleForReading.readDataToEndOfFile()) }
-        let t2 = Thread { errData.append(err.fileHandleForReading.readDataToEndOfFile()) }
-        t1.start(); t2.start()
-        let deadline = Date().addingTimeInterval(timeout)
-        while p.isRunning && Date() < deadline { usleep(10_000) }
-        if p.isRunning { p.terminate(); throw Failure("netstack \(args) did not finish in \(timeout) s") }
-        while !t1.isFinished || !t2.isFinished { usleep(1000) }
-        return (p.terminationStatus, String(decoding: outData.data, as: UTF8.self), String(decoding: errData.data, as: UTF8.self))
+        try runNetstack(args, stdin: stdin, timeout: timeout)
     }
 
     struct Failure: Error, CustomStringConvertible {
@@ -43,6 +20,42 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(r.err.contains("built-in local echo server"), r.err)
         XCTAssertTrue(r.out.contains("message (text, 8 bytes): hello #3"), r.out)
         XCTAssertTrue(r.out.contains("close: 1000 bye"), r.out)
+    }
+
+    func testSigintClosesWith1001AndASecondOneExitsAtOnce() throws {
+        let binary = Self.root.appendingPathComponent(".build/debug/netstack").path
+        func start(_ url: String) throws -> (Process, Pipe) {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: binary)
+            p.arguments = ["run", "examples/chat-bot.lua", "--url", url, "--", "1000000"]
+            p.currentDirectoryURL = Self.root
+            let out = Pipe()
+            p.standardOutput = out
+            p.standardError = Pipe()
+            try p.run()
+            return (p, out)
+        }
+        let (p, out) = try start(Servers.plain.url + "/echo")
+        usleep(600_000)
+        kill(p.processIdentifier, SIGINT)
+        let deadline = Date().addingTimeInterval(10)
+        while p.isRunning && Date() < deadline { usleep(10_000) }
+        XCTAssertFalse(p.isRunning)
+        XCTAssertEqual(p.terminationStatus, 130)
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        XCTAssertTrue(text.contains("closed\t1001"), "closed with 1001 on SIGINT: \(text.suffix(200))")
+
+        // A server that never answers the close: the second SIGINT ends the run at once.
+        let (p2, _) = try start(Servers.plain.url + "/misbehave/no-close-reply")
+        usleep(600_000)
+        kill(p2.processIdentifier, SIGINT)
+        usleep(200_000)
+        XCTAssertTrue(p2.isRunning, "waiting for the close reply")
+        kill(p2.processIdentifier, SIGINT)
+        let d2 = Date().addingTimeInterval(3)
+        while p2.isRunning && Date() < d2 { usleep(10_000) }
+        XCTAssertFalse(p2.isRunning)
+        XCTAssertEqual(p2.terminationStatus, 130)
     }
 
     func testRunExitCodes() throws {
@@ -100,3 +113,32 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(rejected.out.contains("404"), rejected.out)
     }
 }
+
+/// Runs the built `netstack` executable.
+func runNetstack(_ args: [String], stdin: String? = nil, timeout: Double = 20) throws -> (status: Int32, out: String, err: String) {
+    let binary = CLITests.root.appendingPathComponent(".build/debug/netstack").path
+    guard FileManager.default.isExecutableFile(atPath: binary) else {
+        throw CLITests.Failure("\(binary) is missing: run `swift build` first (scripts/test does)")
+    }
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: binary)
+    p.arguments = args
+    p.currentDirectoryURL = CLITests.root
+    let out = Pipe(), err = Pipe(), inp = Pipe()
+    p.standardOutput = out
+    p.standardError = err
+    p.standardInput = inp
+    try p.run()
+    if let s = stdin { inp.fileHandleForWriting.write(s.data(using: .utf8)!) }
+    try inp.fileHandleForWriting.close()
+    let outData = LockedData(), errData = LockedData()
+    let t1 = Thread { outData.append(out.fileHandleForReading.readDataToEndOfFile()) }
+    let t2 = Thread { errData.append(err.fileHandleForReading.readDataToEndOfFile()) }
+    t1.start(); t2.start()
+    let deadline = Date().addingTimeInterval(timeout)
+    while p.isRunning && Date() < deadline { usleep(10_000) }
+    if p.isRunning { p.terminate(); throw CLITests.Failure("netstack \(args) did not finish in \(timeout) s") }
+    while !t1.isFinished || !t2.isFinished { usleep(1000) }
+    return (p.terminationStatus, String(decoding: outData.data, as: UTF8.self), String(decoding: errData.data, as: UTF8.self))
+}
+

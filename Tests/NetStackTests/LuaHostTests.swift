@@ -20,7 +20,10 @@ final class LuaHostTests: XCTestCase {
         let lines = LockedLines()
         options.log = { lines.append($0) }
         configure(&options)
-        let host = try ScriptHost(eventLoop: MultiThreadedEventLoopGroup.singleton.next(), options: options)
+        // A loop of its own, as `netstack run` gives a script (the test servers run on the shared group).
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        defer { try? group.syncShutdownGracefully() }
+        let host = try ScriptHost(eventLoop: group.next(), options: options)
         let path = Self.scripts.appendingPathComponent(name).path
         let (status, out) = captureStdout { host.run(path: path, args: args) }
         return Outcome(status: status, log: lines.all, stdout: out)
@@ -62,6 +65,12 @@ final class LuaHostTests: XCTestCase {
         XCTAssertEqual(l.status, 1)
         XCTAssertTrue(l.log.joined().contains("instruction budget exceeded"), l.log.joined(separator: "\n"))
         XCTAssertTrue(l.stdout.contains("after the runaway callback"), "the host survived the runaway callback")
+    }
+
+    func testJSON() throws {
+        let o = try run("json.lua")
+        XCTAssertEqual(o.status, 0, o.log.joined(separator: "\n"))
+        XCTAssertTrue(o.stdout.contains("json ok"))
     }
 
     func testCertificateFunctions() throws {

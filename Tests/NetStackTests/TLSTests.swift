@@ -76,6 +76,29 @@ final class TLSTests: XCTestCase {
         XCTAssertEqual(env.messages, [Array("secure".utf8)], "SSL_CERT_FILE is honoured: \(env.events)")
     }
 
+    func testClientCertificate() throws {
+        let client = try pki.issue(name: "client", subjectAltName: "DNS:client.test", extendedKeyUsage: "clientAuth")
+        var c = LocalWebSocketServer.Configuration()
+        c.tls = .init(certificatePath: pki.serverCertificate, keyPath: pki.serverKey)
+        c.clientCA = pki.caCertificate
+        let server = LocalWebSocketServer(configuration: c)
+        try server.start()
+        defer { server.stop() }
+        let with = echoOnce(server.url + "/echo") {
+            $0.tls.caFile = pki.caCertificate
+            $0.tls.clientCertificateFile = client.certificate
+            $0.tls.clientKeyFile = client.key
+        }
+        XCTAssertEqual(with.messages, [Array("secure".utf8)], "\(with.events)")
+        let without = echoOnce(server.url + "/echo") { $0.tls.caFile = pki.caCertificate }
+        XCTAssertTrue(without.messages.isEmpty, "the server requires a client certificate: \(without.events)")
+        XCTAssertNotNil(without.errors.first ?? without.close.map { (Int32($0.0), $0.1) })
+        // A key without its certificate is a configuration error, reported synchronously.
+        let lone = WebSocketClient()
+        lone.configuration.tls.clientKeyFile = client.key
+        XCTAssertThrowsError(try lone.connect(to: server.url)) { XCTAssertEqual(($0 as? WebSocketError)?.code, .connectionError) }
+    }
+
     func testLargeMessagesOverTLS() {
         let big = [UInt8](repeating: 0x5A, count: 2 << 20)
         let r = runClient(Servers.tls.url + "/echo", configure: { $0.tls.caFile = pki.caCertificate }, setup: { rec in

@@ -1,0 +1,42 @@
+import Foundation
+import XCTest
+
+/// Every example, run as documented in examples/README.md, against the local server.
+final class ExamplesTests: XCTestCase {
+    func testEchoBot() throws {
+        let r = try runNetstack(["run", "examples/echo-bot.lua", "--url", Servers.plain.url + "/echo", "--", "2"])
+        XCTAssertEqual(r.status, 0, r.err)
+        XCTAssertEqual(r.out, "open: 101 Switching Protocols\nmessage (text, 8 bytes): hello #1\nmessage (text, 8 bytes): hello #2\nclose: 1000 bye\n")
+    }
+
+    func testChatBot() throws {
+        let r = try runNetstack(["run", "examples/chat-bot.lua", "--url", Servers.plain.url + "/echo", "--", "3"])
+        XCTAssertEqual(r.status, 0, r.err)
+        let lines = r.out.split(separator: "\n").map(String.init)
+        XCTAssertEqual(lines.first, "heard join")
+        XCTAssertEqual(lines.filter { $0 == "heard say: heartbeat at T" }.count, 3, r.out)
+        XCTAssertEqual(lines.last, "closed\t1000\tbye")
+    }
+
+    func testAutomationPassesAndFails() throws {
+        let ok = try runNetstack(["run", "examples/automation.lua", "--", "examples/automation-commands.txt", Servers.plain.url + "/echo"])
+        XCTAssertEqual(ok.status, 0, ok.out + ok.err)
+        XCTAssertTrue(ok.out.contains("4 of 4 steps, 0 failed"), ok.out)
+        let bad = NSTemporaryDirectory() + "bad-steps-\(getpid()).txt"
+        try "send hello\nexpect goodbye\n".write(toFile: bad, atomically: true, encoding: .utf8)
+        let failing = try runNetstack(["run", "examples/automation.lua", "--", bad, Servers.plain.url + "/echo"])
+        XCTAssertEqual(failing.status, 1, failing.out)
+        XCTAssertTrue(failing.out.contains("FAILED  expected \"goodbye\", got \"hello\""), failing.out)
+    }
+
+    func testCertAudit() throws {
+        let lab = CertificateLab.shared
+        let files = try runNetstack(["run", "examples/cert-audit.lua", "--", "--ca", lab.path("root"), lab.path("leaf+inter"), lab.path("expired+inter")])
+        XCTAssertEqual(files.status, 1, "an expired certificate fails the audit: " + files.out + files.err)
+        XCTAssertTrue(files.out.contains("0 success"), files.out)
+        XCTAssertTrue(files.out.contains("2305010 certificate expired"), files.out)
+        let server = try runNetstack(["run", "examples/cert-audit.lua", "--", "--ca", Servers.pki.caCertificate, "127.0.0.1:\(Servers.tls.port)"])
+        XCTAssertEqual(server.status, 0, server.out + server.err)
+        XCTAssertTrue(server.out.contains("0 success"), server.out)
+    }
+}
