@@ -62,6 +62,20 @@ int netstack_pcall_traceback(lua_State *L, int nargs, int nresults) {
     return status;
 }
 
+void netstack_install_msghandler(lua_State *L) {
+    lua_settop(L, 0);
+    lua_pushcfunction(L, msghandler);
+}
+
+int netstack_pcall_base(lua_State *L, int nargs, int nresults) {
+    netstack_ud *u = get_ud(L);
+    int saved = u->enforce;
+    u->enforce = 1;
+    int status = lua_pcall(L, nargs, nresults, 1);
+    u->enforce = saved;
+    return status;
+}
+
 int netstack_dofile(lua_State *L, const char *path, int nargs) {
     int status = luaL_loadfile(L, path);
     if (status != LUA_OK) {

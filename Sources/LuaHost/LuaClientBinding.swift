@@ -78,7 +78,7 @@ enum LuaClientBinding {
             if dispatchPrologue(c, 1, host) {
                 m.data.withUnsafeReadableBytes { vm.pushBytes($0) }
                 lua_pushinteger(L, Int64(m.data.readableBytes))
-                vm.pushString(m.kind == .text ? "text" : "binary")
+                netstack_getregistry_ref(L, m.kind == .text ? host.textRef : host.binaryRef)
                 vm.call(nargs: 4, context: "onMessage")
             }
             host.checkIdle()

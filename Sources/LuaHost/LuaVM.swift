@@ -33,6 +33,7 @@ public final class LuaVM {
         self.eventLoop = eventLoop
         self.options = options
         if options.instructionBudget > 0 { netstack_set_instruction_budget(L, Int64(options.instructionBudget)) }
+        netstack_install_msghandler(L)
     }
 
     deinit { netstack_close(L) }
@@ -44,7 +45,8 @@ public final class LuaVM {
     @discardableResult
     func call(nargs: Int32, nresults: Int32 = 0, context: String) -> Bool {
         if options.instructionBudget > 0 { netstack_reset_instruction_budget(L) }
-        let status = netstack_pcall_traceback(L, nargs, nresults)
+        // Host calls start from the base of the main stack, where the handler sits at index 1.
+        let status = netstack_pcall_base(L, nargs, nresults)
         if status == LUA_OK { return true }
         reportTopError(context: context, status: status)
         return false

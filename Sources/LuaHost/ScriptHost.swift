@@ -28,6 +28,9 @@ public final class ScriptHost {
     var nextClientID = 1
     var clientsCreated = 0
     var timers: [Int: LuaTimer] = [:]
+    /// The strings "text" and "binary", anchored once (pushed for every message).
+    var textRef: Int32 = LUA_NOREF
+    var binaryRef: Int32 = LUA_NOREF
     /// Asynchronous operations (fetchChain with a callback) still running.
     var pendingOperations = 0
     var nextTimerID = 1
@@ -39,6 +42,10 @@ public final class ScriptHost {
         self.options = options
         self.done = eventLoop.makePromise(of: Int32.self)
         vm.errorSink = options.log
+        vm.pushString("text")
+        textRef = vm.ref()
+        vm.pushString("binary")
+        binaryRef = vm.ref()
         NetStackModule.install(into: self)
     }
 

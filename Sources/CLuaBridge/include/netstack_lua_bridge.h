@@ -19,6 +19,12 @@ void netstack_push_swift_function(lua_State *L, netstack_swift_fn fn, void *cont
  * lua_pcall status; on error the message (with traceback) is on top of the stack. */
 int netstack_pcall_traceback(lua_State *L, int nargs, int nresults);
 
+/* Puts the traceback message handler at stack index 1 of the main stack, where it stays, so that
+ * calls from the host (netstack_pcall_base) need no handler push per call. */
+void netstack_install_msghandler(lua_State *L);
+/* lua_pcall with the handler at index 1 (see netstack_install_msghandler). */
+int netstack_pcall_base(lua_State *L, int nargs, int nresults);
+
 /* Loads and runs a chunk from a file (NULL: stdin) in protected mode, with traceback. The chunk
  * receives nargs values already pushed. Returns the status; message on top on error. */
 int netstack_dofile(lua_State *L, const char *path, int nargs);
