@@ -13,6 +13,8 @@ public final class ScriptHost {
         public var url: String?
         /// Starts the local echo server when a bot script gets no URL.
         public var startLocalServer: (() throws -> String)?
+        /// Trace of every connection's handshake, messages and control frames (`-v`).
+        public var trace: (@Sendable (String) -> Void)?
         public var log: (String) -> Void = { FileHandle.standardError.write(($0 + "\n").data(using: .utf8)!) }
         public init() {}
     }
@@ -168,6 +170,7 @@ public final class ScriptHost {
         clientsCreated += 1
         var config = WebSocketClientConfiguration()
         config.pingInterval = .seconds(30)
+        if let trace = options.trace { config.trace = { trace("[client \(id)] " + $0) } }
         let client = WebSocketClient(configuration: config, eventLoop: eventLoop)
         let c = LuaClient(id: id, client: client, callbacks: callbacks)
         clients[id] = c

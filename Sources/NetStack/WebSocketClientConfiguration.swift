@@ -61,6 +61,9 @@ public struct WebSocketClientConfiguration: Sendable {
     /// The `User-Agent` sent unless a header sets one; nil sends none.
     public var userAgent: String? = "NetStack/\(NetStackVersion.string)"
     public var tls = WebSocketTLSOptions()
+    /// Called on the connection's loop with one line per handshake step, message and control
+    /// frame, in both directions ("> " out, "< " in). nil (the default) costs nothing.
+    public var trace: (@Sendable (String) -> Void)?
 
     public init() {}
 }

@@ -80,7 +80,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
         let serverName = config.tls.serverName ?? (url.hostIsIPLiteral ? nil : url.host)
         let bootstrap = ClientBootstrap(group: eventLoop)
             .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
-            .channelOption(ChannelOptions.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 1024, initial: 16 * 1024, maximum: 256 * 1024))
+            .channelOption(ChannelOptions.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 1024, initial: 16 * 1024, maximum: 1024 * 1024))
             .connectTimeout(timeout)
             .channelInitializer { [self] channel in
                 do {
@@ -127,6 +127,9 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
         phase = .handshaking
         var request = context.channel.allocator.buffer(capacity: 512)
         handshake.writeRequest(into: &request)
+        if let trace = config.trace {
+            for line in String(buffer: request).split(separator: "\r\n") { trace("> \(line)") }
+        }
         context.writeAndFlush(wrapOutboundOut(request), promise: nil)
         context.fireChannelActive()
     }
@@ -181,6 +184,10 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
             context.close(promise: nil)
         case .head(let head, let consumed):
             inbound!.moveReaderIndex(forwardBy: consumed)
+            if let trace = config.trace {
+                trace("< \(head.statusLine)")
+                for h in head.headers { trace("< \(h.name): \(h.value)") }
+            }
             if head.statusCode != 101 {
                 let length = head.value(of: "content-length").flatMap { Int($0.trimmingCharacters(in: " ")) } ?? 256
                 let wanted = min(256, max(0, length))
@@ -255,6 +262,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
                 if progressed { continue }
                 return
             }
+            if let trace = config.trace { Self.trace(event, trace) }
             switch event {
             case .message(let kind, let data):
                 // After our close frame, data is read (to find the server's close) but not delivered.
@@ -282,6 +290,16 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
                 failConnection(closeCode: closeCode, error: error)
                 return
             }
+        }
+    }
+
+    private static func trace(_ event: FrameReceiver.Event, _ trace: (String) -> Void) {
+        switch event {
+        case .message(let kind, let data): trace("< \(kind) message, \(data.readableBytes) bytes")
+        case .ping(let p): trace("< ping, \(p.readableBytes) bytes")
+        case .pong(let p): trace("< pong, \(p.readableBytes) bytes")
+        case .close(let code, let reason): trace("< close \(code.map(String.init) ?? "(no code)") \(reason)")
+        case .failure(let code, let error): trace("! protocol failure, closing with \(code): \(error.message)")
         }
     }
 
@@ -350,9 +368,11 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
         let opcode: WebSocketOpcode = kind == .text ? .text : .binary
         if let deflate = deflate, deflate.canCompress, bytes.count >= deflate.compressionThreshold,
            let compressed = deflate.compress(bytes, allocator: allocator) {
+            config.trace?("> \(kind) message, \(bytes.count) bytes (deflated to \(compressed.readableBytes))")
             let key = masks.nextKey()
             appendToOutbox { FrameEncoder.writeFrame(into: &$0, rsv1: true, opcode: opcode, payload: compressed, maskKey: key) }
         } else {
+            config.trace?("> \(kind) message, \(bytes.count) bytes")
             let key = masks.nextKey()
             appendToOutbox { FrameEncoder.writeFrame(into: &$0, opcode: opcode, payload: bytes, maskKey: key) }
         }
@@ -374,6 +394,15 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
     }
 
     private func writeControl(_ opcode: WebSocketOpcode, _ payload: ByteBuffer) {
+        if let trace = config.trace {
+            if opcode == .close, payload.readableBytes >= 2 {
+                var p = payload
+                let code = p.readInteger(as: UInt16.self)!
+                trace("> close \(code) \(p.readString(length: p.readableBytes) ?? "")")
+            } else {
+                trace("> \(opcode), \(payload.readableBytes) bytes")
+            }
+        }
         let key = masks.nextKey()
         appendToOutbox { FrameEncoder.writeFrame(into: &$0, opcode: opcode, payload: payload, maskKey: key) }
     }

@@ -23,7 +23,7 @@ struct Connect: ParsableCommand {
     @Flag(help: "Do not offer permessage-deflate.") var noCompression = false
     @Option(help: "After end of input, seconds to wait for replies before closing.") var wait: Double = 1.0
     @Flag(help: "Print events as JSON lines.") var json = false
-    @Flag(name: .shortAndLong, help: "Trace the handshake and events to stderr.") var verbose = false
+    @Flag(name: .shortAndLong, help: "Trace the handshake, messages and control frames to stderr.") var verbose = false
 
     func run() throws {
         var config = WebSocketClientConfiguration()
@@ -32,6 +32,7 @@ struct Connect: ParsableCommand {
         config.tls.caPath = caPath
         config.tls.insecure = insecure
         config.compression = !noCompression
+        if verbose { config.trace = { line in printErr(line) } }
         if insecure { printErr("netstack: warning: --insecure: the server certificate is not verified") }
         var headers: [WebSocketHeader] = []
         for h in header {
@@ -103,10 +104,6 @@ final class Session: @unchecked Sendable {
         client.onOpen = { [self] _, r in
             var fields = ["code": "\(r.code)", "reason": r.reason]
             if let p = r.protocolName { fields["protocol"] = p }
-            if verbose {
-                printErr("< HTTP \(r.code) \(r.reason)")
-                for h in r.headers { printErr("< \(h.name): \(h.value)") }
-            }
             emit(event: "open", fields: fields, text: "connected (\(r.code) \(r.reason)\(r.protocolName.map { ", protocol \($0)" } ?? ""))", toStderr: true)
             opened.signal()
         }

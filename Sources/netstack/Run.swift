@@ -23,6 +23,7 @@ struct Run: ParsableCommand {
     @Option(help: "URL a bot script connects to.") var url: String?
     @Option(help: "Memory limit for the script, in bytes (suffixes k, m, g).") var memoryLimit: String?
     @Option(help: "Instructions one callback may run before it is stopped (0: no limit).") var instructionLimit: Int = 0
+    @Flag(name: .shortAndLong, help: "Trace handshakes, messages and control frames to stderr.") var verbose = false
     @Argument(parsing: .postTerminator, help: "Arguments for the script (after --).") var args: [String] = []
 
     func run() throws {
@@ -37,6 +38,7 @@ struct Run: ParsableCommand {
             options.vm.memoryLimit = bytes
         }
         options.vm.instructionBudget = instructionLimit
+        if verbose { options.trace = { printErr($0) } }
         let group = MultiThreadedEventLoopGroup.singleton
         // Without --url, a local echo server is made ready beforehand (binding a port takes
         // microseconds); it is used only if the script turns out to be a bot.

@@ -100,6 +100,18 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(events[3]["code"] as? Int, 1000)
     }
 
+    func testVerboseTracesHandshakeMessagesAndClose() throws {
+        let r = try netstack(["connect", "-v", "--no-compression", Servers.plain.url + "/echo", "--wait", "0.3"], stdin: "hi\n")
+        XCTAssertEqual(r.status, 0, r.err)
+        for expected in ["> GET /echo HTTP/1.1", "> Sec-WebSocket-Version: 13", "< HTTP/1.1 101 Switching Protocols",
+                         "> text message, 2 bytes", "< text message, 2 bytes", "> close 1000", "< close 1000"] {
+            XCTAssertTrue(r.err.contains(expected), "missing '\(expected)' in:\n\(r.err)")
+        }
+        let run = try netstack(["run", "-v", "examples/echo-bot.lua", "--url", Servers.plain.url + "/echo", "--", "1"])
+        XCTAssertEqual(run.status, 0)
+        XCTAssertTrue(run.err.contains("[client 1] > text message, 8 bytes"), run.err)
+    }
+
     func testConnectFailuresExitNonZeroWithTheReason() throws {
         let refused = try netstack(["connect", "ws://127.0.0.1:1/"], stdin: "")
         XCTAssertEqual(refused.status, 1)
