@@ -1,3 +1,4 @@
+import COpenSSL
 import NIOCore
 
 /// RFC 6455 opcodes.
@@ -111,16 +112,23 @@ package final class MaskKeySource {
     }
 
     private func refill() {
-        var rng = SystemRandomNumberGenerator()
-        keys.withUnsafeMutableBytes { raw in
-            var i = 0
-            while i + 8 <= raw.count {
-                raw.storeBytes(of: rng.next() as UInt64, toByteOffset: i, as: UInt64.self)
-                i += 8
-            }
-        }
+        keys.withUnsafeMutableBytes { SystemEntropy.fill($0) }
         next = 0
     }
+}
+
+/// Bytes from OpenSSL's CSPRNG (seeded from the kernel): one call fills a whole buffer, where
+/// Swift's `SystemRandomNumberGenerator` makes one system call per 8 bytes.
+package enum SystemEntropy {
+    package static func fill(_ buffer: UnsafeMutableRawBufferPointer) {
+        guard let base = buffer.baseAddress, buffer.count > 0 else { return }
+        if RAND_bytes(base.assumingMemoryBound(to: UInt8.self), Int32(buffer.count)) != 1 {
+            // OpenSSL could not seed (practically impossible on Linux): the system generator instead.
+            var rng = SystemRandomNumberGenerator()
+            for i in 0..<buffer.count { buffer[i] = UInt8.random(in: 0...255, using: &rng) }
+        }
+    }
+
 }
 
 /// Frame encoding into a ByteBuffer.

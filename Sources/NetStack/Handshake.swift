@@ -68,9 +68,8 @@ package struct ClientHandshake {
     static let guid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
     static func makeKey() -> String {
-        var rng = SystemRandomNumberGenerator()
         var bytes = [UInt8](repeating: 0, count: 16)
-        for i in 0..<16 { bytes[i] = UInt8.random(in: 0...255, using: &rng) }
+        bytes.withUnsafeMutableBytes { SystemEntropy.fill($0) }
         return Base64.encode(bytes)
     }
 

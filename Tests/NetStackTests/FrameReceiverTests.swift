@@ -187,6 +187,14 @@ final class FrameReceiverTests: XCTestCase {
         XCTAssertEqual(hello, [0x7F, 0x9F, 0x4D, 0x51, 0x58])
     }
 
+    func testMaskKeysAreFreshAcrossRefills() {
+        let source = MaskKeySource()
+        let keys = (0..<5000).map { _ in source.nextKey() }
+        // 5000 random 32-bit keys: a handful of collisions at most (expected ~0.003).
+        XCTAssertGreaterThan(Set(keys).count, 4990)
+        XCTAssertNotEqual(keys[1023], keys[1024], "keys differ across a refill boundary")
+    }
+
     func testEncoderWritesRFCExampleBytes() {
         var b = ByteBuffer()
         Array("Hello".utf8).withUnsafeBytes { FrameEncoder.writeFrame(into: &b, opcode: .text, payload: $0, maskKey: 0x3D21_FA37) }
