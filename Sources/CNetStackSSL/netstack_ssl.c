@@ -168,47 +168,6 @@ done:
     ERR_clear_error();
 }
 
-void netstack_verify_der_chain(const uint8_t *const *certs, const size_t *lengths, size_t count,
-                               const char *ca_file, const char *ca_dir,
-                               const netstack_verify_options *options, netstack_verify_result *result) {
-    memset(result, 0, sizeof *result);
-    ERR_clear_error();
-    if (count == 0) {
-        set_result(result, NETSTACK_VERIFY_BAD_INPUT, "the server presented no certificate");
-        return;
-    }
-    STACK_OF(X509) *chain = sk_X509_new_null();
-    X509 *leaf = NULL;
-    X509_STORE *store = X509_STORE_new();
-    if (!chain || !store) {
-        set_result(result, NETSTACK_VERIFY_INTERNAL, "out of memory");
-        goto done;
-    }
-    for (size_t i = 0; i < count; i++) {
-        const unsigned char *p = certs[i];
-        X509 *x = d2i_X509(NULL, &p, (long)lengths[i]);
-        if (!x) {
-            set_result(result, NETSTACK_VERIFY_BAD_INPUT, "cannot parse a presented certificate");
-            goto done;
-        }
-        if (i == 0) leaf = x; else sk_X509_push(chain, x);
-    }
-    if (ca_file || ca_dir) {
-        if (!X509_STORE_load_locations(store, ca_file, ca_dir)) {
-            set_result(result, NETSTACK_VERIFY_BAD_CA, "cannot load the CA file or directory");
-            goto done;
-        }
-    } else {
-        X509_STORE_set_default_paths(store);
-    }
-    verify_core(leaf, chain, store, options, result);
-done:
-    if (leaf) X509_free(leaf);
-    if (chain) sk_X509_pop_free(chain, X509_free);
-    if (store) X509_STORE_free(store);
-    ERR_clear_error();
-}
-
 netstack_store *netstack_store_new(const char *ca_file, const char *ca_dir) {
     X509_STORE *store = X509_STORE_new();
     if (!store) return NULL;

@@ -318,7 +318,7 @@ final class ServerConnectionHandler: ChannelInboundHandler {
         case "/sink": sinkTarget = Int(query["n"] ?? "0") ?? 0
         case "/headers":
             var json = "{"
-            json += requestHeaders.map { "\"\(jsonEscape($0.0))\":\"\(jsonEscape($0.1))\"" }.joined(separator: ",")
+            json += requestHeaders.map { JSONString.quote($0.0) + ":" + JSONString.quote($0.1) }.joined(separator: ",")
             json += "}"
             sendMessage(context, .text, Array(json.utf8))
         case "/close":
@@ -465,20 +465,4 @@ final class ServerConnectionHandler: ChannelInboundHandler {
         }
         if n == 0 { sendClose(context, code: 1000, reason: "") } else { writeBatch() }
     }
-}
-
-func jsonEscape(_ s: String) -> String {
-    var out = ""
-    for u in s.unicodeScalars {
-        switch u {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\r": out += "\\r"
-        case "\t": out += "\\t"
-        default:
-            if u.value < 0x20 { out += String(format: "\\u%04x", u.value) } else { out.unicodeScalars.append(u) }
-        }
-    }
-    return out
 }

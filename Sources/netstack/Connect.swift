@@ -89,7 +89,7 @@ final class Session: @unchecked Sendable {
         if json {
             var parts = ["\"event\":\"\(event)\""]
             for (k, v) in fields.sorted(by: { $0.key < $1.key }) {
-                parts.append("\"\(k)\":" + (Int(v) != nil && k != "data" ? v : JSONText.quote(v)))
+                parts.append("\"\(k)\":" + (Int(v) != nil && k != "data" ? v : JSONString.quote(v)))
             }
             print("{" + parts.joined(separator: ",") + "}")
         } else if toStderr {
@@ -132,20 +132,3 @@ final class Session: @unchecked Sendable {
     }
 }
 
-enum JSONText {
-    static func quote(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if u.value < 0x20 { out += String(format: "\\u%04x", u.value) } else { out.unicodeScalars.append(u) }
-            }
-        }
-        return out + "\""
-    }
-}

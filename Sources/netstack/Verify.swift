@@ -46,13 +46,13 @@ struct Verify: ParsableCommand {
                                                 ca: caData.map(Array.init), caType: caData.map(type) ?? .pem, options: options)
         let infos = inspect ? CertificateInfo.parse(Array(certData), type: type(certData)) : []
         if json {
-            var fields = ["\"code\":\(result.code)", "\"ok\":\(result.isValid)", "\"meaning\":\(JSONText.quote(result.meaning))",
-                          "\"reason\":\(JSONText.quote(result.reason))"]
+            var fields = ["\"code\":\(result.code)", "\"ok\":\(result.isValid)", "\"meaning\":\(JSONString.quote(result.meaning))",
+                          "\"reason\":\(JSONString.quote(result.reason))"]
             if let d = result.depth { fields.append("\"depth\":\(d)") }
-            if let s = result.subject { fields.append("\"subject\":\(JSONText.quote(s))") }
+            if let s = result.subject { fields.append("\"subject\":\(JSONString.quote(s))") }
             if inspect {
                 let certs = infos.map { c in
-                    "{\"subject\":\(JSONText.quote(c.subject)),\"issuer\":\(JSONText.quote(c.issuer)),\"serial\":\(JSONText.quote(c.serial)),\"notAfter\":\(Int(c.notAfter.timeIntervalSince1970)),\"dns\":[\(c.dnsNames.map(JSONText.quote).joined(separator: ","))],\"key\":\(JSONText.quote("\(c.keyType) \(c.keyBits)")),\"sha256\":\(JSONText.quote(c.sha256Fingerprint))}"
+                    "{\"subject\":\(JSONString.quote(c.subject)),\"issuer\":\(JSONString.quote(c.issuer)),\"serial\":\(JSONString.quote(c.serial)),\"notAfter\":\(Int(c.notAfter.timeIntervalSince1970)),\"dns\":[\(c.dnsNames.map(JSONString.quote).joined(separator: ","))],\"key\":\(JSONString.quote("\(c.keyType) \(c.keyBits)")),\"sha256\":\(JSONString.quote(c.sha256Fingerprint))}"
                 }
                 fields.append("\"certificates\":[\(certs.joined(separator: ","))]")
             }

@@ -42,12 +42,6 @@ void netstack_verify(const uint8_t *cert, size_t cert_len, int cert_type,
                      const uint8_t *ca, size_t ca_len, int ca_type,
                      const netstack_verify_options *options, netstack_verify_result *result);
 
-/* The same verification for a chain given as DER certificates (leaf first), as a TLS handshake
- * presents it; trust from ca_file / ca_dir, or the system store when both are NULL. */
-void netstack_verify_der_chain(const uint8_t *const *certs, const size_t *lengths, size_t count,
-                               const char *ca_file, const char *ca_dir,
-                               const netstack_verify_options *options, netstack_verify_result *result);
-
 /* A shared trust store (thread-safe for verification): from ca_file and/or ca_dir, or the system
  * default (SSL_CERT_FILE / SSL_CERT_DIR honoured) when both are NULL. NULL on failure. */
 typedef struct netstack_store netstack_store;
