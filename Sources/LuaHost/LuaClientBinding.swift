@@ -64,6 +64,7 @@ enum LuaClientBinding {
         let L = vm.L
         c.client.onOpen = { [weak host, weak c] _, r in
             guard let host = host, let c = c else { return }
+            host.emit(["event": .string("open"), "client": .int(Int64(c.id)), "code": .int(Int64(r.code)), "reason": .string(r.reason)])
             if dispatchPrologue(c, 0, host) {
                 lua_createtable(L, 0, 3)
                 lua_pushinteger(L, Int64(r.code)); lua_setfield(L, -2, "code")
@@ -75,6 +76,11 @@ enum LuaClientBinding {
         }
         c.client.onMessage = { [weak host, weak c] _, m in
             guard let host = host, let c = c else { return }
+            if host.options.events != nil {
+                let data = m.kind == .text ? m.text : m.bytes.map { String(format: "%02x", $0) }.joined()
+                host.emit(["event": .string("message"), "client": .int(Int64(c.id)), "kind": .string(m.kind == .text ? "text" : "binary"),
+                           "length": .int(Int64(m.data.readableBytes)), "data": .string(data)])
+            }
             if dispatchPrologue(c, 1, host) {
                 m.data.withUnsafeReadableBytes { vm.pushBytes($0) }
                 lua_pushinteger(L, Int64(m.data.readableBytes))
@@ -86,6 +92,7 @@ enum LuaClientBinding {
         c.client.onError = { [weak host, weak c] client, e in
             guard let host = host, let c = c else { return }
             let terminal = client.state == .closed
+            host.emit(["event": .string("error"), "client": .int(Int64(c.id)), "errorCode": .int(Int64(e.code.rawValue)), "errorMessage": .string(e.message)])
             if dispatchPrologue(c, 2, host) {
                 lua_createtable(L, 0, 2)
                 lua_pushinteger(L, Int64(e.code.rawValue)); lua_setfield(L, -2, "errorCode")
@@ -97,6 +104,7 @@ enum LuaClientBinding {
         }
         c.client.onClose = { [weak host, weak c] _, r in
             guard let host = host, let c = c else { return }
+            host.emit(["event": .string("close"), "client": .int(Int64(c.id)), "code": .int(Int64(r.code)), "reason": .string(r.reason)])
             if dispatchPrologue(c, 3, host) {
                 lua_createtable(L, 0, 2)
                 lua_pushinteger(L, Int64(r.code)); lua_setfield(L, -2, "code")

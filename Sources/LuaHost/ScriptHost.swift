@@ -13,6 +13,8 @@ public final class ScriptHost {
         public var url: String?
         /// Starts the local echo server when a bot script gets no URL.
         public var startLocalServer: (() throws -> String)?
+        /// JSON lines of events (`--json`): connection events, `print` output, script errors.
+        public var events: ((String) -> Void)?
         /// Trace of every connection's handshake, messages and control frames (`-v`).
         public var trace: (@Sendable (String) -> Void)?
         public var log: (String) -> Void = { FileHandle.standardError.write(($0 + "\n").data(using: .utf8)!) }
@@ -44,11 +46,47 @@ public final class ScriptHost {
         self.options = options
         self.done = eventLoop.makePromise(of: Int32.self)
         vm.errorSink = options.log
+        if let events = options.events {
+            vm.errorSink = { events("{\"event\":\"script_error\",\"message\":\(JSONString.quote($0))}") }
+        }
         vm.pushString("text")
         textRef = vm.ref()
         vm.pushString("binary")
         binaryRef = vm.ref()
         NetStackModule.install(into: self)
+        if options.events != nil { installJSONPrint() }
+    }
+
+    /// With `--json`, `print` becomes a `{"event":"print","text":...}` line so stdout stays JSON.
+    private func installJSONPrint() {
+        let L = vm.L
+        lua_getglobal(L, "netstack")
+        vm.setFunction("_emitPrint") { [weak self] vm in
+            if let text = vm.string(at: 1) { self?.emit(["event": .string("print"), "text": .string(text)]) }
+            return 0
+        }
+        netstack_pop(L, 1)
+        let code = "local emit = netstack._emitPrint; netstack._emitPrint = nil; print = function(...) local t = table.pack(...); for i = 1, t.n do t[i] = tostring(t[i]) end; emit(table.concat(t, '\\t')) end"
+        if luaL_loadstring(L, code) == LUA_OK { vm.call(nargs: 0, context: "json print") } else { netstack_pop(L, 1) }
+    }
+
+    enum JSONValue {
+        case string(String)
+        case int(Int64)
+    }
+
+    /// One JSON line on the event sink, keys in a fixed order (event, client, then the rest sorted).
+    func emit(_ fields: [String: JSONValue]) {
+        guard let sink = options.events else { return }
+        let order = ["event", "client"]
+        let keys = order.filter { fields[$0] != nil } + fields.keys.filter { !order.contains($0) }.sorted()
+        let body = keys.map { k -> String in
+            switch fields[k]! {
+            case .string(let s): return JSONString.quote(k) + ":" + JSONString.quote(s)
+            case .int(let i): return JSONString.quote(k) + ":" + String(i)
+            }
+        }
+        sink("{" + body.joined(separator: ",") + "}")
     }
 
     /// Runs `path` with `args` and waits until the run ends. Returns the exit status:

@@ -24,6 +24,7 @@ struct Run: ParsableCommand {
     @Option(help: "Memory limit for the script, in bytes (suffixes k, m, g).") var memoryLimit: String?
     @Option(help: "Instructions one callback may run before it is stopped (0: no limit).") var instructionLimit: Int = 0
     @Flag(name: .shortAndLong, help: "Trace handshakes, messages and control frames to stderr.") var verbose = false
+    @Flag(help: "Print JSON lines of events (open, message, error, close, print, script_error, exit) on stdout.") var json = false
     @Argument(parsing: .postTerminator, help: "Arguments for the script (after --).") var args: [String] = []
 
     func run() throws {
@@ -39,6 +40,15 @@ struct Run: ParsableCommand {
         }
         options.vm.instructionBudget = instructionLimit
         if verbose { options.trace = { printErr($0) } }
+        if json {
+            let lock = NSLock()
+            options.events = { line in
+                lock.lock()
+                print(line)
+                fflush(stdout)
+                lock.unlock()
+            }
+        }
         let group = MultiThreadedEventLoopGroup.singleton
         // Without --url, a local echo server is made ready beforehand (binding a port takes
         // microseconds); it is used only if the script turns out to be a bot.
@@ -62,6 +72,7 @@ struct Run: ParsableCommand {
         source.resume()
         let code = host.run(path: script, args: args)
         server?.stop()
+        if json { print("{\"event\":\"exit\",\"status\":\(code)}") }
         if code != 0 { throw ExitCode(code) }
     }
 }

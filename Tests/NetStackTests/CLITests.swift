@@ -58,6 +58,24 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(p2.terminationStatus, 130)
     }
 
+    func testRunJSONLinesOfEvents() throws {
+        let r = try netstack(["run", "--json", "examples/echo-bot.lua", "--url", Servers.plain.url + "/echo", "--", "1"])
+        XCTAssertEqual(r.status, 0, r.err)
+        let events = try r.out.split(separator: "\n").map { line -> [String: Any] in
+            try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], String(line))
+        }
+        XCTAssertEqual(events.map { $0["event"] as? String }, ["open", "print", "message", "print", "close", "print", "exit"])
+        XCTAssertEqual(events[2]["data"] as? String, "hello #1")
+        XCTAssertEqual(events[4]["code"] as? Int, 1000)
+        XCTAssertEqual(events[6]["status"] as? Int, 0)
+        let broken = NSTemporaryDirectory() + "json-error-\(getpid()).lua"
+        try "netstack.setTimeout(function() error('boom') end, 1)".write(toFile: broken, atomically: true, encoding: .utf8)
+        let e = try netstack(["run", "--json", broken])
+        XCTAssertEqual(e.status, 1)
+        XCTAssertTrue(e.out.contains("\"event\":\"script_error\""), e.out)
+        XCTAssertTrue(e.out.contains("boom"), e.out)
+    }
+
     func testRunExitCodes() throws {
         XCTAssertEqual(try netstack(["run", "no-such-script.lua"]).status, 2)
         let broken = NSTemporaryDirectory() + "broken-\(getpid()).lua"
