@@ -325,13 +325,29 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
         guard let context = context, let out = outbox, out.readableBytes > 0 else { return }
         let payload = payloadInOutbox
         payloadInOutbox = 0
+        let size = out.readableBytes
         context.writeAndFlush(wrapOutboundOut(out), promise: nil)
         // Keep the buffer: once the socket took it (usually within writeAndFlush) our copy is
         // the only reference again, and `clear()` reuses its storage without allocating.
         if out.capacity > 256 * 1024 { outbox = nil } else { outbox!.clear() }
         guard let client = client else { return }
         if payload > 0 { client.queued.wrappingDecrement(by: payload, ordering: .relaxed) }
+        // Asking the channel costs dynamic casts; a small write onto an empty socket queue is taken
+        // at once in practice, and if not, the channel's writability change reports it (below).
+        if size >= 16 * 1024 || socketBacklogKnown > 0 || !context.channel.isWritable {
+            updateSocketBacklog(context)
+        } else if aboveHighWatermark, client.bufferedAmount <= config.writeHighWatermark / 4 {
+            aboveHighWatermark = false
+            if !client.isDestroyed, let cb = client.onWritable { cb(client) }
+        }
+    }
+
+    /// The last socket backlog read from the channel.
+    private var socketBacklogKnown = 0
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
         updateSocketBacklog(context)
+        context.fireChannelWritabilityChanged()
     }
 
     /// Payload bytes from `send` in the outbox. They leave `queued` when handed to the channel;
@@ -343,6 +359,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
     private func updateSocketBacklog(_ context: ChannelHandlerContext) {
         guard let client = client else { return }
         let backlog = (try? context.channel.syncOptions?.getOption(.bufferedWritableBytes)) ?? 0
+        socketBacklogKnown = backlog
         client.socketBacklog.store(backlog, ordering: .relaxed)
         if backlog > 0 {
             // Learn when the socket drained: a zero-length write completes after everything before it.
