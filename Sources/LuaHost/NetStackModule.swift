@@ -44,98 +44,73 @@ enum NetStackModule {
             LuaClientBinding.pushNewUserdata(c, host: host)
             return 1
         }
-        vm.setFunction("OH_WebSocketClient_AddHeader") { vm in
-            switch LuaClientBinding.resolve(vm, host, 1, "OH_WebSocketClient_AddHeader") {
-            case .raise: return -1
-            case .code(let code): lua_pushinteger(vm.L, Int64(code.rawValue)); return 1
-            case .client(let c):
-                guard vm.type(at: 2) == LUA_TTABLE else { return vm.argError(2, "OH_WebSocketClient_AddHeader", "table {fieldName, fieldValue}") }
-                let rc = LuaClientBinding.addHeader(c, vm: vm, tableIndex: 2)
-                lua_pushinteger(vm.L, Int64(rc.rawValue))
+        documentedClientFunction("OH_WebSocketClient_AddHeader", host) { vm, c in
+            guard vm.type(at: 2) == LUA_TTABLE else { return vm.argError(2, "OH_WebSocketClient_AddHeader", "table {fieldName, fieldValue}") }
+            let rc = LuaClientBinding.addHeader(c, vm: vm, tableIndex: 2)
+            lua_pushinteger(vm.L, Int64(rc.rawValue))
+            return 1
+        }
+        documentedClientFunction("OH_WebSocketClient_Connect", host) { vm, c in
+            guard let url = vm.string(at: 2) else {
+                if vm.type(at: 2) == LUA_TNIL {
+                    lua_pushinteger(vm.L, Int64(WebSocketErrorCode.connectionParseURLError.rawValue))
+                    return 1
+                }
+                return vm.argError(2, "OH_WebSocketClient_Connect", "string")
+            }
+            switch LuaClientBinding.connect(c, host: host, url: url, optionsIndex: 3) {
+            case .failure(.raise(let message)): return vm.raise(message)
+            case .failure(.code(let e)):
+                lua_pushinteger(vm.L, Int64(e.code.rawValue))
                 return 1
-            }
-        }
-        vm.setFunction("OH_WebSocketClient_Connect") { vm in
-            switch LuaClientBinding.resolve(vm, host, 1, "OH_WebSocketClient_Connect") {
-            case .raise: return -1
-            case .code(let code): lua_pushinteger(vm.L, Int64(code.rawValue)); return 1
-            case .client(let c):
-                guard let url = vm.string(at: 2) else {
-                    if vm.type(at: 2) == LUA_TNIL {
-                        lua_pushinteger(vm.L, Int64(WebSocketErrorCode.connectionParseURLError.rawValue))
-                        return 1
-                    }
-                    return vm.argError(2, "OH_WebSocketClient_Connect", "string")
-                }
-                switch LuaClientBinding.connect(c, host: host, url: url, optionsIndex: 3) {
-                case .failure(.raise(let message)): return vm.raise(message)
-                case .failure(.code(let e)):
-                    lua_pushinteger(vm.L, Int64(e.code.rawValue))
-                    return 1
-                case .success:
-                    lua_pushinteger(vm.L, 0)
-                    return 1
-                }
-            }
-        }
-        vm.setFunction("OH_WebSocketClient_Send") { vm in
-            switch LuaClientBinding.resolve(vm, host, 1, "OH_WebSocketClient_Send") {
-            case .raise: return -1
-            case .code(let code): lua_pushinteger(vm.L, Int64(code.rawValue)); return 1
-            case .client(let c):
-                if vm.type(at: 2) <= LUA_TNIL {
-                    lua_pushinteger(vm.L, Int64(WebSocketErrorCode.sendDataNull.rawValue))
-                    return 1
-                }
-                guard var bytes = vm.bytes(at: 2) else { return vm.argError(2, "OH_WebSocketClient_Send", "string") }
-                if vm.type(at: 3) > LUA_TNIL {
-                    guard let n = vm.integer(at: 3), n >= 0 else { return vm.argError(3, "OH_WebSocketClient_Send", "non-negative integer") }
-                    guard n <= bytes.count else { return vm.raise("bad argument #3 to 'OH_WebSocketClient_Send' (length \(n) exceeds the data's \(bytes.count) bytes)") }
-                    bytes = UnsafeRawBufferPointer(rebasing: bytes[0..<Int(n)])
-                }
-                if bytes.count == 0 {
-                    lua_pushinteger(vm.L, 0)
-                    return 1
-                }
-                // As the C ABI: TEXT when the bytes are valid UTF-8 without NUL, else BINARY.
-                let kind: WebSocketMessageKind = (!bytes.contains(0) && UTF8Validator.isValid(bytes)) ? .text : .binary
-                let rc: WebSocketErrorCode
-                do { try c.client.send(bytes, kind: kind); rc = .ok } catch let e as WebSocketError { rc = e.code } catch { rc = .connectionError }
-                lua_pushinteger(vm.L, Int64(rc.rawValue))
-                return 1
-            }
-        }
-        vm.setFunction("OH_WebSocketClient_Close") { vm in
-            switch LuaClientBinding.resolve(vm, host, 1, "OH_WebSocketClient_Close") {
-            case .raise: return -1
-            case .code(let code): lua_pushinteger(vm.L, Int64(code.rawValue)); return 1
-            case .client(let c):
-                var code: Int64 = 0
-                var reason = ""
-                if vm.type(at: 2) == LUA_TTABLE {
-                    vm.rawField(2, "code")
-                    code = vm.integer(at: -1) ?? 0
-                    netstack_pop(vm.L, 1)
-                    vm.rawField(2, "reason")
-                    reason = vm.string(at: -1) ?? ""
-                    netstack_pop(vm.L, 1)
-                } else if vm.type(at: 2) > LUA_TNIL {
-                    return vm.argError(2, "OH_WebSocketClient_Close", "table {code, reason} or nil")
-                }
-                let rc = LuaClientBinding.close(c, code: code, reason: reason)
-                lua_pushinteger(vm.L, Int64(rc.rawValue))
-                return 1
-            }
-        }
-        vm.setFunction("OH_WebSocketClient_Destroy") { vm in
-            switch LuaClientBinding.resolve(vm, host, 1, "OH_WebSocketClient_Destroy") {
-            case .raise: return -1
-            case .code(let code): lua_pushinteger(vm.L, Int64(code.rawValue)); return 1
-            case .client(let c):
-                LuaClientBinding.destroy(c, host: host)
+            case .success:
                 lua_pushinteger(vm.L, 0)
                 return 1
             }
+        }
+        documentedClientFunction("OH_WebSocketClient_Send", host) { vm, c in
+            if vm.type(at: 2) <= LUA_TNIL {
+                lua_pushinteger(vm.L, Int64(WebSocketErrorCode.sendDataNull.rawValue))
+                return 1
+            }
+            guard var bytes = vm.bytes(at: 2) else { return vm.argError(2, "OH_WebSocketClient_Send", "string") }
+            if vm.type(at: 3) > LUA_TNIL {
+                guard let n = vm.integer(at: 3), n >= 0 else { return vm.argError(3, "OH_WebSocketClient_Send", "non-negative integer") }
+                guard n <= bytes.count else { return vm.raise("bad argument #3 to 'OH_WebSocketClient_Send' (length \(n) exceeds the data's \(bytes.count) bytes)") }
+                bytes = UnsafeRawBufferPointer(rebasing: bytes[0..<Int(n)])
+            }
+            if bytes.count == 0 {
+                lua_pushinteger(vm.L, 0)
+                return 1
+            }
+            // As the C ABI: TEXT when the bytes are valid UTF-8 without NUL, else BINARY.
+            let kind: WebSocketMessageKind = (!bytes.contains(0) && UTF8Validator.isValid(bytes)) ? .text : .binary
+            let rc: WebSocketErrorCode
+            do { try c.client.send(bytes, kind: kind); rc = .ok } catch let e as WebSocketError { rc = e.code } catch { rc = .connectionError }
+            lua_pushinteger(vm.L, Int64(rc.rawValue))
+            return 1
+        }
+        documentedClientFunction("OH_WebSocketClient_Close", host) { vm, c in
+            var code: Int64 = 0
+            var reason = ""
+            if vm.type(at: 2) == LUA_TTABLE {
+                vm.rawField(2, "code")
+                code = vm.integer(at: -1) ?? 0
+                netstack_pop(vm.L, 1)
+                vm.rawField(2, "reason")
+                reason = vm.string(at: -1) ?? ""
+                netstack_pop(vm.L, 1)
+            } else if vm.type(at: 2) > LUA_TNIL {
+                return vm.argError(2, "OH_WebSocketClient_Close", "table {code, reason} or nil")
+            }
+            let rc = LuaClientBinding.close(c, code: code, reason: reason)
+            lua_pushinteger(vm.L, Int64(rc.rawValue))
+            return 1
+        }
+        documentedClientFunction("OH_WebSocketClient_Destroy", host) { vm, c in
+            LuaClientBinding.destroy(c, host: host)
+            lua_pushinteger(vm.L, 0)
+            return 1
         }
 
         CertificateModule.install(host)
@@ -184,6 +159,20 @@ enum NetStackModule {
         lua_pushvalue(L, -3)
         lua_setfield(L, -2, "netstack")
         netstack_pop(L, 3)
+    }
+
+    /// An OH_* function whose first argument is the client: nil gives WEBSOCKET_CLIENT_NULL, a
+    /// destroyed client WEBSOCKET_CLIENT_NOT_CREATED, a non-client raises; `body` sees a live client.
+    private static func documentedClientFunction(_ name: String, _ host: ScriptHost, _ body: @escaping (LuaVM, LuaClient) -> Int32) {
+        host.vm.setFunction(name) { vm in
+            switch LuaClientBinding.resolve(vm, host, 1, name) {
+            case .raise: return -1
+            case .code(let code):
+                lua_pushinteger(vm.L, Int64(code.rawValue))
+                return 1
+            case .client(let c): return body(vm, c)
+            }
+        }
     }
 
     private static func installClientMetatable(_ host: ScriptHost) {
