@@ -5,6 +5,8 @@ let package = Package(
     name: "NetStack",
     products: [
         .library(name: "NetStack", targets: ["NetStack"]),
+        // The documented C ABI as a shared library (libnetstack-c.so) for C programs.
+        .library(name: "netstack-c", type: .dynamic, targets: ["NetStackC"]),
         .executable(name: "netstack", targets: ["netstack"]),
         .executable(name: "netstack-wsbench", targets: ["netstack-wsbench"]),
         .executable(name: "netstack-autobahn", targets: ["netstack-autobahn"]),
@@ -47,6 +49,13 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
+            swiftSettings: [.swiftLanguageMode(.v5)]
+        ),
+        // The documented C headers (net_websocket*.h, net_ssl_c*.h) and their Swift implementation.
+        .target(name: "CNetStackABI"),
+        .target(
+            name: "NetStackC",
+            dependencies: ["NetStack", "CNetStackABI", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: [.swiftLanguageMode(.v5)]
         ),
         // The Lua 5.4 scripting host: VM ownership, the `netstack` module, event dispatch, timers.

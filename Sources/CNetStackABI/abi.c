@@ -1,0 +1,3 @@
+/* The documented headers; the functions are implemented in Swift (NetStackC, @_cdecl). */
+#include "net_websocket.h"
+#include "net_ssl_c.h"

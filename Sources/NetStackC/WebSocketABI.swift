@@ -1,0 +1,214 @@
+import CNetStackABI
+import Foundation
+import NIOCore
+import NetStack
+
+// The documented C ABI. Clients are C structs allocated here; a registry maps each pointer to its
+// Swift state, so a pointer that was not made by the constructor, or was destroyed, is recognised
+// (1002) without being dereferenced.
+
+/// Swift state behind one `struct WebSocket`.
+final class CClient: @unchecked Sendable {
+    let pointer: UnsafeMutablePointer<WebSocket>
+    let engine: WebSocketClient
+    init(pointer: UnsafeMutablePointer<WebSocket>, engine: WebSocketClient) {
+        self.pointer = pointer
+        self.engine = engine
+    }
+}
+
+enum Registry {
+    static let lock = NSLock()
+    nonisolated(unsafe) static var clients: [UnsafeMutableRawPointer: CClient] = [:]
+
+    static func lookup(_ p: UnsafeMutablePointer<WebSocket>?) -> (CClient?, Int32) {
+        guard let p = p else { return (nil, Int32(WEBSOCKET_CLIENT_NULL.rawValue)) }
+        lock.lock()
+        defer { lock.unlock() }
+        guard let c = clients[UnsafeMutableRawPointer(p)] else { return (nil, Int32(WEBSOCKET_CLIENT_NOT_CREATED.rawValue)) }
+        return (c, 0)
+    }
+}
+
+private func strdupOrNil(_ s: UnsafePointer<CChar>?) -> UnsafePointer<CChar>? {
+    guard let s = s else { return nil }
+    return UnsafePointer(strdup(s))
+}
+
+/// Frees the header list the library built with AddHeader (names and values were copied).
+private func freeHeaders(_ head: UnsafeMutablePointer<WebSocket_Header>?) {
+    var h = head
+    while let cur = h {
+        h = cur.pointee.next
+        free(UnsafeMutableRawPointer(mutating: cur.pointee.fieldName))
+        free(UnsafeMutableRawPointer(mutating: cur.pointee.fieldValue))
+        cur.deallocate()
+    }
+}
+
+private func headers(from list: UnsafeMutablePointer<WebSocket_Header>?, into out: inout [WebSocketHeader]) -> Int32 {
+    var h = list
+    var count = 0
+    while let cur = h {
+        count += 1
+        if count > 8192 { return Int32(WEBSOCKET_HEADER_EXCEEDED.rawValue) }
+        guard let n = cur.pointee.fieldName, let v = cur.pointee.fieldValue else { return Int32(WEBSOCKET_NO_HEADER_CONTEXT.rawValue) }
+        out.append(WebSocketHeader(String(cString: n), String(cString: v)))
+        h = cur.pointee.next
+    }
+    return 0
+}
+
+@_cdecl("OH_WebSocketClient_Constructor")
+public func OH_WebSocketClient_Constructor(_ onOpen: WebSocket_OnOpenCallback?, _ onMessage: WebSocket_OnMessageCallback?,
+                                           _ onError: WebSocket_OnErrorCallback?, _ onClose: WebSocket_OnCloseCallback?) -> UnsafeMutablePointer<WebSocket>? {
+    let p = UnsafeMutablePointer<WebSocket>.allocate(capacity: 1)
+    p.initialize(to: WebSocket(onOpen: onOpen, onMessage: onMessage, onError: onError, onClose: onClose,
+                               requestOptions: WebSocket_RequestOptions(headers: nil)))
+    let engine = WebSocketClient()
+    let c = CClient(pointer: p, engine: engine)
+    // Callbacks read the function pointers from the struct at call time (the caller may change them).
+    engine.onOpen = { _, r in
+        guard let f = p.pointee.onOpen else { return }
+        r.reason.withCString { f(p, WebSocket_OpenResult(code: r.code, reason: $0)) }
+    }
+    engine.onMessage = { _, m in
+        guard let f = p.pointee.onMessage else { return }
+        // NUL-terminated copy, valid during the callback only.
+        let n = m.data.readableBytes
+        let buf = UnsafeMutablePointer<CChar>.allocate(capacity: n + 1)
+        defer { buf.deallocate() }
+        m.data.withUnsafeReadableBytes { raw in
+            if n > 0 { UnsafeMutableRawPointer(buf).copyMemory(from: raw.baseAddress!, byteCount: n) }
+        }
+        buf[n] = 0
+        f(p, buf, UInt32(truncatingIfNeeded: n))
+    }
+    engine.onError = { _, e in
+        guard let f = p.pointee.onError else { return }
+        e.message.withCString { f(p, WebSocket_ErrorResult(errorCode: UInt32(bitPattern: e.code.rawValue), errorMessage: $0)) }
+    }
+    engine.onClose = { _, r in
+        guard let f = p.pointee.onClose else { return }
+        r.reason.withCString { f(p, WebSocket_CloseResult(code: r.code, reason: $0)) }
+    }
+    Registry.lock.lock()
+    Registry.clients[UnsafeMutableRawPointer(p)] = c
+    Registry.lock.unlock()
+    return p
+}
+
+@_cdecl("OH_WebSocketClient_AddHeader")
+public func OH_WebSocketClient_AddHeader(_ client: UnsafeMutablePointer<WebSocket>?, _ header: WebSocket_Header) -> Int32 {
+    let (c, rc) = Registry.lookup(client)
+    guard let c = c else { return rc }
+    guard let name = header.fieldName, let value = header.fieldValue else { return Int32(WEBSOCKET_NO_HEADER_CONTEXT.rawValue) }
+    do {
+        try HeaderValidation.validate(WebSocketHeader(String(cString: name), String(cString: value)))
+    } catch let e as WebSocketError {
+        return e.code.rawValue
+    } catch {
+        return Int32(WEBSOCKET_NO_HEADER_CONTEXT.rawValue)
+    }
+    var count = 0
+    var tail = c.pointer.pointee.requestOptions.headers
+    while let t = tail, t.pointee.next != nil { tail = t.pointee.next; count += 1 }
+    if count >= 8191 { return Int32(WEBSOCKET_HEADER_EXCEEDED.rawValue) }
+    let node = UnsafeMutablePointer<WebSocket_Header>.allocate(capacity: 1)
+    node.initialize(to: WebSocket_Header(fieldName: strdupOrNil(name), fieldValue: strdupOrNil(value), next: nil))
+    if let t = tail { t.pointee.next = node } else { c.pointer.pointee.requestOptions.headers = node }
+    return 0
+}
+
+@_cdecl("OH_WebSocketClient_Connect")
+public func OH_WebSocketClient_Connect(_ client: UnsafeMutablePointer<WebSocket>?, _ url: UnsafePointer<CChar>?,
+                                       _ options: WebSocket_RequestOptions) -> Int32 {
+    let (c, rc) = Registry.lookup(client)
+    guard let c = c else { return rc }
+    guard let url = url else { return Int32(WEBSOCKET_CONNECTION_PARSE_URL_ERROR.rawValue) }
+    // The client's AddHeader list first, then the headers given to Connect.
+    var list: [WebSocketHeader] = []
+    let r1 = headers(from: c.pointer.pointee.requestOptions.headers, into: &list)
+    if r1 != 0 { return r1 }
+    let r2 = headers(from: options.headers, into: &list)
+    if r2 != 0 { return r2 }
+    do {
+        try c.engine.connect(to: String(cString: url), headers: list)
+        return 0
+    } catch let e as WebSocketError {
+        return e.code.rawValue
+    } catch {
+        return Int32(WEBSOCKET_CONNECTION_ERROR.rawValue)
+    }
+}
+
+@_cdecl("OH_WebSocketClient_Send")
+public func OH_WebSocketClient_Send(_ client: UnsafeMutablePointer<WebSocket>?, _ data: UnsafeMutablePointer<CChar>?, _ length: Int) -> Int32 {
+    let (c, rc) = Registry.lookup(client)
+    guard let c = c else { return rc }
+    guard let data = data else { return Int32(WEBSOCKET_SEND_DATA_NULL.rawValue) }
+    if length == 0 { return 0 }
+    let bytes = UnsafeRawBufferPointer(start: data, count: length)
+    // TEXT when the bytes are valid UTF-8 without NUL, otherwise BINARY.
+    let kind: WebSocketMessageKind = (!bytes.contains(0) && UTF8Validator.isValid(bytes)) ? .text : .binary
+    do {
+        try c.engine.send(bytes, kind: kind)
+        return 0
+    } catch let e as WebSocketError {
+        return e.code.rawValue
+    } catch {
+        return Int32(WEBSOCKET_CONNECTION_ERROR.rawValue)
+    }
+}
+
+@_cdecl("OH_WebSocketClient_Close")
+public func OH_WebSocketClient_Close(_ client: UnsafeMutablePointer<WebSocket>?, _ options: WebSocket_CloseOption) -> Int32 {
+    let (c, rc) = Registry.lookup(client)
+    guard let c = c else { return rc }
+    let reason = options.reason.map { String(cString: $0) } ?? ""
+    do {
+        try c.engine.close(code: options.code, reason: reason)
+        return 0
+    } catch let e as WebSocketError {
+        return e.code.rawValue
+    } catch {
+        return Int32(WEBSOCKET_CONNECTION_ERROR.rawValue)
+    }
+}
+
+@_cdecl("OH_WebSocketClient_Destroy")
+public func OH_WebSocketClient_Destroy(_ client: UnsafeMutablePointer<WebSocket>?) -> Int32 {
+    guard let client = client else { return Int32(WEBSOCKET_CLIENT_NULL.rawValue) }
+    Registry.lock.lock()
+    let c = Registry.clients.removeValue(forKey: UnsafeMutableRawPointer(client))
+    Registry.lock.unlock()
+    guard let c = c else { return Int32(WEBSOCKET_CLIENT_NOT_CREATED.rawValue) }
+    // After this returns no callback runs (from another thread it waits for the loop).
+    c.engine.destroy()
+    freeHeaders(c.pointer.pointee.requestOptions.headers)
+    c.pointer.deinitialize(count: 1)
+    c.pointer.deallocate()
+    return 0
+}
+
+private func verify(_ cert: UnsafePointer<NetStack_CertBlob>?, _ ca: UnsafePointer<NetStack_CertBlob>?) -> UInt32 {
+    guard let cert = cert, let data = cert.pointee.data, cert.pointee.size > 0 else { return CertificateVerifier.invalidInputCode }
+    let type = CertificateBlobType(rawValue: Int32(cert.pointee.type.rawValue)) ?? .invalid
+    let certBytes = UnsafeRawBufferPointer(start: data, count: Int(cert.pointee.size))
+    if let ca = ca {
+        let caType = CertificateBlobType(rawValue: Int32(ca.pointee.type.rawValue)) ?? .invalid
+        guard let caData = ca.pointee.data, ca.pointee.size > 0 else { return CertificateVerifier.invalidInputCode }
+        return CertificateVerifier.verify(cert: certBytes, certType: type, ca: UnsafeRawBufferPointer(start: caData, count: Int(ca.pointee.size)), caType: caType).code
+    }
+    return CertificateVerifier.verify(cert: certBytes, certType: type, ca: nil).code
+}
+
+@_cdecl("OH_NetStack_VerifyCertification")
+public func OH_NetStack_VerifyCertification(_ cert: UnsafePointer<NetStack_CertBlob>?, _ caCert: UnsafePointer<NetStack_CertBlob>?) -> UInt32 {
+    verify(cert, caCert)
+}
+
+@_cdecl("OH_NetStack_CertVerification")
+public func OH_NetStack_CertVerification(_ cert: UnsafePointer<NetStack_CertBlob>?, _ caCert: UnsafePointer<NetStack_CertBlob>?) -> UInt32 {
+    verify(cert, caCert)
+}

@@ -1,0 +1,190 @@
+/* The documented C ABI exercised from C (compiled as C99 and as C++ by the test suite).
+ * usage: abi_test WS_BASE_URL WSS_BASE_URL WSS_EXPIRED_URL CERT_DIR
+ * Prints one line per check and "N passed, M failed"; exit status 0 only when all pass. */
+#define _POSIX_C_SOURCE 200809L
+#include "net_websocket.h"
+#include "net_ssl_c.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static void sleep_ms(long ms) {
+    struct timespec ts;
+    ts.tv_sec = ms / 1000;
+    ts.tv_nsec = (ms % 1000) * 1000000L;
+    nanosleep(&ts, NULL);
+}
+
+static int passed, failed;
+#define CHECK(cond, what) do { if (cond) { passed++; printf("ok - %s\n", what); } else { failed++; printf("not ok - %s (line %d)\n", what, __LINE__); } } while (0)
+
+/* Event record, written on the library's thread, read here after polling. */
+static volatile int opened, closes, errors, messages;
+static volatile uint32_t open_code, close_code, error_code;
+static char open_reason[64], close_reason[128], error_message[512], last_message[256];
+static volatile uint32_t last_length;
+static volatile int destroy_in_message;
+
+static void on_open(struct WebSocket *c, WebSocket_OpenResult r) {
+    (void)c;
+    open_code = r.code;
+    snprintf(open_reason, sizeof open_reason, "%s", r.reason);
+    opened++;
+}
+static void on_message(struct WebSocket *c, char *data, uint32_t length) {
+    memcpy(last_message, data, length < sizeof last_message - 1 ? length + 1 : sizeof last_message - 1);
+    last_length = length;
+    messages++;
+    if (destroy_in_message) OH_WebSocketClient_Destroy(c);
+}
+static void on_error(struct WebSocket *c, WebSocket_ErrorResult r) {
+    (void)c;
+    error_code = r.errorCode;
+    snprintf(error_message, sizeof error_message, "%s", r.errorMessage);
+    errors++;
+}
+static void on_close(struct WebSocket *c, WebSocket_CloseResult r) {
+    (void)c;
+    close_code = r.code;
+    snprintf(close_reason, sizeof close_reason, "%s", r.reason);
+    closes++;
+}
+
+static int wait_for(volatile int *counter, int target) {
+    for (int i = 0; i < 1000 && *counter < target; i++) sleep_ms(10);
+    return *counter >= target;
+}
+
+static void reset(void) {
+    opened = closes = errors = messages = 0;
+    open_code = close_code = error_code = 0;
+    last_length = 0;
+}
+
+static unsigned char *read_file(const char *dir, const char *name, uint32_t *size) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    unsigned char *buf = (unsigned char *)malloc(1 << 20);
+    *size = (uint32_t)fread(buf, 1, 1 << 20, f);
+    fclose(f);
+    return buf;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 5) { fprintf(stderr, "usage: abi_test WS WSS WSS_EXPIRED CERT_DIR\n"); return 2; }
+    char url[512];
+    struct WebSocket_RequestOptions no_options = { NULL };
+
+    /* OpenHarmony's own C-API cases: NULL client, client not created. */
+    struct WebSocket_Header h = { "X-A", "1", NULL };
+    struct WebSocket_CloseOption close_default = { 0, NULL };
+    CHECK(OH_WebSocketClient_Send(NULL, (char *)"x", 1) == WEBSOCKET_CLIENT_NULL, "Send(NULL client) = 1001");
+    CHECK(OH_WebSocketClient_Connect(NULL, argv[1], no_options) == WEBSOCKET_CLIENT_NULL, "Connect(NULL client) = 1001");
+    CHECK(OH_WebSocketClient_AddHeader(NULL, h) == WEBSOCKET_CLIENT_NULL, "AddHeader(NULL client) = 1001");
+    CHECK(OH_WebSocketClient_Close(NULL, close_default) == WEBSOCKET_CLIENT_NULL, "Close(NULL client) = 1001");
+    CHECK(OH_WebSocketClient_Destroy(NULL) == WEBSOCKET_CLIENT_NULL, "Destroy(NULL client) = 1001");
+    struct WebSocket fake;
+    memset(&fake, 0, sizeof fake);
+    CHECK(OH_WebSocketClient_Send(&fake, (char *)"x", 1) == WEBSOCKET_CLIENT_NOT_CREATED, "Send(client not created) = 1002");
+    CHECK(OH_WebSocketClient_Destroy(&fake) == WEBSOCKET_CLIENT_NOT_CREATED, "Destroy(client not created) = 1002");
+
+    struct WebSocket *c = OH_WebSocketClient_Constructor(on_open, on_message, on_error, on_close);
+    CHECK(c != NULL, "Constructor returns a client");
+    CHECK(OH_WebSocketClient_Send(c, (char *)"early", 5) == WEBSOCKET_NO_CONNECTION, "Send before connect = 1017");
+    CHECK(OH_WebSocketClient_Close(c, close_default) == WEBSOCKET_NO_CONNECTION, "Close before connect = 1017");
+    CHECK(OH_WebSocketClient_AddHeader(c, h) == 0, "AddHeader = 0");
+    CHECK(c->requestOptions.headers != NULL && strcmp(c->requestOptions.headers->fieldName, "X-A") == 0, "AddHeader appends to requestOptions.headers");
+    struct WebSocket_Header evil = { "X-B", "1\r\nInjected: yes", NULL };
+    CHECK(OH_WebSocketClient_AddHeader(c, evil) == WEBSOCKET_NO_HEADER_CONTEXT, "header injection = 1015");
+    CHECK(OH_WebSocketClient_Connect(c, "http://not-websocket", no_options) == WEBSOCKET_CONNECTION_PARSE_URL_ERROR, "bad URL = 1005");
+
+    reset();
+    struct WebSocket_Header extra = { "X-Connect", "2", NULL };
+    struct WebSocket_RequestOptions options = { &extra };
+    snprintf(url, sizeof url, "%s/echo", argv[1]);
+    CHECK(OH_WebSocketClient_Connect(c, url, options) == 0, "Connect = 0");
+    CHECK(wait_for(&opened, 1) && open_code == 101 && strcmp(open_reason, "Switching Protocols") == 0, "onOpen 101 Switching Protocols");
+    CHECK(OH_WebSocketClient_Send(c, NULL, 3) == WEBSOCKET_SEND_DATA_NULL, "Send(NULL data) = 1011");
+    CHECK(OH_WebSocketClient_Send(c, (char *)"x", 0) == 0, "Send(length 0) = 0, nothing sent");
+    CHECK(OH_WebSocketClient_Send(c, (char *)"hello", 5) == 0, "Send text = 0");
+    CHECK(wait_for(&messages, 1) && last_length == 5 && strcmp(last_message, "hello") == 0, "text echoed, NUL-terminated");
+    char bin[3] = { 'a', 0, 'b' };
+    CHECK(OH_WebSocketClient_Send(c, bin, 3) == 0, "Send binary = 0");
+    CHECK(wait_for(&messages, 2) && last_length == 3 && memcmp(last_message, bin, 3) == 0, "binary echoed with its NUL");
+    size_t big = 4 * 1024 * 1024 + 1;
+    char *large = (char *)calloc(big, 1);
+    CHECK(OH_WebSocketClient_Send(c, large, big) == WEBSOCKET_DATA_LENGTH_EXCEEDED, "Send over 4 MiB = 1012");
+    free(large);
+    CHECK(OH_WebSocketClient_Close(c, close_default) == 0, "Close(0, NULL) = 0");
+    CHECK(wait_for(&closes, 1) && close_code == 1000, "onClose 1000");
+    CHECK(errors == 0, "no onError on a clean session");
+    CHECK(OH_WebSocketClient_Destroy(c) == 0, "Destroy = 0");
+    CHECK(OH_WebSocketClient_Send(c, (char *)"x", 1) == WEBSOCKET_CLIENT_NOT_CREATED, "Send after Destroy = 1002");
+    CHECK(OH_WebSocketClient_Destroy(c) == WEBSOCKET_CLIENT_NOT_CREATED, "Destroy twice = 1002");
+
+    /* A refused connection: onError 1003 and no onClose. */
+    reset();
+    c = OH_WebSocketClient_Constructor(on_open, on_message, on_error, on_close);
+    CHECK(OH_WebSocketClient_Connect(c, "ws://127.0.0.1:1/", no_options) == 0, "Connect to a closed port returns 0");
+    CHECK(wait_for(&errors, 1) && error_code == WEBSOCKET_CONNECTION_ERROR && strstr(error_message, "refused"), "onError 1003 connection refused");
+    sleep_ms(100);
+    CHECK(closes == 0 && opened == 0, "no onOpen/onClose after a failed connect");
+    OH_WebSocketClient_Destroy(c);
+
+    /* Destroy from inside a callback: no callback after it. */
+    reset();
+    destroy_in_message = 1;
+    c = OH_WebSocketClient_Constructor(on_open, on_message, on_error, on_close);
+    OH_WebSocketClient_Connect(c, url, no_options);
+    wait_for(&opened, 1);
+    OH_WebSocketClient_Send(c, (char *)"bye", 3);
+    CHECK(wait_for(&messages, 1), "message before destroy");
+    sleep_ms(200);
+    CHECK(closes == 0 && messages == 1, "no callback after Destroy inside onMessage");
+    destroy_in_message = 0;
+
+    /* wss: trusted through SSL_CERT_FILE (set by the test), and an expired certificate. */
+    reset();
+    c = OH_WebSocketClient_Constructor(on_open, on_message, on_error, on_close);
+    snprintf(url, sizeof url, "%s/echo", argv[2]);
+    CHECK(OH_WebSocketClient_Connect(c, url, no_options) == 0, "wss Connect = 0");
+    CHECK(wait_for(&opened, 1) && open_code == 101, "wss onOpen");
+    OH_WebSocketClient_Send(c, (char *)"secure", 6);
+    CHECK(wait_for(&messages, 1) && strcmp(last_message, "secure") == 0, "wss echo");
+    OH_WebSocketClient_Close(c, close_default);
+    wait_for(&closes, 1);
+    OH_WebSocketClient_Destroy(c);
+    reset();
+    c = OH_WebSocketClient_Constructor(on_open, on_message, on_error, on_close);
+    snprintf(url, sizeof url, "%s/echo", argv[3]);
+    OH_WebSocketClient_Connect(c, url, no_options);
+    CHECK(wait_for(&errors, 1) && error_code == 2305010, "wss with an expired certificate: onError 2305010");
+    OH_WebSocketClient_Destroy(c);
+
+    /* Certificate verification. */
+    uint32_t n1 = 0, n2 = 0, n3 = 0, n4 = 0;
+    unsigned char *leaf = read_file(argv[4], "leaf+inter.pem", &n1);
+    unsigned char *root = read_file(argv[4], "root.pem", &n2);
+    unsigned char *expired = read_file(argv[4], "expired+inter.pem", &n3);
+    unsigned char *other = read_file(argv[4], "other.pem", &n4);
+    CHECK(leaf && root && expired && other, "certificate files readable");
+    struct NetStack_CertBlob cert = { NetStack_CERT_TYPE_PEM, n1, leaf };
+    struct NetStack_CertBlob ca = { NetStack_CERT_TYPE_PEM, n2, root };
+    struct NetStack_CertBlob old = { NETSTACK_CERT_TYPE_PEM, n3, expired };
+    struct NetStack_CertBlob wrong = { NetStack_CERT_TYPE_PEM, n4, other };
+    struct NetStack_CertBlob empty = { NetStack_CERT_TYPE_PEM, 0, NULL };
+    CHECK(OH_NetStack_VerifyCertification(&cert, &ca) == 0, "valid chain = 0");
+    CHECK(OH_NetStack_CertVerification(&cert, &ca) == 0, "the SDK spelling works too");
+    CHECK(OH_NetStack_VerifyCertification(&old, &ca) == 2305010, "expired = 2305010");
+    CHECK(OH_NetStack_VerifyCertification(&cert, &wrong) == 2305020, "untrusted = 2305020");
+    CHECK(OH_NetStack_VerifyCertification(NULL, &ca) == 2305069, "NULL cert = 2305069");
+    CHECK(OH_NetStack_VerifyCertification(&empty, NULL) == 2305069, "empty cert = 2305069");
+    free(leaf); free(root); free(expired); free(other);
+
+    printf("%d passed, %d failed\n", passed, failed);
+    return failed == 0 ? 0 : 1;
+}

@@ -1,0 +1,63 @@
+import Foundation
+import NetStackTestServer
+import XCTest
+
+/// The C ABI from C: Tests/CABI/abi_test.c compiled with cc as C99 and as C++17 against the
+/// documented headers, linked to libnetstack-c.so, run against the local servers.
+final class CABITests: XCTestCase {
+    static let root = CLITests.root
+
+    func run(_ tool: String, _ args: [String], env: [String: String] = [:]) throws -> (Int32, String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = [tool] + args
+        p.currentDirectoryURL = Self.root
+        var e = ProcessInfo.processInfo.environment
+        for (k, v) in env { e[k] = v }
+        p.environment = e
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = out
+        try p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    /// Where libswiftCore.so lives (next to the `swift` found on PATH).
+    func swiftRuntimeDirectory() throws -> String {
+        for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":") {
+            let candidate = "\(dir)/swift"
+            if FileManager.default.isExecutableFile(atPath: candidate) {
+                let resolved = URL(fileURLWithPath: candidate).resolvingSymlinksInPath()
+                return resolved.deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("lib/swift/linux").path
+            }
+        }
+        throw CLITests.Failure("no swift on PATH")
+    }
+
+    func testDocumentedABIFromCAndCxx() throws {
+        let lib = Self.root.appendingPathComponent(".build/debug").path
+        guard FileManager.default.fileExists(atPath: lib + "/libnetstack-c.so") else {
+            throw CLITests.Failure("\(lib)/libnetstack-c.so is missing: run `swift build` first (scripts/test does)")
+        }
+        let runtime = try swiftRuntimeDirectory()
+        let expired = try Servers.pki.issue(name: "c-expired", subjectAltName: "IP:127.0.0.1", days: -1)
+        let expiredServer = Servers.tlsServer(certificate: expired.certificate, key: expired.key)
+        defer { expiredServer.stop() }
+        let lab = CertificateLab.shared
+        let common = ["-Wall", "-Wextra", "-Werror", "-pedantic", "-I", "Sources/CNetStackABI/include", "Tests/CABI/abi_test.c",
+                      "-L", lib, "-lnetstack-c", "-Wl,-rpath,\(lib)", "-Wl,-rpath,\(runtime)"]
+        for (compiler, flags) in [("cc", ["-std=c99"]), ("c++", ["-std=c++17", "-x", "c++"])] {
+            let binary = NSTemporaryDirectory() + "abi_test_\(compiler == "cc" ? "c" : "cxx")_\(getpid())"
+            let (status, output) = try run(compiler, flags + common + ["-o", binary])
+            XCTAssertEqual(status, 0, "\(compiler) failed:\n\(output)")
+            guard status == 0 else { continue }
+            let (rc, text) = try run(binary, [Servers.plain.url, Servers.tls.url, expiredServer.url, lab.dir],
+                                     env: ["SSL_CERT_FILE": Servers.pki.caCertificate])
+            XCTAssertEqual(rc, 0, "\(compiler) build of abi_test:\n\(text)")
+            XCTAssertTrue(text.contains(" passed, 0 failed"), text)
+            XCTAssertFalse(text.contains("not ok"), text)
+        }
+    }
+}
