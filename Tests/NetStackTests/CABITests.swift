@@ -60,4 +60,23 @@ final class CABITests: XCTestCase {
             XCTAssertFalse(text.contains("not ok"), text)
         }
     }
+
+    func testInstalledLibraryAndExample() throws {
+        let prefix = NSTemporaryDirectory() + "netstack-prefix-\(getpid())"
+        // --no-build: `swift test` holds the build directory, and scripts/test built everything already.
+        let (rc, out) = try run("bash", ["scripts/install", "--debug", "--no-build", prefix])
+        XCTAssertEqual(rc, 0, out)
+        let pc = prefix + "/lib/pkgconfig"
+        let (pcrc, flags) = try run("pkg-config", ["--cflags", "--libs", "netstack"], env: ["PKG_CONFIG_PATH": pc])
+        XCTAssertEqual(pcrc, 0, flags)
+        let binary = NSTemporaryDirectory() + "netstack-echo-c-\(getpid())"
+        let args = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "examples/c/echo.c"]
+            + flags.split(whereSeparator: { $0 == " " || $0 == "\n" }).map(String.init) + ["-o", binary]
+        let (ccrc, ccout) = try run("cc", args)
+        XCTAssertEqual(ccrc, 0, ccout)
+        // No LD_LIBRARY_PATH: the program finds the library and the library finds the Swift runtime.
+        let (erc, text) = try run("env", ["-u", "LD_LIBRARY_PATH", binary, Servers.plain.url + "/echo", "hi from C"])
+        XCTAssertEqual(erc, 0, text)
+        XCTAssertEqual(text, "open: 101 Switching Protocols\nmessage: hi from C\nclose: 1000 bye\n")
+    }
 }
