@@ -4,6 +4,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "net_websocket.h"
 #include "net_ssl_c.h"
+#include "netstack_ext.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -164,6 +165,25 @@ int main(int argc, char **argv) {
     OH_WebSocketClient_Connect(c, url, no_options);
     CHECK(wait_for(&errors, 1) && error_code == 2305010, "wss with an expired certificate: onError 2305010");
     OH_WebSocketClient_Destroy(c);
+
+    /* Extensions (netstack_ext.h): explicit frame types, TLS options, timeouts, version. */
+    CHECK(strlen(NetStack_Version()) > 0, "NetStack_Version");
+    reset();
+    c = OH_WebSocketClient_Constructor(on_open, on_message, on_error, on_close);
+    CHECK(NetStack_WebSocketClient_SetTLSOptions(c, NULL, NULL, 1) == 0, "SetTLSOptions(insecure)");
+    CHECK(NetStack_WebSocketClient_SetTimeouts(c, 2000, 0, 0) == 0, "SetTimeouts");
+    snprintf(url, sizeof url, "%s/echo", argv[3]);
+    OH_WebSocketClient_Connect(c, url, no_options);
+    CHECK(wait_for(&opened, 1), "insecure wss accepts the expired certificate");
+    CHECK(NetStack_WebSocketClient_SendText(c, "\xff", 1) == WEBSOCKET_PROTOCOL_ERROR, "SendText refuses invalid UTF-8");
+    CHECK(NetStack_WebSocketClient_SendBinary(c, "plain", 5) == 0, "SendBinary of text bytes");
+    CHECK(wait_for(&messages, 1) && last_length == 5, "binary echo");
+    CHECK(NetStack_WebSocketClient_SendText(c, "ok", 2) == 0, "SendText");
+    CHECK(wait_for(&messages, 2) && strcmp(last_message, "ok") == 0, "text echo");
+    OH_WebSocketClient_Close(c, close_default);
+    wait_for(&closes, 1);
+    OH_WebSocketClient_Destroy(c);
+    CHECK(NetStack_WebSocketClient_SetTimeouts(c, 1, 1, 1) == WEBSOCKET_CLIENT_NOT_CREATED, "extensions check the client too");
 
     /* Certificate verification. */
     uint32_t n1 = 0, n2 = 0, n3 = 0, n4 = 0;

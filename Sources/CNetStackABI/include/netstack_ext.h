@@ -1,0 +1,35 @@
+/*
+ * NetStack extensions beyond the documented OpenHarmony API (kept out of the documented headers so
+ * those stay exactly the documented surface). Compiles as C99, C11 and C++.
+ */
+#ifndef NETSTACK_EXT_H
+#define NETSTACK_EXT_H
+
+#include "net_websocket_type.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** The library version, e.g. "0.1.0" (static storage). */
+const char *NetStack_Version(void);
+
+/** Sends a TEXT message (the bytes must be valid UTF-8: else WEBSOCKET_PROTOCOL_ERROR). Codes as
+ *  OH_WebSocketClient_Send. */
+int NetStack_WebSocketClient_SendText(struct WebSocket *client, const char *data, size_t length);
+
+/** Sends a BINARY message whatever the bytes are. Codes as OH_WebSocketClient_Send. */
+int NetStack_WebSocketClient_SendBinary(struct WebSocket *client, const void *data, size_t length);
+
+/** TLS options for the next Connect: trust anchors from a PEM file and/or a hashed directory (NULL:
+ *  the system store), and `insecure` != 0 to skip certificate verification. */
+int NetStack_WebSocketClient_SetTLSOptions(struct WebSocket *client, const char *caFile, const char *caPath, int insecure);
+
+/** Timeouts for the next Connect, in milliseconds: connect (DNS + TCP + TLS + upgrade), keepalive
+ *  ping interval (0 disables) and pong timeout. 0 for connectMs or pongTimeoutMs keeps the default. */
+int NetStack_WebSocketClient_SetTimeouts(struct WebSocket *client, uint32_t connectMs, uint32_t pingIntervalMs, uint32_t pongTimeoutMs);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* NETSTACK_EXT_H */
