@@ -10,31 +10,14 @@ private let versionString: UnsafeMutablePointer<CChar> = strdup(NetStackVersion.
 @_cdecl("NetStack_Version")
 public func NetStack_Version() -> UnsafePointer<CChar> { UnsafePointer(versionString) }
 
-private func send(_ client: UnsafeMutablePointer<WebSocket>?, _ data: UnsafeRawPointer?, _ length: Int, _ kind: WebSocketMessageKind) -> Int32 {
-    let (c, rc) = Registry.lookup(client)
-    guard let c = c else { return rc }
-    guard let data = data else { return Int32(WEBSOCKET_SEND_DATA_NULL.rawValue) }
-    if length == 0 { return 0 }
-    let bytes = UnsafeRawBufferPointer(start: data, count: length)
-    if kind == .text && !UTF8Validator.isValid(bytes) { return Int32(WEBSOCKET_PROTOCOL_ERROR.rawValue) }
-    do {
-        try c.engine.send(bytes, kind: kind)
-        return 0
-    } catch let e as WebSocketError {
-        return e.code.rawValue
-    } catch {
-        return Int32(WEBSOCKET_CONNECTION_ERROR.rawValue)
-    }
-}
-
 @_cdecl("NetStack_WebSocketClient_SendText")
 public func NetStack_WebSocketClient_SendText(_ client: UnsafeMutablePointer<WebSocket>?, _ data: UnsafePointer<CChar>?, _ length: Int) -> Int32 {
-    send(client, data.map { UnsafeRawPointer($0) }, length, .text)
+    sendMessage(client, data.map { UnsafeRawPointer($0) }, length, kind: .text)
 }
 
 @_cdecl("NetStack_WebSocketClient_SendBinary")
 public func NetStack_WebSocketClient_SendBinary(_ client: UnsafeMutablePointer<WebSocket>?, _ data: UnsafeRawPointer?, _ length: Int) -> Int32 {
-    send(client, data, length, .binary)
+    sendMessage(client, data, length, kind: .binary)
 }
 
 @_cdecl("NetStack_WebSocketClient_SetTLSOptions")

@@ -59,6 +59,38 @@ private func headers(from list: UnsafeMutablePointer<WebSocket_Header>?, into ou
     return 0
 }
 
+/// Runs an engine call and turns its outcome into the documented code (0 on success).
+func resultCode(_ body: () throws -> Void) -> Int32 {
+    do {
+        try body()
+        return 0
+    } catch let e as WebSocketError {
+        return e.code.rawValue
+    } catch {
+        return Int32(WEBSOCKET_CONNECTION_ERROR.rawValue)
+    }
+}
+
+/// The send path of OH_WebSocketClient_Send (`kind` nil: TEXT when the bytes are valid UTF-8
+/// without NUL, otherwise BINARY, as the original) and of the explicit extension senders (text
+/// must be valid UTF-8, else WEBSOCKET_PROTOCOL_ERROR).
+func sendMessage(_ client: UnsafeMutablePointer<WebSocket>?, _ data: UnsafeRawPointer?, _ length: Int, kind: WebSocketMessageKind?) -> Int32 {
+    let (c, rc) = Registry.lookup(client)
+    guard let c = c else { return rc }
+    guard let data = data else { return Int32(WEBSOCKET_SEND_DATA_NULL.rawValue) }
+    if length == 0 { return 0 }
+    let bytes = UnsafeRawBufferPointer(start: data, count: length)
+    let chosen: WebSocketMessageKind
+    switch kind {
+    case nil: chosen = (!bytes.contains(0) && UTF8Validator.isValid(bytes)) ? .text : .binary
+    case .text?:
+        guard UTF8Validator.isValid(bytes) else { return Int32(WEBSOCKET_PROTOCOL_ERROR.rawValue) }
+        chosen = .text
+    case .binary?: chosen = .binary
+    }
+    return resultCode { try c.engine.send(bytes, kind: chosen) }
+}
+
 @_cdecl("OH_WebSocketClient_Constructor")
 public func OH_WebSocketClient_Constructor(_ onOpen: WebSocket_OnOpenCallback?, _ onMessage: WebSocket_OnMessageCallback?,
                                            _ onError: WebSocket_OnErrorCallback?, _ onClose: WebSocket_OnCloseCallback?) -> UnsafeMutablePointer<WebSocket>? {
@@ -132,33 +164,12 @@ public func OH_WebSocketClient_Connect(_ client: UnsafeMutablePointer<WebSocket>
     if r1 != 0 { return r1 }
     let r2 = headers(from: options.headers, into: &list)
     if r2 != 0 { return r2 }
-    do {
-        try c.engine.connect(to: String(cString: url), headers: list)
-        return 0
-    } catch let e as WebSocketError {
-        return e.code.rawValue
-    } catch {
-        return Int32(WEBSOCKET_CONNECTION_ERROR.rawValue)
-    }
+    return resultCode { try c.engine.connect(to: String(cString: url), headers: list) }
 }
 
 @_cdecl("OH_WebSocketClient_Send")
 public func OH_WebSocketClient_Send(_ client: UnsafeMutablePointer<WebSocket>?, _ data: UnsafeMutablePointer<CChar>?, _ length: Int) -> Int32 {
-    let (c, rc) = Registry.lookup(client)
-    guard let c = c else { return rc }
-    guard let data = data else { return Int32(WEBSOCKET_SEND_DATA_NULL.rawValue) }
-    if length == 0 { return 0 }
-    let bytes = UnsafeRawBufferPointer(start: data, count: length)
-    // TEXT when the bytes are valid UTF-8 without NUL, otherwise BINARY.
-    let kind: WebSocketMessageKind = (!bytes.contains(0) && UTF8Validator.isValid(bytes)) ? .text : .binary
-    do {
-        try c.engine.send(bytes, kind: kind)
-        return 0
-    } catch let e as WebSocketError {
-        return e.code.rawValue
-    } catch {
-        return Int32(WEBSOCKET_CONNECTION_ERROR.rawValue)
-    }
+    sendMessage(client, data.map { UnsafeRawPointer($0) }, length, kind: nil)
 }
 
 @_cdecl("OH_WebSocketClient_Close")
@@ -166,14 +177,7 @@ public func OH_WebSocketClient_Close(_ client: UnsafeMutablePointer<WebSocket>?,
     let (c, rc) = Registry.lookup(client)
     guard let c = c else { return rc }
     let reason = options.reason.map { String(cString: $0) } ?? ""
-    do {
-        try c.engine.close(code: options.code, reason: reason)
-        return 0
-    } catch let e as WebSocketError {
-        return e.code.rawValue
-    } catch {
-        return Int32(WEBSOCKET_CONNECTION_ERROR.rawValue)
-    }
+    return resultCode { try c.engine.close(code: options.code, reason: reason) }
 }
 
 @_cdecl("OH_WebSocketClient_Destroy")
