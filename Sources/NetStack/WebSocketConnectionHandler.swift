@@ -117,6 +117,10 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
         }
     }
 
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+    }
+
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         self.channel = context.channel
@@ -562,9 +566,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
 
     private func finish() {
         phase = .finished
-        connectTimer?.cancel()
-        closeTimer?.cancel()
-        stopKeepalive()
+        cancelTimers()
         inbound = nil
         outbox = nil
         if let client = client {
@@ -580,10 +582,18 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
         abandoned = true
         terminalDelivered = true
         client = nil
-        connectTimer?.cancel()
-        closeTimer?.cancel()
-        stopKeepalive()
+        cancelTimers()
         channel?.close(promise: nil)
+    }
+
+    /// Cancels and drops every scheduled task: each one's closure holds the handler, so keeping a
+    /// cancelled task would keep the handler (and its buffers) alive for ever.
+    private func cancelTimers() {
+        connectTimer?.cancel()
+        connectTimer = nil
+        closeTimer?.cancel()
+        closeTimer = nil
+        stopKeepalive()
     }
 
     // MARK: Messages

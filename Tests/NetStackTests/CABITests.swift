@@ -61,6 +61,37 @@ final class CABITests: XCTestCase {
         }
     }
 
+    /// The C test program under valgrind: no invalid access, no definite or indirect leak from
+    /// the library (the Swift runtime's metadata caches are "possibly lost" or "still
+    /// reachable" and not counted).
+    func testDocumentedABIUnderValgrind() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/valgrind") else {
+            throw CLITests.Failure("valgrind is not installed: scripts/bootstrap installs it")
+        }
+        // valgrind 3.19 cannot read the DWARF 5 the Swift toolchain emits: a copy of the library
+        // without debug information is checked instead (same code).
+        let lib = NSTemporaryDirectory() + "netstack-vg-\(getpid())"
+        try? FileManager.default.createDirectory(atPath: lib, withIntermediateDirectories: true)
+        let (src, srcOut) = try run("objcopy", ["--strip-debug", Self.root.appendingPathComponent(".build/debug/libnetstack-c.so").path, lib + "/libnetstack-c.so"])
+        XCTAssertEqual(src, 0, srcOut)
+        let runtime = try swiftRuntimeDirectory()
+        let expired = try Servers.pki.issue(name: "c-expired-vg", subjectAltName: "IP:127.0.0.1", days: -1)
+        let expiredServer = Servers.tlsServer(certificate: expired.certificate, key: expired.key)
+        defer { expiredServer.stop() }
+        let binary = NSTemporaryDirectory() + "abi_test_vg_\(getpid())"
+        let (status, output) = try run("cc", ["-std=c99", "-g", "-O0", "-I", "Sources/CNetStackABI/include", "Tests/CABI/abi_test.c",
+                                              "-L", lib, "-lnetstack-c", "-Wl,-rpath,\(lib)", "-Wl,-rpath,\(runtime)", "-o", binary])
+        XCTAssertEqual(status, 0, output)
+        let (rc, text) = try run("valgrind", ["--error-exitcode=99", "--leak-check=full", "--show-leak-kinds=definite,indirect",
+                                              "--errors-for-leak-kinds=definite,indirect", "--track-origins=no",
+                                              binary, Servers.plain.url, Servers.tls.url, expiredServer.url, CertificateLab.shared.dir],
+                                 env: ["SSL_CERT_FILE": Servers.pki.caCertificate])
+        XCTAssertEqual(rc, 0, text)
+        XCTAssertTrue(text.contains(" passed, 0 failed"), text)
+        XCTAssertTrue(text.contains("ERROR SUMMARY: 0 errors"), text)
+        print(text.split(separator: "\n").filter { $0.hasPrefix("==") && ($0.contains("SUMMARY") || $0.contains("lost:") || $0.contains("reachable:") || $0.contains("in use at exit")) }.joined(separator: "\n"))
+    }
+
     func testInstalledLibraryAndExample() throws {
         let prefix = NSTemporaryDirectory() + "netstack-prefix-\(getpid())"
         // --no-build: `swift test` holds the build directory, and scripts/test built everything already.
