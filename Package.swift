@@ -66,6 +66,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
+            resources: [.embedInCode("Lua/plugins.lua")],
             swiftSettings: [.swiftLanguageMode(.v5)]
         ),
         .executableTarget(

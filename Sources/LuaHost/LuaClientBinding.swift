@@ -65,12 +65,12 @@ enum LuaClientBinding {
         c.client.onOpen = { [weak host, weak c] _, r in
             guard let host = host, let c = c else { return }
             host.emit(["event": .string("open"), "client": .int(Int64(c.id)), "code": .int(Int64(r.code)), "reason": .string(r.reason)])
-            if dispatchPrologue(c, 0, host) {
+            if let extra = dispatchPrologue(c, 0, host) {
                 lua_createtable(L, 0, 3)
                 lua_pushinteger(L, Int64(r.code)); lua_setfield(L, -2, "code")
                 vm.pushString(r.reason); lua_setfield(L, -2, "reason")
                 if let p = r.protocolName { vm.pushString(p); lua_setfield(L, -2, "protocol") }
-                vm.call(nargs: 2, context: "onOpen")
+                vm.call(nargs: 2 + extra, context: "onOpen")
             }
             host.checkIdle()
         }
@@ -81,11 +81,11 @@ enum LuaClientBinding {
                 host.emit(["event": .string("message"), "client": .int(Int64(c.id)), "kind": .string(m.kind == .text ? "text" : "binary"),
                            "length": .int(Int64(m.data.readableBytes)), "data": .string(data)])
             }
-            if dispatchPrologue(c, 1, host) {
+            if let extra = dispatchPrologue(c, 1, host) {
                 m.data.withUnsafeReadableBytes { vm.pushBytes($0) }
                 lua_pushinteger(L, Int64(m.data.readableBytes))
                 netstack_getregistry_ref(L, m.kind == .text ? host.textRef : host.binaryRef)
-                vm.call(nargs: 4, context: "onMessage")
+                vm.call(nargs: 4 + extra, context: "onMessage")
             }
             host.checkIdle()
         }
@@ -93,11 +93,11 @@ enum LuaClientBinding {
             guard let host = host, let c = c else { return }
             let terminal = client.state == .closed
             host.emit(["event": .string("error"), "client": .int(Int64(c.id)), "errorCode": .int(Int64(e.code.rawValue)), "errorMessage": .string(e.message)])
-            if dispatchPrologue(c, 2, host) {
+            if let extra = dispatchPrologue(c, 2, host) {
                 lua_createtable(L, 0, 2)
                 lua_pushinteger(L, Int64(e.code.rawValue)); lua_setfield(L, -2, "errorCode")
                 vm.pushString(e.message); lua_setfield(L, -2, "errorMessage")
-                vm.call(nargs: 2, context: "onError")
+                vm.call(nargs: 2 + extra, context: "onError")
             }
             if terminal { host.release(c) }
             host.checkIdle()
@@ -105,24 +105,36 @@ enum LuaClientBinding {
         c.client.onClose = { [weak host, weak c] _, r in
             guard let host = host, let c = c else { return }
             host.emit(["event": .string("close"), "client": .int(Int64(c.id)), "code": .int(Int64(r.code)), "reason": .string(r.reason)])
-            if dispatchPrologue(c, 3, host) {
+            if let extra = dispatchPrologue(c, 3, host) {
                 lua_createtable(L, 0, 2)
                 lua_pushinteger(L, Int64(r.code)); lua_setfield(L, -2, "code")
                 vm.pushString(r.reason); lua_setfield(L, -2, "reason")
-                vm.call(nargs: 2, context: "onClose")
+                vm.call(nargs: 2 + extra, context: "onClose")
             }
             host.release(c)
             host.checkIdle()
         }
     }
 
-    /// Pushes the callback and the client object; false when there is no callback to run.
-    private static func dispatchPrologue(_ c: LuaClient, _ which: Int, _ host: ScriptHost) -> Bool {
+    static let eventNames = ["open", "message", "error", "close"]
+
+    /// Pushes the callback and the client object, and returns how many more arguments than
+    /// (client, ...) the call takes; nil when there is nothing to run. Once a plugin has a hook,
+    /// events go through the plugin runtime's dispatcher: (event, callback or nil, client, ...).
+    private static func dispatchPrologue(_ c: LuaClient, _ which: Int, _ host: ScriptHost) -> Int32? {
+        guard !c.destroyed else { return nil }
         let ref = c.callbacks[which]
-        guard ref != LUA_NOREF, !c.destroyed else { return false }
+        if host.plugins.hooksEnabled {
+            host.vm.pushRef(host.plugins.dispatchRef)
+            host.vm.pushString(eventNames[which])
+            if ref != LUA_NOREF { host.vm.pushRef(ref) } else { lua_pushnil(host.vm.L) }
+            pushUserdata(c, host: host)
+            return 2
+        }
+        guard ref != LUA_NOREF else { return nil }
         host.vm.pushRef(ref)
         pushUserdata(c, host: host)
-        return true
+        return 0
     }
 
     // MARK: Operations shared by the OH_* functions and the methods
@@ -322,6 +334,11 @@ enum LuaClientBinding {
         vm.setFunction("state") { vm in
             guard let resolved = selfClient(vm, "state") else { return vm.argError(1, "state", "netstack client") }
             vm.pushString(resolved.map { "\($0.client.state)" } ?? "destroyed")
+            return 1
+        }
+        vm.setFunction("id") { vm in
+            guard isClientUserdata(vm, 1), let p = luaL_testudata(vm.L, 1, NetStackModule.clientMetatable) else { return vm.argError(1, "id", "netstack client") }
+            lua_pushinteger(vm.L, Int64(p.load(as: Int.self)))
             return 1
         }
         vm.setFunction("bufferedAmount") { vm in

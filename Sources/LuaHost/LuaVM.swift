@@ -53,13 +53,35 @@ public final class LuaVM {
     }
 
     func reportTopError(context: String, status: Int32) {
-        var message = string(at: -1) ?? "(error object is a \(typeName(at: -1)) value)"
+        let message = string(at: -1) ?? "(error object is a \(typeName(at: -1)) value)"
         netstack_pop(L, 1)
-        if status == LUA_ERRMEM || netstack_memory_limit_hit(L) != 0 {
+        reportError(context: context, message: message, outOfMemory: status == LUA_ERRMEM)
+    }
+
+    /// Reports an uncaught error through the error policy (counted; makes the run's status 1).
+    func reportError(context: String, message: String, outOfMemory: Bool = false) {
+        var message = message
+        if outOfMemory || netstack_memory_limit_hit(L) != 0 {
             message = "memory limit of \(options.memoryLimit) bytes exceeded: " + message
         }
         errorCount += 1
         errorSink("netstack: error in \(context): \(message)")
+    }
+
+    /// Runs a chunk of Lua source with `args` as `...`; false (reported) if it failed to compile
+    /// or raised.
+    @discardableResult
+    func runString(_ code: String, name: String, args: [String] = []) -> Bool {
+        var code = code
+        let status = code.withUTF8 { buf in
+            luaL_loadbufferx(L, UnsafeRawPointer(buf.baseAddress!).assumingMemoryBound(to: CChar.self), buf.count, name, "t")
+        }
+        guard status == LUA_OK else {
+            reportTopError(context: name, status: status)
+            return false
+        }
+        for a in args { pushString(a) }
+        return call(nargs: Int32(args.count), context: name)
     }
 
     /// Runs a script file with `args` as `...`. Returns false if it failed to load or raised.
@@ -93,6 +115,14 @@ public final class LuaVM {
     func pushString(_ s: String) {
         var s = s
         s.withUTF8 { buf in _ = lua_pushlstring(L, buf.baseAddress.map { UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self) }, buf.count) }
+    }
+
+    func pushStringList(_ list: [String]) {
+        lua_createtable(L, Int32(list.count), 0)
+        for (i, s) in list.enumerated() {
+            pushString(s)
+            lua_rawseti(L, -2, Int64(i + 1))
+        }
     }
 
     func pushBytes(_ p: UnsafeRawBufferPointer) {

@@ -139,6 +139,10 @@ enum NetStackModule {
             host.requestExit(code)
             return 0
         }
+        vm.setFunction("stopping") { vm in
+            lua_pushboolean(vm.L, host.isStopping ? 1 : 0)
+            return 1
+        }
         vm.setFunction("log") { vm in
             let level = vm.string(at: 1) ?? "info"
             let message: String

@@ -18,8 +18,19 @@ public final class ScriptHost {
         /// Trace of every connection's handshake, messages and control frames (`-v`).
         public var trace: (@Sendable (String) -> Void)?
         public var log: (String) -> Void = { FileHandle.standardError.write(($0 + "\n").data(using: .utf8)!) }
+        /// Plugins to load before the script (`--plugin`), in order.
+        public var plugins: [String] = []
+        /// `NAME.KEY=VALUE` plugin options (`--plugin-option`).
+        public var pluginOptions: [String] = []
+        /// Where plugins are found (also for `require` from the script).
+        public var pluginPath = PluginSearchPath(entries: [])
+        /// Withhold os.execute, io.popen and native code from plugins and the script.
+        public var sandbox = false
         public init() {}
     }
+
+    /// Exit status when a --plugin plugin fails to load (the script does not run).
+    public static let pluginLoadFailureStatus: Int32 = 3
 
     public let vm: LuaVM
     let options: Options
@@ -55,7 +66,13 @@ public final class ScriptHost {
         binaryRef = vm.ref()
         NetStackModule.install(into: self)
         if options.events != nil { installJSONPrint() }
+        if options.sandbox { try PluginRuntime.applySandbox(vm) }
+        plugins = try PluginRuntime(host: self, search: options.pluginPath, plugins: options.plugins,
+                                    options: options.pluginOptions, sandbox: options.sandbox, json: options.events != nil)
     }
+
+    /// The plugin runtime (search, hooks, start and exit functions).
+    private(set) var plugins: PluginRuntime!
 
     /// With `--json`, `print` becomes a `{"event":"print","text":...}` line so stdout stays JSON.
     private func installJSONPrint() {
@@ -92,8 +109,17 @@ public final class ScriptHost {
     /// Runs `path` with `args` and waits until the run ends. Returns the exit status:
     /// `netstack.exit(n)` → n; an uncaught error → 1; else 0.
     public func run(path: String, args: [String]) -> Int32 {
+        run(path: path, source: nil, args: args)
+    }
+
+    /// Runs Lua `source` (named `name` in messages) as the script.
+    public func run(source: String, name: String, args: [String]) -> Int32 {
+        run(path: name, source: source, args: args)
+    }
+
+    private func run(path: String, source: String?, args: [String]) -> Int32 {
         let future = eventLoop.submit { [self] () -> Void in
-            start(path: path, args: args)
+            start(path: path, source: source, args: args)
         }
         do { try future.wait() } catch { return 1 }
         return (try? done.futureResult.wait()) ?? 1
@@ -122,7 +148,7 @@ public final class ScriptHost {
     /// True while the main chunk and `main` run: the run cannot end before they return.
     private var starting = false
 
-    private func start(path: String, args: [String]) {
+    private func start(path: String, source: String?, args: [String]) {
         starting = true
         defer { starting = false }
         // arg table as lua.c makes it.
@@ -136,7 +162,13 @@ public final class ScriptHost {
         }
         lua_setglobal(L, "arg")
 
-        guard vm.runFile(path, args: args) else { return finish(code: 1) }
+        guard plugins.start(vm) else { return finish(code: Self.pluginLoadFailureStatus) }
+        if exitCode != nil { return finish(code: exitCode!) }
+        if let source = source {
+            guard vm.runString(source, name: "=" + path, args: args) else { return finish(code: 1) }
+        } else {
+            guard vm.runFile(path, args: args) else { return finish(code: 1) }
+        }
         if exitCode != nil { return finish(code: exitCode!) }
         // main(args), when defined.
         lua_getglobal(L, "main")
@@ -187,17 +219,21 @@ public final class ScriptHost {
             refs.append(lua_type(L, -1) == LUA_TFUNCTION ? vm.ref() : { netstack_pop(L, 1); return LUA_NOREF }())
         }
         let c = makeClient(callbacks: refs)
+        // client:connect(url) through the methods table, so plugins' connect hooks see it.
+        lua_getfield(L, netstack_registryindex(), NetStackModule.clientMetatable)
+        lua_getfield(L, -1, "__index")
+        lua_getfield(L, -1, "connect")
+        netstack_remove(L, -2)
+        netstack_remove(L, -2)
         LuaClientBinding.pushNewUserdata(c, host: self)
-        netstack_pop(L, 1)
-        do {
-            try c.client.connect(to: url!)
-            anchor(c)
-        } catch let e as WebSocketError {
-            options.log("netstack: cannot connect to \(url!): \(e)")
-            finish(code: 1)
-        } catch {
-            finish(code: 1)
+        vm.pushString(url!)
+        guard vm.call(nargs: 2, nresults: 2, context: "connect") else { return finish(code: 1) }
+        if vm.type(at: -2) <= LUA_TNIL {
+            options.log("netstack: cannot connect to \(url!): \(vm.string(at: -1) ?? "?")")
+            netstack_pop(L, 2)
+            return finish(code: 1)
         }
+        netstack_pop(L, 2)
     }
 
     // MARK: Clients
@@ -262,6 +298,9 @@ public final class ScriptHost {
 
     var exitRequested: Bool { exitCode != nil }
 
+    /// True once the run is ending (`exit`, SIGINT, or finished): plugins stop reconnecting.
+    var isStopping: Bool { exitCode != nil || interrupted || finished }
+
     /// After every callback: end the run on `exit`, or when nothing is left to wait for.
     func checkIdle() {
         if finished || starting { return }
@@ -276,6 +315,7 @@ public final class ScriptHost {
     func finish(code: Int32) {
         if finished { return }
         finished = true
+        let code = plugins.exit(vm, status: code)
         cancelTimers()
         for c in Array(clients.values) {
             c.client.destroy()

@@ -15,7 +15,9 @@ struct Run: ParsableCommand {
         The run ends when no connection or timer is left, or on netstack.exit(code). SIGINT \
         closes open connections with 1001; a second SIGINT exits at once.
         Exit status: the code given to netstack.exit; else 1 if any error was raised in the \
-        script or a callback; else 0. 2 for usage errors (missing script).
+        script, a callback or a plugin hook; else 0 (a plugin's exit function may turn 0 into \
+        another status, e.g. failed metrics thresholds). 2 for usage errors (missing script); \
+        3 when a --plugin plugin cannot be loaded (the script does not run).
         """
     )
 
@@ -25,6 +27,7 @@ struct Run: ParsableCommand {
     @Option(help: "Instructions one callback may run before it is stopped (0: no limit).") var instructionLimit: Int = 0
     @Flag(name: .shortAndLong, help: "Trace handshakes, messages and control frames to stderr.") var verbose = false
     @Flag(help: "Print JSON lines of events (open, message, error, close, print, script_error, exit) on stdout.") var json = false
+    @OptionGroup(title: "Plugins") var pluginFlags: PluginFlags
     @Argument(parsing: .postTerminator, help: "Arguments for the script (after --).") var args: [String] = []
 
     func run() throws {
@@ -34,6 +37,7 @@ struct Run: ParsableCommand {
         }
         var options = ScriptHost.Options()
         options.url = url
+        pluginFlags.apply(to: &options)
         if let m = memoryLimit {
             guard let bytes = parseSize(m) else { throw ValidationError("--memory-limit: '\(m)' is not a size") }
             options.vm.memoryLimit = bytes

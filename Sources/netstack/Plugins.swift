@@ -1,0 +1,149 @@
+import ArgumentParser
+import Foundation
+import LuaHost
+import NIOPosix
+
+/// The plugin options shared by `run`, `plugins` and `audit`.
+struct PluginFlags: ParsableArguments {
+    @Option(name: .customLong("plugin"), help: "Load a plugin before the script (repeatable; in order).")
+    var plugins: [String] = []
+    @Option(name: [.customShort("P"), .customLong("plugin-option")], help: "A plugin option, NAME.KEY=VALUE (repeatable).")
+    var pluginOptions: [String] = []
+    @Option(name: .customLong("plugin-path"), help: "A folder searched for plugins before the standard ones (repeatable).")
+    var pluginPaths: [String] = []
+    @Flag(help: "Withhold os.execute, io.popen and native (C) modules from plugins and the script; load text chunks only.")
+    var sandbox = false
+
+    func apply(to options: inout ScriptHost.Options) {
+        options.plugins = plugins
+        options.pluginOptions = pluginOptions
+        options.pluginPath = PluginSearchPath.standard(extra: pluginPaths)
+        options.sandbox = sandbox
+    }
+}
+
+/// Runs Lua `source` in a fresh host with the plugin flags; returns its exit status.
+func runInternalScript(_ source: String, name: String, args: [String], flags: PluginFlags, json: Bool = false) throws -> Int32 {
+    var options = ScriptHost.Options()
+    flags.apply(to: &options)
+    if json { options.events = { print($0) } }
+    let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+    defer { try? group.syncShutdownGracefully() }
+    let host = try ScriptHost(eventLoop: group.next(), options: options)
+    return host.run(source: source, name: name, args: args)
+}
+
+struct Plugins: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "List, describe and check plugins.",
+        discussion: """
+        Search order (the first folder holding a plugin wins): --plugin-path folders, \
+        NETSTACK_PLUGIN_PATH (colon-separated), ./plugins, ~/.config/netstack/plugins \
+        ($XDG_CONFIG_HOME/netstack/plugins), then the plugins shipped with netstack.
+        """,
+        subcommands: [List.self, Info.self, Check.self],
+        defaultSubcommand: List.self
+    )
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Every plugin on the search path: name, version, where from, status.")
+        @OptionGroup var flags: PluginFlags
+        @Flag(help: "One JSON document instead of a table.") var json = false
+
+        func run() throws {
+            let code = try runInternalScript(Self.source, name: "plugins list", args: [json ? "json" : "table"], flags: flags)
+            if code != 0 { throw ExitCode(code) }
+        }
+
+        static let source = """
+        local mode = ...
+        local ns = require "netstack"
+        local list = ns.plugins.available()
+        if mode == "json" then
+          local out = {}
+          for i, p in ipairs(list) do
+            out[i] = { name = p.name, version = p.version or ns.json.null, description = p.description or ns.json.null,
+                       api = p.api or ns.json.null, origin = p.origin, path = p.path, status = p.status,
+                       shadowed = #p.shadowed > 0 and p.shadowed or ns.json.emptyArray }
+          end
+          print(ns.json.encode(#out > 0 and out or ns.json.emptyArray))
+          return
+        end
+        if #list == 0 then print("no plugins found") return end
+        local rows = { { "NAME", "VERSION", "FROM", "STATUS", "PATH" } }
+        for _, p in ipairs(list) do
+          rows[#rows + 1] = { p.name, p.version or "-", p.origin, p.status, p.path }
+        end
+        local widths = {}
+        for _, r in ipairs(rows) do for i = 1, 4 do widths[i] = math.max(widths[i] or 0, #r[i]) end end
+        for _, r in ipairs(rows) do
+          print(string.format("%-" .. widths[1] .. "s  %-" .. widths[2] .. "s  %-" .. widths[3] .. "s  %-" .. widths[4] .. "s  %s", table.unpack(r)))
+        end
+        for _, p in ipairs(list) do
+          for _, s in ipairs(p.shadowed) do print(string.format("note: %s at %s is shadowed by %s", p.name, s, p.path)) end
+        end
+        """
+    }
+
+    struct Info: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "A plugin's manifest: description, API version, requirements and options.")
+        @Argument(help: "Plugin name.") var name: String
+        @OptionGroup var flags: PluginFlags
+
+        func run() throws {
+            let code = try runInternalScript(Self.source, name: "plugins info", args: [name], flags: flags)
+            if code != 0 { throw ExitCode(code) }
+        }
+
+        static let source = """
+        local name = ...
+        local ns = require "netstack"
+        for _, p in ipairs(ns.plugins.available()) do
+          if p.name == name then
+            print(string.format("%s %s (%s)", p.name, p.version or "?", p.path))
+            if p.description then print("  " .. p.description) end
+            print("  from: " .. p.origin .. "; status: " .. p.status)
+            if p.api then print("  host API: " .. p.api) end
+            if p.requires and #p.requires > 0 then print("  requires: " .. table.concat(p.requires, ", ")) end
+            if p.options then
+              local keys = {}
+              for k in pairs(p.options) do keys[#keys + 1] = k end
+              table.sort(keys)
+              if #keys > 0 then print("  options (-P " .. name .. ".KEY=VALUE):") end
+              for _, k in ipairs(keys) do
+                local o = p.options[k]
+                local default = o.default
+                if type(default) == "table" then default = table.concat(default, ",") end
+                print(string.format("    %-16s %-8s %s%s", k, o.type or "string", o.help or "",
+                  default ~= nil and (" (default: " .. tostring(default) .. ")") or ""))
+              end
+            end
+            return
+          end
+        end
+        io.stderr:write("netstack: no plugin named '" .. name .. "' on the search path\\n")
+        netstack.exit(2)
+        """
+    }
+
+    struct Check: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Load a plugin and run its health check.",
+            discussion: "Exit status 0 when healthy, 1 when the check fails or the plugin cannot load."
+        )
+        @Argument(help: "Plugin name.") var name: String
+        @OptionGroup var flags: PluginFlags
+
+        func run() throws {
+            let code = try runInternalScript(Self.source, name: "plugins check", args: [name], flags: flags)
+            if code != 0 { throw ExitCode(code) }
+        }
+
+        static let source = """
+        local name = ...
+        local ok, message = netstack.plugins.check(name)
+        print(string.format("%s: %s: %s", name, ok and "ok" or "FAILED", message))
+        if not ok then netstack.exit(1) end
+        """
+    }
+}
