@@ -64,6 +64,8 @@ public final class LocalWebSocketServer: @unchecked Sendable {
         let lock = NIOLock()
         var connections = 0
         var lastCloseFromClient: (code: UInt16?, reason: String)?
+        /// Open connections, so that `stop(dropConnections:)` can cut them.
+        var children: [ObjectIdentifier: Channel] = [:]
     }
 
     /// Connections accepted so far.
@@ -92,6 +94,9 @@ public final class LocalWebSocketServer: @unchecked Sendable {
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
+                let id = ObjectIdentifier(channel)
+                stats.lock.withLock { stats.children[id] = channel }
+                channel.closeFuture.whenComplete { _ in stats.lock.withLock { stats.children[id] = nil } }
                 do {
                     if let ctx = sslContext {
                         try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: ctx))
@@ -106,9 +111,15 @@ public final class LocalWebSocketServer: @unchecked Sendable {
         return port
     }
 
-    public func stop() {
+    /// Stops listening; with `dropConnections`, also cuts every open connection (TCP closed
+    /// without a close frame, as when a server process dies).
+    public func stop(dropConnections: Bool = false) {
         try? channel?.close().wait()
         channel = nil
+        if dropConnections {
+            let children = stats.lock.withLock { Array(stats.children.values) }
+            for c in children { try? c.close().wait() }
+        }
     }
 
     deinit { try? channel?.close().wait() }

@@ -401,7 +401,7 @@ function loadPlugin(name, options, via)
     record.options = resolveOptions(record, options)
     record.ctx = newContext(record)
     if manifest.setup then
-      local okSetup, exports = xpcall(manifest.setup, traceback, record.ctx, record.options)
+      local okSetup, exports = pcall(manifest.setup, record.ctx, record.options)
       if not okSetup then
         removeHooksOf(name)
         error("setup failed: " .. tostring(exports), 0)

@@ -1,0 +1,136 @@
+-- reconnect: reconnects dropped connections with exponential backoff and jitter.
+local ns = require "netstack"
+
+local function positive(v) return v > 0, "must be greater than 0" end
+
+return {
+  name = "reconnect",
+  version = "1.0.0",
+  description = "Reconnects dropped connections with exponential backoff, jitter, a cap and an attempt limit",
+  api = 1,
+  options = {
+    initialDelay = { type = "number", default = 500, check = positive, help = "delay before the first attempt, ms" },
+    maxDelay = { type = "number", default = 30000, check = positive, help = "cap on any delay, ms" },
+    factor = { type = "number", default = 2, check = function(v) return v >= 1, "must be at least 1" end,
+               help = "each failed attempt multiplies the delay by this" },
+    jitter = { type = "number", default = 0.2, check = function(v) return v >= 0 and v <= 1, "must be within 0..1" end,
+               help = "each delay varies randomly by up to this fraction" },
+    maxAttempts = { type = "integer", default = 10, check = function(v) return v >= 0, "must be 0 or more" end,
+                    help = "consecutive failed attempts before giving up (0: never give up)" },
+    quiet = { type = "boolean", default = false, help = "do not log each attempt" },
+  },
+
+  setup = function(ctx, opts)
+    -- Per client (weak keys: a destroyed, collected client takes its state with it).
+    local state = setmetatable({}, { __mode = "k" })
+    local gaveUp = 0
+
+    local function of(c)
+      local s = state[c]
+      if not s then
+        s = { attempts = 0, reconnects = 0 }
+        state[c] = s
+      end
+      return s
+    end
+
+    --- The delay before attempt `n` (1-based), with jitter, never below 1 ms.
+    local function delay(n)
+      local d = math.min(opts.maxDelay, opts.initialDelay * opts.factor ^ (n - 1))
+      d = d * (1 + opts.jitter * (2 * math.random() - 1))
+      return math.max(1, d)
+    end
+
+    local schedule
+
+    local function attempt(c)
+      local s = of(c)
+      s.timer = nil
+      if s.stopped or ns.stopping() or c:state() == "destroyed" then return end
+      s.reconnecting = true
+      local ok, message, code = c:connect(s.url, s.options)
+      s.reconnecting = false
+      if not ok then
+        -- A URL or option that can never work ends the attempts at once.
+        if code == ns.WEBSOCKET_CONNECTION_PARSE_URL_ERROR or code == ns.WEBSOCKET_NO_HEADER_CONTEXT then
+          ctx.log("warn", string.format("client %d: giving up: %s", c:id(), message))
+          gaveUp = gaveUp + 1
+          return
+        end
+        schedule(c, message)
+      end
+    end
+
+    function schedule(c, why)
+      local s = of(c)
+      if s.stopped or s.userClosed or not s.url or s.timer or ns.stopping() then return end
+      local state_ = c:state()
+      if state_ == "destroyed" or state_ == "open" or state_ == "connecting" then return end
+      s.attempts = s.attempts + 1
+      if opts.maxAttempts > 0 and s.attempts > opts.maxAttempts then
+        ctx.log("warn", string.format("client %d: giving up after %d attempts (%s)", c:id(), opts.maxAttempts, why))
+        gaveUp = gaveUp + 1
+        return
+      end
+      local ms = delay(s.attempts)
+      if not opts.quiet then
+        ctx.log(string.format("client %d: %s; attempt %d in %d ms", c:id(), why, s.attempts, math.floor(ms)))
+      end
+      s.timer = ns.setTimeout(function() attempt(c) end, ms)
+    end
+
+    ctx.after("connect", function(c, url, options, rc)
+      local s = of(c)
+      if rc == ns.WEBSOCKET_OK and not s.reconnecting then
+        -- A connect by the script: remember where to, start afresh.
+        s.url, s.options, s.userClosed, s.attempts = url, options, false, 0
+      end
+    end)
+    ctx.before("disconnect", function(c)
+      local s = of(c)
+      s.userClosed = true
+      if s.timer then ns.clearTimer(s.timer) s.timer = nil end
+    end)
+    ctx.after("open", function(c)
+      local s = of(c)
+      if s.attempts > 0 or s.everOpened then s.reconnects = s.reconnects + 1 end
+      s.everOpened = true
+      s.attempts = 0
+    end)
+    ctx.after("close", function(c, result)
+      schedule(c, string.format("closed (%d %s)", result.code, result.reason))
+    end)
+    ctx.after("error", function(c, err)
+      -- Only an error that ended the connection (it never opened) leads to a new attempt;
+      -- an error on an open connection is followed by onClose.
+      if c:state() == "closed" then schedule(c, string.format("error %d: %s", err.errorCode, err.errorMessage)) end
+    end)
+
+    ctx.onExit(function(status)
+      if gaveUp > 0 then return 1 end
+    end)
+
+    return {
+      --- Consecutive failed attempts so far for `c` (0 while connected).
+      attempts = function(c) return of(c).attempts end,
+      --- Successful reconnects of `c` so far.
+      reconnects = function(c) return of(c).reconnects end,
+      --- No more reconnecting for `c` (a pending attempt is cancelled).
+      stop = function(c)
+        local s = of(c)
+        s.stopped = true
+        if s.timer then ns.clearTimer(s.timer) s.timer = nil end
+      end,
+      options = opts,
+    }
+  end,
+
+  check = function(ctx, opts)
+    if opts.maxDelay < opts.initialDelay then
+      return false, string.format("maxDelay (%g ms) is below initialDelay (%g ms)", opts.maxDelay, opts.initialDelay)
+    end
+    return true, string.format("backoff %g ms x%g up to %g ms, jitter %d%%, %s", opts.initialDelay, opts.factor,
+      opts.maxDelay, math.floor(opts.jitter * 100),
+      opts.maxAttempts > 0 and (opts.maxAttempts .. " attempts") or "no attempt limit")
+  end,
+}

@@ -1,0 +1,292 @@
+-- record: writes every event of a session to JSON lines; replays a recording against a bot, or
+-- checks a bot's outgoing messages against one.
+local ns = require "netstack"
+local json = ns.json
+
+local function hex(s) return (s:gsub(".", function(c) return string.format("%02x", c:byte()) end)) end
+local function unhex(h) return (h:gsub("%x%x", function(x) return string.char(tonumber(x, 16)) end)) end
+
+local function payload(entry)
+  if entry.hex then return unhex(entry.hex) end
+  return entry.data or ""
+end
+
+local function describe(data, kind)
+  local shown = kind == "binary" and ("0x" .. hex(data:sub(1, 32))) or string.format("%q", data:sub(1, 64))
+  return string.format("%s %s (%d bytes)", kind, shown, #data)
+end
+
+return {
+  name = "record",
+  version = "1.0.0",
+  description = "Records sessions to JSON lines; replays a recorded server against a bot; checks a bot against a recording",
+  api = 1,
+  options = {
+    mode = { type = "string", default = "record",
+             check = function(v) return v == "record" or v == "replay" or v == "check", "record, replay or check" end,
+             help = "record: write events; replay: play the recorded server side (no network); check: live, compare outgoing messages" },
+    file = { type = "string", default = "session.jsonl", help = "the recording (JSON lines)" },
+    timing = { type = "string", default = "fast", check = function(v) return v == "fast" or v == "recorded", "fast or recorded" end,
+               help = "replay: deliver events at once (fast) or with the recorded gaps (recorded)" },
+    timeout = { type = "number", default = 5000, help = "replay: how long to wait for an expected message from the bot, ms" },
+  },
+
+  setup = function(ctx, opts)
+    local started = ns.now()
+    local function t() return math.floor((ns.now() - started) * 1e6) / 1e6 end
+
+    if opts.mode == "record" then
+      local out, err = io.open(opts.file, "w")
+      if not out then error("cannot write " .. opts.file .. ": " .. tostring(err), 0) end
+      local function write(entry)
+        entry.t = t()
+        out:write(json.encode(entry), "\n")
+      end
+      write({ type = "session", version = 1, netstack = ns.VERSION })
+      local function data(entry, bytes, kind)
+        entry.kind = kind
+        if kind == "text" then entry.data = bytes else entry.hex = hex(bytes) end
+        return entry
+      end
+      ctx.after("connect", function(c, url, _, rc)
+        write({ client = c:id(), dir = "out", type = "connect", url = url, rc = rc })
+      end)
+      ctx.after("send", function(c, bytes, kind, rc)
+        if rc == ns.WEBSOCKET_OK then write(data({ client = c:id(), dir = "out", type = "send" }, bytes, kind)) end
+      end)
+      ctx.after("disconnect", function(c, code, reason, rc)
+        write({ client = c:id(), dir = "out", type = "disconnect", code = code, reason = reason, rc = rc })
+      end)
+      ctx.before("open", function(c, r)
+        write({ client = c:id(), dir = "in", type = "open", code = r.code, reason = r.reason, protocol = r.protocol })
+      end)
+      ctx.before("message", function(c, bytes, _, kind)
+        write(data({ client = c:id(), dir = "in", type = "message" }, bytes, kind))
+      end)
+      ctx.before("error", function(c, e)
+        write({ client = c:id(), dir = "in", type = "error", errorCode = e.errorCode, errorMessage = e.errorMessage })
+      end)
+      ctx.before("close", function(c, r)
+        write({ client = c:id(), dir = "in", type = "close", code = r.code, reason = r.reason })
+      end)
+      ctx.onExit(function()
+        out:close()
+        ctx.log(string.format("recorded to %s", opts.file))
+      end)
+      return { file = opts.file, mode = "record" }
+    end
+
+    -- replay and check: read the recording, split it by recorded client, in connect order.
+    local f, err = io.open(opts.file, "r")
+    if not f then error("cannot read " .. opts.file .. ": " .. tostring(err), 0) end
+    local sessions, order, lineNo = {}, {}, 0
+    for line in f:lines() do
+      lineNo = lineNo + 1
+      if line:match("%S") then
+        local entry, jerr = json.decode(line)
+        if type(entry) ~= "table" then error(string.format("%s:%d: %s", opts.file, lineNo, jerr or "not an object"), 0) end
+        if entry.client then
+          if not sessions[entry.client] then
+            sessions[entry.client] = {}
+            order[#order + 1] = entry.client
+          end
+          local list = sessions[entry.client]
+          list[#list + 1] = entry
+        end
+      end
+    end
+    f:close()
+
+    local mismatches, checked = {}, 0
+    local function mismatch(c, text)
+      mismatches[#mismatches + 1] = text
+      ctx.log("error", string.format("client %d: %s", c:id(), text))
+    end
+
+    local bound = setmetatable({}, { __mode = "k" })   -- live client -> { events, pos, timer }
+    local nextSession = 1
+
+    --- The recorded outgoing entries of a session, for check mode.
+    local function outgoing(events)
+      local list = {}
+      for _, e in ipairs(events) do if e.dir == "out" and e.type == "send" then list[#list + 1] = e end end
+      return list
+    end
+
+    local function compare(c, expected, bytes, kind)
+      checked = checked + 1
+      if not expected then
+        mismatch(c, "unexpected send: " .. describe(bytes, kind))
+        return
+      end
+      local want = payload(expected)
+      if want ~= bytes or (expected.kind or "text") ~= kind then
+        mismatch(c, string.format("send #%d differs: expected %s, got %s", checked, describe(want, expected.kind or "text"), describe(bytes, kind)))
+      end
+    end
+
+    if opts.mode == "check" then
+      ctx.after("connect", function(c, _, _, rc)
+        if rc ~= ns.WEBSOCKET_OK or bound[c] then return end
+        local id = order[nextSession]
+        nextSession = nextSession + 1
+        bound[c] = { expected = id and outgoing(sessions[id]) or {}, pos = 1 }
+        if not id then mismatch(c, "connects more often than the recording") end
+      end)
+      ctx.after("send", function(c, bytes, kind, rc)
+        local b = bound[c]
+        if not b or rc ~= ns.WEBSOCKET_OK then return end
+        compare(c, b.expected[b.pos], bytes, kind)
+        b.pos = b.pos + 1
+      end)
+      ctx.onExit(function()
+        for c, b in pairs(bound) do
+          if b.pos <= #b.expected then
+            mismatch(c, string.format("%d recorded message(s) never sent, first: %s", #b.expected - b.pos + 1,
+              describe(payload(b.expected[b.pos]), b.expected[b.pos].kind or "text")))
+          end
+        end
+        ctx.log(string.format("check against %s: %d sent, %d mismatch(es)", opts.file, checked, #mismatches))
+        if #mismatches > 0 then return 1 end
+      end)
+      return { mismatches = mismatches, mode = "check" }
+    end
+
+    -- replay: no network. Connects are intercepted and the recorded server side is delivered.
+    local step
+
+    local function schedule(c, delay)
+      local b = bound[c]
+      if b.timer then ns.clearTimer(b.timer) end
+      b.timer = ns.setTimeout(function() b.timer = nil step(c) end, delay or 0)
+    end
+
+    function step(c)
+      local b = bound[c]
+      b.inStep = true
+      local ok, err = pcall(function()
+      while b.pos <= #b.events do
+        local e = b.events[b.pos]
+        if e.dir == "out" then
+          if e.type == "send" or e.type == "disconnect" then
+            -- Wait for the bot; the timer keeps the run alive and catches a bot that never sends.
+            b.waiting = e
+            b.timer = ns.setTimeout(function()
+              b.timer = nil
+              if b.waiting == e then
+                mismatch(c, string.format("timed out after %g ms waiting for %s", opts.timeout,
+                  e.type == "send" and describe(payload(e), e.kind or "text") or "close()"))
+                b.pos = #b.events + 1
+                b.waiting = nil
+              end
+            end, opts.timeout)
+            return
+          end
+          b.pos = b.pos + 1   -- connect lines: already happened
+        else
+          if opts.timing == "recorded" and b.lastT and e.t and e.t > b.lastT and not b.delayed then
+            b.delayed = true
+            return schedule(c, (e.t - b.lastT) * 1000)
+          end
+          b.delayed = false
+          b.lastT = e.t
+          b.pos = b.pos + 1
+          if e.type == "open" then
+            ctx.emit(c, "open", { code = e.code, reason = e.reason, protocol = e.protocol })
+          elseif e.type == "message" then
+            local data = payload(e)
+            ctx.emit(c, "message", data, #data, e.kind or "text")
+          elseif e.type == "error" then
+            ctx.emit(c, "error", { errorCode = e.errorCode, errorMessage = e.errorMessage })
+          elseif e.type == "close" then
+            ctx.emit(c, "close", { code = e.code, reason = e.reason })
+          end
+          if b.waiting then return end
+        end
+      end
+      end)
+      b.inStep = false
+      if not ok then error(err, 0) end
+    end
+
+    local function expectFromBot(c, kindOfOp, bytes, kind)
+      local b = bound[c]
+      if not b then return true end
+      local e = b.waiting
+      if not e then
+        -- The bot answered inside a callback, before the replay reached the expected line.
+        while b.pos <= #b.events and b.events[b.pos].type == "connect" do b.pos = b.pos + 1 end
+        local nextEvent = b.events[b.pos]
+        if nextEvent and nextEvent.dir == "out" then e = nextEvent end
+      end
+      if kindOfOp == "send" then
+        checked = checked + 1
+        if not e or e.type ~= "send" then
+          mismatch(c, "unexpected send: " .. describe(bytes, kind))
+          return false
+        end
+        local want = payload(e)
+        if want ~= bytes or (e.kind or "text") ~= kind then
+          mismatch(c, string.format("send #%d differs: expected %s, got %s", checked, describe(want, e.kind or "text"), describe(bytes, kind)))
+        end
+      elseif not e or e.type ~= "disconnect" then
+        -- A close the recording does not have: end this client's replay with the close.
+        b.pos = #b.events + 1
+        ctx.emit(c, "close", { code = 1000, reason = "" })
+        return false
+      end
+      b.waiting = nil
+      if b.timer then ns.clearTimer(b.timer) b.timer = nil end
+      b.pos = b.pos + 1
+      if not b.inStep then schedule(c) end
+      return false
+    end
+
+    ctx.before("connect", function(c)
+      if bound[c] then bound[c].pos = #bound[c].events + 1 end
+      local id = order[nextSession]
+      nextSession = nextSession + 1
+      if not id then
+        mismatch(c, "connects more often than the recording")
+        return ns.plugins.STOP
+      end
+      bound[c] = { events = sessions[id], pos = 1 }
+      schedule(c)
+      return ns.plugins.STOP
+    end)
+    ctx.before("send", function(c, bytes, kind)
+      if not bound[c] then return end
+      return expectFromBot(c, "send", bytes, kind)
+    end)
+    ctx.before("disconnect", function(c)
+      if not bound[c] then return end
+      return expectFromBot(c, "disconnect")
+    end)
+    ctx.onExit(function()
+      for c, b in pairs(bound) do
+        if b.pos <= #b.events then
+          local e = b.events[b.pos]
+          mismatch(c, string.format("recording not finished: next is %s %s", e.dir, e.type))
+        end
+      end
+      ctx.log(string.format("replay of %s: %d bot message(s) checked, %d mismatch(es)", opts.file, checked, #mismatches))
+      if #mismatches > 0 then return 1 end
+    end)
+    return { mismatches = mismatches, mode = "replay" }
+  end,
+
+  check = function(ctx, opts)
+    if opts.mode == "record" then
+      local f, err = io.open(opts.file, "a")
+      if not f then return false, "cannot write " .. opts.file .. ": " .. tostring(err) end
+      f:close()
+      return true, "will record to " .. opts.file
+    end
+    local f, err = io.open(opts.file, "r")
+    if not f then return false, "cannot read " .. opts.file .. ": " .. tostring(err) end
+    local n = 0
+    for _ in f:lines() do n = n + 1 end
+    f:close()
+    return true, string.format("%s: %d lines to %s", opts.file, n, opts.mode)
+  end,
+}
