@@ -201,6 +201,8 @@ enum CertificateModule {
         bool("selfSigned", c.isSelfSigned)
         c.der.withUnsafeBytes { vm.pushBytes($0) }
         lua_setfield(L, -2, "der")
+        str("pem", "-----BEGIN CERTIFICATE-----\n" + Data(c.der).base64EncodedString(options: [.lineLength64Characters, .endLineWithLineFeed])
+            + "\n-----END CERTIFICATE-----\n")
     }
 
     static func pushFetch(_ vm: LuaVM, _ r: Result<PresentedChain, PresentedChain.Failure>) -> Int32 {

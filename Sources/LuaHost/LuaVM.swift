@@ -76,12 +76,13 @@ public final class LuaVM {
         let status = code.withUTF8 { buf in
             luaL_loadbufferx(L, UnsafeRawPointer(buf.baseAddress!).assumingMemoryBound(to: CChar.self), buf.count, name, "t")
         }
+        let context = name.hasPrefix("=") ? String(name.dropFirst()) : name
         guard status == LUA_OK else {
-            reportTopError(context: name, status: status)
+            reportTopError(context: context, status: status)
             return false
         }
         for a in args { pushString(a) }
-        return call(nargs: Int32(args.count), context: name)
+        return call(nargs: Int32(args.count), context: context)
     }
 
     /// Runs a script file with `args` as `...`. Returns false if it failed to load or raised.

@@ -27,17 +27,20 @@ public struct TestPKI: Sendable {
     /// Issues `<name>.pem`/`<name>.key` signed by the CA. `days` may be negative for an already
     /// expired certificate (its validity then ended `-days` days ago).
     @discardableResult
+    /// `keyType`: "ec" (P-256) or "rsa:BITS"; `digest`: the signature hash (e.g. "sha1"; nil:
+    /// openssl's default, SHA-256).
     public func issue(name: String, subjectAltName: String, days: Int = 30, selfSigned: Bool = false,
-                      extendedKeyUsage: String = "serverAuth") throws -> (certificate: String, key: String) {
+                      extendedKeyUsage: String = "serverAuth", keyType: String = "ec", digest: String? = nil) throws -> (certificate: String, key: String) {
         let key = "\(directory)/\(name).key", cert = "\(directory)/\(name).pem", csr = "\(directory)/\(name).csr"
         let ext = "\(directory)/\(name).ext"
         try "subjectAltName=\(subjectAltName)\nbasicConstraints=CA:FALSE\nextendedKeyUsage=\(extendedKeyUsage)\n".write(toFile: ext, atomically: true, encoding: .utf8)
-        try TestPKI.openssl(["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-                             "-keyout", key, "-out", csr, "-subj", "/CN=\(name)"])
+        let newKey = keyType == "ec" ? ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"] : ["-newkey", keyType]
+        try TestPKI.openssl(["req", "-new"] + newKey + ["-nodes", "-keyout", key, "-out", csr, "-subj", "/CN=\(name)"])
         if days < 0 {
             try makeExpired(cert: cert, key: key, csr: csr, ext: ext, selfSigned: selfSigned)
         } else {
             var args = ["x509", "-req", "-in", csr, "-out", cert, "-extfile", ext, "-days", "\(max(days, 1))"]
+            if let d = digest { args.append("-" + d) }
             if selfSigned {
                 args += ["-signkey", key]
             } else {

@@ -77,7 +77,10 @@ struct Plugins: ParsableCommand {
         local widths = {}
         for _, r in ipairs(rows) do for i = 1, 4 do widths[i] = math.max(widths[i] or 0, #r[i]) end end
         for _, r in ipairs(rows) do
-          print(string.format("%-" .. widths[1] .. "s  %-" .. widths[2] .. "s  %-" .. widths[3] .. "s  %-" .. widths[4] .. "s  %s", table.unpack(r)))
+          local cells = {}
+          for i = 1, 4 do cells[i] = r[i] .. string.rep(" ", widths[i] - #r[i]) end
+          cells[5] = r[5]
+          print(table.concat(cells, "  "))
         end
         for _, p in ipairs(list) do
           for _, s in ipairs(p.shadowed) do print(string.format("note: %s at %s is shadowed by %s", p.name, s, p.path)) end

@@ -145,7 +145,8 @@ final class CLITests: XCTestCase {
 }
 
 /// Runs the built `netstack` executable.
-func runNetstack(_ args: [String], stdin: String? = nil, timeout: Double = 20) throws -> (status: Int32, out: String, err: String) {
+func runNetstack(_ args: [String], stdin: String? = nil, timeout: Double = 20, env: [String: String] = [:],
+                 cwd: URL? = nil) throws -> (status: Int32, out: String, err: String) {
     let binary = CLITests.root.appendingPathComponent(".build/debug/netstack").path
     guard FileManager.default.isExecutableFile(atPath: binary) else {
         throw CLITests.Failure("\(binary) is missing: run `swift build` first (scripts/test does)")
@@ -153,7 +154,12 @@ func runNetstack(_ args: [String], stdin: String? = nil, timeout: Double = 20) t
     let p = Process()
     p.executableURL = URL(fileURLWithPath: binary)
     p.arguments = args
-    p.currentDirectoryURL = CLITests.root
+    p.currentDirectoryURL = cwd ?? CLITests.root
+    if !env.isEmpty {
+        var e = ProcessInfo.processInfo.environment
+        for (k, v) in env { e[k] = v }
+        p.environment = e
+    }
     let out = Pipe(), err = Pipe(), inp = Pipe()
     p.standardOutput = out
     p.standardError = err

@@ -31,12 +31,14 @@ final class ExamplesTests: XCTestCase {
 
     func testCertAudit() throws {
         let lab = CertificateLab.shared
-        let files = try runNetstack(["run", "examples/cert-audit.lua", "--", "--ca", lab.path("root"), lab.path("leaf+inter"), lab.path("expired+inter")])
-        XCTAssertEqual(files.status, 1, "an expired certificate fails the audit: " + files.out + files.err)
-        XCTAssertTrue(files.out.contains("0 success"), files.out)
-        XCTAssertTrue(files.out.contains("2305010 certificate expired"), files.out)
-        let server = try runNetstack(["run", "examples/cert-audit.lua", "--", "--ca", Servers.pki.caCertificate, "127.0.0.1:\(Servers.tls.port)"])
+        let files = try runNetstack(["run", "examples/cert-audit.lua", "--", "--ca", lab.path("root"), "--warn-days", "7", lab.path("leaf+inter"), lab.path("expired+inter")])
+        XCTAssertEqual(files.status, 2, "an expired certificate fails the audit: " + files.out + files.err)
+        XCTAssertTrue(files.out.contains("2 targets: 1 OK, 0 WARN, 1 FAIL, 0 ERROR"), files.out)
+        XCTAssertTrue(files.out.contains("certificate expired"), files.out)
+        XCTAssertTrue(files.out.contains("attention: \(lab.path("expired+inter")) (FAIL)"), files.out)
+        let server = try runNetstack(["run", "examples/cert-audit.lua", "--", "--ca", Servers.pki.caCertificate, "--warn-days", "7",
+                                      "127.0.0.1:\(Servers.tls.port)"])
         XCTAssertEqual(server.status, 0, server.out + server.err)
-        XCTAssertTrue(server.out.contains("0 success"), server.out)
+        XCTAssertTrue(server.out.contains("1 targets: 1 OK"), server.out)
     }
 }

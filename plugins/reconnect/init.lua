@@ -17,6 +17,8 @@ return {
                help = "each delay varies randomly by up to this fraction" },
     maxAttempts = { type = "integer", default = 10, check = function(v) return v >= 0, "must be 0 or more" end,
                     help = "consecutive failed attempts before giving up (0: never give up)" },
+    stableAfter = { type = "number", default = 1000, check = function(v) return v >= 0, "must be 0 or more" end,
+                    help = "a connection open this long (ms) resets the backoff; one closed sooner counts as a failed attempt" },
     quiet = { type = "boolean", default = false, help = "do not log each attempt" },
   },
 
@@ -91,13 +93,17 @@ return {
       s.userClosed = true
       if s.timer then ns.clearTimer(s.timer) s.timer = nil end
     end)
-    ctx.after("open", function(c)
+    -- Before the script's onOpen, so that it sees the new count.
+    ctx.before("open", function(c)
       local s = of(c)
-      if s.attempts > 0 or s.everOpened then s.reconnects = s.reconnects + 1 end
+      if s.everOpened then s.reconnects = s.reconnects + 1 end
       s.everOpened = true
-      s.attempts = 0
+      s.openedAt = ns.now()
     end)
     ctx.after("close", function(c, result)
+      local s = of(c)
+      if s.openedAt and (ns.now() - s.openedAt) * 1000 >= opts.stableAfter then s.attempts = 0 end
+      s.openedAt = nil
       schedule(c, string.format("closed (%d %s)", result.code, result.reason))
     end)
     ctx.after("error", function(c, err)
@@ -111,7 +117,7 @@ return {
     end)
 
     return {
-      --- Consecutive failed attempts so far for `c` (0 while connected).
+      --- Consecutive attempts for `c` since its last stable connection.
       attempts = function(c) return of(c).attempts end,
       --- Successful reconnects of `c` so far.
       reconnects = function(c) return of(c).reconnects end,

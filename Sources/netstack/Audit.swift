@@ -1,0 +1,62 @@
+import ArgumentParser
+import Foundation
+
+struct Audit: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Audit the certificates of TLS servers and certificate files (the audit plugin).",
+        discussion: """
+        TARGET is host, host:port, [IPv6]:port or a PEM/DER certificate file. Each server's \
+        presented chain is fetched (concurrently) and checked: trust (system store or --ca), \
+        hostname/SAN match, expiry (WARN within --warn-days), weak keys (RSA/DSA < --min-rsa-bits, \
+        EC < 224), SHA-1/MD5 signatures, and revocation when --crl is given.
+        Exit status (Nagios style): 0 all OK, 1 a WARN, 2 a FAIL, 3 a target could not be \
+        checked (and no FAIL); 64 for bad usage.
+        """
+    )
+
+    @Argument(help: "Targets.") var targets: [String] = []
+    @Option(name: .customLong("targets"), help: "A file with one target per line (# comments).") var targetsFile: String?
+    @Option(help: "PEM file of trusted CAs (default: the system store).") var ca: String?
+    @Option(help: "PEM CRL file (repeatable); turns on revocation checks.") var crl: [String] = []
+    @Option(help: "Warn when a certificate expires within this many days.") var warnDays: Double = 30
+    @Option(help: "Minimum RSA/DSA key size.") var minRsaBits: Int = 2048
+    @Option(help: "Targets checked at once.") var concurrency: Int = 8
+    @Option(help: "Connect + handshake timeout per target, in ms.") var timeout: Int = 5000
+    @Option(help: "Report format: table, json or csv.") var format: String = "table"
+    @Option(help: "Progress line on stderr: auto, on, off.") var progress: String = "auto"
+    @OptionGroup(title: "Plugins") var flags: PluginFlags
+
+    func run() throws {
+        var list = targets
+        if let file = targetsFile {
+            guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
+                printErr("netstack audit: cannot read targets file '\(file)'")
+                throw ExitCode(64)
+            }
+            for line in text.split(whereSeparator: \.isNewline) {
+                let t = line.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
+                if !t.isEmpty { list.append(t) }
+            }
+        }
+        guard !list.isEmpty else {
+            printErr("netstack audit: no targets (give host[:port] or files, or --targets FILE)")
+            throw ExitCode(64)
+        }
+        guard ["table", "json", "csv"].contains(format) else {
+            printErr("netstack audit: --format must be table, json or csv")
+            throw ExitCode(64)
+        }
+        var f = flags
+        var options = ["audit.warnDays=\(warnDays)", "audit.minRSABits=\(minRsaBits)", "audit.concurrency=\(concurrency)",
+                       "audit.timeout=\(timeout)", "audit.format=\(format)", "audit.progress=\(progress)"]
+        if let ca = ca { options.append("audit.ca=\(ca)") }
+        if !crl.isEmpty { options.append("audit.crl=\(crl.joined(separator: ","))") }
+        f.pluginOptions = options + f.pluginOptions
+        let code = try runInternalScript(Self.source, name: "audit", args: list, flags: f)
+        if code != 0 { throw ExitCode(code) }
+    }
+
+    static let source = """
+    require("audit").run({ ... })
+    """
+}

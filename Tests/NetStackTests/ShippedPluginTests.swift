@@ -1,0 +1,279 @@
+import Foundation
+import NetStackTestServer
+import XCTest
+
+/// The plugins in plugins/, against the local servers.
+final class ShippedPluginTests: XCTestCase {
+    /// Runs netstack in the background; `wait()` returns its result.
+    final class Background {
+        private var result: Result<(status: Int32, out: String, err: String), Error>?
+        private let done = DispatchSemaphore(value: 0)
+        init(_ args: [String], env: [String: String] = [:], timeout: Double = 30) {
+            Thread {
+                self.result = Result { try runNetstack(args, timeout: timeout, env: env) }
+                self.done.signal()
+            }.start()
+        }
+        func wait() throws -> (status: Int32, out: String, err: String) {
+            done.wait()
+            return try result!.get()
+        }
+    }
+
+    func waitUntil(_ seconds: Double, _ condition: () -> Bool) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if condition() { return true }
+            usleep(10_000)
+        }
+        return condition()
+    }
+
+    // MARK: reconnect
+
+    func testReconnectAgainstAServerThatDropsAndComesBack() throws {
+        let first = LocalWebSocketServer(configuration: .init())
+        let port = try first.start()
+        let run = Background(["run", "Tests/PluginScripts/reconnect.lua", "--url", "ws://127.0.0.1:\(port)/echo", "--plugin", "reconnect",
+                              "-P", "reconnect.initialDelay=100", "-P", "reconnect.maxDelay=400", "-P", "reconnect.jitter=0.1"])
+        XCTAssertTrue(waitUntil(10) { first.connectionCount == 1 }, "the bot connects")
+        usleep(300_000)
+        // The server dies: listener and connection gone (no close frame).
+        first.stop(dropConnections: true)
+        let downFor = 1.2
+        usleep(UInt32(downFor * 1_000_000))
+        var c = LocalWebSocketServer.Configuration()
+        c.port = port
+        let second = LocalWebSocketServer(configuration: c)
+        try second.start()
+        defer { second.stop() }
+        let r = try run.wait()
+        XCTAssertEqual(r.status, 0, r.out + r.err)
+        // Failed attempts reach the script as onError (1003, connection refused).
+        let lines = r.out.split(separator: "\n").map(String.init)
+        XCTAssertEqual(lines.filter { $0 != "error 1003" }, [
+            "open 1 reconnects 0", "echo hello 1", "close 1006", "open 2 reconnects 1", "echo hello 2", "close 1000",
+        ], r.out + r.err)
+        XCTAssertTrue((2...7).contains(lines.filter { $0 == "error 1003" }.count), r.out)
+        XCTAssertEqual(second.connectionCount, 1)
+        // The attempts while the server was down: refused, with growing delays, capped, and
+        // far from a busy loop (100 + 200 + 400 + 400 ms ≈ 1.1 s of waiting: 4-6 attempts).
+        let attempts = r.err.split(separator: "\n").filter { $0.contains("[info] reconnect: client 1:") }
+        let delays = attempts.compactMap { line -> Int? in
+            guard let range = line.range(of: "attempt \\d+ in (\\d+) ms", options: .regularExpression) else { return nil }
+            return Int(line[range].split(separator: " ")[3])
+        }
+        XCTAssertTrue((3...8).contains(delays.count), "attempts: \(attempts)")
+        XCTAssertTrue(attempts.dropFirst().contains { $0.contains("connection refused") }, r.err)
+        XCTAssertTrue(delays.allSatisfy { $0 >= 90 && $0 <= 440 }, "delays within [initial*(1-jitter), max*(1+jitter)]: \(delays)")
+        XCTAssertTrue(delays.count >= 3 && delays[1] > delays[0] && delays[2] > delays[1], "exponential: \(delays)")
+    }
+
+    func testReconnectGivesUpAfterMaxAttempts() throws {
+        // A port nothing listens on.
+        let s = LocalWebSocketServer(configuration: .init())
+        let port = try s.start()
+        s.stop()
+        let started = Date()
+        let r = try runNetstack(["run", "Tests/PluginScripts/reconnect.lua", "--url", "ws://127.0.0.1:\(port)/echo", "--plugin", "reconnect",
+                                 "-P", "reconnect.initialDelay=50", "-P", "reconnect.maxAttempts=3", "-P", "reconnect.jitter=0"])
+        let elapsed = Date().timeIntervalSince(started)
+        XCTAssertEqual(r.status, 1, "giving up fails the run: " + r.err)
+        XCTAssertEqual(r.out, "error 1003\nerror 1003\nerror 1003\nerror 1003\n")
+        XCTAssertTrue(r.err.contains("giving up after 3 attempts"), r.err)
+        XCTAssertTrue(r.err.contains("attempt 1 in 50 ms") && r.err.contains("attempt 2 in 100 ms") && r.err.contains("attempt 3 in 200 ms"), r.err)
+        XCTAssertGreaterThan(elapsed, 0.35, "the backoff really waits")
+    }
+
+    func testReconnectGivesUpOnAFlappingServer() throws {
+        // The server accepts and closes at once: such connections are not stable, so they count
+        // as failed attempts, and the attempt limit ends the loop.
+        let r = try runNetstack(["run", "Tests/PluginScripts/reconnect.lua", "--url", Servers.plain.url + "/close?code=4001&reason=later",
+                                 "--plugin", "reconnect", "-P", "reconnect.initialDelay=50", "-P", "reconnect.maxAttempts=2"])
+        XCTAssertEqual(r.status, 1, r.err)
+        XCTAssertEqual(r.out, "open 1 reconnects 0\nclose 4001\nopen 2 reconnects 1\nclose 4001\nopen 3 reconnects 2\nclose 4001\n", r.err)
+        XCTAssertTrue(r.err.contains("giving up after 2 attempts"), r.err)
+        let check = try runNetstack(["plugins", "check", "reconnect", "-P", "reconnect.initialDelay=500", "-P", "reconnect.maxDelay=100"])
+        XCTAssertEqual(check.status, 1)
+        XCTAssertTrue(check.out.contains("maxDelay (100 ms) is below initialDelay (500 ms)"), check.out)
+        let bad = try runNetstack(["run", "Tests/PluginScripts/reconnect.lua", "--plugin", "reconnect", "-P", "reconnect.jitter=2"])
+        XCTAssertEqual(bad.status, 3)
+        XCTAssertTrue(bad.err.contains("plugin 'reconnect': option 'jitter': must be within 0..1 (--plugin-option)"), bad.err)
+    }
+
+    // MARK: metrics
+
+    func testMetricsMatchTheTrafficSent() throws {
+        let r = try runNetstack(["run", "Tests/PluginScripts/metrics.lua", "--url", Servers.plain.url + "/echo", "--json",
+                                 "--plugin", "metrics", "-P", "metrics.thresholds=messages_out==6,errors==0,latency.p99<5000"])
+        XCTAssertEqual(r.status, 0, r.out + r.err)
+        let line = r.out.split(separator: "\n").first { $0.contains("\"event\":\"metrics\"") }
+        let object = try JSONSerialization.jsonObject(with: Data((line ?? "{}").utf8)) as! [String: Any]
+        let m = try XCTUnwrap(object["metrics"] as? [String: Any], r.out)
+        let bytes = 1 + 10 + 100 + 1000 + 10000 + 100000
+        XCTAssertEqual(m["messages_out"] as? Int, 6)
+        XCTAssertEqual(m["messages_in"] as? Int, 6)
+        XCTAssertEqual(m["bytes_out"] as? Int, bytes)
+        XCTAssertEqual(m["bytes_in"] as? Int, bytes)
+        XCTAssertEqual(m["connections"] as? Int, 1)
+        XCTAssertEqual(m["errors"] as? Int, 0)
+        XCTAssertEqual(m["closes"] as? Int, 1)
+        XCTAssertEqual((m["closesByCode"] as? [String: Int])?["1000"], 1)
+        let latency = try XCTUnwrap(m["latency"] as? [String: Double])
+        XCTAssertEqual(latency["count"], 6)
+        XCTAssertGreaterThan(latency["min"]!, 0)
+        XCTAssertLessThanOrEqual(latency["min"]!, latency["p50"]!)
+        XCTAssertLessThanOrEqual(latency["p50"]!, latency["p99"]!)
+        XCTAssertLessThanOrEqual(latency["p99"]!, latency["max"]!)
+        let thresholds = try XCTUnwrap(m["thresholds"] as? [[String: Any]])
+        XCTAssertEqual(thresholds.count, 3)
+        XCTAssertTrue(thresholds.allSatisfy { $0["ok"] as? Bool == true }, "\(thresholds)")
+    }
+
+    func testMetricsThresholdFailureAndErrorsByCode() throws {
+        let file = NSTemporaryDirectory() + "metrics-\(getpid()).json"
+        let r = try runNetstack(["run", "Tests/PluginScripts/metrics.lua", "--url", Servers.plain.url + "/misbehave/invalid-utf8",
+                                 "--plugin", "metrics", "-P", "metrics.thresholds=errors==0", "-P", "metrics.file=\(file)"])
+        XCTAssertEqual(r.status, 99, "a failed threshold exits 99: " + r.err)
+        XCTAssertTrue(r.err.contains("threshold FAILED   errors==0 (value 1)"), r.err)
+        XCTAssertTrue(r.err.contains("1 of 1 thresholds failed"), r.err)
+        XCTAssertTrue(r.err.contains("closes             1 (1007x1)"), r.err)
+        let saved = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: file))) as! [String: Any]
+        XCTAssertEqual(saved["errors"] as? Int, 1)
+        XCTAssertEqual((saved["errorsByCode"] as? [String: Int])?.values.reduce(0, +), 1, "\(saved)")
+        let bad = try runNetstack(["run", "Tests/PluginScripts/metrics.lua", "--plugin", "metrics", "-P", "metrics.thresholds=latency.p42<1"])
+        XCTAssertEqual(bad.status, 3)
+        XCTAssertTrue(bad.err.contains("unknown metric 'latency.p42'"), bad.err)
+    }
+
+    // MARK: record / replay / check
+
+    func testRecordReplayRoundTripAndRegression() throws {
+        let file = NSTemporaryDirectory() + "session-\(getpid()).jsonl"
+        let recorded = try runNetstack(["run", "Tests/PluginScripts/chat.lua", "--url", Servers.plain.url + "/echo",
+                                        "--plugin", "record", "-P", "record.file=\(file)"])
+        XCTAssertEqual(recorded.status, 0, recorded.err)
+        let expectedOutput = "open 101\ngot text 11 login alice\ngot text 14 subscribe news\ngot binary 4 \nclose 1000 done\n"
+        XCTAssertEqual(recorded.out, expectedOutput)
+        let lines = try String(contentsOfFile: file, encoding: .utf8).split(separator: "\n")
+        let events = try lines.map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
+        let kinds = events.map { "\($0["dir"] ?? "-") \($0["type"]!)" }
+        XCTAssertEqual(kinds, ["- session", "out connect", "in open", "out send", "in message", "out send", "out send",
+                               "in message", "in message", "out disconnect", "in close"])
+        XCTAssertEqual(events[6]["hex"] as? String, "000102ff")
+        XCTAssertEqual(events[7]["data"] as? String, "subscribe news")
+        let times = events.compactMap { $0["t"] as? Double }
+        XCTAssertEqual(times, times.sorted(), "times grow")
+
+        // Replay: no server at all (the URL points nowhere); the bot sees the same session.
+        let replayed = try runNetstack(["run", "Tests/PluginScripts/chat.lua", "--url", "ws://127.0.0.1:1/nowhere",
+                                        "--plugin", "record", "-P", "record.mode=replay", "-P", "record.file=\(file)"])
+        XCTAssertEqual(replayed.status, 0, replayed.err)
+        XCTAssertEqual(replayed.out, expectedOutput)
+        XCTAssertTrue(replayed.err.contains("3 bot message(s) checked, 0 mismatch(es)"), replayed.err)
+
+        // A regression: the bot subscribes to another topic.
+        let regressed = try runNetstack(["run", "Tests/PluginScripts/chat.lua", "--url", "ws://127.0.0.1:1/nowhere",
+                                         "--plugin", "record", "-P", "record.mode=replay", "-P", "record.file=\(file)", "-P", "record.timeout=300"],
+                                        env: ["CHAT_TOPIC": "sports"])
+        XCTAssertEqual(regressed.status, 1)
+        XCTAssertTrue(regressed.err.contains("send #2 differs: expected text \"subscribe news\" (14 bytes), got text \"subscribe sports\" (16 bytes)"), regressed.err)
+
+        // Check mode: live server, outgoing messages compared.
+        let checked = try runNetstack(["run", "Tests/PluginScripts/chat.lua", "--url", Servers.plain.url + "/echo",
+                                       "--plugin", "record", "-P", "record.mode=check", "-P", "record.file=\(file)"],
+                                      env: ["CHAT_TOPIC": "sports"])
+        XCTAssertEqual(checked.status, 1)
+        XCTAssertTrue(checked.err.contains("check against \(file): 3 sent, 1 mismatch(es)"), checked.err)
+        let clean = try runNetstack(["run", "Tests/PluginScripts/chat.lua", "--url", Servers.plain.url + "/echo",
+                                     "--plugin", "record", "-P", "record.mode=check", "-P", "record.file=\(file)"])
+        XCTAssertEqual(clean.status, 0, clean.err)
+
+        // A bot that stops sending: the replay times out instead of hanging.
+        let silent = NSTemporaryDirectory() + "silent-\(getpid()).lua"
+        try "function onOpen(c) end".write(toFile: silent, atomically: true, encoding: .utf8)
+        let timedOut = try runNetstack(["run", silent, "--url", "ws://127.0.0.1:1/", "--plugin", "record", "-P", "record.mode=replay",
+                                        "-P", "record.file=\(file)", "-P", "record.timeout=200"])
+        XCTAssertEqual(timedOut.status, 1)
+        XCTAssertTrue(timedOut.err.contains("timed out after 200 ms waiting for text \"login alice\""), timedOut.err)
+    }
+
+    // MARK: audit
+
+    func testAuditOfLocalTLSServers() throws {
+        let pki = Servers.pki
+        let good = try pki.issue(name: "audit-good", subjectAltName: "DNS:localhost,IP:127.0.0.1", days: 200)
+        let soon = try pki.issue(name: "audit-soon", subjectAltName: "IP:127.0.0.1", days: 10)
+        let expired = try pki.issue(name: "audit-expired", subjectAltName: "IP:127.0.0.1", days: -1)
+        let wrongHost = try pki.issue(name: "audit-wronghost", subjectAltName: "DNS:other.example", days: 200)
+        let weak = try pki.issue(name: "audit-weak", subjectAltName: "IP:127.0.0.1", days: 200, keyType: "rsa:1024")
+        let sha1 = try pki.issue(name: "audit-sha1", subjectAltName: "IP:127.0.0.1", days: 200, digest: "sha1")
+        let servers = [good, soon, expired, wrongHost, weak, sha1].map { Servers.tlsServer(certificate: $0.certificate, key: $0.key) }
+        defer { servers.forEach { $0.stop() } }
+        let closed = LocalWebSocketServer(configuration: .init())
+        let closedPort = try closed.start()
+        closed.stop()
+        let targets = ["localhost:\(servers[0].port)", "127.0.0.1:\(servers[1].port)", "127.0.0.1:\(servers[2].port)",
+                       "127.0.0.1:\(servers[3].port)", "127.0.0.1:\(servers[4].port)", "127.0.0.1:\(servers[5].port)",
+                       "127.0.0.1:\(closedPort)"]
+        let r = try runNetstack(["audit", "--ca", pki.caCertificate, "--format", "json"] + targets)
+        XCTAssertEqual(r.status, 2, "a FAIL is the worst finding: " + r.out + r.err)
+        let report = try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as! [String: Any]
+        let results = try XCTUnwrap(report["targets"] as? [[String: Any]])
+        XCTAssertEqual(results.map { $0["target"] as? String }, targets, "results in the order given")
+        func findings(_ i: Int) -> String {
+            ((results[i]["findings"] as? [[String: Any]]) ?? []).map { "\($0["severity"]!): \($0["message"]!)" }.joined(separator: "; ")
+        }
+        XCTAssertEqual(results.map { $0["status"] as? String }, ["OK", "WARN", "FAIL", "FAIL", "FAIL", "FAIL", "ERROR"],
+                       (0..<results.count).map(findings).joined(separator: "\n"))
+        XCTAssertEqual(findings(0), "")
+        XCTAssertTrue(findings(1).contains("WARN: certificate expires in 9 days") || findings(1).contains("WARN: certificate expires in 10 days"), findings(1))
+        XCTAssertTrue(findings(2).contains("FAIL: certificate expired"), findings(2))
+        XCTAssertTrue(findings(3).contains("FAIL: hostname mismatch: 127.0.0.1 not in [other.example]"), findings(3))
+        XCTAssertTrue(findings(4).contains("FAIL: certificate: weak key, RSA key of 1024 bits (< 2048)"), findings(4))
+        XCTAssertTrue(findings(5).contains("FAIL: certificate: weak signature sha1WithRSAEncryption") || findings(5).contains("weak signature ecdsa-with-SHA1"), findings(5))
+        XCTAssertTrue(findings(6).contains("ERROR: could not connect"), findings(6))
+        XCTAssertEqual(report["worst"] as? String, "FAIL")
+        XCTAssertEqual((report["counts"] as? [String: Int]) ?? [:], ["OK": 1, "WARN": 1, "FAIL": 4, "ERROR": 1])
+
+        // Exit status by the worst finding.
+        let okOnly = try runNetstack(["audit", "--ca", pki.caCertificate, targets[0]])
+        XCTAssertEqual(okOnly.status, 0, okOnly.out + okOnly.err)
+        XCTAssertTrue(okOnly.out.contains("1 targets: 1 OK, 0 WARN, 0 FAIL, 0 ERROR"), okOnly.out)
+        let warnOnly = try runNetstack(["audit", "--ca", pki.caCertificate, targets[1], targets[0]])
+        XCTAssertEqual(warnOnly.status, 1, warnOnly.out)
+        let unreachable = try runNetstack(["audit", "--ca", pki.caCertificate, targets[6], targets[1]])
+        XCTAssertEqual(unreachable.status, 3, unreachable.out)
+        // Without --ca the test CA is not trusted.
+        let untrusted = try runNetstack(["audit", targets[0]], env: ["SSL_CERT_FILE": CertificateLab.shared.path("root")])
+        XCTAssertEqual(untrusted.status, 2)
+        XCTAssertTrue(untrusted.out.contains("untrusted: 2305020"), untrusted.out)
+
+        // CSV: a header and one quoted row per target.
+        let csv = try runNetstack(["audit", "--ca", pki.caCertificate, "--format", "csv", targets[3]])
+        let rows = csv.out.split(separator: "\n")
+        XCTAssertEqual(rows.count, 2, csv.out)
+        XCTAssertTrue(rows[0].hasPrefix("status,target,host,port,subject"), csv.out)
+        XCTAssertTrue(rows[1].hasPrefix("FAIL,127.0.0.1:\(servers[3].port),127.0.0.1,\(servers[3].port),CN=audit-wronghost"), csv.out)
+
+        // Usage errors.
+        XCTAssertEqual(try runNetstack(["audit"]).status, 64)
+        XCTAssertEqual(try runNetstack(["audit", "--format", "xml", "x"]).status, 64)
+    }
+
+    func testAuditWithCRLFindsARevokedCertificate() throws {
+        let lab = CertificateLab.shared
+        let revoked = Servers.tlsServer(certificate: lab.path("revoked+inter"), key: lab.dir + "/revoked.key")
+        let fine = Servers.tlsServer(certificate: lab.path("leaf+inter"), key: lab.dir + "/leaf.key")
+        defer { revoked.stop(); fine.stop() }
+        let r = try runNetstack(["audit", "--ca", lab.path("root"), "--warn-days", "7", "--crl", lab.path("crl.inter"), "--crl", lab.path("crl.root"), "--format", "json",
+                                 "127.0.0.1:\(revoked.port)", "127.0.0.1:\(fine.port)"])
+        XCTAssertEqual(r.status, 2, r.out + r.err)
+        let report = try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as! [String: Any]
+        let results = try XCTUnwrap(report["targets"] as? [[String: Any]])
+        XCTAssertEqual(results[0]["status"] as? String, "FAIL")
+        XCTAssertEqual(results[0]["crlChecked"] as? Bool, true)
+        XCTAssertTrue("\(results[0]["findings"]!)".contains("revoked (CRL)"), "\(results[0])")
+        XCTAssertEqual(results[1]["status"] as? String, "OK", "\(results[1])")
+    }
+}

@@ -1,0 +1,1 @@
+return { name = "cycle2", version = "1.0.0", api = 1, requires = { "cycle1" } }

@@ -1,0 +1,1 @@
+return { name = "needsmissing", version = "1.0.0", api = 1, requires = { "absent" } }

@@ -1,0 +1,1 @@
+return { name = "noversion", api = 1 }

@@ -1,0 +1,1 @@
+error("raises: broken at load time")

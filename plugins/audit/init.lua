@@ -1,0 +1,310 @@
+-- audit: certificate audits of TLS servers and certificate files, concurrently, with findings
+-- (trust, hostname, expiry, weak keys, SHA-1, revocation) reported as a table, JSON or CSV.
+local ns = require "netstack"
+
+local SEVERITY = { OK = 0, WARN = 1, ERROR = 2, FAIL = 3 }
+-- Exit status, Nagios style: 0 OK, 1 WARN, 2 FAIL, 3 ERROR (a target could not be checked).
+local EXIT = { OK = 0, WARN = 1, FAIL = 2, ERROR = 3 }
+local CODE_EXPIRED, CODE_NOT_YET_VALID, CODE_REVOKED = 2305010, 2305009, 2305023
+
+local function readFile(path)
+  local f, err = io.open(path, "rb")
+  if not f then return nil, err end
+  local data = f:read("a")
+  f:close()
+  return data
+end
+
+--- "host", "host:port", "[v6]:port", "[v6]" or a certificate file.
+local function parseTarget(text, defaultPort)
+  local f = io.open(text, "rb")
+  if f then f:close() return { kind = "file", path = text } end
+  local v6, port = text:match("^%[([%x:.]+)%]:?(%d*)$")
+  if v6 then return { kind = "host", host = v6, port = tonumber(port) or defaultPort, ip = true } end
+  local host
+  host, port = text:match("^([^:/%s]+):(%d+)$")
+  if not host then host = text:match("^([^:/%s]+)$") end
+  if not host then return nil, "not host[:port], [IPv6]:port or a readable file" end
+  port = tonumber(port) or defaultPort
+  if port < 1 or port > 65535 then return nil, "port out of range" end
+  return { kind = "host", host = host, port = port, ip = host:match("^%d+%.%d+%.%d+%.%d+$") ~= nil }
+end
+
+--- RFC 6125: DNS names compare case-insensitively; a wildcard is a whole leftmost label and
+--- matches exactly one label. IP targets match IP SANs only.
+local function matchesHost(cert, host, isIP)
+  if isIP then
+    for _, ip in ipairs(cert.ip or {}) do if ip:lower() == host:lower() then return true end end
+    return false
+  end
+  host = host:lower():gsub("%.$", "")
+  for _, name in ipairs(cert.dns or {}) do
+    name = name:lower()
+    if name == host then return true end
+    local rest = name:match("^%*%.(.+)$")
+    if rest and rest:find("%.") then
+      local first, hostRest = host:match("^([^.]+)%.(.+)$")
+      if first and hostRest == rest then return true end
+    end
+  end
+  return false
+end
+
+local function weakKey(cert, minRSABits)
+  local t = (cert.keyType or ""):upper()
+  if (t == "RSA" or t == "DSA") and cert.keyBits < minRSABits then
+    return string.format("%s key of %d bits (< %d)", t, cert.keyBits, minRSABits)
+  end
+  if (t == "EC" or t == "ECDSA") and cert.keyBits > 0 and cert.keyBits < 224 then
+    return string.format("EC key of %d bits (< 224)", cert.keyBits)
+  end
+end
+
+local function weakSignature(cert)
+  local alg = (cert.signatureAlgorithm or ""):lower()
+  if alg:find("sha1") or alg:find("md5") or alg:find("md2") then return cert.signatureAlgorithm end
+end
+
+local function csvField(v)
+  v = tostring(v == nil and "" or v)
+  if v:find('[,"\n\r]') then v = '"' .. v:gsub('"', '""') .. '"' end
+  return v
+end
+
+return {
+  name = "audit",
+  version = "1.0.0",
+  description = "Audits TLS servers' and files' certificates: trust, hostname, expiry, weak keys, SHA-1, CRL",
+  api = 1,
+  options = {
+    ca = { type = "string", help = "PEM file of trusted CAs (default: the system trust store)" },
+    crl = { type = "list", default = {}, help = "PEM CRL files; revocation is checked when given" },
+    warnDays = { type = "number", default = 30, help = "WARN when a certificate expires within this many days" },
+    minRSABits = { type = "integer", default = 2048, help = "RSA/DSA keys below this are FAIL" },
+    concurrency = { type = "integer", default = 8, check = function(v) return v >= 1, "must be at least 1" end,
+                    help = "targets checked at once" },
+    timeout = { type = "number", default = 5000, help = "connect + handshake timeout per target, ms" },
+    port = { type = "integer", default = 443, help = "port when a target gives none" },
+    format = { type = "string", default = "table",
+               check = function(v) return v == "table" or v == "json" or v == "csv", "table, json or csv" end,
+               help = "report format (table, json, csv) on stdout" },
+    progress = { type = "string", default = "auto",
+                 check = function(v) return v == "auto" or v == "on" or v == "off", "auto, on or off" end,
+                 help = "progress line on stderr (auto: on a terminal, for more than 3 targets)" },
+  },
+
+  setup = function(ctx, opts)
+    local caData
+    if opts.ca then
+      caData = assert(readFile(opts.ca))
+    end
+    if #opts.crl > 0 then
+      -- CRLs go with the CAs; without --ca, the system bundle is read so the CRLs can join it.
+      if not caData then
+        local bundle = os.getenv("SSL_CERT_FILE") or "/etc/ssl/certs/ca-certificates.crt"
+        caData = readFile(bundle)
+        if not caData then error("a CRL needs CAs: give ca=FILE (the system bundle " .. bundle .. " is not readable)", 0) end
+      end
+      for _, path in ipairs(opts.crl) do
+        local data, err = readFile(path)
+        if not data then error("cannot read CRL " .. path .. ": " .. tostring(err), 0) end
+        caData = caData .. "\n" .. data
+      end
+    end
+    local finalStatus = nil
+
+    --- Findings for a chain (list of inspected certificates, leaf first).
+    local function assess(result, chain, target)
+      local leaf = chain[1]
+      local pem = {}
+      for i, c in ipairs(chain) do pem[i] = c.pem end
+      local v = ns.verify(table.concat(pem), { ca = caData, purpose = "server" })
+      result.verifyCode, result.verifyMeaning, result.crlChecked = v.code, v.meaning, v.crlChecked
+      local function add(sev, message)
+        result.findings[#result.findings + 1] = { severity = sev, message = message }
+        if SEVERITY[sev] > SEVERITY[result.status] then result.status = sev end
+      end
+      if v.code == CODE_REVOKED then
+        add("FAIL", "revoked (CRL)")
+      elseif v.code ~= 0 and v.code ~= CODE_EXPIRED and v.code ~= CODE_NOT_YET_VALID then
+        add("FAIL", string.format("untrusted: %d %s%s", v.code, v.meaning, v.subject and (" (" .. v.subject .. ")") or ""))
+      end
+      if target.kind == "host" and not matchesHost(leaf, target.host, target.ip) then
+        local names = {}
+        for _, n in ipairs(leaf.dns or {}) do names[#names + 1] = n end
+        for _, n in ipairs(leaf.ip or {}) do names[#names + 1] = n end
+        add("FAIL", string.format("hostname mismatch: %s not in [%s]", target.host, table.concat(names, ", ")))
+      end
+      local now = os.time()
+      for i, c in ipairs(chain) do
+        local which = i == 1 and "certificate" or ("chain certificate " .. i .. " (" .. (c.commonName or c.subject) .. ")")
+        if c.notBefore > now then
+          add("FAIL", which .. " not valid before " .. os.date("!%Y-%m-%d", math.floor(c.notBefore)))
+        elseif c.daysLeft < 0 then
+          add("FAIL", string.format("%s expired %d days ago (%s)", which, math.floor(-c.daysLeft), os.date("!%Y-%m-%d", math.floor(c.notAfter))))
+        elseif c.daysLeft < opts.warnDays then
+          add("WARN", string.format("%s expires in %d days (%s)", which, math.floor(c.daysLeft), os.date("!%Y-%m-%d", math.floor(c.notAfter))))
+        end
+        local wk = weakKey(c, opts.minRSABits)
+        if wk then add("FAIL", which .. ": weak key, " .. wk) end
+        local ws = not c.selfSigned and weakSignature(c)
+        if ws then add("FAIL", which .. ": weak signature " .. ws) end
+      end
+      result.subject, result.issuer = leaf.subject, leaf.issuer
+      result.commonName = leaf.commonName
+      result.notAfter = os.date("!%Y-%m-%dT%H:%M:%SZ", math.floor(leaf.notAfter))
+      result.daysLeft = math.floor(leaf.daysLeft)
+      result.keyType, result.keyBits, result.signatureAlgorithm = leaf.keyType, leaf.keyBits, leaf.signatureAlgorithm
+      result.sha256 = leaf.sha256
+      result.chainLength = #chain
+    end
+
+    local function report(results)
+      local counts = { OK = 0, WARN = 0, FAIL = 0, ERROR = 0 }
+      local worst = "OK"
+      for _, r in ipairs(results) do
+        counts[r.status] = counts[r.status] + 1
+      end
+      if counts.FAIL > 0 then worst = "FAIL" elseif counts.ERROR > 0 then worst = "ERROR" elseif counts.WARN > 0 then worst = "WARN" end
+      local out = {}
+      if opts.format == "json" then
+        local list = {}
+        for i, r in ipairs(results) do
+          local copy = {}
+          for k, v in pairs(r) do copy[k] = v end
+          if #copy.findings == 0 then copy.findings = ns.json.emptyArray end
+          list[i] = copy
+        end
+        out[1] = ns.json.encode({ worst = worst, exitStatus = EXIT[worst], counts = counts,
+                                  targets = #list > 0 and list or ns.json.emptyArray })
+      elseif opts.format == "csv" then
+        out[1] = "status,target,host,port,subject,issuer,not_after,days_left,key_type,key_bits,signature_algorithm,verify_code,findings"
+        for _, r in ipairs(results) do
+          local msgs = {}
+          for _, f in ipairs(r.findings) do msgs[#msgs + 1] = f.severity .. ": " .. f.message end
+          local row = { r.status, r.target, r.host, r.port, r.subject, r.issuer, r.notAfter, r.daysLeft, r.keyType,
+                        r.keyBits, r.signatureAlgorithm, r.verifyCode, table.concat(msgs, "; ") }
+          for i = 1, 13 do row[i] = csvField(row[i]) end
+          out[#out + 1] = table.concat(row, ",")
+        end
+      else
+        local rows = { { "STATUS", "TARGET", "SUBJECT", "DAYS", "FINDINGS" } }
+        for _, r in ipairs(results) do
+          local msgs = {}
+          for _, f in ipairs(r.findings) do msgs[#msgs + 1] = f.message end
+          rows[#rows + 1] = { r.status, r.target, r.commonName or r.subject or "-", r.daysLeft and tostring(r.daysLeft) or "-",
+                              #msgs > 0 and table.concat(msgs, "; ") or "ok" }
+        end
+        local w = {}
+        for _, row in ipairs(rows) do for i = 1, 4 do w[i] = math.max(w[i] or 0, #row[i]) end end
+        for _, row in ipairs(rows) do
+          out[#out + 1] = table.concat({ row[1] .. string.rep(" ", w[1] - #row[1]), row[2] .. string.rep(" ", w[2] - #row[2]),
+            row[3] .. string.rep(" ", w[3] - #row[3]), string.rep(" ", w[4] - #row[4]) .. row[4], row[5] }, "  ")
+        end
+        out[#out + 1] = string.format("%d targets: %d OK, %d WARN, %d FAIL, %d ERROR", #results, counts.OK, counts.WARN, counts.FAIL, counts.ERROR)
+      end
+      io.stdout:write(table.concat(out, "\n"), "\n")
+      io.stdout:flush()
+      return EXIT[worst], worst
+    end
+
+    --- Checks `targets` (strings) with up to `concurrency` at once; prints the report when all
+    --- are done and calls `done(results, exitStatus)` if given. The run's exit status becomes
+    --- the audit's (0 OK, 1 WARN, 2 FAIL, 3 ERROR) unless something else already failed.
+    local function run(targets, done)
+      local results, nextIndex, running, finished = {}, 1, 0, 0
+      local total = #targets
+      local showProgress = opts.progress == "on" or (opts.progress == "auto" and ctx.tty.stderr and total > 3)
+      local function progress(final)
+        if not showProgress then return end
+        if final then io.stderr:write("\r\27[K") return end
+        io.stderr:write(string.format("\r\27[Kaudit: %d/%d done, %d running", finished, total, running))
+      end
+      local launch
+      local function complete()
+        running, finished = running - 1, finished + 1
+        progress()
+        if finished == total then
+          progress(true)
+          local status = report(results)
+          finalStatus = status
+          if done then done(results, status) end
+        else
+          launch()
+        end
+      end
+      function launch()
+        while running < opts.concurrency and nextIndex <= total do
+          local index = nextIndex
+          nextIndex = nextIndex + 1
+          local text = targets[index]
+          local result = { target = text, status = "OK", findings = {} }
+          results[index] = result
+          local target, perr = parseTarget(text, opts.port)
+          running = running + 1
+          if not target then
+            result.status = "ERROR"
+            result.findings[1] = { severity = "ERROR", message = perr }
+            complete()
+          elseif target.kind == "file" then
+            local data = readFile(target.path)
+            local chain, ierr = ns.inspect(data or "")
+            if not chain then
+              result.status = "ERROR"
+              result.findings[1] = { severity = "ERROR", message = "cannot parse: " .. tostring(ierr) }
+            else
+              assess(result, chain, target)
+            end
+            complete()
+          else
+            result.host, result.port = target.host, target.port
+            ns.fetchChain(target.host, target.port, { timeout = opts.timeout, serverName = not target.ip and target.host or nil },
+              function(chain, ferr)
+                if not chain then
+                  result.status = "ERROR"
+                  result.findings[1] = { severity = "ERROR", message = tostring(ferr) }
+                elseif #chain.certificates == 0 then
+                  result.status = "ERROR"
+                  result.findings[1] = { severity = "ERROR", message = "the server presented no certificate" }
+                else
+                  result.tlsVersion = chain.tlsVersion
+                  assess(result, chain.certificates, target)
+                end
+                complete()
+              end)
+          end
+        end
+      end
+      if total == 0 then
+        finalStatus = report(results)
+        if done then done(results, finalStatus) end
+        return
+      end
+      progress()
+      launch()
+    end
+
+    ctx.onExit(function(status)
+      if finalStatus and finalStatus ~= 0 then return finalStatus end
+    end)
+
+    return {
+      run = run,
+      parseTarget = parseTarget,
+      matchesHost = matchesHost,
+      options = opts,
+    }
+  end,
+
+  check = function(ctx, opts)
+    if opts.ca then
+      local data, err = readFile(opts.ca)
+      if not data then return false, "cannot read CA file: " .. tostring(err) end
+      if not ns.inspect(data) then return false, opts.ca .. " holds no certificate" end
+    end
+    for _, path in ipairs(opts.crl) do
+      if not readFile(path) then return false, "cannot read CRL " .. path end
+    end
+    return true, string.format("trust: %s; CRLs: %d; warn within %g days", opts.ca or "system store", #opts.crl, opts.warnDays)
+  end,
+}
