@@ -7,11 +7,11 @@ import XCTest
 final class CABITests: XCTestCase {
     static let root = CLITests.root
 
-    func run(_ tool: String, _ args: [String], env: [String: String] = [:]) throws -> (Int32, String) {
+    func run(_ tool: String, _ args: [String], env: [String: String] = [:], cwd: String? = nil) throws -> (Int32, String) {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         p.arguments = [tool] + args
-        p.currentDirectoryURL = Self.root
+        p.currentDirectoryURL = cwd.map { URL(fileURLWithPath: $0) } ?? Self.root
         var e = ProcessInfo.processInfo.environment
         for (k, v) in env { e[k] = v }
         p.environment = e
@@ -109,5 +109,11 @@ final class CABITests: XCTestCase {
         let (erc, text) = try run("env", ["-u", "LD_LIBRARY_PATH", binary, Servers.plain.url + "/echo", "hi from C"])
         XCTAssertEqual(erc, 0, text)
         XCTAssertEqual(text, "open: 101 Switching Protocols\nmessage: hi from C\nclose: 1000 bye\n")
+        // The installed CLI finds the installed plugins (share/netstack/plugins) from anywhere.
+        let (lrc, list) = try run("env", ["-u", "NETSTACK_PLUGIN_PATH", "HOME=/nonexistent", prefix + "/bin/netstack", "plugins", "--json"],
+                                  env: [:], cwd: "/")
+        XCTAssertEqual(lrc, 0, list)
+        XCTAssertTrue(list.contains("\"path\":\"\(prefix)/share/netstack/plugins/reconnect/init.lua\""), list)
+        XCTAssertTrue(list.contains("\"origin\":\"builtin\""), list)
     }
 }
