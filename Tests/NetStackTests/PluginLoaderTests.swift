@@ -63,8 +63,8 @@ final class PluginLoaderTests: XCTestCase {
             ("badapi", "plugin 'badapi': needs host API version 2, this host provides 1"),
             ("noversion", "plugin 'noversion': manifest version must be a string like \"1.0.0\""),
             ("wrongname", "plugin 'wrongname': manifest name is 'othername', expected 'wrongname'"),
-            ("raises", "plugin 'raises': raised while loading \(broken)/raises.lua: \(broken)/raises.lua:1: raises: broken at load time"),
-            ("setupfails", "plugin 'setupfails': setup failed: \(broken)/setupfails/init.lua:6: attempt to index a nil value (local 't')"),
+            ("raises", "plugin 'raises': raised while loading \(broken)/raises.lua: raises.lua:1: raises: broken at load time"),
+            ("setupfails", "plugin 'setupfails': setup failed: setupfails/init.lua:6: attempt to index a nil value (local 't')"),
             ("needsmissing", "plugin 'needsmissing': requires 'absent', which failed: plugin 'absent': not found (searched: \(broken) (cli)"),
             ("cycle1", "plugin 'cycle1': requires 'cycle2', which failed: plugin 'cycle2': requires 'cycle1', which failed: plugin 'cycle1': circular requires (cycle2 -> cycle1)"),
             ("badexport", "plugin 'badexport': setup failed: "),
@@ -104,7 +104,7 @@ final class PluginLoaderTests: XCTestCase {
         let r = try runNetstack(["run", script, "--plugin-path", broken, "--plugin", "boom"], cwd: emptyDir)
         XCTAssertEqual(r.status, 1, "an error in a hook makes the run fail at the end: " + r.err)
         XCTAssertTrue(r.out.contains("script got a,b"), "the script's callback still runs: " + r.out)
-        XCTAssertTrue(r.err.contains("netstack: error in plugin 'boom' (before message hook): \(broken)/boom/init.lua:4: boom on a"), r.err)
+        XCTAssertTrue(r.err.contains("netstack: error in plugin 'boom' (before message hook): boom/init.lua:4: boom on a"), r.err)
         XCTAssertTrue(r.err.contains("boom on b"), r.err)
         XCTAssertTrue(r.err.contains("stack traceback"), r.err)
     }

@@ -220,15 +220,11 @@ return {
         if nextEvent and nextEvent.dir == "out" then e = nextEvent end
       end
       if kindOfOp == "send" then
-        checked = checked + 1
         if not e or e.type ~= "send" then
-          mismatch(c, "unexpected send: " .. describe(bytes, kind))
+          compare(c, nil, bytes, kind)
           return false
         end
-        local want = payload(e)
-        if want ~= bytes or (e.kind or "text") ~= kind then
-          mismatch(c, string.format("send #%d differs: expected %s, got %s", checked, describe(want, e.kind or "text"), describe(bytes, kind)))
-        end
+        compare(c, e, bytes, kind)
       elseif not e or e.type ~= "disconnect" then
         -- A close the recording does not have: end this client's replay with the close.
         b.pos = #b.events + 1

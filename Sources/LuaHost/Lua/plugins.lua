@@ -133,8 +133,20 @@ local function resolveOptions(record, given)
   return resolved
 end
 
+--- Loads a plugin file as a text chunk named by its path below the search folder (for example
+--- "audit/init.lua"), so messages stay short and name the plugin whatever the install path.
+local function loadPluginFile(path, root)
+  local f, err = io.open(path, "rb")
+  if not f then return nil, err end
+  local source = f:read("a")
+  f:close()
+  local short = path
+  if root and path:sub(1, #root + 1) == root .. "/" then short = path:sub(#root + 2) end
+  return load(source, "@" .. short, "t")
+end
+
 local function readManifest(name, candidate)
-  local chunk, err = loadfile(candidate.path, "t")
+  local chunk, err = loadPluginFile(candidate.path, candidate.root)
   if not chunk then error(format("cannot load %s: %s", candidate.path, err), 0) end
   local ok, manifest = xpcall(chunk, traceback, name, candidate.path)
   if not ok then error(format("raised while loading %s: %s", candidate.path, manifest), 0) end
@@ -433,7 +445,7 @@ local function searcher(modname)
       local file = found.dir .. "/" .. rest:gsub("%.", "/") .. ".lua"
       if readable(file) then
         return function()
-          local chunk, err = loadfile(file, "t")
+          local chunk, err = loadPluginFile(file, found.root)
           if not chunk then error(err, 0) end
           return chunk(modname, file)
         end, file
