@@ -27,6 +27,7 @@ struct Audit: ParsableCommand {
     @OptionGroup(title: "Plugins") var flags: PluginFlags
 
     func run() throws {
+        raiseOpenFileLimit()
         var list = targets
         if let file = targetsFile {
             guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {

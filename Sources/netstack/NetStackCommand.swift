@@ -22,3 +22,12 @@ struct NetStackCommand: ParsableCommand {
 func printErr(_ s: String) {
     FileHandle.standardError.write((s + "\n").data(using: .utf8)!)
 }
+
+/// Raises the soft limit on open files to the hard limit, so a script can hold thousands of
+/// connections on systems whose soft limit is 1024 (as shells and servers such as nginx do).
+func raiseOpenFileLimit() {
+    var limit = rlimit()
+    guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
+    limit.rlim_cur = min(limit.rlim_max, 1 << 20)
+    _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+}

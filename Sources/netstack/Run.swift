@@ -35,6 +35,7 @@ struct Run: ParsableCommand {
             printErr("netstack: cannot read script '\(script)'")
             throw ExitCode(2)
         }
+        raiseOpenFileLimit()
         var options = ScriptHost.Options()
         options.url = url
         pluginFlags.apply(to: &options)

@@ -142,12 +142,22 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(rejected.out.contains("\"errorCode\":1003"), rejected.out)
         XCTAssertTrue(rejected.out.contains("404"), rejected.out)
     }
+
+    /// Thousands of clients in one script, with the shell's soft open-file limit at 256:
+    /// `netstack run` raises it to the hard limit.
+    func testThousandsOfClientsAboveTheSoftFileLimit() throws {
+        let binary = Self.root.appendingPathComponent(".build/debug/netstack").path
+        let r = try runNetstack(["-c", "ulimit -Sn 256 && exec \"$0\" run Tests/LuaScripts/many_clients.lua -- \"$1\" 2000",
+                                 binary, Servers.plain.url], timeout: 60, executable: "/bin/bash")
+        XCTAssertEqual(r.status, 0, r.out + r.err)
+        XCTAssertEqual(r.out, "2000 clients open at once, 2000 echoed, 2000 closed\n", r.err)
+    }
 }
 
 /// Runs the built `netstack` executable.
 func runNetstack(_ args: [String], stdin: String? = nil, timeout: Double = 20, env: [String: String] = [:],
-                 cwd: URL? = nil) throws -> (status: Int32, out: String, err: String) {
-    let binary = CLITests.root.appendingPathComponent(".build/debug/netstack").path
+                 cwd: URL? = nil, executable: String? = nil) throws -> (status: Int32, out: String, err: String) {
+    let binary = executable ?? CLITests.root.appendingPathComponent(".build/debug/netstack").path
     guard FileManager.default.isExecutableFile(atPath: binary) else {
         throw CLITests.Failure("\(binary) is missing: run `swift build` first (scripts/test does)")
     }
