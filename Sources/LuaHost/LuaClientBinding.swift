@@ -119,14 +119,14 @@ enum LuaClientBinding {
     static let eventNames = ["open", "message", "error", "close"]
 
     /// Pushes the callback and the client object, and returns how many more arguments than
-    /// (client, ...) the call takes; nil when there is nothing to run. Once a plugin has a hook,
-    /// events go through the plugin runtime's dispatcher: (event, callback or nil, client, ...).
+    /// (client, ...) the call takes; nil when there is nothing to run. An event a plugin hooks
+    /// goes through the plugin runtime's dispatcher: (event, callback or nil, client, ...).
     private static func dispatchPrologue(_ c: LuaClient, _ which: Int, _ host: ScriptHost) -> Int32? {
         guard !c.destroyed else { return nil }
         let ref = c.callbacks[which]
-        if host.plugins.hooksEnabled {
+        if host.plugins.isHooked(which) {
             host.vm.pushRef(host.plugins.dispatchRef)
-            host.vm.pushString(eventNames[which])
+            host.vm.pushRef(host.plugins.eventNameRefs[which])
             if ref != LUA_NOREF { host.vm.pushRef(ref) } else { lua_pushnil(host.vm.L) }
             pushUserdata(c, host: host)
             return 2

@@ -81,8 +81,14 @@ final class PluginRuntime {
     private var startRef: Int32 = LUA_NOREF
     private var exitRef: Int32 = LUA_NOREF
     private(set) var dispatchRef: Int32 = LUA_NOREF
-    /// Set once a plugin registers its first hook: events then go through `dispatch`.
-    private(set) var hooksEnabled = false
+    /// Bit i set once a plugin hooks event i (open, message, error, close): that event then goes
+    /// through `dispatch`; the others still go straight to the script's callbacks.
+    private(set) var hookedEvents: UInt8 = 0
+    /// The event names, anchored (pushed for every dispatched event).
+    private(set) var eventNameRefs: [Int32] = []
+
+    @inline(__always)
+    func isHooked(_ event: Int) -> Bool { hookedEvents & (1 << UInt8(event)) != 0 }
 
     /// Applies --sandbox: no os.execute, io.popen, package.loadlib or native modules, and only
     /// text chunks (precompiled bytecode can break the VM).
@@ -117,8 +123,8 @@ final class PluginRuntime {
             host.vm.reportError(context: vm.string(at: 1) ?? "plugin", message: vm.string(at: 2) ?? "?")
             return 0
         }
-        vm.setFunction("enableHooks") { [weak self] _ in
-            self?.hooksEnabled = true
+        vm.setFunction("enableHooks") { [weak self] vm in
+            if let i = vm.integer(at: 1), (0...3).contains(i) { self?.hookedEvents |= 1 << UInt8(i) }
             return 0
         }
         vm.setFunction("classify") { vm in
@@ -180,6 +186,10 @@ final class PluginRuntime {
         lua_getfield(L, -1, "exit"); exitRef = vm.ref()
         lua_getfield(L, -1, "dispatch"); dispatchRef = vm.ref()
         netstack_pop(L, 1)
+        for name in LuaClientBinding.eventNames {
+            vm.pushString(name)
+            eventNameRefs.append(vm.ref())
+        }
     }
 
     /// Loads the --plugin list and runs start functions; false when a plugin failed to load.

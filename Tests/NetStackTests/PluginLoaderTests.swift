@@ -106,6 +106,9 @@ final class PluginLoaderTests: XCTestCase {
         XCTAssertTrue(r.out.contains("script got a,b"), "the script's callback still runs: " + r.out)
         XCTAssertTrue(r.err.contains("netstack: error in plugin 'boom' (before message hook): boom/init.lua:4: boom on a"), r.err)
         XCTAssertTrue(r.err.contains("boom on b"), r.err)
+        // An error in an after hook: reported, and the next after hook still runs.
+        XCTAssertTrue(r.err.contains("netstack: error in plugin 'boom' (after message hook): boom/init.lua:5: after boom"), r.err)
+        XCTAssertTrue(r.out.contains("second after hook saw a") && r.out.contains("second after hook saw b"), r.out)
         XCTAssertTrue(r.err.contains("stack traceback"), r.err)
     }
 

@@ -204,7 +204,9 @@ local function addHook(plugin, event, phase, fn)
   hooks[event] = hooks[event] or { before = {}, after = {} }
   local list = hooks[event][phase]
   list[#list + 1] = { plugin = plugin, fn = fn }
-  host.enableHooks()
+  -- The host sends this event through `dispatch` from now on (events without hooks go straight
+  -- to the script's callbacks).
+  if CALLBACK_INDEX[event] then host.enableHooks(CALLBACK_INDEX[event]) end
 end
 
 local function removeHooksOf(plugin)
@@ -217,39 +219,97 @@ local function removeHooksOf(plugin)
   end
 end
 
-local function runBefore(event, ...)
-  local h = hooks[event]
-  if not h then return true end
-  for _, entry in ipairs(h.before) do
-    local ok, r = xpcall(entry.fn, traceback, ...)
-    if not ok then
-      report(format("plugin '%s' (before %s hook)", entry.plugin, event), r)
-    elseif r == false or r == STOP then
-      return false
-    end
+-- Hooks run inside one protected call per event (not one per hook): `position` tells which
+-- entry was running when an error came, the error is reported, and the run resumes after it.
+-- Hook arguments are at most four values after the client (message: data, length, kind;
+-- operations' after hooks: ..., rc), passed without varargs.
+local position = 0
+
+local function runList(list, from, canStop, client, a, b, c, d)
+  for i = from, #list do
+    position = i
+    local r = list[i].fn(client, a, b, c, d)
+    if canStop and (r == false or r == STOP) then return false end
   end
   return true
 end
 
-local function runAfter(event, ...)
-  local h = hooks[event]
-  if not h then return end
-  for _, entry in ipairs(h.after) do
-    local ok, r = xpcall(entry.fn, traceback, ...)
-    if not ok then report(format("plugin '%s' (after %s hook)", entry.plugin, event), r) end
+--- Runs `list` (a phase's hooks); returns false when a before hook stopped propagation.
+local function runHooks(list, event, phase, client, a, b, c, d)
+  if #list == 0 then return true end
+  local saved, from = position, 1
+  while true do
+    local ok, r = xpcall(runList, traceback, list, from, phase == "before", client, a, b, c, d)
+    if ok then
+      position = saved
+      return r
+    end
+    report(format("plugin '%s' (%s %s hook)", list[position].plugin, phase, event), r)
+    from = position + 1
   end
+end
+
+local function runBefore(event, client, a, b, c, d)
+  local h = hooks[event]
+  if not h then return true end
+  return runHooks(h.before, event, "before", client, a, b, c, d)
+end
+
+local function runAfter(event, client, a, b, c, d)
+  local h = hooks[event]
+  if h then runHooks(h.after, event, "after", client, a, b, c, d) end
 end
 
 local CALLBACK_NAMES = { open = "onOpen", message = "onMessage", error = "onError", close = "onClose" }
 
---- Called by the host for every event of every client once a hook exists.
-local function dispatch(event, callback, client, ...)
-  if not runBefore(event, client, ...) then return end
-  if callback then
-    local ok, err = xpcall(callback, traceback, client, ...)
-    if not ok then report(CALLBACK_NAMES[event], err) end
+-- Before hooks (positions 1..nb), the callback (nb + 1), after hooks (nb + 2 ...).
+local function runChain(h, from, callback, client, a, b, c)
+  local before, after = h.before, h.after
+  local nb = #before
+  local i = from
+  while i <= nb do
+    position = i
+    local r = before[i].fn(client, a, b, c)
+    if r == false or r == STOP then return end
+    i = i + 1
   end
-  runAfter(event, client, ...)
+  if i == nb + 1 then
+    position = i
+    if callback then callback(client, a, b, c) end
+    i = i + 1
+  end
+  for j = i - nb - 1, #after do
+    position = nb + 1 + j
+    after[j].fn(client, a, b, c)
+  end
+end
+
+--- Called by the host for the events that have hooks: before hooks, the script's callback (may
+--- be nil), after hooks; an error in any of them is reported and the others still run.
+local function dispatch(event, callback, client, a, b, c)
+  local h = hooks[event]
+  if not h then
+    if callback then
+      local ok, err = xpcall(callback, traceback, client, a, b, c)
+      if not ok then report(CALLBACK_NAMES[event], err) end
+    end
+    return
+  end
+  local saved, from = position, 1
+  while true do
+    local ok, err = xpcall(runChain, traceback, h, from, callback, client, a, b, c)
+    if ok then break end
+    local nb, k = #h.before, position
+    if k <= nb then
+      report(format("plugin '%s' (before %s hook)", h.before[k].plugin, event), err)
+    elseif k == nb + 1 then
+      report(CALLBACK_NAMES[event], err)
+    else
+      report(format("plugin '%s' (after %s hook)", h.after[k - nb - 1].plugin, event), err)
+    end
+    from = k + 1
+  end
+  position = saved
 end
 
 -- Operations (connect, send, disconnect) run through hooks by wrapping the functions scripts call.
