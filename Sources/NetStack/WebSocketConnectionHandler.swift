@@ -42,10 +42,12 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
     private let allocator = ByteBufferAllocator()
     private let masks: MaskKeySource
 
-    private var connectTimer: Scheduled<Void>?
-    private var closeTimer: Scheduled<Void>?
-    private var pingTask: RepeatedTask?
-    private var pongDeadline: Scheduled<Void>?
+    /// The loop's shared timer queue (cheap cancels; see LoopTimers).
+    private lazy var timers = LoopTimers.forCurrentLoop(eventLoop)
+    private var connectTimer: LoopTimers.Handle?
+    private var closeTimer: LoopTimers.Handle?
+    private var pingTimer: LoopTimers.Handle?
+    private var pongDeadline: LoopTimers.Handle?
 
     private var closeSent = false
     /// The outcome of the certificate check of a wss handshake.
@@ -73,7 +75,8 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
     func start(tls: NIOSSLContextBox?) {
         let url = handshake.url
         let timeout = config.connectTimeout
-        connectTimer = eventLoop.scheduleTask(in: timeout) { [self] in
+        connectTimer = timers.schedule(in: timeout) { [self] in
+            self.connectTimer = nil
             self.failBeforeOpen(.connectionError, "timed out after \(Self.describe(timeout)) (connecting, TLS and upgrade)")
             self.channel?.close(promise: nil)
         }
@@ -221,7 +224,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
                 deflate = pmd
                 receiver.deflate = pmd
             }
-            connectTimer?.cancel()
+            timers.cancel(connectTimer)
             connectTimer = nil
             phase = .open
             client?.transition(to: .open)
@@ -276,7 +279,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
             case .ping(let payload):
                 if !closeSent { writeControl(.pong, payload) }
             case .pong:
-                pongDeadline?.cancel()
+                timers.cancel(pongDeadline)
                 pongDeadline = nil
             case .close(let code, let reason):
                 closeReceived = (code ?? CloseCode.normal, reason)
@@ -445,9 +448,10 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
         phase = .closing
         client?.transition(to: .closing)
         stopKeepalive()
-        closeTimer?.cancel()
+        timers.cancel(closeTimer)
         let timeout = config.closeTimeout
-        closeTimer = eventLoop.scheduleTask(in: timeout) { [self] in
+        closeTimer = timers.schedule(in: timeout) { [self] in
+            self.closeTimer = nil
             self.channel?.close(promise: nil)
         }
     }
@@ -481,12 +485,14 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
     private func startKeepalive() {
         let interval = config.pingInterval
         guard interval.nanoseconds > 0 else { return }
-        pingTask = eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { [self] _ in
+        pingTimer = timers.schedule(in: interval) { [self] in
+            self.pingTimer = nil
             guard case .open = self.phase, !self.closeSent else { return }
             self.writeControl(.ping, ByteBuffer())
             if self.pongDeadline == nil, self.config.pongTimeout.nanoseconds > 0 {
                 let timeout = self.config.pongTimeout
-                self.pongDeadline = self.eventLoop.scheduleTask(in: timeout) { [self] in
+                self.pongDeadline = self.timers.schedule(in: timeout) { [self] in
+                    self.pongDeadline = nil
                     self.lostReason = "no pong within \(Self.describe(timeout))"
                     if let client = self.client, !client.isDestroyed, let cb = client.onError {
                         cb(client, WebSocketError(.connectionError, "keepalive: no pong within \(Self.describe(timeout)); dropping the connection"))
@@ -494,13 +500,14 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
                     self.channel?.close(promise: nil)
                 }
             }
+            self.startKeepalive()
         }
     }
 
     private func stopKeepalive() {
-        pingTask?.cancel()
-        pingTask = nil
-        pongDeadline?.cancel()
+        timers.cancel(pingTimer)
+        pingTimer = nil
+        timers.cancel(pongDeadline)
         pongDeadline = nil
     }
 
@@ -555,7 +562,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
     private func failBeforeOpen(_ code: WebSocketErrorCode, _ message: String) {
         guard !terminalDelivered else { return }
         terminalDelivered = true
-        connectTimer?.cancel()
+        timers.cancel(connectTimer)
         connectTimer = nil
         client?.transition(to: .closed)
         if let client = client, !client.isDestroyed, let cb = client.onError {
@@ -589,9 +596,9 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
     /// Cancels and drops every scheduled task: each one's closure holds the handler, so keeping a
     /// cancelled task would keep the handler (and its buffers) alive for ever.
     private func cancelTimers() {
-        connectTimer?.cancel()
+        timers.cancel(connectTimer)
         connectTimer = nil
-        closeTimer?.cancel()
+        timers.cancel(closeTimer)
         closeTimer = nil
         stopKeepalive()
     }
