@@ -67,9 +67,18 @@ package struct ClientHandshake {
 
     static let guid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
+    /// 16 random bytes, base64: from the thread's buffered CSPRNG output (the same source as
+    /// the masking keys), not a CSPRNG call per handshake.
     static func makeKey() -> String {
+        let source = MaskKeySource.forCurrentThread()
         var bytes = [UInt8](repeating: 0, count: 16)
-        bytes.withUnsafeMutableBytes { SystemEntropy.fill($0) }
+        for i in 0..<4 {
+            let k = source.nextKey()
+            bytes[4 * i] = UInt8(truncatingIfNeeded: k)
+            bytes[4 * i + 1] = UInt8(truncatingIfNeeded: k >> 8)
+            bytes[4 * i + 2] = UInt8(truncatingIfNeeded: k >> 16)
+            bytes[4 * i + 3] = UInt8(truncatingIfNeeded: k >> 24)
+        }
         return Base64.encode(bytes)
     }
 
@@ -83,23 +92,56 @@ package struct ClientHandshake {
     }
 
     func writeRequest(into buffer: inout ByteBuffer) {
-        buffer.writeString("GET \(url.requestTarget) HTTP/1.1\r\nHost: \(url.hostHeader)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: \(key)\r\nSec-WebSocket-Version: 13\r\n")
+        // Piece by piece: no intermediate strings.
+        buffer.writeStaticString("GET ")
+        buffer.writeString(url.requestTarget)
+        buffer.writeStaticString(" HTTP/1.1\r\nHost: ")
+        let bracket = url.host.utf8.contains(0x3A)
+        if bracket { buffer.writeStaticString("[") }
+        buffer.writeString(url.host)
+        if bracket { buffer.writeStaticString("]") }
+        if url.hasExplicitPort || url.port != (url.isSecure ? 443 : 80) {
+            buffer.writeStaticString(":")
+            buffer.writeString(String(url.port))
+        }
+        buffer.writeStaticString("\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ")
+        buffer.writeString(key)
+        buffer.writeStaticString("\r\nSec-WebSocket-Version: 13\r\n")
         if !protocols.isEmpty {
-            buffer.writeString("Sec-WebSocket-Protocol: \(protocols.joined(separator: ", "))\r\n")
+            buffer.writeStaticString("Sec-WebSocket-Protocol: ")
+            buffer.writeString(protocols.joined(separator: ", "))
+            buffer.writeStaticString("\r\n")
         }
         if let offer = deflateOffer {
-            buffer.writeString("Sec-WebSocket-Extensions: \(offer.offerHeaderValue)\r\n")
+            buffer.writeStaticString("Sec-WebSocket-Extensions: ")
+            buffer.writeString(offer.offerHeaderValue)
+            buffer.writeStaticString("\r\n")
         }
         var hasUserAgent = false
         for h in headers {
-            if h.name.lowercased() == "user-agent" { hasUserAgent = true }
-            buffer.writeString("\(h.name): \(h.value)\r\n")
+            if HTTPResponseHead.sameName(h.name, "user-agent") { hasUserAgent = true }
+            buffer.writeString(h.name)
+            buffer.writeStaticString(": ")
+            buffer.writeString(h.value)
+            buffer.writeStaticString("\r\n")
         }
-        if !hasUserAgent, let ua = userAgent { buffer.writeString("User-Agent: \(ua)\r\n") }
-        buffer.writeString("\r\n")
+        if !hasUserAgent, let ua = userAgent {
+            buffer.writeStaticString("User-Agent: ")
+            buffer.writeString(ua)
+            buffer.writeStaticString("\r\n")
+        }
+        buffer.writeStaticString("\r\n")
     }
 
     /// What a 101 response agreed to.
+    /// `bytes` without surrounding spaces and tabs, as a String.
+    static func trimmed(_ bytes: Substring.UTF8View.SubSequence) -> String {
+        var lo = bytes.startIndex, hi = bytes.endIndex
+        while lo < hi, bytes[lo] == 0x20 || bytes[lo] == 0x09 { lo = bytes.index(after: lo) }
+        while hi > lo, bytes[bytes.index(before: hi)] == 0x20 || bytes[bytes.index(before: hi)] == 0x09 { hi = bytes.index(before: hi) }
+        return String(Substring(bytes[lo..<hi]))
+    }
+
     struct Agreement {
         var statusCode: Int
         var reason: String
@@ -114,23 +156,24 @@ package struct ClientHandshake {
             WebSocketError(.protocolError, "handshake failed: \(why) (\(response.statusLine))")
         }
         guard response.statusCode == 101 else { throw fail("status is not 101") }
-        guard let upgrade = response.value(of: "upgrade"), upgrade.lowercased() == "websocket" else {
+        guard let upgrade = response.value(of: "upgrade"), HTTPResponseHead.sameName(upgrade, "websocket") else {
             throw fail("missing or wrong Upgrade header")
         }
         guard let connection = response.value(of: "connection"),
-              connection.split(separator: ",").contains(where: { $0.trimmingCharacters(in: " \t").lowercased() == "upgrade" }) else {
+              connection.utf8.split(separator: 0x2C).contains(where: { HTTPResponseHead.sameName(Self.trimmed($0), "upgrade") }) else {
             throw fail("missing or wrong Connection header")
         }
         guard let accept = response.value(of: "sec-websocket-accept") else { throw fail("missing Sec-WebSocket-Accept") }
         let expected = Self.acceptValue(forKey: key)
-        guard accept.trimmingCharacters(in: " \t") == expected else {
+        // Header values arrive trimmed (HTTPResponseHead.parse).
+        guard accept == expected else {
             throw fail("Sec-WebSocket-Accept is '\(accept)', expected '\(expected)'")
         }
         var chosen: String? = nil
         let protocolValues = response.values(of: "sec-websocket-protocol")
         if protocolValues.count > 1 { throw fail("more than one Sec-WebSocket-Protocol header") }
         if let p = protocolValues.first {
-            let name = p.trimmingCharacters(in: " \t")
+            let name = p
             guard protocols.contains(name) else { throw fail("server chose subprotocol '\(name)', which was not offered") }
             chosen = name
         }
@@ -160,8 +203,18 @@ struct HTTPResponseHead {
     var reason: String
     var headers: [WebSocketHeader]
 
-    func value(of name: String) -> String? { headers.first(where: { $0.name.lowercased() == name })?.value }
-    func values(of name: String) -> [String] { headers.filter { $0.name.lowercased() == name }.map(\.value) }
+    /// `name` is lowercase; header names compare ASCII case-insensitively.
+    func value(of name: String) -> String? { headers.first(where: { Self.sameName($0.name, name) })?.value }
+    func values(of name: String) -> [String] { headers.filter { Self.sameName($0.name, name) }.map(\.value) }
+
+    static func sameName(_ a: String, _ lowercased: String) -> Bool {
+        guard a.utf8.count == lowercased.utf8.count else { return false }
+        for (x, y) in zip(a.utf8, lowercased.utf8) {
+            let lx = (x >= 0x41 && x <= 0x5A) ? x | 0x20 : x
+            if lx != y { return false }
+        }
+        return true
+    }
 
     enum ParseResult {
         case needMore
@@ -187,24 +240,46 @@ struct HTTPResponseHead {
             }
             return .needMore
         }
-        guard let text = String(validating: UnsafeRawBufferPointer(rebasing: bytes[0..<end]), as: UTF8.self)
-                ?? Optional(String(decoding: UnsafeRawBufferPointer(rebasing: bytes[0..<end]), as: UTF8.self)) else {
-            return .invalid("undecodable response head")
+        // Lines end at CRLF; the work is on bytes (Character-level splitting and trimming cost
+        // ~100k instructions per handshake), strings are made only for the parts kept.
+        func text(_ lo: Int, _ hi: Int) -> String { String(decoding: UnsafeRawBufferPointer(rebasing: bytes[lo..<hi]), as: UTF8.self) }
+        var lineStart = 0
+        var lines: [(Int, Int)] = []
+        var i = 0
+        while i < end {
+            if bytes[i] == 13 && i + 1 < end + 2 && bytes[i + 1] == 10 {
+                lines.append((lineStart, i))
+                i += 2
+                lineStart = i
+            } else {
+                i += 1
+            }
         }
-        var lines = text.split(separator: "\r\n", omittingEmptySubsequences: false).map(String.init)
-        // "\r\n" is one Character in Swift; split on the string separator above handles it.
-        let statusLine = lines.removeFirst()
-        let parts = statusLine.split(separator: " ", maxSplits: 2, omittingEmptySubsequences: false)
-        guard parts.count >= 2, parts[0].hasPrefix("HTTP/1."), parts[1].count == 3, let code = Int(parts[1]) else {
+        lines.append((lineStart, end))
+        let (statusStart, statusEnd) = lines[0]
+        let statusLine = text(statusStart, statusEnd)
+        // "HTTP/1.x SP 3DIGIT [SP reason]"
+        var firstSpace = statusStart
+        while firstSpace < statusEnd && bytes[firstSpace] != 0x20 { firstSpace += 1 }
+        let codeStart = firstSpace + 1
+        let codeEnd = min(statusEnd, codeStart + 3)
+        guard firstSpace - statusStart >= 7, text(statusStart, statusStart + 7) == "HTTP/1.", codeEnd - codeStart == 3,
+              (codeEnd == statusEnd || bytes[codeEnd] == 0x20),
+              (codeStart..<codeEnd).allSatisfy({ bytes[$0] >= 0x30 && bytes[$0] <= 0x39 }) else {
             return .invalid("malformed status line '\(statusLine)'")
         }
-        let reason = parts.count == 3 ? String(parts[2]) : ""
+        let code = (codeStart..<codeEnd).reduce(0) { $0 * 10 + Int(bytes[$1] - 0x30) }
+        let reason = codeEnd < statusEnd ? text(codeEnd + 1, statusEnd) : ""
         var headers: [WebSocketHeader] = []
-        for line in lines where !line.isEmpty {
-            guard let colon = line.firstIndex(of: ":") else { return .invalid("malformed header line '\(line)'") }
-            let name = String(line[..<colon])
-            let value = line[line.index(after: colon)...].trimmingCharacters(in: " \t")
-            headers.append(WebSocketHeader(name, value))
+        headers.reserveCapacity(lines.count - 1)
+        for (lo, hi) in lines.dropFirst() where hi > lo {
+            var colon = lo
+            while colon < hi && bytes[colon] != 0x3A { colon += 1 }
+            guard colon < hi else { return .invalid("malformed header line '\(text(lo, hi))'") }
+            var vlo = colon + 1, vhi = hi
+            while vlo < vhi && (bytes[vlo] == 0x20 || bytes[vlo] == 0x09) { vlo += 1 }
+            while vhi > vlo && (bytes[vhi - 1] == 0x20 || bytes[vhi - 1] == 0x09) { vhi -= 1 }
+            headers.append(WebSocketHeader(text(lo, colon), text(vlo, vhi)))
         }
         return .head(HTTPResponseHead(statusLine: statusLine, statusCode: code, reason: reason, headers: headers), consumed: end + 4)
     }
@@ -239,6 +314,15 @@ package enum ExtensionHeader {
 
 extension String {
     func trimmingCharacters(in set: String) -> String {
+        if set.utf8.allSatisfy({ $0 < 0x80 }) {
+            // ASCII set: trim on bytes (no grapheme breaking).
+            let u = Array(utf8)
+            let chars = Set(set.utf8)
+            var lo = 0, hi = u.count
+            while lo < hi && chars.contains(u[lo]) { lo += 1 }
+            while hi > lo && chars.contains(u[hi - 1]) { hi -= 1 }
+            return lo == 0 && hi == u.count ? self : String(decoding: u[lo..<hi], as: UTF8.self)
+        }
         let chars = Set(set)
         var s = Substring(self)
         while let f = s.first, chars.contains(f) { s = s.dropFirst() }
@@ -257,23 +341,26 @@ public enum Base64 {
 
     public static func encode<C: Collection>(_ bytes: C) -> String where C.Element == UInt8 {
         let b = Array(bytes)
-        var out = [UInt8]()
-        out.reserveCapacity((b.count + 2) / 3 * 4)
-        var i = 0
-        while i + 2 < b.count {
-            let v = UInt32(b[i]) << 16 | UInt32(b[i + 1]) << 8 | UInt32(b[i + 2])
-            out += [alphabet[Int(v >> 18 & 63)], alphabet[Int(v >> 12 & 63)], alphabet[Int(v >> 6 & 63)], alphabet[Int(v & 63)]]
-            i += 3
+        let count = (b.count + 2) / 3 * 4
+        return String(unsafeUninitializedCapacity: count) { out in
+            alphabet.withUnsafeBufferPointer { a in
+                var i = 0, o = 0
+                while i + 2 < b.count {
+                    let v = UInt32(b[i]) << 16 | UInt32(b[i + 1]) << 8 | UInt32(b[i + 2])
+                    out[o] = a[Int(v >> 18 & 63)]; out[o + 1] = a[Int(v >> 12 & 63)]
+                    out[o + 2] = a[Int(v >> 6 & 63)]; out[o + 3] = a[Int(v & 63)]
+                    i += 3; o += 4
+                }
+                let rest = b.count - i
+                if rest > 0 {
+                    let v = UInt32(b[i]) << 16 | (rest == 2 ? UInt32(b[i + 1]) << 8 : 0)
+                    out[o] = a[Int(v >> 18 & 63)]; out[o + 1] = a[Int(v >> 12 & 63)]
+                    out[o + 2] = rest == 2 ? a[Int(v >> 6 & 63)] : UInt8(ascii: "=")
+                    out[o + 3] = UInt8(ascii: "=")
+                }
+            }
+            return count
         }
-        let rest = b.count - i
-        if rest == 1 {
-            let v = UInt32(b[i]) << 16
-            out += [alphabet[Int(v >> 18 & 63)], alphabet[Int(v >> 12 & 63)], UInt8(ascii: "="), UInt8(ascii: "=")]
-        } else if rest == 2 {
-            let v = UInt32(b[i]) << 16 | UInt32(b[i + 1]) << 8
-            out += [alphabet[Int(v >> 18 & 63)], alphabet[Int(v >> 12 & 63)], alphabet[Int(v >> 6 & 63)], UInt8(ascii: "=")]
-        }
-        return String(decoding: out, as: UTF8.self)
     }
 
     public static func decode(_ string: String) -> [UInt8]? {

@@ -44,87 +44,105 @@ public struct WebSocketURL: Hashable, Sendable, CustomStringConvertible {
             if b >= 0x7F { throw fail("non-ASCII byte 0x\(String(b, radix: 16)); percent-encode it") }
             throw fail(b == 0x20 ? "contains a space" : "contains a control character")
         }
-        guard let schemeEnd = string.range(of: "://") else {
+        // Every byte is printable ASCII from here on: the rest works on bytes (Character-level
+        // String operations cost tens of thousands of instructions per URL).
+        func text(_ r: Range<Int>) -> String { String(decoding: bytes[r], as: UTF8.self) }
+        func firstIndex(of b: UInt8, in r: Range<Int>) -> Int? { r.first { bytes[$0] == b } }
+        let n = bytes.count
+        guard let schemeEnd = (0..<max(0, n - 2)).first(where: { bytes[$0] == 0x3A && bytes[$0 + 1] == 0x2F && bytes[$0 + 2] == 0x2F }) else {
             throw fail("missing scheme (expected ws:// or wss://)")
         }
-        let scheme = string[..<schemeEnd.lowerBound].lowercased()
+        let scheme = text(0..<schemeEnd).lowercased()
         switch scheme {
         case "ws": isSecure = false
         case "wss": isSecure = true
         default: throw fail("unsupported scheme '\(scheme)' (expected ws or wss)")
         }
-        var rest = string[schemeEnd.upperBound...]
-        if rest.contains("#") { throw fail("fragments (#...) are not allowed in WebSocket URLs") }
-        let authorityEnd = rest.firstIndex(where: { $0 == "/" || $0 == "?" }) ?? rest.endIndex
-        let authority = rest[..<authorityEnd]
-        rest = rest[authorityEnd...]
-        if authority.contains("@") { throw fail("user information (user@host) is not supported") }
+        let restStart = schemeEnd + 3
+        if firstIndex(of: 0x23, in: restStart..<n) != nil { throw fail("fragments (#...) are not allowed in WebSocket URLs") }
+        let authorityEnd = (restStart..<n).first { bytes[$0] == 0x2F || bytes[$0] == 0x3F } ?? n
+        let authority = restStart..<authorityEnd
+        if firstIndex(of: 0x40, in: authority) != nil { throw fail("user information (user@host) is not supported") }
         if authority.isEmpty { throw fail("missing host") }
 
-        var hostPart: Substring
-        var portPart: Substring? = nil
-        if authority.hasPrefix("[") {
-            guard let close = authority.firstIndex(of: "]") else { throw fail("unterminated IPv6 literal") }
-            hostPart = authority[authority.index(after: authority.startIndex)..<close]
-            let after = authority[authority.index(after: close)...]
+        var hostRange: Range<Int>
+        var portRange: Range<Int>? = nil
+        if bytes[authority.lowerBound] == 0x5B {  // [
+            guard let close = firstIndex(of: 0x5D, in: authority) else { throw fail("unterminated IPv6 literal") }
+            hostRange = (authority.lowerBound + 1)..<close
+            let after = (close + 1)..<authority.upperBound
             if !after.isEmpty {
-                guard after.hasPrefix(":") else { throw fail("unexpected characters after IPv6 literal") }
-                portPart = after.dropFirst()
+                guard bytes[after.lowerBound] == 0x3A else { throw fail("unexpected characters after IPv6 literal") }
+                portRange = (after.lowerBound + 1)..<after.upperBound
             }
-            guard IPAddressSyntax.isIPv6(hostPart) else { throw fail("invalid IPv6 literal '\(hostPart)'") }
+            guard IPAddressSyntax.isIPv6(text(hostRange)) else { throw fail("invalid IPv6 literal '\(text(hostRange))'") }
             hostIsIPLiteral = true
         } else {
-            if let colon = authority.firstIndex(of: ":") {
-                hostPart = authority[..<colon]
-                portPart = authority[authority.index(after: colon)...]
+            if let colon = firstIndex(of: 0x3A, in: authority) {
+                hostRange = authority.lowerBound..<colon
+                portRange = (colon + 1)..<authority.upperBound
             } else {
-                hostPart = authority
+                hostRange = authority
             }
-            if hostPart.isEmpty { throw fail("missing host") }
-            if IPAddressSyntax.isIPv4(hostPart) {
+            if hostRange.isEmpty { throw fail("missing host") }
+            let hostBytes = bytes[hostRange]
+            if IPAddressSyntax.isIPv4(bytes: hostBytes) {
                 hostIsIPLiteral = true
             } else {
                 hostIsIPLiteral = false
-                guard IPAddressSyntax.isHostName(hostPart) else { throw fail("invalid host name '\(hostPart)'") }
-                if hostPart.allSatisfy({ $0.isNumber || $0 == "." }) {
-                    throw fail("invalid IPv4 address '\(hostPart)'")
+                guard IPAddressSyntax.isHostName(bytes: hostBytes) else { throw fail("invalid host name '\(text(hostRange))'") }
+                if hostBytes.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2E }) {
+                    throw fail("invalid IPv4 address '\(text(hostRange))'")
                 }
             }
         }
-        host = String(hostPart)
-        if let portPart = portPart {
-            guard !portPart.isEmpty, portPart.count <= 5, portPart.allSatisfy({ $0.isASCII && $0.isNumber }),
-                  let p = Int(portPart), (1...65535).contains(p) else {
-                throw fail("invalid port '\(portPart)' (expected 1-65535)")
+        host = text(hostRange)
+        if let portRange = portRange {
+            var p = 0
+            let digits = bytes[portRange]
+            guard !digits.isEmpty, digits.count <= 5, digits.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else {
+                throw fail("invalid port '\(text(portRange))' (expected 1-65535)")
             }
+            for d in digits { p = p * 10 + Int(d - 0x30) }
+            guard (1...65535).contains(p) else { throw fail("invalid port '\(text(portRange))' (expected 1-65535)") }
             port = p
             hasExplicitPort = true
         } else {
             port = isSecure ? 443 : 80
             hasExplicitPort = false
         }
-        if rest.isEmpty {
+        if authorityEnd == n {
             requestTarget = "/"
-        } else if rest.hasPrefix("?") {
-            requestTarget = "/" + rest
+        } else if bytes[authorityEnd] == 0x3F {
+            requestTarget = "/" + text(authorityEnd..<n)
         } else {
-            requestTarget = String(rest)
+            requestTarget = text(authorityEnd..<n)
         }
     }
 }
 
 /// Syntax checks for host names and IP literals (no resolution).
 enum IPAddressSyntax {
-    static func isIPv4<S: StringProtocol>(_ s: S) -> Bool {
-        let parts = s.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 4 else { return false }
-        for p in parts {
-            guard !p.isEmpty, p.count <= 3, p.allSatisfy({ $0.isASCII && $0.isNumber }), let v = Int(p), v <= 255 else {
-                return false
+    static func isIPv4<S: StringProtocol>(_ s: S) -> Bool { isIPv4(bytes: Array(s.utf8)[...]) }
+
+    /// Four decimal octets 0-255, no leading zeros (no octal-looking forms).
+    static func isIPv4(bytes: ArraySlice<UInt8>) -> Bool {
+        var parts = 0, value = 0, digits = 0, leadingZero = false
+        for b in bytes {
+            if b == 0x2E {
+                guard digits > 0 else { return false }
+                parts += 1
+                value = 0; digits = 0; leadingZero = false
+                continue
             }
-            if p.count > 1 && p.hasPrefix("0") { return false }  // no octal-looking forms
+            guard b >= 0x30 && b <= 0x39, digits < 3 else { return false }
+            if digits == 1 && leadingZero { return false }
+            if digits == 0 && b == 0x30 { leadingZero = true }
+            value = value * 10 + Int(b - 0x30)
+            digits += 1
+            if value > 255 { return false }
         }
-        return true
+        return digits > 0 && parts == 3
     }
 
     static func isIPv6<S: StringProtocol>(_ s: S) -> Bool {
@@ -152,19 +170,29 @@ enum IPAddressSyntax {
         return doubleColonCount == 1 ? total < groupsBudget : total == groupsBudget
     }
 
-    static func isHostName<S: StringProtocol>(_ s: S) -> Bool {
-        guard s.utf8.count <= 253 else { return false }
-        var h = Substring(s)
-        if h.hasSuffix(".") { h = h.dropLast() }
+    static func isHostName<S: StringProtocol>(_ s: S) -> Bool { isHostName(bytes: Array(s.utf8)[...]) }
+
+    /// Labels of letters, digits, '-' and '_' (1-63 bytes, no '-' at either end), 253 bytes at
+    /// most, one trailing dot allowed.
+    static func isHostName(bytes: ArraySlice<UInt8>) -> Bool {
+        guard bytes.count <= 253 else { return false }
+        var h = bytes
+        if h.last == 0x2E { h = h.dropLast() }
         if h.isEmpty { return false }
-        for label in h.split(separator: ".", omittingEmptySubsequences: false) {
-            guard !label.isEmpty, label.utf8.count <= 63 else { return false }
-            for c in label.utf8 {
+        var labelLength = 0
+        var previous: UInt8 = 0x2E
+        for c in h {
+            if c == 0x2E {
+                guard labelLength > 0, previous != 0x2D else { return false }
+                labelLength = 0
+            } else {
                 let ok = (c >= 0x61 && c <= 0x7A) || (c >= 0x41 && c <= 0x5A) || (c >= 0x30 && c <= 0x39) || c == 0x2D || c == 0x5F
-                if !ok { return false }
+                guard ok, !(labelLength == 0 && c == 0x2D) else { return false }
+                labelLength += 1
+                if labelLength > 63 { return false }
             }
-            if label.hasPrefix("-") || label.hasSuffix("-") { return false }
+            previous = c
         }
-        return true
+        return labelLength > 0 && previous != 0x2D
     }
 }
