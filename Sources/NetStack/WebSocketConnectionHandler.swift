@@ -83,7 +83,9 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
         let serverName = config.tls.serverName ?? (url.hostIsIPLiteral ? nil : url.host)
         let bootstrap = ClientBootstrap(group: eventLoop)
             .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
-            .channelOption(ChannelOptions.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 1024, initial: 16 * 1024, maximum: 1024 * 1024))
+            // Reads start at 2 KiB and grow (to 1 MiB) only while they fill the buffer: NIO keeps
+            // each channel's receive buffer, so the initial size is memory per idle connection.
+            .channelOption(ChannelOptions.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 1024, initial: 2048, maximum: 1024 * 1024))
             .connectTimeout(timeout)
             .channelInitializer { [self] channel in
                 do {
