@@ -121,6 +121,11 @@ void netstack_close(lua_State *L) {
 }
 
 size_t netstack_memory_used(lua_State *L) { return get_ud(L)->used; }
+
+void netstack_set_gc_mode(lua_State *L, int generational) {
+    if (generational) lua_gc(L, LUA_GCGEN, 0, 0);
+    else lua_gc(L, LUA_GCINC, 0, 0, 0);
+}
 void netstack_set_memory_limit(lua_State *L, size_t limit) { get_ud(L)->limit = limit; }
 int netstack_memory_limit_hit(lua_State *L) {
     netstack_ud *u = get_ud(L);

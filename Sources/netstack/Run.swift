@@ -25,6 +25,7 @@ struct Run: ParsableCommand {
     @Option(help: "URL a bot script connects to.") var url: String?
     @Option(help: "Memory limit for the script, in bytes (suffixes k, m, g).") var memoryLimit: String?
     @Option(help: "Instructions one callback may run before it is stopped (0: no limit).") var instructionLimit: Int = 0
+    @Option(help: "Lua's garbage collector: generational (default; messages die young) or incremental.") var gc: String = "generational"
     @Flag(name: .shortAndLong, help: "Trace handshakes, messages and control frames to stderr.") var verbose = false
     @Flag(help: "Print JSON lines of events (open, message, error, close, print, script_error, exit) on stdout.") var json = false
     @OptionGroup(title: "Plugins") var pluginFlags: PluginFlags
@@ -44,6 +45,8 @@ struct Run: ParsableCommand {
             options.vm.memoryLimit = bytes
         }
         options.vm.instructionBudget = instructionLimit
+        guard gc == "generational" || gc == "incremental" else { throw ValidationError("--gc: expected generational or incremental, got '\(gc)'") }
+        options.vm.generationalGC = gc == "generational"
         if verbose { options.trace = { printErr($0) } }
         if json {
             let lock = NSLock()

@@ -143,6 +143,19 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(rejected.out.contains("404"), rejected.out)
     }
 
+    /// The collector mode: generational by default, incremental on request, anything else refused.
+    func testGarbageCollectorOption() throws {
+        let script = NSTemporaryDirectory() + "gc-mode-\(getpid()).lua"
+        // collectgarbage(mode) returns the mode that was in effect.
+        try "print(collectgarbage('incremental'))".write(toFile: script, atomically: true, encoding: .utf8)
+        XCTAssertEqual(try runNetstack(["run", script]).out, "generational\n")
+        try "print(collectgarbage('generational'))".write(toFile: script, atomically: true, encoding: .utf8)
+        XCTAssertEqual(try runNetstack(["run", script, "--gc", "incremental"]).out, "incremental\n")
+        let bad = try runNetstack(["run", script, "--gc", "fast"])
+        XCTAssertNotEqual(bad.status, 0)
+        XCTAssertTrue(bad.err.contains("--gc: expected generational or incremental, got 'fast'"), bad.err)
+    }
+
     /// Thousands of clients in one script, with the shell's soft open-file limit at 256:
     /// `netstack run` raises it to the hard limit.
     func testThousandsOfClientsAboveTheSoftFileLimit() throws {

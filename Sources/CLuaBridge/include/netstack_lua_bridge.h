@@ -33,6 +33,8 @@ int netstack_dofile(lua_State *L, const char *path, int nargs);
 lua_State *netstack_newstate(size_t memory_limit);
 void netstack_close(lua_State *L);
 size_t netstack_memory_used(lua_State *L);
+/* The collector's mode (lua_gc is variadic, which Swift cannot call): 1 generational, 0 incremental. */
+void netstack_set_gc_mode(lua_State *L, int generational);
 void netstack_set_memory_limit(lua_State *L, size_t limit);
 /* Nonzero once an allocation was refused because of the limit (reset by reading it). */
 int netstack_memory_limit_hit(lua_State *L);
