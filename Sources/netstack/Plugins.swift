@@ -22,8 +22,14 @@ struct PluginFlags: ParsableArguments {
     }
 }
 
+/// Runs Lua `source` in a fresh host with the plugin flags; a non-zero status becomes the exit status.
+func runInternalScript(_ source: String, name: String, args: [String], flags: PluginFlags) throws {
+    let code = try internalScriptStatus(source, name: name, args: args, flags: flags)
+    if code != 0 { throw ExitCode(code) }
+}
+
 /// Runs Lua `source` in a fresh host with the plugin flags; returns its exit status.
-func runInternalScript(_ source: String, name: String, args: [String], flags: PluginFlags, json: Bool = false) throws -> Int32 {
+func internalScriptStatus(_ source: String, name: String, args: [String], flags: PluginFlags, json: Bool = false) throws -> Int32 {
     var options = ScriptHost.Options()
     flags.apply(to: &options)
     if json { options.events = { print($0) } }
@@ -51,8 +57,7 @@ struct Plugins: ParsableCommand {
         @Flag(help: "One JSON document instead of a table.") var json = false
 
         func run() throws {
-            let code = try runInternalScript(Self.source, name: "plugins list", args: [json ? "json" : "table"], flags: flags)
-            if code != 0 { throw ExitCode(code) }
+            try runInternalScript(Self.source, name: "plugins list", args: [json ? "json" : "table"], flags: flags)
         }
 
         static let source = """
@@ -94,8 +99,7 @@ struct Plugins: ParsableCommand {
         @OptionGroup var flags: PluginFlags
 
         func run() throws {
-            let code = try runInternalScript(Self.source, name: "plugins info", args: [name], flags: flags)
-            if code != 0 { throw ExitCode(code) }
+            try runInternalScript(Self.source, name: "plugins info", args: [name], flags: flags)
         }
 
         static let source = """
@@ -138,8 +142,7 @@ struct Plugins: ParsableCommand {
         @OptionGroup var flags: PluginFlags
 
         func run() throws {
-            let code = try runInternalScript(Self.source, name: "plugins check", args: [name], flags: flags)
-            if code != 0 { throw ExitCode(code) }
+            try runInternalScript(Self.source, name: "plugins check", args: [name], flags: flags)
         }
 
         static let source = """
