@@ -116,4 +116,46 @@ final class CABITests: XCTestCase {
         XCTAssertTrue(list.contains("\"path\":\"\(prefix)/share/netstack/plugins/reconnect/init.lua\""), list)
         XCTAssertTrue(list.contains("\"origin\":\"builtin\""), list)
     }
+
+    /// `scripts/install --bundle-runtime`: the Swift runtime goes with the library, the install is
+    /// moved to another folder, and a C program built against it (pkg-config) and the installed CLI
+    /// load everything from there.
+    func testRelocatableInstallWithBundledRuntime() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/patchelf") else {
+            throw CLITests.Failure("patchelf is not installed: scripts/bootstrap installs it")
+        }
+        let first = NSTemporaryDirectory() + "netstack-bundle-a-\(getpid())"
+        let moved = NSTemporaryDirectory() + "netstack-bundle-b-\(getpid())"
+        try? FileManager.default.removeItem(atPath: moved)
+        let (rc, out) = try run("bash", ["scripts/install", "--debug", "--no-build", "--bundle-runtime", first])
+        XCTAssertEqual(rc, 0, out)
+        try FileManager.default.moveItem(atPath: first, toPath: moved)
+        let (_, runpath) = try run("readelf", ["-d", moved + "/lib/libnetstack-c.so"])
+        XCTAssertTrue(runpath.contains("[$ORIGIN/netstack-swift]"), runpath)
+        let (pcrc, flags) = try run("pkg-config", ["--cflags", "--libs", "netstack"], env: ["PKG_CONFIG_PATH": moved + "/lib/pkgconfig"])
+        XCTAssertEqual(pcrc, 0, flags)
+        XCTAssertFalse(flags.contains("/lib/swift/linux"), "no toolchain path: \(flags)")
+        let binary = NSTemporaryDirectory() + "netstack-echo-bundled-\(getpid())"
+        let args = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "examples/c/echo.c"]
+            + flags.split(whereSeparator: { $0 == " " || $0 == "\n" }).map(String.init) + ["-o", binary]
+        let (ccrc, ccout) = try run("cc", args)
+        XCTAssertEqual(ccrc, 0, ccout)
+        let (erc, text) = try run("env", ["-u", "LD_LIBRARY_PATH", binary, Servers.plain.url + "/echo", "relocated"])
+        XCTAssertEqual(erc, 0, text)
+        XCTAssertEqual(text, "open: 101 Switching Protocols\nmessage: relocated\nclose: 1000 bye\n")
+        // Every Swift runtime library comes from the moved install, none from the toolchain.
+        for file in [binary, moved + "/bin/netstack"] {
+            let (_, deps) = try run("ldd", [file])
+            let swiftLines = deps.split(separator: "\n").filter { $0.contains("libswiftCore") || $0.contains("libFoundation") || $0.contains("libdispatch") }
+            XCTAssertFalse(swiftLines.isEmpty, deps)
+            for line in swiftLines {
+                let path = line.split(separator: " ").first { $0.hasPrefix("/") }.map { URL(fileURLWithPath: String($0)).standardizedFileURL.path } ?? ""
+                XCTAssertTrue(path.hasPrefix(moved + "/lib/netstack-swift/"), "\(file): \(line)")
+            }
+        }
+        let (lrc, list) = try run("env", ["-u", "NETSTACK_PLUGIN_PATH", "HOME=/nonexistent", moved + "/bin/netstack", "plugins", "--json"], cwd: "/")
+        XCTAssertEqual(lrc, 0, list)
+        XCTAssertTrue(list.contains("\(moved)/share/netstack/plugins/audit/init.lua"), list)
+        try? FileManager.default.removeItem(atPath: moved)
+    }
 }
