@@ -76,11 +76,9 @@ enum LuaClientBinding {
         }
         c.client.onMessage = { [weak host, weak c] _, m in
             guard let host = host, let c = c else { return }
-            if host.options.events != nil {
-                let data = m.kind == .text ? m.text : m.bytes.map { String(format: "%02x", $0) }.joined()
-                host.emit(["event": .string("message"), "client": .int(Int64(c.id)), "kind": .string(m.kind == .text ? "text" : "binary"),
-                           "length": .int(Int64(m.data.readableBytes)), "data": .string(data)])
-            }
+            host.emit(["event": .string("message"), "client": .int(Int64(c.id)), "kind": .string(m.kind == .text ? "text" : "binary"),
+                       "length": .int(Int64(m.data.readableBytes)),
+                       "data": .string(m.kind == .text ? m.text : m.bytes.map { String(format: "%02x", $0) }.joined())])
             if let extra = dispatchPrologue(c, 1, host) {
                 m.data.withUnsafeReadableBytes { vm.pushBytes($0) }
                 lua_pushinteger(L, Int64(m.data.readableBytes))

@@ -93,8 +93,10 @@ public final class ScriptHost {
     }
 
     /// One JSON line on the event sink, keys in a fixed order (event, client, then the rest sorted).
-    func emit(_ fields: [String: JSONValue]) {
+    /// `fields` is built only with `--json` (events are emitted on every connection's open and close).
+    func emit(_ fields: @autoclosure () -> [String: JSONValue]) {
         guard let sink = options.events else { return }
+        let fields = fields()
         let order = ["event", "client"]
         let keys = order.filter { fields[$0] != nil } + fields.keys.filter { !order.contains($0) }.sorted()
         let body = keys.map { k -> String in

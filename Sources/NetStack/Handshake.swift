@@ -134,14 +134,6 @@ package struct ClientHandshake {
     }
 
     /// What a 101 response agreed to.
-    /// `bytes` without surrounding spaces and tabs, as a String.
-    static func trimmed(_ bytes: Substring.UTF8View.SubSequence) -> String {
-        var lo = bytes.startIndex, hi = bytes.endIndex
-        while lo < hi, bytes[lo] == 0x20 || bytes[lo] == 0x09 { lo = bytes.index(after: lo) }
-        while hi > lo, bytes[bytes.index(before: hi)] == 0x20 || bytes[bytes.index(before: hi)] == 0x09 { hi = bytes.index(before: hi) }
-        return String(Substring(bytes[lo..<hi]))
-    }
-
     struct Agreement {
         var statusCode: Int
         var reason: String
@@ -160,7 +152,7 @@ package struct ClientHandshake {
             throw fail("missing or wrong Upgrade header")
         }
         guard let connection = response.value(of: "connection"),
-              connection.utf8.split(separator: 0x2C).contains(where: { HTTPResponseHead.sameName(Self.trimmed($0), "upgrade") }) else {
+              connection.split(separator: ",").contains(where: { HTTPResponseHead.sameName(String($0).trimmingCharacters(in: " \t"), "upgrade") }) else {
             throw fail("missing or wrong Connection header")
         }
         guard let accept = response.value(of: "sec-websocket-accept") else { throw fail("missing Sec-WebSocket-Accept") }

@@ -36,14 +36,40 @@ final class CABITests: XCTestCase {
         throw CLITests.Failure("no swift on PATH")
     }
 
+    /// A wss server with an expired certificate (the C test's third URL).
+    func expiredTLSServer(_ name: String) throws -> LocalWebSocketServer {
+        let expired = try Servers.pki.issue(name: name, subjectAltName: "IP:127.0.0.1", days: -1)
+        return Servers.tlsServer(certificate: expired.certificate, key: expired.key)
+    }
+
+    /// Builds examples/c/echo.c against the install whose netstack.pc is in `pkgConfigDir`
+    /// (C99, -Werror -pedantic) and runs it with no LD_LIBRARY_PATH, sending `message` to the
+    /// local echo server. Returns the pkg-config flags, the binary and the run's status and output.
+    func buildAndRunEcho(pkgConfigDir: String, name: String, message: String) throws
+        -> (flags: String, binary: String, status: Int32, output: String) {
+        let (pcrc, flags) = try run("pkg-config", ["--cflags", "--libs", "netstack"], env: ["PKG_CONFIG_PATH": pkgConfigDir])
+        XCTAssertEqual(pcrc, 0, flags)
+        let binary = NSTemporaryDirectory() + "\(name)-\(getpid())"
+        let args = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "examples/c/echo.c"]
+            + flags.split(whereSeparator: { $0 == " " || $0 == "\n" }).map(String.init) + ["-o", binary]
+        let (ccrc, ccout) = try run("cc", args)
+        XCTAssertEqual(ccrc, 0, ccout)
+        let (erc, text) = try run("env", ["-u", "LD_LIBRARY_PATH", binary, Servers.plain.url + "/echo", message])
+        return (flags, binary, erc, text)
+    }
+
+    /// `PREFIX/bin/netstack plugins --json`, run from / with no user or env plugin folders.
+    func installedPlugins(_ prefix: String) throws -> (Int32, String) {
+        try run("env", ["-u", "NETSTACK_PLUGIN_PATH", "HOME=/nonexistent", prefix + "/bin/netstack", "plugins", "--json"], cwd: "/")
+    }
+
     func testDocumentedABIFromCAndCxx() throws {
         let lib = Self.root.appendingPathComponent(".build/debug").path
         guard FileManager.default.fileExists(atPath: lib + "/libnetstack-c.so") else {
             throw CLITests.Failure("\(lib)/libnetstack-c.so is missing: run `swift build` first (scripts/test does)")
         }
         let runtime = try swiftRuntimeDirectory()
-        let expired = try Servers.pki.issue(name: "c-expired", subjectAltName: "IP:127.0.0.1", days: -1)
-        let expiredServer = Servers.tlsServer(certificate: expired.certificate, key: expired.key)
+        let expiredServer = try expiredTLSServer("c-expired")
         defer { expiredServer.stop() }
         let lab = CertificateLab.shared
         let common = ["-Wall", "-Wextra", "-Werror", "-pedantic", "-I", "Sources/CNetStackABI/include", "Tests/CABI/abi_test.c",
@@ -75,8 +101,7 @@ final class CABITests: XCTestCase {
         let (src, srcOut) = try run("objcopy", ["--strip-debug", Self.root.appendingPathComponent(".build/debug/libnetstack-c.so").path, lib + "/libnetstack-c.so"])
         XCTAssertEqual(src, 0, srcOut)
         let runtime = try swiftRuntimeDirectory()
-        let expired = try Servers.pki.issue(name: "c-expired-vg", subjectAltName: "IP:127.0.0.1", days: -1)
-        let expiredServer = Servers.tlsServer(certificate: expired.certificate, key: expired.key)
+        let expiredServer = try expiredTLSServer("c-expired-vg")
         defer { expiredServer.stop() }
         let binary = NSTemporaryDirectory() + "abi_test_vg_\(getpid())"
         let (status, output) = try run("cc", ["-std=c99", "-g", "-O0", "-I", "Sources/CNetStackABI/include", "Tests/CABI/abi_test.c",
@@ -97,21 +122,12 @@ final class CABITests: XCTestCase {
         // --no-build: `swift test` holds the build directory, and scripts/test built everything already.
         let (rc, out) = try run("bash", ["scripts/install", "--debug", "--no-build", prefix])
         XCTAssertEqual(rc, 0, out)
-        let pc = prefix + "/lib/pkgconfig"
-        let (pcrc, flags) = try run("pkg-config", ["--cflags", "--libs", "netstack"], env: ["PKG_CONFIG_PATH": pc])
-        XCTAssertEqual(pcrc, 0, flags)
-        let binary = NSTemporaryDirectory() + "netstack-echo-c-\(getpid())"
-        let args = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "examples/c/echo.c"]
-            + flags.split(whereSeparator: { $0 == " " || $0 == "\n" }).map(String.init) + ["-o", binary]
-        let (ccrc, ccout) = try run("cc", args)
-        XCTAssertEqual(ccrc, 0, ccout)
         // No LD_LIBRARY_PATH: the program finds the library and the library finds the Swift runtime.
-        let (erc, text) = try run("env", ["-u", "LD_LIBRARY_PATH", binary, Servers.plain.url + "/echo", "hi from C"])
+        let (_, _, erc, text) = try buildAndRunEcho(pkgConfigDir: prefix + "/lib/pkgconfig", name: "netstack-echo-c", message: "hi from C")
         XCTAssertEqual(erc, 0, text)
         XCTAssertEqual(text, "open: 101 Switching Protocols\nmessage: hi from C\nclose: 1000 bye\n")
         // The installed CLI finds the installed plugins (share/netstack/plugins) from anywhere.
-        let (lrc, list) = try run("env", ["-u", "NETSTACK_PLUGIN_PATH", "HOME=/nonexistent", prefix + "/bin/netstack", "plugins", "--json"],
-                                  env: [:], cwd: "/")
+        let (lrc, list) = try installedPlugins(prefix)
         XCTAssertEqual(lrc, 0, list)
         XCTAssertTrue(list.contains("\"path\":\"\(prefix)/share/netstack/plugins/reconnect/init.lua\""), list)
         XCTAssertTrue(list.contains("\"origin\":\"builtin\""), list)
@@ -132,15 +148,8 @@ final class CABITests: XCTestCase {
         try FileManager.default.moveItem(atPath: first, toPath: moved)
         let (_, runpath) = try run("readelf", ["-d", moved + "/lib/libnetstack-c.so"])
         XCTAssertTrue(runpath.contains("[$ORIGIN/netstack-swift]"), runpath)
-        let (pcrc, flags) = try run("pkg-config", ["--cflags", "--libs", "netstack"], env: ["PKG_CONFIG_PATH": moved + "/lib/pkgconfig"])
-        XCTAssertEqual(pcrc, 0, flags)
+        let (flags, binary, erc, text) = try buildAndRunEcho(pkgConfigDir: moved + "/lib/pkgconfig", name: "netstack-echo-bundled", message: "relocated")
         XCTAssertFalse(flags.contains("/lib/swift/linux"), "no toolchain path: \(flags)")
-        let binary = NSTemporaryDirectory() + "netstack-echo-bundled-\(getpid())"
-        let args = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "examples/c/echo.c"]
-            + flags.split(whereSeparator: { $0 == " " || $0 == "\n" }).map(String.init) + ["-o", binary]
-        let (ccrc, ccout) = try run("cc", args)
-        XCTAssertEqual(ccrc, 0, ccout)
-        let (erc, text) = try run("env", ["-u", "LD_LIBRARY_PATH", binary, Servers.plain.url + "/echo", "relocated"])
         XCTAssertEqual(erc, 0, text)
         XCTAssertEqual(text, "open: 101 Switching Protocols\nmessage: relocated\nclose: 1000 bye\n")
         // Every Swift runtime library comes from the moved install, none from the toolchain.
@@ -153,7 +162,7 @@ final class CABITests: XCTestCase {
                 XCTAssertTrue(path.hasPrefix(moved + "/lib/netstack-swift/"), "\(file): \(line)")
             }
         }
-        let (lrc, list) = try run("env", ["-u", "NETSTACK_PLUGIN_PATH", "HOME=/nonexistent", moved + "/bin/netstack", "plugins", "--json"], cwd: "/")
+        let (lrc, list) = try installedPlugins(moved)
         XCTAssertEqual(lrc, 0, list)
         XCTAssertTrue(list.contains("\(moved)/share/netstack/plugins/audit/init.lua"), list)
         try? FileManager.default.removeItem(atPath: moved)

@@ -320,68 +320,57 @@ local function wrapOperations()
   local methods = host.clientMethods
   local OK = ns.WEBSOCKET_OK
 
-  local function codeOf(ok, _, code)
-    if ok then return OK end
-    return code
+  -- `prepare(...)` turns a call's arguments into the hooks' (client, x, y), or returns false to
+  -- pass the call through unhooked. A stopped call returns success without running.
+  local function documented(event, original, prepare)
+    return function(...)
+      local hooked, c, x, y = prepare(...)
+      if not hooked then return original(...) end
+      if not runBefore(event, c, x, y) then return OK end
+      local rc = original(...)
+      runAfter(event, c, x, y, rc)
+      return rc
+    end
+  end
+  local function method(event, original, prepare)
+    return function(...)
+      local hooked, c, x, y = prepare(...)
+      if not hooked then return original(...) end
+      if not runBefore(event, c, x, y) then return true end
+      local ok, msg, code = original(...)
+      runAfter(event, c, x, y, ok and OK or code)
+      return ok, msg, code
+    end
   end
 
-  local connect = ns.OH_WebSocketClient_Connect
-  ns.OH_WebSocketClient_Connect = function(c, url, options)
-    if type(c) ~= "userdata" or type(url) ~= "string" then return connect(c, url, options) end
-    if not runBefore("connect", c, url, options) then return OK end
-    local rc = connect(c, url, options)
-    runAfter("connect", c, url, options, rc)
-    return rc
-  end
-  local mconnect = methods.connect
-  methods.connect = function(c, url, options)
-    if type(url) ~= "string" then return mconnect(c, url, options) end
-    if not runBefore("connect", c, url, options) then return true end
-    local ok, msg, code = mconnect(c, url, options)
-    runAfter("connect", c, url, options, codeOf(ok, msg, code))
-    return ok, msg, code
-  end
+  ns.OH_WebSocketClient_Connect = documented("connect", ns.OH_WebSocketClient_Connect, function(c, url, options)
+    return type(c) == "userdata" and type(url) == "string", c, url, options
+  end)
+  methods.connect = method("connect", methods.connect, function(c, url, options)
+    return type(url) == "string", c, url, options
+  end)
 
-  local send = ns.OH_WebSocketClient_Send
-  ns.OH_WebSocketClient_Send = function(c, data, length)
-    if type(c) ~= "userdata" or type(data) ~= "string" then return send(c, data, length) end
+  ns.OH_WebSocketClient_Send = documented("send", ns.OH_WebSocketClient_Send, function(c, data, length)
+    if type(c) ~= "userdata" or type(data) ~= "string" then return false end
     local bytes = data
     if length ~= nil and math.type(length) == "integer" and length >= 0 and length < #data then bytes = data:sub(1, length) end
-    if #bytes == 0 then return send(c, data, length) end
-    local kind = host.classify(bytes)
-    if not runBefore("send", c, bytes, kind) then return OK end
-    local rc = send(c, data, length)
-    runAfter("send", c, bytes, kind, rc)
-    return rc
-  end
-  local msend = methods.send
-  methods.send = function(c, data, options)
-    if type(data) ~= "string" then return msend(c, data, options) end
-    local kind = (type(options) == "table" and options.binary) and "binary" or "text"
-    if not runBefore("send", c, data, kind) then return true end
-    local ok, msg, code = msend(c, data, options)
-    runAfter("send", c, data, kind, codeOf(ok, msg, code))
-    return ok, msg, code
-  end
+    if #bytes == 0 then return false end
+    return true, c, bytes, host.classify(bytes)
+  end)
+  methods.send = method("send", methods.send, function(c, data, options)
+    return type(data) == "string", c, data, (type(options) == "table" and options.binary) and "binary" or "text"
+  end)
 
-  local close = ns.OH_WebSocketClient_Close
-  ns.OH_WebSocketClient_Close = function(c, option)
-    if type(c) ~= "userdata" then return close(c, option) end
+  ns.OH_WebSocketClient_Close = documented("disconnect", ns.OH_WebSocketClient_Close, function(c, option)
+    if type(c) ~= "userdata" then return false end
     local code = type(option) == "table" and option.code or nil
     if code == 0 then code = nil end
     local reason = type(option) == "table" and option.reason or nil
-    if not runBefore("disconnect", c, code or 1000, reason or "") then return OK end
-    local rc = close(c, option)
-    runAfter("disconnect", c, code or 1000, reason or "", rc)
-    return rc
-  end
-  local mclose = methods.close
-  methods.close = function(c, code, reason)
-    if not runBefore("disconnect", c, code or 1000, reason or "") then return true end
-    local ok, msg, rc = mclose(c, code, reason)
-    runAfter("disconnect", c, code or 1000, reason or "", codeOf(ok, msg, rc))
-    return ok, msg, rc
-  end
+    return true, c, code or 1000, reason or ""
+  end)
+  methods.close = method("disconnect", methods.close, function(c, code, reason)
+    return true, c, code or 1000, reason or ""
+  end)
 end
 
 -- Plugin contexts ----------------------------------------------------------------------------
