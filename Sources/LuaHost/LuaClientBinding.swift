@@ -163,6 +163,7 @@ enum LuaClientBinding {
     static let optionNames: Set<String> = [
         "headers", "protocols", "caFile", "caPath", "clientCert", "clientKey", "insecure", "serverName",
         "connectTimeout", "maxSendSize", "maxReceiveSize", "maxSendQueue", "compression", "pingInterval", "pongTimeout",
+        "busyPoll",
     ]
 
     /// Applies the options table at `optionsIndex` (nil allowed) and connects.
@@ -223,6 +224,7 @@ enum LuaClientBinding {
                 case "connectTimeout": if let t = ms(), t.nanoseconds > 0 { config.connectTimeout = t } else { bad = true }
                 case "pingInterval": if let t = ms() { config.pingInterval = t } else { bad = true }
                 case "pongTimeout": if let t = ms() { config.pongTimeout = t } else { bad = true }
+                case "busyPoll": if let t = ms() { config.busyPoll = t } else { bad = true }
                 case "maxSendSize": if let n = int() { config.maxSendSize = n } else { bad = true }
                 case "maxReceiveSize": if let n = int() { config.maxReceiveSize = n } else { bad = true }
                 case "maxSendQueue": if let n = int() { config.maxSendQueue = n } else { bad = true }

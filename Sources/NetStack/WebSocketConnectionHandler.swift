@@ -44,6 +44,8 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
 
     /// The loop's shared timer queue (cheap cancels; see LoopTimers).
     private lazy var timers = LoopTimers.forCurrentLoop(eventLoop)
+    /// Polls briefly for the answer after each write (see LoopBusyPoll).
+    private lazy var busyPoll = LoopBusyPoll.forCurrentLoop(eventLoop)
     private var connectTimer: LoopTimers.Handle?
     private var closeTimer: LoopTimers.Handle?
     private var pingTimer: LoopTimers.Handle?
@@ -140,6 +142,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
             for line in String(buffer: request).split(separator: "\r\n") { trace("> \(line)") }
         }
         context.writeAndFlush(wrapOutboundOut(request), promise: nil)
+        busyPoll?.request(budget: config.busyPoll)
         context.fireChannelActive()
     }
 
@@ -336,6 +339,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
         payloadInOutbox = 0
         let size = out.readableBytes
         context.writeAndFlush(wrapOutboundOut(out), promise: nil)
+        busyPoll?.request(budget: config.busyPoll)
         // Keep the buffer: once the socket took it (usually within writeAndFlush) our copy is
         // the only reference again, and `clear()` reuses its storage without allocating.
         if out.capacity > 256 * 1024 { outbox = nil } else { outbox!.clear() }

@@ -41,3 +41,11 @@ public func NetStack_WebSocketClient_SetTimeouts(_ client: UnsafeMutablePointer<
     if pongTimeoutMs > 0 { c.engine.configuration.pongTimeout = .milliseconds(Int64(pongTimeoutMs)) }
     return 0
 }
+
+@_cdecl("NetStack_WebSocketClient_SetBusyPoll")
+public func NetStack_WebSocketClient_SetBusyPoll(_ client: UnsafeMutablePointer<WebSocket>?, _ microseconds: UInt32) -> Int32 {
+    let (c, rc) = Registry.lookup(client)
+    guard let c = c else { return rc }
+    c.engine.configuration.busyPoll = .microseconds(Int64(microseconds))
+    return 0
+}

@@ -172,6 +172,7 @@ int main(int argc, char **argv) {
     c = OH_WebSocketClient_Constructor(on_open, on_message, on_error, on_close);
     CHECK(NetStack_WebSocketClient_SetTLSOptions(c, NULL, NULL, 1) == 0, "SetTLSOptions(insecure)");
     CHECK(NetStack_WebSocketClient_SetTimeouts(c, 2000, 0, 0) == 0, "SetTimeouts");
+    CHECK(NetStack_WebSocketClient_SetBusyPoll(c, 0) == 0, "SetBusyPoll(0) disables busy polling");
     snprintf(url, sizeof url, "%s/echo", argv[3]);
     OH_WebSocketClient_Connect(c, url, no_options);
     CHECK(wait_for(&opened, 1), "insecure wss accepts the expired certificate");
@@ -184,6 +185,7 @@ int main(int argc, char **argv) {
     wait_for(&closes, 1);
     OH_WebSocketClient_Destroy(c);
     CHECK(NetStack_WebSocketClient_SetTimeouts(c, 1, 1, 1) == WEBSOCKET_CLIENT_NOT_CREATED, "extensions check the client too");
+    CHECK(NetStack_WebSocketClient_SetBusyPoll(c, 50) == WEBSOCKET_CLIENT_NOT_CREATED, "SetBusyPoll checks the client");
 
     /* Certificate verification. */
     uint32_t n1 = 0, n2 = 0, n3 = 0, n4 = 0;

@@ -29,6 +29,11 @@ int NetStack_WebSocketClient_SetTLSOptions(struct WebSocket *client, const char 
  *  ping interval (0 disables) and pong timeout. 0 for connectMs or pongTimeoutMs keeps the default. */
 int NetStack_WebSocketClient_SetTimeouts(struct WebSocket *client, uint32_t connectMs, uint32_t pingIntervalMs, uint32_t pongTimeoutMs);
 
+/** Busy polling for the next Connect: after each write the connection's loop polls for the answer
+ *  for up to `microseconds` (at most 1000) instead of sleeping, backing off by itself when answers
+ *  come later than that; 0 disables it. Default 50 (or NETSTACK_BUSY_POLL_US). */
+int NetStack_WebSocketClient_SetBusyPoll(struct WebSocket *client, uint32_t microseconds);
+
 #ifdef __cplusplus
 }
 #endif
