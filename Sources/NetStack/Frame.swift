@@ -69,6 +69,20 @@ package enum FrameParser {
         return FrameHeader(fin: b0 & 0x80 != 0, rsv: (b0 >> 4) & 0x7, opcode: b0 & 0x0F,
                            maskKey: key, payloadLength: length, headerLength: offset)
     }
+
+    /// Bytes still missing from the frame that starts `buffer`: zero when it is complete or its
+    /// length is invalid (the receiver reports that). Never more than the frame needs, so a caller
+    /// can append exactly this many bytes without taking any of the next frame.
+    package static func missingBytes(_ buffer: ByteBuffer) -> Int {
+        let readable = buffer.readableBytes
+        guard readable >= 2 else { return 2 - readable }
+        let b1 = buffer.getInteger(at: buffer.readerIndex + 1, as: UInt8.self)!
+        let lengthBytes = b1 & 0x7F == 126 ? 2 : (b1 & 0x7F == 127 ? 8 : 0)
+        let headerLength = 2 + lengthBytes + (b1 & 0x80 != 0 ? 4 : 0)
+        guard readable >= headerLength else { return headerLength - readable }
+        guard let h = try? parseHeader(buffer, maxFrameSize: .max) else { return 0 }
+        return max(0, h.headerLength + h.payloadLength - readable)
+    }
 }
 
 /// XOR masking (RFC 6455 §5.3), eight bytes at a time.

@@ -34,7 +34,10 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
 
     private var receiver: FrameReceiver
     private var deflate: PerMessageDeflate?
+    /// Bytes of an incomplete frame (or, while handshaking, of the response).
     private var inbound: ByteBuffer?
+    /// Storage for the next partial frame (see keepPartialFrame).
+    private var spare: ByteBuffer?
     private var outbox: ByteBuffer?
     private var flushScheduled = false
     private var inRead = false
@@ -161,24 +164,43 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
             }
         case .open, .closing where awaitingCloseReply:
             inRead = true
-            if inbound == nil || inbound!.readableBytes == 0 {
-                processFrames(&buffer)
-                if buffer.readableBytes > 0 { inbound = buffer } else { inbound = nil }
-            } else {
-                inbound!.writeBuffer(&buffer)
-                var acc = inbound!
+            if var pending = inbound, pending.readableBytes > 0 {
+                // A frame began in an earlier read: complete it with only the bytes it lacks.
                 inbound = nil
-                processFrames(&acc)
-                if acc.readableBytes > 0 {
-                    if acc.readerIndex > 256 * 1024 { acc.discardReadBytes() }
-                    inbound = acc
+                var missing = FrameParser.missingBytes(pending)
+                while missing > 0, buffer.readableBytes > 0 {
+                    var part = buffer.readSlice(length: min(missing, buffer.readableBytes))!
+                    pending.writeBuffer(&part)
+                    missing = FrameParser.missingBytes(pending)
                 }
+                processFrames(&pending)
+                if pending.readableBytes > 0 {
+                    // Still incomplete (this read ended first) or processing stopped.
+                    inbound = pending
+                    return
+                }
+                if pending.capacity <= Self.maxSpareCapacity { spare = pending }
             }
+            // The rest is parsed in place; messages are slices of the read buffer.
+            processFrames(&buffer)
+            if buffer.readableBytes > 0 { keepPartialFrame(&buffer) }
         case .connecting, .closing, .finished:
             // After a close frame was received or the connection failed, input is ignored.
             break
         }
     }
+
+    /// The start of a frame that a read ended inside, copied out of the read buffer so SwiftNIO can
+    /// reuse that for the next read; the storage is kept for the next partial frame.
+    private func keepPartialFrame(_ rest: inout ByteBuffer) {
+        var b = spare ?? allocator.buffer(capacity: max(4096, rest.readableBytes))
+        spare = nil
+        b.clear()
+        b.writeBuffer(&rest)
+        inbound = b
+    }
+
+    private static let maxSpareCapacity = 1 << 20
 
     func channelReadComplete(context: ChannelHandlerContext) {
         inRead = false

@@ -69,6 +69,32 @@ final class FrameReceiverTests: XCTestCase {
         XCTAssertEqual(events(Array(whole.prefix(4))), ["partial:4"])
     }
 
+    /// The connection completes a frame split across reads by appending `missingBytes` at a time:
+    /// from every prefix of every header form, that must reach exactly the frame, never into the next.
+    func testMissingBytesCompletesAFrameWithoutTakingTheNext() {
+        let next = frame(0x1, Array("next".utf8))
+        for (payloadSize, mask) in [(0, nil), (5, nil), (125, nil), (126, nil), (300, UInt32(0x01020304)), (70_000, nil), (70_000, UInt32(7))] as [(Int, UInt32?)] {
+            let f = frame(0x2, [UInt8](repeating: 0xAB, count: payloadSize), mask: mask)
+            let stream = f + next
+            for k in [1, 2, 3, 4, 9, 10, 13, f.count - 1] where k > 0 && k < f.count {
+                var pending = ByteBuffer(bytes: stream[0..<k])
+                var rest = ByteBuffer(bytes: stream[k...])
+                var missing = FrameParser.missingBytes(pending)
+                XCTAssertGreaterThan(missing, 0, "size \(payloadSize), prefix \(k)")
+                while missing > 0, rest.readableBytes > 0 {
+                    var part = rest.readSlice(length: min(missing, rest.readableBytes))!
+                    pending.writeBuffer(&part)
+                    missing = FrameParser.missingBytes(pending)
+                }
+                XCTAssertEqual(Array(pending.readableBytesView), f, "size \(payloadSize), prefix \(k)")
+                XCTAssertEqual(Array(rest.readableBytesView), next)
+            }
+            XCTAssertEqual(FrameParser.missingBytes(ByteBuffer(bytes: f)), 0)
+        }
+        // A length with the top bit set is invalid: nothing more is asked for; the receiver reports it.
+        XCTAssertEqual(FrameParser.missingBytes(ByteBuffer(bytes: [0x82, 127, 0x80, 0, 0, 0, 0, 0, 0, 1])), 0)
+    }
+
     func testFragmentsAreJoinedAndControlFramesInterleave() {
         let bytes = frame(1, Array("Hel".utf8), fin: false) + frame(9, Array("x".utf8)) + frame(0, Array("lo, ".utf8), fin: false) + frame(0, Array("World".utf8))
         XCTAssertEqual(events(bytes), ["ping:x", "text:Hello, World"])
