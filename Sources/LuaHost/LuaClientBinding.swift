@@ -59,11 +59,15 @@ enum LuaClientBinding {
 
     // MARK: Events
 
+    /// The callbacks hold the host and the client strongly: the cycle host -> client -> callbacks ->
+    /// host ends when the client is destroyed (destroy drops the callbacks), which the script or
+    /// `finish` does for every client. Weak captures would cost a side-table reference count on
+    /// every retain of either object, on every message (about a quarter of the Lua host's cost
+    /// per small message).
     static func wire(_ c: LuaClient, host: ScriptHost) {
         let vm = host.vm
         let L = vm.L
-        c.client.onOpen = { [weak host, weak c] _, r in
-            guard let host = host, let c = c else { return }
+        c.client.onOpen = { [host, c] _, r in
             host.emit(["event": .string("open"), "client": .int(Int64(c.id)), "code": .int(Int64(r.code)), "reason": .string(r.reason)])
             if let extra = dispatchPrologue(c, 0, host) {
                 lua_createtable(L, 0, 3)
@@ -74,8 +78,7 @@ enum LuaClientBinding {
             }
             host.checkIdle()
         }
-        c.client.onMessage = { [weak host, weak c] _, m in
-            guard let host = host, let c = c else { return }
+        c.client.onMessage = { [host, c] _, m in
             host.emit(["event": .string("message"), "client": .int(Int64(c.id)), "kind": .string(m.kind == .text ? "text" : "binary"),
                        "length": .int(Int64(m.data.readableBytes)),
                        "data": .string(m.kind == .text ? m.text : m.bytes.map { String(format: "%02x", $0) }.joined())])
@@ -87,8 +90,7 @@ enum LuaClientBinding {
             }
             host.checkIdle()
         }
-        c.client.onError = { [weak host, weak c] client, e in
-            guard let host = host, let c = c else { return }
+        c.client.onError = { [host, c] client, e in
             let terminal = client.state == .closed
             host.emit(["event": .string("error"), "client": .int(Int64(c.id)), "errorCode": .int(Int64(e.code.rawValue)), "errorMessage": .string(e.message)])
             if let extra = dispatchPrologue(c, 2, host) {
@@ -100,8 +102,7 @@ enum LuaClientBinding {
             if terminal { host.release(c) }
             host.checkIdle()
         }
-        c.client.onClose = { [weak host, weak c] _, r in
-            guard let host = host, let c = c else { return }
+        c.client.onClose = { [host, c] _, r in
             host.emit(["event": .string("close"), "client": .int(Int64(c.id)), "code": .int(Int64(r.code)), "reason": .string(r.reason)])
             if let extra = dispatchPrologue(c, 3, host) {
                 lua_createtable(L, 0, 2)

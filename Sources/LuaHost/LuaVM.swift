@@ -41,7 +41,18 @@ public final class LuaVM {
         netstack_install_msghandler(L)
     }
 
-    deinit { netstack_close(L) }
+    private var closed = false
+
+    /// Closes the Lua state (finalizers run now, on the calling thread) and drops the Swift
+    /// functions, whose closures may hold their owner. Nothing may use the VM afterwards.
+    func close() {
+        guard !closed else { return }
+        closed = true
+        netstack_close(L)
+        boxes.removeAll()
+    }
+
+    deinit { close() }
 
     // MARK: Calling into Lua
 

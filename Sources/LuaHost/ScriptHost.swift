@@ -124,7 +124,12 @@ public final class ScriptHost {
             start(path: path, source: source, args: args)
         }
         do { try future.wait() } catch { return 1 }
-        return (try? done.futureResult.wait()) ?? 1
+        let status = (try? done.futureResult.wait()) ?? 1
+        // A host runs one script. Close its Lua state on the loop (finalizers may call back into
+        // the host) and drop the Swift functions: their closures hold the host, which would
+        // otherwise never be freed.
+        try? eventLoop.submit { [self] in vm.close() }.wait()
+        return status
     }
 
     /// Ends the run from outside (SIGINT): closes open connections with 1001; a second call ends

@@ -41,6 +41,24 @@ final class LuaHostTests: XCTestCase {
         XCTAssertTrue(o.stdout.contains("object_api ok"), o.stdout + o.log.joined(separator: "\n"))
     }
 
+    /// The client callbacks hold the host strongly (see LuaClientBinding.wire); the run's end must
+    /// still free the host and every client.
+    func testHostIsFreedAfterARunWithManyClients() throws {
+        weak var weakHost: ScriptHost?
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        do {
+            var options = ScriptHost.Options()
+            options.log = { _ in }
+            let host = try ScriptHost(eventLoop: group.next(), options: options)
+            weakHost = host
+            let path = Self.scripts.appendingPathComponent("object_api.lua").path
+            let (status, _) = captureStdout { host.run(path: path, args: [Servers.plain.url]) }
+            XCTAssertEqual(status, 0)
+        }
+        try group.syncShutdownGracefully()
+        XCTAssertNil(weakHost, "something still holds the host after the run")
+    }
+
     func testTimersAndExit() throws {
         let o = try run("timers.lua")
         XCTAssertEqual(o.status, 7, o.log.joined(separator: "\n"))
