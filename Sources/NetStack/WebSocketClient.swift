@@ -29,7 +29,9 @@ public struct WebSocketCloseResult: Sendable {
 }
 
 /// One complete incoming message. `data` is valid after the callback returns (it is a
-/// reference-counted buffer), but keeping it keeps its memory alive.
+/// reference-counted buffer), but it is usually a slice of the connection's read buffer (up to
+/// 1 MiB): keeping it keeps that whole buffer alive. To store messages, keep `bytes` or `text`
+/// (copies).
 public struct WebSocketMessage {
     public var kind: WebSocketMessageKind
     public var data: ByteBuffer
