@@ -31,9 +31,8 @@ final class LoopBusyPoll {
     private let eventLoop: EventLoop
     private let epollFD: CInt
     private var scheduled = false
-    private var budgetNanos: Int64 = 0
     /// The budget of the last poll.
-    var budget: TimeAmount { .nanoseconds(budgetNanos) }
+    private(set) var budget: TimeAmount = .zero
     private var missesInARow = 0
     private var skip = 0
 
@@ -98,7 +97,7 @@ final class LoopBusyPoll {
             return
         }
         scheduled = true
-        budgetNanos = min(budget, Self.maximumBudget).nanoseconds
+        self.budget = min(budget, Self.maximumBudget)
         eventLoop.execute { [self] in self.poll() }
     }
 
@@ -106,7 +105,7 @@ final class LoopBusyPoll {
         scheduled = false
         statistics.polls += 1
         var pfd = pollfd(fd: epollFD, events: Int16(POLLIN), revents: 0)
-        let end = Self.monotonicNanos() + budgetNanos
+        let end = NIODeadline.now() + budget
         repeat {
             let ready = Glibc.poll(&pfd, 1, 0)
             if ready != 0 {
@@ -115,16 +114,9 @@ final class LoopBusyPoll {
                 missesInARow = 0
                 return
             }
-        } while Self.monotonicNanos() < end
+        } while NIODeadline.now() < end
         statistics.misses += 1
         missesInARow += 1
         skip = (1 << min(missesInARow, 10)) - 1
-    }
-
-    @inline(__always)
-    private static func monotonicNanos() -> Int64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Int64(ts.tv_sec) &* 1_000_000_000 &+ Int64(ts.tv_nsec)
     }
 }
