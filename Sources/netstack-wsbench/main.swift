@@ -58,7 +58,9 @@ func runSingle() {
         }
     }
 
+    var opened = false
     client.onOpen = { c, _ in
+        opened = true
         t0 = now()
         switch mode {
         case "echo":
@@ -103,6 +105,8 @@ func runSingle() {
     }
     client.onError = { _, error in
         if outcome.error == nil { outcome.error = "\(error)" }
+        // Before the open, an error is the only terminal event (no onClose follows).
+        if !opened { finishRun() }
     }
     client.onClose = { _, result in
         outcome.n = received
