@@ -251,6 +251,8 @@ public final class ScriptHost {
         clientsCreated += 1
         var config = WebSocketClientConfiguration()
         config.pingInterval = .seconds(30)
+        // Lua strings are made from the bytes during the callback: a copy of our own would be a second one.
+        config.ownStorageThreshold = .max
         if let trace = options.trace { config.trace = { trace("[client \(id)] " + $0) } }
         let client = WebSocketClient(configuration: config, eventLoop: eventLoop)
         let c = LuaClient(id: id, client: client, callbacks: callbacks)

@@ -34,6 +34,11 @@ package struct FrameReceiver {
     private var assembled: ByteBuffer? = nil
     private var utf8 = UTF8Validator()
     private let allocator = ByteBufferAllocator()
+    /// A whole message of at least this many bytes that arrives in one uncompressed frame is copied
+    /// into storage of its own instead of being delivered as a slice of the caller's buffer. The
+    /// caller sets it for each buffer it passes (`Int.max` when that buffer already is storage the
+    /// message may keep). Messages assembled from fragments or inflated always have their own.
+    package var ownStorageFrom = Int.max
     /// UTF-8 progress through a text frame whose payload has only partly arrived, so invalid
     /// text fails before the rest of a large frame is read (Autobahn 6.4.3/6.4.4).
     private var partialText: (validated: Int, state: UTF8Validator)?
@@ -124,10 +129,15 @@ package struct FrameReceiver {
             if rsv1 && deflate == nil { return fail(CloseCode.protocolError, "RSV1 set but no extension was negotiated") }
             let kind: WebSocketMessageKind = h.opcode == 0x1 ? .text : .binary
             if h.fin && !rsv1 {
-                // The common case: a whole, uncompressed message in one frame. No copy.
+                // The common case: a whole, uncompressed message in one frame.
                 if kind == .text {
                     let ok = payload.withUnsafeReadableBytes { UTF8Validator.isValid($0) }
                     if !ok { return fail(CloseCode.invalidPayload, "invalid UTF-8 in a text message") }
+                }
+                if payload.readableBytes >= ownStorageFrom {
+                    var own = allocator.buffer(capacity: payload.readableBytes)
+                    own.writeImmutableBuffer(payload)
+                    return .message(kind, own)
                 }
                 return .message(kind, payload)
             }

@@ -29,9 +29,10 @@ public struct WebSocketCloseResult: Sendable {
 }
 
 /// One complete incoming message. `data` is valid after the callback returns (it is a
-/// reference-counted buffer), but it is usually a slice of the connection's read buffer (up to
-/// 1 MiB): keeping it keeps that whole buffer alive. To store messages, keep `bytes` or `text`
-/// (copies).
+/// reference-counted buffer). A message of `ownStorageThreshold` bytes or more (16 KiB by default)
+/// has storage of its own; a smaller one is a slice of the connection's read buffer (up to 1 MiB),
+/// and keeping it keeps that whole buffer alive: to store many small messages, keep `bytes` or
+/// `text` (copies).
 public struct WebSocketMessage {
     public var kind: WebSocketMessageKind
     public var data: ByteBuffer

@@ -70,6 +70,13 @@ public struct WebSocketClientConfiguration: Sendable {
     /// at most 1 ms is used. Default 50 µs, or `NETSTACK_BUSY_POLL_US` from the environment. It never
     /// polls on a machine with a single usable core.
     public var busyPoll: TimeAmount = WebSocketClientConfiguration.defaultBusyPoll
+    /// Incoming messages of at least this many bytes arrive in storage of their own, so keeping one
+    /// keeps only its own bytes alive. Smaller ones are slices of the connection's read buffer
+    /// (which grows to 1 MiB while reads fill it): no copy, but a kept slice keeps that whole buffer
+    /// alive. Default 16 KiB; 0 gives every message its own storage, `Int.max` none (the Lua host
+    /// and the C ABI, which copy or lend the bytes during the callback, use `Int.max`).
+    /// See docs/engine.md, "Message storage".
+    public var ownStorageThreshold: Int = 16 * 1024
     /// Called on the connection's loop with one line per handshake step, message and control
     /// frame, in both directions ("> " out, "< " in). nil (the default) costs nothing.
     public var trace: (@Sendable (String) -> Void)?

@@ -38,6 +38,8 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
     private var inbound: ByteBuffer?
     /// Storage for the next partial frame (see keepPartialFrame).
     private var spare: ByteBuffer?
+    /// `inbound` was sized for one message that will keep it as its storage (not the reusable spare).
+    private var inboundIsMessageStorage = false
     private var outbox: ByteBuffer?
     private var flushScheduled = false
     private var inRead = false
@@ -173,15 +175,17 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
                     pending.writeBuffer(&part)
                     missing = FrameParser.missingBytes(pending)
                 }
+                receiver.ownStorageFrom = inboundIsMessageStorage ? .max : config.ownStorageThreshold
                 processFrames(&pending)
                 if pending.readableBytes > 0 {
                     // Still incomplete (this read ended first) or processing stopped.
                     inbound = pending
                     return
                 }
-                if pending.capacity <= Self.maxSpareCapacity { spare = pending }
+                if !inboundIsMessageStorage, pending.capacity <= Self.maxSpareCapacity { spare = pending }
             }
-            // The rest is parsed in place; messages are slices of the read buffer.
+            // The rest is parsed in place; small messages are slices of the read buffer.
+            receiver.ownStorageFrom = config.ownStorageThreshold
             processFrames(&buffer)
             if buffer.readableBytes > 0 { keepPartialFrame(&buffer) }
         case .connecting, .closing, .finished:
@@ -192,12 +196,23 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
 
     /// The start of a frame that a read ended inside, copied out of the read buffer so SwiftNIO can
     /// reuse that for the next read; the storage is kept for the next partial frame.
+    /// A message that will get storage of its own gets it here, sized to its frame, so completing
+    /// the frame completes the message without another copy.
     private func keepPartialFrame(_ rest: inout ByteBuffer) {
+        if let h = try? FrameParser.parseHeader(rest, maxFrameSize: config.maxReceiveSize),
+           h.fin, h.rsv == 0, h.opcode == 0x1 || h.opcode == 0x2, h.payloadLength >= config.ownStorageThreshold {
+            var b = allocator.buffer(capacity: h.headerLength + h.payloadLength)
+            b.writeBuffer(&rest)
+            inbound = b
+            inboundIsMessageStorage = true
+            return
+        }
         var b = spare ?? allocator.buffer(capacity: max(4096, rest.readableBytes))
         spare = nil
         b.clear()
         b.writeBuffer(&rest)
         inbound = b
+        inboundIsMessageStorage = false
     }
 
     private static let maxSpareCapacity = 1 << 20

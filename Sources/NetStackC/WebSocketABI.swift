@@ -98,6 +98,8 @@ public func OH_WebSocketClient_Constructor(_ onOpen: WebSocket_OnOpenCallback?, 
     p.initialize(to: WebSocket(onOpen: onOpen, onMessage: onMessage, onError: onError, onClose: onClose,
                                requestOptions: WebSocket_RequestOptions(headers: nil)))
     let engine = WebSocketClient()
+    // onMessage lends the bytes for the duration of the call: messages need no storage of their own.
+    engine.configuration.ownStorageThreshold = .max
     let c = CClient(pointer: p, engine: engine)
     // Callbacks read the function pointers from the struct at call time (the caller may change them).
     engine.onOpen = { _, r in

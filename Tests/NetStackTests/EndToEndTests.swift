@@ -314,6 +314,36 @@ final class EndToEndTests: XCTestCase {
         }
     }
 
+    /// Kept messages of `ownStorageThreshold` bytes or more hold only storage of their own (at most
+    /// twice their size: allocations are powers of two); with `Int.max` they are slices of read
+    /// buffers and hold those (1 MiB each once reads grew, measured here).
+    func testLargeMessagesArriveInStorageOfTheirOwn() throws {
+        let size = 65536, n = 64
+        for threshold in [16 * 1024, Int.max] {
+            var config = WebSocketClientConfiguration()
+            config.compression = false
+            config.ownStorageThreshold = threshold
+            let client = WebSocketClient(configuration: config)
+            let lock = NSLock()
+            var kept: [ByteBuffer] = []
+            let done = DispatchSemaphore(value: 0)
+            client.onMessage = { _, m in lock.withLock { kept.append(m.data) } }
+            client.onClose = { _, _ in done.signal() }
+            try client.connect(to: base + "/flood?n=\(n)&size=\(size)&binary=1")
+            XCTAssertEqual(done.wait(timeout: .now() + 10), .success)
+            client.destroy()
+            let messages = lock.withLock { kept }
+            XCTAssertEqual(messages.count, n)
+            XCTAssertTrue(messages.allSatisfy { $0.readableBytes == size })
+            let largest = messages.map(\.storageCapacity).max() ?? 0
+            if threshold == Int.max {
+                XCTAssertGreaterThan(largest, 2 * size, "slices keep a larger read buffer")
+            } else {
+                XCTAssertLessThanOrEqual(largest, 2 * size, "each kept message holds storage of its own")
+            }
+        }
+    }
+
     func testDestroyStopsCallbacksFromAnyThreadAndInsideCallbacks() throws {
         // From another thread while a flood is arriving.
         let client = WebSocketClient()

@@ -63,6 +63,29 @@ final class FrameReceiverTests: XCTestCase {
         XCTAssertEqual(events(frame(2, large)), ["binary:" + String(repeating: "b", count: 70_000)])
     }
 
+    /// Messages of `ownStorageFrom` bytes or more are copied out of the caller's buffer (so keeping
+    /// one does not keep the buffer); smaller ones stay slices of it.
+    func testLargeMessagesGetStorageOfTheirOwn() {
+        var r = FrameReceiver(expectMaskedFrames: false, maxMessageSize: 1 << 20)
+        r.ownStorageFrom = 1000
+        let small = [UInt8](repeating: 0x73, count: 999), large = [UInt8](repeating: 0x6C, count: 1000)
+        var buffer = ByteBuffer(bytes: frame(2, small) + frame(1, large) + frame(2, small))
+        let whole = buffer.storageCapacity
+        var progressed = false
+        var got: [ByteBuffer] = []
+        while let e = r.next(from: &buffer, progressed: &progressed) {
+            guard case .message(_, let d) = e else { return XCTFail("unexpected \(e)") }
+            got.append(d)
+        }
+        XCTAssertEqual(got.map { Array($0.readableBytesView) }, [small, large, small])
+        XCTAssertEqual(got.map(\.storageCapacity), [whole, 1024, whole], "1000 bytes in an allocation of its own (a power of two)")
+        // Int.max (the default): every whole frame is a slice.
+        r.ownStorageFrom = .max
+        buffer = ByteBuffer(bytes: frame(2, large))
+        guard case .message(_, let d)? = r.next(from: &buffer, progressed: &progressed) else { return XCTFail() }
+        XCTAssertEqual(d.storageCapacity, buffer.storageCapacity)
+    }
+
     func testPartialInputWaits() {
         let whole = frame(1, Array("hello".utf8))
         XCTAssertEqual(events(Array(whole.prefix(1))), ["partial:1"])
