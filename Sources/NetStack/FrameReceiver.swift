@@ -68,6 +68,23 @@ package struct FrameReceiver {
         .failure(closeCode: close, error: WebSocketError(code, message))
     }
 
+    /// Completes a frame whose header `next` accepted (it returned nil for want of payload bytes) and
+    /// whose payload the caller then collected on its own: the checks and the event `next` would
+    /// have given for the whole frame. The payload is delivered as it is, never copied.
+    package mutating func completeFrame(_ header: FrameHeader, payload: ByteBuffer) -> Event? {
+        partialText = nil
+        var payload = payload
+        if let key = header.maskKey, header.payloadLength > 0 {
+            payload.withUnsafeMutableReadableBytes { raw in
+                _ = Masking.apply(key: key, to: raw.baseAddress!, count: raw.count)
+            }
+        }
+        let threshold = ownStorageFrom
+        ownStorageFrom = .max
+        defer { ownStorageFrom = threshold }
+        return handle(header, payload)
+    }
+
     /// Consumes at most one frame from `buffer`. Returns nil when more bytes are needed, or when
     /// a frame was consumed that produced no event (a non-final fragment).
     /// `progressed` tells the caller whether anything was consumed.

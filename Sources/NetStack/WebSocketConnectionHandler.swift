@@ -40,6 +40,9 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
     private var spare: ByteBuffer?
     /// `inbound` was sized for one message that will keep it as its storage (not the reusable spare).
     private var inboundIsMessageStorage = false
+    /// A large binary frame that a read ended inside: its accepted header, and its payload so far in
+    /// a buffer of exactly the payload's size, which becomes the message's storage.
+    private var pendingPayload: (header: FrameHeader, data: ByteBuffer)?
     private var outbox: ByteBuffer?
     private var flushScheduled = false
     private var inRead = false
@@ -74,6 +77,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
         self.config = configuration
         self.eventLoop = client.eventLoop
         self.receiver = FrameReceiver(expectMaskedFrames: false, maxMessageSize: configuration.maxReceiveSize)
+        self.receiver.ownStorageFrom = configuration.ownStorageThreshold
         self.masks = MaskKeySource.forCurrentThread()
     }
 
@@ -166,6 +170,16 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
             }
         case .open, .closing where awaitingCloseReply:
             inRead = true
+            if var p = pendingPayload {
+                pendingPayload = nil
+                var part = buffer.readSlice(length: min(p.header.payloadLength - p.data.readableBytes, buffer.readableBytes))!
+                p.data.writeBuffer(&part)
+                if p.data.readableBytes < p.header.payloadLength {
+                    pendingPayload = p
+                    return
+                }
+                if let event = receiver.completeFrame(p.header, payload: p.data), !handle(event) { return }
+            }
             if var pending = inbound, pending.readableBytes > 0 {
                 // A frame began in an earlier read: complete it with only the bytes it lacks.
                 inbound = nil
@@ -175,8 +189,9 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
                     pending.writeBuffer(&part)
                     missing = FrameParser.missingBytes(pending)
                 }
-                receiver.ownStorageFrom = inboundIsMessageStorage ? .max : config.ownStorageThreshold
+                if inboundIsMessageStorage { receiver.ownStorageFrom = .max }
                 processFrames(&pending)
+                receiver.ownStorageFrom = config.ownStorageThreshold
                 if pending.readableBytes > 0 {
                     // Still incomplete (this read ended first) or processing stopped.
                     inbound = pending
@@ -185,7 +200,6 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
                 if !inboundIsMessageStorage, pending.capacity <= Self.maxSpareCapacity { spare = pending }
             }
             // The rest is parsed in place; small messages are slices of the read buffer.
-            receiver.ownStorageFrom = config.ownStorageThreshold
             processFrames(&buffer)
             if buffer.readableBytes > 0 { keepPartialFrame(&buffer) }
         case .connecting, .closing, .finished:
@@ -196,11 +210,21 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
 
     /// The start of a frame that a read ended inside, copied out of the read buffer so SwiftNIO can
     /// reuse that for the next read; the storage is kept for the next partial frame.
-    /// A message that will get storage of its own gets it here, sized to its frame, so completing
-    /// the frame completes the message without another copy.
+    /// A message that will get storage of its own gets it here, so completing the frame completes
+    /// the message without another copy: a binary payload is collected alone in a buffer of its
+    /// size (its header was accepted when the receiver asked for more bytes); a text frame keeps
+    /// its header, so the receiver can go on checking its UTF-8 as the rest arrives.
     private func keepPartialFrame(_ rest: inout ByteBuffer) {
         if let h = try? FrameParser.parseHeader(rest, maxFrameSize: config.maxReceiveSize),
            h.fin, h.rsv == 0, h.opcode == 0x1 || h.opcode == 0x2, h.payloadLength >= config.ownStorageThreshold {
+            if h.opcode == 0x2, h.maskKey == nil {
+                rest.moveReaderIndex(forwardBy: h.headerLength)
+                var data = allocator.buffer(capacity: h.payloadLength)
+                data.writeBuffer(&rest)
+                pendingPayload = (h, data)
+                inbound = nil
+                return
+            }
             var b = allocator.buffer(capacity: h.headerLength + h.payloadLength)
             b.writeBuffer(&rest)
             inbound = b
@@ -299,47 +323,57 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
 
     private func processFrames(_ buffer: inout ByteBuffer) {
         var progressed = false
-        while true {
-            let closing: Bool
-            switch phase {
-            case .open: closing = false
-            case .closing where awaitingCloseReply: closing = true
-            default: return
-            }
-            let event = receiver.next(from: &buffer, progressed: &progressed)
-            guard let event = event else {
+        while receiving {
+            guard let event = receiver.next(from: &buffer, progressed: &progressed) else {
                 if progressed { continue }
                 return
             }
-            if let trace = config.trace { Self.trace(event, trace) }
-            switch event {
-            case .message(let kind, let data):
-                // After our close frame, data is read (to find the server's close) but not delivered.
-                if !closing, let client = client, !client.isDestroyed, let cb = client.onMessage {
-                    cb(client, WebSocketMessage(kind: kind, data: data))
-                }
-            case .ping(let payload):
-                if !closeSent { writeControl(.pong, payload) }
-            case .pong:
-                timers.cancel(pongDeadline)
-                pongDeadline = nil
-            case .close(let code, let reason):
-                closeReceived = (code ?? CloseCode.normal, reason)
-                if !closeSent {
-                    // Echo the status code (an empty close is answered with an empty close).
-                    var payload = allocator.buffer(capacity: 2)
-                    if let code = code { payload.writeInteger(code) }
-                    writeControl(.close, payload)
-                    closeSent = true
-                }
-                if !closing { enterClosing() }
-                flushOutbox()
-                return
-            case .failure(let closeCode, let error):
-                failConnection(closeCode: closeCode, error: error)
-                return
-            }
+            if !handle(event) { return }
         }
+    }
+
+    /// Frames are parsed: open, or closing after our close frame until the server's arrives.
+    private var receiving: Bool {
+        switch phase {
+        case .open: return true
+        case .closing where awaitingCloseReply: return true
+        default: return false
+        }
+    }
+
+    /// Acts on one event of the receiver; false when reading stops (a close frame or a failure).
+    private func handle(_ event: FrameReceiver.Event) -> Bool {
+        let closing: Bool
+        if case .open = phase { closing = false } else { closing = true }
+        if let trace = config.trace { Self.trace(event, trace) }
+        switch event {
+        case .message(let kind, let data):
+            // After our close frame, data is read (to find the server's close) but not delivered.
+            if !closing, let client = client, !client.isDestroyed, let cb = client.onMessage {
+                cb(client, WebSocketMessage(kind: kind, data: data))
+            }
+        case .ping(let payload):
+            if !closeSent { writeControl(.pong, payload) }
+        case .pong:
+            timers.cancel(pongDeadline)
+            pongDeadline = nil
+        case .close(let code, let reason):
+            closeReceived = (code ?? CloseCode.normal, reason)
+            if !closeSent {
+                // Echo the status code (an empty close is answered with an empty close).
+                var payload = allocator.buffer(capacity: 2)
+                if let code = code { payload.writeInteger(code) }
+                writeControl(.close, payload)
+                closeSent = true
+            }
+            if !closing { enterClosing() }
+            flushOutbox()
+            return false
+        case .failure(let closeCode, let error):
+            failConnection(closeCode: closeCode, error: error)
+            return false
+        }
+        return true
     }
 
     private static func trace(_ event: FrameReceiver.Event, _ trace: (String) -> Void) {
@@ -618,6 +652,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
         phase = .finished
         cancelTimers()
         inbound = nil
+        pendingPayload = nil
         outbox = nil
         if let client = client {
             client.queued.store(0, ordering: .relaxed)

@@ -314,32 +314,38 @@ final class EndToEndTests: XCTestCase {
         }
     }
 
-    /// Kept messages of `ownStorageThreshold` bytes or more hold only storage of their own (at most
-    /// twice their size: allocations are powers of two); with `Int.max` they are slices of read
-    /// buffers and hold those (1 MiB each once reads grew, measured here).
+    /// Kept messages of `ownStorageThreshold` bytes or more hold only storage of their own: binary
+    /// ones exactly their size here (64 KiB, a power of two), text ones at most twice it (a frame
+    /// split across reads keeps its header, for the UTF-8 check). With `Int.max` they are slices of
+    /// read buffers and hold those (1 MiB each once reads grew, measured here).
     func testLargeMessagesArriveInStorageOfTheirOwn() throws {
         let size = 65536, n = 64
-        for threshold in [16 * 1024, Int.max] {
+        for (binary, threshold) in [(true, 16 * 1024), (false, 16 * 1024), (true, Int.max)] {
             var config = WebSocketClientConfiguration()
             config.compression = false
             config.ownStorageThreshold = threshold
             let client = WebSocketClient(configuration: config)
             let lock = NSLock()
-            var kept: [ByteBuffer] = []
+            var kept: [WebSocketMessage] = []
             let done = DispatchSemaphore(value: 0)
-            client.onMessage = { _, m in lock.withLock { kept.append(m.data) } }
+            client.onMessage = { _, m in lock.withLock { kept.append(m) } }
             client.onClose = { _, _ in done.signal() }
-            try client.connect(to: base + "/flood?n=\(n)&size=\(size)&binary=1")
+            try client.connect(to: base + "/flood?n=\(n)&size=\(size)&binary=\(binary ? 1 : 0)")
             XCTAssertEqual(done.wait(timeout: .now() + 10), .success)
             client.destroy()
             let messages = lock.withLock { kept }
-            XCTAssertEqual(messages.count, n)
-            XCTAssertTrue(messages.allSatisfy { $0.readableBytes == size })
-            let largest = messages.map(\.storageCapacity).max() ?? 0
-            if threshold == Int.max {
-                XCTAssertGreaterThan(largest, 2 * size, "slices keep a larger read buffer")
-            } else {
-                XCTAssertLessThanOrEqual(largest, 2 * size, "each kept message holds storage of its own")
+            let what = "binary \(binary), threshold \(threshold)"
+            XCTAssertEqual(messages.count, n, what)
+            XCTAssertTrue(messages.allSatisfy { $0.data.readableBytes == size && $0.kind == (binary ? .binary : .text) }, what)
+            let expected = (0..<size).map { UInt8(ascii: "a") + UInt8($0 % 26) }
+            XCTAssertTrue(messages.allSatisfy { m in
+                m.data.withUnsafeReadableBytes { got in expected.withUnsafeBytes { memcmp(got.baseAddress!, $0.baseAddress!, size) == 0 } }
+            }, "content, \(what)")
+            let largest = messages.map(\.data.storageCapacity).max() ?? 0
+            switch (binary, threshold) {
+            case (true, Int.max): XCTAssertGreaterThan(largest, 2 * size, "slices keep a larger read buffer")
+            case (true, _): XCTAssertEqual(largest, size, "each kept binary message holds exactly its bytes")
+            default: XCTAssertLessThanOrEqual(largest, 2 * size, "each kept text message holds storage of its own")
             }
         }
     }

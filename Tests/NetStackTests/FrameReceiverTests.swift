@@ -86,6 +86,32 @@ final class FrameReceiverTests: XCTestCase {
         XCTAssertEqual(d.storageCapacity, buffer.storageCapacity)
     }
 
+    /// A frame whose header `next` accepted and whose payload the caller collected elsewhere gets
+    /// the same checks and event as the whole frame, and its payload is delivered without a copy.
+    func testCompleteFrameGivesTheEventOfTheWholeFrame() throws {
+        var r = FrameReceiver(expectMaskedFrames: false, maxMessageSize: 1 << 20)
+        r.ownStorageFrom = 10
+        let payload = [UInt8](repeating: 0x62, count: 100)
+        var buffer = ByteBuffer(bytes: Array(frame(2, payload).prefix(20)))
+        var progressed = false
+        XCTAssertNil(r.next(from: &buffer, progressed: &progressed))
+        let h = try XCTUnwrap(try FrameParser.parseHeader(buffer, maxFrameSize: 1 << 20))
+        let data = ByteBuffer(bytes: payload)
+        let address = data.withUnsafeReadableBytes { UInt(bitPattern: $0.baseAddress) }
+        guard case .message(.binary, let d)? = r.completeFrame(h, payload: data) else { return XCTFail() }
+        XCTAssertEqual(Array(d.readableBytesView), payload)
+        XCTAssertEqual(d.withUnsafeReadableBytes { UInt(bitPattern: $0.baseAddress) }, address, "not copied")
+        XCTAssertEqual(r.ownStorageFrom, 10)
+
+        // Text is validated, and a data frame inside a fragmented message is refused, as by `next`.
+        let bad = try XCTUnwrap(try FrameParser.parseHeader(ByteBuffer(bytes: frame(1, [0xC3, 0x28])), maxFrameSize: 1 << 20))
+        guard case .failure(1007, _)? = r.completeFrame(bad, payload: ByteBuffer(bytes: [0xC3, 0x28])) else { return XCTFail() }
+        var r2 = FrameReceiver(expectMaskedFrames: false, maxMessageSize: 1 << 20)
+        var first = ByteBuffer(bytes: frame(2, [1], fin: false))
+        XCTAssertNil(r2.next(from: &first, progressed: &progressed))
+        guard case .failure(1002, _)? = r2.completeFrame(h, payload: ByteBuffer(bytes: payload)) else { return XCTFail() }
+    }
+
     func testPartialInputWaits() {
         let whole = frame(1, Array("hello".utf8))
         XCTAssertEqual(events(Array(whole.prefix(1))), ["partial:1"])
