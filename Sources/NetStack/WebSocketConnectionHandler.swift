@@ -209,14 +209,15 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
     }
 
     /// The start of a frame that a read ended inside, copied out of the read buffer so SwiftNIO can
-    /// reuse that for the next read; the storage is kept for the next partial frame.
-    /// A message that will get storage of its own gets it here, so completing the frame completes
-    /// the message without another copy: a binary payload is collected alone in a buffer of its
-    /// size (its header was accepted when the receiver asked for more bytes); a text frame keeps
-    /// its header, so the receiver can go on checking its UTF-8 as the rest arrives.
+    /// reuse that for the next read. A message that will get storage of its own gets it here, so
+    /// completing the frame completes the message without another copy: a binary payload is
+    /// collected alone in a buffer of its size (its header was accepted when the receiver asked for
+    /// more bytes); a text frame keeps its header, so the receiver can go on checking its UTF-8 as
+    /// the rest arrives. Anything else goes into the spare buffer, which is reused.
     private func keepPartialFrame(_ rest: inout ByteBuffer) {
         if let h = try? FrameParser.parseHeader(rest, maxFrameSize: config.maxReceiveSize),
-           h.fin, h.rsv == 0, h.opcode == 0x1 || h.opcode == 0x2, h.payloadLength >= config.ownStorageThreshold {
+           h.fin, h.rsv == 0, h.opcode == 0x1 || h.opcode == 0x2, h.payloadLength >= config.ownStorageThreshold,
+           rest.readableBytes < h.headerLength + h.payloadLength {
             if h.opcode == 0x2, h.maskKey == nil {
                 rest.moveReaderIndex(forwardBy: h.headerLength)
                 var data = allocator.buffer(capacity: h.payloadLength)
