@@ -168,7 +168,9 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
             if body.readableBytes >= wanted { reportRejection(head, body: body, context: context) } else {
                 phase = .rejected(head, body: body, wanted: wanted)
             }
-        case .open, .closing where awaitingCloseReply:
+        case .open, .closing:
+            // After a close frame was received or the connection failed, input is ignored.
+            guard receiving else { break }
             inRead = true
             if var p = pendingPayload {
                 pendingPayload = nil
@@ -202,8 +204,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
             // The rest is parsed in place; small messages are slices of the read buffer.
             processFrames(&buffer)
             if buffer.readableBytes > 0 { keepPartialFrame(&buffer) }
-        case .connecting, .closing, .finished:
-            // After a close frame was received or the connection failed, input is ignored.
+        case .connecting, .finished:
             break
         }
     }
