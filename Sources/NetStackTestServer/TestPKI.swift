@@ -55,7 +55,7 @@ public struct TestPKI: Sendable {
     private func makeExpired(cert: String, key: String, csr: String, ext: String, selfSigned: Bool) throws {
         let db = "\(directory)/ca-db"
         try FileManager.default.createDirectory(atPath: db, withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: db + "/index.txt", contents: Data())
+        try Data().write(to: URL(fileURLWithPath: db + "/index.txt"))
         try "1000\n".write(toFile: db + "/serial", atomically: true, encoding: .utf8)
         let conf = """
         [ca]

@@ -24,7 +24,7 @@ final class CertificateLab {
     private func makeCADatabase(_ name: String) throws -> String {
         let db = "\(dir)/\(name)-db"
         try FileManager.default.createDirectory(atPath: db, withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: db + "/index.txt", contents: Data())
+        try Data().write(to: URL(fileURLWithPath: db + "/index.txt"))
         try "1000\n".write(toFile: db + "/serial", atomically: true, encoding: .utf8)
         try "1000\n".write(toFile: db + "/crlnumber", atomically: true, encoding: .utf8)
         return try write("\(name).cnf", """
@@ -89,7 +89,7 @@ final class CertificateLab {
         var d = bytes(name + ".orig")
         d[d.count - 1] ^= 0x01
         let p = "\(dir)/\(name).der"
-        FileManager.default.createFile(atPath: p, contents: Data(d))
+        try Data(d).write(to: URL(fileURLWithPath: p))
         files[name + ".der"] = p
         try TestPKI.openssl([kind, "-inform", "DER", "-in", p, "-out", "\(dir)/\(name).pem"])
         files[name] = "\(dir)/\(name).pem"
