@@ -34,28 +34,33 @@ package struct FrameReceiver {
     private var assembled: ByteBuffer? = nil
     private var utf8 = UTF8Validator()
     private let allocator = ByteBufferAllocator()
-    /// A whole message of at least this many bytes that arrives in one uncompressed frame is copied
-    /// into storage of its own instead of being delivered as a slice of the caller's buffer. The
-    /// caller sets it for each buffer it passes (`Int.max` when that buffer already is storage the
-    /// message may keep). Messages assembled from fragments or inflated always have their own.
+    /// A whole message of at least this many bytes that arrives in one uncompressed frame in `next`
+    /// is copied into storage of its own instead of being delivered as a slice of the caller's
+    /// buffer. Payloads given to `completeFrame` are the caller's own and never copied; messages
+    /// assembled from fragments or inflated always have their own storage.
     package var ownStorageFrom = Int.max
     /// UTF-8 progress through a text frame whose payload has only partly arrived, so invalid
     /// text fails before the rest of a large frame is read (Autobahn 6.4.3/6.4.4).
     private var partialText: (validated: Int, state: UTF8Validator)?
 
-    private mutating func checkPartialText(_ h: FrameHeader, _ buffer: ByteBuffer) -> Bool {
+    /// Feeds the part of a text frame's payload not yet validated (the payload starts at
+    /// `payloadAt` in `buffer`); a failure event when it cannot be UTF-8.
+    private mutating func checkPartialText(_ h: FrameHeader, _ buffer: ByteBuffer, payloadAt: Int) -> Event? {
         let isText = (h.opcode == 0x1 && h.rsv == 0 && messageKind == nil)
             || (h.opcode == 0x0 && messageKind == .text && !messageCompressed && h.rsv == 0)
-        guard isText else { return true }
-        let available = buffer.readableBytes - h.headerLength
+        guard isText, h.maskKey == nil else { return nil }
+        let available = buffer.readableBytes - payloadAt
         var state = partialText?.state ?? (h.opcode == 0x0 ? utf8 : UTF8Validator())
         let from = partialText?.validated ?? 0
-        guard available > from else { return true }
+        guard available > from else { return nil }
         let ok = buffer.withUnsafeReadableBytes { raw in
-            state.feed(UnsafeRawBufferPointer(rebasing: raw[(h.headerLength + from)..<(h.headerLength + available)]))
+            state.feed(UnsafeRawBufferPointer(rebasing: raw[(payloadAt + from)..<(payloadAt + available)]))
         }
         partialText = (available, state)
-        return ok
+        if ok { return nil }
+        partialText = nil
+        messageKind = nil
+        return fail(CloseCode.invalidPayload, "invalid UTF-8 in a text message")
     }
 
     package init(expectMaskedFrames: Bool, maxMessageSize: Int, deflate: PerMessageDeflate? = nil) {
@@ -68,9 +73,15 @@ package struct FrameReceiver {
         .failure(closeCode: close, error: WebSocketError(code, message))
     }
 
-    /// Completes a frame whose header `next` accepted (it returned nil for want of payload bytes) and
-    /// whose payload the caller then collected on its own: the checks and the event `next` would
-    /// have given for the whole frame. The payload is delivered as it is, never copied.
+    /// For a frame whose header `next` accepted (it returned nil for want of payload bytes) and
+    /// whose payload the caller collects on its own: checks the part that has arrived as `next`
+    /// does (text fails as soon as it cannot be UTF-8). A failure event, or nil.
+    package mutating func checkPartialPayload(_ header: FrameHeader, _ payload: ByteBuffer) -> Event? {
+        checkPartialText(header, payload, payloadAt: 0)
+    }
+
+    /// Completes such a frame once its payload is whole: the checks and the event `next` would have
+    /// given for the whole frame. The payload is delivered as it is, never copied.
     package mutating func completeFrame(_ header: FrameHeader, payload: ByteBuffer) -> Event? {
         partialText = nil
         var payload = payload
@@ -79,10 +90,7 @@ package struct FrameReceiver {
                 _ = Masking.apply(key: key, to: raw.baseAddress!, count: raw.count)
             }
         }
-        let threshold = ownStorageFrom
-        ownStorageFrom = .max
-        defer { ownStorageFrom = threshold }
-        return handle(header, payload)
+        return handle(header, payload, callerOwnsPayload: true)
     }
 
     /// Consumes at most one frame from `buffer`. Returns nil when more bytes are needed, or when
@@ -108,11 +116,9 @@ package struct FrameReceiver {
             return fail(CloseCode.protocolError, "invalid frame length")
         }
         guard buffer.readableBytes >= header.headerLength + header.payloadLength else {
-            if header.maskKey == nil, !checkPartialText(header, buffer) {
+            if let failure = checkPartialText(header, buffer, payloadAt: header.headerLength) {
                 progressed = true
-                partialText = nil
-                messageKind = nil
-                return fail(CloseCode.invalidPayload, "invalid UTF-8 in a text message")
+                return failure
             }
             return nil
         }
@@ -125,10 +131,10 @@ package struct FrameReceiver {
                 _ = Masking.apply(key: key, to: raw.baseAddress!, count: raw.count)
             }
         }
-        return handle(header, payload)
+        return handle(header, payload, callerOwnsPayload: false)
     }
 
-    private mutating func handle(_ h: FrameHeader, _ payload: ByteBuffer) -> Event? {
+    private mutating func handle(_ h: FrameHeader, _ payload: ByteBuffer, callerOwnsPayload: Bool) -> Event? {
         let rsv1 = h.rsv & 0b100 != 0
         if h.rsv & 0b011 != 0 { return fail(CloseCode.protocolError, "reserved bits RSV2/RSV3 set") }
         switch h.opcode {
@@ -151,7 +157,7 @@ package struct FrameReceiver {
                     let ok = payload.withUnsafeReadableBytes { UTF8Validator.isValid($0) }
                     if !ok { return fail(CloseCode.invalidPayload, "invalid UTF-8 in a text message") }
                 }
-                if payload.readableBytes >= ownStorageFrom {
+                if !callerOwnsPayload, payload.readableBytes >= ownStorageFrom {
                     var own = allocator.buffer(capacity: payload.readableBytes)
                     own.writeImmutableBuffer(payload)
                     return .message(kind, own)

@@ -38,10 +38,8 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
     private var inbound: ByteBuffer?
     /// Storage for the next partial frame (see keepPartialFrame).
     private var spare: ByteBuffer?
-    /// `inbound` was sized for one message that will keep it as its storage (not the reusable spare).
-    private var inboundIsMessageStorage = false
-    /// A large binary frame that a read ended inside: its accepted header, and its payload so far in
-    /// a buffer of exactly the payload's size, which becomes the message's storage.
+    /// A large message frame that a read ended inside: its accepted header, and its payload so far
+    /// in a buffer of exactly the payload's size, which becomes the message's storage.
     private var pendingPayload: (header: FrameHeader, data: ByteBuffer)?
     private var outbox: ByteBuffer?
     private var flushScheduled = false
@@ -177,7 +175,11 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
                 var part = buffer.readSlice(length: min(p.header.payloadLength - p.data.readableBytes, buffer.readableBytes))!
                 p.data.writeBuffer(&part)
                 if p.data.readableBytes < p.header.payloadLength {
-                    pendingPayload = p
+                    if let failure = receiver.checkPartialPayload(p.header, p.data) {
+                        _ = handle(failure)
+                    } else {
+                        pendingPayload = p
+                    }
                     return
                 }
                 if let event = receiver.completeFrame(p.header, payload: p.data), !handle(event) { return }
@@ -191,15 +193,13 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
                     pending.writeBuffer(&part)
                     missing = FrameParser.missingBytes(pending)
                 }
-                if inboundIsMessageStorage { receiver.ownStorageFrom = .max }
                 processFrames(&pending)
-                receiver.ownStorageFrom = config.ownStorageThreshold
                 if pending.readableBytes > 0 {
                     // Still incomplete (this read ended first) or processing stopped.
                     inbound = pending
                     return
                 }
-                if !inboundIsMessageStorage, pending.capacity <= Self.maxSpareCapacity { spare = pending }
+                if pending.capacity <= Self.maxSpareCapacity { spare = pending }
             }
             // The rest is parsed in place; small messages are slices of the read buffer.
             processFrames(&buffer)
@@ -210,27 +210,19 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
     }
 
     /// The start of a frame that a read ended inside, copied out of the read buffer so SwiftNIO can
-    /// reuse that for the next read. A message that will get storage of its own gets it here, so
-    /// completing the frame completes the message without another copy: a binary payload is
-    /// collected alone in a buffer of its size (its header was accepted when the receiver asked for
-    /// more bytes); a text frame keeps its header, so the receiver can go on checking its UTF-8 as
-    /// the rest arrives. Anything else goes into the spare buffer, which is reused.
+    /// reuse that for the next read. A message that will get storage of its own gets it here: its
+    /// payload is collected alone in a buffer of its size (the receiver accepted the header when it
+    /// asked for more bytes, and checks text as it arrives), so completing the frame completes the
+    /// message without another copy. Anything else goes into the spare buffer, which is reused.
     private func keepPartialFrame(_ rest: inout ByteBuffer) {
         if let h = try? FrameParser.parseHeader(rest, maxFrameSize: config.maxReceiveSize),
-           h.fin, h.rsv == 0, h.opcode == 0x1 || h.opcode == 0x2, h.payloadLength >= config.ownStorageThreshold,
-           rest.readableBytes < h.headerLength + h.payloadLength {
-            if h.opcode == 0x2, h.maskKey == nil {
-                rest.moveReaderIndex(forwardBy: h.headerLength)
-                var data = allocator.buffer(capacity: h.payloadLength)
-                data.writeBuffer(&rest)
-                pendingPayload = (h, data)
-                inbound = nil
-                return
-            }
-            var b = allocator.buffer(capacity: h.headerLength + h.payloadLength)
-            b.writeBuffer(&rest)
-            inbound = b
-            inboundIsMessageStorage = true
+           h.fin, h.rsv == 0, h.opcode == 0x1 || h.opcode == 0x2, h.maskKey == nil,
+           h.payloadLength >= config.ownStorageThreshold, rest.readableBytes < h.headerLength + h.payloadLength {
+            rest.moveReaderIndex(forwardBy: h.headerLength)
+            var data = allocator.buffer(capacity: h.payloadLength)
+            data.writeBuffer(&rest)
+            pendingPayload = (h, data)
+            inbound = nil
             return
         }
         var b = spare ?? allocator.buffer(capacity: max(4096, rest.readableBytes))
@@ -238,7 +230,6 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
         b.clear()
         b.writeBuffer(&rest)
         inbound = b
-        inboundIsMessageStorage = false
     }
 
     private static let maxSpareCapacity = 1 << 20

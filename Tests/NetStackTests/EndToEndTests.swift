@@ -315,8 +315,8 @@ final class EndToEndTests: XCTestCase {
     }
 
     /// Kept messages of `ownStorageThreshold` bytes or more hold only storage of their own: binary
-    /// ones exactly their size here (64 KiB, a power of two), text ones at most twice it (a frame
-    /// split across reads keeps its header, for the UTF-8 check). With `Int.max` they are slices of
+    /// ones exactly their size here (64 KiB, a power of two), text ones at most twice it (what
+    /// allocations in powers of two promise in general). With `Int.max` they are slices of
     /// read buffers and hold those (1 MiB each once reads grew, measured here).
     func testLargeMessagesArriveInStorageOfTheirOwn() throws {
         let size = 65536, n = 64
