@@ -68,6 +68,8 @@ void netstack_install_msghandler(lua_State *L) {
 }
 
 int netstack_pcall_base(lua_State *L, int nargs, int nresults) {
+    if (lua_gettop(L) < nargs + 2 || lua_tocfunction(L, 1) != msghandler)
+        return netstack_pcall_traceback(L, nargs, nresults);
     netstack_ud *u = get_ud(L);
     int saved = u->enforce;
     u->enforce = 1;

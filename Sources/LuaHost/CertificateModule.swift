@@ -59,6 +59,7 @@ enum CertificateModule {
             var certType = detectType(cert)
             var caType = CertificateBlobType.pem
             var caIndex: Int32? = nil
+            var badTime = false
             if vm.type(at: 2) == LUA_TTABLE {
                 vm.rawField(2, "ca")
                 if vm.type(at: -1) == LUA_TSTRING { caIndex = vm.top } else { netstack_pop(vm.L, 1) }
@@ -66,7 +67,8 @@ enum CertificateModule {
                 for (key, apply) in [
                     ("hostname", { options.hostname = vm.string(at: -1) }),
                     ("ip", { options.ipAddress = vm.string(at: -1) }),
-                    ("time", { options.atTime = vm.number(at: -1).map { Date(timeIntervalSince1970: $0) } }),
+                    ("time", { badTime = !(vm.number(at: -1).map { CertificateVerificationOptions.validTimeRange.contains($0) } ?? false)
+                               options.atTime = vm.number(at: -1).map { Date(timeIntervalSince1970: $0) } }),
                     ("purpose", { options.purposeTLSServer = vm.string(at: -1) == "server" }),
                     ("certType", { if let t = vm.string(at: -1) { certType = t == "der" ? .der : .pem } }),
                     ("caType", { if let t = vm.string(at: -1) { caType = t == "der" ? .der : .pem } }),
@@ -78,6 +80,7 @@ enum CertificateModule {
             } else if vm.type(at: 2) > LUA_TNIL {
                 return vm.argError(2, "verify", "options table or nil")
             }
+            if badTime { return vm.raise("bad argument #2 to 'verify' (time: Unix seconds from -62135596800 to 253402300799 expected)") }
             let result = CertificateVerifier.verify(cert: cert, certType: certType,
                                                     ca: caIndex.flatMap { vm.bytes(at: $0) }, caType: caType, options: options)
             pushVerification(vm, result)
@@ -106,20 +109,33 @@ enum CertificateModule {
         // ns.fetchChain(host, port [, options] [, callback])
         vm.setFunction("fetchChain") { vm in
             guard let hostName = vm.string(at: 1) else { return vm.argError(1, "fetchChain", "string") }
-            let port = Int(vm.integer(at: 2) ?? 443)
+            var port = 443
+            if vm.type(at: 2) > LUA_TNIL, vm.type(at: 2) != LUA_TTABLE, vm.type(at: 2) != LUA_TFUNCTION {
+                guard let p = vm.integer(at: 2), (1...65535).contains(p) else { return vm.argError(2, "fetchChain", "port from 1 to 65535") }
+                port = Int(p)
+            }
             var serverName: String?, caFile: String?, caPath: String?
             var timeout = 10_000
             if vm.type(at: 3) == LUA_TTABLE {
                 vm.rawField(3, "serverName"); serverName = vm.string(at: -1); netstack_pop(vm.L, 1)
                 vm.rawField(3, "caFile"); caFile = vm.string(at: -1); netstack_pop(vm.L, 1)
                 vm.rawField(3, "caPath"); caPath = vm.string(at: -1); netstack_pop(vm.L, 1)
-                vm.rawField(3, "timeout"); timeout = Int(vm.number(at: -1) ?? 10_000); netstack_pop(vm.L, 1)
+                vm.rawField(3, "timeout")
+                if vm.type(at: -1) > LUA_TNIL {
+                    guard let t = vm.number(at: -1), t.isFinite, t > 0, t <= DurationArgument.maxMilliseconds else {
+                        netstack_pop(vm.L, 1)
+                        return vm.raise("bad argument #3 to 'fetchChain' (timeout: \(DurationArgument.expected), above 0)")
+                    }
+                    timeout = Int(t.rounded(.up))
+                }
+                netstack_pop(vm.L, 1)
             }
             let callbackIndex: Int32? = vm.type(at: vm.top) == LUA_TFUNCTION ? vm.top : nil
             let fetch = { PresentedChain.fetch(host: hostName, port: port, serverName: serverName, timeoutMilliseconds: timeout, caFile: caFile, caPath: caPath) }
             guard let cb = callbackIndex else {
                 return pushFetch(vm, fetch())
             }
+            guard !host.isFinished, !vm.closing else { return vm.raise("fetchChain: the run has ended") }
             // Asynchronous: the handshake runs on a worker thread; the callback runs on the script's loop.
             lua_pushvalue(vm.L, cb)
             let ref = vm.ref()
@@ -129,10 +145,12 @@ enum CertificateModule {
                 let result = fetch()
                 loop.execute {
                     host.pendingOperations -= 1
+                    // The run may have ended (netstack.exit) while the handshake ran.
+                    guard !vm.isClosed, !host.isFinished else { return }
                     vm.pushRef(ref)
                     vm.unref(ref)
                     let n = pushFetch(vm, result)
-                    vm.call(nargs: n, context: "fetchChain callback")
+                    if !vm.call(nargs: n, context: "fetchChain callback") { host.callbackFailed(nil) }
                     host.checkIdle()
                 }
             }

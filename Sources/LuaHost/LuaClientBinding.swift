@@ -66,49 +66,55 @@ enum LuaClientBinding {
     /// per small message).
     static func wire(_ c: LuaClient, host: ScriptHost) {
         let vm = host.vm
-        let L = vm.L
         c.client.onOpen = { [host, c] _, r in
+            let L = vm.L
             host.emit(["event": .string("open"), "client": .int(Int64(c.id)), "code": .int(Int64(r.code)), "reason": .string(r.reason)])
+            host.connectionOpened(c)
             if let extra = dispatchPrologue(c, 0, host) {
                 lua_createtable(L, 0, 3)
                 lua_pushinteger(L, Int64(r.code)); lua_setfield(L, -2, "code")
                 vm.pushString(r.reason); lua_setfield(L, -2, "reason")
                 if let p = r.protocolName { vm.pushString(p); lua_setfield(L, -2, "protocol") }
-                vm.call(nargs: 2 + extra, context: "onOpen")
+                if !vm.call(nargs: 2 + extra, context: "onOpen") { host.callbackFailed(c) }
             }
             host.checkIdle()
         }
         c.client.onMessage = { [host, c] _, m in
+            let L = vm.L
             host.emit(["event": .string("message"), "client": .int(Int64(c.id)), "kind": .string(m.kind == .text ? "text" : "binary"),
                        "length": .int(Int64(m.data.readableBytes)),
-                       "data": .string(m.kind == .text ? m.text : m.bytes.map { String(format: "%02x", $0) }.joined())])
+                       "data": .string(m.kind == .text ? m.text : m.data.withUnsafeReadableBytes { Hex.encode($0) })])
             if let extra = dispatchPrologue(c, 1, host) {
                 m.data.withUnsafeReadableBytes { vm.pushBytes($0) }
                 lua_pushinteger(L, Int64(m.data.readableBytes))
                 netstack_getregistry_ref(L, m.kind == .text ? host.textRef : host.binaryRef)
-                vm.call(nargs: 4 + extra, context: "onMessage")
+                if !vm.call(nargs: 4 + extra, context: "onMessage") { host.callbackFailed(c) }
             }
             host.checkIdle()
         }
         c.client.onError = { [host, c] client, e in
+            let L = vm.L
             let terminal = client.state == .closed
+            if terminal { host.connectionFailed(c) }
             host.emit(["event": .string("error"), "client": .int(Int64(c.id)), "errorCode": .int(Int64(e.code.rawValue)), "errorMessage": .string(e.message)])
             if let extra = dispatchPrologue(c, 2, host) {
                 lua_createtable(L, 0, 2)
                 lua_pushinteger(L, Int64(e.code.rawValue)); lua_setfield(L, -2, "errorCode")
                 vm.pushString(e.message); lua_setfield(L, -2, "errorMessage")
-                vm.call(nargs: 2 + extra, context: "onError")
+                if !vm.call(nargs: 2 + extra, context: "onError") { host.callbackFailed(c) }
             }
             if terminal { host.release(c) }
             host.checkIdle()
         }
         c.client.onClose = { [host, c] _, r in
+            let L = vm.L
+            if !r.wasClean { host.connectionFailed(c) }
             host.emit(["event": .string("close"), "client": .int(Int64(c.id)), "code": .int(Int64(r.code)), "reason": .string(r.reason)])
             if let extra = dispatchPrologue(c, 3, host) {
                 lua_createtable(L, 0, 2)
                 lua_pushinteger(L, Int64(r.code)); lua_setfield(L, -2, "code")
                 vm.pushString(r.reason); lua_setfield(L, -2, "reason")
-                vm.call(nargs: 2 + extra, context: "onClose")
+                if !vm.call(nargs: 2 + extra, context: "onClose") { host.callbackFailed(c) }
             }
             host.release(c)
             host.checkIdle()
@@ -121,7 +127,7 @@ enum LuaClientBinding {
     /// (client, ...) the call takes; nil when there is nothing to run. An event a plugin hooks
     /// goes through the plugin runtime's dispatcher: (event, callback or nil, client, ...).
     private static func dispatchPrologue(_ c: LuaClient, _ which: Int, _ host: ScriptHost) -> Int32? {
-        guard !c.destroyed else { return nil }
+        guard !c.destroyed, !host.vm.isClosed else { return nil }
         let ref = c.callbacks[which]
         if host.plugins.isHooked(which) {
             host.vm.pushRef(host.plugins.dispatchRef)
@@ -170,6 +176,11 @@ enum LuaClientBinding {
     /// Applies the options table at `optionsIndex` (nil allowed) and connects.
     static func connect(_ c: LuaClient, host: ScriptHost, url: String, optionsIndex: Int32) -> Result<Void, ConnectFailure> {
         let vm = host.vm
+        // A finalizer run while the state closes, or code after the run ended, gets no connection:
+        // its events could only arrive after the state is gone.
+        if host.isFinished || vm.closing {
+            return .failure(.code(WebSocketError(.connectionError, "the run has ended; no new connections")))
+        }
         let L = vm.L
         var config = c.client.configuration
         var headers = c.headers
@@ -178,14 +189,15 @@ enum LuaClientBinding {
             let t = lua_absindex(L, optionsIndex)
             lua_pushnil(L)
             while lua_next(L, t) != 0 {
+                // Pops the value after each entry, leaving the key for lua_next; on an early return
+                // the key stays too (the caller raises, which discards the stack).
                 defer { netstack_pop(L, 1) }
-                guard let key = vm.string(at: -2) else { netstack_pop(L, 2); return .failure(.raise("connect options: keys must be strings")) }
+                guard let key = vm.string(at: -2) else { return .failure(.raise("connect options: keys must be strings")) }
                 guard optionNames.contains(key) else {
-                    netstack_pop(L, 2)
                     return .failure(.raise("connect options: unknown option '\(key)' (known: \(optionNames.sorted().joined(separator: ", ")))"))
                 }
                 func str() -> String? { vm.string(at: -1) }
-                func ms() -> TimeAmount? { vm.number(at: -1).flatMap { $0 >= 0 && $0.isFinite ? TimeAmount.nanoseconds(Int64($0 * 1_000_000)) : nil } }
+                func ms() -> TimeAmount? { vm.number(at: -1).flatMap(DurationArgument.milliseconds) }
                 func int() -> Int? { vm.integer(at: -1).flatMap { $0 > 0 ? Int($0) : nil } }
                 var bad = false
                 switch key {
@@ -232,8 +244,8 @@ enum LuaClientBinding {
                 default: break
                 }
                 if bad {
-                    netstack_pop(L, 2)
-                    return .failure(.raise("connect options: invalid value for '\(key)'"))
+                    let expected = ["connectTimeout", "pingInterval", "pongTimeout", "busyPoll"].contains(key) ? " (\(DurationArgument.expected))" : ""
+                    return .failure(.raise("connect options: invalid value for '\(key)'\(expected)"))
                 }
             }
         }

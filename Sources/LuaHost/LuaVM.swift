@@ -22,7 +22,12 @@ public final class LuaVM {
         public init() {}
     }
 
-    let L: OpaquePointer
+    /// The state Lua code is running on right now: the main state, or a coroutine's thread while a
+    /// Swift function called from that coroutine runs. Every stack operation uses this, never the
+    /// main state directly (a coroutine has a stack of its own).
+    var L: OpaquePointer
+    /// The state created for the script (host calls start here; its stack holds the message handler).
+    let mainState: OpaquePointer
     public let eventLoop: EventLoop
     let options: Options
     /// Boxes behind the Swift functions registered in this state (kept for the state's lifetime).
@@ -34,6 +39,7 @@ public final class LuaVM {
     public init(eventLoop: EventLoop, options: Options = .init()) throws {
         guard let L = netstack_newstate(options.memoryLimit) else { throw LuaHostError("cannot create a Lua state") }
         self.L = L
+        self.mainState = L
         self.eventLoop = eventLoop
         self.options = options
         if options.instructionBudget > 0 { netstack_set_instruction_budget(L, Int64(options.instructionBudget)) }
@@ -41,18 +47,42 @@ public final class LuaVM {
         netstack_install_msghandler(L)
     }
 
-    private var closed = false
+    /// True once the state is closed: every entry from Swift (timers, connection events, finished
+    /// background work) checks this first and does nothing.
+    public private(set) var isClosed = false
 
-    /// Closes the Lua state (finalizers run now, on the calling thread) and drops the Swift
-    /// functions, whose closures may hold their owner. Nothing may use the VM afterwards.
+    /// Closes the Lua state (finalizers run now) and drops the Swift functions, whose closures may
+    /// hold their owner. Called on the VM's loop; nothing may use the state afterwards.
     func close() {
-        guard !closed else { return }
-        closed = true
-        netstack_close(L)
+        guard !isClosed else { return }
+        // Finalizers run inside lua_close and may call Swift functions: those see a closing VM.
+        closing = true
+        L = mainState
+        netstack_close(mainState)
+        isClosed = true
         boxes.removeAll()
     }
 
-    deinit { close() }
+    /// True from the start of `close` on: Swift functions called by finalizers then refuse work
+    /// that would outlive the state (timers, connections).
+    private(set) var closing = false
+
+    deinit {
+        guard !isClosed else { return }
+        if eventLoop.inEventLoop {
+            close()
+        } else {
+            // The state belongs to its loop: finalizers may call back into the host, which is
+            // confined there. Close it there; the boxes stay alive until then.
+            let state = mainState
+            let boxes = self.boxes
+            for b in boxes { b.detach() }
+            eventLoop.execute {
+                netstack_close(state)
+                _ = boxes
+            }
+        }
+    }
 
     // MARK: Calling into Lua
 
@@ -60,9 +90,11 @@ public final class LuaVM {
     /// message with its traceback through the error policy and returns false.
     @discardableResult
     func call(nargs: Int32, nresults: Int32 = 0, context: String) -> Bool {
+        guard !isClosed else { return false }
         if options.instructionBudget > 0 { netstack_reset_instruction_budget(L) }
-        // Host calls start from the base of the main stack, where the handler sits at index 1.
-        let status = netstack_pcall_base(L, nargs, nresults)
+        // Host calls on the main state use the handler at its index 1; a call made while a
+        // coroutine runs (a Swift function that calls back into Lua) pushes a handler of its own.
+        let status = L == mainState ? netstack_pcall_base(L, nargs, nresults) : netstack_pcall_traceback(L, nargs, nresults)
         if status == LUA_OK { return true }
         reportTopError(context: context, status: status)
         return false
@@ -198,25 +230,63 @@ public final class LuaVM {
         raise("bad argument #\(n) to '\(function)' (\(expected) expected, got \(typeName(at: n)))")
     }
 
-    func ref() -> Int32 { netstack_ref(L) }
-    func unref(_ r: Int32) { netstack_unref(L, r) }
+    // References are dropped by host code that may run after the state closed (a connection's
+    // last event, a timer cancelled at the end): on a closed VM these do nothing.
+    func ref() -> Int32 { isClosed ? LUA_NOREF : netstack_ref(L) }
+    func unref(_ r: Int32) { if !isClosed { netstack_unref(L, r) } }
     func pushRef(_ r: Int32) { netstack_getregistry_ref(L, r) }
+
+    /// Pushes the global `name` without running metamethods of `_G` (script code may have set
+    /// them; an `__index` that raises must not unwind through Swift frames). Never raises.
+    func pushGlobal(_ name: String) {
+        netstack_push_globals(L)
+        rawField(-1, name)
+        netstack_remove(L, -2)
+    }
+
+    /// `_G[name] = value on top` without metamethods (pops the value). Never raises.
+    func setGlobal(_ name: String) {
+        netstack_push_globals(L)
+        pushString(name)
+        lua_rotate(L, -3, -1)  // globals, name, value
+        lua_rawset(L, -3)
+        netstack_pop(L, 1)
+    }
 }
 
 /// Owns one Swift closure exposed to Lua; the light userdata upvalue points here (unretained:
 /// the VM's `boxes` array keeps it alive as long as the state).
 final class SwiftFunctionBox {
-    unowned let vm: LuaVM
+    unowned(unsafe) var vm: LuaVM?
     let body: (LuaVM) -> Int32
     init(vm: LuaVM, body: @escaping (LuaVM) -> Int32) {
         self.vm = vm
         self.body = body
     }
+    /// The VM is gone (its state is being closed on its loop): calls raise instead.
+    func detach() { vm = nil }
 }
 
-private let swiftDispatch: netstack_swift_fn = { _, context in
+/// Every Lua call of a Swift function lands here with the calling thread's state `L`, which may
+/// be a coroutine: the VM works on that state for the call's duration.
+private let swiftDispatch: netstack_swift_fn = { L, context in
     let box = Unmanaged<SwiftFunctionBox>.fromOpaque(context!).takeUnretainedValue()
-    return box.body(box.vm)
+    guard let vm = box.vm, let L = L else {
+        if let L = L { lua_pushstring(L, "netstack: the script's VM is closed") }
+        return -1
+    }
+    let saved = vm.L
+    vm.L = L
+    defer { vm.L = saved }
+    #if DEBUG
+    let before = lua_gettop(L)
+    let n = box.body(vm)
+    // A Swift function leaves its arguments and pushes exactly what it returns (or one message).
+    assert(lua_gettop(L) >= before + (n < 0 ? 1 : n), "Lua stack unbalanced by a Swift function (\(before) -> \(lua_gettop(L)), returned \(n))")
+    return n
+    #else
+    return box.body(vm)
+    #endif
 }
 
 public struct LuaHostError: Error, CustomStringConvertible {

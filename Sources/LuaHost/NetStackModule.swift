@@ -94,12 +94,21 @@ enum NetStackModule {
             var code: Int64 = 0
             var reason = ""
             if vm.type(at: 2) == LUA_TTABLE {
+                // code: nil (1000) or an integer-valued number; reason: nil or a string. Anything
+                // else (1e300, 1000.5, "abc", true) is WEBSOCKET_PROTOCOL_ERROR, as an invalid code.
                 vm.rawField(2, "code")
-                code = vm.integer(at: -1) ?? 0
+                let codeType = vm.type(at: -1)
+                let given = codeType == LUA_TNUMBER ? vm.integer(at: -1) : nil
                 netstack_pop(vm.L, 1)
                 vm.rawField(2, "reason")
+                let reasonType = vm.type(at: -1)
                 reason = vm.string(at: -1) ?? ""
                 netstack_pop(vm.L, 1)
+                if (codeType != LUA_TNIL && given == nil) || (reasonType != LUA_TNIL && reasonType != LUA_TSTRING) {
+                    lua_pushinteger(vm.L, Int64(WebSocketErrorCode.protocolError.rawValue))
+                    return 1
+                }
+                code = given ?? 0
             } else if vm.type(at: 2) > LUA_TNIL {
                 return vm.argError(2, "OH_WebSocketClient_Close", "table {code, reason} or nil")
             }
@@ -135,7 +144,17 @@ enum NetStackModule {
             return 1
         }
         vm.setFunction("exit") { vm in
-            let code = vm.type(at: 1) == LUA_TBOOLEAN ? (vm.boolean(at: 1) ? 0 : 1) : Int32(truncatingIfNeeded: vm.integer(at: 1) ?? 0)
+            // An exit status is 0-255: anything else would reach the shell truncated (2305020 as 252).
+            let code: Int32
+            switch vm.type(at: 1) {
+            case LUA_TNONE, LUA_TNIL: code = 0
+            case LUA_TBOOLEAN: code = vm.boolean(at: 1) ? 0 : 1
+            default:
+                guard vm.type(at: 1) == LUA_TNUMBER, let n = vm.integer(at: 1), (0...255).contains(n) else {
+                    return vm.argError(1, "exit", "exit status from 0 to 255 (or a boolean)")
+                }
+                code = Int32(n)
+            }
             host.requestExit(code)
             return 0
         }
@@ -157,9 +176,9 @@ enum NetStackModule {
 
         // package.loaded.netstack = module; global netstack = module.
         lua_pushvalue(L, -1)
-        lua_setglobal(L, "netstack")
-        lua_getglobal(L, "package")
-        lua_getfield(L, -1, "loaded")
+        vm.setGlobal("netstack")
+        vm.pushGlobal("package")
+        vm.rawField(-1, "loaded")
         lua_pushvalue(L, -3)
         lua_setfield(L, -2, "netstack")
         netstack_pop(L, 3)
@@ -217,18 +236,22 @@ enum NetStackModule {
 enum Timers {
     static func add(_ vm: LuaVM, _ host: ScriptHost, repeats: Bool, _ name: String) -> Int32 {
         guard vm.type(at: 1) == LUA_TFUNCTION else { return vm.argError(1, name, "function") }
-        guard let ms = vm.number(at: 2), ms >= 0, ms.isFinite else { return vm.argError(2, name, "non-negative number of milliseconds") }
+        guard let ms = vm.number(at: 2), let delay = DurationArgument.milliseconds(ms) else {
+            return vm.argError(2, name, DurationArgument.expected)
+        }
+        // A finalizer run while the script ends, or a callback after netstack.exit, gets no timer:
+        // it could only fire after the state is gone.
+        guard !host.isFinished, !vm.closing else { return vm.raise("\(name): the run has ended") }
         lua_pushvalue(vm.L, 1)
         let ref = vm.ref()
         let id = host.nextTimerID
         host.nextTimerID += 1
         let timer = LuaTimer(function: ref, repeats: repeats)
-        let delay = TimeAmount.nanoseconds(Int64(ms * 1_000_000))
         let fire = { [weak host] in
-            guard let host = host, let t = host.timers[id] else { return }
+            guard let host = host, !host.vm.isClosed, let t = host.timers[id] else { return }
             if !t.repeats { host.timers[id] = nil }
             host.vm.pushRef(t.function)
-            host.vm.call(nargs: 0, context: "\(name) callback")
+            if !host.vm.call(nargs: 0, context: "\(name) callback") { host.callbackFailed(nil) }
             if !t.repeats { host.vm.unref(t.function) }
             host.checkIdle()
         }

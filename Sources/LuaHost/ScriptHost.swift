@@ -17,7 +17,9 @@ public final class ScriptHost {
         public var events: ((String) -> Void)?
         /// Trace of every connection's handshake, messages and control frames (`-v`).
         public var trace: (@Sendable (String) -> Void)?
-        public var log: (String) -> Void = { FileHandle.standardError.write(($0 + "\n").data(using: .utf8)!) }
+        /// Host messages and uncaught errors (control characters shown as escapes: they may carry
+        /// a server's text).
+        public var log: (String) -> Void = { FileHandle.standardError.write((TerminalText.sanitize($0) + "\n").data(using: .utf8)!) }
         /// Plugins to load before the script (`--plugin`), in order.
         public var plugins: [String] = []
         /// `NAME.KEY=VALUE` plugin options (`--plugin-option`).
@@ -26,7 +28,20 @@ public final class ScriptHost {
         public var pluginPath = PluginSearchPath(entries: [])
         /// Withhold os.execute, io.popen and native code from plugins and the script.
         public var sandbox = false
+        /// What an uncaught error in a callback (or timer, or plugin hook) does (`--on-error`).
+        public var onError: ErrorPolicy = .exit
         public init() {}
+    }
+
+    /// What happens after an uncaught error in a callback. Every policy reports the error and
+    /// makes the status 1 (unless `netstack.exit` chose one).
+    public enum ErrorPolicy: String, CaseIterable, Sendable {
+        /// End the run now, as `lua` does: the connections are dropped.
+        case exit
+        /// Close the connection whose callback raised (1011, "script error") and go on.
+        case close
+        /// Go on as if nothing happened.
+        case `continue`
     }
 
     /// Exit status when a --plugin plugin fails to load (the script does not run).
@@ -37,6 +52,9 @@ public final class ScriptHost {
     var eventLoop: EventLoop { vm.eventLoop }
     private let done: EventLoopPromise<Int32>
     private var finished = false
+    /// True once the run has ended (its status decided); Lua code still running (finalizers)
+    /// cannot start timers or connections.
+    var isFinished: Bool { finished }
 
     // Live handles.
     var clients: [Int: LuaClient] = [:]
@@ -77,7 +95,7 @@ public final class ScriptHost {
     /// With `--json`, `print` becomes a `{"event":"print","text":...}` line so stdout stays JSON.
     private func installJSONPrint() {
         let L = vm.L
-        lua_getglobal(L, "netstack")
+        vm.pushGlobal("netstack")
         vm.setFunction("_emitPrint") { [weak self] vm in
             if let text = vm.string(at: 1) { self?.emit(["event": .string("print"), "text": .string(text)]) }
             return 0
@@ -109,7 +127,8 @@ public final class ScriptHost {
     }
 
     /// Runs `path` with `args` and waits until the run ends. Returns the exit status:
-    /// `netstack.exit(n)` → n; an uncaught error → 1; else 0.
+    /// `netstack.exit(n)` → n; an uncaught error → 1; a connection that failed (see
+    /// `failedConnections`) → 1; else 0.
     public func run(path: String, args: [String]) -> Int32 {
         run(path: path, source: nil, args: args)
     }
@@ -167,7 +186,7 @@ public final class ScriptHost {
             vm.pushString(a)
             lua_rawseti(L, -2, Int64(i + 1))
         }
-        lua_setglobal(L, "arg")
+        vm.setGlobal("arg")
 
         guard plugins.start(vm) else { return finish(code: Self.pluginLoadFailureStatus) }
         if exitCode != nil { return finish(code: exitCode!) }
@@ -178,9 +197,9 @@ public final class ScriptHost {
         }
         if exitCode != nil { return finish(code: exitCode!) }
         // main(args), when defined.
-        lua_getglobal(L, "main")
+        vm.pushGlobal("main")
         if lua_type(L, -1) == LUA_TFUNCTION {
-            lua_getglobal(L, "arg")
+            vm.pushGlobal("arg")
             if !vm.call(nargs: 1, context: "main") { return finish(code: 1) }
         } else {
             netstack_pop(L, 1)
@@ -195,7 +214,7 @@ public final class ScriptHost {
 
     private func definesHandlers() -> Bool {
         for name in ["onOpen", "onMessage", "onError", "onClose"] {
-            lua_getglobal(vm.L, name)
+            vm.pushGlobal(name)
             let isFunction = lua_type(vm.L, -1) == LUA_TFUNCTION
             netstack_pop(vm.L, 1)
             if isFunction { return true }
@@ -222,16 +241,21 @@ public final class ScriptHost {
         let L = vm.L
         var refs: [Int32] = []
         for name in ["onOpen", "onMessage", "onError", "onClose"] {
-            lua_getglobal(L, name)
+            vm.pushGlobal(name)
             refs.append(lua_type(L, -1) == LUA_TFUNCTION ? vm.ref() : { netstack_pop(L, 1); return LUA_NOREF }())
         }
         let c = makeClient(callbacks: refs)
         // client:connect(url) through the methods table, so plugins' connect hooks see it.
-        lua_getfield(L, netstack_registryindex(), NetStackModule.clientMetatable)
-        lua_getfield(L, -1, "__index")
-        lua_getfield(L, -1, "connect")
+        vm.rawField(netstack_registryindex(), NetStackModule.clientMetatable)
+        vm.rawField(-1, "__index")
+        if vm.type(at: -1) == LUA_TTABLE { vm.rawField(-1, "connect") } else { lua_pushnil(L) }
         netstack_remove(L, -2)
         netstack_remove(L, -2)
+        guard vm.type(at: -1) == LUA_TFUNCTION else {
+            netstack_pop(L, 1)
+            options.log("netstack: the client methods table was replaced; cannot connect the bot")
+            return finish(code: 1)
+        }
         LuaClientBinding.pushNewUserdata(c, host: self)
         vm.pushString(url!)
         guard vm.call(nargs: 2, nresults: 2, context: "connect") else { return finish(code: 1) }
@@ -299,6 +323,29 @@ public final class ScriptHost {
         timers.removeAll()
     }
 
+    // MARK: Failures
+
+    /// Clients whose latest connection failed: an error before the open (DNS, refused, TLS,
+    /// rejected upgrade, timeout) or a close that was not clean (dropped without a close frame,
+    /// or failed by us for a protocol violation or limit). A later open of the same client (a
+    /// reconnect) takes it off. Non-empty at the end → status 1.
+    private(set) var failedConnections: Set<Int> = []
+
+    func connectionOpened(_ c: LuaClient) { failedConnections.remove(c.id) }
+    func connectionFailed(_ c: LuaClient) { failedConnections.insert(c.id) }
+
+    /// After an uncaught error in a callback of `client` (nil: a timer or other callback).
+    func callbackFailed(_ client: LuaClient?) {
+        switch options.onError {
+        case .exit:
+            if exitCode == nil { exitCode = 1 }
+        case .close:
+            if let c = client, c.client.state == .open { try? c.client.close(code: 1011, reason: "script error") }
+        case .continue:
+            break
+        }
+    }
+
     // MARK: Ending
 
     func requestExit(_ code: Int32) {
@@ -324,7 +371,14 @@ public final class ScriptHost {
     func finish(code: Int32) {
         if finished { return }
         finished = true
-        let code = plugins.exit(vm, status: code)
+        var code = plugins.exit(vm, status: code)
+        // A run whose connections failed is not a success, unless the script chose its status
+        // (netstack.exit) or a plugin did (metrics thresholds).
+        if code == 0, exitCode == nil, !failedConnections.isEmpty {
+            let n = failedConnections.count
+            options.log("netstack: \(n) connection\(n == 1 ? "" : "s") failed; exit status 1")
+            code = 1
+        }
         cancelTimers()
         for c in Array(clients.values) {
             c.client.destroy()

@@ -16,6 +16,10 @@ final class LuaHostTests: XCTestCase {
         .appendingPathComponent("LuaScripts")
 
     func run(_ name: String, args: [String] = [], configure: (inout ScriptHost.Options) -> Void = { _ in }) throws -> Outcome {
+        try Self.runScript(name, args: args, configure: configure)
+    }
+
+    static func runScript(_ name: String, args: [String] = [], configure: (inout ScriptHost.Options) -> Void = { _ in }) throws -> Outcome {
         var options = ScriptHost.Options()
         let lines = LockedLines()
         options.log = { lines.append($0) }
@@ -66,7 +70,8 @@ final class LuaHostTests: XCTestCase {
     }
 
     func testErrorsInCallbacksAreContainedWithTraceback() throws {
-        let o = try run("errors.lua")
+        // --on-error continue: reported, counted, the run goes on, the status is 1.
+        let o = try run("errors.lua") { $0.onError = .continue }
         XCTAssertEqual(o.status, 1, "an uncaught error makes the exit status non-zero")
         XCTAssertTrue(o.stdout.contains("still running"), "the run went on after the error")
         let log = o.log.joined(separator: "\n")
@@ -79,7 +84,7 @@ final class LuaHostTests: XCTestCase {
         let m = try run("runaway.lua", args: ["memory"]) { $0.vm.memoryLimit = 8 << 20 }
         XCTAssertEqual(m.status, 1)
         XCTAssertTrue(m.log.joined().contains("memory"), m.log.joined(separator: "\n"))
-        let l = try run("runaway.lua", args: ["loop"]) { $0.vm.instructionBudget = 5_000_000 }
+        let l = try run("runaway.lua", args: ["loop"]) { $0.vm.instructionBudget = 5_000_000; $0.onError = .continue }
         XCTAssertEqual(l.status, 1)
         XCTAssertTrue(l.log.joined().contains("instruction budget exceeded"), l.log.joined(separator: "\n"))
         XCTAssertTrue(l.stdout.contains("after the runaway callback"), "the host survived the runaway callback")

@@ -22,7 +22,9 @@ int netstack_pcall_traceback(lua_State *L, int nargs, int nresults);
 /* Puts the traceback message handler at stack index 1 of the main stack, where it stays, so that
  * calls from the host (netstack_pcall_base) need no handler push per call. */
 void netstack_install_msghandler(lua_State *L);
-/* lua_pcall with the handler at index 1 (see netstack_install_msghandler). */
+/* lua_pcall with the handler at index 1 (see netstack_install_msghandler). When index 1 does not
+ * hold the handler (a state other than the main one, or a stack someone emptied), it falls back
+ * to netstack_pcall_traceback, which pushes one. */
 int netstack_pcall_base(lua_State *L, int nargs, int nresults);
 
 /* Loads and runs a chunk from a file (NULL: stdin) in protected mode, with traceback. The chunk
@@ -55,6 +57,8 @@ static inline int netstack_isnoneornil(lua_State *L, int i) { return lua_type(L,
 static inline void netstack_remove(lua_State *L, int i) { lua_remove(L, i); }
 static inline void netstack_insert(lua_State *L, int i) { lua_insert(L, i); }
 static inline void netstack_getregistry_ref(lua_State *L, int ref) { lua_rawgeti(L, LUA_REGISTRYINDEX, ref); }
+/* Pushes the globals table (from the registry: no metamethod runs, never raises). */
+static inline void netstack_push_globals(lua_State *L) { lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS); }
 
 /* luaL_ref / luaL_unref / luaL_newmetatable / luaL_setfuncs-like helpers that cannot raise
  * out of memory into Swift frames: they run in protected mode and return LUA_NOREF / 0 on failure. */
