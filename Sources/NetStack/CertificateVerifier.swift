@@ -18,6 +18,16 @@ public struct CertificateVerificationOptions: Sendable {
     public var atTime: Date?
     /// Require the TLS server purpose (extended key usage serverAuth, when present).
     public var purposeTLSServer = false
+    /// Validation times from years 1 to 9999 (outside that, no certificate can be valid).
+    public static let validTimeRange: ClosedRange<Double> = -62_135_596_800 ... 253_402_300_799
+
+    /// Whole seconds since 1970 for OpenSSL, clamped to `validTimeRange` (never traps).
+    static func unixTime(_ d: Date) -> Int64 {
+        let t = d.timeIntervalSince1970
+        guard t.isFinite else { return t > 0 ? Int64(validTimeRange.upperBound) : Int64(validTimeRange.lowerBound) }
+        return Int64(min(max(t, validTimeRange.lowerBound), validTimeRange.upperBound))
+    }
+
     public init(hostname: String? = nil, ipAddress: String? = nil, atTime: Date? = nil, purposeTLSServer: Bool = false) {
         self.hostname = hostname
         self.ipAddress = ipAddress
@@ -163,7 +173,7 @@ public enum CertificateVerifier {
 
     private static func withCOptions(_ o: CertificateVerificationOptions, _ body: (UnsafePointer<netstack_verify_options>) -> Void) {
         var opts = netstack_verify_options()
-        opts.at_time = o.atTime.map { Int64($0.timeIntervalSince1970) } ?? 0
+        opts.at_time = o.atTime.map { CertificateVerificationOptions.unixTime($0) } ?? 0
         opts.purpose_tls_server = o.purposeTLSServer ? 1 : 0
         func run(_ host: UnsafePointer<CChar>?, _ ip: UnsafePointer<CChar>?) {
             opts.hostname = host

@@ -86,6 +86,11 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
         let timeout = config.connectTimeout
         connectTimer = timers.schedule(in: timeout) { [self] in
             self.connectTimer = nil
+            if case .rejected(let head, let body, _) = self.phase, let context = self.context {
+                // The answer was not 101 and its body never completed: the status line is the news.
+                self.reportRejection(head, body: body, context: context)
+                return
+            }
             self.failBeforeOpen(.connectionError, "timed out after \(Self.describe(timeout)) (connecting, TLS and upgrade)")
             self.channel?.close(promise: nil)
         }
@@ -255,7 +260,11 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
                 for h in head.headers { trace("< \(h.name): \(h.value)") }
             }
             if head.statusCode != 101 {
-                let length = head.value(of: "content-length").flatMap { Int($0.trimmingCharacters(in: " ")) } ?? 256
+                // Up to 256 bytes of the body for the message: as many as Content-Length promises
+                // (a server that holds the connection open short of them is reported at the
+                // connect timeout, with its status line); without Content-Length, what came with
+                // the head.
+                let length = head.value(of: "content-length").flatMap { Int($0.trimmingCharacters(in: " ")) } ?? 0
                 let wanted = min(256, max(0, length))
                 let body = inbound!
                 inbound = nil
@@ -341,12 +350,13 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
         if let trace = config.trace { Self.trace(event, trace) }
         switch event {
         case .message(let kind, let data):
-            // After our close frame, data is read (to find the server's close) but not delivered.
-            if !closing, let client = client, !client.isDestroyed, let cb = client.onMessage {
+            // Messages the server sent before it saw our close frame are delivered too (they are
+            // data, not noise); after a failure of ours nothing more is parsed.
+            if localFailure == nil, let client = client, !client.isDestroyed, let cb = client.onMessage {
                 cb(client, WebSocketMessage(kind: kind, data: data))
             }
         case .ping(let payload):
-            if !closeSent { writeControl(.pong, payload) }
+            if !closeSent { answerPing(payload) }
         case .pong:
             timers.cancel(pongDeadline)
             pongDeadline = nil
@@ -379,6 +389,37 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
         }
     }
 
+    // MARK: Pongs
+
+    /// The payload of the newest ping not answered yet because the peer is not reading.
+    private var pendingPong: ByteBuffer?
+    /// Pong bytes in the outbox since the last flush.
+    private var pongBytesInOutbox = 0
+    /// Pong bytes the outbox may hold before pings are coalesced (one read of tiny pings).
+    static let pongOutboxLimit = 64 * 1024
+
+    /// Every ping is answered while the peer reads what we write. A peer that sends pings and
+    /// stops reading would otherwise grow our memory by a pong per ping: once the channel is not
+    /// writable (its high watermark, 64 KiB, is queued) or the outbox holds `pongOutboxLimit` of
+    /// pongs, only the newest ping is kept and answered when the channel drains (RFC 6455 5.5.3
+    /// allows answering only the most recent ping).
+    private func answerPing(_ payload: ByteBuffer) {
+        if pendingPong != nil || pongBytesInOutbox >= Self.pongOutboxLimit || !(context?.channel.isWritable ?? true) {
+            pendingPong = payload
+            return
+        }
+        pongBytesInOutbox += payload.readableBytes + 6
+        writeControl(.pong, payload)
+    }
+
+    /// Writes the pending pong once the channel takes writes again.
+    private func sendPendingPong() {
+        guard let p = pendingPong, let context = context, context.channel.isWritable, !closeSent else { return }
+        pendingPong = nil
+        pongBytesInOutbox += p.readableBytes + 6
+        writeControl(.pong, p)
+    }
+
     // MARK: Writing
 
     @inline(__always)
@@ -398,15 +439,24 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
     }
 
     private func flushOutbox() {
-        guard let context = context, let out = outbox, out.readableBytes > 0 else { return }
+        pongBytesInOutbox = 0
+        if pendingPong != nil { sendPendingPong() }
+        guard let context = context, var out = outbox, out.readableBytes > 0 else { return }
         let payload = payloadInOutbox
         payloadInOutbox = 0
         let size = out.readableBytes
+        // Taken out before the write: writeAndFlush can re-enter this handler (a failed write
+        // closes the channel and finishes the connection; a writability change), and whatever
+        // that appends must go into a new outbox, not be cleared with this one.
+        outbox = nil
         context.writeAndFlush(wrapOutboundOut(out), promise: nil)
         busyPoll?.request(budget: config.busyPoll)
         // Keep the buffer: once the socket took it (usually within writeAndFlush) our copy is
         // the only reference again, and `clear()` reuses its storage without allocating.
-        if out.capacity > 256 * 1024 { outbox = nil } else { outbox!.clear() }
+        if outbox == nil, self.client != nil, out.capacity <= 256 * 1024 {
+            out.clear()
+            outbox = out
+        }
         guard let client = client else { return }
         if payload > 0 { client.queued.wrappingDecrement(by: payload, ordering: .relaxed) }
         // Asking the channel costs dynamic casts; a small write onto an empty socket queue is taken
@@ -423,6 +473,8 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
     private var socketBacklogKnown = 0
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
+        // Not flushed from here: this runs inside writeAndFlush when a write changes writability.
+        if pendingPong != nil { scheduleFlush() }
         updateSocketBacklog(context)
         context.fireChannelWritabilityChanged()
     }

@@ -147,6 +147,9 @@ enum Misbehaviour: String {
     case bigControl = "big-control"          // a 126-byte ping
     case unofferedProtocol = "unoffered-protocol"  // choose a subprotocol that was not offered
     case unofferedExtension = "unoffered-extension" // enable an extension that was not offered
+    case pingFlood = "ping-flood"            // pings as fast as TCP takes them for ?ms= (default 3000), never reading
+    case rejectHold = "reject-hold"          // 403 without Content-Length, then hold the connection open
+    case escapeStatus = "escape-status"      // a 403 whose status line carries terminal escape sequences
 }
 
 final class ServerConnectionHandler: ChannelInboundHandler {
@@ -255,6 +258,16 @@ final class ServerConnectionHandler: ChannelInboundHandler {
         }
         switch misbehaviour {
         case .hang: return
+        case .rejectHold:
+            var b = context.channel.allocator.buffer(capacity: 64)
+            b.writeString("HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\n\r\nnot you")
+            context.writeAndFlush(wrapOutboundOut(b), promise: nil)
+            return
+        case .escapeStatus:
+            var b = context.channel.allocator.buffer(capacity: 64)
+            b.writeString("HTTP/1.1 403 \u{1b}]0;owned\u{07}\u{1b}[2J\u{1b}[31mForbidden\r\nContent-Length: 0\r\n\r\n")
+            context.writeAndFlush(wrapOutboundOut(b)).whenComplete { _ in context.close(promise: nil) }
+            return
         case .garbage:
             var b = context.channel.allocator.buffer(capacity: 64)
             b.writeString("SSH-2.0-OpenSSH_9.2\r\n\r\n")
@@ -379,6 +392,23 @@ final class ServerConnectionHandler: ChannelInboundHandler {
             FrameEncoder.writeFrame(into: &b, rsv1: true, opcode: .binary, payload: compressed, maskKey: nil)
             context.writeAndFlush(wrapOutboundOut(b), promise: nil)
         case .badCloseCode: raw([0x88, 0x02, 0x03, 0xED])
+        case .pingFlood:
+            // Stop reading: the client's pongs pile up in its socket and then in its own memory,
+            // unless it bounds them.
+            context.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
+            let end = NIODeadline.now() + .milliseconds(Int64(query["ms"] ?? "") ?? 3000)
+            let ping: [UInt8] = [0x89, 0x04] + Array("ping".utf8)
+            let batch = [UInt8]((0..<16384).flatMap { _ in ping })
+            func pump() {
+                guard NIODeadline.now() < end, context.channel.isActive else {
+                    context.close(promise: nil)
+                    return
+                }
+                var b = alloc.buffer(capacity: batch.count)
+                b.writeBytes(batch)
+                context.writeAndFlush(wrapOutboundOut(b)).whenComplete { _ in pump() }
+            }
+            pump()
         case .bigControl: raw([0x89, 0x7E, 0x00, 0x7E] + [UInt8](repeating: 0x61, count: 126))
         default: break
         }

@@ -1,0 +1,71 @@
+import Foundation
+import NetStack
+import XCTest
+
+/// Servers that misbehave on purpose, against the engine and the CLI: each case gets exactly the
+/// documented outcome, bounded memory and no lost data.
+final class HostilePeerTests: XCTestCase {
+    static func residentBytes() -> Int {
+        guard let s = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
+        return (Int(s.split(separator: " ")[1]) ?? 0) * Int(sysconf(Int32(_SC_PAGESIZE)))
+    }
+
+    /// A server that sends pings as fast as TCP takes them and never reads: each ping used to
+    /// queue a pong outside any limit (1 GiB of pings grew the client by 1.1 GB in 7 s).
+    func testPingFloodWithoutReadingKeepsMemoryBounded() {
+        let before = Self.residentBytes()
+        var peak = before
+        let sampler = DispatchSource.makeTimerSource()
+        let lock = NSLock()
+        sampler.schedule(deadline: .now(), repeating: .milliseconds(50))
+        sampler.setEventHandler { let r = Self.residentBytes(); lock.withLock { peak = max(peak, r) } }
+        sampler.resume()
+        let r = runClient(Servers.plain.url + "/misbehave/ping-flood?ms=3000", timeout: 15) { $0.pingInterval = .zero }
+        sampler.cancel()
+        let grown = lock.withLock { peak } - before
+        XCTAssertEqual(r.terminalCount, 1, "\(r.events.suffix(3))")
+        XCTAssertLessThan(grown, 64 << 20, "the client grew by \(grown >> 20) MiB under a ping flood")
+    }
+
+    /// A non-101 answer without Content-Length, held open, was reported as "timed out".
+    func testRejectionHeldOpenReportsTheStatusLine() {
+        let r = runClient(Servers.plain.url + "/misbehave/reject-hold", timeout: 10) { $0.connectTimeout = .seconds(2) }
+        XCTAssertEqual(r.errors.count, 1)
+        let message = r.errors.first?.1 ?? ""
+        XCTAssertTrue(message.contains("HTTP/1.1 403 Forbidden"), message)
+        XCTAssertFalse(message.contains("timed out"), message)
+        XCTAssertEqual(r.errors.first?.0, WebSocketErrorCode.connectionError.rawValue)
+    }
+
+    /// `connect` printed the server's status line raw: a server could drive the user's terminal.
+    func testConnectShowsEscapeSequencesFromTheServerAsText() throws {
+        let r = try runNetstack(["connect", Servers.plain.url + "/misbehave/escape-status"], stdin: "")
+        XCTAssertEqual(r.status, 1)
+        XCTAssertFalse(r.err.contains("\u{1b}"), "raw ESC on stderr: \(r.err.debugDescription)")
+        XCTAssertFalse(r.err.contains("\u{07}"), "raw BEL on stderr: \(r.err.debugDescription)")
+        XCTAssertTrue(r.err.contains("\\x1b[31mForbidden"), r.err)
+    }
+
+    /// `connect` with stdin at its end exited before a 16 MiB binary message was printed.
+    func testConnectPrintsALargeBinaryMessageBeforeItExits() throws {
+        let size = 16 << 20
+        let r = try runNetstack(["connect", Servers.plain.url + "/flood?n=1&size=\(size)&binary=1"], stdin: "", timeout: 60)
+        XCTAssertEqual(r.status, 0, r.err)
+        XCTAssertTrue(r.out.hasPrefix("[binary \(size) bytes] 6162636465"), String(r.out.prefix(80)))
+        XCTAssertEqual(r.out.utf8.count, "[binary \(size) bytes] ".utf8.count + 2 * size + 1)
+    }
+
+    /// `run --json` formatted binary messages one byte at a time (10 s for 4 MiB, blocking the script).
+    func testRunJSONCarriesALargeBinaryMessage() throws {
+        let script = NSTemporaryDirectory() + "json-binary-\(getpid()).lua"
+        try "function onMessage(c, data, n) io.stderr:write('got ', n, '\\n') end".write(toFile: script, atomically: true, encoding: .utf8)
+        defer { unlink(script) }
+        let size = 4 << 20
+        let r = try runNetstack(["run", script, "--json", "--url", Servers.plain.url + "/flood?n=1&size=\(size)&binary=1"], timeout: 60)
+        XCTAssertEqual(r.status, 0, r.err)
+        XCTAssertTrue(r.err.contains("got \(size)"), r.err)
+        let line = r.out.split(separator: "\n").first { $0.contains("\"event\":\"message\"") } ?? ""
+        XCTAssertTrue(line.contains("\"data\":\"6162636465"), String(line.prefix(120)))
+        XCTAssertEqual(line.count, "{\"event\":\"message\",\"client\":1,\"data\":\"\",\"kind\":\"binary\",\"length\":\(size)}".count + 2 * size)
+    }
+}
