@@ -11,6 +11,9 @@ import NetStack
 final class CClient: @unchecked Sendable {
     let pointer: UnsafeMutablePointer<WebSocket>
     let engine: WebSocketClient
+    /// The header nodes AddHeader allocated: Destroy frees these and only these (the list in
+    /// `requestOptions.headers` is public, and the program may link nodes of its own into it).
+    var ownedHeaders: [UnsafeMutablePointer<WebSocket_Header>] = []
     init(pointer: UnsafeMutablePointer<WebSocket>, engine: WebSocketClient) {
         self.pointer = pointer
         self.engine = engine
@@ -35,14 +38,12 @@ private func strdupOrNil(_ s: UnsafePointer<CChar>?) -> UnsafePointer<CChar>? {
     return UnsafePointer(strdup(s))
 }
 
-/// Frees the header list the library built with AddHeader (names and values were copied).
-private func freeHeaders(_ head: UnsafeMutablePointer<WebSocket_Header>?) {
-    var h = head
-    while let cur = h {
-        h = cur.pointee.next
-        free(UnsafeMutableRawPointer(mutating: cur.pointee.fieldName))
-        free(UnsafeMutableRawPointer(mutating: cur.pointee.fieldValue))
-        cur.deallocate()
+/// Frees the header nodes AddHeader allocated (with the copies of name and value it made).
+private func freeHeaders(_ nodes: [UnsafeMutablePointer<WebSocket_Header>]) {
+    for node in nodes {
+        free(UnsafeMutableRawPointer(mutating: node.pointee.fieldName))
+        free(UnsafeMutableRawPointer(mutating: node.pointee.fieldValue))
+        node.deallocate()
     }
 }
 
@@ -79,6 +80,9 @@ func sendMessage(_ client: UnsafeMutablePointer<WebSocket>?, _ data: UnsafeRawPo
     guard let c = c else { return rc }
     guard let data = data else { return Int32(WEBSOCKET_SEND_DATA_NULL.rawValue) }
     if length == 0 { return 0 }
+    // size_t arrives as Int: SIZE_MAX and the like are negative here. Check the size before the
+    // bytes are read at all (a wrong length must not make the library scan past the buffer).
+    guard length > 0, length <= c.engine.configuration.maxSendSize else { return Int32(WEBSOCKET_DATA_LENGTH_EXCEEDED.rawValue) }
     let bytes = UnsafeRawBufferPointer(start: data, count: length)
     let chosen: WebSocketMessageKind
     switch kind {
@@ -146,11 +150,13 @@ public func OH_WebSocketClient_AddHeader(_ client: UnsafeMutablePointer<WebSocke
     }
     var count = 0
     var tail = c.pointer.pointee.requestOptions.headers
-    while let t = tail, t.pointee.next != nil { tail = t.pointee.next; count += 1 }
+    // Bounded walk: a list the program made cyclic ends here with 1016 instead of looping.
+    while let t = tail, t.pointee.next != nil, count < 8191 { tail = t.pointee.next; count += 1 }
     if count >= 8191 { return Int32(WEBSOCKET_HEADER_EXCEEDED.rawValue) }
     let node = UnsafeMutablePointer<WebSocket_Header>.allocate(capacity: 1)
     node.initialize(to: WebSocket_Header(fieldName: strdupOrNil(name), fieldValue: strdupOrNil(value), next: nil))
     if let t = tail { t.pointee.next = node } else { c.pointer.pointee.requestOptions.headers = node }
+    c.ownedHeaders.append(node)
     return 0
 }
 
@@ -191,7 +197,7 @@ public func OH_WebSocketClient_Destroy(_ client: UnsafeMutablePointer<WebSocket>
     guard let c = c else { return Int32(WEBSOCKET_CLIENT_NOT_CREATED.rawValue) }
     // After this returns no callback runs (from another thread it waits for the loop).
     c.engine.destroy()
-    freeHeaders(c.pointer.pointee.requestOptions.headers)
+    freeHeaders(c.ownedHeaders)
     c.pointer.deinitialize(count: 1)
     c.pointer.deallocate()
     return 0

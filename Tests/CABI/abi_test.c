@@ -120,10 +120,18 @@ int main(int argc, char **argv) {
     char *large = (char *)calloc(big, 1);
     CHECK(OH_WebSocketClient_Send(c, large, big) == WEBSOCKET_DATA_LENGTH_EXCEEDED, "Send over 4 MiB = 1012");
     free(large);
+    CHECK(OH_WebSocketClient_Send(c, (char *)"tiny", SIZE_MAX) == WEBSOCKET_DATA_LENGTH_EXCEEDED, "Send with length SIZE_MAX = 1012, nothing read");
+    CHECK(OH_WebSocketClient_Send(c, (char *)"tiny", (size_t)1 << 40) == WEBSOCKET_DATA_LENGTH_EXCEEDED, "Send with length 2^40 on a 5-byte buffer = 1012");
+    /* A header node the program owns, linked into the public list: Destroy must leave it alone. */
+    static struct WebSocket_Header mine = { "X-Mine", "1", NULL };
+    struct WebSocket_Header *tail = c->requestOptions.headers;
+    while (tail->next) tail = tail->next;
+    tail->next = &mine;
     CHECK(OH_WebSocketClient_Close(c, close_default) == 0, "Close(0, NULL) = 0");
     CHECK(wait_for(&closes, 1) && close_code == 1000, "onClose 1000");
     CHECK(errors == 0, "no onError on a clean session");
-    CHECK(OH_WebSocketClient_Destroy(c) == 0, "Destroy = 0");
+    CHECK(OH_WebSocketClient_Destroy(c) == 0, "Destroy = 0 (a program-owned header node in the list is not freed)");
+    CHECK(strcmp(mine.fieldName, "X-Mine") == 0, "the program's header node is intact after Destroy");
     CHECK(OH_WebSocketClient_Send(c, (char *)"x", 1) == WEBSOCKET_CLIENT_NOT_CREATED, "Send after Destroy = 1002");
     CHECK(OH_WebSocketClient_Destroy(c) == WEBSOCKET_CLIENT_NOT_CREATED, "Destroy twice = 1002");
 
