@@ -64,7 +64,9 @@ struct Connect: ParsableCommand {
             _ = session.finished.wait(timeout: .now() + wait)
             try? client.close(code: 1000)
         }
-        _ = session.finished.wait(timeout: .now() + 10)
+        // The engine ends the connection at most closeTimeout after the close frame; messages
+        // that arrive meanwhile are still printed.
+        _ = session.finished.wait(timeout: .now() + .nanoseconds(Int(config.closeTimeout.nanoseconds)) + .seconds(10))
         throw ExitCode(session.exitCode)
     }
 }
@@ -77,6 +79,7 @@ final class Session: @unchecked Sendable {
     let finished = DispatchSemaphore(value: 0)
     private let lock = NSLock()
     private(set) var exitCode: Int32 = 1
+    let stdoutIsTerminal = isatty(STDOUT_FILENO) != 0
 
     init(json: Bool, verbose: Bool) {
         self.json = json
@@ -109,9 +112,11 @@ final class Session: @unchecked Sendable {
         }
         client.onMessage = { [self] _, m in
             let kind = m.kind == .text ? "text" : "binary"
-            let data = m.kind == .text ? m.text : m.bytes.map { String(format: "%02x", $0) }.joined()
+            let data = m.kind == .text ? m.text : m.data.withUnsafeReadableBytes { Hex.encode($0) }
+            // On a terminal, control characters in text are shown as escapes (a server must not
+            // drive the terminal); into a pipe, text goes out as it came.
             emit(event: "message", fields: ["kind": kind, "length": "\(m.data.readableBytes)", "data": data],
-                 text: m.kind == .text ? m.text : "[binary \(m.data.readableBytes) bytes] \(data)")
+                 text: m.kind == .text ? (stdoutIsTerminal ? TerminalText.sanitize(data) : data) : "[binary \(m.data.readableBytes) bytes] \(data)")
         }
         client.onError = { [self] c, e in
             emit(event: "error", fields: ["errorCode": "\(e.code.rawValue)", "errorMessage": e.message],

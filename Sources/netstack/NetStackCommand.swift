@@ -19,8 +19,10 @@ struct NetStackCommand: ParsableCommand {
     )
 }
 
+/// A line on stderr. Control characters other than newline and tab are shown as escapes: messages
+/// carry text from servers (status lines, headers, close reasons) and from scripts.
 func printErr(_ s: String) {
-    FileHandle.standardError.write((s + "\n").data(using: .utf8)!)
+    FileHandle.standardError.write((TerminalText.sanitize(s) + "\n").data(using: .utf8)!)
 }
 
 /// Raises the soft limit on open files to the hard limit, so a script can hold thousands of

@@ -12,12 +12,16 @@ struct Run: ParsableCommand {
         A script that defines global onOpen/onMessage/onError/onClose (and optionally main(args)) \
         but creates no client is a bot: the host creates the client, wires the globals and \
         connects to --url. Without --url, the built-in local echo server is started and used.
-        The run ends when no connection or timer is left, or on netstack.exit(code). SIGINT \
-        closes open connections with 1001; a second SIGINT exits at once.
-        Exit status: the code given to netstack.exit; else 1 if any error was raised in the \
-        script, a callback or a plugin hook; else 0 (a plugin's exit function may turn 0 into \
-        another status, e.g. failed metrics thresholds). 2 for usage errors (missing script); \
-        3 when a --plugin plugin cannot be loaded (the script does not run).
+        The run ends when no connection or timer is left, on netstack.exit(code), or (with the \
+        default --on-error exit) after the first uncaught error in a callback. SIGINT closes open \
+        connections with 1001 and ends with 130; a second SIGINT exits at once with 130.
+        Exit status: the code given to netstack.exit (0-255); else 1 if any error was raised in \
+        the script, a callback or a plugin hook; else 1 if a connection failed (an error before \
+        the open: DNS, refused, TLS, rejected upgrade, timeout; or a close that was not clean: \
+        dropped without a close frame, or closed by us for a protocol violation), unless a later \
+        connect of that client opened; else 0. A plugin's exit function may turn 0 into another \
+        status (metrics thresholds: 99). 2 for a missing script; 64 for bad options; 3 when a \
+        --plugin plugin cannot be loaded (the script does not run); 130 after SIGINT.
         """
     )
 
@@ -25,7 +29,16 @@ struct Run: ParsableCommand {
     @Option(help: "URL a bot script connects to.") var url: String?
     @Option(help: "Memory limit for the script, in bytes (suffixes k, m, g).") var memoryLimit: String?
     @Option(help: "Instructions one callback may run before it is stopped (0: no limit).") var instructionLimit: Int = 0
+
+    func validate() throws {
+        if let m = memoryLimit, parseSize(m) == nil {
+            throw ValidationError("--memory-limit: '\(m)' is not a size (a whole number of bytes, optionally with k, m or g; 0 means no limit)")
+        }
+        guard instructionLimit >= 0 else { throw ValidationError("--instruction-limit: expected 0 or more, got \(instructionLimit)") }
+    }
     @Option(help: "Lua's garbage collector: generational (default; messages die young) or incremental.") var gc: String = "generational"
+    @Option(help: "After an uncaught error in a callback: exit (end the run now, the default), close (close that connection with 1011 and go on) or continue.")
+    var onError: ScriptHost.ErrorPolicy = .exit
     @Flag(name: .shortAndLong, help: "Trace handshakes, messages and control frames to stderr.") var verbose = false
     @Flag(help: "Print JSON lines of events (open, message, error, close, print, script_error, exit) on stdout.") var json = false
     @OptionGroup(title: "Plugins") var pluginFlags: PluginFlags
@@ -45,6 +58,7 @@ struct Run: ParsableCommand {
             options.vm.memoryLimit = bytes
         }
         options.vm.instructionBudget = instructionLimit
+        options.onError = onError
         guard gc == "generational" || gc == "incremental" else { throw ValidationError("--gc: expected generational or incremental, got '\(gc)'") }
         options.vm.generationalGC = gc == "generational"
         if verbose { options.trace = { printErr($0) } }
@@ -76,7 +90,20 @@ struct Run: ParsableCommand {
         let host = try ScriptHost(eventLoop: scriptGroup.next(), options: options)
         signal(SIGINT, SIG_IGN)
         let source = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
-        source.setEventHandler { host.interrupt() }
+        var interrupts = 0
+        source.setEventHandler {
+            interrupts += 1
+            if interrupts == 1 {
+                host.interrupt()
+            } else {
+                // The second SIGINT exits from here, not from the script's loop: that loop may be
+                // busy in Lua code that never returns.
+                printErr("netstack: interrupted again; exiting now")
+                if json { print("{\"event\":\"exit\",\"status\":130}") }
+                fflush(stdout)
+                _exit(130)
+            }
+        }
         source.resume()
         let code = host.run(path: script, args: args)
         server?.stop()
@@ -85,11 +112,19 @@ struct Run: ParsableCommand {
     }
 }
 
+/// A byte count with an optional k, m or g suffix (powers of 1024); nil when it is not a
+/// non-negative whole number or does not fit 64 bits.
+extension ScriptHost.ErrorPolicy: ExpressibleByArgument {}
+
 func parseSize(_ s: String) -> Int? {
     let lower = s.lowercased()
-    let multipliers: [(String, Int)] = [("k", 1 << 10), ("m", 1 << 20), ("g", 1 << 30)]
-    for (suffix, m) in multipliers where lower.hasSuffix(suffix) {
-        return Int(lower.dropLast()).map { $0 * m }
+    var digits = Substring(lower)
+    var multiplier = 1
+    for (suffix, m) in [("k", 1 << 10), ("m", 1 << 20), ("g", 1 << 30)] where lower.hasSuffix(suffix) {
+        digits = digits.dropLast()
+        multiplier = m
     }
-    return Int(lower)
+    guard !digits.isEmpty, digits.allSatisfy({ $0.isASCII && $0.isNumber }), let n = Int(digits) else { return nil }
+    let (bytes, overflow) = n.multipliedReportingOverflow(by: multiplier)
+    return overflow ? nil : bytes
 }

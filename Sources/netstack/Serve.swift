@@ -11,7 +11,7 @@ struct Serve: ParsableCommand {
         /headers, /close?code=C&reason=R, /status?code=C, and /misbehave/KIND with KIND one of: \
         bad-accept, invalid-utf8, oversized, masked, drop, no-close-reply, slow-handshake, hang, \
         half-response, garbage, rsv, opcode, fragmented, ping, silent, zipbomb, bad-close-code, \
-        big-control, unoffered-protocol, unoffered-extension.
+        big-control, unoffered-protocol, unoffered-extension, ping-flood, reject-hold, escape-status.
         """
     )
 
@@ -22,6 +22,15 @@ struct Serve: ParsableCommand {
     @Option(help: "What / does: echo, flood, sink.") var mode: String = "echo"
     @Flag(help: "Refuse permessage-deflate.") var noCompression = false
     @Flag(name: .shortAndLong, help: "Log each connection to stderr.") var verbose = false
+
+    static let modes = ["echo", "flood", "sink"]
+
+    func validate() throws {
+        guard (0...65535).contains(port) else { throw ValidationError("--port: expected 0 to 65535, got \(port)") }
+        guard Self.modes.contains(mode) else {
+            throw ValidationError("--mode: expected one of \(Self.modes.joined(separator: ", ")), got '\(mode)'")
+        }
+    }
 
     func run() throws {
         var config = LocalWebSocketServer.Configuration()

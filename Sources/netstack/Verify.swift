@@ -24,6 +24,12 @@ struct Verify: ParsableCommand {
     @Flag(help: "Also print what the certificates contain.") var inspect = false
     @Flag(help: "Print one JSON object.") var json = false
 
+    func validate() throws {
+        if let t = at, !CertificateVerificationOptions.validTimeRange.contains(t) {
+            throw ValidationError("--at: Unix seconds from -62135596800 to 253402300799 expected, got \(t)")
+        }
+    }
+
     func run() throws {
         guard let certData = FileManager.default.contents(atPath: cert) else {
             printErr("netstack verify: cannot read '\(cert)'")

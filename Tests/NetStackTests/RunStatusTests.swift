@@ -1,0 +1,97 @@
+import Foundation
+import XCTest
+
+/// `netstack run` exit statuses as --help states them, and its option checks: CI gates on these.
+final class RunStatusTests: XCTestCase {
+    static let bot = NSTemporaryDirectory() + "status-bot-\(getpid()).lua"
+
+    override class func setUp() {
+        try? """
+        function onOpen(c) c:send("hi") end
+        function onMessage(c, data) print("message", data) end
+        function onError(c, e) print("error", e.errorCode, e.errorMessage) end
+        function onClose(c, r) print("closed", r.code) end
+        """.write(toFile: bot, atomically: true, encoding: .utf8)
+    }
+
+    func testAFailedConnectionFailsTheRun() throws {
+        // Refused.
+        let refused = try runNetstack(["run", Self.bot, "--url", "ws://127.0.0.1:1/"])
+        XCTAssertEqual(refused.status, 1, refused.out + refused.err)
+        XCTAssertTrue(refused.out.contains("error\t1003"), refused.out)
+        XCTAssertTrue(refused.err.contains("1 connection failed"), refused.err)
+        // DNS.
+        let dns = try runNetstack(["run", Self.bot, "--url", "ws://no-such-host.invalid/"])
+        XCTAssertEqual(dns.status, 1, dns.out + dns.err)
+        // TLS: the test server's certificate is not trusted here (2305xxx).
+        let tls = try runNetstack(["run", Self.bot, "--url", Servers.tls.url + "/echo"], env: ["SSL_CERT_FILE": "/dev/null", "SSL_CERT_DIR": "/nonexistent"])
+        XCTAssertEqual(tls.status, 1, tls.out + tls.err)
+        XCTAssertTrue(tls.out.contains("error\t2305"), tls.out)
+        // Dropped without a close frame.
+        let drop = try runNetstack(["run", Self.bot, "--url", Servers.plain.url + "/misbehave/drop", "--json"])
+        XCTAssertEqual(drop.status, 1, drop.out + drop.err)
+        XCTAssertTrue(drop.out.contains("\"code\":1006"), drop.out)
+        XCTAssertTrue(drop.out.contains("{\"event\":\"exit\",\"status\":1}"), drop.out)
+        // A clean run still exits 0.
+        let clean = try runNetstack(["run", "examples/echo-bot.lua", "--url", Servers.plain.url + "/echo"])
+        XCTAssertEqual(clean.status, 0, clean.err)
+    }
+
+    func testNetstackExitChoosesTheStatusAndRejectsWhatAShellCannotSee() throws {
+        let script = NSTemporaryDirectory() + "status-exit-\(getpid()).lua"
+        try "netstack.exit(2305020)".write(toFile: script, atomically: true, encoding: .utf8)
+        defer { unlink(script) }
+        let r = try runNetstack(["run", script])
+        XCTAssertEqual(r.status, 1, "an error, not 2305020 truncated to 252")
+        XCTAssertTrue(r.err.contains("exit status from 0 to 255"), r.err)
+    }
+
+    func testAnErrorInACallbackDoesNotHangTheRun() throws {
+        let script = NSTemporaryDirectory() + "status-cb-\(getpid()).lua"
+        try """
+        function onOpen(c) c:send("x") end
+        function onMessage(c, data) error("handler broke") end
+        """.write(toFile: script, atomically: true, encoding: .utf8)
+        defer { unlink(script) }
+        let r = try runNetstack(["run", script, "--url", Servers.plain.url + "/echo"], timeout: 10)
+        XCTAssertEqual(r.status, 1, r.err)
+        XCTAssertTrue(r.err.contains("handler broke"), r.err)
+        let bad = try runNetstack(["run", script, "--on-error", "explode"])
+        XCTAssertEqual(bad.status, 64, bad.err)
+    }
+
+    /// The second SIGINT exits even when the script's loop is busy in Lua code.
+    func testSecondSigintStopsABusyScript() throws {
+        let script = NSTemporaryDirectory() + "status-busy-\(getpid()).lua"
+        try "print('busy'); io.stdout:flush(); while true do end".write(toFile: script, atomically: true, encoding: .utf8)
+        defer { unlink(script) }
+        let p = Process()
+        p.executableURL = CLITests.root.appendingPathComponent(".build/debug/netstack")
+        p.arguments = ["run", script]
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = Pipe()
+        try p.run()
+        _ = out.fileHandleForReading.availableData  // "busy": the loop is running
+        kill(p.processIdentifier, SIGINT)
+        usleep(200_000)
+        XCTAssertTrue(p.isRunning, "the first SIGINT waits for the script")
+        kill(p.processIdentifier, SIGINT)
+        let deadline = Date().addingTimeInterval(3)
+        while p.isRunning && Date() < deadline { usleep(10_000) }
+        if p.isRunning { p.terminate() }
+        XCTAssertFalse(p.isRunning)
+        XCTAssertEqual(p.terminationStatus, 130)
+    }
+
+    func testNumbersOnTheCommandLineAreChecked() throws {
+        for bad in [["run", Self.bot, "--memory-limit", "99999999999999g"], ["run", Self.bot, "--memory-limit", "-5"],
+                    ["run", Self.bot, "--memory-limit", "12q"], ["run", Self.bot, "--instruction-limit", "-1"],
+                    ["serve", "--port", "70000"], ["serve", "--port", "-1"], ["serve", "--mode", "flod"],
+                    ["verify", "x.pem", "--at", "1e300"]] {
+            let r = try runNetstack(bad)
+            XCTAssertEqual(r.status, 64, "\(bad): \(r.err)")
+            XCTAssertTrue(r.err.contains("Error:"), "\(bad): \(r.err)")
+        }
+    }
+}
