@@ -52,7 +52,9 @@ final class LoopTimers {
     func schedule(in delay: TimeAmount, _ body: @escaping () -> Void) -> Handle {
         let id = nextID
         nextID &+= 1
-        let deadline = NIODeadline.now() + delay
+        // The loop's clock, not the wall's: an EmbeddedEventLoop's time is virtual (with the wall
+        // clock, an advanced embedded loop re-armed the same timer until real time caught up).
+        let deadline = eventLoop.now + delay
         callbacks[id] = body
         push(Entry(deadline: deadline, id: id))
         if armedDeadline == nil || deadline < armedDeadline! { arm(deadline) }
@@ -83,7 +85,7 @@ final class LoopTimers {
     }
 
     private func fire() {
-        let now = NIODeadline.now()
+        let now = eventLoop.now
         while let top = heap.first, top.deadline <= now {
             popTop()
             if let body = callbacks.removeValue(forKey: top.id) { body() }
