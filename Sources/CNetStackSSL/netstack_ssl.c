@@ -345,7 +345,10 @@ static void line(sbuf *s, const char *key, const char *value, size_t vlen) {
     sb_add(s, key, strlen(key));
     sb_add(s, "=", 1);
     for (size_t i = 0; i < vlen; i++) {
+        /* Escaped: newline (ends a line), backslash, and NUL (the text is read as a C string;
+         * a name with an embedded NUL must not cut off the lines after it). */
         if (value[i] == '\n') sb_add(s, "\\n", 2);
+        else if (value[i] == '\0') sb_add(s, "\\0", 2);
         else if (value[i] == '\\') sb_add(s, "\\\\", 2);
         else sb_add(s, value + i, 1);
     }
@@ -460,11 +463,14 @@ char *netstack_inspect(const uint8_t *der, size_t len) {
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
     char hex[EVP_MAX_MD_SIZE * 3 + 1];
-    if (X509_digest(x, EVP_sha256(), md, &mdlen)) {
+    /* Fingerprints over the DER as given (what d2i consumed), not a re-encoding: X509_digest
+     * re-encodes, which fails for some certificates that parse, and would leave them without one. */
+    size_t consumed = (size_t)(p - der);
+    if (EVP_Digest(der, consumed, md, &mdlen, EVP_sha256(), NULL)) {
         for (unsigned int i = 0; i < mdlen; i++) snprintf(hex + i * 3, 4, i + 1 < mdlen ? "%02X:" : "%02X", md[i]);
         line_str(&s, "sha256", hex);
     }
-    if (X509_digest(x, EVP_sha1(), md, &mdlen)) {
+    if (EVP_Digest(der, consumed, md, &mdlen, EVP_sha1(), NULL)) {
         for (unsigned int i = 0; i < mdlen; i++) snprintf(hex + i * 3, 4, i + 1 < mdlen ? "%02X:" : "%02X", md[i]);
         line_str(&s, "sha1", hex);
     }

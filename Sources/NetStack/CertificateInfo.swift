@@ -45,7 +45,7 @@ public struct CertificateInfo: Sendable, Equatable {
         for line in String(cString: text).split(separator: "\n") {
             guard let eq = line.firstIndex(of: "=") else { continue }
             let key = String(line[..<eq])
-            let value = String(line[line.index(after: eq)...]).replacingOccurrences(of: "\\n", with: "\n").replacingOccurrences(of: "\\\\", with: "\\")
+            let value = Self.unescape(line[line.index(after: eq)...])
             switch key {
             case "version": version = Int(value) ?? 0
             case "subject": subject = value
@@ -76,6 +76,24 @@ public struct CertificateInfo: Sendable, Equatable {
             default: break
             }
         }
+    }
+
+    /// A value of netstack_inspect's output: `\n`, `\0` and `\\` stand for newline, NUL and backslash.
+    static func unescape(_ s: Substring) -> String {
+        guard s.contains("\\") else { return String(s) }
+        var out = String.UnicodeScalarView()
+        var escaped = false
+        for c in s.unicodeScalars {
+            if escaped {
+                out.append(c == "n" ? "\n" : c == "0" ? "\u{0}" : c)
+                escaped = false
+            } else if c == "\\" {
+                escaped = true
+            } else {
+                out.append(c)
+            }
+        }
+        return String(out)
     }
 
     /// Every certificate of a PEM or DER blob, in order (empty if none parses).
