@@ -5,13 +5,14 @@ import NetStack
 /// `netstack.json`: encode and decode in Swift, straight between Lua values and bytes.
 ///
 /// - `decode(text)`: objects → tables, arrays → sequences, `null` → `json.null` (a unique light
-///   userdata), integers that fit 64 bits → Lua integers, other numbers → floats. Invalid JSON
+///   userdata), integers that fit 64 bits → Lua integers, other numbers → floats (beyond the
+///   double range → an error). Invalid JSON
 ///   (or nesting deeper than 512) → `nil, "message at byte N"`.
 /// - `encode(value)`: a table with keys 1..n (n ≥ 1) and nothing else is an array; any other table
 ///   is an object (keys must be strings or numbers; numbers become strings); an empty table is
 ///   `{}`, `json.emptyArray` is `[]`. Strings must be valid UTF-8. Functions, userdata, NaN and
 ///   infinities, cycles and nesting deeper than 512 → `nil, message`.
-enum JSONModule {
+package enum JSONModule {
     static let maxDepth = 512
     /// Light userdata sentinels (addresses of these globals identify them).
     static var nullSentinel: UInt8 = 0
@@ -49,6 +50,21 @@ enum JSONModule {
             return 1
         }
         lua_setfield(L, -2, "json")
+    }
+
+    /// netstack.json.decode of `bytes`, then encode of the value it made, on `vm`'s stack (left
+    /// as found). nil when the text is not JSON; else the encoded text, or nil with
+    /// `encodeError` set when the decoded value cannot be encoded (which would be a bug: what
+    /// decode makes, encode takes).
+    package static func decodeThenEncode(_ vm: LuaVM, _ bytes: UnsafeRawBufferPointer) -> (decoded: Bool, encoded: [UInt8]?, encodeError: String?) {
+        let base = vm.top
+        defer { lua_settop(vm.L, base) }
+        var d = Decoder(vm: vm, bytes: bytes)
+        if d.decodeDocument() != nil { return (false, nil, nil) }
+        var out: [UInt8] = []
+        var e = Encoder(vm: vm)
+        if let error = e.encode(index: -1, depth: 0, into: &out) { return (true, nil, error) }
+        return (true, out, nil)
     }
 
     struct Encoder {
@@ -280,6 +296,8 @@ enum JSONModule {
             if isInteger, let v = Int64(text) {
                 lua_pushinteger(vm.L, v)
             } else if let d = Double(text) {
+                // 1e400 is valid JSON but no double: refused, as encode refuses infinities.
+                guard d.isFinite else { return fail("number out of range") }
                 lua_pushnumber(vm.L, d)
             } else {
                 return fail("invalid number")
