@@ -38,7 +38,7 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Atomics", package: "swift-atomics"),
             ],
-            swiftSettings: [.swiftLanguageMode(.v5), .unsafeFlags(["-Ounchecked", "-enforce-exclusivity=unchecked"], .when(configuration: .release))]
+            swiftSettings: [.swiftLanguageMode(.v5)]
         ),
         // A local ws/wss server: echo, flood, sink and scripted misbehaviour, for tests, examples and `netstack serve`.
         .target(
@@ -67,7 +67,7 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
             resources: [.embedInCode("Lua/plugins.lua")],
-            swiftSettings: [.swiftLanguageMode(.v5), .unsafeFlags(["-Ounchecked", "-enforce-exclusivity=unchecked"], .when(configuration: .release))]
+            swiftSettings: [.swiftLanguageMode(.v5)]
         ),
         .executableTarget(
             name: "netstack",
@@ -87,7 +87,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
-            swiftSettings: [.swiftLanguageMode(.v5), .unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+            swiftSettings: [.swiftLanguageMode(.v5)]
         ),
         // Autobahn|Testsuite client (fuzzingserver mode): echoes every case back.
         .executableTarget(
@@ -103,6 +103,17 @@ let package = Package(
         .executableTarget(
             name: "netstack-certbench",
             dependencies: ["NetStack", "NetStackTestServer", "CNetStackSSL"],
+            swiftSettings: [.swiftLanguageMode(.v5)]
+        ),
+        // Fuzz targets (scripts/fuzz builds them with libFuzzer; a normal build replays inputs).
+        .executableTarget(
+            name: "netstack-fuzz",
+            dependencies: [
+                "NetStack", "LuaHost",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ],
             swiftSettings: [.swiftLanguageMode(.v5)]
         ),
         .testTarget(

@@ -163,6 +163,25 @@ public final class WebSocketClient: @unchecked Sendable {
         if eventLoop.inEventLoop { start() } else { eventLoop.execute(start) }
     }
 
+    /// Runs a connection over `channel`, a channel the caller made and will activate (an
+    /// EmbeddedChannel: tests and fuzzing drive the real handler byte by byte, without sockets).
+    /// Plain ws only; on the caller's thread, which must be the loop's. The handshake request is
+    /// written when the channel becomes active.
+    package func connect(over channel: Channel, to urlString: String) throws {
+        let url = try WebSocketURL(parsing: urlString)
+        guard !url.isSecure else { throw WebSocketError(.connectionParseURLError, "connect(over:) takes ws:// only") }
+        guard stateAtomic.compareExchange(expected: WebSocketClientState.idle.rawValue, desired: WebSocketClientState.connecting.rawValue,
+                                          ordering: .acquiringAndReleasing).exchanged else {
+            throw WebSocketError(.connectionError, "client is already connecting or connected")
+        }
+        let config = configuration
+        let handshake = ClientHandshake(url: url, key: ClientHandshake.makeKey(), protocols: config.protocols, headers: config.headers,
+                                        deflateOffer: config.compression ? Self.deflateOffer : nil, userAgent: config.userAgent)
+        let handler = WebSocketConnectionHandler(client: self, handshake: handshake, configuration: config)
+        self.handler = handler
+        try channel.pipeline.syncOperations.addHandler(handler)
+    }
+
     static let deflateOffer: PerMessageDeflateParameters = {
         var p = PerMessageDeflateParameters()
         p.clientMaxWindowBits = 0

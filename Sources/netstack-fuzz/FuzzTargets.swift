@@ -1,0 +1,32 @@
+import Foundation
+
+/// One fuzz target: a name, what it covers, and the function that takes one input.
+struct FuzzTarget {
+    let name: String
+    let summary: String
+    let run: (UnsafeRawBufferPointer) -> Void
+}
+
+enum FuzzTargets {
+    static let all: [FuzzTarget] = [
+        FuzzTarget(name: "frames", summary: "server bytes after a 101, through the real connection handler, in arbitrary read splits, with and without permessage-deflate",
+                   run: ConnectionFuzz.frames),
+        FuzzTarget(name: "handshake", summary: "the server's answer to the upgrade request, through the real handler, in arbitrary read splits",
+                   run: ConnectionFuzz.handshake),
+        FuzzTarget(name: "url", summary: "URL parsing (ws/wss) and header validation", run: ParserFuzz.urlAndHeaders),
+        FuzzTarget(name: "deflate-params", summary: "Sec-WebSocket-Extensions parsing and permessage-deflate parameters", run: ParserFuzz.extensions),
+        FuzzTarget(name: "certificate", summary: "PEM/DER parsing, inspection and OH_NetStack_VerifyCertification's verifier (the input also as CA)",
+                   run: CertificateFuzz.run),
+        FuzzTarget(name: "json", summary: "netstack.json.decode, and encode of what it decoded, in a Lua state", run: JSONFuzz.run),
+    ]
+
+    /// The target named by NETSTACK_FUZZ_TARGET (libFuzzer runs one target per process).
+    static let selected: FuzzTarget = {
+        let name = ProcessInfo.processInfo.environment["NETSTACK_FUZZ_TARGET"] ?? ""
+        guard let t = all.first(where: { $0.name == name }) else {
+            FileHandle.standardError.write("netstack-fuzz: set NETSTACK_FUZZ_TARGET to one of: \(all.map(\.name).joined(separator: ", "))\n".data(using: .utf8)!)
+            exit(2)
+        }
+        return t
+    }()
+}
