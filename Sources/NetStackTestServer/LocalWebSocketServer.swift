@@ -213,6 +213,11 @@ final class ServerConnectionHandler: ChannelInboundHandler {
     // MARK: Handshake
 
     private func readRequest(context: ChannelHandlerContext) {
+        // A TLS ClientHello on the plain port (a wss client): close at once, a TLS abort for it.
+        if head.readableBytes > 0, head.getInteger(at: head.readerIndex, as: UInt8.self) == 0x16 {
+            context.close(promise: nil)
+            return
+        }
         let text = head.withUnsafeReadableBytes { String(decoding: $0, as: UTF8.self) }
         guard let end = text.range(of: "\r\n\r\n") else {
             if head.readableBytes > 64 * 1024 { context.close(promise: nil) }

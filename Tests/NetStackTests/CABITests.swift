@@ -64,7 +64,7 @@ final class CABITests: XCTestCase {
     }
 
     func testDocumentedABIFromCAndCxx() throws {
-        let lib = Self.root.appendingPathComponent(".build/debug").path
+        let lib = CLITests.buildDir
         guard FileManager.default.fileExists(atPath: lib + "/libnetstack-c.so") else {
             throw CLITests.Failure("\(lib)/libnetstack-c.so is missing: run `swift build` first (scripts/test does)")
         }
@@ -74,8 +74,16 @@ final class CABITests: XCTestCase {
         let lab = CertificateLab.shared
         let common = ["-Wall", "-Wextra", "-Werror", "-pedantic", "-I", "Sources/CNetStackABI/include", "Tests/CABI/abi_test.c",
                       "-L", lib, "-lnetstack-c", "-Wl,-rpath,\(lib)", "-Wl,-rpath,\(runtime)"]
-        for (compiler, flags) in [("cc", ["-std=c99"]), ("c++", ["-std=c++17", "-x", "c++"])] {
-            let binary = NSTemporaryDirectory() + "abi_test_\(compiler == "cc" ? "c" : "cxx")_\(getpid())"
+        // Under a sanitizer the library carries its runtime: the program is built with the same
+        // sanitizer by the toolchain's clang, so that runtime is loaded first.
+        var compilers = [("cc", ["-std=c99"]), ("c++", ["-std=c++17", "-x", "c++"])]
+        if let san = CLITests.sanitizer {
+            let clang = URL(fileURLWithPath: runtime).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+                .appendingPathComponent("bin/clang").path
+            compilers = [(clang, ["-std=c99", "-fsanitize=\(san)", "-g"]), (clang + "++", ["-std=c++17", "-x", "c++", "-fsanitize=\(san)", "-g"])]
+        }
+        for (compiler, flags) in compilers {
+            let binary = NSTemporaryDirectory() + "abi_test_\(compiler.hasSuffix("++") ? "cxx" : "c")_\(getpid())"
             let (status, output) = try run(compiler, flags + common + ["-o", binary])
             XCTAssertEqual(status, 0, "\(compiler) failed:\n\(output)")
             guard status == 0 else { continue }
@@ -91,6 +99,9 @@ final class CABITests: XCTestCase {
     /// the library (the Swift runtime's metadata caches are "possibly lost" or "still
     /// reachable" and not counted).
     func testDocumentedABIUnderValgrind() throws {
+        if let san = CLITests.sanitizer {
+            throw XCTSkip("valgrind cannot run a \(san)-sanitized library; the \(san) run of testDocumentedABIFromCAndCxx checks the same program")
+        }
         guard FileManager.default.isExecutableFile(atPath: "/usr/bin/valgrind") else {
             throw CLITests.Failure("valgrind is not installed: scripts/bootstrap installs it")
         }
@@ -98,7 +109,7 @@ final class CABITests: XCTestCase {
         // without debug information is checked instead (same code).
         let lib = NSTemporaryDirectory() + "netstack-vg-\(getpid())"
         try? FileManager.default.createDirectory(atPath: lib, withIntermediateDirectories: true)
-        let (src, srcOut) = try run("objcopy", ["--strip-debug", Self.root.appendingPathComponent(".build/debug/libnetstack-c.so").path, lib + "/libnetstack-c.so"])
+        let (src, srcOut) = try run("objcopy", ["--strip-debug", CLITests.buildDir + "/libnetstack-c.so", lib + "/libnetstack-c.so"])
         XCTAssertEqual(src, 0, srcOut)
         let runtime = try swiftRuntimeDirectory()
         let expiredServer = try expiredTLSServer("c-expired-vg")
@@ -118,6 +129,7 @@ final class CABITests: XCTestCase {
     }
 
     func testInstalledLibraryAndExample() throws {
+        if CLITests.sanitizer != nil { throw XCTSkip("installs the plain debug build (packaging, not memory safety)") }
         let prefix = NSTemporaryDirectory() + "netstack-prefix-\(getpid())"
         // --no-build: `swift test` holds the build directory, and scripts/test built everything already.
         let (rc, out) = try run("bash", ["scripts/install", "--debug", "--no-build", prefix])
@@ -137,6 +149,7 @@ final class CABITests: XCTestCase {
     /// moved to another folder, and a C program built against it (pkg-config) and the installed CLI
     /// load everything from there.
     func testRelocatableInstallWithBundledRuntime() throws {
+        if CLITests.sanitizer != nil { throw XCTSkip("installs the plain debug build (packaging, not memory safety)") }
         guard FileManager.default.isExecutableFile(atPath: "/usr/bin/patchelf") else {
             throw CLITests.Failure("patchelf is not installed: scripts/bootstrap installs it")
         }

@@ -4,6 +4,11 @@ import XCTest
 /// The `netstack` executable as a process: exit codes, JSON output, pipes.
 final class CLITests: XCTestCase {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    /// Where the tested products are: .build/debug, or the build a sanitizer run made
+    /// (scripts/sanitize sets NETSTACK_BUILD_DIR).
+    static let buildDir = ProcessInfo.processInfo.environment["NETSTACK_BUILD_DIR"] ?? root.appendingPathComponent(".build/debug").path
+    /// The sanitizer the tested products were built with (scripts/sanitize), if any.
+    static let sanitizer = ProcessInfo.processInfo.environment["NETSTACK_SANITIZER"]
 
     func netstack(_ args: [String], stdin: String? = nil, timeout: Double = 20) throws -> (status: Int32, out: String, err: String) {
         try runNetstack(args, stdin: stdin, timeout: timeout)
@@ -23,7 +28,7 @@ final class CLITests: XCTestCase {
     }
 
     func testSigintClosesWith1001AndASecondOneExitsAtOnce() throws {
-        let binary = Self.root.appendingPathComponent(".build/debug/netstack").path
+        let binary = Self.buildDir + "/netstack"
         func start(_ url: String) throws -> (Process, Pipe) {
             let p = Process()
             p.executableURL = URL(fileURLWithPath: binary)
@@ -159,7 +164,7 @@ final class CLITests: XCTestCase {
     /// Thousands of clients in one script, with the shell's soft open-file limit at 256:
     /// `netstack run` raises it to the hard limit.
     func testThousandsOfClientsAboveTheSoftFileLimit() throws {
-        let binary = Self.root.appendingPathComponent(".build/debug/netstack").path
+        let binary = Self.buildDir + "/netstack"
         let r = try runNetstack(["-c", "ulimit -Sn 256 && exec \"$0\" run Tests/LuaScripts/many_clients.lua -- \"$1\" 2000",
                                  binary, Servers.plain.url], timeout: 60, executable: "/bin/bash")
         XCTAssertEqual(r.status, 0, r.out + r.err)
@@ -170,7 +175,7 @@ final class CLITests: XCTestCase {
 /// Runs the built `netstack` executable.
 func runNetstack(_ args: [String], stdin: String? = nil, timeout: Double = 20, env: [String: String] = [:],
                  cwd: URL? = nil, executable: String? = nil) throws -> (status: Int32, out: String, err: String) {
-    let binary = executable ?? CLITests.root.appendingPathComponent(".build/debug/netstack").path
+    let binary = executable ?? CLITests.buildDir + "/netstack"
     guard FileManager.default.isExecutableFile(atPath: binary) else {
         throw CLITests.Failure("\(binary) is missing: run `swift build` first (scripts/test does)")
     }

@@ -66,7 +66,7 @@ final class RunStatusTests: XCTestCase {
         try "print('busy'); io.stdout:flush(); while true do end".write(toFile: script, atomically: true, encoding: .utf8)
         defer { unlink(script) }
         let p = Process()
-        p.executableURL = CLITests.root.appendingPathComponent(".build/debug/netstack")
+        p.executableURL = URL(fileURLWithPath: CLITests.buildDir + "/netstack")
         p.arguments = ["run", script]
         let out = Pipe()
         p.standardOutput = out

@@ -1,0 +1,130 @@
+-- Soak: BOTS connections at a time for SECONDS against the local server's misbehaving paths,
+-- each replaced by a new one when it ends. Checks exactly one terminal event per connection
+-- (onClose, or onError before the open) and samples the process's RSS and open descriptors.
+-- Prints one JSON line {"soak":...} at the end; exits 1 on any violation.
+local ns = require "netstack"
+local base, bots, seconds, sampleEvery = ...
+bots, seconds, sampleEvery = tonumber(bots), tonumber(seconds), tonumber(sampleEvery or "5")
+local wss = base:gsub("^ws:", "wss:")
+local kinds = {
+  { name = "echo", path = "/echo" },
+  { name = "drop", path = "/misbehave/drop" },
+  { name = "stall", path = "/misbehave/hang" },
+  { name = "invalid-utf8", path = "/misbehave/invalid-utf8" },
+  { name = "rsv", path = "/misbehave/rsv" },
+  { name = "opcode", path = "/misbehave/opcode" },
+  { name = "masked", path = "/misbehave/masked" },
+  { name = "ping-flood", path = "/misbehave/ping-flood?ms=300" },
+  { name = "no-close-reply", path = "/misbehave/no-close-reply" },
+  { name = "silent", path = "/misbehave/silent" },
+  { name = "garbage", path = "/misbehave/garbage" },
+  { name = "reject-hold", path = "/misbehave/reject-hold" },
+  { name = "tls-abort", tls = true, path = "/echo" },
+}
+
+local pid = io.open("/proc/self/stat"):read("l"):match("^(%d+)")
+local function rssKiB()
+  for line in io.lines("/proc/" .. pid .. "/status") do
+    local v = line:match("^VmRSS:%s+(%d+)")
+    if v then return tonumber(v) end
+  end
+end
+local function fds()
+  local p = io.popen("ls /proc/" .. pid .. "/fd | wc -l")
+  local n = tonumber(p:read("l")); p:close()
+  return n
+end
+
+local started, terminals, violations, live, connections = 0, {}, {}, 0, 0
+local liveSet = {}
+local errorKinds = {}
+local byKind, samples = {}, {}
+local startFds = fds()
+local t0 = ns.now()
+local stopping = false
+local nextKind = 0
+
+local violationCount = 0
+local function violation(text)
+  if #violations < 20 then violations[#violations + 1] = text end
+  violationCount = violationCount + 1
+end
+
+local launch
+local function ended(id, kind, how)
+  terminals[id] = (terminals[id] or 0) + 1
+  if terminals[id] > 1 then violation(string.format("connection %d (%s): terminal event #%d (%s)", id, kind, terminals[id], how)) return end
+  live = live - 1
+  liveSet[id] = nil
+  byKind[kind] = byKind[kind] or { connections = 0, closes = 0, errors = 0 }
+  byKind[kind][how] = byKind[kind][how] + 1
+  if not stopping then launch() end
+end
+
+function launch()
+  connections = connections + 1
+  local id = connections
+  nextKind = nextKind % #kinds + 1
+  local kind = kinds[nextKind]
+  local opened = false
+  live = live + 1
+  local c
+  liveSet[id] = { kind = kind.name, since = ns.now(), client = function() return c end }
+  c = ns.OH_WebSocketClient_Constructor(function(c)
+    opened = true
+    if kind.name == "echo" or kind.name == "silent" then c:send("soak " .. id) end
+    -- The server never answers a close: the close timeout (5 s) must end the connection.
+    if kind.name == "no-close-reply" then c:close(1000, "bye") end
+  end, function(c, data)
+    if kind.name == "echo" then c:close(1000, "done") end
+  end, function(c, err)
+    -- An error before the open ends the connection; after the open, onClose follows.
+    if not opened then
+      local m = (err.errorMessage or ""):gsub("%d+", "N"):sub(1, 80)
+      errorKinds[kind.name .. ": " .. m] = (errorKinds[kind.name .. ": " .. m] or 0) + 1
+      ended(id, kind.name, "errors"); c:destroy()
+    end
+  end, function(c, r)
+    ended(id, kind.name, "closes"); c:destroy()
+  end)
+  byKind[kind.name] = byKind[kind.name] or { connections = 0, closes = 0, errors = 0 }
+  byKind[kind.name].connections = byKind[kind.name].connections + 1
+  local ok, err = c:connect((kind.tls and wss or base) .. kind.path,
+    { connectTimeout = 3000, pingInterval = 1000, pongTimeout = 2000, insecure = false })
+  if not ok then violation("connect failed at once: " .. tostring(err)); live = live - 1 end
+end
+
+for _ = 1, bots do launch() end
+
+local warm = nil
+ns.setInterval(function()
+  local t = ns.now() - t0
+  samples[#samples + 1] = { t = math.floor(t), rss = rssKiB(), fds = fds(), live = live }
+  if stopping then
+    for id, l in pairs(liveSet) do
+      if ns.now() - l.since > 30 then
+        violation(string.format("connection %d (%s) has had no terminal event for %.0f s (state %s)", id, l.kind, ns.now() - l.since, l.client() and l.client():state() or "?"))
+        liveSet[id] = nil
+        live = live - 1
+      end
+    end
+  end
+  io.stderr:write(string.format("soak: t=%ds live=%d connections=%d rss=%d KiB fds=%d\n", math.floor(t), live, connections, samples[#samples].rss, samples[#samples].fds))
+  if t >= seconds * 0.2 and not warm then warm = #samples end
+  if t >= seconds and not stopping then
+    stopping = true
+    -- Let every live connection end on its own (timeouts are a few seconds), then report.
+  end
+  if stopping and live == 0 then
+    local endFds = fds()
+    local warmRss = samples[warm or #samples].rss
+    local maxAfter = 0
+    for i = (warm or #samples), #samples do maxAfter = math.max(maxAfter, samples[i].rss) end
+    local result = { connections = connections, violations = violationCount, startFds = startFds, endFds = endFds,
+                     warmRssKiB = warmRss, maxRssAfterWarmKiB = maxAfter, samples = samples, byKind = byKind,
+                     firstViolations = #violations > 0 and violations or ns.json.emptyArray, errors = errorKinds }
+    io.write(ns.json.encode({ soak = result }), "\n")
+    io.stdout:flush()
+    ns.exit(violationCount > 0 and 1 or 0)
+  end
+end, sampleEvery * 1000)
