@@ -25,16 +25,16 @@ public final class LuaVM {
     /// The state Lua code is running on right now: the main state, or a coroutine's thread while a
     /// Swift function called from that coroutine runs. Every stack operation uses this, never the
     /// main state directly (a coroutine has a stack of its own).
-    var L: OpaquePointer
+    @exclusivity(unchecked) var L: OpaquePointer
     /// The state created for the script (host calls start here; its stack holds the message handler).
     let mainState: OpaquePointer
     public let eventLoop: EventLoop
     let options: Options
     /// Boxes behind the Swift functions registered in this state (kept for the state's lifetime).
-    private var boxes: [SwiftFunctionBox] = []
+    @exclusivity(unchecked) private var boxes: [SwiftFunctionBox] = []
     /// Uncaught errors reported so far (callbacks and chunks).
-    public private(set) var errorCount = 0
-    var errorSink: (String) -> Void = { FileHandle.standardError.write(($0 + "\n").data(using: .utf8)!) }
+    @exclusivity(unchecked) public private(set) var errorCount = 0
+    @exclusivity(unchecked) var errorSink: (String) -> Void = { FileHandle.standardError.write(($0 + "\n").data(using: .utf8)!) }
 
     public init(eventLoop: EventLoop, options: Options = .init()) throws {
         guard let L = netstack_newstate(options.memoryLimit) else { throw LuaHostError("cannot create a Lua state") }
@@ -49,7 +49,7 @@ public final class LuaVM {
 
     /// True once the state is closed: every entry from Swift (timers, connection events, finished
     /// background work) checks this first and does nothing.
-    public private(set) var isClosed = false
+    @exclusivity(unchecked) public private(set) var isClosed = false
 
     /// Closes the Lua state (finalizers run now) and drops the Swift functions, whose closures may
     /// hold their owner. Called on the VM's loop; nothing may use the state afterwards.
@@ -65,7 +65,7 @@ public final class LuaVM {
 
     /// True from the start of `close` on: Swift functions called by finalizers then refuse work
     /// that would outlive the state (timers, connections).
-    private(set) var closing = false
+    @exclusivity(unchecked) private(set) var closing = false
 
     deinit {
         guard !isClosed else { return }

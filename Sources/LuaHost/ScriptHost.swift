@@ -51,24 +51,24 @@ public final class ScriptHost {
     let options: Options
     var eventLoop: EventLoop { vm.eventLoop }
     private let done: EventLoopPromise<Int32>
-    private var finished = false
+    @exclusivity(unchecked) private var finished = false
     /// True once the run has ended (its status decided); Lua code still running (finalizers)
     /// cannot start timers or connections.
     var isFinished: Bool { finished }
 
     // Live handles.
-    var clients: [Int: LuaClient] = [:]
-    var nextClientID = 1
-    var clientsCreated = 0
-    var timers: [Int: LuaTimer] = [:]
+    @exclusivity(unchecked) var clients: [Int: LuaClient] = [:]
+    @exclusivity(unchecked) var nextClientID = 1
+    @exclusivity(unchecked) var clientsCreated = 0
+    @exclusivity(unchecked) var timers: [Int: LuaTimer] = [:]
     /// The strings "text" and "binary", anchored once (pushed for every message).
-    var textRef: Int32 = LUA_NOREF
-    var binaryRef: Int32 = LUA_NOREF
+    @exclusivity(unchecked) var textRef: Int32 = LUA_NOREF
+    @exclusivity(unchecked) var binaryRef: Int32 = LUA_NOREF
     /// Asynchronous operations (fetchChain with a callback) still running.
-    var pendingOperations = 0
-    var nextTimerID = 1
-    private var exitCode: Int32?
-    private var interrupted = false
+    @exclusivity(unchecked) var pendingOperations = 0
+    @exclusivity(unchecked) var nextTimerID = 1
+    @exclusivity(unchecked) private var exitCode: Int32?
+    @exclusivity(unchecked) private var interrupted = false
 
     public init(eventLoop: EventLoop, options: Options = .init()) throws {
         self.vm = try LuaVM(eventLoop: eventLoop, options: options.vm)
@@ -90,7 +90,7 @@ public final class ScriptHost {
     }
 
     /// The plugin runtime (search, hooks, start and exit functions).
-    private(set) var plugins: PluginRuntime!
+    @exclusivity(unchecked) private(set) var plugins: PluginRuntime!
 
     /// With `--json`, `print` becomes a `{"event":"print","text":...}` line so stdout stays JSON.
     private func installJSONPrint() {
@@ -172,7 +172,7 @@ public final class ScriptHost {
     }
 
     /// True while the main chunk and `main` run: the run cannot end before they return.
-    private var starting = false
+    @exclusivity(unchecked) private var starting = false
 
     private func start(path: String, source: String?, args: [String]) {
         starting = true
@@ -288,7 +288,7 @@ public final class ScriptHost {
     /// While connecting or connected, the registry holds the client's userdata so a script that
     /// drops its reference keeps its connection (as luv keeps live handles).
     /// Clients connecting or connected (kept as a count: checked after every callback).
-    var liveClients = 0
+    @exclusivity(unchecked) var liveClients = 0
 
     func anchor(_ c: LuaClient) {
         if !c.live { liveClients += 1 }
@@ -329,7 +329,7 @@ public final class ScriptHost {
     /// rejected upgrade, timeout) or a close that was not clean (dropped without a close frame,
     /// or failed by us for a protocol violation or limit). A later open of the same client (a
     /// reconnect) takes it off. Non-empty at the end → status 1.
-    private(set) var failedConnections: Set<Int> = []
+    @exclusivity(unchecked) private(set) var failedConnections: Set<Int> = []
 
     func connectionOpened(_ c: LuaClient) { failedConnections.remove(c.id) }
     func connectionFailed(_ c: LuaClient) { failedConnections.insert(c.id) }
@@ -393,11 +393,11 @@ final class LuaClient {
     let id: Int
     let client: WebSocketClient
     /// Registry refs: onOpen, onMessage, onError, onClose (LUA_NOREF when absent).
-    var callbacks: [Int32]
-    var selfRef: Int32 = LUA_NOREF
-    var live = false
-    var destroyed = false
-    var headers: [WebSocketHeader] = []
+    @exclusivity(unchecked) var callbacks: [Int32]
+    @exclusivity(unchecked) var selfRef: Int32 = LUA_NOREF
+    @exclusivity(unchecked) var live = false
+    @exclusivity(unchecked) var destroyed = false
+    @exclusivity(unchecked) var headers: [WebSocketHeader] = []
 
     init(id: Int, client: WebSocketClient, callbacks: [Int32]) {
         self.id = id
@@ -409,8 +409,8 @@ final class LuaClient {
 final class LuaTimer {
     let function: Int32
     let repeats: Bool
-    var scheduled: Scheduled<Void>?
-    var repeated: RepeatedTask?
+    @exclusivity(unchecked) var scheduled: Scheduled<Void>?
+    @exclusivity(unchecked) var repeated: RepeatedTask?
     init(function: Int32, repeats: Bool) {
         self.function = function
         self.repeats = repeats

@@ -40,21 +40,28 @@ package enum FrameParseError: Error, Equatable {
 /// negotiated extensions): masking direction, reserved bits, opcode validity, control-frame rules.
 package enum FrameParser {
     package static func parseHeader(_ buffer: ByteBuffer, maxFrameSize: Int) throws -> FrameHeader? {
-        let readable = buffer.readableBytes
+        // One access to the buffer's bytes for the whole header (each ByteBuffer read is an
+        // exclusivity-checked access to its storage).
+        try buffer.withUnsafeReadableBytes { try parseHeader($0, maxFrameSize: maxFrameSize) }
+    }
+
+    /// The header at the start of `bytes`; nil when more bytes are needed.
+    package static func parseHeader(_ bytes: UnsafeRawBufferPointer, maxFrameSize: Int) throws -> FrameHeader? {
+        let readable = bytes.count
         guard readable >= 2 else { return nil }
-        let r = buffer.readerIndex
-        let b0 = buffer.getInteger(at: r, as: UInt8.self)!
-        let b1 = buffer.getInteger(at: r + 1, as: UInt8.self)!
+        let b0 = bytes[0]
+        let b1 = bytes[1]
         let masked = b1 & 0x80 != 0
         var length = Int(b1 & 0x7F)
         var offset = 2
         if length == 126 {
             guard readable >= 4 else { return nil }
-            length = Int(buffer.getInteger(at: r + 2, as: UInt16.self)!)
+            length = Int(bytes[2]) << 8 | Int(bytes[3])
             offset = 4
         } else if length == 127 {
             guard readable >= 10 else { return nil }
-            let l64 = buffer.getInteger(at: r + 2, as: UInt64.self)!
+            var l64: UInt64 = 0
+            for i in 2..<10 { l64 = l64 << 8 | UInt64(bytes[i]) }
             if l64 & (1 << 63) != 0 || l64 > UInt64(Int.max / 2) { throw FrameParseError.lengthOutOfRange }
             length = Int(l64)
             offset = 10
@@ -63,7 +70,8 @@ package enum FrameParser {
         var key: UInt32? = nil
         if masked {
             guard readable >= offset + 4 else { return nil }
-            key = buffer.getInteger(at: r + offset, endianness: .little, as: UInt32.self)!
+            // Little-endian load of the key bytes in wire order (what Masking expects).
+            key = UInt32(bytes[offset]) | UInt32(bytes[offset + 1]) << 8 | UInt32(bytes[offset + 2]) << 16 | UInt32(bytes[offset + 3]) << 24
             offset += 4
         }
         return FrameHeader(fin: b0 & 0x80 != 0, rsv: (b0 >> 4) & 0x7, opcode: b0 & 0x0F,

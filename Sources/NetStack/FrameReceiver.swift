@@ -93,27 +93,46 @@ package struct FrameReceiver {
         return handle(header, payload, callerOwnsPayload: true)
     }
 
+    private enum HeaderRead {
+        case needMore, wrongMask, tooLarge(Int), badLength
+        case header(FrameHeader)
+    }
+
     /// Consumes at most one frame from `buffer`. Returns nil when more bytes are needed, or when
     /// a frame was consumed that produced no event (a non-final fragment).
     /// `progressed` tells the caller whether anything was consumed.
     package mutating func next(from buffer: inout ByteBuffer, progressed: inout Bool) -> Event? {
         progressed = false
-        // The mask bit decides before anything else whether this peer may send the frame.
-        if buffer.readableBytes >= 2, let b1 = buffer.getInteger(at: buffer.readerIndex + 1, as: UInt8.self),
-           (b1 & 0x80 != 0) != expectMaskedFrames {
-            progressed = true
-            return fail(CloseCode.protocolError, expectMaskedFrames ? "unmasked frame from a client" : "masked frame from the server")
+        // One access to the buffer's bytes for the mask bit and the header. The mask bit decides
+        // before anything else whether this peer may send the frame.
+        let expectMasked = expectMaskedFrames, limit = maxMessageSize
+        let read: HeaderRead = buffer.withUnsafeReadableBytes { raw in
+            guard raw.count >= 2 else { return .needMore }
+            if (raw[1] & 0x80 != 0) != expectMasked { return .wrongMask }
+            do {
+                guard let h = try FrameParser.parseHeader(raw, maxFrameSize: limit) else { return .needMore }
+                return .header(h)
+            } catch FrameParseError.frameTooLarge(let n) {
+                return .tooLarge(n)
+            } catch {
+                return .badLength
+            }
         }
         let header: FrameHeader
-        do {
-            guard let h = try FrameParser.parseHeader(buffer, maxFrameSize: maxMessageSize) else { return nil }
-            header = h
-        } catch FrameParseError.frameTooLarge(let n) {
+        switch read {
+        case .needMore:
+            return nil
+        case .wrongMask:
+            progressed = true
+            return fail(CloseCode.protocolError, expectMaskedFrames ? "unmasked frame from a client" : "masked frame from the server")
+        case .tooLarge(let n):
             progressed = true
             return fail(CloseCode.messageTooBig, "incoming frame of \(n) bytes exceeds the limit of \(maxMessageSize) bytes", code: .dataLengthExceeded)
-        } catch {
+        case .badLength:
             progressed = true
             return fail(CloseCode.protocolError, "invalid frame length")
+        case .header(let h):
+            header = h
         }
         guard buffer.readableBytes >= header.headerLength + header.payloadLength else {
             if let failure = checkPartialText(header, buffer, payloadAt: header.headerLength) {

@@ -23,11 +23,11 @@ final class LoopTimers {
     }
 
     private let eventLoop: EventLoop
-    private var heap: [Entry] = []
-    private var callbacks: [UInt64: () -> Void] = [:]
-    private var nextID: UInt64 = 1
-    private var armed: Scheduled<Void>?
-    private var armedDeadline: NIODeadline?
+    @exclusivity(unchecked) private var heap: [Entry] = []
+    @exclusivity(unchecked) private var callbacks: [UInt64: () -> Void] = [:]
+    @exclusivity(unchecked) private var nextID: UInt64 = 1
+    @exclusivity(unchecked) private var armed: Scheduled<Void>?
+    @exclusivity(unchecked) private var armedDeadline: NIODeadline?
 
     private init(eventLoop: EventLoop) {
         self.eventLoop = eventLoop

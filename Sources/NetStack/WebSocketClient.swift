@@ -64,17 +64,17 @@ public enum WebSocketClientState: UInt8, Sendable {
 /// no callback runs.
 public final class WebSocketClient: @unchecked Sendable {
     public let eventLoop: EventLoop
-    public var configuration: WebSocketClientConfiguration
+    @exclusivity(unchecked) public var configuration: WebSocketClientConfiguration
 
-    public var onOpen: ((WebSocketClient, WebSocketOpenResult) -> Void)?
-    public var onMessage: ((WebSocketClient, WebSocketMessage) -> Void)?
-    public var onError: ((WebSocketClient, WebSocketError) -> Void)?
-    public var onClose: ((WebSocketClient, WebSocketCloseResult) -> Void)?
+    @exclusivity(unchecked) public var onOpen: ((WebSocketClient, WebSocketOpenResult) -> Void)?
+    @exclusivity(unchecked) public var onMessage: ((WebSocketClient, WebSocketMessage) -> Void)?
+    @exclusivity(unchecked) public var onError: ((WebSocketClient, WebSocketError) -> Void)?
+    @exclusivity(unchecked) public var onClose: ((WebSocketClient, WebSocketCloseResult) -> Void)?
     /// Fires once the send queue drained after having gone over `writeHighWatermark`.
-    public var onWritable: ((WebSocketClient) -> Void)?
+    @exclusivity(unchecked) public var onWritable: ((WebSocketClient) -> Void)?
 
     /// Anything the embedding layer wants to hang on the client (the C ABI and Lua host use it).
-    public var userData: AnyObject?
+    @exclusivity(unchecked) public var userData: AnyObject?
 
     let stateAtomic = ManagedAtomic<UInt8>(WebSocketClientState.idle.rawValue)
     /// Payload bytes accepted by `send` and not yet handed to the channel.
@@ -82,7 +82,7 @@ public final class WebSocketClient: @unchecked Sendable {
     /// Bytes the channel holds that the socket has not taken yet (updated on the loop).
     let socketBacklog = ManagedAtomic<Int>(0)
     /// Loop-confined: the handler of the current connection.
-    var handler: WebSocketConnectionHandler?
+    @exclusivity(unchecked) var handler: WebSocketConnectionHandler?
 
     public init(configuration: WebSocketClientConfiguration = .init(), eventLoop: EventLoop? = nil) {
         self.configuration = configuration

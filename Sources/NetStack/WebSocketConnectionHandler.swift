@@ -24,27 +24,27 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
 
     /// Strong while the connection lives, so a client nobody else holds stays alive until its
     /// terminal event; released then, which breaks the client -> handler -> client cycle.
-    private var client: WebSocketClient?
+    @exclusivity(unchecked) private var client: WebSocketClient?
     private let handshake: ClientHandshake
     private let config: WebSocketClientConfiguration
     private let eventLoop: EventLoop
-    private var phase: Phase = .connecting
-    private var context: ChannelHandlerContext?
-    private var channel: Channel?
+    @exclusivity(unchecked) private var phase: Phase = .connecting
+    @exclusivity(unchecked) private var context: ChannelHandlerContext?
+    @exclusivity(unchecked) private var channel: Channel?
 
-    private var receiver: FrameReceiver
-    private var deflate: PerMessageDeflate?
+    @exclusivity(unchecked) private var receiver: FrameReceiver
+    @exclusivity(unchecked) private var deflate: PerMessageDeflate?
     /// Bytes of an incomplete frame (or, while handshaking, of the response).
-    private var inbound: ByteBuffer?
+    @exclusivity(unchecked) private var inbound: ByteBuffer?
     /// Storage for the next partial frame (see keepPartialFrame).
-    private var spare: ByteBuffer?
+    @exclusivity(unchecked) private var spare: ByteBuffer?
     /// A large message frame that a read ended inside: its accepted header, and its payload so far
     /// in a buffer of exactly the payload's size, which becomes the message's storage.
-    private var pendingPayload: (header: FrameHeader, data: ByteBuffer)?
-    private var outbox: ByteBuffer?
-    private var flushScheduled = false
-    private var inRead = false
-    private var aboveHighWatermark = false
+    @exclusivity(unchecked) private var pendingPayload: (header: FrameHeader, data: ByteBuffer)?
+    @exclusivity(unchecked) private var outbox: ByteBuffer?
+    @exclusivity(unchecked) private var flushScheduled = false
+    @exclusivity(unchecked) private var inRead = false
+    @exclusivity(unchecked) private var aboveHighWatermark = false
     private let allocator = ByteBufferAllocator()
     private let masks: MaskKeySource
 
@@ -52,22 +52,22 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
     private lazy var timers = LoopTimers.forCurrentLoop(eventLoop)
     /// Polls briefly for the answer after each write (see LoopBusyPoll).
     private lazy var busyPoll = LoopBusyPoll.forCurrentLoop(eventLoop)
-    private var connectTimer: LoopTimers.Handle?
-    private var closeTimer: LoopTimers.Handle?
-    private var pingTimer: LoopTimers.Handle?
-    private var pongDeadline: LoopTimers.Handle?
+    @exclusivity(unchecked) private var connectTimer: LoopTimers.Handle?
+    @exclusivity(unchecked) private var closeTimer: LoopTimers.Handle?
+    @exclusivity(unchecked) private var pingTimer: LoopTimers.Handle?
+    @exclusivity(unchecked) private var pongDeadline: LoopTimers.Handle?
 
-    private var closeSent = false
+    @exclusivity(unchecked) private var closeSent = false
     /// The outcome of the certificate check of a wss handshake.
-    private var tlsVerification: CertificateVerificationResult?
+    @exclusivity(unchecked) private var tlsVerification: CertificateVerificationResult?
     /// We sent a close frame and still read input to find the server's.
     private var awaitingCloseReply: Bool { closeSent && closeReceived == nil && localFailure == nil }
-    private var closeReceived: (code: UInt16, reason: String)?
-    private var localFailure: (code: UInt16, reason: String)?
-    private var lostReason: String?
-    private var pendingErrorMessage: String?
-    private var terminalDelivered = false
-    private var abandoned = false
+    @exclusivity(unchecked) private var closeReceived: (code: UInt16, reason: String)?
+    @exclusivity(unchecked) private var localFailure: (code: UInt16, reason: String)?
+    @exclusivity(unchecked) private var lostReason: String?
+    @exclusivity(unchecked) private var pendingErrorMessage: String?
+    @exclusivity(unchecked) private var terminalDelivered = false
+    @exclusivity(unchecked) private var abandoned = false
 
     init(client: WebSocketClient, handshake: ClientHandshake, configuration: WebSocketClientConfiguration) {
         self.client = client
@@ -392,9 +392,9 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
     // MARK: Pongs
 
     /// The payload of the newest ping not answered yet because the peer is not reading.
-    private var pendingPong: ByteBuffer?
+    @exclusivity(unchecked) private var pendingPong: ByteBuffer?
     /// Pong bytes in the outbox since the last flush.
-    private var pongBytesInOutbox = 0
+    @exclusivity(unchecked) private var pongBytesInOutbox = 0
     /// Pong bytes the outbox may hold before pings are coalesced (one read of tiny pings).
     static let pongOutboxLimit = 64 * 1024
 
@@ -470,7 +470,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
     }
 
     /// The last socket backlog read from the channel.
-    private var socketBacklogKnown = 0
+    @exclusivity(unchecked) private var socketBacklogKnown = 0
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
         // Not flushed from here: this runs inside writeAndFlush when a write changes writability.
@@ -482,8 +482,8 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
     /// Payload bytes from `send` in the outbox. They leave `queued` when handed to the channel;
     /// what the socket has not taken yet is tracked as `socketBacklog` (channel bytes, frame overhead
     /// included). `bufferedAmount` is the sum.
-    private var payloadInOutbox = 0
-    private var drainWatch = false
+    @exclusivity(unchecked) private var payloadInOutbox = 0
+    @exclusivity(unchecked) private var drainWatch = false
 
     private func updateSocketBacklog(_ context: ChannelHandlerContext) {
         guard let client = client else { return }
