@@ -1,4 +1,5 @@
 #include "netstack_lua_bridge.h"
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -102,7 +103,15 @@ static void *alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
         return NULL;
     }
     void *p = realloc(ptr, nsize);
-    if (p) u->used = u->used - old + nsize;
+    if (p) {
+        u->used = u->used - old + nsize;
+    } else if (!u->enforce) {
+        /* Outside Lua code (Swift functions and host calls building values) an allocation failure
+         * would raise a Lua error through Swift frames, which is undefined behaviour. Out of
+         * memory there ends the process, as it does for Swift's own allocations. */
+        fputs("netstack: out of memory outside Lua code\n", stderr);
+        abort();
+    }
     return p;
 }
 

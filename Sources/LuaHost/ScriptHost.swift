@@ -84,9 +84,18 @@ public final class ScriptHost {
         binaryRef = vm.ref()
         NetStackModule.install(into: self)
         if options.events != nil { installJSONPrint() }
-        if options.sandbox { try PluginRuntime.applySandbox(vm) }
-        plugins = try PluginRuntime(host: self, search: options.pluginPath, plugins: options.plugins,
-                                    options: options.pluginOptions, sandbox: options.sandbox, json: options.events != nil)
+        do {
+            if options.sandbox { try PluginRuntime.applySandbox(vm) }
+            plugins = try PluginRuntime(host: self, search: options.pluginPath, plugins: options.plugins,
+                                        options: options.pluginOptions, sandbox: options.sandbox, json: options.events != nil)
+        } catch {
+            // The functions installed so far hold this host: closing the state drops them, or the
+            // host and its state would keep each other alive.
+            let vm = self.vm
+            if eventLoop.inEventLoop { vm.close() } else { try? eventLoop.submit { vm.close() }.wait() }
+            done.fail(error)
+            throw error
+        }
     }
 
     /// The plugin runtime (search, hooks, start and exit functions).

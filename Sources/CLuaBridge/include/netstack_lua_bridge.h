@@ -31,7 +31,10 @@ int netstack_pcall_base(lua_State *L, int nargs, int nresults);
  * receives nargs values already pushed. Returns the status; message on top on error. */
 int netstack_dofile(lua_State *L, const char *path, int nargs);
 
-/* A new state whose allocator enforces a byte limit (0: none), with the standard libraries. */
+/* A new state whose allocator enforces a byte limit (0: none), with the standard libraries. The
+ * limit applies while Lua code runs; outside it (Swift functions, host calls) allocations are not
+ * limited, and a real allocation failure aborts the process instead of raising a Lua error through
+ * Swift frames. */
 lua_State *netstack_newstate(size_t memory_limit);
 void netstack_close(lua_State *L);
 size_t netstack_memory_used(lua_State *L);
