@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <pthread.h>
 
 static void sleep_ms(long ms) {
     struct timespec ts;
@@ -21,7 +22,9 @@ static void sleep_ms(long ms) {
 static int passed, failed;
 #define CHECK(cond, what) do { if (cond) { passed++; printf("ok - %s\n", what); } else { failed++; printf("not ok - %s (line %d)\n", what, __LINE__); } } while (0)
 
-/* Event record, written on the library's thread, read here after polling. */
+/* Event record, written on the library's thread under `lock`, read here after wait_for took the
+ * lock (which orders the callback's writes before the reads that follow). */
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static volatile int opened, closes, errors, messages;
 static volatile uint32_t open_code, close_code, error_code;
 static char open_reason[64], close_reason[128], error_message[512], last_message[256];
@@ -30,38 +33,56 @@ static volatile int destroy_in_message;
 
 static void on_open(struct WebSocket *c, WebSocket_OpenResult r) {
     (void)c;
+    pthread_mutex_lock(&lock);
     open_code = r.code;
     snprintf(open_reason, sizeof open_reason, "%s", r.reason);
     opened++;
+    pthread_mutex_unlock(&lock);
 }
 static void on_message(struct WebSocket *c, char *data, uint32_t length) {
+    pthread_mutex_lock(&lock);
     memcpy(last_message, data, length < sizeof last_message - 1 ? length + 1 : sizeof last_message - 1);
     last_length = length;
     messages++;
-    if (destroy_in_message) OH_WebSocketClient_Destroy(c);
+    int destroy = destroy_in_message;
+    pthread_mutex_unlock(&lock);
+    if (destroy) OH_WebSocketClient_Destroy(c);
 }
 static void on_error(struct WebSocket *c, WebSocket_ErrorResult r) {
     (void)c;
+    pthread_mutex_lock(&lock);
     error_code = r.errorCode;
     snprintf(error_message, sizeof error_message, "%s", r.errorMessage);
     errors++;
+    pthread_mutex_unlock(&lock);
 }
 static void on_close(struct WebSocket *c, WebSocket_CloseResult r) {
     (void)c;
+    pthread_mutex_lock(&lock);
     close_code = r.code;
     snprintf(close_reason, sizeof close_reason, "%s", r.reason);
     closes++;
+    pthread_mutex_unlock(&lock);
+}
+
+static int counter_value(volatile int *counter) {
+    pthread_mutex_lock(&lock);
+    int v = *counter;
+    pthread_mutex_unlock(&lock);
+    return v;
 }
 
 static int wait_for(volatile int *counter, int target) {
-    for (int i = 0; i < 1000 && *counter < target; i++) sleep_ms(10);
-    return *counter >= target;
+    for (int i = 0; i < 1000 && counter_value(counter) < target; i++) sleep_ms(10);
+    return counter_value(counter) >= target;
 }
 
 static void reset(void) {
+    pthread_mutex_lock(&lock);
     opened = closes = errors = messages = 0;
     open_code = close_code = error_code = 0;
     last_length = 0;
+    pthread_mutex_unlock(&lock);
 }
 
 static unsigned char *read_file(const char *dir, const char *name, uint32_t *size) {
@@ -129,7 +150,7 @@ int main(int argc, char **argv) {
     tail->next = &mine;
     CHECK(OH_WebSocketClient_Close(c, close_default) == 0, "Close(0, NULL) = 0");
     CHECK(wait_for(&closes, 1) && close_code == 1000, "onClose 1000");
-    CHECK(errors == 0, "no onError on a clean session");
+    CHECK(counter_value(&errors) == 0, "no onError on a clean session");
     CHECK(OH_WebSocketClient_Destroy(c) == 0, "Destroy = 0 (a program-owned header node in the list is not freed)");
     CHECK(strcmp(mine.fieldName, "X-Mine") == 0, "the program's header node is intact after Destroy");
     CHECK(OH_WebSocketClient_Send(c, (char *)"x", 1) == WEBSOCKET_CLIENT_NOT_CREATED, "Send after Destroy = 1002");
@@ -141,20 +162,20 @@ int main(int argc, char **argv) {
     CHECK(OH_WebSocketClient_Connect(c, "ws://127.0.0.1:1/", no_options) == 0, "Connect to a closed port returns 0");
     CHECK(wait_for(&errors, 1) && error_code == WEBSOCKET_CONNECTION_ERROR && strstr(error_message, "refused"), "onError 1003 connection refused");
     sleep_ms(100);
-    CHECK(closes == 0 && opened == 0, "no onOpen/onClose after a failed connect");
+    CHECK(counter_value(&closes) == 0 && counter_value(&opened) == 0, "no onOpen/onClose after a failed connect");
     OH_WebSocketClient_Destroy(c);
 
     /* Destroy from inside a callback: no callback after it. */
     reset();
-    destroy_in_message = 1;
+    pthread_mutex_lock(&lock); destroy_in_message = 1; pthread_mutex_unlock(&lock);
     c = OH_WebSocketClient_Constructor(on_open, on_message, on_error, on_close);
     OH_WebSocketClient_Connect(c, url, no_options);
     wait_for(&opened, 1);
     OH_WebSocketClient_Send(c, (char *)"bye", 3);
     CHECK(wait_for(&messages, 1), "message before destroy");
     sleep_ms(200);
-    CHECK(closes == 0 && messages == 1, "no callback after Destroy inside onMessage");
-    destroy_in_message = 0;
+    CHECK(counter_value(&closes) == 0 && counter_value(&messages) == 1, "no callback after Destroy inside onMessage");
+    pthread_mutex_lock(&lock); destroy_in_message = 0; pthread_mutex_unlock(&lock);
 
     /* wss: trusted through SSL_CERT_FILE (set by the test), and an expired certificate. */
     reset();

@@ -77,14 +77,17 @@ final class CABITests: XCTestCase {
         // Under a sanitizer the library carries its runtime: the program is built with the same
         // sanitizer by the toolchain's clang, so that runtime is loaded first.
         var compilers = [("cc", ["-std=c99"]), ("c++", ["-std=c++17", "-x", "c++"])]
+        var linkExtra: [String] = []
         if let san = CLITests.sanitizer {
             let clang = URL(fileURLWithPath: runtime).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
                 .appendingPathComponent("bin/clang").path
             compilers = [(clang, ["-std=c99", "-fsanitize=\(san)", "-g"]), (clang + "++", ["-std=c++17", "-x", "c++", "-fsanitize=\(san)", "-g"])]
+            // ThreadSanitizer's runtime intercepts libdispatch: the program links it (and its blocks runtime).
+            if san == "thread" { linkExtra = ["-L", runtime, "-ldispatch", "-lBlocksRuntime"] }
         }
         for (compiler, flags) in compilers {
             let binary = NSTemporaryDirectory() + "abi_test_\(compiler.hasSuffix("++") ? "cxx" : "c")_\(getpid())"
-            let (status, output) = try run(compiler, flags + common + ["-o", binary])
+            let (status, output) = try run(compiler, flags + common + linkExtra + ["-o", binary])
             XCTAssertEqual(status, 0, "\(compiler) failed:\n\(output)")
             guard status == 0 else { continue }
             let (rc, text) = try run(binary, [Servers.plain.url, Servers.tls.url, expiredServer.url, lab.dir],
