@@ -15,13 +15,13 @@ struct Run: ParsableCommand {
         The run ends when no connection or timer is left, on netstack.exit(code), or (with the \
         default --on-error exit) after the first uncaught error in a callback. SIGINT closes open \
         connections with 1001 and ends with 130; a second SIGINT exits at once with 130.
-        Exit status: the code given to netstack.exit (0-255); else 1 if any error was raised in \
-        the script, a callback or a plugin hook; else 1 if a connection failed (an error before \
-        the open: DNS, refused, TLS, rejected upgrade, timeout; or a close that was not clean: \
-        dropped without a close frame, or closed by us for a protocol violation), unless a later \
-        connect of that client opened; else 0. A plugin's exit function may turn 0 into another \
-        status (metrics thresholds: 99). 2 for a missing script; 64 for bad options; 3 when a \
-        --plugin plugin cannot be loaded (the script does not run); 130 after SIGINT.
+        Exit status, first that applies: the code given to netstack.exit (0-255); 1 if any \
+        error was raised in the script, a callback or a plugin hook; a plugin's status (metrics \
+        thresholds: 99); 1 if a connection failed (an error before the open: DNS, refused, TLS, \
+        rejected upgrade, timeout; or a close that was not clean: dropped without a close frame, \
+        or closed by us for a protocol violation), unless a later connect of that client opened; \
+        else 0. 2 for a missing script; 64 for bad options; 3 when a --plugin plugin cannot be \
+        loaded (the script does not run); 130 after SIGINT.
         """
     )
 
