@@ -92,7 +92,9 @@ struct Run: ParsableCommand {
         let source = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
         var interrupts = 0
         source.setEventHandler {
-            interrupts += 1
+            // A signal source coalesces signals that arrive before its handler runs: `data` is
+            // how many there were.
+            interrupts += max(1, Int(source.data))
             if interrupts == 1 {
                 host.interrupt()
             } else {

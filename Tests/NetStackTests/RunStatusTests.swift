@@ -79,8 +79,9 @@ final class RunStatusTests: XCTestCase {
         kill(p.processIdentifier, SIGINT)
         let deadline = Date().addingTimeInterval(3)
         while p.isRunning && Date() < deadline { usleep(10_000) }
-        if p.isRunning { p.terminate() }
-        XCTAssertFalse(p.isRunning)
+        let stillRunning = p.isRunning
+        if stillRunning { p.terminate(); p.waitUntilExit() }
+        XCTAssertFalse(stillRunning, "still running 3 s after the second SIGINT")
         XCTAssertEqual(p.terminationStatus, 130)
     }
 
