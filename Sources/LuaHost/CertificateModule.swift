@@ -67,8 +67,9 @@ enum CertificateModule {
                 for (key, apply) in [
                     ("hostname", { options.hostname = vm.string(at: -1) }),
                     ("ip", { options.ipAddress = vm.string(at: -1) }),
-                    ("time", { badTime = !(vm.number(at: -1).map { CertificateVerificationOptions.validTimeRange.contains($0) } ?? false)
-                               options.atTime = vm.number(at: -1).map { Date(timeIntervalSince1970: $0) } }),
+                    ("time", { let t = vm.number(at: -1)
+                               badTime = !(t.map(CertificateVerificationOptions.validTimeRange.contains) ?? false)
+                               options.atTime = t.map { Date(timeIntervalSince1970: $0) } }),
                     ("purpose", { options.purposeTLSServer = vm.string(at: -1) == "server" }),
                     ("certType", { if let t = vm.string(at: -1) { certType = t == "der" ? .der : .pem } }),
                     ("caType", { if let t = vm.string(at: -1) { caType = t == "der" ? .der : .pem } }),
@@ -122,7 +123,7 @@ enum CertificateModule {
                 vm.rawField(3, "caPath"); caPath = vm.string(at: -1); netstack_pop(vm.L, 1)
                 vm.rawField(3, "timeout")
                 if vm.type(at: -1) > LUA_TNIL {
-                    guard let t = vm.number(at: -1), t.isFinite, t > 0, t <= DurationArgument.maxMilliseconds else {
+                    guard let t = vm.number(at: -1), t > 0, DurationArgument.milliseconds(t) != nil else {
                         netstack_pop(vm.L, 1)
                         return vm.raise("bad argument #3 to 'fetchChain' (timeout: \(DurationArgument.expected), above 0)")
                     }
