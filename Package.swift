@@ -69,8 +69,9 @@ let package = Package(
             resources: [.embedInCode("Lua/plugins.lua")],
             swiftSettings: [.swiftLanguageMode(.v5)]
         ),
-        .executableTarget(
-            name: "netstack",
+        // The command line's commands (parsing and running); a library so that the parser can be fuzzed.
+        .target(
+            name: "NetStackCLI",
             dependencies: [
                 "NetStack", "NetStackTestServer", "LuaHost",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -79,6 +80,7 @@ let package = Package(
             ],
             swiftSettings: [.swiftLanguageMode(.v5)]
         ),
+        .executableTarget(name: "netstack", dependencies: ["NetStackCLI"], swiftSettings: [.swiftLanguageMode(.v5)]),
         // Bench client speaking the contract of shared/bench (engine only, no Lua).
         .executableTarget(
             name: "netstack-wsbench",
@@ -109,7 +111,8 @@ let package = Package(
         .executableTarget(
             name: "netstack-fuzz",
             dependencies: [
-                "NetStack", "LuaHost",
+                "NetStack", "LuaHost", "NetStackCLI", "NetStackTestServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),

@@ -5,9 +5,12 @@ import NIOPosix
 import NetStack
 import NetStackTestServer
 
-@main
-struct NetStackCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
+/// The `netstack` command line: its subcommands parse here (a library, so that the parser can be
+/// fuzzed and tested without a process); Sources/netstack/main.swift runs it.
+public struct NetStackCommand: ParsableCommand {
+    public init() {}
+
+    public static let configuration = CommandConfiguration(
         commandName: "netstack",
         abstract: "Script WebSocket clients and audit certificates.",
         discussion: """

@@ -35,6 +35,7 @@ struct Run: ParsableCommand {
             throw ValidationError("--memory-limit: '\(m)' is not a size (a whole number of bytes, optionally with k, m or g; 0 means no limit)")
         }
         guard instructionLimit >= 0 else { throw ValidationError("--instruction-limit: expected 0 or more, got \(instructionLimit)") }
+        guard gc == "generational" || gc == "incremental" else { throw ValidationError("--gc: expected generational or incremental, got '\(gc)'") }
     }
     @Option(help: "Lua's garbage collector: generational (default; messages die young) or incremental.") var gc: String = "generational"
     @Option(help: "After an uncaught error in a callback: exit (end the run now, the default), close (close that connection with 1011 and go on) or continue.")
@@ -59,7 +60,6 @@ struct Run: ParsableCommand {
         }
         options.vm.instructionBudget = instructionLimit
         options.onError = onError
-        guard gc == "generational" || gc == "incremental" else { throw ValidationError("--gc: expected generational or incremental, got '\(gc)'") }
         options.vm.generationalGC = gc == "generational"
         if verbose { options.trace = { printErr($0) } }
         if json {
@@ -114,10 +114,10 @@ struct Run: ParsableCommand {
     }
 }
 
-/// A byte count with an optional k, m or g suffix (powers of 1024); nil when it is not a
-/// non-negative whole number or does not fit 64 bits.
 extension ScriptHost.ErrorPolicy: ExpressibleByArgument {}
 
+/// A byte count with an optional k, m or g suffix (powers of 1024); nil when it is not a
+/// non-negative whole number or does not fit 64 bits.
 func parseSize(_ s: String) -> Int? {
     let lower = s.lowercased()
     var digits = Substring(lower)

@@ -1,0 +1,3 @@
+import NetStackCLI
+
+NetStackCommand.main()
