@@ -18,6 +18,10 @@ enum FuzzTargets {
         FuzzTarget(name: "certificate", summary: "PEM/DER parsing, inspection and OH_NetStack_VerifyCertification's verifier (the input also as CA)",
                    run: CertificateFuzz.run),
         FuzzTarget(name: "json", summary: "netstack.json.decode, and encode of what it decoded, in a Lua state", run: JSONFuzz.run),
+        FuzzTarget(name: "cli", summary: "netstack's command-line parsing and validation (arguments split at NUL bytes), without running the command",
+                   run: CommandLineFuzz.run),
+        FuzzTarget(name: "lua-api", summary: "random call sequences of the Lua API (clients, sends, closes, timers, coroutines, json, certificates) from generated scripts, against a local server",
+                   run: LuaAPIFuzz.run),
     ]
 
     /// The target named by NETSTACK_FUZZ_TARGET (libFuzzer runs one target per process).
