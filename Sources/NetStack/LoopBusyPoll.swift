@@ -19,8 +19,8 @@ import NIOPosix
 /// answers slowly (a remote server, an idle bot) so costs one budget per 1024 writes at worst.
 ///
 /// Off on machines with one usable core (polling would take the time the peer needs), when the
-/// budget is zero, and on loops that are not SwiftNIO's epoll loops (then the descriptor is not
-/// found and nothing polls). While it polls, tasks submitted to the loop from other threads wait
+/// budget is zero, and on loops that never wait in epoll (then the descriptor is not found within
+/// two seconds and nothing polls). While it polls, tasks submitted to the loop from other threads wait
 /// (at most one budget).
 ///
 /// Loop-confined: use it only from its loop's thread (`forCurrentLoop`).
@@ -29,7 +29,8 @@ final class LoopBusyPoll {
     static let maximumBudget: TimeAmount = .milliseconds(1)
 
     private let eventLoop: EventLoop
-    private let epollFD: CInt
+    /// The loop's epoll descriptor, once the probe found it.
+    private(set) var epollFD: CInt?
     private var scheduled = false
     /// The budget of the last poll.
     private(set) var budget: TimeAmount = .zero
@@ -45,10 +46,12 @@ final class LoopBusyPoll {
     }
     private(set) var statistics = Statistics()
 
-    private init(eventLoop: EventLoop, epollFD: CInt) {
+    private init(eventLoop: EventLoop) {
         self.eventLoop = eventLoop
-        self.epollFD = epollFD
     }
+
+    /// How long the probe samples the loop's thread for an epoll wait.
+    static let probeTimeout: Double = 2
 
     private final class Slot {
         let poller: LoopBusyPoll?
@@ -59,38 +62,28 @@ final class LoopBusyPoll {
     /// More than one core available to this process.
     static let multiCore = System.coreCount > 1
 
-    /// The poller of the loop whose thread this is, or nil where busy polling cannot work.
+    /// The poller of the loop whose thread this is, or nil where busy polling cannot work. A new
+    /// poller starts looking for the loop's epoll descriptor and polls once it is known.
     static func forCurrentLoop(_ eventLoop: EventLoop) -> LoopBusyPoll? {
         eventLoop.preconditionInEventLoop()
         if let slot = perThread.currentValue { return slot.poller }
         var poller: LoopBusyPoll?
-        if multiCore, let fd = epollDescriptor(of: eventLoop) { poller = LoopBusyPoll(eventLoop: eventLoop, epollFD: fd) }
+        if multiCore, let thread = EpollDescriptorProbe.currentThread() {
+            let p = LoopBusyPoll(eventLoop: eventLoop)
+            poller = p
+            let bound = NIOLoopBound(p, eventLoop: eventLoop)
+            EpollDescriptorProbe.find(waitedOnBy: thread, timeout: probeTimeout) { fd in
+                guard let fd = fd else { return }
+                eventLoop.execute { bound.value.epollFD = fd }
+            }
+        }
         perThread.currentValue = Slot(poller)
         return poller
     }
 
-    /// The loop's epoll descriptor, read from SwiftNIO's selector by reflection (SwiftNIO has no API
-    /// for it). Checked to be an epoll instance; nil if the layout changed or the loop is another kind.
-    static func epollDescriptor(of eventLoop: EventLoop) -> CInt? {
-        func child(_ value: Any, _ label: String) -> Any? {
-            var mirror: Mirror? = Mirror(reflecting: value)
-            while let m = mirror {
-                for c in m.children where c.label == label { return c.value }
-                mirror = m.superclassMirror
-            }
-            return nil
-        }
-        guard let selector = child(eventLoop, "_selector"),
-              let fd = child(selector, "selectorFD") as? CInt, fd >= 0 else { return nil }
-        var target = [CChar](repeating: 0, count: 64)
-        let n = readlink("/proc/self/fd/\(fd)", &target, target.count - 1)
-        guard n > 0, String(cString: target) == "anon_inode:[eventpoll]" else { return nil }
-        return fd
-    }
-
     /// Asks the loop to poll for up to `budget` once the current tick's work is done.
     func request(budget: TimeAmount) {
-        guard budget.nanoseconds > 0, !scheduled else { return }
+        guard budget.nanoseconds > 0, !scheduled, epollFD != nil else { return }
         if skip > 0 {
             skip -= 1
             statistics.skipped += 1
@@ -103,6 +96,7 @@ final class LoopBusyPoll {
 
     private func poll() {
         scheduled = false
+        guard let epollFD = epollFD else { return }
         statistics.polls += 1
         var pfd = pollfd(fd: epollFD, events: Int16(POLLIN), revents: 0)
         let end = NIODeadline.now() + budget

@@ -5,7 +5,7 @@ import NetStackTestServer
 import XCTest
 @testable import NetStack
 
-/// Busy polling after writes: finding SwiftNIO's epoll descriptor, engaging on a real connection,
+/// Busy polling after writes: finding the loop's epoll descriptor, engaging on a real connection,
 /// backing off when nothing answers, and staying off where it should.
 final class LoopBusyPollTests: XCTestCase {
     let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
@@ -15,31 +15,61 @@ final class LoopBusyPollTests: XCTestCase {
         try loop.submit { LoopBusyPoll.forCurrentLoop(loop)?.statistics }.wait()
     }
 
-    /// Fails when a SwiftNIO update moves the selector's descriptor: busy polling would then be off.
+    /// The poller of `loop`, once it knows the loop's epoll descriptor.
+    func readyPoller(_ loop: EventLoop) throws -> LoopBusyPoll {
+        let deadline = Date().addingTimeInterval(LoopBusyPoll.probeTimeout + 1)
+        while Date() < deadline {
+            if try loop.submit({ LoopBusyPoll.forCurrentLoop(loop)?.epollFD != nil }).wait() {
+                return try loop.submit { LoopBusyPoll.forCurrentLoop(loop)! }.wait()
+            }
+            usleep(1000)
+        }
+        throw CLITests.Failure("the loop's epoll descriptor was not found")
+    }
+
+    /// Fails when SwiftNIO's loops stop waiting in epoll (or Linux stops telling): busy polling
+    /// would then be off.
     func testFindsTheEpollDescriptorOfNIOLoops() throws {
         let loop = group.next()
-        let fd = try loop.submit { LoopBusyPoll.epollDescriptor(of: loop) }.wait()
-        let found = try XCTUnwrap(fd, "SwiftNIO's selector descriptor not found by reflection")
+        let thread = try XCTUnwrap(try loop.submit { EpollDescriptorProbe.currentThread() }.wait())
+        let found = try XCTUnwrap(EpollDescriptorProbe.descriptor(waitedOnBy: thread, timeout: 2), "no epoll wait seen on \(thread)")
         let target = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\(found)")
         XCTAssertEqual(target, "anon_inode:[eventpoll]")
         // Another loop has another epoll instance.
         let other = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         defer { try? other.syncShutdownGracefully() }
-        let otherLoop = other.next()
-        let fd2 = try otherLoop.submit { LoopBusyPoll.epollDescriptor(of: otherLoop) }.wait()
-        XCTAssertNotNil(fd2)
+        let otherThread = try XCTUnwrap(try other.next().submit { EpollDescriptorProbe.currentThread() }.wait())
+        XCTAssertNotEqual(otherThread, thread)
+        let fd2 = try XCTUnwrap(EpollDescriptorProbe.descriptor(waitedOnBy: otherThread, timeout: 2))
         XCTAssertNotEqual(fd2, found)
+        // The poller finds the same one by itself.
+        if LoopBusyPoll.multiCore { XCTAssertEqual(try readyPoller(loop).epollFD, found) }
     }
 
-    func testNotFoundOnAClosedLoop() throws {
+    func testNotFoundForAThreadThatEnded() throws {
         let closed = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let loop = closed.next()
+        let thread = try XCTUnwrap(try closed.next().submit { EpollDescriptorProbe.currentThread() }.wait())
         try closed.syncShutdownGracefully()
-        XCTAssertNil(LoopBusyPoll.epollDescriptor(of: loop))
+        XCTAssertNil(EpollDescriptorProbe.descriptor(waitedOnBy: thread, timeout: 0.2))
+    }
+
+    func testReadsOnlyEpollWaitsFromSyscallLines() {
+        #if arch(x86_64)
+        XCTAssertEqual(EpollDescriptorProbe.waitedDescriptor(syscallLine: "232 0x5 0x7f6828000ba0 0x3ff 0x7d0 0x0 0x0 0x7f 0x7f"), 5)
+        XCTAssertEqual(EpollDescriptorProbe.waitedDescriptor(syscallLine: "281 0x1a 0x1 0x2 0x3 0x0 0x0 0x7f 0x7f"), 26)
+        #endif
+        XCTAssertEqual(EpollDescriptorProbe.waitedDescriptor(syscallLine: "441 0x7 0x1 0x2 0x3 0x0 0x0 0x7f 0x7f"), 7)
+        XCTAssertNil(EpollDescriptorProbe.waitedDescriptor(syscallLine: "running"))
+        XCTAssertNil(EpollDescriptorProbe.waitedDescriptor(syscallLine: "0 0x4 0x5 0x2000 0x0 0x0 0x0 0x7f 0x7f"))   // read
+        XCTAssertNil(EpollDescriptorProbe.waitedDescriptor(syscallLine: "-1 0x7ffe 0x7f"))
+        XCTAssertNil(EpollDescriptorProbe.waitedDescriptor(syscallLine: "441 zz"))
+        XCTAssertNil(EpollDescriptorProbe.waitedDescriptor(syscallLine: "441"))
+        XCTAssertNil(EpollDescriptorProbe.waitedDescriptor(syscallLine: "441 0xffffffffffffffff"))
     }
 
     func testEngagesAfterWritesToALocalPeerAndNotWhenDisabled() throws {
         let loop = group.next()
+        if LoopBusyPoll.multiCore { _ = try readyPoller(loop) }
         func echo(_ rounds: Int, busyPoll: TimeAmount) {
             var config = WebSocketClientConfiguration()
             config.busyPoll = busyPoll
@@ -74,6 +104,7 @@ final class LoopBusyPollTests: XCTestCase {
     func testBacksOffExponentiallyWhileNothingAnswers() throws {
         try XCTSkipUnless(LoopBusyPoll.multiCore, "busy polling is off on one core")
         let loop = group.next()
+        _ = try readyPoller(loop)
         for _ in 0..<10 {
             try loop.submit { LoopBusyPoll.forCurrentLoop(loop)!.request(budget: .microseconds(20)) }.wait()
             try loop.submit {}.wait()   // the poll runs as a task after the request's
@@ -85,6 +116,7 @@ final class LoopBusyPollTests: XCTestCase {
     func testTheBudgetIsCapped() throws {
         try XCTSkipUnless(LoopBusyPoll.multiCore, "busy polling is off on one core")
         let loop = group.next()
+        _ = try readyPoller(loop)
         try loop.submit { LoopBusyPoll.forCurrentLoop(loop)!.request(budget: .seconds(5)) }.wait()
         try loop.submit {}.wait()
         let budget = try loop.submit { LoopBusyPoll.forCurrentLoop(loop)!.budget }.wait()
