@@ -103,7 +103,7 @@ enum LuaClientBinding {
                 vm.pushString(e.message); lua_setfield(L, -2, "errorMessage")
                 if !vm.call(nargs: 2 + extra, context: "onError") { host.callbackFailed(c) }
             }
-            if terminal { host.release(c) }
+            if terminal { host.releaseUnlessReconnected(c) }
             host.checkIdle()
         }
         c.client.onClose = { [host, c] _, r in
@@ -116,7 +116,7 @@ enum LuaClientBinding {
                 vm.pushString(r.reason); lua_setfield(L, -2, "reason")
                 if !vm.call(nargs: 2 + extra, context: "onClose") { host.callbackFailed(c) }
             }
-            host.release(c)
+            host.releaseUnlessReconnected(c)
             host.checkIdle()
         }
     }

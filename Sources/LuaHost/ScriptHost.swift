@@ -318,11 +318,21 @@ public final class ScriptHost {
         }
     }
 
+    /// After a terminal event's callback: a client the callback connected again stays anchored
+    /// (and live) for its new connection.
+    func releaseUnlessReconnected(_ c: LuaClient) {
+        switch c.client.state {
+        case .connecting, .open, .closing: return
+        default: release(c)
+        }
+    }
+
     func forget(_ c: LuaClient) {
         release(c)
         for r in c.callbacks { vm.unref(r) }
         c.callbacks = [LUA_NOREF, LUA_NOREF, LUA_NOREF, LUA_NOREF]
         clients[c.id] = nil
+        if failedConnections.remove(c.id) != nil { failedAndDestroyed += 1 }
     }
 
     // MARK: Timers
@@ -337,8 +347,13 @@ public final class ScriptHost {
     /// Clients whose latest connection failed: an error before the open (DNS, refused, TLS,
     /// rejected upgrade, timeout) or a close that was not clean (dropped without a close frame,
     /// or failed by us for a protocol violation or limit). A later open of the same client (a
-    /// reconnect) takes it off. Non-empty at the end → status 1.
+    /// reconnect) takes it off. Only clients that still exist are kept (a destroyed client cannot
+    /// reconnect: it is counted in `failedAndDestroyed`), so a long run that replaces failing
+    /// clients does not grow this set.
     @exclusivity(unchecked) private(set) var failedConnections: Set<Int> = []
+    @exclusivity(unchecked) private(set) var failedAndDestroyed = 0
+    /// Clients whose last connection failed, destroyed or not. Non-zero at the end → status 1.
+    var failedClientCount: Int { failedConnections.count + failedAndDestroyed }
 
     func connectionOpened(_ c: LuaClient) { failedConnections.remove(c.id) }
     func connectionFailed(_ c: LuaClient) { failedConnections.insert(c.id) }
@@ -383,8 +398,8 @@ public final class ScriptHost {
         var code = plugins.exit(vm, status: code)
         // A run whose connections failed is not a success, unless the script chose its status
         // (netstack.exit) or a plugin did (metrics thresholds).
-        if code == 0, exitCode == nil, !failedConnections.isEmpty {
-            let n = failedConnections.count
+        if code == 0, exitCode == nil, failedClientCount > 0 {
+            let n = failedClientCount
             options.log("netstack: \(n) connection\(n == 1 ? "" : "s") failed; exit status 1")
             code = 1
         }

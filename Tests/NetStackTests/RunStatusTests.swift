@@ -37,6 +37,58 @@ final class RunStatusTests: XCTestCase {
         XCTAssertEqual(clean.status, 0, clean.err)
     }
 
+    /// Failed clients that the script destroyed (a bot replacing failing connections) still fail
+    /// the run; a client that failed and then reconnected does not, and a reconnect from onError or
+    /// onClose keeps the run going (it ended with the first connection before).
+    func testDestroyedFailedClientsStillFailTheRun() throws {
+        let script = NSTemporaryDirectory() + "status-destroyed-\(getpid()).lua"
+        try """
+        local ns = require "netstack"
+        local url = ...
+        local left = 50
+        local function launch()
+          local c = ns.OH_WebSocketClient_Constructor(nil, nil, function(c)
+            c:destroy()
+            left = left - 1
+            if left > 0 then launch() end
+          end, nil)
+          c:connect("ws://127.0.0.1:1/")
+        end
+        launch()
+        collectgarbage()
+        """.write(toFile: script, atomically: true, encoding: .utf8)
+        defer { unlink(script) }
+        let r = try runNetstack(["run", script])
+        XCTAssertEqual(r.status, 1, r.err)
+        XCTAssertTrue(r.err.contains("50 connections failed"), r.err)
+        let reconnect = NSTemporaryDirectory() + "status-reconnect-\(getpid()).lua"
+        try """
+        local ns = require "netstack"
+        local url = ...
+        local c
+        c = ns.OH_WebSocketClient_Constructor(function(c) c:close() end, nil, function(c)
+          c:connect(url)
+        end, nil)
+        c:connect("ws://127.0.0.1:1/")
+        """.write(toFile: reconnect, atomically: true, encoding: .utf8)
+        defer { unlink(reconnect) }
+        let ok = try runNetstack(["run", reconnect, "--", Servers.plain.url + "/echo"])
+        XCTAssertEqual(ok.status, 0, ok.err)
+        // Reconnecting from onClose keeps the run going too.
+        try """
+        local ns = require "netstack"
+        local url = ...
+        local opens = 0
+        local c = ns.OH_WebSocketClient_Constructor(function(c) opens = opens + 1; c:close() end, nil, nil, function(c)
+          if opens == 1 then assert(c:connect(url)) else print("opens " .. opens) end
+        end)
+        c:connect(url)
+        """.write(toFile: reconnect, atomically: true, encoding: .utf8)
+        let again = try runNetstack(["run", reconnect, "--", Servers.plain.url + "/echo"])
+        XCTAssertEqual(again.status, 0, again.err)
+        XCTAssertEqual(again.out, "opens 2\n", again.err)
+    }
+
     func testNetstackExitChoosesTheStatusAndRejectsWhatAShellCannotSee() throws {
         let script = NSTemporaryDirectory() + "status-exit-\(getpid()).lua"
         try "netstack.exit(2305020)".write(toFile: script, atomically: true, encoding: .utf8)
