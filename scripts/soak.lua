@@ -35,7 +35,9 @@ local function fds()
   return n
 end
 
-local started, terminals, violations, live, connections = 0, {}, {}, 0, 0
+-- Per-connection state lives in the connection's closures (nothing here grows with the number of
+-- connections made, so the RSS measured is the host's).
+local violations, live, connections = {}, 0, 0
 local liveSet = {}
 local errorKinds = {}
 local byKind, samples = {}, {}
@@ -51,9 +53,11 @@ local function violation(text)
 end
 
 local launch
-local function ended(id, kind, how)
-  terminals[id] = (terminals[id] or 0) + 1
-  if terminals[id] > 1 then violation(string.format("connection %d (%s): terminal event #%d (%s)", id, kind, terminals[id], how)) return end
+local function ended(conn, how)
+  local id, kind = conn.id, conn.kind
+  conn.terminals = conn.terminals + 1
+  if conn.terminals > 1 then violation(string.format("connection %d (%s): terminal event #%d (%s)", id, kind, conn.terminals, how)) return end
+  if conn.expired then return end   -- already reported as missing its terminal event
   live = live - 1
   liveSet[id] = nil
   byKind[kind] = byKind[kind] or { connections = 0, closes = 0, errors = 0 }
@@ -69,7 +73,8 @@ function launch()
   local opened = false
   live = live + 1
   local c
-  liveSet[id] = { kind = kind.name, since = ns.now(), client = function() return c end }
+  local conn = { id = id, kind = kind.name, since = ns.now(), terminals = 0, client = function() return c end }
+  liveSet[id] = conn
   c = ns.OH_WebSocketClient_Constructor(function(c)
     opened = true
     if kind.name == "echo" or kind.name == "silent" then c:send("soak " .. id) end
@@ -82,10 +87,10 @@ function launch()
     if not opened then
       local m = (err.errorMessage or ""):gsub("%d+", "N"):sub(1, 80)
       errorKinds[kind.name .. ": " .. m] = (errorKinds[kind.name .. ": " .. m] or 0) + 1
-      ended(id, kind.name, "errors"); c:destroy()
+      ended(conn, "errors"); c:destroy()
     end
   end, function(c, r)
-    ended(id, kind.name, "closes"); c:destroy()
+    ended(conn, "closes"); c:destroy()
   end)
   byKind[kind.name] = byKind[kind.name] or { connections = 0, closes = 0, errors = 0 }
   byKind[kind.name].connections = byKind[kind.name].connections + 1
@@ -105,6 +110,7 @@ ns.setInterval(function()
       if ns.now() - l.since > 30 then
         violation(string.format("connection %d (%s) has had no terminal event for %.0f s (state %s)", id, l.kind, ns.now() - l.since, l.client() and l.client():state() or "?"))
         liveSet[id] = nil
+        l.expired = true
         live = live - 1
       end
     end

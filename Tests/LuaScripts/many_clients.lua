@@ -1,7 +1,8 @@
 -- N clients open at the same time (N above the shell's soft limit on open files): each sends,
--- gets its echo, and only when all N are open and echoed do they all close.
+-- gets its echo, and only when all N are open and echoed do they all close. TIMEOUT: the connect
+-- timeout in ms (default 10000; longer for slow sanitized builds).
 local ns = require "netstack"
-local base, n = ...
+local base, n, timeout = ...
 n = tonumber(n)
 local clients, echoed, closed = {}, 0, 0
 for i = 1, n do
@@ -17,5 +18,5 @@ for i = 1, n do
     if closed == n then print(("%d clients open at once, %d echoed, %d closed"):format(n, echoed, closed)) end
   end)
   clients[i] = c
-  assert(c:connect(base .. "/echo"))
+  assert(c:connect(base .. "/echo", { connectTimeout = tonumber(timeout) or 10000 }))
 end

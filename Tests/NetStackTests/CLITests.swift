@@ -168,8 +168,8 @@ final class CLITests: XCTestCase {
     /// `netstack run` raises it to the hard limit.
     func testThousandsOfClientsAboveTheSoftFileLimit() throws {
         let binary = Self.buildDir + "/netstack"
-        let r = try runNetstack(["-c", "ulimit -Sn 256 && exec \"$0\" run Tests/LuaScripts/many_clients.lua -- \"$1\" 2000",
-                                 binary, Servers.plain.url], timeout: 60 * Self.slowdown, executable: "/bin/bash")
+        let r = try runNetstack(["-c", "ulimit -Sn 256 && exec \"$0\" run Tests/LuaScripts/many_clients.lua -- \"$1\" 2000 \"$2\"",
+                                 binary, Servers.plain.url, String(Int(10_000 * Self.slowdown))], timeout: 60 * Self.slowdown, executable: "/bin/bash")
         XCTAssertEqual(r.status, 0, r.out + r.err)
         XCTAssertEqual(r.out, "2000 clients open at once, 2000 echoed, 2000 closed\n", r.err)
     }
