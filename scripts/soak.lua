@@ -6,21 +6,28 @@ local ns = require "netstack"
 local base, bots, seconds, sampleEvery = ...
 bots, seconds, sampleEvery = tonumber(bots), tonumber(seconds), tonumber(sampleEvery or "5")
 local wss = base:gsub("^ws:", "wss:")
+-- A held echo session is the most common bot (weight 12 of 24): it sends a message a second, checks
+-- each echo, and closes after 5-20 of them. The misbehaving kinds share the other half.
 local kinds = {
-  { name = "echo", path = "/echo" },
+  { name = "echo", path = "/echo", weight = 12 },
   { name = "drop", path = "/misbehave/drop" },
   { name = "stall", path = "/misbehave/hang" },
   { name = "invalid-utf8", path = "/misbehave/invalid-utf8" },
   { name = "rsv", path = "/misbehave/rsv" },
   { name = "opcode", path = "/misbehave/opcode" },
   { name = "masked", path = "/misbehave/masked" },
-  { name = "ping-flood", path = "/misbehave/ping-flood?ms=300" },
+  { name = "ping-flood", path = "/misbehave/ping-flood?ms=50" },
   { name = "no-close-reply", path = "/misbehave/no-close-reply" },
   { name = "silent", path = "/misbehave/silent" },
   { name = "garbage", path = "/misbehave/garbage" },
   { name = "reject-hold", path = "/misbehave/reject-hold" },
   { name = "tls-abort", tls = true, path = "/echo" },
 }
+
+local weighted = {}
+for _, k in ipairs(kinds) do
+  for _ = 1, k.weight or 1 do weighted[#weighted + 1] = k end
+end
 
 local pid = io.open("/proc/self/stat"):read("l"):match("^(%d+)")
 local function rssKiB()
@@ -62,26 +69,40 @@ local function ended(conn, how)
   liveSet[id] = nil
   byKind[kind] = byKind[kind] or { connections = 0, closes = 0, errors = 0 }
   byKind[kind][how] = byKind[kind][how] + 1
-  if not stopping then launch() end
+  -- Replaced after a pause (as bots retry), not at once: a failure storm must not become a
+  -- connect storm.
+  if not stopping then ns.setTimeout(launch, 500 + (id * 7919) % 2000) end
 end
 
 function launch()
+  if stopping then return end
   connections = connections + 1
   local id = connections
-  nextKind = nextKind % #kinds + 1
-  local kind = kinds[nextKind]
+  nextKind = nextKind % #weighted + 1
+  local kind = weighted[nextKind]
   local opened = false
   live = live + 1
   local c
   local conn = { id = id, kind = kind.name, since = ns.now(), terminals = 0, client = function() return c end }
   liveSet[id] = conn
+  local sent, wanted, ticker = 0, 5 + id % 16, nil
   c = ns.OH_WebSocketClient_Constructor(function(c)
     opened = true
-    if kind.name == "echo" or kind.name == "silent" then c:send("soak " .. id) end
+    if kind.name == "echo" then
+      sent = 1
+      c:send("soak " .. id .. " 1")
+    end
+    if kind.name == "silent" then c:send("soak " .. id) end
     -- The server never answers a close: the close timeout (5 s) must end the connection.
     if kind.name == "no-close-reply" then c:close(1000, "bye") end
   end, function(c, data)
-    if kind.name == "echo" then c:close(1000, "done") end
+    if kind.name ~= "echo" then return end
+    if data ~= "soak " .. id .. " " .. sent then violation(("connection %d: echo %q for message %d"):format(id, data, sent)) end
+    if sent >= wanted then c:close(1000, "done") return end
+    ticker = ns.setTimeout(function()
+      ticker = nil
+      if c:state() == "open" then sent = sent + 1; c:send("soak " .. id .. " " .. sent) end
+    end, 1000)
   end, function(c, err)
     -- An error before the open ends the connection; after the open, onClose follows.
     if not opened then
@@ -90,24 +111,35 @@ function launch()
       ended(conn, "errors"); c:destroy()
     end
   end, function(c, r)
+    if ticker then ns.clearTimer(ticker); ticker = nil end
     ended(conn, "closes"); c:destroy()
   end)
   byKind[kind.name] = byKind[kind.name] or { connections = 0, closes = 0, errors = 0 }
   byKind[kind.name].connections = byKind[kind.name].connections + 1
   local ok, err = c:connect((kind.tls and wss or base) .. kind.path,
-    { connectTimeout = 3000, pingInterval = 1000, pongTimeout = 2000, insecure = false })
+    { connectTimeout = 10000, pingInterval = 1000, pongTimeout = 2000, insecure = false })
   if not ok then violation("connect failed at once: " .. tostring(err)); live = live - 1 end
 end
 
-for _ = 1, bots do launch() end
+-- Ramp up over a tenth of the run (at most 10 s): BOTS connects at once are a storm of their own.
+local ramp = math.min(10, seconds / 10)
+local ticks = math.max(1, math.floor(ramp * 10))
+local launched, tick = 0, 0
+local rampTimer
+rampTimer = ns.setInterval(function()
+  tick = tick + 1
+  local target = math.min(bots, math.ceil(bots * tick / ticks))
+  while launched < target do launched = launched + 1; launch() end
+  if launched >= bots then ns.clearTimer(rampTimer) end
+end, 100)
 
 local warm = nil
 ns.setInterval(function()
   local t = ns.now() - t0
-  samples[#samples + 1] = { t = math.floor(t), rss = rssKiB(), fds = fds(), live = live }
+  samples[#samples + 1] = { t = math.floor(t), rss = rssKiB(), fds = fds(), live = live, lua = math.floor(collectgarbage("count")) }
   if stopping then
     for id, l in pairs(liveSet) do
-      if ns.now() - l.since > 30 then
+      if ns.now() - l.since > 60 then
         violation(string.format("connection %d (%s) has had no terminal event for %.0f s (state %s)", id, l.kind, ns.now() - l.since, l.client() and l.client():state() or "?"))
         liveSet[id] = nil
         l.expired = true
@@ -115,7 +147,8 @@ ns.setInterval(function()
       end
     end
   end
-  io.stderr:write(string.format("soak: t=%ds live=%d connections=%d rss=%d KiB fds=%d\n", math.floor(t), live, connections, samples[#samples].rss, samples[#samples].fds))
+  io.stderr:write(string.format("soak: t=%ds live=%d connections=%d rss=%d KiB lua=%d KiB fds=%d\n", math.floor(t), live, connections,
+    samples[#samples].rss, samples[#samples].lua, samples[#samples].fds))
   if t >= seconds * 0.2 and not warm then warm = #samples end
   if t >= seconds and not stopping then
     stopping = true
