@@ -50,6 +50,9 @@ struct Connect: ParsableCommand {
             throw ExitCode(2)
         }
         guard session.opened.wait(timeout: .now() + 3600) == .success, client.state == .open else {
+            // Ended before or right after the open: its terminal event is printed (or being
+            // printed on the loop); wait for it so that the output and the status are final.
+            _ = session.waitUntilFinished(seconds: Double(config.closeTimeout.nanoseconds) / 1e9 + 10)
             throw ExitCode(session.exitCode)
         }
         while let line = readLine(strippingNewline: true) {
@@ -60,13 +63,12 @@ struct Connect: ParsableCommand {
                 session.emit(event: "error", fields: ["errorCode": "\(e.code.rawValue)", "errorMessage": e.message], text: "send failed: \(e)")
             }
         }
-        if client.state == .open {
-            _ = session.finished.wait(timeout: .now() + wait)
+        if client.state == .open, !session.waitUntilFinished(seconds: wait) {
             try? client.close(code: 1000)
         }
         // The engine ends the connection at most closeTimeout after the close frame; messages
         // that arrive meanwhile are still printed.
-        _ = session.finished.wait(timeout: .now() + .nanoseconds(Int(config.closeTimeout.nanoseconds)) + .seconds(10))
+        _ = session.waitUntilFinished(seconds: Double(config.closeTimeout.nanoseconds) / 1e9 + 10)
         throw ExitCode(session.exitCode)
     }
 }
@@ -76,7 +78,10 @@ final class Session: @unchecked Sendable {
     let json: Bool
     let verbose: Bool
     let opened = DispatchSemaphore(value: 0)
-    let finished = DispatchSemaphore(value: 0)
+    /// Set once by the terminal event (onClose, or onError without a connection); every later
+    /// wait returns at once (a semaphore would be used up by the first).
+    private let finished = NSCondition()
+    private var isFinished = false
     private let lock = NSLock()
     private(set) var exitCode: Int32 = 1
     let stdoutIsTerminal = isatty(STDOUT_FILENO) != 0
@@ -103,6 +108,24 @@ final class Session: @unchecked Sendable {
         fflush(stdout)
     }
 
+    /// Waits until the terminal event was printed; false when `seconds` passed first.
+    func waitUntilFinished(seconds: Double) -> Bool {
+        let deadline = Date().addingTimeInterval(max(0, seconds))
+        finished.lock()
+        defer { finished.unlock() }
+        while !isFinished {
+            if !finished.wait(until: deadline) { return isFinished }
+        }
+        return true
+    }
+
+    private func finish() {
+        finished.lock()
+        isFinished = true
+        finished.broadcast()
+        finished.unlock()
+    }
+
     func wire(_ client: WebSocketClient) {
         client.onOpen = { [self] _, r in
             var fields = ["code": "\(r.code)", "reason": r.reason]
@@ -124,7 +147,7 @@ final class Session: @unchecked Sendable {
             if c.state == .closed {
                 exitCode = 1
                 opened.signal()
-                finished.signal()
+                finish()
             }
         }
         client.onClose = { [self] _, r in
@@ -132,7 +155,7 @@ final class Session: @unchecked Sendable {
                  text: "closed \(r.code)\(r.reason.isEmpty ? "" : " \(r.reason)")", toStderr: true)
             exitCode = (r.code == 1000 || r.code == 1001) ? 0 : 1
             opened.signal()
-            finished.signal()
+            finish()
         }
     }
 }

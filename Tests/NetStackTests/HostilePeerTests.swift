@@ -46,6 +46,18 @@ final class HostilePeerTests: XCTestCase {
         XCTAssertTrue(r.err.contains("\\x1b[31mForbidden"), r.err)
     }
 
+    /// A connection that fails right after the open: `connect` used to wait 15 s more (the end
+    /// was taken by its first wait) or exit before printing the close (a race with the open).
+    func testConnectEndsAtOnceAndPrintsTheCloseWhenTheServerFailsRightAfterTheOpen() throws {
+        for _ in 0..<6 {
+            let start = Date()
+            let r = try runNetstack(["connect", Servers.plain.url + "/misbehave/rsv"], stdin: "hello\n", timeout: 30)
+            XCTAssertEqual(r.status, 1, r.err)
+            XCTAssertTrue(r.err.hasSuffix("closed 1002 reserved bits RSV2/RSV3 set\n"), r.err)
+            XCTAssertLessThan(Date().timeIntervalSince(start), 5 * CLITests.slowdown, r.err)
+        }
+    }
+
     /// `connect` with stdin at its end exited before a 16 MiB binary message was printed.
     func testConnectPrintsALargeBinaryMessageBeforeItExits() throws {
         let size = 16 << 20
