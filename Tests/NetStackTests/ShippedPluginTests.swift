@@ -267,6 +267,18 @@ final class ShippedPluginTests: XCTestCase {
         XCTAssertEqual(try runNetstack(["audit", "--format", "xml", "x"]).status, 64)
     }
 
+    /// Bad targets are ERROR rows (status 3), never a script error: an IPv6 target with a port out
+    /// of range used to reach fetchChain, which raised and ended the audit with status 1.
+    func testAuditReportsBadTargetsAsErrors() throws {
+        let targets = ["[::1]:99999", "[::1]:0", "127.0.0.1:70000", "127.0.0.1:99999999999999999999999", "host:abc", "a b"]
+        let r = try runNetstack(["audit", "--format", "json"] + targets)
+        XCTAssertEqual(r.status, 3, r.out + r.err)
+        XCTAssertFalse(r.err.contains("stack traceback"), r.err)
+        let report = try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as! [String: Any]
+        let results = try XCTUnwrap(report["targets"] as? [[String: Any]])
+        XCTAssertEqual(results.map { $0["status"] as? String }, Array(repeating: "ERROR", count: targets.count), r.out)
+    }
+
     func testAuditWithCRLFindsARevokedCertificate() throws {
         let lab = CertificateLab.shared
         let revoked = Servers.tlsServer(certificate: lab.path("revoked+inter"), key: lab.dir + "/revoked.key")

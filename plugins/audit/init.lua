@@ -19,14 +19,23 @@ end
 local function parseTarget(text, defaultPort)
   local f = io.open(text, "rb")
   if f then f:close() return { kind = "file", path = text } end
+  local function checked(port)
+    port = tonumber(port) or defaultPort
+    if math.type(port) ~= "integer" or port < 1 or port > 65535 then return nil end
+    return port
+  end
   local v6, port = text:match("^%[([%x:.]+)%]:?(%d*)$")
-  if v6 then return { kind = "host", host = v6, port = tonumber(port) or defaultPort, ip = true } end
+  if v6 then
+    port = checked(port)
+    if not port then return nil, "port out of range" end
+    return { kind = "host", host = v6, port = port, ip = true }
+  end
   local host
   host, port = text:match("^([^:/%s]+):(%d+)$")
   if not host then host = text:match("^([^:/%s]+)$") end
   if not host then return nil, "not host[:port], [IPv6]:port or a readable file" end
-  port = tonumber(port) or defaultPort
-  if port < 1 or port > 65535 then return nil, "port out of range" end
+  port = checked(port)
+  if not port then return nil, "port out of range" end
   return { kind = "host", host = host, port = port, ip = host:match("^%d+%.%d+%.%d+%.%d+$") ~= nil }
 end
 
