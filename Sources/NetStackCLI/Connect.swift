@@ -25,6 +25,10 @@ struct Connect: ParsableCommand {
     @Flag(help: "Print events as JSON lines.") var json = false
     @Flag(name: .shortAndLong, help: "Trace the handshake, messages and control frames to stderr.") var verbose = false
 
+    func validate() throws {
+        for h in header where !h.contains(":") { throw ValidationError("--header '\(h)' must look like 'Name: value'") }
+    }
+
     func run() throws {
         var config = WebSocketClientConfiguration()
         config.protocols = subprotocol

@@ -14,6 +14,21 @@ struct PluginFlags: ParsableArguments {
     @Flag(help: "Withhold os.execute, io.popen and native (C) modules from plugins and the script; load text chunks only.")
     var sandbox = false
 
+    /// The form plugins.lua reads (`^([%w_%-]+)%.([%w_]+)=(.*)$`), checked here so that a bad
+    /// option is a usage error (64) before any script runs.
+    static func isPluginOption(_ spec: String) -> Bool {
+        guard let dot = spec.firstIndex(of: "."), let eq = spec[dot...].firstIndex(of: "=") else { return false }
+        let name = spec[..<dot], key = spec[spec.index(after: dot)..<eq]
+        func word(_ c: Character, dash: Bool) -> Bool { c.isASCII && (c.isLetter || c.isNumber || c == "_" || (dash && c == "-")) }
+        return !name.isEmpty && !key.isEmpty && name.allSatisfy { word($0, dash: true) } && key.allSatisfy { word($0, dash: false) }
+    }
+
+    func validate() throws {
+        for spec in pluginOptions where !Self.isPluginOption(spec) {
+            throw ValidationError("--plugin-option '\(spec)': expected NAME.KEY=VALUE (NAME letters, digits, _ and -; KEY letters, digits and _)")
+        }
+    }
+
     func apply(to options: inout ScriptHost.Options) {
         options.plugins = plugins
         options.pluginOptions = pluginOptions

@@ -36,6 +36,9 @@ struct Run: ParsableCommand {
         }
         guard instructionLimit >= 0 else { throw ValidationError("--instruction-limit: expected 0 or more, got \(instructionLimit)") }
         guard gc == "generational" || gc == "incremental" else { throw ValidationError("--gc: expected generational or incremental, got '\(gc)'") }
+        if let u = url {
+            do { _ = try WebSocketURL(parsing: u) } catch { throw ValidationError("--url: \((error as? WebSocketError)?.message ?? "\(error)")") }
+        }
     }
     @Option(help: "Lua's garbage collector: generational (default; messages die young) or incremental.") var gc: String = "generational"
     @Option(help: "After an uncaught error in a callback: exit (end the run now, the default), close (close that connection with 1011 and go on) or continue.")

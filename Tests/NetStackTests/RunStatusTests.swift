@@ -137,11 +137,15 @@ final class RunStatusTests: XCTestCase {
         XCTAssertEqual(p.terminationStatus, 130)
     }
 
-    func testNumbersOnTheCommandLineAreChecked() throws {
+    func testNumbersAndFormsOnTheCommandLineAreChecked() throws {
         for bad in [["run", Self.bot, "--memory-limit", "99999999999999g"], ["run", Self.bot, "--memory-limit", "-5"],
                     ["run", Self.bot, "--memory-limit", "12q"], ["run", Self.bot, "--instruction-limit", "-1"],
                     ["serve", "--port", "70000"], ["serve", "--port", "-1"], ["serve", "--mode", "flod"],
-                    ["verify", "x.pem", "--at", "1e300"]] {
+                    ["verify", "x.pem", "--at", "1e300"],
+                    // Malformed options that are not numbers are usage errors too.
+                    ["run", Self.bot, "--url", "notaurl"], ["run", Self.bot, "--url", "ws://a:99999/"],
+                    ["run", Self.bot, "-P", "x"], ["run", Self.bot, "--gc", "flod"],
+                    ["connect", "ws://127.0.0.1:1/", "-H", "nocolon"], ["audit", "-P", "bad", "x"]] {
             let r = try runNetstack(bad)
             XCTAssertEqual(r.status, 64, "\(bad): \(r.err)")
             XCTAssertTrue(r.err.contains("Error:"), "\(bad): \(r.err)")
