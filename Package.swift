@@ -75,6 +75,7 @@ let package = Package(
             dependencies: [
                 "NetStack", "NetStackTestServer", "LuaHost",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],

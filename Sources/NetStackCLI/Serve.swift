@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import NetStack
 import NetStackTestServer
+import NIOSSL
 
 struct Serve: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -12,6 +13,8 @@ struct Serve: ParsableCommand {
         bad-accept, invalid-utf8, oversized, masked, drop, no-close-reply, slow-handshake, hang, \
         half-response, garbage, rsv, opcode, fragmented, ping, silent, zipbomb, bad-close-code, \
         big-control, unoffered-protocol, unoffered-extension, ping-flood, reject-hold, escape-status.
+        Runs until interrupted. Exit status: 1 when the port cannot be listened on; 2 for an \
+        unreadable or unusable --cert/--key; 64 for bad options.
         """
     )
 
@@ -30,6 +33,7 @@ struct Serve: ParsableCommand {
         guard Self.modes.contains(mode) else {
             throw ValidationError("--mode: expected one of \(Self.modes.joined(separator: ", ")), got '\(mode)'")
         }
+        guard (cert == nil) == (key == nil) else { throw ValidationError("--cert and --key go together") }
     }
 
     func run() throws {
@@ -40,15 +44,23 @@ struct Serve: ParsableCommand {
         config.verbose = verbose
         if let cert = cert, let key = key {
             config.tls = .init(certificatePath: cert, keyPath: key)
-        } else if tls || cert != nil || key != nil {
-            guard cert == nil && key == nil else { throw ValidationError("--cert and --key go together") }
+        } else if tls {
             let pki = try TestPKI.generate()
             config.tls = .init(certificatePath: pki.serverCertificate, keyPath: pki.serverKey)
             printErr("netstack serve: generated a test CA at \(pki.caCertificate) (trust it with --ca)")
         }
+        if let files = config.tls {
+            for (what, path) in [("certificate", files.certificatePath), ("key", files.keyPath)] where !FileManager.default.isReadableFile(atPath: path) {
+                printErr("netstack serve: cannot read the \(what) '\(path)'")
+                throw ExitCode(2)
+            }
+        }
         let server = LocalWebSocketServer(configuration: config)
         do {
             try server.start()
+        } catch let error as NIOSSLError {
+            printErr("netstack serve: cannot use the certificate '\(cert ?? "")' with the key '\(key ?? "")' (PEM expected): \(error)")
+            throw ExitCode(2)
         } catch {
             printErr("netstack serve: cannot listen on 127.0.0.1:\(port): \(error)")
             throw ExitCode(1)

@@ -37,6 +37,19 @@ final class RunStatusTests: XCTestCase {
         XCTAssertEqual(clean.status, 0, clean.err)
     }
 
+    /// Certificate files `serve` cannot use are bad input (2), with the file named.
+    func testServeRefusesUnusableCertificates() throws {
+        let garbage = NSTemporaryDirectory() + "serve-garbage-\(getpid()).pem"
+        try "not a certificate".write(toFile: garbage, atomically: true, encoding: .utf8)
+        defer { unlink(garbage) }
+        let unreadable = try runNetstack(["serve", "--cert", "/nonexistent.pem", "--key", garbage, "--port", "0"])
+        XCTAssertEqual(unreadable.status, 2, unreadable.err)
+        XCTAssertTrue(unreadable.err.contains("cannot read the certificate '/nonexistent.pem'"), unreadable.err)
+        let unusable = try runNetstack(["serve", "--cert", garbage, "--key", garbage, "--port", "0"])
+        XCTAssertEqual(unusable.status, 2, unusable.err)
+        XCTAssertTrue(unusable.err.contains("cannot use the certificate"), unusable.err)
+    }
+
     /// Failed clients that the script destroyed (a bot replacing failing connections) still fail
     /// the run; a client that failed and then reconnected does not, and a reconnect from onError or
     /// onClose keeps the run going (it ended with the first connection before).
@@ -145,7 +158,8 @@ final class RunStatusTests: XCTestCase {
                     // Malformed options that are not numbers are usage errors too.
                     ["run", Self.bot, "--url", "notaurl"], ["run", Self.bot, "--url", "ws://a:99999/"],
                     ["run", Self.bot, "-P", "x"], ["run", Self.bot, "--gc", "flod"],
-                    ["connect", "ws://127.0.0.1:1/", "-H", "nocolon"], ["audit", "-P", "bad", "x"]] {
+                    ["connect", "ws://127.0.0.1:1/", "-H", "nocolon"], ["audit", "-P", "bad", "x"],
+                    ["serve", "--cert", "x.pem", "--port", "0"]] {
             let r = try runNetstack(bad)
             XCTAssertEqual(r.status, 64, "\(bad): \(r.err)")
             XCTAssertTrue(r.err.contains("Error:"), "\(bad): \(r.err)")
