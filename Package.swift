@@ -26,6 +26,8 @@ let package = Package(
 
         // The C side of the Lua boundary: trampolines that raise for Swift, protected calls, limits.
         .target(name: "CLuaBridge", dependencies: ["CLua"]),
+        // SIGINT for `netstack run`: a real handler, so the second SIGINT ends a busy script at once.
+        .target(name: "CInterrupt"),
         // Certificate verification and inspection on the system OpenSSL (small C, no hand-written ASN.1).
         .target(name: "CNetStackSSL", dependencies: ["COpenSSL"]),
         // The engine: URL parsing, handshake, RFC 6455 framing, permessage-deflate, TLS, error codes.
@@ -73,7 +75,7 @@ let package = Package(
         .target(
             name: "NetStackCLI",
             dependencies: [
-                "NetStack", "NetStackTestServer", "LuaHost",
+                "NetStack", "NetStackTestServer", "LuaHost", "CInterrupt",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOCore", package: "swift-nio"),

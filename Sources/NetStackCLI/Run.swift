@@ -1,4 +1,5 @@
 import ArgumentParser
+import CInterrupt
 import Foundation
 import LuaHost
 import NIOPosix
@@ -91,25 +92,26 @@ struct Run: ParsableCommand {
         // server, TLS work and timers of the engine stay on the shared group.
         let scriptGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let host = try ScriptHost(eventLoop: scriptGroup.next(), options: options)
-        signal(SIGINT, SIG_IGN)
-        let source = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
-        var interrupts = 0
-        source.setEventHandler {
-            // A signal source coalesces signals that arrive before its handler runs: `data` is
-            // how many there were.
-            interrupts += max(1, Int(source.data))
-            if interrupts == 1 {
-                host.interrupt()
-            } else {
-                // The second SIGINT exits from here, not from the script's loop: that loop may be
-                // busy in Lua code that never returns.
-                printErr("netstack: interrupted again; exiting now")
-                if json { print("{\"event\":\"exit\",\"status\":130}") }
-                fflush(stdout)
-                _exit(130)
-            }
+        // The handler is in place before the script starts (a SIGINT that arrived before a
+        // dispatch source had registered was lost, and the second one then only asked the busy
+        // script to stop). The second SIGINT exits from this thread, not from the script's loop:
+        // that loop may be busy in Lua code that never returns.
+        guard netstack_interrupt_install() == 0 else {
+            printErr("netstack: cannot install the SIGINT handler")
+            throw ExitCode(1)
         }
-        source.resume()
+        let json = self.json
+        let watcher = Thread {
+            guard netstack_interrupt_wait() == 1 else { return }
+            host.interrupt()
+            guard netstack_interrupt_wait() >= 2 else { return }
+            printErr("netstack: interrupted again; exiting now")
+            if json { print("{\"event\":\"exit\",\"status\":130}") }
+            fflush(stdout)
+            _exit(130)
+        }
+        watcher.name = "sigint"
+        watcher.start()
         let code = host.run(path: script, args: args)
         server?.stop()
         if json { print("{\"event\":\"exit\",\"status\":\(code)}") }
