@@ -10,11 +10,13 @@ import Foundation
 /// epoll instance without reading anything of the event-loop library itself.
 enum EpollDescriptorProbe {
     /// The calling thread, as a path under /proc ("PID/task/TID"); nil without procfs.
-    static func currentThread() -> String? {
+    static func currentThread() -> String? { linkTarget("/proc/thread-self") }
+
+    /// What a symbolic link of procfs points to (short targets only); nil when unreadable.
+    static func linkTarget(_ path: String) -> String? {
         var buffer = [CChar](repeating: 0, count: 64)
-        let n = readlink("/proc/thread-self", &buffer, buffer.count - 1)
-        guard n > 0 else { return nil }
-        return String(cString: buffer)
+        let n = readlink(path, &buffer, buffer.count - 1)
+        return n > 0 ? String(cString: buffer) : nil
     }
 
     /// System call numbers that wait on an epoll descriptor given as their first argument.
@@ -38,11 +40,7 @@ enum EpollDescriptorProbe {
     }
 
     /// True when `fd` is an epoll instance of this process.
-    static func isEpoll(_ fd: CInt) -> Bool {
-        var target = [CChar](repeating: 0, count: 64)
-        let n = readlink("/proc/self/fd/\(fd)", &target, target.count - 1)
-        return n > 0 && String(cString: target) == "anon_inode:[eventpoll]"
-    }
+    static func isEpoll(_ fd: CInt) -> Bool { linkTarget("/proc/self/fd/\(fd)") == "anon_inode:[eventpoll]" }
 
     /// Samples `thread` (a `currentThread()` value) until it is seen waiting on an epoll
     /// descriptor, for up to `timeout`; blocks the calling thread meanwhile. Nil when the thread

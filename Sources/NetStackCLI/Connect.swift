@@ -25,8 +25,14 @@ struct Connect: ParsableCommand {
     @Flag(help: "Print events as JSON lines.") var json = false
     @Flag(name: .shortAndLong, help: "Trace the handshake, messages and control frames to stderr.") var verbose = false
 
+    /// A `Name: value` argument as a header; nil without a colon.
+    static func parseHeader(_ h: String) -> WebSocketHeader? {
+        guard let colon = h.firstIndex(of: ":") else { return nil }
+        return WebSocketHeader(String(h[..<colon]), h[h.index(after: colon)...].trimmingCharacters(in: .whitespaces))
+    }
+
     func validate() throws {
-        for h in header where !h.contains(":") { throw ValidationError("--header '\(h)' must look like 'Name: value'") }
+        for h in header where Self.parseHeader(h) == nil { throw ValidationError("--header '\(h)' must look like 'Name: value'") }
     }
 
     func run() throws {
@@ -38,11 +44,9 @@ struct Connect: ParsableCommand {
         config.compression = !noCompression
         if verbose { config.trace = { line in printErr(line) } }
         if insecure { printErr("netstack: warning: --insecure: the server certificate is not verified") }
-        var headers: [WebSocketHeader] = []
-        for h in header {
-            guard let colon = h.firstIndex(of: ":") else { throw ValidationError("header '\(h)' must look like 'Name: value'") }
-            headers.append(WebSocketHeader(String(h[..<colon]), h[h.index(after: colon)...].trimmingCharacters(in: .whitespaces)))
-        }
+        let headers = header.compactMap(Self.parseHeader)
+        // The engine ends a connection at most closeTimeout after the close frame.
+        let endWait = Double(config.closeTimeout.nanoseconds) / 1e9 + 10
         let session = Session(json: json, verbose: verbose)
         let client = WebSocketClient(configuration: config)
         session.wire(client)
@@ -56,7 +60,7 @@ struct Connect: ParsableCommand {
         guard session.opened.wait(timeout: .now() + 3600) == .success, client.state == .open else {
             // Ended before or right after the open: its terminal event is printed (or being
             // printed on the loop); wait for it so that the output and the status are final.
-            _ = session.waitUntilFinished(seconds: Double(config.closeTimeout.nanoseconds) / 1e9 + 10)
+            _ = session.waitUntilFinished(seconds: endWait)
             throw ExitCode(session.exitCode)
         }
         while let line = readLine(strippingNewline: true) {
@@ -70,9 +74,8 @@ struct Connect: ParsableCommand {
         if client.state == .open, !session.waitUntilFinished(seconds: wait) {
             try? client.close(code: 1000)
         }
-        // The engine ends the connection at most closeTimeout after the close frame; messages
-        // that arrive meanwhile are still printed.
-        _ = session.waitUntilFinished(seconds: Double(config.closeTimeout.nanoseconds) / 1e9 + 10)
+        // Messages that arrive until the end are still printed.
+        _ = session.waitUntilFinished(seconds: endWait)
         throw ExitCode(session.exitCode)
     }
 }
