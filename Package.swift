@@ -17,6 +17,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-atomics.git", from: "1.3.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
     ],
     targets: [
         // System libraries (Debian: liblua5.4-dev, libssl-dev, zlib1g-dev), each with a shim header.
@@ -71,11 +72,23 @@ let package = Package(
             resources: [.embedInCode("Lua/plugins.lua")],
             swiftSettings: [.swiftLanguageMode(.v5)]
         ),
+        // Load runs: virtual users over one event loop per core, executors, segments, built-in and
+        // custom metrics in mergeable HDR histograms, thresholds, summaries.
+        .target(
+            name: "NetStackLoad",
+            dependencies: [
+                "NetStack", "LuaHost", "CLuaBridge",
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: [.swiftLanguageMode(.v5)]
+        ),
         // The command line's commands (parsing and running); a library so that the parser can be fuzzed.
         .target(
             name: "NetStackCLI",
             dependencies: [
-                "NetStack", "NetStackTestServer", "LuaHost", "CInterrupt",
+                "NetStack", "NetStackTestServer", "LuaHost", "NetStackLoad", "CInterrupt",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -125,7 +138,8 @@ let package = Package(
         .testTarget(
             name: "NetStackTests",
             dependencies: [
-                "NetStack", "NetStackTestServer", "LuaHost",
+                "NetStack", "NetStackTestServer", "LuaHost", "NetStackLoad",
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),

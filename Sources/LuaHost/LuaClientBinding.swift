@@ -70,6 +70,12 @@ enum LuaClientBinding {
             let L = vm.L
             host.emit(["event": .string("open"), "client": .int(Int64(c.id)), "code": .int(Int64(r.code)), "reason": .string(r.reason)])
             host.connectionOpened(c)
+            if let o = host.observer {
+                let now = DispatchTime.now().uptimeNanoseconds
+                let tcp = c.client.transportConnectedAt == 0 ? now : c.client.transportConnectedAt
+                o.opened(connectNanos: tcp &- c.connectStartedAt, handshakeNanos: now &- tcp)
+                c.openedAt = now
+            }
             if let extra = dispatchPrologue(c, 0, host) {
                 lua_createtable(L, 0, 3)
                 lua_pushinteger(L, Int64(r.code)); lua_setfield(L, -2, "code")
@@ -81,6 +87,7 @@ enum LuaClientBinding {
         }
         c.client.onMessage = { [host, c] _, m in
             let L = vm.L
+            host.observer?.received(bytes: m.data.readableBytes)
             host.emit(["event": .string("message"), "client": .int(Int64(c.id)), "kind": .string(m.kind == .text ? "text" : "binary"),
                        "length": .int(Int64(m.data.readableBytes)),
                        "data": .string(m.kind == .text ? m.text : m.data.withUnsafeReadableBytes { Hex.encode($0) })])
@@ -95,7 +102,10 @@ enum LuaClientBinding {
         c.client.onError = { [host, c] client, e in
             let L = vm.L
             let terminal = client.state == .closed
-            if terminal { host.connectionFailed(c) }
+            if terminal {
+                host.connectionFailed(c)
+                if c.openedAt == 0 { host.observer?.failedBeforeOpen(code: Int32(e.code.rawValue)) }
+            }
             host.emit(["event": .string("error"), "client": .int(Int64(c.id)), "errorCode": .int(Int64(e.code.rawValue)), "errorMessage": .string(e.message)])
             if let extra = dispatchPrologue(c, 2, host) {
                 lua_createtable(L, 0, 2)
@@ -109,6 +119,10 @@ enum LuaClientBinding {
         c.client.onClose = { [host, c] _, r in
             let L = vm.L
             if !r.wasClean { host.connectionFailed(c) }
+            if let o = host.observer, c.openedAt != 0 {
+                o.closed(code: r.code, clean: r.wasClean, sessionNanos: DispatchTime.now().uptimeNanoseconds &- c.openedAt)
+                c.openedAt = 0
+            }
             host.emit(["event": .string("close"), "client": .int(Int64(c.id)), "code": .int(Int64(r.code)), "reason": .string(r.reason)])
             if let extra = dispatchPrologue(c, 3, host) {
                 lua_createtable(L, 0, 2)
@@ -258,6 +272,11 @@ enum LuaClientBinding {
             return .failure(.code(WebSocketError(.connectionError, "\(error)")))
         }
         host.anchor(c)
+        if let o = host.observer {
+            c.connectStartedAt = DispatchTime.now().uptimeNanoseconds
+            c.openedAt = 0
+            o.connectStarted()
+        }
         return .success(())
     }
 
@@ -326,6 +345,7 @@ enum LuaClientBinding {
                 return fail(vm, WebSocketError(.protocolError, "text message is not valid UTF-8 (send it with { binary = true })"))
             }
             do { try c.client.send(bytes, kind: binary ? .binary : .text) } catch let e as WebSocketError { return fail(vm, e) } catch {}
+            host.observer?.sent(bytes: bytes.count)
             return ok(vm)
         }
         vm.setFunction("close") { vm in

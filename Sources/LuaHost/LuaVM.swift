@@ -25,7 +25,7 @@ public final class LuaVM {
     /// The state Lua code is running on right now: the main state, or a coroutine's thread while a
     /// Swift function called from that coroutine runs. Every stack operation uses this, never the
     /// main state directly (a coroutine has a stack of its own).
-    @exclusivity(unchecked) var L: OpaquePointer
+    @exclusivity(unchecked) package var L: OpaquePointer
     /// The state created for the script (host calls start here; its stack holds the message handler).
     let mainState: OpaquePointer
     public let eventLoop: EventLoop
@@ -89,7 +89,7 @@ public final class LuaVM {
     /// Calls the function below `nargs` arguments in protected mode. On error, reports the
     /// message with its traceback through the error policy and returns false.
     @discardableResult
-    func call(nargs: Int32, nresults: Int32 = 0, context: String) -> Bool {
+    package func call(nargs: Int32, nresults: Int32 = 0, context: String) -> Bool {
         guard !isClosed else { return false }
         if options.instructionBudget > 0 { netstack_reset_instruction_budget(L) }
         // Host calls on the main state use the handler at its index 1; a call made while a
@@ -119,7 +119,7 @@ public final class LuaVM {
     /// Runs a chunk of Lua source with `args` as `...`; false (reported) if it failed to compile
     /// or raised.
     @discardableResult
-    func runString(_ code: String, name: String, args: [String] = []) -> Bool {
+    package func runString(_ code: String, name: String, args: [String] = []) -> Bool {
         var code = code
         let status = code.withUTF8 { buf in
             luaL_loadbufferx(L, UnsafeRawPointer(buf.baseAddress!).assumingMemoryBound(to: CChar.self), buf.count, name, "t")
@@ -147,21 +147,21 @@ public final class LuaVM {
 
     /// Pushes a Lua function backed by `body`. `body` returns the number of results it pushed,
     /// or -1 after pushing an error message (raised by the C trampoline).
-    func pushFunction(_ body: @escaping (LuaVM) -> Int32) {
+    package func pushFunction(_ body: @escaping (LuaVM) -> Int32) {
         let box = SwiftFunctionBox(vm: self, body: body)
         boxes.append(box)
         netstack_push_swift_function(L, swiftDispatch, Unmanaged.passUnretained(box).toOpaque())
     }
 
     /// `table[name] = function` for the table on top of the stack.
-    func setFunction(_ name: String, _ body: @escaping (LuaVM) -> Int32) {
+    package func setFunction(_ name: String, _ body: @escaping (LuaVM) -> Int32) {
         pushFunction(body)
         lua_setfield(L, -2, name)
     }
 
     // MARK: Stack helpers (none of these raise)
 
-    func pushString(_ s: String) {
+    package func pushString(_ s: String) {
         var s = s
         s.withUTF8 { buf in _ = lua_pushlstring(L, buf.baseAddress.map { UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self) }, buf.count) }
     }
@@ -178,10 +178,10 @@ public final class LuaVM {
         _ = lua_pushlstring(L, p.baseAddress?.assumingMemoryBound(to: CChar.self), p.count)
     }
 
-    func type(at i: Int32) -> Int32 { lua_type(L, i) }
+    package func type(at i: Int32) -> Int32 { lua_type(L, i) }
     var top: Int32 { lua_gettop(L) }
 
-    func string(at i: Int32) -> String? {
+    package func string(at i: Int32) -> String? {
         guard lua_type(L, i) == LUA_TSTRING else { return nil }
         var len = 0
         guard let p = lua_tolstring(L, i, &len) else { return nil }
@@ -189,63 +189,63 @@ public final class LuaVM {
     }
 
     /// The raw bytes of a string argument, valid while it stays on the stack.
-    func bytes(at i: Int32) -> UnsafeRawBufferPointer? {
+    package func bytes(at i: Int32) -> UnsafeRawBufferPointer? {
         guard lua_type(L, i) == LUA_TSTRING else { return nil }
         var len = 0
         guard let p = lua_tolstring(L, i, &len) else { return nil }
         return UnsafeRawBufferPointer(start: p, count: len)
     }
 
-    func integer(at i: Int32) -> Int64? {
+    package func integer(at i: Int32) -> Int64? {
         var isNum: Int32 = 0
         let v = lua_tointegerx(L, i, &isNum)
         return isNum != 0 ? v : nil
     }
 
-    func number(at i: Int32) -> Double? {
+    package func number(at i: Int32) -> Double? {
         var isNum: Int32 = 0
         let v = lua_tonumberx(L, i, &isNum)
         return isNum != 0 ? v : nil
     }
 
-    func boolean(at i: Int32) -> Bool { lua_toboolean(L, i) != 0 }
+    package func boolean(at i: Int32) -> Bool { lua_toboolean(L, i) != 0 }
 
     /// Pushes `t[key]` without metamethods (never raises).
-    func rawField(_ tableIndex: Int32, _ key: String) {
+    package func rawField(_ tableIndex: Int32, _ key: String) {
         let t = lua_absindex(L, tableIndex)
         pushString(key)
         lua_rawget(L, t)
     }
 
     /// Pushes an error message and returns -1, for `return vm.raise(...)` in Swift functions.
-    func raise(_ message: String) -> Int32 {
+    package func raise(_ message: String) -> Int32 {
         pushString(message)
         return -1
     }
 
-    func typeName(at i: Int32) -> String { String(cString: lua_typename(L, lua_type(L, i))) }
+    package func typeName(at i: Int32) -> String { String(cString: lua_typename(L, lua_type(L, i))) }
 
     /// "bad argument #n to 'name' (expected, got type)" raised from Lua.
-    func argError(_ n: Int32, _ function: String, _ expected: String) -> Int32 {
+    package func argError(_ n: Int32, _ function: String, _ expected: String) -> Int32 {
         raise("bad argument #\(n) to '\(function)' (\(expected) expected, got \(typeName(at: n)))")
     }
 
     // References are dropped by host code that may run after the state closed (a connection's
     // last event, a timer cancelled at the end): on a closed VM these do nothing.
-    func ref() -> Int32 { isClosed ? LUA_NOREF : netstack_ref(L) }
-    func unref(_ r: Int32) { if !isClosed { netstack_unref(L, r) } }
-    func pushRef(_ r: Int32) { netstack_getregistry_ref(L, r) }
+    package func ref() -> Int32 { isClosed ? LUA_NOREF : netstack_ref(L) }
+    package func unref(_ r: Int32) { if !isClosed { netstack_unref(L, r) } }
+    package func pushRef(_ r: Int32) { netstack_getregistry_ref(L, r) }
 
     /// Pushes the global `name` without running metamethods of `_G` (script code may have set
     /// them; an `__index` that raises must not unwind through Swift frames). Never raises.
-    func pushGlobal(_ name: String) {
+    package func pushGlobal(_ name: String) {
         netstack_push_globals(L)
         rawField(-1, name)
         netstack_remove(L, -2)
     }
 
     /// `_G[name] = value on top` without metamethods (pops the value). Never raises.
-    func setGlobal(_ name: String) {
+    package func setGlobal(_ name: String) {
         netstack_push_globals(L)
         pushString(name)
         lua_rotate(L, -3, -1)  // globals, name, value

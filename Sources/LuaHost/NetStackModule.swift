@@ -87,6 +87,7 @@ enum NetStackModule {
             let kind: WebSocketMessageKind = (!bytes.contains(0) && UTF8Validator.isValid(bytes)) ? .text : .binary
             let rc: WebSocketErrorCode
             do { try c.client.send(bytes, kind: kind); rc = .ok } catch let e as WebSocketError { rc = e.code } catch { rc = .connectionError }
+            if rc == .ok { host.observer?.sent(bytes: bytes.count) }
             lua_pushinteger(vm.L, Int64(rc.rawValue))
             return 1
         }
@@ -247,6 +248,7 @@ enum Timers {
         let id = host.nextTimerID
         host.nextTimerID += 1
         let timer = LuaTimer(function: ref, repeats: repeats)
+        timer.iteration = host.currentIteration
         let fire = { [weak host] in
             guard let host = host, !host.vm.isClosed, let t = host.timers[id] else { return }
             if !t.repeats { host.timers[id] = nil }

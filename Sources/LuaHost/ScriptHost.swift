@@ -30,6 +30,10 @@ public final class ScriptHost {
         public var sandbox = false
         /// What an uncaught error in a callback (or timer, or plugin hook) does (`--on-error`).
         public var onError: ErrorPolicy = .exit
+        /// Load runs: receives the measurements of the script's connections.
+        package var observer: ScriptObserver?
+        /// Load runs: adds to the `netstack` module (netstack.vu, netstack.metrics) before plugins load.
+        package var install: ((ScriptHost) -> Void)?
         public init() {}
     }
 
@@ -49,9 +53,10 @@ public final class ScriptHost {
 
     public let vm: LuaVM
     let options: Options
+    var observer: ScriptObserver? { options.observer }
     var eventLoop: EventLoop { vm.eventLoop }
     private let done: EventLoopPromise<Int32>
-    @exclusivity(unchecked) private var finished = false
+    @exclusivity(unchecked) var finished = false
     /// True once the run has ended (its status decided); Lua code still running (finalizers)
     /// cannot start timers or connections.
     var isFinished: Bool { finished }
@@ -67,8 +72,17 @@ public final class ScriptHost {
     /// Asynchronous operations (fetchChain with a callback) still running.
     @exclusivity(unchecked) var pendingOperations = 0
     @exclusivity(unchecked) var nextTimerID = 1
-    @exclusivity(unchecked) private var exitCode: Int32?
+    @exclusivity(unchecked) var exitCode: Int32?
     @exclusivity(unchecked) private var interrupted = false
+
+    // Load runs (a virtual user): the script's main chunk is its init, each iteration runs its
+    // entry point until what the iteration started is idle. See ScriptHost+Iterations.swift.
+    @exclusivity(unchecked) package internal(set) var vuMode = false
+    /// The iteration that clients and timers created now belong to (0: the init, kept across
+    /// iterations).
+    @exclusivity(unchecked) var currentIteration = 0
+    @exclusivity(unchecked) var iterationDone: ((IterationEnd) -> Void)?
+    @exclusivity(unchecked) var iterationFailed = false
 
     public init(eventLoop: EventLoop, options: Options = .init()) throws {
         self.vm = try LuaVM(eventLoop: eventLoop, options: options.vm)
@@ -83,6 +97,7 @@ public final class ScriptHost {
         vm.pushString("binary")
         binaryRef = vm.ref()
         NetStackModule.install(into: self)
+        options.install?(self)
         if options.events != nil { installJSONPrint() }
         do {
             if options.sandbox { try PluginRuntime.applySandbox(vm) }
@@ -181,7 +196,7 @@ public final class ScriptHost {
     }
 
     /// True while the main chunk and `main` run: the run cannot end before they return.
-    @exclusivity(unchecked) private var starting = false
+    @exclusivity(unchecked) var starting = false
 
     private func start(path: String, source: String?, args: [String]) {
         starting = true
@@ -221,7 +236,7 @@ public final class ScriptHost {
         checkIdle()
     }
 
-    private func definesHandlers() -> Bool {
+    func definesHandlers() -> Bool {
         for name in ["onOpen", "onMessage", "onError", "onClose"] {
             vm.pushGlobal(name)
             let isFunction = lua_type(vm.L, -1) == LUA_TFUNCTION
@@ -232,19 +247,24 @@ public final class ScriptHost {
     }
 
     /// Bot style: the host creates the client from the global handlers and connects it.
-    private func startBot() {
+    /// Ends a start that cannot go on: the run (plain) or the iteration (load run).
+    func abortStart(_ code: Int32) {
+        if vuMode { iterationFailed = true } else { finish(code: code) }
+    }
+
+    func startBot() {
         var url = options.url
         if url == nil {
             guard let startServer = options.startLocalServer else {
                 options.log("netstack: the script defines handlers but no --url was given")
-                return finish(code: 2)
+                return abortStart( 2)
             }
             do {
                 url = try startServer()
                 options.log("netstack: no --url given; using the built-in local echo server at \(url!)")
             } catch {
                 options.log("netstack: cannot start the local server: \(error)")
-                return finish(code: 1)
+                return abortStart( 1)
             }
         }
         let L = vm.L
@@ -263,15 +283,15 @@ public final class ScriptHost {
         guard vm.type(at: -1) == LUA_TFUNCTION else {
             netstack_pop(L, 1)
             options.log("netstack: the client methods table was replaced; cannot connect the bot")
-            return finish(code: 1)
+            return abortStart( 1)
         }
         LuaClientBinding.pushNewUserdata(c, host: self)
         vm.pushString(url!)
-        guard vm.call(nargs: 2, nresults: 2, context: "connect") else { return finish(code: 1) }
+        guard vm.call(nargs: 2, nresults: 2, context: "connect") else { return abortStart( 1) }
         if vm.type(at: -2) <= LUA_TNIL {
             options.log("netstack: cannot connect to \(url!): \(vm.string(at: -1) ?? "?")")
             netstack_pop(L, 2)
-            return finish(code: 1)
+            return abortStart( 1)
         }
         netstack_pop(L, 2)
     }
@@ -289,6 +309,7 @@ public final class ScriptHost {
         if let trace = options.trace { config.trace = { trace("[client \(id)] " + $0) } }
         let client = WebSocketClient(configuration: config, eventLoop: eventLoop)
         let c = LuaClient(id: id, client: client, callbacks: callbacks)
+        c.iteration = currentIteration
         clients[id] = c
         LuaClientBinding.wire(c, host: self)
         return c
@@ -362,6 +383,7 @@ public final class ScriptHost {
     func callbackFailed(_ client: LuaClient?) {
         switch options.onError {
         case .exit:
+            if vuMode { iterationFailed = true; return }
             if exitCode == nil { exitCode = 1 }
         case .close:
             if let c = client, c.client.state == .open { try? c.client.close(code: 1011, reason: "script error") }
@@ -384,6 +406,7 @@ public final class ScriptHost {
     /// After every callback: end the run on `exit`, or when nothing is left to wait for.
     func checkIdle() {
         if finished || starting { return }
+        if vuMode { return checkIterationIdle() }
         if let code = exitCode, !interrupted {
             return finish(code: code)
         }
@@ -422,6 +445,11 @@ final class LuaClient {
     @exclusivity(unchecked) var live = false
     @exclusivity(unchecked) var destroyed = false
     @exclusivity(unchecked) var headers: [WebSocketHeader] = []
+    /// Load runs: the iteration that owns the client (0: kept across iterations).
+    @exclusivity(unchecked) var iteration = 0
+    /// Uptime nanoseconds: when the latest connect was accepted, and when it opened (0: not open).
+    @exclusivity(unchecked) var connectStartedAt: UInt64 = 0
+    @exclusivity(unchecked) var openedAt: UInt64 = 0
 
     init(id: Int, client: WebSocketClient, callbacks: [Int32]) {
         self.id = id
@@ -433,6 +461,8 @@ final class LuaClient {
 final class LuaTimer {
     let function: Int32
     let repeats: Bool
+    /// Load runs: the iteration that owns the timer (0: kept across iterations).
+    @exclusivity(unchecked) var iteration = 0
     @exclusivity(unchecked) var scheduled: Scheduled<Void>?
     @exclusivity(unchecked) var repeated: RepeatedTask?
     init(function: Int32, repeats: Bool) {

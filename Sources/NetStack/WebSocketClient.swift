@@ -81,6 +81,10 @@ public final class WebSocketClient: @unchecked Sendable {
     let queued = ManagedAtomic<Int>(0)
     /// Bytes the channel holds that the socket has not taken yet (updated on the loop).
     let socketBacklog = ManagedAtomic<Int>(0)
+    /// Loop-confined: when the current connection's transport (TCP) connected, in
+    /// `DispatchTime` uptime nanoseconds (0 before): a load run splits connect time from the
+    /// TLS and upgrade handshake with it.
+    @exclusivity(unchecked) public internal(set) var transportConnectedAt: UInt64 = 0
     /// Loop-confined: the handler of the current connection.
     @exclusivity(unchecked) var handler: WebSocketConnectionHandler?
 
@@ -156,6 +160,7 @@ public final class WebSocketClient: @unchecked Sendable {
                                         deflateOffer: config.compression ? Self.deflateOffer : nil,
                                         userAgent: config.userAgent)
         let start = { [self] in
+            self.transportConnectedAt = 0
             let handler = WebSocketConnectionHandler(client: self, handshake: handshake, configuration: config)
             self.handler = handler
             handler.start(tls: tlsContext)

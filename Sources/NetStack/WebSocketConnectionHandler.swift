@@ -1,3 +1,4 @@
+import Dispatch
 import NIOCore
 import NIOPosix
 import NIOSSL
@@ -148,6 +149,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
     func channelActive(context: ChannelHandlerContext) {
         guard !abandoned, !terminalDelivered else { context.close(promise: nil); return }
         phase = .handshaking
+        client?.transportConnectedAt = DispatchTime.now().uptimeNanoseconds
         var request = context.channel.allocator.buffer(capacity: 512)
         handshake.writeRequest(into: &request)
         if let trace = config.trace {

@@ -1,0 +1,17 @@
+/// What a load run measures of a script's connections, reported by the host on the VM's event
+/// loop as it happens (never from another thread). Times are `DispatchTime` uptime nanoseconds.
+package protocol ScriptObserver: AnyObject {
+    /// `connect` was accepted (a connection attempt starts).
+    func connectStarted()
+    /// The upgrade succeeded: `connectNanos` from the attempt to TCP established, `handshakeNanos`
+    /// from then to the open (TLS and the HTTP upgrade).
+    func opened(connectNanos: UInt64, handshakeNanos: UInt64)
+    /// The attempt ended before the open, with this `WebSocket_ErrCode`.
+    func failedBeforeOpen(code: Int32)
+    /// An open connection ended: its close code (1006 when dropped), whether the close
+    /// handshake completed, and how long it was open.
+    func closed(code: UInt32, clean: Bool, sessionNanos: UInt64)
+    /// A message arrived / was accepted for sending, with its payload size.
+    func received(bytes: Int)
+    func sent(bytes: Int)
+}
