@@ -22,4 +22,10 @@ static inline void netstack_sha1(const void *data, size_t len, unsigned char *ou
     SHA1_Final(out, &ctx);
 }
 #pragma GCC diagnostic pop
+
+/* SHA-256 of `len` bytes into `out` (32 bytes): identifies a script across a run's segments. */
+static inline int netstack_sha256(const void *data, size_t len, unsigned char *out) {
+    unsigned int n = 0;
+    return EVP_Digest(data, len, out, &n, EVP_sha256(), NULL) == 1 && n == 32 ? 0 : -1;
+}
 #endif

@@ -105,6 +105,7 @@ extension ScriptHost {
             forget(c)
         }
         vm.close()
+        done.succeed(0)
     }
 
     /// After every callback in a VU: ends the iteration once what it started is idle.

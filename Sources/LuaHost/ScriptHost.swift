@@ -34,6 +34,8 @@ public final class ScriptHost {
         package var observer: ScriptObserver?
         /// Load runs: adds to the `netstack` module (netstack.vu, netstack.metrics) before plugins load.
         package var install: ((ScriptHost) -> Void)?
+        /// Load runs: where uncaught errors go (instead of `log` or `events`).
+        package var onScriptError: ((String) -> Void)?
         public init() {}
     }
 
@@ -55,7 +57,7 @@ public final class ScriptHost {
     let options: Options
     var observer: ScriptObserver? { options.observer }
     var eventLoop: EventLoop { vm.eventLoop }
-    private let done: EventLoopPromise<Int32>
+    let done: EventLoopPromise<Int32>
     @exclusivity(unchecked) var finished = false
     /// True once the run has ended (its status decided); Lua code still running (finalizers)
     /// cannot start timers or connections.
@@ -92,6 +94,7 @@ public final class ScriptHost {
         if let events = options.events {
             vm.errorSink = { events("{\"event\":\"script_error\",\"message\":\(JSONString.quote($0))}") }
         }
+        if let sink = options.onScriptError { vm.errorSink = sink }
         vm.pushString("text")
         textRef = vm.ref()
         vm.pushString("binary")

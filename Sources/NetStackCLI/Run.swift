@@ -4,6 +4,7 @@ import Foundation
 import LuaHost
 import NIOPosix
 import NetStack
+import NetStackLoad
 import NetStackTestServer
 
 struct Run: ParsableCommand {
@@ -47,6 +48,7 @@ struct Run: ParsableCommand {
     @Flag(name: .shortAndLong, help: "Trace handshakes, messages and control frames to stderr.") var verbose = false
     @Flag(help: "Print JSON lines of events (open, message, error, close, print, script_error, exit) on stdout.") var json = false
     @OptionGroup(title: "Plugins") var pluginFlags: PluginFlags
+    @OptionGroup(title: "Load runs") var load: LoadFlags
     @Argument(parsing: .postTerminator, help: "Arguments for the script (after --).") var args: [String] = []
 
     func run() throws {
@@ -74,6 +76,11 @@ struct Run: ParsableCommand {
                 fflush(stdout)
                 lock.unlock()
             }
+        }
+        if load.any || ScriptOptions.declaresOptions((try? String(contentsOfFile: script, encoding: .utf8)) ?? "") {
+            let code = try LoadRunner(script: script, args: args, flags: load, hostOptions: options, json: json).run()
+            if code != 0 { throw ExitCode(code) }
+            return
         }
         let group = MultiThreadedEventLoopGroup.singleton
         // Without --url, a local echo server is made ready beforehand (binding a port takes

@@ -1,0 +1,73 @@
+import ArgumentParser
+import Foundation
+import NetStackLoad
+
+/// `netstack run`'s load-test options. Any of them (or an `options = {...}` table in the
+/// script) makes the run a load run: VUs, iterations, metrics, a summary.
+struct LoadFlags: ParsableArguments {
+    @Option(help: "Virtual users: each runs the script in a Lua VM of its own (load run).") var vus: Int?
+    @Option(help: "How long VUs iterate: 30s, 5m, 1h30m (with --vus: constant VUs).") var duration: String?
+    @Option(help: "Iterations shared by the VUs (shared iterations; --duration then caps the time).") var iterations: Int?
+    @Option(name: .customLong("stage"), help: "A ramp stage DURATION:TARGET_VUS, e.g. 30s:100 (repeatable; ramping VUs from --vus, default 1).")
+    var stages: [String] = []
+    @Option(help: "Event loops (threads) for the VUs (default: one per core).") var threads: Int?
+    @Option(name: .customLong("threshold"), help: "A threshold: 'METRIC{tags}: EXPR' (ws_rtt: p(95)<50) or the metrics plugin's 'latency.p95<50' (repeatable). A failed one: exit 99.")
+    var thresholds: [String] = []
+    @Option(help: "The global function each iteration calls (default: main, else the bot).") var exec: String?
+    @Option(help: "Run segment i of n of the whole plan (1-based), or auto (Slurm array), auto/n (Kubernetes indexed Job).")
+    var segment: String?
+    @Option(help: "Identifies the run across its segments in exports (default: made up).") var runID: String?
+    @Option(help: "Write the summary with its histograms as JSON (mergeable with netstack merge).") var summaryExport: String?
+    @Option(name: .customLong("out"), help: "Per-interval samples: json=FILE (JSON lines) or csv=FILE (repeatable).")
+    var outputs: [String] = []
+    @Flag(help: "No live progress line on stderr.") var quiet = false
+
+    var any: Bool {
+        vus != nil || duration != nil || iterations != nil || !stages.isEmpty || threads != nil || !thresholds.isEmpty
+            || exec != nil || segment != nil || summaryExport != nil || !outputs.isEmpty || runID != nil
+    }
+
+    func validate() throws {
+        _ = try commandLine()
+        if let t = threads, !(1...256).contains(t) { throw ValidationError("--threads: expected 1 to 256, got \(t)") }
+        for o in outputs { _ = try parseOutput(o) }
+        if let id = runID, id.isEmpty || id.utf8.count > 128 || id.unicodeScalars.contains(where: { $0.value < 32 }) {
+            throw ValidationError("--run-id: 1 to 128 printable characters")
+        }
+    }
+
+    /// The plan's command-line part; errors are usage errors.
+    func commandLine() throws -> LoadPlan.CommandLine {
+        var c = LoadPlan.CommandLine()
+        do {
+            if let v = vus {
+                guard (0...Scenario.countLimit).contains(v) else { throw ValidationError("--vus: expected 0 to \(Scenario.countLimit), got \(v)") }
+                c.vus = v
+            }
+            if let i = iterations {
+                guard (0...Scenario.countLimit).contains(i) else { throw ValidationError("--iterations: expected 0 to \(Scenario.countLimit), got \(i)") }
+                c.iterations = i
+            }
+            if let d = duration { c.duration = try LoadDuration(parsing: d) }
+            c.stages = try stages.map { try Stage(parsing: $0) }
+            c.thresholds = thresholds
+            for t in thresholds { _ = try Threshold(commandLine: t) }
+            if let e = exec {
+                guard !e.isEmpty else { throw ValidationError("--exec: empty function name") }
+                c.exec = e
+            }
+            if let s = segment { c.segment = try Segment(parsing: s, environment: ProcessInfo.processInfo.environment) }
+        } catch let e as LoadOptionError {
+            throw ValidationError(e.message)
+        }
+        return c
+    }
+
+    enum Output { case json(String), csv(String) }
+
+    func parseOutput(_ spec: String) throws -> Output {
+        if spec.hasPrefix("json="), spec.count > 5 { return .json(String(spec.dropFirst(5))) }
+        if spec.hasPrefix("csv="), spec.count > 4 { return .csv(String(spec.dropFirst(4))) }
+        throw ValidationError("--out '\(spec)': expected json=FILE or csv=FILE")
+    }
+}

@@ -1,0 +1,124 @@
+import ArgumentParser
+import CInterrupt
+import Foundation
+import LuaHost
+import NIOPosix
+import NetStack
+import NetStackLoad
+import NetStackTestServer
+
+/// `netstack run` as a load run: the plan from the flags and the script's options, the VUs,
+/// the live view, the outputs, the summary and the status.
+struct LoadRunner {
+    let script: String
+    let args: [String]
+    let flags: LoadFlags
+    var hostOptions: ScriptHost.Options
+    let json: Bool
+
+    func run() throws -> Int32 {
+        let source = (try? Data(contentsOf: URL(fileURLWithPath: script))) ?? Data()
+        // The script's options: its init run once in a VU of its own.
+        var options: OptionValue?
+        if ScriptOptions.declaresOptions(String(decoding: source, as: UTF8.self)) {
+            let probe = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+            defer { try? probe.syncShutdownGracefully() }
+            do {
+                options = try ScriptOptions.read(scriptPath: script, args: args, hostOptions: hostOptions, on: probe.next(), errorSink: { printErr($0) })
+            } catch let e as LoadOptionError {
+                printErr("netstack: \(e.message)")
+                return 1
+            }
+        }
+        let plan: LoadPlan
+        do {
+            plan = try LoadPlan.make(commandLine: try flags.commandLine(), options: options)
+        } catch let e as LoadOptionError {
+            printErr("netstack: \(e.message)")
+            return 64
+        }
+        var writers: [IntervalWriter] = []
+        for o in flags.outputs {
+            do {
+                switch try flags.parseOutput(o) {
+                case .json(let path): writers.append(try IntervalWriter(path: path, format: .json))
+                case .csv(let path): writers.append(try IntervalWriter(path: path, format: .csv))
+                }
+            } catch let e as LoadOptionError {
+                printErr("netstack: \(e.message)")
+                return 2
+            }
+        }
+        // A bot without --url talks to the built-in echo server.
+        var server: LocalWebSocketServer?
+        var host = hostOptions
+        if host.url == nil {
+            var c = LocalWebSocketServer.Configuration()
+            c.port = 0
+            let s = LocalWebSocketServer(configuration: c, group: MultiThreadedEventLoopGroup.singleton)
+            if (try? s.start()) != nil {
+                server = s
+                host.url = s.url + "/echo"
+            }
+        }
+        defer { server?.stop() }
+        host.startLocalServer = nil
+
+        var settings = LoadRun.Settings(scriptPath: script, plan: plan)
+        settings.args = args
+        settings.hostOptions = host
+        if let t = flags.threads { settings.threads = t }
+        settings.errorSink = { printErr(TerminalText.sanitize($0)) }
+        let live = flags.quiet ? nil : LiveView(tty: isatty(2) == 1) { text in
+            FileHandle.standardError.write(text.data(using: .utf8)!)
+        }
+        let wallStart = Date().timeIntervalSince1970
+        settings.onInterval = { interval, total, progress in
+            let now = Date().timeIntervalSince1970
+            for w in writers { w.write(interval, time: now) }
+            live?.update(interval, total, progress)
+        }
+        let run = LoadRun(settings: settings)
+        guard netstack_interrupt_install() == 0 else {
+            printErr("netstack: cannot install the SIGINT handler")
+            return 1
+        }
+        // SIGINT: the first is a graceful stop, the second stops now; the summary is printed
+        // either way (a third exits at once, from the handler).
+        let watcher = Thread {
+            guard netstack_interrupt_wait() == 1 else { return }
+            printErr("\nnetstack: stopping gracefully (SIGINT again stops now)")
+            run.interrupt()
+            guard netstack_interrupt_wait() >= 2 else { return }
+            printErr("netstack: stopping now")
+            run.interrupt()
+        }
+        watcher.name = "sigint"
+        watcher.start()
+        let outcome = run.run()
+        live?.finish()
+        if let f = outcome.initFailure { printErr("netstack: a VU could not start: \(f)") }
+        let segmentNote = plan.segment == .whole ? "" : " (segment \(plan.segment))"
+        let table = SummaryTable.render(outcome.metrics, duration: outcome.duration, thresholds: outcome.thresholds,
+                                        errors: outcome.errors, header: "netstack load run\(segmentNote): \(script)")
+        if json {
+            print("{\"event\":\"summary\",\"status\":\(outcome.status)}")
+        } else {
+            print(table, terminator: "")
+        }
+        if let path = flags.summaryExport {
+            let export = SummaryExport(runID: flags.runID ?? UUID().uuidString.lowercased(), script: (script as NSString).lastPathComponent,
+                                       scriptSHA256: Digest.sha256Hex([UInt8](source)), segment: plan.segment, startedAt: wallStart,
+                                       duration: outcome.duration, status: outcome.status, thresholds: outcome.thresholds, metrics: outcome.metrics)
+            do {
+                try export.encoded().write(to: URL(fileURLWithPath: path))
+            } catch {
+                printErr("netstack: cannot write the summary export '\(path)': \(error)")
+                return outcome.status == 0 ? 2 : outcome.status
+            }
+        }
+        if json { print("{\"event\":\"exit\",\"status\":\(outcome.status)}") }
+        fflush(stdout)
+        return outcome.status
+    }
+}

@@ -1,0 +1,174 @@
+import CLuaBridge
+import Dispatch
+import Foundation
+import LuaHost
+
+/// The load-run part of the `netstack` module, installed in every VU:
+/// `netstack.vu` (id, iteration, scenario, total, segment, keep) and `netstack.metrics`
+/// (counter, gauge, rate, trend, request, reply).
+enum LoadModule {
+    static let metricMetatable = "netstack.metric"
+    /// Unanswered `request` marks a VU keeps at most.
+    static let pendingRequestLimit = 10_000
+
+    static func install(_ host: ScriptHost, _ vu: VirtualUser) {
+        let vm = host.vm
+        let L = vm.L
+        vm.pushGlobal("netstack")
+        guard lua_type(L, -1) == LUA_TTABLE else { netstack_pop(L, 1); return }
+
+        // netstack.vu
+        lua_createtable(L, 0, 8)
+        lua_pushinteger(L, Int64(vu.id)); lua_setfield(L, -2, "id")
+        lua_pushinteger(L, 0); lua_setfield(L, -2, "iteration")
+        lua_pushinteger(L, Int64(vu.context.totalVUs)); lua_setfield(L, -2, "total")
+        vm.pushString(vu.scenario.name); lua_setfield(L, -2, "scenario")
+        vm.pushString(vu.context.segment.description); lua_setfield(L, -2, "segment")
+        vm.setFunction("keep") { [unowned host] vm in
+            guard host.keepClient(at: 1) else { return vm.argError(1, "keep", "live netstack client") }
+            return 0
+        }
+        lua_pushvalue(L, -1)
+        vu.vuTableRef = vm.ref()
+        lua_setfield(L, -2, "vu")
+
+        // netstack.metrics
+        lua_createtable(L, 0, 8)
+        for kind in MetricKind.allCases {
+            vm.setFunction(kind.rawValue) { [unowned vu] vm in define(vm, vu, kind) }
+        }
+        vm.setFunction("request") { [unowned vu] vm in
+            guard let key = requestKey(vm) else { return vm.argError(1, "request", "string or number key") }
+            if vu.pendingRequests[key] == nil && vu.pendingRequests.count >= pendingRequestLimit {
+                lua_pushboolean(vm.L, 0)
+                return 1
+            }
+            vu.pendingRequests[key] = DispatchTime.now().uptimeNanoseconds
+            lua_pushboolean(vm.L, 1)
+            return 1
+        }
+        vm.setFunction("reply") { [unowned vu] vm in
+            guard let key = requestKey(vm) else { return vm.argError(1, "reply", "string or number key") }
+            guard let start = vu.pendingRequests.removeValue(forKey: key) else {
+                lua_pushnil(vm.L)
+                return 1
+            }
+            let ms = Double(DispatchTime.now().uptimeNanoseconds &- start) / 1e6
+            vu.recorder.loop.add(vu.recorder.rtt, ms)
+            lua_pushnumber(vm.L, ms)
+            return 1
+        }
+        lua_setfield(L, -2, "metrics")
+        netstack_pop(L, 1)
+
+        // Metric objects: {name = ..., kind = ...} with add/set methods.
+        luaL_newmetatable(L, metricMetatable)
+        lua_createtable(L, 0, 2)
+        vm.setFunction("add") { [unowned vu] vm in record(vm, vu, "add") }
+        vm.setFunction("set") { [unowned vu] vm in record(vm, vu, "set") }
+        lua_setfield(L, -2, "__index")
+        netstack_pop(L, 1)
+    }
+
+    private static func requestKey(_ vm: LuaVM) -> String? {
+        switch vm.type(at: 1) {
+        case LUA_TSTRING: return "s" + (vm.string(at: 1) ?? "")
+        case LUA_TNUMBER: return "n" + String(vm.number(at: 1) ?? 0)
+        default: return nil
+        }
+    }
+
+    /// `netstack.metrics.counter(name [, unit])`: `unit` is "ms" (time) or "bytes" for display.
+    private static func define(_ vm: LuaVM, _ vu: VirtualUser, _ kind: MetricKind) -> Int32 {
+        guard let name = vm.string(at: 1), vm.type(at: 1) == LUA_TSTRING else { return vm.argError(1, kind.rawValue, "metric name") }
+        var unit = MetricUnit.none
+        if vm.type(at: 2) > LUA_TNIL {
+            guard let u = vm.string(at: 2).flatMap(MetricUnit.init(rawValue:)) else {
+                return vm.argError(2, kind.rawValue, "unit \"ms\", \"bytes\" or \"none\"")
+            }
+            unit = u
+        }
+        do {
+            _ = try vu.context.catalog.define(name, kind: kind, unit: unit)
+        } catch {
+            return vm.raise("netstack.metrics.\(kind.rawValue): \(error)")
+        }
+        let L = vm.L
+        lua_createtable(L, 0, 2)
+        vm.pushString(name); lua_setfield(L, -2, "name")
+        vm.pushString(kind.rawValue); lua_setfield(L, -2, "kind")
+        luaL_setmetatable(L, metricMetatable)
+        return 1
+    }
+
+    /// `metric:add(value [, tags])` (counter, rate, trend) and `metric:set(value [, tags])` (gauge).
+    private static func record(_ vm: LuaVM, _ vu: VirtualUser, _ method: String) -> Int32 {
+        let L = vm.L
+        guard vm.type(at: 1) == LUA_TTABLE else { return vm.argError(1, method, "metric") }
+        vm.rawField(1, "name")
+        let name = vm.string(at: -1)
+        netstack_pop(L, 1)
+        vm.rawField(1, "kind")
+        let kind = vm.string(at: -1).flatMap(MetricKind.init(rawValue:))
+        netstack_pop(L, 1)
+        guard let name = name, let kind = kind else { return vm.argError(1, method, "metric") }
+        guard (method == "set") == (kind == .gauge) else {
+            return vm.raise("\(name) is a \(kind.rawValue): use \(kind == .gauge ? "set" : "add")")
+        }
+        let value: Double
+        switch (kind, vm.type(at: 2)) {
+        case (.rate, LUA_TBOOLEAN): value = vm.boolean(at: 2) ? 1 : 0
+        case (.rate, LUA_TNIL), (.rate, LUA_TNONE): return vm.argError(2, method, "boolean or number")
+        case (.counter, LUA_TNONE), (.counter, LUA_TNIL): value = 1
+        default:
+            guard vm.type(at: 2) == LUA_TNUMBER, let v = vm.number(at: 2) else { return vm.argError(2, method, "number") }
+            value = v
+        }
+        switch kind {
+        case .counter:
+            guard value.isFinite, value >= 0 else { return vm.raise("\(name): a counter adds a finite number ≥ 0, got \(value)") }
+        case .trend:
+            guard value.isFinite, value >= 0, value <= MetricValue.trendLimit else {
+                return vm.raise("\(name): a trend sample is a number from 0 to 1e12, got \(value)")
+            }
+        case .gauge, .rate:
+            guard value.isFinite else { return vm.raise("\(name): a finite number is needed, got \(value)") }
+        }
+        var tags = vu.recorder.tags
+        if vm.type(at: 3) == LUA_TTABLE {
+            lua_pushnil(L)
+            while lua_next(L, 3) != 0 {
+                guard lua_type(L, -2) == LUA_TSTRING, let k = vm.string(at: -2), SeriesName.isValidTagText(k) else {
+                    netstack_pop(L, 2)
+                    return vm.raise("\(name): tag names are non-empty strings without { } , : or control characters")
+                }
+                var v: String?
+                switch lua_type(L, -1) {
+                case LUA_TSTRING: v = vm.string(at: -1)
+                case LUA_TNUMBER:
+                    let n = vm.number(at: -1) ?? 0
+                    v = n == n.rounded() && abs(n) < 1e15 ? String(Int64(n)) : String(n)
+                case LUA_TBOOLEAN: v = vm.boolean(at: -1) ? "true" : "false"
+                default: v = nil
+                }
+                netstack_pop(L, 1)
+                guard let tv = v, SeriesName.isValidTagText(tv) else {
+                    netstack_pop(L, 1)
+                    return vm.raise("\(name): tag '\(k)' needs a string, number or boolean value without { } , : or control characters")
+                }
+                tags.removeAll { $0.0 == k }
+                tags.append((k, tv))
+            }
+        } else if vm.type(at: 3) > LUA_TNIL {
+            return vm.argError(3, method, "table of tags")
+        }
+        let loop = vu.recorder.loop
+        let h = loop.handle(SeriesName.make(name, tags: tags), kind: kind)
+        if kind == .gauge {
+            loop.set(h, value, at: Int64(Date().timeIntervalSince1970 * 1e9))
+        } else {
+            loop.add(h, value)
+        }
+        return 0
+    }
+}

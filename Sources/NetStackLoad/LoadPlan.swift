@@ -1,0 +1,87 @@
+/// What a load run does: its scenarios, thresholds and segment. Made from the command line's
+/// shortcuts and the script's `options` table; the command line wins.
+public struct LoadPlan: Sendable {
+    public var scenarios: [Scenario]
+    public var thresholds: [Threshold]
+    public var segment: Segment
+
+    public init(scenarios: [Scenario], thresholds: [Threshold] = [], segment: Segment = .whole) {
+        self.scenarios = scenarios
+        self.thresholds = thresholds
+        self.segment = segment
+    }
+
+    /// The longest scenario's end (start time + schedule), without graceful stops.
+    public var plannedDuration: LoadDuration {
+        scenarios.map { $0.startTime + $0.executor.duration }.max() ?? .zero
+    }
+
+    /// The command line's load options (nil: not given).
+    public struct CommandLine: Sendable {
+        public var vus: Int?
+        public var duration: LoadDuration?
+        public var iterations: Int?
+        public var stages: [Stage] = []
+        public var thresholds: [String] = []
+        public var exec: String?
+        public var segment: Segment = .whole
+        public init() {}
+
+        var hasShortcut: Bool { vus != nil || duration != nil || iterations != nil || !stages.isEmpty }
+    }
+
+    /// The plan: scenarios from the command line's shortcuts if any, else the options'
+    /// `scenarios`, else the options' shortcuts (vus, duration, iterations, stages), else one VU
+    /// running one iteration. Thresholds: the options', with the command line's replacing those
+    /// on the same series.
+    public static func make(commandLine cli: CommandLine, options: OptionValue?) throws -> LoadPlan {
+        var reader = try options.map { try OptionReader(path: "options", $0) }
+        var scenarios: [Scenario]
+        var shortcut = cli
+        if !cli.hasShortcut, var r = reader {
+            shortcut.vus = try r.integer("vus", in: 0...Scenario.countLimit)
+            shortcut.duration = try r.duration("duration")
+            shortcut.iterations = try r.integer("iterations", in: 0...Scenario.countLimit)
+            if let s = r.value("stages") { shortcut.stages = try Stage.list(s, name: "options.stages") }
+            reader = r
+        }
+        if cli.hasShortcut || reader?.fields["scenarios"] == nil {
+            scenarios = [try shortcutScenario(shortcut)]
+        } else {
+            guard case .table(let named)? = reader!.value("scenarios"), !named.isEmpty else {
+                throw LoadOptionError("options.scenarios: expected a table of NAME = {executor = ...}")
+            }
+            scenarios = try named.sorted { $0.key < $1.key }.map { try Scenario(name: $0.key, options: $0.value) }
+        }
+        if let exec = cli.exec { for i in scenarios.indices { scenarios[i].exec = exec } }
+        var thresholds: [Threshold] = []
+        if var r = reader, let t = r.value("thresholds") {
+            thresholds = try Threshold.list(t)
+            reader = r
+        }
+        let fromCLI = try cli.thresholds.map { try Threshold(commandLine: $0) }
+        let replaced = Set(fromCLI.map(\.target))
+        thresholds = thresholds.filter { !replaced.contains($0.target) } + fromCLI
+        if var r = reader {
+            for key in ["vus", "duration", "iterations", "stages", "scenarios", "thresholds"] { _ = r.value(key) }
+            try r.rejectUnknown()
+        }
+        return LoadPlan(scenarios: scenarios, thresholds: thresholds, segment: cli.segment)
+    }
+
+    static func shortcutScenario(_ c: CommandLine) throws -> Scenario {
+        let executor: Executor
+        if !c.stages.isEmpty {
+            executor = .rampingVUs(startVUs: c.vus ?? 1, stages: c.stages, gracefulRampDown: Scenario.defaultGracefulStop)
+        } else if let n = c.iterations {
+            executor = .sharedIterations(vus: c.vus ?? 1, iterations: n, maxDuration: c.duration ?? Scenario.defaultMaxDuration)
+        } else if let d = c.duration {
+            executor = .constantVUs(vus: c.vus ?? 1, duration: d)
+        } else {
+            executor = .perVUIterations(vus: c.vus ?? 1, iterations: 1, maxDuration: Scenario.defaultMaxDuration)
+        }
+        let s = Scenario(name: "default", executor: executor, exec: c.exec)
+        try s.validate()
+        return s
+    }
+}

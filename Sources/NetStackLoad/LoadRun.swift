@@ -1,0 +1,276 @@
+import Dispatch
+import Foundation
+import LuaHost
+import NIOCore
+import NIOPosix
+
+/// A load run: the plan's scenarios over VUs spread across one event loop per thread, metrics
+/// collected per loop each interval and merged, then the summary and the thresholds' verdict.
+public final class LoadRun {
+    public struct Settings {
+        public var scriptPath: String
+        public var args: [String] = []
+        public var plan: LoadPlan
+        /// Event loops for the VUs (default: one per core).
+        public var threads = System.coreCount
+        public var hostOptions = ScriptHost.Options()
+        /// How often metrics are collected (live view, --out, abort-on-fail thresholds).
+        public var interval = LoadDuration.milliseconds(1000)
+        /// Called on the control loop after each interval with that interval's set and the totals so far.
+        public var onInterval: ((_ interval: MetricSet, _ total: MetricSet, _ progress: Progress) -> Void)?
+        /// Where script errors are printed (each distinct one once).
+        public var errorSink: (String) -> Void = { FileHandle.standardError.write(($0 + "\n").data(using: .utf8)!) }
+        public init(scriptPath: String, plan: LoadPlan) {
+            self.scriptPath = scriptPath
+            self.plan = plan
+        }
+    }
+
+    /// The live view's numbers.
+    public struct Progress: Sendable {
+        public var elapsed: Double
+        public var planned: Double
+        public var activeVUs: Int
+        public var maxVUs: Int
+        public var iterations: Int
+        public var stopping: Bool
+    }
+
+    /// How a run ended.
+    public struct Outcome {
+        public var metrics: MetricSet
+        public var thresholds: [ThresholdResult]
+        /// The exit status (see `LoadRun.status`).
+        public var status: Int32
+        public var errors: [(message: String, count: Int)]
+        public var duration: Double
+        public var interrupted: Bool
+        public var initFailure: String?
+    }
+
+    let settings: Settings
+    let group: MultiThreadedEventLoopGroup
+    let controlGroup: MultiThreadedEventLoopGroup
+    let control: EventLoop
+    let loops: [EventLoop]
+    let loopMetrics: [LoopMetrics]
+    let controlMetrics = LoopMetrics()
+    let context: RunContext
+    @exclusivity(unchecked) private var runners: [ScenarioRunner] = []
+    @exclusivity(unchecked) private var nextLoop = 0
+    @exclusivity(unchecked) private var total = MetricSet()
+    @exclusivity(unchecked) private var exitCode: Int32?
+    @exclusivity(unchecked) private var interrupts = 0
+    @exclusivity(unchecked) private var startedAt: UInt64 = 0
+    @exclusivity(unchecked) private var collector: RepeatedTask?
+    @exclusivity(unchecked) private var abortedByThreshold = false
+    private let finished: EventLoopPromise<Void>
+    private let errors: ErrorReport
+
+    public init(settings: Settings) {
+        self.settings = settings
+        let threads = max(1, settings.threads)
+        group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
+        controlGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        control = controlGroup.next()
+        let group = self.group
+        loops = (0..<threads).map { _ in group.next() }
+        loopMetrics = loops.map { _ in LoopMetrics() }
+        errors = ErrorReport(sink: settings.errorSink)
+        let totalVUs = settings.plan.scenarios.reduce(0) { $0 + $1.executor.maxVUs }
+        context = RunContext(scriptPath: settings.scriptPath, args: settings.args, segment: settings.plan.segment,
+                             totalVUs: totalVUs, catalog: MetricCatalog(), hostOptions: settings.hostOptions, errors: errors)
+        finished = control.makePromise(of: Void.self)
+    }
+
+    deinit {
+        try? group.syncShutdownGracefully()
+        try? controlGroup.syncShutdownGracefully()
+    }
+
+    // MARK: VUs
+
+    /// A VU on the next loop (round-robin), not yet initialised. Its loop's metrics are the
+    /// loop's own: a VU only ever touches its loop's store.
+    func makeVU(id: Int, scenario: Scenario) -> VirtualUser {
+        let i = nextLoop % loops.count
+        nextLoop += 1
+        return VirtualUser(id: id, scenario: scenario, context: context, eventLoop: loops[i], metrics: loopMetrics[i])
+    }
+
+    /// Initialises `vus` on their loops; `done(true)` on the control loop when all succeeded.
+    /// A failed init stops the run (status 1) with its reason.
+    func initialize(_ vus: [VirtualUser], done: @escaping (Bool) -> Void) {
+        if vus.isEmpty { return done(true) }
+        let futures = vus.map { vu in vu.eventLoop.submit { vu.start() } }
+        EventLoopFuture.whenAllSucceed(futures, on: control).whenComplete { [weak self] result in
+            guard let self = self else { return }
+            let failure: String?
+            switch result {
+            case .success(let reasons): failure = reasons.compactMap { $0 }.first
+            case .failure(let e): failure = "VU init failed: \(e)"
+            }
+            if let f = failure {
+                self.initFailure = self.initFailure ?? f
+                self.stopNow()
+                done(false)
+            } else {
+                done(true)
+            }
+        }
+    }
+
+    @exclusivity(unchecked) private var initFailure: String?
+
+    // MARK: Running
+
+    /// Runs the plan to the end (blocking the caller). SIGINT: call `interrupt()` from another thread.
+    public func run() -> Outcome {
+        let begin = control.submit { [self] in prepare() }
+        _ = try? begin.wait()
+        try? finished.futureResult.wait()
+        // Every VU ends on its own loop; then the last interval is collected.
+        let stopVUs = runners.flatMap { r in r.vus.map { vu in vu.eventLoop.submit { vu.stop() } } }
+        for f in stopVUs { _ = try? f.wait() }
+        _ = try? control.flatSubmit { [self] in collect() }.wait()
+        let outcome = try! control.submit { [self] () -> Outcome in
+            collector?.cancel()
+            let duration = startedAt == 0 ? 0 : Double(DispatchTime.now().uptimeNanoseconds &- startedAt) / 1e9
+            let results = settings.plan.thresholds.map { $0.evaluate(total, duration: duration) }
+            return Outcome(metrics: total, thresholds: results,
+                           status: LoadRun.status(exit: exitCode, initFailure: initFailure != nil, interrupted: interrupts > 0,
+                                                  thresholds: results, hasThresholds: !settings.plan.thresholds.isEmpty,
+                                                  scriptErrors: errors.total, failedConnections: Self.failures(total)),
+                           errors: errors.entries, duration: duration, interrupted: interrupts > 0, initFailure: initFailure)
+        }.wait()
+        return outcome
+    }
+
+    /// Connections that failed: attempts that never opened plus connections dropped (1006) or
+    /// failed by us for a protocol violation or a limit (1002, 1007, 1009).
+    static func failures(_ set: MetricSet) -> Int {
+        var n = Int(set.aggregate(BuiltinMetrics.connectFailures)?.sum ?? 0)
+        for code in ["1006", "1002", "1007", "1009", "1011"] {
+            n += Int(set.aggregate(BuiltinMetrics.closes, tags: ["code": code])?.sum ?? 0)
+        }
+        return n
+    }
+
+    /// The exit status of a load run, first that applies: `netstack.exit(n)` → n; 1 when a VU's
+    /// init failed; 130 after SIGINT; 99 when a threshold failed; 1 after script errors; 1 when
+    /// no threshold is defined and a connection failed; else 0.
+    public static func status(exit: Int32?, initFailure: Bool, interrupted: Bool, thresholds: [ThresholdResult],
+                              hasThresholds: Bool, scriptErrors: Int, failedConnections: Int) -> Int32 {
+        if let e = exit { return e }
+        if initFailure { return 1 }
+        if interrupted { return 130 }
+        if thresholds.contains(where: { !$0.passed }) { return 99 }
+        if scriptErrors > 0 { return 1 }
+        if !hasThresholds && failedConnections > 0 { return 1 }
+        return 0
+    }
+
+    private func prepare() {
+        var offset = 0
+        for s in settings.plan.scenarios {
+            runners.append(ScenarioRunner(scenario: s, segment: settings.plan.segment, vuOffset: offset, run: self))
+            offset += s.executor.maxVUs
+        }
+        var vus: [VirtualUser] = []
+        for r in runners {
+            for _ in 0..<r.initialVUs { vus.append(r.makeVU()) }
+        }
+        initialize(vus) { [self] ok in
+            guard ok else { return }
+            startedAt = DispatchTime.now().uptimeNanoseconds
+            collector = control.scheduleRepeatedTask(initialDelay: .nanoseconds(settings.interval.nanoseconds),
+                                                     delay: .nanoseconds(settings.interval.nanoseconds)) { [weak self] _ in _ = self?.collect() }
+            for r in runners {
+                control.scheduleTask(in: .nanoseconds(r.scenario.startTime.nanoseconds)) { [weak self, r] in
+                    guard let self = self, self.interrupts == 0, self.exitCode == nil, !self.abortedByThreshold else {
+                        r.interruptAll()
+                        return
+                    }
+                    r.start()
+                }
+            }
+            if runners.isEmpty { end() }
+        }
+    }
+
+    @exclusivity(unchecked) private var ended = false
+
+    private func end() {
+        guard !ended else { return }
+        ended = true
+        finished.succeed(())
+    }
+
+    func scenarioFinished(_ r: ScenarioRunner) {
+        if runners.allSatisfy(\.finished) { end() }
+    }
+
+    func exitRequested(_ code: Int32) {
+        if exitCode == nil { exitCode = code }
+        stopNow()
+    }
+
+    func droppedIteration(_ scenario: Scenario) {
+        let h = controlMetrics.handle(SeriesName.make(BuiltinMetrics.droppedIterations, tags: [("scenario", scenario.name)]), kind: .counter)
+        controlMetrics.add(h, 1)
+    }
+
+    /// Stops every scenario now: running iterations are interrupted (1001).
+    func stopNow() {
+        for r in runners { r.interruptAll() }
+        if runners.isEmpty || runners.allSatisfy(\.finished) { end() }
+    }
+
+    /// SIGINT: the first stops starting iterations and gives running ones their graceful stop;
+    /// the second interrupts them now. Any thread.
+    public func interrupt() {
+        control.execute { [self] in
+            interrupts += 1
+            if interrupts == 1 {
+                for r in runners { r.stop(grace: r.scenario.gracefulStop) }
+            } else {
+                stopNow()
+            }
+        }
+    }
+
+    // MARK: Metrics
+
+    /// Collects every loop's interval (on its loop) and merges it into the totals (on the control loop).
+    @discardableResult
+    private func collect() -> EventLoopFuture<Void> {
+        let defs = context.catalog.all
+        let futures = zip(loops, loopMetrics).map { loop, m in loop.submit { m.drain(definitions: defs) } }
+        return EventLoopFuture.whenAllSucceed(futures, on: control).map { [self] sets in
+            var interval = MetricSet()
+            for set in sets { interval.merge(set) }
+            merged(interval, definitions: defs)
+        }
+    }
+
+    private func merged(_ collected: MetricSet, definitions defs: [String: MetricDefinition]) {
+        var interval = collected
+        let now = Int64(Date().timeIntervalSince1970 * 1e9)
+        let active = runners.reduce(0) { $0 + $1.activeCount }
+        let created = runners.reduce(0) { $0 + $1.vus.count }
+        controlMetrics.set(controlMetrics.handle(BuiltinMetrics.vus, kind: .gauge), Double(active), at: now)
+        controlMetrics.set(controlMetrics.handle(BuiltinMetrics.vusMax, kind: .gauge), Double(created), at: now)
+        interval.merge(controlMetrics.drain(definitions: defs))
+        total.merge(interval)
+        let elapsed = startedAt == 0 ? 0 : Double(DispatchTime.now().uptimeNanoseconds &- startedAt) / 1e9
+        let progress = Progress(elapsed: elapsed, planned: settings.plan.plannedDuration.seconds, activeVUs: active, maxVUs: created,
+                                iterations: Int(total.aggregate(BuiltinMetrics.iterations)?.sum ?? 0), stopping: interrupts > 0)
+        settings.onInterval?(interval, total, progress)
+        // Thresholds marked abortOnFail stop the run as soon as they fail.
+        if !abortedByThreshold, settings.plan.thresholds.contains(where: { $0.abortOnFail && elapsed >= $0.delayAbortEval.seconds && !$0.evaluate(total, duration: elapsed).passed }) {
+            abortedByThreshold = true
+            errors.reportNote("netstack: a threshold with abortOnFail failed; stopping the run")
+            stopNow()
+        }
+    }
+}

@@ -1,0 +1,249 @@
+import Dispatch
+import LuaHost
+import NIOCore
+
+/// Runs one scenario's executor for this segment, on the run's control loop: decides when each
+/// VU starts an iteration, ramps, dispatches arrivals, and stops (graceful stop, then interrupt).
+final class ScenarioRunner {
+    let scenario: Scenario
+    let segment: Segment
+    /// The first VU id of the scenario's block minus one (ids are offset + k + 1).
+    let vuOffset: Int
+    unowned let run: LoadRun
+    let control: EventLoop
+
+    /// This segment's VUs, by rank (scenario-local index k = segment.index-1 + rank·count).
+    @exclusivity(unchecked) private(set) var vus: [VirtualUser] = []
+    @exclusivity(unchecked) private var busy: [Bool] = []
+    @exclusivity(unchecked) private var active: [Bool] = []
+    @exclusivity(unchecked) private var done: [Int] = []
+    @exclusivity(unchecked) private var starting = 0
+    /// Shared iterations left for this segment.
+    @exclusivity(unchecked) private var remaining = 0
+    /// Uptime nanoseconds: the scenario's start, the end of its schedule, its hard stop.
+    @exclusivity(unchecked) private(set) var startedAt: UInt64 = 0
+    @exclusivity(unchecked) private var endAt: UInt64 = 0
+    @exclusivity(unchecked) private(set) var finished = false
+    @exclusivity(unchecked) private var stopping = false
+    @exclusivity(unchecked) private var ticker: RepeatedTask?
+    @exclusivity(unchecked) private var nextArrival = 0
+    @exclusivity(unchecked) private(set) var dropped = 0
+
+    init(scenario: Scenario, segment: Segment, vuOffset: Int, run: LoadRun) {
+        self.scenario = scenario
+        self.segment = segment
+        self.vuOffset = vuOffset
+        self.run = run
+        self.control = run.control
+    }
+
+    /// VUs this segment initialises before the start (arrival-rate: the pre-allocated ones).
+    var initialVUs: Int {
+        switch scenario.executor {
+        case .constantArrivalRate(_, _, _, let pre, _), .rampingArrivalRate(_, _, _, let pre, _): return segment.share(of: pre)
+        default: return segment.share(of: scenario.executor.maxVUs)
+        }
+    }
+
+    var maxVUs: Int { segment.share(of: scenario.executor.maxVUs) }
+
+    /// The VU of rank `vus.count` (made, not yet started).
+    func makeVU() -> VirtualUser {
+        let rank = vus.count
+        let k = segment.index - 1 + rank * segment.count
+        let vu = run.makeVU(id: vuOffset + k + 1, scenario: scenario)
+        vus.append(vu)
+        busy.append(false)
+        active.append(false)
+        done.append(0)
+        return vu
+    }
+
+    /// VUs running an iteration or held active by the executor.
+    var activeCount: Int {
+        switch scenario.executor {
+        case .constantArrivalRate, .rampingArrivalRate: return busy.filter { $0 }.count
+        default: return zip(active, busy).filter { $0 || $1 }.count
+        }
+    }
+
+    var busyCount: Int { busy.filter { $0 }.count }
+
+    // MARK: Running
+
+    func start() {
+        startedAt = DispatchTime.now().uptimeNanoseconds
+        endAt = startedAt &+ UInt64(scenario.executor.duration.nanoseconds)
+        switch scenario.executor {
+        case .constantVUs, .perVUIterations:
+            for r in vus.indices { active[r] = true; next(r) }
+        case .sharedIterations(let v, let iterations, _):
+            // Iteration j goes to the segment of VU slot (j mod v): segments get work in
+            // proportion to their VUs, and the union is exactly `iterations`.
+            remaining = v == 0 ? 0 : (iterations / v) * segment.share(of: v) + segment.share(of: iterations % v)
+            for r in vus.indices { active[r] = true; next(r) }
+        case .rampingVUs:
+            tick()
+            ticker = control.scheduleRepeatedTask(initialDelay: .milliseconds(10), delay: .milliseconds(10)) { [weak self] _ in self?.tick() }
+        case .constantArrivalRate, .rampingArrivalRate:
+            nextArrival = segment.index - 1
+            scheduleArrivals()
+        }
+        control.scheduleTask(in: .nanoseconds(Int64(endAt &- startedAt))) { [weak self] in self?.scheduleEnded() }
+        checkDone()
+    }
+
+    private var now: UInt64 { DispatchTime.now().uptimeNanoseconds }
+
+    /// Whether VU `r` should start another iteration now.
+    private func wants(_ r: Int) -> Bool {
+        guard !stopping, now < endAt, active[r] else { return false }
+        switch scenario.executor {
+        case .perVUIterations(_, let m, _): return done[r] < m
+        case .sharedIterations:
+            guard remaining > 0 else { return false }
+            remaining -= 1
+            return true
+        default: return true
+        }
+    }
+
+    private func next(_ r: Int) {
+        guard !busy[r], wants(r) else { return }
+        launch(r)
+    }
+
+    private func launch(_ r: Int) {
+        busy[r] = true
+        let vu = vus[r]
+        vu.eventLoop.execute { [control] in
+            vu.iterate { end in
+                control.execute { [weak self] in self?.iterationEnded(r, end) }
+            }
+        }
+    }
+
+    private func iterationEnded(_ r: Int, _ end: IterationEnd) {
+        busy[r] = false
+        done[r] += 1
+        if case .exit(let code) = end { run.exitRequested(code) }
+        switch scenario.executor {
+        case .constantArrivalRate, .rampingArrivalRate: break
+        default: next(r)
+        }
+        checkDone()
+    }
+
+    // MARK: Ramping VUs
+
+    private func tick() {
+        guard case .rampingVUs(let startVUs, let stages, let grace) = scenario.executor, !stopping else { return }
+        let t = Int64(min(now &- startedAt, UInt64(Int64.max)))
+        let target = segment.share(of: RampSchedule(start: startVUs, stages: stages).target(at: t))
+        for r in vus.indices {
+            let want = r < target && now < endAt
+            if want && !active[r] {
+                active[r] = true
+                next(r)
+            } else if !want && active[r] {
+                active[r] = false
+                if busy[r] {
+                    let n = done[r]
+                    control.scheduleTask(in: .nanoseconds(grace.nanoseconds)) { [weak self] in
+                        guard let self = self, self.busy[r], !self.active[r], self.done[r] == n else { return }
+                        let vu = self.vus[r]
+                        vu.eventLoop.execute { vu.interrupt() }
+                    }
+                }
+            }
+        }
+    }
+
+    // MARK: Arrival rate
+
+    private var arrivals: ArrivalSchedule? {
+        switch scenario.executor {
+        case .constantArrivalRate(let rate, let unit, let d, _, _): return ArrivalSchedule(rate: rate, timeUnit: unit, duration: d)
+        case .rampingArrivalRate(let start, let unit, let stages, _, _): return ArrivalSchedule(startRate: start, timeUnit: unit, stages: stages)
+        default: return nil
+        }
+    }
+
+    private func scheduleArrivals() {
+        guard let schedule = arrivals, !stopping else { return }
+        while let t = schedule.start(of: nextArrival) {
+            let due = startedAt &+ UInt64(t)
+            if due > now {
+                control.scheduleTask(in: .nanoseconds(Int64(due &- now))) { [weak self] in self?.scheduleArrivals() }
+                return
+            }
+            nextArrival += segment.count
+            arrive()
+        }
+    }
+
+    private func arrive() {
+        if let r = busy.firstIndex(of: false) {
+            launch(r)
+            return
+        }
+        guard vus.count < maxVUs else {
+            dropped += 1
+            run.droppedIteration(scenario)
+            return
+        }
+        // A new VU: initialised on its loop, then it takes this iteration.
+        let vu = makeVU()
+        let r = vus.count - 1
+        busy[r] = true
+        starting += 1
+        run.initialize([vu]) { [weak self] ok in
+            guard let self = self else { return }
+            self.starting -= 1
+            self.busy[r] = false
+            if ok && !self.stopping { self.launch(r) } else { self.checkDone() }
+        }
+    }
+
+    // MARK: Stopping
+
+    /// The schedule's end: no new iterations; running ones get the graceful stop.
+    private func scheduleEnded() {
+        stop(grace: scenario.gracefulStop)
+    }
+
+    /// Stops starting iterations; after `grace`, interrupts the running ones.
+    func stop(grace: LoadDuration) {
+        if !stopping {
+            stopping = true
+            ticker?.cancel()
+        }
+        control.scheduleTask(in: .nanoseconds(grace.nanoseconds)) { [weak self] in self?.interruptAll() }
+        checkDone()
+    }
+
+    func interruptAll() {
+        stopping = true
+        ticker?.cancel()
+        for r in vus.indices where busy[r] {
+            let vu = vus[r]
+            vu.eventLoop.execute { vu.interrupt() }
+        }
+        checkDone()
+    }
+
+    private func checkDone() {
+        guard !finished, starting == 0, !busy.contains(true) else { return }
+        let over: Bool
+        switch scenario.executor {
+        case .perVUIterations(_, let m, _): over = stopping || now >= endAt || done.allSatisfy { $0 >= m }
+        case .sharedIterations: over = stopping || now >= endAt || remaining == 0
+        default: over = stopping || now >= endAt
+        }
+        guard over else { return }
+        finished = true
+        stopping = true
+        ticker?.cancel()
+        run.scenarioFinished(self)
+    }
+}

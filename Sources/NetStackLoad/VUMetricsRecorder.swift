@@ -1,0 +1,66 @@
+import Dispatch
+import LuaHost
+
+/// Records one VU's built-in measurements into its loop's metrics, tagged with its scenario.
+/// Handles are resolved once, so the message path is an array update.
+final class VUMetricsRecorder: ScriptObserver {
+    let loop: LoopMetrics
+    /// `scenario:NAME` plus the scenario's tags, as (name, value) pairs.
+    let tags: [(String, String)]
+    private let attempts, sessions, connecting, connectTime, handshake, session, msgsOut, msgsIn, bytesOut, bytesIn: Int
+    let iterations, iterationDuration, interrupted, scriptErrors, rtt: Int
+
+    init(loop: LoopMetrics, tags: [(String, String)]) {
+        self.loop = loop
+        self.tags = tags
+        func h(_ name: String, _ kind: MetricKind) -> Int { loop.handle(SeriesName.make(name, tags: tags), kind: kind) }
+        attempts = h(BuiltinMetrics.connectAttempts, .counter)
+        sessions = h(BuiltinMetrics.sessions, .counter)
+        connecting = h(BuiltinMetrics.connecting, .trend)
+        connectTime = h(BuiltinMetrics.connectTime, .trend)
+        handshake = h(BuiltinMetrics.handshakeTime, .trend)
+        session = h(BuiltinMetrics.sessionDuration, .trend)
+        msgsOut = h(BuiltinMetrics.msgsSent, .counter)
+        msgsIn = h(BuiltinMetrics.msgsReceived, .counter)
+        bytesOut = h(BuiltinMetrics.bytesSent, .counter)
+        bytesIn = h(BuiltinMetrics.bytesReceived, .counter)
+        iterations = h(BuiltinMetrics.iterations, .counter)
+        iterationDuration = h(BuiltinMetrics.iterationDuration, .trend)
+        interrupted = h(BuiltinMetrics.interruptedIterations, .counter)
+        scriptErrors = h(BuiltinMetrics.scriptErrors, .counter)
+        rtt = h(BuiltinMetrics.rtt, .trend)
+    }
+
+    /// A series of `metric` with the VU's tags and one more.
+    func tagged(_ metric: String, _ kind: MetricKind, _ key: String, _ value: String) -> Int {
+        loop.handle(SeriesName.make(metric, tags: tags + [(key, value)]), kind: kind)
+    }
+
+    func connectStarted() { loop.add(attempts, 1) }
+
+    func opened(connectNanos: UInt64, handshakeNanos: UInt64) {
+        loop.add(sessions, 1)
+        loop.add(connectTime, Double(connectNanos) / 1e6)
+        loop.add(handshake, Double(handshakeNanos) / 1e6)
+        loop.add(connecting, Double(connectNanos &+ handshakeNanos) / 1e6)
+    }
+
+    func failedBeforeOpen(code: Int32) {
+        loop.add(tagged(BuiltinMetrics.connectFailures, .counter, "code", String(code)), 1)
+    }
+
+    func closed(code: UInt32, clean: Bool, sessionNanos: UInt64) {
+        loop.add(session, Double(sessionNanos) / 1e6)
+        loop.add(tagged(BuiltinMetrics.closes, .counter, "code", String(code)), 1)
+    }
+
+    func received(bytes: Int) {
+        loop.add(msgsIn, 1)
+        loop.add(bytesIn, Double(bytes))
+    }
+
+    func sent(bytes: Int) {
+        loop.add(msgsOut, 1)
+        loop.add(bytesOut, Double(bytes))
+    }
+}

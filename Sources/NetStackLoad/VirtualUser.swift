@@ -1,0 +1,125 @@
+import CLuaBridge
+import Dispatch
+import LuaHost
+import NIOCore
+
+/// What every VU of a run shares (read-only after the start, or thread-safe).
+final class RunContext: @unchecked Sendable {
+    let scriptPath: String
+    let args: [String]
+    let segment: Segment
+    let totalVUs: Int
+    let catalog: MetricCatalog
+    /// The host options every VU starts from (URL, plugins, limits, error policy).
+    let hostOptions: ScriptHost.Options
+    let errors: ErrorReport
+
+    init(scriptPath: String, args: [String], segment: Segment, totalVUs: Int, catalog: MetricCatalog,
+         hostOptions: ScriptHost.Options, errors: ErrorReport) {
+        self.scriptPath = scriptPath
+        self.args = args
+        self.segment = segment
+        self.totalVUs = totalVUs
+        self.catalog = catalog
+        self.hostOptions = hostOptions
+        self.errors = errors
+    }
+}
+
+/// One virtual user: its own VM running the script, on one event loop for its whole life.
+/// Everything but `init` runs on that loop.
+final class VirtualUser {
+    /// 1 ... total VUs of the run (across scenarios and segments).
+    let id: Int
+    let scenario: Scenario
+    let context: RunContext
+    let eventLoop: EventLoop
+    let recorder: VUMetricsRecorder
+    @exclusivity(unchecked) var host: ScriptHost?
+    @exclusivity(unchecked) var vuTableRef: Int32 = LUA_NOREF
+    /// netstack.metrics.request marks (key → uptime nanoseconds).
+    @exclusivity(unchecked) var pendingRequests: [String: UInt64] = [:]
+    /// Iterations this VU started (its `netstack.vu.iteration` counts from 1).
+    @exclusivity(unchecked) private(set) var iterationsStarted = 0
+    /// The function each iteration calls ("bot" for the bot connect), found after the init.
+    @exclusivity(unchecked) private(set) var entry: String?
+
+    init(id: Int, scenario: Scenario, context: RunContext, eventLoop: EventLoop, metrics: LoopMetrics) {
+        self.id = id
+        self.scenario = scenario
+        self.context = context
+        self.eventLoop = eventLoop
+        var tags = [("scenario", scenario.name)]
+        for (k, v) in scenario.tags.sorted(by: { $0.key < $1.key }) where k != "scenario" { tags.append((k, v)) }
+        self.recorder = VUMetricsRecorder(loop: metrics, tags: tags)
+    }
+
+    /// Makes the VM and runs the init (on the loop). Returns nil on success, else why it failed
+    /// (the error itself was reported).
+    func start() -> String? {
+        if let failure = startInit() { return failure }
+        guard let host = host, let e = host.iterationEntry(exec: scenario.exec) else {
+            if let name = scenario.exec { return "scenario '\(scenario.name)': exec '\(name)' is not a global function" }
+            return "nothing to iterate: define main(args), a bot (onOpen/onMessage/onError/onClose), or options.scenarios.NAME.exec"
+        }
+        entry = e
+        return nil
+    }
+
+    /// The VM and the init only.
+    func startInit() -> String? {
+        var options = context.hostOptions
+        options.observer = recorder
+        let errors = context.errors
+        let recorder = self.recorder
+        let vuID = id
+        options.onScriptError = { message in
+            recorder.loop.add(recorder.scriptErrors, 1)
+            errors.report(message, vu: vuID)
+        }
+        options.install = { [unowned self] host in LoadModule.install(host, self) }
+        let host: ScriptHost
+        do {
+            host = try ScriptHost(eventLoop: eventLoop, options: options)
+        } catch {
+            errors.report("netstack: VU \(id): \(error)", vu: id)
+            return "\(error)"
+        }
+        self.host = host
+        guard host.initVU(path: context.scriptPath, args: context.args) else { return "the init failed" }
+        return nil
+    }
+
+    /// Runs one iteration; `done` gets how it ended (on the loop).
+    func iterate(done: @escaping (IterationEnd) -> Void) {
+        guard let host = host, let entry = entry, !host.vm.isClosed else { return done(.failed) }
+        iterationsStarted += 1
+        if vuTableRef != LUA_NOREF {
+            host.vm.pushRef(vuTableRef)
+            lua_pushinteger(host.vm.L, Int64(iterationsStarted))
+            lua_setfield(host.vm.L, -2, "iteration")
+            netstack_pop(host.vm.L, 1)
+        }
+        let started = DispatchTime.now().uptimeNanoseconds
+        let recorder = self.recorder
+        host.runIteration(iterationsStarted, entry: entry) { end in
+            recorder.loop.add(recorder.iterationDuration, Double(DispatchTime.now().uptimeNanoseconds &- started) / 1e6)
+            switch end {
+            case .completed: recorder.loop.add(recorder.iterations, 1)
+            case .interrupted: recorder.loop.add(recorder.interrupted, 1)
+            case .failed, .exit: break
+            }
+            done(end)
+        }
+    }
+
+    var iterationRunning: Bool { host?.iterationRunning ?? false }
+
+    func interrupt() { host?.interruptIteration() }
+
+    /// Ends the VU (clients destroyed, state closed).
+    func stop() {
+        if let h = host, !h.vm.isClosed { h.endVU() }
+        host = nil
+    }
+}
