@@ -60,11 +60,14 @@ public struct MetricSet: Codable, Equatable, Sendable {
 
     public init() {}
 
-    public mutating func merge(_ other: MetricSet) {
+    /// Adds `other`'s samples. `acrossSegments`: the sets are parts of one run measured at the
+    /// same time (segments), so additive gauges (vus) sum; otherwise `other` is later in time and
+    /// a gauge takes its newest value.
+    public mutating func merge(_ other: MetricSet, acrossSegments: Bool = false) {
         for (name, d) in other.definitions where definitions[name] == nil { definitions[name] = d }
         for (key, v) in other.series {
             if var mine = series[key] {
-                let additive = definitions[SeriesName.split(key).metric]?.additive ?? false
+                let additive = acrossSegments && (definitions[SeriesName.split(key).metric]?.additive ?? false)
                 if additive && v.kind == .gauge {
                     mine = MetricSet.addGauges(mine, v)
                 } else {
@@ -77,11 +80,10 @@ public struct MetricSet: Codable, Equatable, Sendable {
         }
     }
 
-    /// Additive gauges (vus): values sum; kept as one sample set at the later time.
+    /// Additive gauges (vus) of parts measured at the same time: values, minimums and maximums sum.
     static func addGauges(_ a: MetricValue, _ b: MetricValue) -> MetricValue {
-        var out = MetricValue(kind: .gauge)
-        out.add(a.value + b.value, at: max(a.setAt, b.setAt))
-        return out
+        MetricValue(gauge: a.value + b.value, min: a.minimum + b.minimum, max: a.maximum + b.maximum,
+                    count: a.count + b.count, at: max(a.setAt, b.setAt))
     }
 
     /// Every series of `metric` whose tags include all of `tags`, merged (nil when none).

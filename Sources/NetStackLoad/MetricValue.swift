@@ -37,6 +37,16 @@ public struct MetricValue: Equatable, Sendable {
         if kind == .trend { histogram = MetricValue.makeHistogram() }
     }
 
+    /// A gauge with the given state (additive merges).
+    init(gauge value: Double, min: Double, max: Double, count: UInt64, at time: Int64) {
+        self.init(kind: .gauge)
+        sum = value
+        self.min = min
+        self.max = max
+        self.count = count
+        setAt = time
+    }
+
     static func makeHistogram() -> Histogram<UInt64> {
         var h = Histogram<UInt64>(numberOfSignificantValueDigits: .three)
         h.autoResize = true

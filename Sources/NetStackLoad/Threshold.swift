@@ -198,3 +198,8 @@ extension Threshold {
         return out
     }
 }
+
+extension Threshold {
+    /// `options.thresholds` parsing, for tests.
+    public static func listForTesting(_ value: OptionValue) throws -> [Threshold] { try list(value) }
+}
