@@ -94,6 +94,17 @@ public struct Scenario: Equatable, Sendable {
         guard let kind = try r.string("executor") else {
             throw LoadOptionError("scenarios.\(name).executor: missing (one of \(Executor.names.joined(separator: ", ")))")
         }
+        // Unknown keys first: a typo (duraton) is reported as itself, not as a missing option.
+        let common: Set<String> = ["executor", "exec", "startTime", "gracefulStop", "tags"]
+        let specific: [String: Set<String>] = [
+            "constant-vus": ["vus", "duration"], "shared-iterations": ["vus", "iterations", "maxDuration"],
+            "per-vu-iterations": ["vus", "iterations", "maxDuration"], "ramping-vus": ["startVUs", "stages", "gracefulRampDown"],
+            "constant-arrival-rate": ["rate", "timeUnit", "duration", "preAllocatedVUs", "maxVUs"],
+            "ramping-arrival-rate": ["startRate", "timeUnit", "stages", "preAllocatedVUs", "maxVUs"],
+        ]
+        if let allowed = specific[kind].map({ $0.union(common) }), let bad = r.fields.keys.sorted().first(where: { !allowed.contains($0) }) {
+            throw LoadOptionError("scenarios.\(name).\(bad): unknown option for \(kind) (\(allowed.sorted().joined(separator: ", ")))")
+        }
         let maxDuration = try r.duration("maxDuration") ?? Scenario.defaultMaxDuration
         func stages() throws -> [Stage] {
             guard let v = r.value("stages") else { throw LoadOptionError("\(r.name("stages")): missing") }

@@ -1,0 +1,228 @@
+import Foundation
+import NetStackLoad
+import XCTest
+
+/// `netstack run` as a load run, end to end: exact iteration counts per executor, VU isolation,
+/// thresholds and exit 99, graceful and immediate stops, usage errors.
+final class LoadRunTests: XCTestCase {
+    private var files: [String] = []
+
+    override func tearDown() {
+        for f in files { unlink(f) }
+        files = []
+    }
+
+    private func script(_ source: String) throws -> String {
+        let path = NSTemporaryDirectory() + "load-\(getpid())-\(files.count)-\(UUID().uuidString.prefix(8)).lua"
+        try source.write(toFile: path, atomically: true, encoding: .utf8)
+        files.append(path)
+        return path
+    }
+
+    private func exportPath() -> String {
+        let p = NSTemporaryDirectory() + "load-\(getpid())-\(UUID().uuidString.prefix(8)).json"
+        files.append(p)
+        return p
+    }
+
+    /// Runs and returns the status, output and the decoded summary export.
+    private func load(_ path: String, _ args: [String], timeout: Double = 30) throws -> (status: Int32, out: String, err: String, summary: SummaryExport?) {
+        let export = exportPath()
+        let r = try runNetstack(["run", path, "--quiet", "--summary-export", export] + args, timeout: timeout * CLITests.slowdown)
+        let summary = (try? Data(contentsOf: URL(fileURLWithPath: export))).flatMap { try? SummaryExport.decode($0) }
+        return (r.status, r.out, r.err, summary)
+    }
+
+    private func count(_ s: SummaryExport?, _ metric: String, _ tags: [String: String] = [:]) -> Double {
+        s?.metrics.aggregate(metric, tags: tags)?.sum ?? -1
+    }
+
+    /// The VU ids that ran and how many iterations each counted.
+    private func perVU(_ s: SummaryExport?) -> [Int: Double] {
+        var out: [Int: Double] = [:]
+        for (key, v) in s?.metrics.series ?? [:] {
+            let (m, tags) = SeriesName.split(key)
+            if m == "per_vu", let id = tags["vu"].flatMap(Int.init) { out[id, default: 0] += v.sum }
+        }
+        return out
+    }
+
+    static let counting = """
+    local c = netstack.metrics.counter("per_vu")
+    function main() c:add(1, {vu = netstack.vu.id}) end
+    """
+
+    func testPerVUIterationsRunExactlyThatManyOnEveryVU() throws {
+        let s = try script("options = { scenarios = { each = { executor = 'per-vu-iterations', vus = 4, iterations = 3 } } }\n" + Self.counting)
+        let r = try load(s, ["--threads", "2"])
+        XCTAssertEqual(r.status, 0, r.err)
+        XCTAssertEqual(perVU(r.summary), [1: 3, 2: 3, 3: 3, 4: 3])
+        XCTAssertEqual(count(r.summary, "iterations"), 12)
+        XCTAssertTrue(r.out.contains("iterations"), r.out)
+    }
+
+    func testSharedIterationsAreEachTakenOnce() throws {
+        let s = try script(Self.counting)
+        let r = try load(s, ["--vus", "5", "--iterations", "37"])
+        XCTAssertEqual(r.status, 0, r.err)
+        XCTAssertEqual(count(r.summary, "iterations"), 37)
+        XCTAssertEqual(perVU(r.summary).values.reduce(0, +), 37)
+        XCTAssertTrue(Set(perVU(r.summary).keys).isSubset(of: [1, 2, 3, 4, 5]))
+    }
+
+    func testConstantArrivalRateStartsEveryScheduledIterationOrCountsItDropped() throws {
+        // 20 iterations in 1 s. With one VU and 300 ms iterations most cannot start: dropped.
+        let s = try script("""
+        options = { scenarios = {
+          quick = { executor = 'constant-arrival-rate', rate = 20, timeUnit = '1s', duration = '1s', preAllocatedVUs = 2, maxVUs = 4 },
+          slow = { executor = 'constant-arrival-rate', rate = 20, timeUnit = '1s', duration = '1s', preAllocatedVUs = 1, maxVUs = 1, exec = 'slow' },
+        } }
+        function main() end
+        function slow() netstack.setTimeout(function() end, 300) end
+        """)
+        let r = try load(s, [])
+        XCTAssertEqual(r.status, 0, r.err)
+        XCTAssertEqual(count(r.summary, "iterations", ["scenario": "quick"]), 20)
+        XCTAssertEqual(count(r.summary, "dropped_iterations", ["scenario": "quick"]), -1, "no quick iteration was dropped")
+        let slowDone = count(r.summary, "iterations", ["scenario": "slow"])
+        let slowDropped = count(r.summary, "dropped_iterations", ["scenario": "slow"])
+        XCTAssertEqual(slowDone + slowDropped, 20, "every arrival is started or counted as dropped")
+        XCTAssertGreaterThanOrEqual(slowDropped, 10)
+    }
+
+    func testRampingVUsUseOnlyTheVUsTheStagesAllow() throws {
+        let out = exportPath()
+        let s = try script(Self.counting.replacingOccurrences(of: "function main() c:add(1, {vu = netstack.vu.id}) end",
+                                                               with: "function main() c:add(1, {vu = netstack.vu.id}); netstack.setTimeout(function() end, 20) end"))
+        let r = try load(s, ["--vus", "0", "--stage", "500ms:3", "--stage", "500ms:3", "--stage", "300ms:0", "--out", "json=\(out)"])
+        XCTAssertEqual(r.status, 0, r.err)
+        XCTAssertEqual(Set(perVU(r.summary).keys), [1, 2, 3])
+        let samples = try String(contentsOfFile: out, encoding: .utf8).split(separator: "\n")
+        XCTAssertFalse(samples.isEmpty)
+        let vus = samples.filter { $0.contains("\"metric\":\"vus\"") }
+        XCTAssertFalse(vus.isEmpty, "the interval samples carry the vus gauge")
+        XCTAssertFalse(vus.contains { $0.contains("\"value\":4") }, "never more than 3 VUs")
+    }
+
+    func testVUsAreIsolatedAndARaisingVUDoesNotStopTheOthers() throws {
+        let s = try script("""
+        local c = netstack.metrics.counter("per_vu")
+        mine = 0
+        function main()
+          mine = mine + 1
+          c:add(1, {vu = netstack.vu.id})
+          if mine ~= netstack.vu.iteration then error("globals are shared: " .. mine) end
+          if netstack.vu.id == 2 and netstack.vu.iteration == 2 then error("vu two fails once") end
+        end
+        """)
+        let r = try load(s, ["--vus", "3", "--iterations", "12", "--threads", "2"])
+        XCTAssertEqual(r.status, 1, "a script error makes the status 1: \(r.err)")
+        XCTAssertEqual(count(r.summary, "script_errors"), 1)
+        XCTAssertEqual(count(r.summary, "iterations"), 11, "12 started, one failed")
+        XCTAssertEqual(perVU(r.summary).values.reduce(0, +), 12)
+        XCTAssertFalse(r.err.contains("globals are shared"), r.err)
+        XCTAssertEqual(r.err.components(separatedBy: "vu two fails once").count - 1, 1, "reported once: \(r.err)")
+        XCTAssertTrue(r.err.contains("stack traceback"), r.err)
+        XCTAssertTrue(r.out.contains("1× netstack: error in main"), r.out)
+    }
+
+    func testAFailedThresholdExits99AndAPassingOneZero() throws {
+        let s = try script("function main() end")
+        let fail = try load(s, ["--vus", "2", "--iterations", "4", "--threshold", "iterations: count>100"])
+        XCTAssertEqual(fail.status, 99, fail.err)
+        XCTAssertTrue(fail.out.contains("✗ count>100 (4)"), fail.out)
+        XCTAssertEqual(fail.summary?.thresholds.first?.passed, false)
+        let pass = try load(s, ["--vus", "2", "--iterations", "4", "--threshold", "iterations: count==4"])
+        XCTAssertEqual(pass.status, 0, pass.err)
+        XCTAssertTrue(pass.out.contains("✓ count==4"), pass.out)
+    }
+
+    /// A bot against the local server: the built-in connection metrics add up.
+    func testBotMetricsCountEveryConnectionAndMessage() throws {
+        let s = try script("""
+        function onOpen(c) c:send("a"); c:send("bb") end
+        n = 0
+        function onMessage(c) n = n + 1; if n % 2 == 0 then c:close() end end
+        """)
+        let r = try load(s, ["--vus", "3", "--iterations", "9", "--threshold", "ws_connecting: p(95)<5000"])
+        XCTAssertEqual(r.status, 0, r.err)
+        XCTAssertEqual(count(r.summary, "ws_connect_attempts"), 9)
+        XCTAssertEqual(count(r.summary, "ws_sessions"), 9)
+        XCTAssertEqual(count(r.summary, "ws_msgs_sent"), 18)
+        XCTAssertEqual(count(r.summary, "ws_msgs_received"), 18)
+        XCTAssertEqual(count(r.summary, "ws_bytes_sent"), 27)
+        XCTAssertEqual(count(r.summary, "ws_closes", ["code": "1000"]), 9)
+        XCTAssertEqual(r.summary?.metrics.aggregate("ws_connecting")?.count, 9)
+    }
+
+    func testFailedConnectionsMakeTheStatus1WithoutThresholds() throws {
+        let s = try script("function onOpen(c) c:close() end")
+        let r = try load(s, ["--vus", "2", "--iterations", "2", "--url", "ws://127.0.0.1:1/"])
+        XCTAssertEqual(r.status, 1, r.err)
+        XCTAssertEqual(count(r.summary, "ws_connect_failures"), 2)
+        let judged = try load(s, ["--vus", "2", "--iterations", "2", "--url", "ws://127.0.0.1:1/", "--threshold", "ws_connect_failures: count<5"])
+        XCTAssertEqual(judged.status, 0, "with thresholds, failures are theirs to judge: \(judged.err)")
+    }
+
+    func testTwoSigintsStopNowAndTheSummaryIsStillPrinted() throws {
+        let s = try script("function main() netstack.setTimeout(function() end, 60000) end")
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: CLITests.buildDir + "/netstack")
+        p.arguments = ["run", s, "--vus", "3", "--duration", "5m", "--quiet"]
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        usleep(UInt32(1_000_000 * CLITests.slowdown))
+        kill(p.processIdentifier, SIGINT)
+        usleep(300_000)
+        XCTAssertTrue(p.isRunning, "the first SIGINT waits for the running iterations (graceful stop: 30 s)")
+        kill(p.processIdentifier, SIGINT)
+        let deadline = Date().addingTimeInterval(5 * CLITests.slowdown)
+        while p.isRunning && Date() < deadline { usleep(10_000) }
+        let still = p.isRunning
+        if still { p.terminate() }
+        p.waitUntilExit()
+        XCTAssertFalse(still, "still running after the second SIGINT")
+        XCTAssertEqual(p.terminationStatus, 130)
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        XCTAssertTrue(text.contains("interrupted_iterations..") && text.contains(": 3 "), text)
+    }
+
+    func testBadLoadOptionsAreUsageErrors() throws {
+        let s = try script("function main() end")
+        for bad in [["--vus", "-1"], ["--duration", "5x"], ["--stage", "10s"], ["--threshold", "ws_rtt p95"], ["--segment", "5/4"],
+                    ["--out", "xml=f"], ["--threads", "0"], ["--iterations", "99999999999"], ["--exec", ""]] {
+            let r = try runNetstack(["run", s] + bad)
+            XCTAssertEqual(r.status, 64, "\(bad): \(r.err)")
+        }
+        let typo = try script("options = { scenarios = { a = { executor = 'constant-vus', vus = 1, duraton = '1s' } } }\nfunction main() end")
+        let r = try runNetstack(["run", typo])
+        XCTAssertEqual(r.status, 64, r.err)
+        XCTAssertTrue(r.err.contains("scenarios.a.duraton: unknown option"), r.err)
+        let nothing = try script("x = 1")
+        let n = try runNetstack(["run", nothing, "--vus", "1"])
+        XCTAssertEqual(n.status, 1, n.err)
+        XCTAssertTrue(n.err.contains("nothing to iterate"), n.err)
+    }
+
+    func testCustomMetricsRefuseBadValuesAndNames() throws {
+        let s = try script("""
+        local t = netstack.metrics.trend("lat", "ms")
+        local ok1 = pcall(function() t:add(-1) end)
+        local ok2 = pcall(function() t:add(0/0) end)
+        local ok3 = pcall(function() netstack.metrics.counter("lat") end)
+        local ok4 = pcall(function() netstack.metrics.counter("9bad") end)
+        local ok5 = pcall(function() t:add(1, {["a:b"] = 1}) end)
+        local r = netstack.metrics.rate("ok")
+        function main()
+          r:add(not (ok1 or ok2 or ok3 or ok4 or ok5))
+          t:add(12.5, {kind = "x"})
+          local g = netstack.metrics.gauge("depth"); g:set(netstack.vu.id)
+        end
+        """)
+        let r = try load(s, ["--vus", "2", "--iterations", "2", "--threshold", "ok: rate==1", "--threshold", "lat{kind:x}: max==12.5"])
+        XCTAssertEqual(r.status, 0, r.out + r.err)
+        XCTAssertEqual(r.summary?.metrics.aggregate("lat")?.count, 2)
+    }
+}
