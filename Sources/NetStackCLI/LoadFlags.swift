@@ -17,6 +17,10 @@ struct LoadFlags: ParsableArguments {
     @Option(help: "Run segment i of n of the whole plan (1-based), or auto (Slurm array), auto/n (Kubernetes indexed Job).")
     var segment: String?
     @Option(help: "Identifies the run across its segments in exports (default: made up).") var runID: String?
+    @Option(help: "Start the VUs at this wall-clock time (ISO 8601, e.g. 2026-11-28T15:00:00Z, or Unix seconds); a segment that is ready later starts at once and is reported late.")
+    var startAt: String?
+    @Option(help: "Start the VUs when this file exists (a barrier shared by segments).") var startBarrier: String?
+    @Option(help: "How long to wait for --start-at or --start-barrier before failing (default 10m).") var startTimeout: String?
     @Option(help: "Write the summary with its histograms as JSON (mergeable with netstack merge).") var summaryExport: String?
     @Option(name: .customLong("out"), help: "Per-interval samples: json=FILE (JSON lines) or csv=FILE (repeatable).")
     var outputs: [String] = []
@@ -25,12 +29,19 @@ struct LoadFlags: ParsableArguments {
     var any: Bool {
         vus != nil || duration != nil || iterations != nil || !stages.isEmpty || threads != nil || !thresholds.isEmpty
             || exec != nil || segment != nil || summaryExport != nil || !outputs.isEmpty || runID != nil
+            || startAt != nil || startBarrier != nil
     }
 
     func validate() throws {
         _ = try commandLine()
         if let t = threads, !(1...256).contains(t) { throw ValidationError("--threads: expected 1 to 256, got \(t)") }
         for o in outputs { _ = try parseOutput(o) }
+        if let s = startAt, Self.parseTime(s) == nil {
+            throw ValidationError("--start-at: '\(s)' is not a time (ISO 8601 with a zone, e.g. 2026-11-28T15:00:00Z, or Unix seconds)")
+        }
+        if let t = startTimeout {
+            do { _ = try LoadDuration(parsing: t) } catch let e as LoadOptionError { throw ValidationError("--start-timeout: \(e.message)") }
+        }
         if let id = runID, id.isEmpty || id.utf8.count > 128 || id.unicodeScalars.contains(where: { $0.value < 32 }) {
             throw ValidationError("--run-id: 1 to 128 printable characters")
         }
@@ -61,6 +72,15 @@ struct LoadFlags: ParsableArguments {
             throw ValidationError(e.message)
         }
         return c
+    }
+
+    /// ISO 8601 (with a zone) or Unix seconds.
+    static func parseTime(_ s: String) -> Date? {
+        if let n = Double(s), n.isFinite, n > 0, n < 1e11 { return Date(timeIntervalSince1970: n) }
+        let f = ISO8601DateFormatter()
+        if let d = f.date(from: s) { return d }
+        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return f.date(from: s)
     }
 
     enum Output { case json(String), csv(String) }

@@ -18,7 +18,7 @@ public struct NetStackCommand: ParsableCommand {
         verification); 2 bad usage or invalid input.
         """,
         version: NetStackVersion.string,
-        subcommands: [Run.self, Serve.self, Connect.self, Verify.self, Audit.self, Plugins.self]
+        subcommands: [Run.self, Serve.self, Connect.self, Verify.self, Audit.self, Plugins.self, Merge.self]
     )
 }
 

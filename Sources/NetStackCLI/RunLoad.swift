@@ -68,11 +68,13 @@ struct LoadRunner {
         settings.args = args
         settings.hostOptions = host
         if let t = flags.threads { settings.threads = t }
+        settings.startAt = flags.startAt.flatMap(LoadFlags.parseTime)
+        settings.barrierFile = flags.startBarrier
+        if let t = flags.startTimeout, let d = try? LoadDuration(parsing: t) { settings.startTimeout = d }
         settings.errorSink = { printErr(TerminalText.sanitize($0)) }
         let live = flags.quiet ? nil : LiveView(tty: isatty(2) == 1) { text in
             FileHandle.standardError.write(text.data(using: .utf8)!)
         }
-        let wallStart = Date().timeIntervalSince1970
         settings.onInterval = { interval, total, progress in
             let now = Date().timeIntervalSince1970
             for w in writers { w.write(interval, time: now) }
@@ -98,7 +100,7 @@ struct LoadRunner {
         let outcome = run.run()
         live?.finish()
         if let f = outcome.initFailure { printErr("netstack: a VU could not start: \(f)") }
-        let segmentNote = plan.segment == .whole ? "" : " (segment \(plan.segment))"
+        let segmentNote = plan.segment == .whole ? "" : " (segment \(plan.segment); its thresholds see only its share: netstack merge judges the run)"
         let table = SummaryTable.render(outcome.metrics, duration: outcome.duration, thresholds: outcome.thresholds,
                                         errors: outcome.errors, header: "netstack load run\(segmentNote): \(script)")
         if json {
@@ -107,9 +109,10 @@ struct LoadRunner {
             print(table, terminator: "")
         }
         if let path = flags.summaryExport {
-            let export = SummaryExport(runID: flags.runID ?? UUID().uuidString.lowercased(), script: (script as NSString).lastPathComponent,
-                                       scriptSHA256: Digest.sha256Hex([UInt8](source)), segment: plan.segment, startedAt: wallStart,
+            var export = SummaryExport(runID: flags.runID ?? UUID().uuidString.lowercased(), script: (script as NSString).lastPathComponent,
+                                       scriptSHA256: Digest.sha256Hex([UInt8](source)), segment: plan.segment, startedAt: outcome.startedAt,
                                        duration: outcome.duration, status: outcome.status, thresholds: outcome.thresholds, metrics: outcome.metrics)
+            if outcome.lateBy > 0 { export.lateBy = outcome.lateBy }
             do {
                 try export.encoded().write(to: URL(fileURLWithPath: path))
             } catch {

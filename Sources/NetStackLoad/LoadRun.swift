@@ -18,6 +18,11 @@ public final class LoadRun {
         public var interval = LoadDuration.milliseconds(1000)
         /// Called on the control loop after each interval with that interval's set and the totals so far.
         public var onInterval: ((_ interval: MetricSet, _ total: MetricSet, _ progress: Progress) -> Void)?
+        /// A common start (segments): the wall-clock time, and/or a file whose appearance starts
+        /// the run; waiting for either ends with a failure after `startTimeout`.
+        public var startAt: Date?
+        public var barrierFile: String?
+        public var startTimeout = LoadDuration.milliseconds(600_000)
         /// Where script errors are printed (each distinct one once).
         public var errorSink: (String) -> Void = { FileHandle.standardError.write(($0 + "\n").data(using: .utf8)!) }
         public init(scriptPath: String, plan: LoadPlan) {
@@ -46,6 +51,9 @@ public final class LoadRun {
         public var duration: Double
         public var interrupted: Bool
         public var initFailure: String?
+        /// Wall clock at the start (seconds since 1970), and how late it was after --start-at.
+        public var startedAt: Double
+        public var lateBy: Double
     }
 
     let settings: Settings
@@ -138,10 +146,12 @@ public final class LoadRun {
             let duration = startedAt == 0 ? 0 : Double(DispatchTime.now().uptimeNanoseconds &- startedAt) / 1e9
             let results = settings.plan.thresholds.map { $0.evaluate(total, duration: duration) }
             return Outcome(metrics: total, thresholds: results,
+                           // A segment's thresholds see only its share: netstack merge judges them.
                            status: LoadRun.status(exit: exitCode, initFailure: initFailure != nil, interrupted: interrupts > 0,
-                                                  thresholds: results, hasThresholds: !settings.plan.thresholds.isEmpty,
+                                                  thresholds: settings.plan.segment == .whole ? results : [], hasThresholds: !settings.plan.thresholds.isEmpty,
                                                   scriptErrors: errors.total, failedConnections: Self.failures(total)),
-                           errors: errors.entries, duration: duration, interrupted: interrupts > 0, initFailure: initFailure)
+                           errors: errors.entries, duration: duration, interrupted: interrupts > 0, initFailure: initFailure,
+                           startedAt: startedAtWall == 0 ? Date().timeIntervalSince1970 : startedAtWall, lateBy: lateBy)
         }.wait()
         return outcome
     }
@@ -182,20 +192,64 @@ public final class LoadRun {
         }
         initialize(vus) { [self] ok in
             guard ok else { return }
-            startedAt = DispatchTime.now().uptimeNanoseconds
-            collector = control.scheduleRepeatedTask(initialDelay: .nanoseconds(settings.interval.nanoseconds),
-                                                     delay: .nanoseconds(settings.interval.nanoseconds)) { [weak self] _ in _ = self?.collect() }
-            for r in runners {
-                control.scheduleTask(in: .nanoseconds(r.scenario.startTime.nanoseconds)) { [weak self, r] in
-                    guard let self = self, self.interrupts == 0, self.exitCode == nil, !self.abortedByThreshold else {
-                        r.interruptAll()
-                        return
-                    }
-                    r.start()
-                }
-            }
-            if runners.isEmpty { end() }
+            waitForStart { [self] in begin() }
         }
+    }
+
+    /// A common start for segments: `startAt` (wall clock), then the barrier file, within
+    /// `startTimeout`. A start that is already past is taken at once and reported as late.
+    private func waitForStart(_ go: @escaping () -> Void) {
+        let deadline = Date().addingTimeInterval(settings.startTimeout.seconds)
+        func barrier() {
+            guard let file = settings.barrierFile else { return go() }
+            if FileManager.default.fileExists(atPath: file) { return go() }
+            if interrupts > 0 { return go() }
+            guard Date() < deadline else {
+                startFailure = "the barrier file '\(file)' did not appear within \(settings.startTimeout)"
+                initFailure = startFailure
+                stopNow()
+                return
+            }
+            control.scheduleTask(in: .milliseconds(20)) { barrier() }
+        }
+        if let at = settings.startAt {
+            let wait = at.timeIntervalSinceNow
+            if wait > 0 {
+                guard wait <= settings.startTimeout.seconds else {
+                    startFailure = "--start-at is \(Int(wait)) s away, more than the start timeout (\(settings.startTimeout))"
+                    initFailure = startFailure
+                    stopNow()
+                    return
+                }
+                control.scheduleTask(in: .nanoseconds(Int64(wait * 1e9))) { barrier() }
+                return
+            }
+            lateBy = -wait
+            errors.reportNote("netstack: started " + String(format: "%.3f", -wait) + " s after --start-at (segment \(settings.plan.segment) was late)")
+        }
+        barrier()
+    }
+
+    @exclusivity(unchecked) private var startFailure: String?
+    /// Seconds this process started after --start-at (0: on time or no --start-at).
+    @exclusivity(unchecked) private(set) var lateBy: Double = 0
+    @exclusivity(unchecked) private(set) var startedAtWall: Double = 0
+
+    private func begin() {
+        startedAtWall = Date().timeIntervalSince1970
+        startedAt = DispatchTime.now().uptimeNanoseconds
+        collector = control.scheduleRepeatedTask(initialDelay: .nanoseconds(settings.interval.nanoseconds),
+                                                 delay: .nanoseconds(settings.interval.nanoseconds)) { [weak self] _ in _ = self?.collect() }
+        for r in runners {
+            control.scheduleTask(in: .nanoseconds(r.scenario.startTime.nanoseconds)) { [weak self, r] in
+                guard let self = self, self.interrupts == 0, self.exitCode == nil, !self.abortedByThreshold else {
+                    r.interruptAll()
+                    return
+                }
+                r.start()
+            }
+        }
+        if runners.isEmpty { end() }
     }
 
     @exclusivity(unchecked) private var ended = false

@@ -15,6 +15,8 @@ public struct SummaryExport: Codable, Equatable, Sendable {
     public var startedAt: Double
     public var duration: Double
     public var status: Int32
+    /// Seconds the segment started after --start-at (absent: on time, or no --start-at).
+    public var lateBy: Double?
     public var thresholds: [ExportedThreshold]
     public var metrics: MetricSet
 

@@ -1,0 +1,80 @@
+import ArgumentParser
+import Foundation
+import NetStackLoad
+
+struct Merge: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Merge the summaries of a run's segments (--summary-export files) into one verdict.",
+        discussion: """
+        Counts add, histograms merge (percentiles of the whole run, not averages of percentiles), \
+        VU gauges add, and the thresholds are evaluated once over the merged metrics. Refused: \
+        files of different runs (--run-id) or scripts, different segment counts, a segment given \
+        twice, and missing segments (unless --allow-partial; the summary then says which it holds).
+        Exit status: what one unsegmented run would have had (99 when a threshold failed, 1 after \
+        script errors or, without thresholds, failed connections; 130 if a segment was \
+        interrupted; a segment's netstack.exit status); 2 for unreadable or refused files; 64 for \
+        bad options.
+        """
+    )
+
+    @Argument(help: "Summary files, or folders whose *.json files are read.") var inputs: [String]
+    @Flag(help: "Merge even when segments are missing (the summary names the ones present).") var allowPartial = false
+    @Option(help: "Write the merged summary (with histograms) here.") var summaryExport: String?
+    @Flag(help: "Print the merged summary as JSON instead of the table.") var json = false
+
+    func run() throws {
+        var files: [String] = []
+        for input in inputs {
+            var isDir: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: input, isDirectory: &isDir) else {
+                printErr("netstack merge: no such file or folder '\(input)'")
+                throw ExitCode(2)
+            }
+            if isDir.boolValue {
+                let names = ((try? FileManager.default.contentsOfDirectory(atPath: input)) ?? []).filter { $0.hasSuffix(".json") }.sorted()
+                files += names.map { (input as NSString).appendingPathComponent($0) }
+            } else {
+                files.append(input)
+            }
+        }
+        guard !files.isEmpty else {
+            printErr("netstack merge: no summary files found")
+            throw ExitCode(2)
+        }
+        var exports: [SummaryExport] = []
+        for f in files {
+            guard let data = FileManager.default.contents(atPath: f) else {
+                printErr("netstack merge: cannot read '\(f)'")
+                throw ExitCode(2)
+            }
+            do { exports.append(try SummaryExport.decode(data)) } catch {
+                printErr("netstack merge: '\(f)' is not a netstack summary export (\(error))")
+                throw ExitCode(2)
+            }
+        }
+        let result: SummaryMerge
+        do { result = try SummaryMerge(exports, names: files, allowPartial: allowPartial) } catch let e as LoadOptionError {
+            printErr("netstack \(e.message)")
+            throw ExitCode(2)
+        }
+        let m = result.merged
+        if json {
+            print(String(decoding: try m.encoded(), as: UTF8.self))
+        } else {
+            let partial = result.isPartial ? " PARTIAL: segments \(m.segment) only" : ""
+            for e in exports where (e.lateBy ?? 0) > 0 {
+                printErr("netstack merge: segment \(e.segment) started " + String(format: "%.3f", e.lateBy!) + " s after --start-at")
+            }
+            print(SummaryTable.render(m.metrics, duration: m.duration, thresholds: result.thresholds,
+                                      header: "netstack merge: run \(m.runID), \(m.script), \(result.segments.count) of \(result.count) segments\(partial)"),
+                  terminator: "")
+        }
+        if let path = summaryExport {
+            do { try m.encoded().write(to: URL(fileURLWithPath: path)) } catch {
+                printErr("netstack merge: cannot write '\(path)': \(error)")
+                throw ExitCode(2)
+            }
+        }
+        if m.status != 0 { throw ExitCode(m.status) }
+    }
+}
