@@ -24,6 +24,11 @@ enum LoadModule {
         lua_pushinteger(L, Int64(vu.context.totalVUs)); lua_setfield(L, -2, "total")
         vm.pushString(vu.scenario.name); lua_setfield(L, -2, "scenario")
         vm.pushString(vu.context.segment.description); lua_setfield(L, -2, "segment")
+        vm.setFunction("elapsed") { [unowned vu] vm in
+            let start = vu.scenarioStartedAt
+            lua_pushnumber(vm.L, start == 0 ? 0 : Double(DispatchTime.now().uptimeNanoseconds &- start) / 1e9)
+            return 1
+        }
         vm.setFunction("keep") { [unowned host] vm in
             guard host.keepClient(at: 1) else { return vm.argError(1, "keep", "live netstack client") }
             return 0

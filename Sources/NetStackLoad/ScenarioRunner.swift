@@ -86,7 +86,7 @@ final class ScenarioRunner {
             tick()
             ticker = control.scheduleRepeatedTask(initialDelay: .milliseconds(10), delay: .milliseconds(10)) { [weak self] _ in self?.tick() }
         case .constantArrivalRate, .rampingArrivalRate:
-            nextArrival = segment.index - 1
+            nextArrival = nextOwnedArrival(from: 0)
             scheduleArrivals()
         }
         control.scheduleTask(in: .nanoseconds(Int64(endAt &- startedAt))) { [weak self] in self?.scheduleEnded() }
@@ -116,7 +116,9 @@ final class ScenarioRunner {
     private func launch(_ r: Int) {
         busy[r] = true
         let vu = vus[r]
+        let started = startedAt
         vu.eventLoop.execute { [control] in
+            vu.scenarioStartedAt = started
             vu.iterate { end in
                 control.execute { [weak self] in self?.iterationEnded(r, end) }
             }
@@ -177,9 +179,19 @@ final class ScenarioRunner {
                 control.scheduleTask(in: .nanoseconds(Int64(due &- now))) { [weak self] in self?.scheduleArrivals() }
                 return
             }
-            nextArrival += segment.count
+            nextArrival = nextOwnedArrival(from: nextArrival + 1)
             arrive()
         }
+    }
+
+    /// Arrival j belongs to the segment that owns VU slot (j mod maxVUs): segments get arrivals
+    /// in proportion to their VUs (a segment without VUs gets none) and the union is every arrival.
+    private func nextOwnedArrival(from j: Int) -> Int {
+        let pool = Swift.max(1, scenario.executor.maxVUs)
+        guard segment.share(of: pool) > 0, j < Int.max / 2 else { return Int.max / 2 }
+        var k = j
+        while !segment.owns(k % pool) { k += 1 }
+        return k
     }
 
     private func arrive() {

@@ -1,7 +1,9 @@
 /// Which share of a run this process runs: segment `index` of `count` (1-based). Work is dealt
-/// round-robin: of every scenario's VU slots, iterations and arrivals numbered 0, 1, 2, ...,
-/// number k belongs to segment (k mod count) + 1, so the union of all segments is exactly the
-/// unsegmented run and no two segments share a VU id, an iteration or an arrival.
+/// round-robin: of every scenario's VU slots numbered 0, 1, 2, ..., slot k belongs to segment
+/// (k mod count) + 1. Iterations and arrivals follow the VUs: shared iteration j and arrival j
+/// belong to the segment of VU slot (j mod VUs). So the union of all segments is exactly the
+/// unsegmented run, no two segments share a VU id, an iteration or an arrival, and a segment
+/// without VUs gets no work.
 public struct Segment: Equatable, Hashable, Sendable, CustomStringConvertible {
     public let index: Int
     public let count: Int

@@ -39,6 +39,8 @@ final class VirtualUser {
     @exclusivity(unchecked) var vuTableRef: Int32 = LUA_NOREF
     /// netstack.metrics.request marks (key → uptime nanoseconds).
     @exclusivity(unchecked) var pendingRequests: [String: UInt64] = [:]
+    /// Uptime nanoseconds at which the VU's scenario started in this process (netstack.vu.elapsed).
+    @exclusivity(unchecked) var scenarioStartedAt: UInt64 = 0
     /// Iterations this VU started (its `netstack.vu.iteration` counts from 1).
     @exclusivity(unchecked) private(set) var iterationsStarted = 0
     /// The function each iteration calls ("bot" for the bot connect), found after the init.
