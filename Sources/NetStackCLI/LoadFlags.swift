@@ -21,7 +21,7 @@ struct LoadFlags: ParsableArguments {
     var startAt: String?
     @Option(help: "Start the VUs when this file exists (a barrier shared by segments).") var startBarrier: String?
     @Option(help: "How long to wait for --start-at or --start-barrier before failing (default 10m).") var startTimeout: String?
-    @Option(help: "Write the summary with its histograms as JSON (mergeable with netstack merge).") var summaryExport: String?
+    @Option(help: "Write the summary with its histograms as JSON (mergeable with netstack merge); - prints it as one line on stdout (the table then goes to stderr).") var summaryExport: String?
     @Option(name: .customLong("out"), help: "Per-interval samples: json=FILE (JSON lines) or csv=FILE (repeatable).")
     var outputs: [String] = []
     @Flag(help: "No live progress line on stderr.") var quiet = false

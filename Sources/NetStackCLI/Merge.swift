@@ -17,7 +17,7 @@ struct Merge: ParsableCommand {
         """
     )
 
-    @Argument(help: "Summary files, or folders whose *.json files are read.") var inputs: [String]
+    @Argument(help: "Summary files (one export, or JSON lines such as kubectl logs of the segments), or folders whose *.json and *.jsonl files are read.") var inputs: [String]
     @Flag(help: "Merge even when segments are missing (the summary names the ones present).") var allowPartial = false
     @Option(help: "Write the merged summary (with histograms) here.") var summaryExport: String?
     @Flag(help: "Print the merged summary as JSON instead of the table.") var json = false
@@ -31,7 +31,7 @@ struct Merge: ParsableCommand {
                 throw ExitCode(2)
             }
             if isDir.boolValue {
-                let names = ((try? FileManager.default.contentsOfDirectory(atPath: input)) ?? []).filter { $0.hasSuffix(".json") }.sorted()
+                let names = ((try? FileManager.default.contentsOfDirectory(atPath: input)) ?? []).filter { $0.hasSuffix(".json") || $0.hasSuffix(".jsonl") }.sorted()
                 files += names.map { (input as NSString).appendingPathComponent($0) }
             } else {
                 files.append(input)
@@ -42,18 +42,36 @@ struct Merge: ParsableCommand {
             throw ExitCode(2)
         }
         var exports: [SummaryExport] = []
+        var names: [String] = []
         for f in files {
             guard let data = FileManager.default.contents(atPath: f) else {
                 printErr("netstack merge: cannot read '\(f)'")
                 throw ExitCode(2)
             }
-            do { exports.append(try SummaryExport.decode(data)) } catch {
-                printErr("netstack merge: '\(f)' is not a netstack summary export (\(error))")
+            if let one = try? SummaryExport.decode(data) {
+                exports.append(one)
+                names.append(f)
+                continue
+            }
+            // JSON lines (kubectl logs of a Job's pods): every line that starts with { and is an
+            // export; other lines (tables, messages) are skipped.
+            var found = 0
+            for (n, line) in String(decoding: data, as: UTF8.self).split(separator: "\n").enumerated() where line.hasPrefix("{") {
+                if let e = try? SummaryExport.decode(Data(line.utf8)) {
+                    exports.append(e)
+                    names.append("\(f):\(n + 1)")
+                    found += 1
+                }
+            }
+            if found == 0 {
+                var reason = "empty"
+                do { _ = try SummaryExport.decode(data) } catch { reason = "\(error)" }
+                printErr("netstack merge: '\(f)' holds no netstack summary export (\(reason))")
                 throw ExitCode(2)
             }
         }
         let result: SummaryMerge
-        do { result = try SummaryMerge(exports, names: files, allowPartial: allowPartial) } catch let e as LoadOptionError {
+        do { result = try SummaryMerge(exports, names: names, allowPartial: allowPartial) } catch let e as LoadOptionError {
             printErr("netstack \(e.message)")
             throw ExitCode(2)
         }

@@ -103,8 +103,11 @@ struct LoadRunner {
         let segmentNote = plan.segment == .whole ? "" : " (segment \(plan.segment); its thresholds see only its share: netstack merge judges the run)"
         let table = SummaryTable.render(outcome.metrics, duration: outcome.duration, thresholds: outcome.thresholds,
                                         errors: outcome.errors, header: "netstack load run\(segmentNote): \(script)")
+        // With --summary-export - the export is stdout's line and the table goes to stderr.
         if json {
             print("{\"event\":\"summary\",\"status\":\(outcome.status)}")
+        } else if flags.summaryExport == "-" {
+            FileHandle.standardError.write(table.data(using: .utf8)!)
         } else {
             print(table, terminator: "")
         }
@@ -114,7 +117,11 @@ struct LoadRunner {
                                        duration: outcome.duration, status: outcome.status, thresholds: outcome.thresholds, metrics: outcome.metrics)
             if outcome.lateBy > 0 { export.lateBy = outcome.lateBy }
             do {
-                try export.encoded().write(to: URL(fileURLWithPath: path))
+                if path == "-" {
+                    print(String(decoding: try export.encoded(), as: UTF8.self))
+                } else {
+                    try export.encoded().write(to: URL(fileURLWithPath: path))
+                }
             } catch {
                 printErr("netstack: cannot write the summary export '\(path)': \(error)")
                 return outcome.status == 0 ? 2 : outcome.status
