@@ -24,18 +24,25 @@ struct LoadFlags: ParsableArguments {
     @Option(help: "Write the summary with its histograms as JSON (mergeable with netstack merge); - prints it as one line on stdout (the table then goes to stderr).") var summaryExport: String?
     @Option(name: .customLong("out"), help: "Per-interval samples: json=FILE (JSON lines) or csv=FILE (repeatable).")
     var outputs: [String] = []
+    @Option(help: "Serve the metrics so far for Prometheus at http://HOST:PORT/metrics (labels run and segment; port 0 picks one).")
+    var metricsAddr: String?
     @Flag(help: "No live progress line on stderr.") var quiet = false
 
     var any: Bool {
         vus != nil || duration != nil || iterations != nil || !stages.isEmpty || threads != nil || !thresholds.isEmpty
             || exec != nil || segment != nil || summaryExport != nil || !outputs.isEmpty || runID != nil
-            || startAt != nil || startBarrier != nil
+            || startAt != nil || startBarrier != nil || metricsAddr != nil
     }
 
     func validate() throws {
         _ = try commandLine()
         if let t = threads, !(1...256).contains(t) { throw ValidationError("--threads: expected 1 to 256, got \(t)") }
         for o in outputs { _ = try parseOutput(o) }
+        if let a = metricsAddr {
+            guard let colon = a.lastIndex(of: ":"), let port = Int(a[a.index(after: colon)...]), (0...65535).contains(port) else {
+                throw ValidationError("--metrics-addr: '\(a)' is not HOST:PORT (e.g. 127.0.0.1:9464, :9464)")
+            }
+        }
         if let s = startAt, Self.parseTime(s) == nil {
             throw ValidationError("--start-at: '\(s)' is not a time (ISO 8601 with a zone, e.g. 2026-11-28T15:00:00Z, or Unix seconds)")
         }

@@ -80,6 +80,23 @@ struct LoadRunner {
             for w in writers { w.write(interval, time: now) }
             live?.update(interval, total, progress)
         }
+        let runID = flags.runID ?? UUID().uuidString.lowercased()
+        var endpoint: PrometheusEndpoint?
+        if let addr = flags.metricsAddr {
+            let e = PrometheusEndpoint(run: runID, segment: plan.segment)
+            do { try e.start(address: addr, group: MultiThreadedEventLoopGroup.singleton) } catch let err as LoadOptionError {
+                printErr("netstack: \(err.message)")
+                return 1
+            }
+            printErr("netstack: metrics for Prometheus at http://\(e.boundAddress)/metrics")
+            endpoint = e
+        }
+        defer { endpoint?.stop() }
+        let onInterval = settings.onInterval
+        settings.onInterval = { interval, total, progress in
+            onInterval?(interval, total, progress)
+            endpoint?.update(total)
+        }
         let run = LoadRun(settings: settings)
         guard netstack_interrupt_install() == 0 else {
             printErr("netstack: cannot install the SIGINT handler")
@@ -112,7 +129,7 @@ struct LoadRunner {
             print(table, terminator: "")
         }
         if let path = flags.summaryExport {
-            var export = SummaryExport(runID: flags.runID ?? UUID().uuidString.lowercased(), script: (script as NSString).lastPathComponent,
+            var export = SummaryExport(runID: runID, script: (script as NSString).lastPathComponent,
                                        scriptSHA256: Digest.sha256Hex([UInt8](source)), segment: plan.segment, startedAt: outcome.startedAt,
                                        duration: outcome.duration, status: outcome.status, thresholds: outcome.thresholds, metrics: outcome.metrics)
             if outcome.lateBy > 0 { export.lateBy = outcome.lateBy }
