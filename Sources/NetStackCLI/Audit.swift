@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import NetStackLoad
 
 struct Audit: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -24,6 +25,9 @@ struct Audit: ParsableCommand {
     @Option(help: "Connect + handshake timeout per target, in ms.") var timeout: Int = 5000
     @Option(help: "Report format: table, json or csv.") var format: String = "table"
     @Option(help: "Progress line on stderr: auto, on, off.") var progress: String = "auto"
+    @Option(help: "Audit segment i of n of the targets (1-based; auto, auto/n as for run); merge the JSON reports with netstack merge.")
+    var segment: String?
+    @Option(help: "Run id written into the JSON report (segments of one audit share it).") var runID: String?
     @OptionGroup(title: "Plugins") var flags: PluginFlags
 
     func run() throws {
@@ -47,11 +51,22 @@ struct Audit: ParsableCommand {
             printErr("netstack audit: --format must be table, json or csv")
             throw ExitCode(64)
         }
+        var seg = Segment.whole
+        if let s = segment {
+            do { seg = try Segment(parsing: s, environment: ProcessInfo.processInfo.environment) } catch let e as LoadOptionError {
+                printErr("netstack audit: \(e.message)")
+                throw ExitCode(64)
+            }
+            // Target k (in list order) belongs to segment (k mod n) + 1.
+            list = seg.members(of: list.count).map { list[$0] }
+        }
         var f = flags
         var options = ["audit.warnDays=\(warnDays)", "audit.minRSABits=\(minRsaBits)", "audit.concurrency=\(concurrency)",
                        "audit.timeout=\(timeout)", "audit.format=\(format)", "audit.progress=\(progress)"]
         if let ca = ca { options.append("audit.ca=\(ca)") }
         if !crl.isEmpty { options.append("audit.crl=\(crl.joined(separator: ","))") }
+        if segment != nil { options.append("audit.segment=\(seg)") }
+        if let id = runID { options.append("audit.run=\(id)") }
         f.pluginOptions = options + f.pluginOptions
         try runInternalScript(Self.source, name: "audit", args: list, flags: f)
     }

@@ -10,7 +10,10 @@ struct Merge: ParsableCommand {
         VU gauges add, and the thresholds are evaluated once over the merged metrics. Refused: \
         files of different runs (--run-id) or scripts, different segment counts, a segment given \
         twice, and missing segments (unless --allow-partial; the summary then says which it holds).
-        Exit status: what one unsegmented run would have had (99 when a threshold failed, 1 after \
+        Audit reports (netstack audit --format json --segment i/n) merge into one report in the \
+        targets' original order, printed as --format (table, json, csv), with the worst status as \
+        the exit status (0 OK, 1 WARN, 2 FAIL, 3 ERROR).
+        Exit status of load runs: what one unsegmented run would have had (99 when a threshold failed, 1 after \
         script errors or, without thresholds, failed connections; 130 if a segment was \
         interrupted; a segment's netstack.exit status); 2 for unreadable or refused files; 64 for \
         bad options.
@@ -21,6 +24,7 @@ struct Merge: ParsableCommand {
     @Flag(help: "Merge even when segments are missing (the summary names the ones present).") var allowPartial = false
     @Option(help: "Write the merged summary (with histograms) here.") var summaryExport: String?
     @Flag(help: "Print the merged summary as JSON instead of the table.") var json = false
+    @Option(help: "Audit reports: the merged report's format, table (default), json or csv.") var format: String?
 
     func run() throws {
         var files: [String] = []
@@ -41,13 +45,33 @@ struct Merge: ParsableCommand {
             printErr("netstack merge: no summary files found")
             throw ExitCode(2)
         }
-        var exports: [SummaryExport] = []
-        var names: [String] = []
-        for f in files {
+        if let fmt = format, !["table", "json", "csv"].contains(fmt) {
+            printErr("netstack merge: --format must be table, json or csv")
+            throw ExitCode(64)
+        }
+        let contents = try files.map { f -> Data in
             guard let data = FileManager.default.contents(atPath: f) else {
                 printErr("netstack merge: cannot read '\(f)'")
                 throw ExitCode(2)
             }
+            return data
+        }
+        // `netstack audit --format json --segment i/n` reports merge into one audit report.
+        if let first = contents.first, AuditMerge.isAuditReport(first) {
+            do {
+                let merged = try AuditMerge(contents, names: files, allowPartial: allowPartial)
+                if merged.isPartial { printErr("netstack merge: PARTIAL audit: segments \(merged.segments) only") }
+                let status = try AuditMerge.render(merged.results, format: format ?? (json ? "json" : "table"))
+                if status != 0 { throw ExitCode(status) }
+                return
+            } catch let e as LoadOptionError {
+                printErr("netstack \(e.message)")
+                throw ExitCode(2)
+            }
+        }
+        var exports: [SummaryExport] = []
+        var names: [String] = []
+        for (f, data) in zip(files, contents) {
             if let one = try? SummaryExport.decode(data) {
                 exports.append(one)
                 names.append(f)

@@ -181,4 +181,29 @@ final class SegmentRunTests: XCTestCase {
         XCTAssertEqual(waited.status, 0, waited.err)
         XCTAssertEqual(try runNetstack(["run", path, "--start-at", "tomorrow"]).status, 64)
     }
+
+    /// Audit segments: each checks its share of the targets; merged, the report lists every
+    /// target once, in the original order, with the worst status.
+    func testAuditSegmentsMergeIntoOneReport() throws {
+        let targets = ["127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:3", "nosuch-1.pem", "127.0.0.1:4", "nosuch-2.pem", "127.0.0.1:5"]
+        let dir = temp("")
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        for i in 1...3 {
+            let r = try runNetstack(["audit"] + targets + ["--timeout", "1000", "--format", "json", "--segment", "\(i)/3", "--run-id", "a1"])
+            XCTAssertEqual(r.status, 3, r.err)
+            try r.out.write(toFile: dir + "/\(i).json", atomically: true, encoding: .utf8)
+            let doc = try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as! [String: Any]
+            XCTAssertEqual((doc["targets"] as! [[String: Any]]).map { $0["target"] as! String },
+                           stride(from: i - 1, to: targets.count, by: 3).map { targets[$0] })
+        }
+        let merged = try runNetstack(["merge", dir, "--format", "json"])
+        XCTAssertEqual(merged.status, 3, merged.err)
+        let doc = try JSONSerialization.jsonObject(with: Data(merged.out.utf8)) as! [String: Any]
+        XCTAssertEqual((doc["targets"] as! [[String: Any]]).map { $0["target"] as! String }, targets)
+        XCTAssertEqual((doc["counts"] as! [String: Any])["ERROR"] as? Int, targets.count)
+        let table = try runNetstack(["merge", dir])
+        XCTAssertTrue(table.out.contains("7 targets: 0 OK, 0 WARN, 0 FAIL, 7 ERROR"), table.out)
+        try FileManager.default.removeItem(atPath: dir + "/2.json")
+        XCTAssertEqual(try runNetstack(["merge", dir]).status, 2, "a missing audit segment is refused")
+    }
 }

@@ -97,6 +97,9 @@ return {
     format = { type = "string", default = "table",
                check = function(v) return v == "table" or v == "json" or v == "csv", "table, json or csv" end,
                help = "report format (table, json, csv) on stdout" },
+    segment = { type = "string", default = "",
+                help = "i/n: the report says it holds segment i of n (netstack audit --segment; netstack merge joins them)" },
+    run = { type = "string", default = "", help = "run id written into the JSON report (segments of one run share it)" },
     progress = { type = "string", default = "auto",
                  check = function(v) return v == "auto" or v == "on" or v == "off", "auto, on or off" end,
                  help = "progress line on stderr (auto: on a terminal, for more than 3 targets)" },
@@ -184,8 +187,11 @@ return {
           if #copy.findings == 0 then copy.findings = ns.json.emptyArray end
           list[i] = copy
         end
-        out[1] = ns.json.encode({ worst = worst, exitStatus = EXIT[worst], counts = counts,
-                                  targets = #list > 0 and list or ns.json.emptyArray })
+        local doc = { worst = worst, exitStatus = EXIT[worst], counts = counts,
+                      targets = #list > 0 and list or ns.json.emptyArray }
+        if opts.segment ~= "" then doc.segment = opts.segment end
+        if opts.run ~= "" then doc.run = opts.run end
+        out[1] = ns.json.encode(doc)
       elseif opts.format == "csv" then
         out[1] = "status,target,host,port,subject,issuer,not_after,days_left,key_type,key_bits,signature_algorithm,verify_code,findings"
         for _, r in ipairs(results) do
@@ -299,6 +305,11 @@ return {
 
     return {
       run = run,
+      --- Prints `results` (as `run` makes them) in the configured format; returns the exit status.
+      report = function(results)
+        finalStatus = report(results)
+        return finalStatus
+      end,
       parseTarget = parseTarget,
       matchesHost = matchesHost,
       options = opts,
