@@ -26,6 +26,8 @@ struct LoadFlags: ParsableArguments {
     var outputs: [String] = []
     @Option(help: "Serve the metrics so far for Prometheus at http://HOST:PORT/metrics (labels run and segment; port 0 picks one).")
     var metricsAddr: String?
+    @Flag(help: "Do not record the connection metrics (ws_*) per message and connection; iterations and the script's own metrics remain.")
+    var noConnectionMetrics = false
     @Flag(help: "No live progress line on stderr.") var quiet = false
 
     var any: Bool {

@@ -24,6 +24,13 @@ struct Run: ParsableCommand {
         or closed by us for a protocol violation), unless a later connect of that client opened; \
         else 0. 2 for a missing script; 64 for bad options; 3 when a --plugin plugin cannot be \
         loaded (the script does not run); 130 after SIGINT.
+        Load runs (any option under "Load runs", or a script with a line starting `options =`): \
+        VUs each run the script in a VM of their own (docs/load-testing.md). Their exit status, \
+        first that applies: the code given to netstack.exit; 1 when a VU's init failed; 130 after \
+        SIGINT (once: graceful stop; twice: stop now; the summary is printed either way); 99 when a \
+        threshold failed (not in a --segment run: netstack merge judges those); 1 after script \
+        errors; 1 when no threshold is defined and a connection failed; else 0. 64 for bad options \
+        or a malformed options table.
         """
     )
 

@@ -27,7 +27,8 @@ struct LoadRunner {
                 options = try ScriptOptions.read(scriptPath: script, args: args, hostOptions: hostOptions, on: probe.next(), errorSink: { printErr($0) })
             } catch let e as LoadOptionError {
                 printErr("netstack: \(e.message)")
-                return 1
+                // The init raised (1), or the table it made is not an options table (64).
+                return e.message.hasPrefix(ScriptOptions.initFailurePrefix) ? 1 : 64
             }
         }
         let plan: LoadPlan
@@ -68,6 +69,7 @@ struct LoadRunner {
         settings.args = args
         settings.hostOptions = host
         if let t = flags.threads { settings.threads = t }
+        settings.connectionMetrics = !flags.noConnectionMetrics
         settings.startAt = flags.startAt.flatMap(LoadFlags.parseTime)
         settings.barrierFile = flags.startBarrier
         if let t = flags.startTimeout, let d = try? LoadDuration(parsing: t) { settings.startTimeout = d }

@@ -23,6 +23,9 @@ public final class LoadRun {
         public var startAt: Date?
         public var barrierFile: String?
         public var startTimeout = LoadDuration.milliseconds(600_000)
+        /// The connection metrics (ws_*) recorded per message and connection; off, only the
+        /// iteration metrics and the script's own remain (the bench measures their cost).
+        public var connectionMetrics = true
         /// Where script errors are printed (each distinct one once).
         public var errorSink: (String) -> Void = { FileHandle.standardError.write(($0 + "\n").data(using: .utf8)!) }
         public init(scriptPath: String, plan: LoadPlan) {
@@ -87,7 +90,8 @@ public final class LoadRun {
         errors = ErrorReport(sink: settings.errorSink)
         let totalVUs = settings.plan.scenarios.reduce(0) { $0 + $1.executor.maxVUs }
         context = RunContext(scriptPath: settings.scriptPath, args: settings.args, segment: settings.plan.segment,
-                             totalVUs: totalVUs, catalog: MetricCatalog(), hostOptions: settings.hostOptions, errors: errors)
+                             totalVUs: totalVUs, catalog: MetricCatalog(), hostOptions: settings.hostOptions, errors: errors,
+                             connectionMetrics: settings.connectionMetrics)
         finished = control.makePromise(of: Void.self)
     }
 

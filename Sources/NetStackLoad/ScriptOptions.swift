@@ -9,6 +9,7 @@ public enum ScriptOptions {
     /// Nesting and size limits for the table (a script cannot make the reader loop or grow).
     static let maxDepth = 16
     static let maxEntries = 100_000
+    public static let initFailurePrefix = "the script's init failed"
 
     /// Whether `source` looks like a load script: a line that starts with `options =` (a global
     /// options table). Plain scripts run as before.
@@ -31,7 +32,7 @@ public enum ScriptOptions {
             let vu = VirtualUser(id: 0, scenario: Scenario(name: "options", executor: .perVUIterations(vus: 0, iterations: 0, maxDuration: .zero)),
                                  context: context, eventLoop: eventLoop, metrics: LoopMetrics())
             defer { vu.stop() }
-            if let failure = vu.startInit() { throw LoadOptionError("the script's init failed (\(failure))") }
+            if let failure = vu.startInit() { throw LoadOptionError("\(initFailurePrefix) (\(failure))") }
             guard let host = vu.host else { return nil }
             host.vm.pushGlobal("options")
             defer { netstack_pop(host.vm.L, 1) }

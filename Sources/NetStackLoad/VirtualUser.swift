@@ -13,9 +13,11 @@ final class RunContext: @unchecked Sendable {
     /// The host options every VU starts from (URL, plugins, limits, error policy).
     let hostOptions: ScriptHost.Options
     let errors: ErrorReport
+    let connectionMetrics: Bool
 
     init(scriptPath: String, args: [String], segment: Segment, totalVUs: Int, catalog: MetricCatalog,
-         hostOptions: ScriptHost.Options, errors: ErrorReport) {
+         hostOptions: ScriptHost.Options, errors: ErrorReport, connectionMetrics: Bool = true) {
+        self.connectionMetrics = connectionMetrics
         self.scriptPath = scriptPath
         self.args = args
         self.segment = segment
@@ -71,7 +73,7 @@ final class VirtualUser {
     /// The VM and the init only.
     func startInit() -> String? {
         var options = context.hostOptions
-        options.observer = recorder
+        if context.connectionMetrics { options.observer = recorder }
         let errors = context.errors
         let recorder = self.recorder
         let vuID = id
