@@ -9,6 +9,17 @@ final class ExamplesTests: XCTestCase {
         XCTAssertEqual(r.out, "open: 101 Switching Protocols\nmessage (text, 8 bytes): hello #1\nmessage (text, 8 bytes): hello #2\nclose: 1000 bye\n")
     }
 
+    func testLoadTest() throws {
+        let r = try runNetstack(["run", "examples/load-test.lua", "--url", Servers.plain.url + "/echo", "--quiet"], timeout: 30 * CLITests.slowdown)
+        XCTAssertEqual(r.status, 0, r.err)
+        XCTAssertTrue(r.out.contains("iterations..........................: 24 "), r.out)
+        XCTAssertTrue(r.out.contains("ws_msgs_received....................: 72 "), r.out)
+        XCTAssertTrue(r.out.contains("✓ rate==1 (1)"), r.out)
+        let override = try runNetstack(["run", "examples/load-test.lua", "--url", Servers.plain.url + "/echo", "--quiet", "--vus", "2", "--iterations", "5"])
+        XCTAssertEqual(override.status, 0, override.err)
+        XCTAssertTrue(override.out.contains("iterations..........................: 5 "), override.out)
+    }
+
     func testChatBot() throws {
         let r = try runNetstack(["run", "examples/chat-bot.lua", "--url", Servers.plain.url + "/echo", "--", "3"])
         XCTAssertEqual(r.status, 0, r.err)

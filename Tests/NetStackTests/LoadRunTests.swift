@@ -258,4 +258,54 @@ final class LoadRunTests: XCTestCase {
         XCTAssertTrue(body.contains("netstack_iteration_duration{run=\"prom\",segment=\"2/3\",scenario=\"default\",quantile=\"0.95\"}"), body)
         XCTAssertTrue(body.contains("netstack_per_vu_total{run=\"prom\",segment=\"2/3\",scenario=\"default\",vu=\"2\"}"), "segment 2 of 3 runs VU 2: \(body)")
     }
+
+    /// One SIGINT: no new iterations, the running ones finish (not interrupted), the summary, 130.
+    func testOneSigintLetsRunningIterationsFinish() throws {
+        let s = try script("function main() netstack.setTimeout(function() end, 1500) end")
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: CLITests.buildDir + "/netstack")
+        p.arguments = ["run", s, "--vus", "3", "--duration", "5m", "--quiet"]
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = Pipe()
+        try p.run()
+        usleep(UInt32(700_000 * CLITests.slowdown))
+        kill(p.processIdentifier, SIGINT)
+        let deadline = Date().addingTimeInterval(10 * CLITests.slowdown)
+        while p.isRunning && Date() < deadline { usleep(10_000) }
+        let still = p.isRunning
+        if still { p.terminate() }
+        p.waitUntilExit()
+        XCTAssertFalse(still)
+        XCTAssertEqual(p.terminationStatus, 130)
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        XCTAssertTrue(text.contains("iterations..........................: 3 "), "the 3 running iterations completed: \(text)")
+        XCTAssertFalse(text.contains("interrupted_iterations"), text)
+    }
+
+    /// abortOnFail stops the run as soon as the threshold fails (here after 1 s, not 5 min).
+    func testAbortOnFailStopsTheRun() throws {
+        let s = try script("""
+        options = { thresholds = { script_errors = { { threshold = "count==0", abortOnFail = true } } } }
+        function main() netstack.setTimeout(function() error("bad reply") end, 50) end
+        """)
+        let t0 = Date()
+        let r = try load(s, ["--vus", "2", "--duration", "5m"], timeout: 40)
+        XCTAssertEqual(r.status, 99, r.err)
+        XCTAssertLessThan(Date().timeIntervalSince(t0), 35 * CLITests.slowdown, "stopped long before 5 minutes")
+        XCTAssertTrue(r.err.contains("abortOnFail"), r.err)
+    }
+
+    func testCSVOutputHasOneRowPerSeriesPerInterval() throws {
+        let csv = exportPath()
+        let s = try script(Self.counting + "\nfunction main() c:add(1, {vu = netstack.vu.id}); netstack.setTimeout(function() end, 100) end")
+        let r = try load(s, ["--vus", "2", "--duration", "2500ms", "--out", "csv=\(csv)"])
+        XCTAssertEqual(r.status, 0, r.err)
+        let rows = try String(contentsOfFile: csv, encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(rows.first, "time,metric,tags,type,count,value,min,avg,med,p90,p95,p99,max")
+        let iterationRows = rows.filter { $0.split(separator: ",")[1] == "iterations" }
+        XCTAssertGreaterThanOrEqual(iterationRows.count, 2, "one row per interval: \(rows)")
+        let summed = iterationRows.compactMap { Double($0.split(separator: ",")[5]) }.reduce(0, +)
+        XCTAssertEqual(summed, count(r.summary, "iterations"), "the intervals add up to the total")
+    }
 }
