@@ -4,7 +4,8 @@
 //
 //   gorilla-vus echo  URL VUS MSGS   each VU: connect, MSGS 32-byte echoes one at a time, close
 //   gorilla-vus conns URL VUS ITERS  each VU: ITERS times connect, one 32-byte echo, close
-//   gorilla-vus idle  URL VUS SECS   each VU: connect and stay idle; after SECS, close all
+//   gorilla-vus idle  URLS VUS SECS  each VU: connect and stay idle (VU i to URL i mod count of
+//                                    the comma-separated URLS); after SECS, close all
 //
 // Prints one line: RESULT mode=... vus=... n=... seconds=... per_s=...
 package main
@@ -14,6 +15,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -56,8 +58,10 @@ func main() {
 	var wg sync.WaitGroup
 	var hold sync.WaitGroup
 	hold.Add(1)
+	urls := strings.Split(url, ",")
 	for v := 0; v < vus; v++ {
 		wg.Add(1)
+		target := urls[v%len(urls)]
 		go func() {
 			defer wg.Done()
 			var buf bytes.Buffer
@@ -81,7 +85,7 @@ func main() {
 					closeConn(c)
 				}
 			case "idle":
-				c, _, err := websocket.DefaultDialer.Dial(url, nil)
+				c, _, err := websocket.DefaultDialer.Dial(target, nil)
 				if err != nil {
 					die("dial: %v", err)
 				}
