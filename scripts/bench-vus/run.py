@@ -15,7 +15,8 @@ script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "vus.lua")
 
 def server():
     s = subprocess.Popen([server_bin, "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    return s, f"ws://127.0.0.1:{int(re.match(r'PORT (\d+)', s.stdout.readline()).group(1))}/echo"
+    port = int(re.match(r"PORT (\d+)", s.stdout.readline()).group(1))
+    return s, f"ws://127.0.0.1:{port}/echo"
 srv, url = server()
 # Idle VUs: two more servers (each process holds at most its open-file limit of connections),
 # and the VUs spread over their ports (loopback has about 28,000 ports per destination).
