@@ -142,7 +142,8 @@ public final class LoadRun {
         _ = try? begin.wait()
         try? finished.futureResult.wait()
         // Every VU ends on its own loop; then the last interval is collected.
-        let stopVUs = runners.flatMap { r in r.vus.map { vu in vu.eventLoop.submit { vu.stop() } } }
+        let vus = (try? control.submit { [self] in runners.flatMap(\.vus) }.wait()) ?? []
+        let stopVUs = vus.map { vu in vu.eventLoop.submit { vu.stop() } }
         for f in stopVUs { _ = try? f.wait() }
         _ = try? control.flatSubmit { [self] in collect() }.wait()
         let outcome = try! control.submit { [self] () -> Outcome in

@@ -36,7 +36,11 @@ final class VirtualUser {
     let scenario: Scenario
     let context: RunContext
     let eventLoop: EventLoop
-    let recorder: VUMetricsRecorder
+    /// The loop's metrics store, touched only on that loop.
+    private let metrics: LoopMetrics
+    /// Made in `start`, on the VU's loop: resolving handles writes to the loop's store, which
+    /// the loop may be using (a VU made during the run, for an arrival).
+    @exclusivity(unchecked) private(set) var recorder: VUMetricsRecorder!
     @exclusivity(unchecked) var host: ScriptHost?
     @exclusivity(unchecked) var vuTableRef: Int32 = LUA_NOREF
     /// netstack.metrics.request marks (key → uptime nanoseconds).
@@ -53,9 +57,7 @@ final class VirtualUser {
         self.scenario = scenario
         self.context = context
         self.eventLoop = eventLoop
-        var tags = [("scenario", scenario.name)]
-        for (k, v) in scenario.tags.sorted(by: { $0.key < $1.key }) where k != "scenario" { tags.append((k, v)) }
-        self.recorder = VUMetricsRecorder(loop: metrics, tags: tags)
+        self.metrics = metrics
     }
 
     /// Makes the VM and runs the init (on the loop). Returns nil on success, else why it failed
@@ -72,10 +74,13 @@ final class VirtualUser {
 
     /// The VM and the init only.
     func startInit() -> String? {
+        var tags = [("scenario", scenario.name)]
+        for (k, v) in scenario.tags.sorted(by: { $0.key < $1.key }) where k != "scenario" { tags.append((k, v)) }
+        recorder = VUMetricsRecorder(loop: metrics, tags: tags)
         var options = context.hostOptions
         if context.connectionMetrics { options.observer = recorder }
         let errors = context.errors
-        let recorder = self.recorder
+        let recorder: VUMetricsRecorder = self.recorder
         let vuID = id
         options.onScriptError = { message in
             recorder.loop.add(recorder.scriptErrors, 1)
@@ -105,7 +110,7 @@ final class VirtualUser {
             netstack_pop(host.vm.L, 1)
         }
         let started = DispatchTime.now().uptimeNanoseconds
-        let recorder = self.recorder
+        let recorder: VUMetricsRecorder = self.recorder
         host.runIteration(iterationsStarted, entry: entry) { end in
             recorder.loop.add(recorder.iterationDuration, Double(DispatchTime.now().uptimeNanoseconds &- started) / 1e6)
             switch end {
