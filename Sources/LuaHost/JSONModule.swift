@@ -14,16 +14,17 @@ import NetStack
 ///   infinities, cycles and nesting deeper than 512 → `nil, message`.
 package enum JSONModule {
     static let maxDepth = 512
-    /// Light userdata sentinels (addresses of these globals identify them).
-    static var nullSentinel: UInt8 = 0
-    static var emptyArraySentinel: UInt8 = 0
+    /// Light userdata sentinels: these addresses identify them. Constants, so that VMs made on
+    /// several threads at once (a load run's VUs) read them without an access to a global var.
+    static let nullSentinel = UnsafeMutableRawPointer.allocate(byteCount: 1, alignment: 1)
+    static let emptyArraySentinel = UnsafeMutableRawPointer.allocate(byteCount: 1, alignment: 1)
 
     static func install(_ vm: LuaVM) {
         let L = vm.L
         lua_createtable(L, 0, 4)
-        withUnsafeMutablePointer(to: &nullSentinel) { lua_pushlightuserdata(L, $0) }
+        lua_pushlightuserdata(L, nullSentinel)
         lua_setfield(L, -2, "null")
-        withUnsafeMutablePointer(to: &emptyArraySentinel) { lua_pushlightuserdata(L, $0) }
+        lua_pushlightuserdata(L, emptyArraySentinel)
         lua_setfield(L, -2, "emptyArray")
         vm.setFunction("encode") { vm in
             var out: [UInt8] = []
@@ -93,9 +94,9 @@ package enum JSONModule {
                 Self.appendString(b, into: &out)
             case LUA_TLIGHTUSERDATA:
                 let p = lua_touserdata(L, i)
-                if p == withUnsafeMutablePointer(to: &JSONModule.nullSentinel, { UnsafeMutableRawPointer($0) }) {
+                if p == JSONModule.nullSentinel {
                     out += Array("null".utf8)
-                } else if p == withUnsafeMutablePointer(to: &JSONModule.emptyArraySentinel, { UnsafeMutableRawPointer($0) }) {
+                } else if p == JSONModule.emptyArraySentinel {
                     out += Array("[]".utf8)
                 } else {
                     return "cannot encode a light userdata"
@@ -266,7 +267,7 @@ package enum JSONModule {
                 lua_pushboolean(L, 0)
             case UInt8(ascii: "n"):
                 guard literal("null") else { return fail("invalid literal") }
-                withUnsafeMutablePointer(to: &JSONModule.nullSentinel) { lua_pushlightuserdata(L, $0) }
+                lua_pushlightuserdata(L, JSONModule.nullSentinel)
             default:
                 return number()
             }

@@ -231,7 +231,7 @@ final class LoadRunTests: XCTestCase {
         let s = try script(Self.counting + "\nfunction main() c:add(1, {vu = netstack.vu.id}); netstack.setTimeout(function() end, 50) end")
         let p = Process()
         p.executableURL = URL(fileURLWithPath: CLITests.buildDir + "/netstack")
-        p.arguments = ["run", s, "--vus", "2", "--duration", "3s", "--quiet", "--run-id", "prom", "--segment", "2/3", "--metrics-addr", "127.0.0.1:0"]
+        p.arguments = ["run", s, "--vus", "2", "--duration", "5m", "--quiet", "--run-id", "prom", "--segment", "2/3", "--metrics-addr", "127.0.0.1:0"]
         let err = Pipe()
         p.standardError = err
         p.standardOutput = Pipe()
@@ -244,15 +244,21 @@ final class LoadRunTests: XCTestCase {
         }
         guard let r = text.range(of: "http://"), let end = text[r.lowerBound...].range(of: "/metrics") else { return XCTFail(text) }
         let url = String(text[r.lowerBound..<end.upperBound])
-        usleep(UInt32(1_600_000 * CLITests.slowdown))
-        let fetch = Process()
-        fetch.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        fetch.arguments = ["python3", "-c", "import urllib.request,sys; sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())", url]
-        let out = Pipe()
-        fetch.standardOutput = out
-        try fetch.run()
-        let body = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        fetch.waitUntilExit()
+        // The totals appear after the first collection (each second): scrape until they do.
+        var body = ""
+        let scrapeDeadline = Date().addingTimeInterval(15 * CLITests.slowdown)
+        while !body.contains("netstack_iterations_total") && Date() < scrapeDeadline {
+            usleep(300_000)
+            let fetch = Process()
+            fetch.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            fetch.arguments = ["python3", "-c", "import urllib.request,sys; sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())", url]
+            let out = Pipe()
+            fetch.standardOutput = out
+            fetch.standardError = Pipe()
+            try fetch.run()
+            body = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            fetch.waitUntilExit()
+        }
         XCTAssertTrue(body.contains("# TYPE netstack_iterations_total counter"), body)
         XCTAssertTrue(body.contains("netstack_iterations_total{run=\"prom\",segment=\"2/3\",scenario=\"default\"}"), body)
         XCTAssertTrue(body.contains("netstack_iteration_duration{run=\"prom\",segment=\"2/3\",scenario=\"default\",quantile=\"0.95\"}"), body)
