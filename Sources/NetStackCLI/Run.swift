@@ -116,9 +116,15 @@ struct Run: ParsableCommand {
         }
         let json = self.json
         let watcher = Thread {
-            guard netstack_interrupt_wait() == 1 else { return }
+            // The count, not the wake-ups: two SIGINTs may arrive before this thread first reads.
+            let first = netstack_interrupt_wait()
+            guard first >= 1 else { return }
             host.interrupt()
-            guard netstack_interrupt_wait() >= 2 else { return }
+            var count = first
+            while count < 2 {
+                count = netstack_interrupt_wait()
+                guard count >= 1 else { return }
+            }
             printErr("netstack: interrupted again; exiting now")
             if json { print("{\"event\":\"exit\",\"status\":130}") }
             fflush(stdout)

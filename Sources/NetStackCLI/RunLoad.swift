@@ -17,6 +17,12 @@ struct LoadRunner {
     let json: Bool
 
     func run() throws -> Int32 {
+        // SIGINT is counted from the start (reading the options and starting thousands of VUs
+        // take a while); the watcher below acts on what arrived meanwhile.
+        guard netstack_interrupt_install() == 0 else {
+            printErr("netstack: cannot install the SIGINT handler")
+            return 1
+        }
         let source = (try? Data(contentsOf: URL(fileURLWithPath: script))) ?? Data()
         // The script's options: its init run once in a VU of its own.
         var options: OptionValue?
@@ -100,17 +106,19 @@ struct LoadRunner {
             endpoint?.update(total)
         }
         let run = LoadRun(settings: settings)
-        guard netstack_interrupt_install() == 0 else {
-            printErr("netstack: cannot install the SIGINT handler")
-            return 1
-        }
         // SIGINT: the first is a graceful stop, the second stops now; the summary is printed
         // either way (a third exits at once, from the handler).
         let watcher = Thread {
-            guard netstack_interrupt_wait() == 1 else { return }
+            // The count, not the wake-ups: two SIGINTs may arrive before this thread first reads.
+            let first = netstack_interrupt_wait()
+            guard first >= 1 else { return }
             printErr("\nnetstack: stopping gracefully (SIGINT again stops now)")
             run.interrupt()
-            guard netstack_interrupt_wait() >= 2 else { return }
+            var count = first
+            while count < 2 {
+                count = netstack_interrupt_wait()
+                guard count >= 1 else { return }
+            }
             printErr("netstack: stopping now")
             run.interrupt()
         }

@@ -15,6 +15,13 @@ final class ScenarioRunner {
     /// This segment's VUs, by rank (scenario-local index k = segment.index-1 + rank·count).
     @exclusivity(unchecked) private(set) var vus: [VirtualUser] = []
     @exclusivity(unchecked) private var busy: [Bool] = []
+    /// VUs running an iteration (or being initialised for one), kept so that nothing per
+    /// iteration scans every VU.
+    @exclusivity(unchecked) private(set) var busyCount = 0
+    /// Arrival-rate scenarios: VUs that are free, most recently freed last.
+    @exclusivity(unchecked) private var free: [Int] = []
+    /// Per-VU iterations: VUs that ran all of theirs.
+    @exclusivity(unchecked) private var vusDone = 0
     @exclusivity(unchecked) private var active: [Bool] = []
     @exclusivity(unchecked) private var done: [Int] = []
     @exclusivity(unchecked) private var starting = 0
@@ -54,6 +61,7 @@ final class ScenarioRunner {
         let vu = run.makeVU(id: vuOffset + k + 1, scenario: scenario)
         vus.append(vu)
         busy.append(false)
+        free.append(vus.count - 1)
         active.append(false)
         done.append(0)
         return vu
@@ -62,12 +70,17 @@ final class ScenarioRunner {
     /// VUs running an iteration or held active by the executor.
     var activeCount: Int {
         switch scenario.executor {
-        case .constantArrivalRate, .rampingArrivalRate: return busy.filter { $0 }.count
+        case .constantArrivalRate, .rampingArrivalRate: return busyCount
         default: return zip(active, busy).filter { $0 || $1 }.count
         }
     }
 
-    var busyCount: Int { busy.filter { $0 }.count }
+    private func setBusy(_ r: Int, _ value: Bool) {
+        guard busy[r] != value else { return }
+        busy[r] = value
+        busyCount += value ? 1 : -1
+        if !value { free.append(r) }
+    }
 
     // MARK: Running
 
@@ -114,7 +127,7 @@ final class ScenarioRunner {
     }
 
     private func launch(_ r: Int) {
-        busy[r] = true
+        setBusy(r, true)
         let vu = vus[r]
         let started = startedAt
         vu.eventLoop.execute { [control] in
@@ -126,8 +139,9 @@ final class ScenarioRunner {
     }
 
     private func iterationEnded(_ r: Int, _ end: IterationEnd) {
-        busy[r] = false
+        setBusy(r, false)
         done[r] += 1
+        if case .perVUIterations(_, let m, _) = scenario.executor, done[r] == m { vusDone += 1 }
         if case .exit(let code) = end { run.exitRequested(code) }
         switch scenario.executor {
         case .constantArrivalRate, .rampingArrivalRate: break
@@ -195,9 +209,11 @@ final class ScenarioRunner {
     }
 
     private func arrive() {
-        if let r = busy.firstIndex(of: false) {
-            launch(r)
-            return
+        while let r = free.popLast() {
+            if !busy[r] {
+                launch(r)
+                return
+            }
         }
         guard vus.count < maxVUs else {
             dropped += 1
@@ -207,13 +223,19 @@ final class ScenarioRunner {
         // A new VU: initialised on its loop, then it takes this iteration.
         let vu = makeVU()
         let r = vus.count - 1
-        busy[r] = true
+        _ = free.popLast()
+        setBusy(r, true)
         starting += 1
         run.initialize([vu]) { [weak self] ok in
             guard let self = self else { return }
             self.starting -= 1
-            self.busy[r] = false
-            if ok && !self.stopping { self.launch(r) } else { self.checkDone() }
+            self.setBusy(r, false)
+            if ok && !self.stopping {
+                _ = self.free.popLast()
+                self.launch(r)
+            } else {
+                self.checkDone()
+            }
         }
     }
 
@@ -245,10 +267,10 @@ final class ScenarioRunner {
     }
 
     private func checkDone() {
-        guard !finished, starting == 0, !busy.contains(true) else { return }
+        guard !finished, starting == 0, busyCount == 0 else { return }
         let over: Bool
         switch scenario.executor {
-        case .perVUIterations(_, let m, _): over = stopping || now >= endAt || done.allSatisfy { $0 >= m }
+        case .perVUIterations(_, let m, _): over = stopping || now >= endAt || m == 0 || vusDone == vus.count
         case .sharedIterations: over = stopping || now >= endAt || remaining == 0
         default: over = stopping || now >= endAt
         }
