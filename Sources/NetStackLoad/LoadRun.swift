@@ -95,7 +95,16 @@ public final class LoadRun {
         finished = control.makePromise(of: Void.self)
     }
 
-    deinit {
+    /// Set (under `lifecycle`) when `run` has shut the loops down: a late `interrupt` does nothing.
+    private let lifecycle = NSLock()
+    private var loopsShutDown = false
+
+    /// Shuts the loops down from the thread that called `run` (never from a loop: the last
+    /// reference to the run may be dropped on one, so `deinit` does not do it).
+    private func shutDownLoops() {
+        lifecycle.lock()
+        loopsShutDown = true
+        lifecycle.unlock()
         try? group.syncShutdownGracefully()
         try? controlGroup.syncShutdownGracefully()
     }
@@ -158,6 +167,7 @@ public final class LoadRun {
                            errors: errors.entries, duration: duration, interrupted: interrupts > 0, initFailure: initFailure,
                            startedAt: startedAtWall == 0 ? Date().timeIntervalSince1970 : startedAtWall, lateBy: lateBy)
         }.wait()
+        shutDownLoops()
         return outcome
     }
 
@@ -288,6 +298,9 @@ public final class LoadRun {
     /// SIGINT: the first stops starting iterations and gives running ones their graceful stop;
     /// the second interrupts them now. Any thread.
     public func interrupt() {
+        lifecycle.lock()
+        defer { lifecycle.unlock() }
+        guard !loopsShutDown else { return }
         control.execute { [self] in
             interrupts += 1
             if interrupts == 1 {
