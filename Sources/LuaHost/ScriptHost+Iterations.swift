@@ -24,15 +24,7 @@ extension ScriptHost {
         vuMode = true
         starting = true
         defer { starting = false }
-        let L = vm.L
-        lua_createtable(L, Int32(args.count), 1)
-        vm.pushString(path)
-        lua_rawseti(L, -2, 0)
-        for (i, a) in args.enumerated() {
-            vm.pushString(a)
-            lua_rawseti(L, -2, Int64(i + 1))
-        }
-        vm.setGlobal("arg")
+        setArgTable(path: path, args: args)
         guard plugins.start(vm) else { return false }
         guard vm.runFile(path, args: args) else { return false }
         return true

@@ -201,10 +201,8 @@ public final class ScriptHost {
     /// True while the main chunk and `main` run: the run cannot end before they return.
     @exclusivity(unchecked) var starting = false
 
-    private func start(path: String, source: String?, args: [String]) {
-        starting = true
-        defer { starting = false }
-        // arg table as lua.c makes it.
+    /// The global `arg` table as lua.c makes it: the script at 0, its arguments from 1.
+    func setArgTable(path: String, args: [String]) {
         let L = vm.L
         lua_createtable(L, Int32(args.count), 1)
         vm.pushString(path)
@@ -214,6 +212,13 @@ public final class ScriptHost {
             lua_rawseti(L, -2, Int64(i + 1))
         }
         vm.setGlobal("arg")
+    }
+
+    private func start(path: String, source: String?, args: [String]) {
+        starting = true
+        defer { starting = false }
+        setArgTable(path: path, args: args)
+        let L = vm.L
 
         guard plugins.start(vm) else { return finish(code: Self.pluginLoadFailureStatus) }
         if exitCode != nil { return finish(code: exitCode!) }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CInterrupt
 import Foundation
 import NIOCore
 import NIOPosix
@@ -35,4 +36,23 @@ func raiseOpenFileLimit() {
     guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
     limit.rlim_cur = min(limit.rlim_max, 1 << 20)
     _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+}
+
+/// On a thread of its own (named "sigint"): `first` after the first SIGINT, `second` after the
+/// second. It acts on the count, not the wake-ups: two SIGINTs may arrive before it first reads.
+/// The handler must be installed (`netstack_interrupt_install`); a third SIGINT exits in it.
+func watchInterrupts(first: @escaping () -> Void, second: @escaping () -> Void) {
+    let watcher = Thread {
+        let initial = netstack_interrupt_wait()
+        guard initial >= 1 else { return }
+        first()
+        var count = initial
+        while count < 2 {
+            count = netstack_interrupt_wait()
+            guard count >= 1 else { return }
+        }
+        second()
+    }
+    watcher.name = "sigint"
+    watcher.start()
 }

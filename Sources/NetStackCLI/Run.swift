@@ -115,23 +115,12 @@ struct Run: ParsableCommand {
             throw ExitCode(1)
         }
         let json = self.json
-        let watcher = Thread {
-            // The count, not the wake-ups: two SIGINTs may arrive before this thread first reads.
-            let first = netstack_interrupt_wait()
-            guard first >= 1 else { return }
-            host.interrupt()
-            var count = first
-            while count < 2 {
-                count = netstack_interrupt_wait()
-                guard count >= 1 else { return }
-            }
+        watchInterrupts(first: { host.interrupt() }, second: {
             printErr("netstack: interrupted again; exiting now")
             if json { print("{\"event\":\"exit\",\"status\":130}") }
             fflush(stdout)
             _exit(130)
-        }
-        watcher.name = "sigint"
-        watcher.start()
+        })
         let code = host.run(path: script, args: args)
         server?.stop()
         if json { print("{\"event\":\"exit\",\"status\":\(code)}") }

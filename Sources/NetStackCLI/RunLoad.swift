@@ -108,22 +108,13 @@ struct LoadRunner {
         let run = LoadRun(settings: settings)
         // SIGINT: the first is a graceful stop, the second stops now; the summary is printed
         // either way (a third exits at once, from the handler).
-        let watcher = Thread {
-            // The count, not the wake-ups: two SIGINTs may arrive before this thread first reads.
-            let first = netstack_interrupt_wait()
-            guard first >= 1 else { return }
+        watchInterrupts(first: {
             printErr("\nnetstack: stopping gracefully (SIGINT again stops now)")
             run.interrupt()
-            var count = first
-            while count < 2 {
-                count = netstack_interrupt_wait()
-                guard count >= 1 else { return }
-            }
+        }, second: {
             printErr("netstack: stopping now")
             run.interrupt()
-        }
-        watcher.name = "sigint"
-        watcher.start()
+        })
         let outcome = run.run()
         live?.finish()
         if let f = outcome.initFailure { printErr("netstack: a VU could not start: \(f)") }
