@@ -143,9 +143,9 @@ enum LuaClientBinding {
     private static func dispatchPrologue(_ c: LuaClient, _ which: Int, _ host: ScriptHost) -> Int32? {
         guard !c.destroyed, !host.vm.isClosed else { return nil }
         let ref = c.callbacks[which]
-        if host.plugins.isHooked(which) {
-            host.vm.pushRef(host.plugins.dispatchRef)
-            host.vm.pushRef(host.plugins.eventNameRefs[which])
+        if let plugins = host.plugins, plugins.isHooked(which) {
+            host.vm.pushRef(plugins.dispatchRef)
+            host.vm.pushRef(plugins.eventNameRefs[which])
             if ref != LUA_NOREF { host.vm.pushRef(ref) } else { lua_pushnil(host.vm.L) }
             pushUserdata(c, host: host)
             return 2

@@ -81,6 +81,8 @@ final class PluginRuntime {
     private var startRef: Int32 = LUA_NOREF
     private var exitRef: Int32 = LUA_NOREF
     private(set) var dispatchRef: Int32 = LUA_NOREF
+    /// The `require` searcher that finds plugins (the runtime has put it in package.searchers).
+    private(set) var searcherRef: Int32 = LUA_NOREF
     /// Bit i set once a plugin hooks event i (open, message, error, close): that event then goes
     /// through `dispatch`; the others still go straight to the script's callbacks.
     private(set) var hookedEvents: UInt8 = 0
@@ -105,42 +107,13 @@ final class PluginRuntime {
         guard vm.runString(code, name: "=sandbox") else { throw LuaHostError("cannot apply the sandbox") }
     }
 
-    /// plugins.lua compiled once per process, as a stripped binary chunk: every VM (a load run
-    /// has thousands) loads it without parsing, and without line information (about 12 KiB less
-    /// per VM; the runtime's own errors then name no line). Nil if compiling failed: each VM
-    /// then compiles the source and reports the error.
-    private static let compiled: [UInt8]? = {
-        guard let L = luaL_newstate() else { return nil }
-        defer { lua_close(L) }
-        let source = PackageResources.plugins_lua
-        let status = source.withUnsafeBufferPointer { buf in
-            buf.withMemoryRebound(to: CChar.self) { luaL_loadbufferx(L, $0.baseAddress, $0.count, "=plugins.lua", "t") }
-        }
-        guard status == LUA_OK else { return nil }
-        final class Sink { var bytes: [UInt8] = [] }
-        let sink = Sink()
-        let rc = lua_dump(L, { _, p, n, ud in
-            guard let p = p, let ud = ud else { return 1 }
-            Unmanaged<Sink>.fromOpaque(ud).takeUnretainedValue().bytes.append(contentsOf: UnsafeRawBufferPointer(start: p, count: n))
-            return 0
-        }, Unmanaged.passUnretained(sink).toOpaque(), 1)
-        return rc == 0 ? sink.bytes : nil
-    }()
+    /// plugins.lua, compiled once per process (the runtime's own errors then name no line).
+    private static let chunk = CompiledChunk(name: "=plugins.lua", source: PackageResources.plugins_lua)
 
     init(host: ScriptHost, search: PluginSearchPath, plugins: [String], options: [String], sandbox: Bool, json: Bool) throws {
         let vm = host.vm
         let L = vm.L
-        let status: Int32
-        if let chunk = Self.compiled {
-            status = chunk.withUnsafeBufferPointer { buf in
-                buf.withMemoryRebound(to: CChar.self) { luaL_loadbufferx(L, $0.baseAddress, $0.count, "=plugins.lua", "b") }
-            }
-        } else {
-            let source = PackageResources.plugins_lua
-            status = source.withUnsafeBufferPointer { buf in
-                buf.withMemoryRebound(to: CChar.self) { luaL_loadbufferx(L, $0.baseAddress, $0.count, "=plugins.lua", "t") }
-            }
-        }
+        let status = Self.chunk.load(into: L)
         guard status == LUA_OK else {
             let message = vm.string(at: -1) ?? "?"
             netstack_pop(L, 1)
@@ -214,6 +187,7 @@ final class PluginRuntime {
         lua_getfield(L, -1, "start"); startRef = vm.ref()
         lua_getfield(L, -1, "exit"); exitRef = vm.ref()
         lua_getfield(L, -1, "dispatch"); dispatchRef = vm.ref()
+        lua_getfield(L, -1, "searcher"); searcherRef = vm.ref()
         netstack_pop(L, 1)
         for name in LuaClientBinding.eventNames {
             vm.pushString(name)

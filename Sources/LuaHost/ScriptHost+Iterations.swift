@@ -25,7 +25,7 @@ extension ScriptHost {
         starting = true
         defer { starting = false }
         setArgTable(path: path, args: args)
-        guard plugins.start(vm) else { return false }
+        guard startPlugins() else { return false }
         guard vm.runFile(path, args: args) else { return false }
         return true
     }
@@ -90,7 +90,7 @@ extension ScriptHost {
             done(.interrupted)
         }
         finished = true
-        _ = plugins.exit(vm, status: 0)
+        _ = exitPlugins(status: 0)
         cancelTimers()
         for c in Array(clients.values) {
             c.client.destroy()

@@ -104,8 +104,11 @@ public final class ScriptHost {
         if options.events != nil { installJSONPrint() }
         do {
             if options.sandbox { try PluginRuntime.applySandbox(vm) }
-            plugins = try PluginRuntime(host: self, search: options.pluginPath, plugins: options.plugins,
-                                        options: options.pluginOptions, sandbox: options.sandbox, json: options.events != nil)
+            if options.plugins.isEmpty && options.pluginOptions.isEmpty {
+                try LazyPluginRuntime.install(into: vm) { [unowned self] in try self.pluginRuntime() }
+            } else {
+                _ = try pluginRuntime()
+            }
         } catch {
             // The functions installed so far hold this host: closing the state drops them, or the
             // host and its state would keep each other alive.
@@ -116,8 +119,32 @@ public final class ScriptHost {
         }
     }
 
-    /// The plugin runtime (search, hooks, start and exit functions).
-    @exclusivity(unchecked) private(set) var plugins: PluginRuntime!
+    /// The plugin runtime (search, hooks, start and exit functions): loaded at start when
+    /// `--plugin` or `--plugin-option` names any, else on first use (`LazyPluginRuntime`).
+    @exclusivity(unchecked) private(set) var plugins: PluginRuntime?
+    /// True once the host started the plugins (before the script): a runtime loaded later starts at once.
+    @exclusivity(unchecked) private var pluginsStarted = false
+
+    /// The plugin runtime, made on first call.
+    func pluginRuntime() throws -> PluginRuntime {
+        if let p = plugins { return p }
+        let p = try PluginRuntime(host: self, search: options.pluginPath, plugins: options.plugins,
+                                  options: options.pluginOptions, sandbox: options.sandbox, json: options.events != nil)
+        plugins = p
+        if pluginsStarted { _ = p.start(vm) }
+        return p
+    }
+
+    /// Loads the --plugin list and runs start functions; false when a plugin failed to load.
+    func startPlugins() -> Bool {
+        pluginsStarted = true
+        return plugins?.start(vm) ?? true
+    }
+
+    /// Runs the plugins' exit functions (if the runtime was loaded); returns the final status.
+    func exitPlugins(status: Int32) -> Int32 {
+        plugins?.exit(vm, status: status) ?? status
+    }
 
     /// With `--json`, `print` becomes a `{"event":"print","text":...}` line so stdout stays JSON.
     private func installJSONPrint() {
@@ -220,7 +247,7 @@ public final class ScriptHost {
         setArgTable(path: path, args: args)
         let L = vm.L
 
-        guard plugins.start(vm) else { return finish(code: Self.pluginLoadFailureStatus) }
+        guard startPlugins() else { return finish(code: Self.pluginLoadFailureStatus) }
         if exitCode != nil { return finish(code: exitCode!) }
         if let source = source {
             guard vm.runString(source, name: "=" + path, args: args) else { return finish(code: 1) }
@@ -426,7 +453,7 @@ public final class ScriptHost {
     func finish(code: Int32) {
         if finished { return }
         finished = true
-        var code = plugins.exit(vm, status: code)
+        var code = exitPlugins(status: code)
         // A run whose connections failed is not a success, unless the script chose its status
         // (netstack.exit) or a plugin did (metrics thresholds).
         if code == 0, exitCode == nil, failedClientCount > 0 {

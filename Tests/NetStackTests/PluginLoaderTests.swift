@@ -36,6 +36,29 @@ final class PluginLoaderTests: XCTestCase {
         XCTAssertEqual(lines, expected, r.out + r.err)
     }
 
+    /// Without --plugin or --plugin-option the runtime is loaded on first use (a require that
+    /// reaches its searcher, or netstack.plugins), and then behaves as if loaded at start: a
+    /// plugin's start function runs at once, its exit function at the end.
+    func testTheRuntimeLoadsOnFirstUse() throws {
+        let script = NSTemporaryDirectory() + "plugin-lazy-\(getpid()).lua"
+        try """
+        collectgarbage(); collectgarbage()
+        print("heap below 50 KiB", collectgarbage("count") < 50)
+        print("loaded", rawget(netstack, "plugins") ~= nil, getmetatable(netstack) ~= nil)
+        local f = require("first")
+        print(f.tag, TRACE[1])
+        print("loaded", rawget(netstack, "plugins") ~= nil, getmetatable(netstack) ~= nil)
+        print(netstack.plugins.loaded()[1].name, select(2, pcall(require, "missing_mod")):match("module 'missing_mod' not found") ~= nil)
+        """.write(toFile: script, atomically: true, encoding: .utf8)
+        let r = try runNetstack(["run", script, "--plugin-path", order], cwd: emptyDir)
+        XCTAssertEqual(r.status, 0, r.err)
+        XCTAssertEqual(r.out, "heap below 50 KiB\ttrue\nloaded\tfalse\ttrue\nfirst\tfirst.start\nloaded\ttrue\tfalse\nfirst\ttrue\nexit hook saw status 0\n")
+        // netstack.plugins alone loads it too.
+        try "print(type(netstack.plugins.available), rawget(netstack, 'plugins') ~= nil)".write(toFile: script, atomically: true, encoding: .utf8)
+        let api = try runNetstack(["run", script, "--plugin-path", order], cwd: emptyDir)
+        XCTAssertEqual(api.out, "function\ttrue\n", api.err)
+    }
+
     func testPluginOptionsFromTheCommandLineAndErrors() throws {
         let script = NSTemporaryDirectory() + "plugin-options-\(getpid()).lua"
         try "print(require('first').tag)".write(toFile: script, atomically: true, encoding: .utf8)

@@ -549,6 +549,7 @@ function runtime.exit(status)
 end
 
 runtime.dispatch = dispatch
+runtime.searcher = searcher
 
 -- Scripts' view: netstack.plugins -------------------------------------------------------------
 
