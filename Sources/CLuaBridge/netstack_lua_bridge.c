@@ -115,15 +115,20 @@ static void *alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
     return p;
 }
 
-lua_State *netstack_newstate(size_t memory_limit) {
+void netstack_openlibs_lazy(lua_State *L);
+
+static lua_State *newstate(size_t memory_limit, int lazy) {
     netstack_ud *u = calloc(1, sizeof(netstack_ud));
     if (!u) return NULL;
     lua_State *L = lua_newstate(alloc, u);
     if (!L) { free(u); return NULL; }
-    luaL_openlibs(L);
+    if (lazy) netstack_openlibs_lazy(L); else luaL_openlibs(L);
     u->limit = memory_limit;
     return L;
 }
+
+lua_State *netstack_newstate(size_t memory_limit) { return newstate(memory_limit, 0); }
+lua_State *netstack_newstate_lazy(size_t memory_limit) { return newstate(memory_limit, 1); }
 
 void netstack_close(lua_State *L) {
     netstack_ud *u = get_ud(L);

@@ -105,7 +105,7 @@ public final class ScriptHost {
         do {
             if options.sandbox { try PluginRuntime.applySandbox(vm) }
             if options.plugins.isEmpty && options.pluginOptions.isEmpty {
-                try LazyPluginRuntime.install(into: vm) { [unowned self] in try self.pluginRuntime() }
+                LazyPluginRuntime.install(into: vm) { [unowned self] in try self.pluginRuntime() }
             } else {
                 _ = try pluginRuntime()
             }

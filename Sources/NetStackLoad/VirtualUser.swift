@@ -78,6 +78,7 @@ final class VirtualUser {
         for (k, v) in scenario.tags.sorted(by: { $0.key < $1.key }) where k != "scenario" { tags.append((k, v)) }
         recorder = VUMetricsRecorder(loop: metrics, tags: tags)
         var options = context.hostOptions
+        options.vm.lazyLibraries = true
         if context.connectionMetrics { options.observer = recorder }
         let errors = context.errors
         let recorder: VUMetricsRecorder = self.recorder

@@ -199,6 +199,42 @@ final class LoadRunTests: XCTestCase {
         XCTAssertTrue(text.contains("interrupted_iterations..") && text.contains(": 3 "), text)
     }
 
+    /// A VU's VM opens coroutine, io, os, math, utf8 and debug on first use; nothing a script
+    /// does tells the difference, except the memory (and rawget before first use).
+    func testVUsOpenRarelyUsedLibrariesOnFirstUse() throws {
+        let path = try script("""
+        options = { scenarios = { a = { executor = "per-vu-iterations", vus = 1, iterations = 1 } } }
+        collectgarbage(); collectgarbage()
+        local heap = collectgarbage("count")
+        local function say(...) print("L:", ...) end
+        function main()
+          say("heap below 30 KiB", heap < 30)
+          say("before", rawget(_G, "math"), rawget(_G, "os"))
+          say(math.floor(2.5), rawget(_G, "math") == math, package.loaded.math == math)
+          local u = require "utf8"; say("utf8", u == utf8, rawget(_G, "utf8") == u, utf8.char(72))
+          local seen = {}; for k in pairs(_G) do seen[k] = true end
+          say("pairs", seen.io, seen.os, seen.coroutine, seen.debug, getmetatable(_G))
+          setmetatable(_G, { __index = function(_, k) error("undefined global " .. k, 2) end })
+          say(type(os.time()), (select(2, pcall(function() return undefined_x end)):gsub("^.-: ", "")))
+          say(type(debug.getinfo(1, "S").short_src), coroutine.isyieldable(), io.write ~= nil)
+          say(pcall(setmetatable, _G, 5))
+        end
+        """)
+        let r = try load(path, [])
+        XCTAssertEqual(r.status, 0, r.err)
+        let lines = r.out.split(separator: "\n").filter { $0.hasPrefix("L:") }.map { String($0.dropFirst(3)) }
+        XCTAssertEqual(lines, [
+            "heap below 30 KiB\ttrue",
+            "before\tnil\tnil",
+            "2\ttrue\ttrue",
+            "utf8\ttrue\ttrue\tH",
+            "pairs\ttrue\ttrue\ttrue\ttrue\tnil",
+            "number\tundefined global undefined_x",
+            "string\tfalse\ttrue",
+            "false\tbad argument #2 to 'setmetatable' (nil or table expected, got number)",
+        ], r.out + r.err)
+    }
+
     func testBadLoadOptionsAreUsageErrors() throws {
         let s = try script("function main() end")
         for bad in [["--vus", "-1"], ["--duration", "5x"], ["--stage", "10s"], ["--threshold", "ws_rtt p95"], ["--segment", "5/4"],

@@ -36,6 +36,10 @@ int netstack_dofile(lua_State *L, const char *path, int nargs);
  * limited, and a real allocation failure aborts the process instead of raising a Lua error through
  * Swift frames. */
 lua_State *netstack_newstate(size_t memory_limit);
+/* The same, with coroutine, io, os, math, utf8 and debug opened on first use (netstack_lazy_libs.c). */
+lua_State *netstack_newstate_lazy(size_t memory_limit);
+/* Pops the loader function on top and installs the plugin runtime's stand-ins (netstack_plugin_stub.c). */
+void netstack_install_plugin_stub(lua_State *L);
 void netstack_close(lua_State *L);
 size_t netstack_memory_used(lua_State *L);
 /* The collector's mode (lua_gc is variadic, which Swift cannot call): 1 generational, 0 incremental. */
