@@ -10,6 +10,7 @@ typedef struct {
     int enforce;          /* the limit applies only while Lua code runs, never inside Swift frames */
     long long budget;
     long long remaining;
+    void *owner;          /* the Swift LuaVM (unretained), NULL once it is gone */
 } netstack_ud;
 
 static netstack_ud *get_ud(lua_State *L) {
@@ -137,6 +138,8 @@ void netstack_close(lua_State *L) {
 }
 
 size_t netstack_memory_used(lua_State *L) { return get_ud(L)->used; }
+void netstack_set_owner(lua_State *L, void *owner) { get_ud(L)->owner = owner; }
+void *netstack_owner(lua_State *L) { return get_ud(L)->owner; }
 
 void netstack_set_gc_mode(lua_State *L, int generational) {
     if (generational) lua_gc(L, LUA_GCGEN, 0, 0);

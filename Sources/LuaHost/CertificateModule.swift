@@ -13,150 +13,160 @@ enum CertificateModule {
         return pool
     }()
 
+    /// OH_NetStack_VerifyCertification (and its alias OH_NetStack_CertVerification).
+    private static let fnDocumented = LuaFunction.shared { vm in
+        lua_settop(vm.L, 2)  // exactly two argument slots; blob() pushes above them
+        // blob = { type = ns.NetStack_CERT_TYPE_PEM, data = "..." }; nil cert → invalid input.
+        func blob(_ i: Int32) -> (type: CertificateBlobType, data: UnsafeRawBufferPointer?)? {
+            guard vm.type(at: i) == LUA_TTABLE else { return nil }
+            vm.rawField(i, "type")
+            let t = vm.integer(at: -1).flatMap { CertificateBlobType(rawValue: Int32(truncatingIfNeeded: $0)) } ?? .invalid
+            netstack_pop(vm.L, 1)
+            vm.rawField(i, "data")   // stays on the stack while the bytes are used
+            return (t, vm.bytes(at: -1))
+        }
+        guard let cert = blob(1) else {
+            if vm.type(at: 1) > LUA_TNIL { return vm.argError(1, "OH_NetStack_VerifyCertification", "table {type, data} or nil") }
+            lua_pushinteger(vm.L, Int64(CertificateVerifier.invalidInputCode))
+            return 1
+        }
+        let ca = vm.type(at: 2) == LUA_TTABLE ? blob(2) : nil
+        if vm.type(at: 2) > LUA_TNIL && ca == nil { return vm.argError(2, "OH_NetStack_VerifyCertification", "table {type, data} or nil") }
+        let result: CertificateVerificationResult
+        if let ca = ca {
+            result = CertificateVerifier.verify(cert: cert.data, certType: cert.type, ca: ca.data ?? UnsafeRawBufferPointer(start: nil, count: 0), caType: ca.type)
+        } else {
+            result = CertificateVerifier.verify(cert: cert.data, certType: cert.type, ca: nil)
+        }
+        lua_pushinteger(vm.L, Int64(result.code))
+        return 1
+    }
+
+    private static let fnCertMessage = LuaFunction.shared { vm in
+        guard let code = vm.integer(at: 1) else { return vm.argError(1, "certMessage", "integer") }
+        vm.pushString(CertificateVerifier.message(for: UInt32(truncatingIfNeeded: code)))
+        return 1
+    }
+
+    private static let fnVerify = LuaFunction.shared { vm in
+        guard let cert = vm.bytes(at: 1) else { return vm.argError(1, "verify", "string (PEM or DER data)") }
+        var options = CertificateVerificationOptions()
+        var certType = detectType(cert)
+        var caType = CertificateBlobType.pem
+        var caIndex: Int32? = nil
+        var badTime = false
+        if vm.type(at: 2) == LUA_TTABLE {
+            vm.rawField(2, "ca")
+            if vm.type(at: -1) == LUA_TSTRING { caIndex = vm.top } else { netstack_pop(vm.L, 1) }
+            if let i = caIndex, let b = vm.bytes(at: i) { caType = detectType(b) }
+            for (key, apply) in [
+                ("hostname", { options.hostname = vm.string(at: -1) }),
+                ("ip", { options.ipAddress = vm.string(at: -1) }),
+                ("time", { let t = vm.number(at: -1)
+                           badTime = !(t.map(CertificateVerificationOptions.validTimeRange.contains) ?? false)
+                           options.atTime = t.map { Date(timeIntervalSince1970: $0) } }),
+                ("purpose", { options.purposeTLSServer = vm.string(at: -1) == "server" }),
+                ("certType", { if let t = vm.string(at: -1) { certType = t == "der" ? .der : .pem } }),
+                ("caType", { if let t = vm.string(at: -1) { caType = t == "der" ? .der : .pem } }),
+            ] as [(String, () -> Void)] {
+                vm.rawField(2, key)
+                if vm.type(at: -1) > LUA_TNIL { apply() }
+                netstack_pop(vm.L, 1)
+            }
+        } else if vm.type(at: 2) > LUA_TNIL {
+            return vm.argError(2, "verify", "options table or nil")
+        }
+        if badTime { return vm.raise("bad argument #2 to 'verify' (time: Unix seconds from -62135596800 to 253402300799 expected)") }
+        let result = CertificateVerifier.verify(cert: cert, certType: certType,
+                                                ca: caIndex.flatMap { vm.bytes(at: $0) }, caType: caType, options: options)
+        pushVerification(vm, result)
+        return 1
+    }
+
+    private static let fnInspect = LuaFunction.shared { vm in
+        guard let data = vm.bytes(at: 1) else { return vm.argError(1, "inspect", "string (PEM or DER data)") }
+        var type = detectType(data)
+        if let t = vm.string(at: 2) { type = t == "der" ? .der : .pem }
+        let infos = CertificateInfo.parse(Array(data), type: type)
+        if infos.isEmpty {
+            lua_pushnil(vm.L)
+            vm.pushString("no certificate could be parsed")
+            return 2
+        }
+        lua_createtable(vm.L, Int32(infos.count), 0)
+        for (i, info) in infos.enumerated() {
+            pushInfo(vm, info)
+            lua_rawseti(vm.L, -2, Int64(i + 1))
+        }
+        return 1
+    }
+
+    private static let fnFetchChain = LuaFunction.hosted { vm, host in
+        guard let hostName = vm.string(at: 1) else { return vm.argError(1, "fetchChain", "string") }
+        var port = 443
+        if vm.type(at: 2) > LUA_TNIL, vm.type(at: 2) != LUA_TTABLE, vm.type(at: 2) != LUA_TFUNCTION {
+            guard let p = vm.integer(at: 2), (1...65535).contains(p) else { return vm.argError(2, "fetchChain", "port from 1 to 65535") }
+            port = Int(p)
+        }
+        var serverName: String?, caFile: String?, caPath: String?
+        var timeout = 10_000
+        if vm.type(at: 3) == LUA_TTABLE {
+            vm.rawField(3, "serverName"); serverName = vm.string(at: -1); netstack_pop(vm.L, 1)
+            vm.rawField(3, "caFile"); caFile = vm.string(at: -1); netstack_pop(vm.L, 1)
+            vm.rawField(3, "caPath"); caPath = vm.string(at: -1); netstack_pop(vm.L, 1)
+            vm.rawField(3, "timeout")
+            if vm.type(at: -1) > LUA_TNIL {
+                guard let t = vm.number(at: -1), t > 0, DurationArgument.milliseconds(t) != nil else {
+                    netstack_pop(vm.L, 1)
+                    return vm.raise("bad argument #3 to 'fetchChain' (timeout: \(DurationArgument.expected), above 0)")
+                }
+                timeout = Int(t.rounded(.up))
+            }
+            netstack_pop(vm.L, 1)
+        }
+        let callbackIndex: Int32? = vm.type(at: vm.top) == LUA_TFUNCTION ? vm.top : nil
+        let fetch = { PresentedChain.fetch(host: hostName, port: port, serverName: serverName, timeoutMilliseconds: timeout, caFile: caFile, caPath: caPath) }
+        guard let cb = callbackIndex else {
+            return pushFetch(vm, fetch())
+        }
+        guard !host.isFinished, !vm.closing else { return vm.raise("fetchChain: the run has ended") }
+        // Asynchronous: the handshake runs on a worker thread; the callback runs on the script's loop.
+        lua_pushvalue(vm.L, cb)
+        let ref = vm.ref()
+        host.pendingOperations += 1
+        let loop = host.eventLoop
+        threadPool.submit { _ in
+            let result = fetch()
+            loop.execute {
+                host.pendingOperations -= 1
+                // The run may have ended (netstack.exit) while the handshake ran.
+                guard !vm.isClosed, !host.isFinished else { return }
+                vm.pushRef(ref)
+                vm.unref(ref)
+                let n = pushFetch(vm, result)
+                if !vm.call(nargs: n, context: "fetchChain callback") { host.callbackFailed(nil) }
+                host.checkIdle()
+            }
+        }
+        return 0
+    }
+
     /// Installs into the module table on top of the stack.
     static func install(_ host: ScriptHost) {
         let vm = host.vm
-        let documented: (LuaVM) -> Int32 = { vm in
-            lua_settop(vm.L, 2)  // exactly two argument slots; blob() pushes above them
-            // blob = { type = ns.NetStack_CERT_TYPE_PEM, data = "..." }; nil cert → invalid input.
-            func blob(_ i: Int32) -> (type: CertificateBlobType, data: UnsafeRawBufferPointer?)? {
-                guard vm.type(at: i) == LUA_TTABLE else { return nil }
-                vm.rawField(i, "type")
-                let t = vm.integer(at: -1).flatMap { CertificateBlobType(rawValue: Int32(truncatingIfNeeded: $0)) } ?? .invalid
-                netstack_pop(vm.L, 1)
-                vm.rawField(i, "data")   // stays on the stack while the bytes are used
-                return (t, vm.bytes(at: -1))
-            }
-            guard let cert = blob(1) else {
-                if vm.type(at: 1) > LUA_TNIL { return vm.argError(1, "OH_NetStack_VerifyCertification", "table {type, data} or nil") }
-                lua_pushinteger(vm.L, Int64(CertificateVerifier.invalidInputCode))
-                return 1
-            }
-            let ca = vm.type(at: 2) == LUA_TTABLE ? blob(2) : nil
-            if vm.type(at: 2) > LUA_TNIL && ca == nil { return vm.argError(2, "OH_NetStack_VerifyCertification", "table {type, data} or nil") }
-            let result: CertificateVerificationResult
-            if let ca = ca {
-                result = CertificateVerifier.verify(cert: cert.data, certType: cert.type, ca: ca.data ?? UnsafeRawBufferPointer(start: nil, count: 0), caType: ca.type)
-            } else {
-                result = CertificateVerifier.verify(cert: cert.data, certType: cert.type, ca: nil)
-            }
-            lua_pushinteger(vm.L, Int64(result.code))
-            return 1
-        }
-        vm.setFunction("OH_NetStack_VerifyCertification", documented)
-        vm.setFunction("OH_NetStack_CertVerification", documented)
+        vm.setFunction("OH_NetStack_VerifyCertification", fnDocumented)
+        vm.setFunction("OH_NetStack_CertVerification", fnDocumented)
 
-        vm.setFunction("certMessage") { vm in
-            guard let code = vm.integer(at: 1) else { return vm.argError(1, "certMessage", "integer") }
-            vm.pushString(CertificateVerifier.message(for: UInt32(truncatingIfNeeded: code)))
-            return 1
-        }
+        vm.setFunction("certMessage", fnCertMessage)
 
         // ns.verify(cert, { ca =, certType =, caType =, hostname =, ip =, time =, purpose = "server" })
-        vm.setFunction("verify") { vm in
-            guard let cert = vm.bytes(at: 1) else { return vm.argError(1, "verify", "string (PEM or DER data)") }
-            var options = CertificateVerificationOptions()
-            var certType = detectType(cert)
-            var caType = CertificateBlobType.pem
-            var caIndex: Int32? = nil
-            var badTime = false
-            if vm.type(at: 2) == LUA_TTABLE {
-                vm.rawField(2, "ca")
-                if vm.type(at: -1) == LUA_TSTRING { caIndex = vm.top } else { netstack_pop(vm.L, 1) }
-                if let i = caIndex, let b = vm.bytes(at: i) { caType = detectType(b) }
-                for (key, apply) in [
-                    ("hostname", { options.hostname = vm.string(at: -1) }),
-                    ("ip", { options.ipAddress = vm.string(at: -1) }),
-                    ("time", { let t = vm.number(at: -1)
-                               badTime = !(t.map(CertificateVerificationOptions.validTimeRange.contains) ?? false)
-                               options.atTime = t.map { Date(timeIntervalSince1970: $0) } }),
-                    ("purpose", { options.purposeTLSServer = vm.string(at: -1) == "server" }),
-                    ("certType", { if let t = vm.string(at: -1) { certType = t == "der" ? .der : .pem } }),
-                    ("caType", { if let t = vm.string(at: -1) { caType = t == "der" ? .der : .pem } }),
-                ] as [(String, () -> Void)] {
-                    vm.rawField(2, key)
-                    if vm.type(at: -1) > LUA_TNIL { apply() }
-                    netstack_pop(vm.L, 1)
-                }
-            } else if vm.type(at: 2) > LUA_TNIL {
-                return vm.argError(2, "verify", "options table or nil")
-            }
-            if badTime { return vm.raise("bad argument #2 to 'verify' (time: Unix seconds from -62135596800 to 253402300799 expected)") }
-            let result = CertificateVerifier.verify(cert: cert, certType: certType,
-                                                    ca: caIndex.flatMap { vm.bytes(at: $0) }, caType: caType, options: options)
-            pushVerification(vm, result)
-            return 1
-        }
+        vm.setFunction("verify", fnVerify)
 
         // ns.inspect(data [, "pem"|"der"]) -> { cert, ... }
-        vm.setFunction("inspect") { vm in
-            guard let data = vm.bytes(at: 1) else { return vm.argError(1, "inspect", "string (PEM or DER data)") }
-            var type = detectType(data)
-            if let t = vm.string(at: 2) { type = t == "der" ? .der : .pem }
-            let infos = CertificateInfo.parse(Array(data), type: type)
-            if infos.isEmpty {
-                lua_pushnil(vm.L)
-                vm.pushString("no certificate could be parsed")
-                return 2
-            }
-            lua_createtable(vm.L, Int32(infos.count), 0)
-            for (i, info) in infos.enumerated() {
-                pushInfo(vm, info)
-                lua_rawseti(vm.L, -2, Int64(i + 1))
-            }
-            return 1
-        }
+        vm.setFunction("inspect", fnInspect)
 
         // ns.fetchChain(host, port [, options] [, callback])
-        vm.setFunction("fetchChain") { vm in
-            guard let hostName = vm.string(at: 1) else { return vm.argError(1, "fetchChain", "string") }
-            var port = 443
-            if vm.type(at: 2) > LUA_TNIL, vm.type(at: 2) != LUA_TTABLE, vm.type(at: 2) != LUA_TFUNCTION {
-                guard let p = vm.integer(at: 2), (1...65535).contains(p) else { return vm.argError(2, "fetchChain", "port from 1 to 65535") }
-                port = Int(p)
-            }
-            var serverName: String?, caFile: String?, caPath: String?
-            var timeout = 10_000
-            if vm.type(at: 3) == LUA_TTABLE {
-                vm.rawField(3, "serverName"); serverName = vm.string(at: -1); netstack_pop(vm.L, 1)
-                vm.rawField(3, "caFile"); caFile = vm.string(at: -1); netstack_pop(vm.L, 1)
-                vm.rawField(3, "caPath"); caPath = vm.string(at: -1); netstack_pop(vm.L, 1)
-                vm.rawField(3, "timeout")
-                if vm.type(at: -1) > LUA_TNIL {
-                    guard let t = vm.number(at: -1), t > 0, DurationArgument.milliseconds(t) != nil else {
-                        netstack_pop(vm.L, 1)
-                        return vm.raise("bad argument #3 to 'fetchChain' (timeout: \(DurationArgument.expected), above 0)")
-                    }
-                    timeout = Int(t.rounded(.up))
-                }
-                netstack_pop(vm.L, 1)
-            }
-            let callbackIndex: Int32? = vm.type(at: vm.top) == LUA_TFUNCTION ? vm.top : nil
-            let fetch = { PresentedChain.fetch(host: hostName, port: port, serverName: serverName, timeoutMilliseconds: timeout, caFile: caFile, caPath: caPath) }
-            guard let cb = callbackIndex else {
-                return pushFetch(vm, fetch())
-            }
-            guard !host.isFinished, !vm.closing else { return vm.raise("fetchChain: the run has ended") }
-            // Asynchronous: the handshake runs on a worker thread; the callback runs on the script's loop.
-            lua_pushvalue(vm.L, cb)
-            let ref = vm.ref()
-            host.pendingOperations += 1
-            let loop = host.eventLoop
-            threadPool.submit { _ in
-                let result = fetch()
-                loop.execute {
-                    host.pendingOperations -= 1
-                    // The run may have ended (netstack.exit) while the handshake ran.
-                    guard !vm.isClosed, !host.isFinished else { return }
-                    vm.pushRef(ref)
-                    vm.unref(ref)
-                    let n = pushFetch(vm, result)
-                    if !vm.call(nargs: n, context: "fetchChain callback") { host.callbackFailed(nil) }
-                    host.checkIdle()
-                }
-            }
-            return 0
-        }
+        vm.setFunction("fetchChain", fnFetchChain)
     }
 
     static func detectType(_ data: UnsafeRawBufferPointer) -> CertificateBlobType {

@@ -19,6 +19,32 @@ package enum JSONModule {
     static let nullSentinel = UnsafeMutableRawPointer.allocate(byteCount: 1, alignment: 1)
     static let emptyArraySentinel = UnsafeMutableRawPointer.allocate(byteCount: 1, alignment: 1)
 
+    private static let fnEncode = LuaFunction.shared { vm in
+        var out: [UInt8] = []
+        out.reserveCapacity(256)
+        var encoder = Encoder(vm: vm)
+        if let error = encoder.encode(index: 1, depth: 0, into: &out) {
+            lua_pushnil(vm.L)
+            vm.pushString("json.encode: " + error)
+            return 2
+        }
+        out.withUnsafeBytes { vm.pushBytes($0) }
+        return 1
+    }
+
+    private static let fnDecode = LuaFunction.shared { vm in
+        guard let bytes = vm.bytes(at: 1) else { return vm.argError(1, "json.decode", "string") }
+        var d = Decoder(vm: vm, bytes: bytes)
+        let base = vm.top
+        if let error = d.decodeDocument() {
+            lua_settop(vm.L, base)
+            lua_pushnil(vm.L)
+            vm.pushString("json.decode: " + error)
+            return 2
+        }
+        return 1
+    }
+
     static func install(_ vm: LuaVM) {
         let L = vm.L
         lua_createtable(L, 0, 4)
@@ -26,30 +52,8 @@ package enum JSONModule {
         lua_setfield(L, -2, "null")
         lua_pushlightuserdata(L, emptyArraySentinel)
         lua_setfield(L, -2, "emptyArray")
-        vm.setFunction("encode") { vm in
-            var out: [UInt8] = []
-            out.reserveCapacity(256)
-            var encoder = Encoder(vm: vm)
-            if let error = encoder.encode(index: 1, depth: 0, into: &out) {
-                lua_pushnil(vm.L)
-                vm.pushString("json.encode: " + error)
-                return 2
-            }
-            out.withUnsafeBytes { vm.pushBytes($0) }
-            return 1
-        }
-        vm.setFunction("decode") { vm in
-            guard let bytes = vm.bytes(at: 1) else { return vm.argError(1, "json.decode", "string") }
-            var d = Decoder(vm: vm, bytes: bytes)
-            let base = vm.top
-            if let error = d.decodeDocument() {
-                lua_settop(vm.L, base)
-                lua_pushnil(vm.L)
-                vm.pushString("json.decode: " + error)
-                return 2
-            }
-            return 1
-        }
+        vm.setFunction("encode", fnEncode)
+        vm.setFunction("decode", fnDecode)
         lua_setfield(L, -2, "json")
     }
 

@@ -295,89 +295,107 @@ enum LuaClientBinding {
 
     // MARK: Methods (c:connect(...), ...): true on success, else nil, message, code
 
+    private static func fail(_ vm: LuaVM, _ e: WebSocketError) -> Int32 {
+        lua_pushnil(vm.L)
+        vm.pushString(e.message)
+        lua_pushinteger(vm.L, Int64(e.code.rawValue))
+        return 3
+    }
+    private static func ok(_ vm: LuaVM) -> Int32 { lua_pushboolean(vm.L, 1); return 1 }
+    /// The method's client: nil when argument 1 is not a client, .some(nil) when it was destroyed.
+    private static func selfClient(_ vm: LuaVM, _ host: ScriptHost) -> LuaClient?? {
+        guard isClientUserdata(vm, 1) else { return .none }
+        guard let c = clientFromUserdata(vm, host, 1), !c.destroyed else { return .some(nil) }
+        return .some(c)
+    }
+    private static let destroyedError = WebSocketError(.clientNotCreated, "client was destroyed")
+
+    private static let methodAddHeader = LuaFunction.hosted { vm, host in
+        guard let resolved = selfClient(vm, host) else { return vm.argError(1, "addHeader", "netstack client") }
+        guard let c = resolved else { return fail(vm, destroyedError) }
+        guard let name = vm.string(at: 2) else { return vm.argError(2, "addHeader", "string") }
+        guard let value = vm.string(at: 3) else { return vm.argError(3, "addHeader", "string") }
+        let rc = addHeader(c, WebSocketHeader(name, value))
+        return rc == .ok ? ok(vm) : fail(vm, WebSocketError(rc, "invalid header '\(name)': \(rc.meaning)"))
+    }
+
+    private static let methodConnect = LuaFunction.hosted { vm, host in
+        guard let resolved = selfClient(vm, host) else { return vm.argError(1, "connect", "netstack client") }
+        guard let c = resolved else { return fail(vm, destroyedError) }
+        guard let url = vm.string(at: 2) else { return vm.argError(2, "connect", "string") }
+        switch connect(c, host: host, url: url, optionsIndex: 3) {
+        case .success: return ok(vm)
+        case .failure(.raise(let m)): return vm.raise(m)
+        case .failure(.code(let e)): return fail(vm, e)
+        }
+    }
+
+    private static let methodSend = LuaFunction.hosted { vm, host in
+        guard let resolved = selfClient(vm, host) else { return vm.argError(1, "send", "netstack client") }
+        guard let c = resolved else { return fail(vm, destroyedError) }
+        guard let bytes = vm.bytes(at: 2) else { return vm.argError(2, "send", "string") }
+        var binary = false
+        if vm.type(at: 3) == LUA_TTABLE {
+            vm.rawField(3, "binary")
+            binary = vm.boolean(at: -1)
+            netstack_pop(vm.L, 1)
+        } else if vm.type(at: 3) > LUA_TNIL {
+            return vm.argError(3, "send", "table {binary = bool} or nil")
+        }
+        if !binary && !UTF8Validator.isValid(bytes) {
+            return fail(vm, WebSocketError(.protocolError, "text message is not valid UTF-8 (send it with { binary = true })"))
+        }
+        do { try c.client.send(bytes, kind: binary ? .binary : .text) } catch let e as WebSocketError { return fail(vm, e) } catch {}
+        host.observer?.sent(bytes: bytes.count)
+        return ok(vm)
+    }
+
+    private static let methodClose = LuaFunction.hosted { vm, host in
+        guard let resolved = selfClient(vm, host) else { return vm.argError(1, "close", "netstack client") }
+        guard let c = resolved else { return fail(vm, destroyedError) }
+        let code = vm.type(at: 2) > LUA_TNIL ? (vm.integer(at: 2) ?? -1) : 1000
+        let reason = vm.string(at: 3) ?? ""
+        do {
+            guard code >= 0 && code <= 65535 else { throw WebSocketError(.protocolError, "invalid close code \(code)") }
+            try c.client.close(code: UInt32(code), reason: reason)
+        } catch let e as WebSocketError { return fail(vm, e) } catch {}
+        return ok(vm)
+    }
+
+    private static let methodDestroy = LuaFunction.hosted { vm, host in
+        guard let resolved = selfClient(vm, host) else { return vm.argError(1, "destroy", "netstack client") }
+        if let c = resolved { destroy(c, host: host) }
+        return ok(vm)
+    }
+
+    private static let methodState = LuaFunction.hosted { vm, host in
+        guard let resolved = selfClient(vm, host) else { return vm.argError(1, "state", "netstack client") }
+        vm.pushString(resolved.map { "\($0.client.state)" } ?? "destroyed")
+        return 1
+    }
+
+    private static let methodId = LuaFunction.shared { vm in
+        guard isClientUserdata(vm, 1), let p = luaL_testudata(vm.L, 1, NetStackModule.clientMetatable) else { return vm.argError(1, "id", "netstack client") }
+        lua_pushinteger(vm.L, Int64(p.load(as: Int.self)))
+        return 1
+    }
+
+    private static let methodBufferedAmount = LuaFunction.hosted { vm, host in
+        guard let resolved = selfClient(vm, host) else { return vm.argError(1, "bufferedAmount", "netstack client") }
+        lua_pushinteger(vm.L, Int64(resolved?.client.bufferedAmount ?? 0))
+        return 1
+    }
+
     static func installMethods(_ host: ScriptHost) {
         let vm = host.vm
-        func fail(_ vm: LuaVM, _ e: WebSocketError) -> Int32 {
-            lua_pushnil(vm.L)
-            vm.pushString(e.message)
-            lua_pushinteger(vm.L, Int64(e.code.rawValue))
-            return 3
-        }
-        func ok(_ vm: LuaVM) -> Int32 { lua_pushboolean(vm.L, 1); return 1 }
-        func selfClient(_ vm: LuaVM, _ name: String) -> LuaClient?? {
-            guard isClientUserdata(vm, 1) else { return .none }
-            guard let c = clientFromUserdata(vm, host, 1), !c.destroyed else { return .some(nil) }
-            return .some(c)
-        }
-        let destroyedError = WebSocketError(.clientNotCreated, "client was destroyed")
 
-        vm.setFunction("addHeader") { vm in
-            guard let resolved = selfClient(vm, "addHeader") else { return vm.argError(1, "addHeader", "netstack client") }
-            guard let c = resolved else { return fail(vm, destroyedError) }
-            guard let name = vm.string(at: 2) else { return vm.argError(2, "addHeader", "string") }
-            guard let value = vm.string(at: 3) else { return vm.argError(3, "addHeader", "string") }
-            let rc = addHeader(c, WebSocketHeader(name, value))
-            return rc == .ok ? ok(vm) : fail(vm, WebSocketError(rc, "invalid header '\(name)': \(rc.meaning)"))
-        }
-        vm.setFunction("connect") { vm in
-            guard let resolved = selfClient(vm, "connect") else { return vm.argError(1, "connect", "netstack client") }
-            guard let c = resolved else { return fail(vm, destroyedError) }
-            guard let url = vm.string(at: 2) else { return vm.argError(2, "connect", "string") }
-            switch connect(c, host: host, url: url, optionsIndex: 3) {
-            case .success: return ok(vm)
-            case .failure(.raise(let m)): return vm.raise(m)
-            case .failure(.code(let e)): return fail(vm, e)
-            }
-        }
-        vm.setFunction("send") { vm in
-            guard let resolved = selfClient(vm, "send") else { return vm.argError(1, "send", "netstack client") }
-            guard let c = resolved else { return fail(vm, destroyedError) }
-            guard let bytes = vm.bytes(at: 2) else { return vm.argError(2, "send", "string") }
-            var binary = false
-            if vm.type(at: 3) == LUA_TTABLE {
-                vm.rawField(3, "binary")
-                binary = vm.boolean(at: -1)
-                netstack_pop(vm.L, 1)
-            } else if vm.type(at: 3) > LUA_TNIL {
-                return vm.argError(3, "send", "table {binary = bool} or nil")
-            }
-            if !binary && !UTF8Validator.isValid(bytes) {
-                return fail(vm, WebSocketError(.protocolError, "text message is not valid UTF-8 (send it with { binary = true })"))
-            }
-            do { try c.client.send(bytes, kind: binary ? .binary : .text) } catch let e as WebSocketError { return fail(vm, e) } catch {}
-            host.observer?.sent(bytes: bytes.count)
-            return ok(vm)
-        }
-        vm.setFunction("close") { vm in
-            guard let resolved = selfClient(vm, "close") else { return vm.argError(1, "close", "netstack client") }
-            guard let c = resolved else { return fail(vm, destroyedError) }
-            let code = vm.type(at: 2) > LUA_TNIL ? (vm.integer(at: 2) ?? -1) : 1000
-            let reason = vm.string(at: 3) ?? ""
-            do {
-                guard code >= 0 && code <= 65535 else { throw WebSocketError(.protocolError, "invalid close code \(code)") }
-                try c.client.close(code: UInt32(code), reason: reason)
-            } catch let e as WebSocketError { return fail(vm, e) } catch {}
-            return ok(vm)
-        }
-        vm.setFunction("destroy") { vm in
-            guard let resolved = selfClient(vm, "destroy") else { return vm.argError(1, "destroy", "netstack client") }
-            if let c = resolved { destroy(c, host: host) }
-            return ok(vm)
-        }
-        vm.setFunction("state") { vm in
-            guard let resolved = selfClient(vm, "state") else { return vm.argError(1, "state", "netstack client") }
-            vm.pushString(resolved.map { "\($0.client.state)" } ?? "destroyed")
-            return 1
-        }
-        vm.setFunction("id") { vm in
-            guard isClientUserdata(vm, 1), let p = luaL_testudata(vm.L, 1, NetStackModule.clientMetatable) else { return vm.argError(1, "id", "netstack client") }
-            lua_pushinteger(vm.L, Int64(p.load(as: Int.self)))
-            return 1
-        }
-        vm.setFunction("bufferedAmount") { vm in
-            guard let resolved = selfClient(vm, "bufferedAmount") else { return vm.argError(1, "bufferedAmount", "netstack client") }
-            lua_pushinteger(vm.L, Int64(resolved?.client.bufferedAmount ?? 0))
-            return 1
-        }
+        vm.setFunction("addHeader", methodAddHeader)
+        vm.setFunction("connect", methodConnect)
+        vm.setFunction("send", methodSend)
+        vm.setFunction("close", methodClose)
+        vm.setFunction("destroy", methodDestroy)
+        vm.setFunction("state", methodState)
+        vm.setFunction("id", methodId)
+        vm.setFunction("bufferedAmount", methodBufferedAmount)
     }
 }

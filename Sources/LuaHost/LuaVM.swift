@@ -33,8 +33,11 @@ public final class LuaVM {
     let mainState: OpaquePointer
     public let eventLoop: EventLoop
     let options: Options
-    /// Boxes behind the Swift functions registered in this state (kept for the state's lifetime).
-    @exclusivity(unchecked) private var boxes: [SwiftFunctionBox] = []
+    /// Swift functions made for this state alone (kept for the state's lifetime); shared ones
+    /// (`LuaFunction` statics) live for the process.
+    @exclusivity(unchecked) private var boxes: [LuaFunction] = []
+    /// The host running a script in this state: what shared functions work on.
+    package weak var host: ScriptHost?
     /// Uncaught errors reported so far (callbacks and chunks).
     @exclusivity(unchecked) public private(set) var errorCount = 0
     @exclusivity(unchecked) var errorSink: (String) -> Void = { FileHandle.standardError.write(($0 + "\n").data(using: .utf8)!) }
@@ -48,6 +51,7 @@ public final class LuaVM {
         if options.instructionBudget > 0 { netstack_set_instruction_budget(L, Int64(options.instructionBudget)) }
         netstack_set_gc_mode(L, options.generationalGC ? 1 : 0)
         netstack_install_msghandler(L)
+        netstack_set_owner(L, Unmanaged.passUnretained(self).toOpaque())
     }
 
     /// True once the state is closed: every entry from Swift (timers, connection events, finished
@@ -79,7 +83,7 @@ public final class LuaVM {
             // confined there. Close it there; the boxes stay alive until then.
             let state = mainState
             let boxes = self.boxes
-            for b in boxes { b.detach() }
+            netstack_set_owner(state, nil)
             eventLoop.execute {
                 netstack_close(state)
                 _ = boxes
@@ -148,12 +152,25 @@ public final class LuaVM {
 
     // MARK: Registering Swift functions
 
-    /// Pushes a Lua function backed by `body`. `body` returns the number of results it pushed,
-    /// or -1 after pushing an error message (raised by the C trampoline).
+    /// Pushes a Lua function backed by `body`, made for this state. `body` returns the number of
+    /// results it pushed, or -1 after pushing an error message (raised by the C trampoline).
     package func pushFunction(_ body: @escaping (LuaVM) -> Int32) {
-        let box = SwiftFunctionBox(vm: self, body: body)
+        let box = LuaFunction(body, shared: false)
         boxes.append(box)
         netstack_push_swift_function(L, swiftDispatch, Unmanaged.passUnretained(box).toOpaque())
+    }
+
+    /// Pushes a function shared by every state (a `static let`, made once per process): it costs
+    /// no Swift allocation per state.
+    package func pushFunction(_ function: LuaFunction) {
+        precondition(function.isShared, "pushFunction(LuaFunction) takes shared functions only")
+        netstack_push_swift_function(L, swiftDispatch, Unmanaged.passUnretained(function).toOpaque())
+    }
+
+    /// `table[name] = function` for the table on top of the stack (a shared function).
+    package func setFunction(_ name: String, _ function: LuaFunction) {
+        pushFunction(function)
+        lua_setfield(L, -2, name)
     }
 
     /// `table[name] = function` for the table on top of the stack.
@@ -257,27 +274,43 @@ public final class LuaVM {
     }
 }
 
-/// Owns one Swift closure exposed to Lua; the light userdata upvalue points here (unretained:
-/// the VM's `boxes` array keeps it alive as long as the state).
-final class SwiftFunctionBox {
-    unowned(unsafe) var vm: LuaVM?
+/// A Swift function exposed to Lua; the light userdata upvalue of its Lua closure points here
+/// (unretained). It finds its VM through the state (`netstack_owner`), so one `LuaFunction` can
+/// serve every VM: the modules' functions are `static let`s, made once per process.
+package final class LuaFunction {
     let body: (LuaVM) -> Int32
-    init(vm: LuaVM, body: @escaping (LuaVM) -> Int32) {
-        self.vm = vm
+    /// True for shared functions: pinned (never freed), so no Lua closure outlives its function.
+    let isShared: Bool
+
+    fileprivate init(_ body: @escaping (LuaVM) -> Int32, shared: Bool) {
         self.body = body
+        self.isShared = shared
+        if shared { _ = Unmanaged.passRetained(self) }
     }
-    /// The VM is gone (its state is being closed on its loop): calls raise instead.
-    func detach() { vm = nil }
+
+    /// A function shared by every VM (define it as a `static let`).
+    package static func shared(_ body: @escaping (LuaVM) -> Int32) -> LuaFunction {
+        LuaFunction(body, shared: true)
+    }
+
+    /// A shared function that works on the VM's host; raises when the host is gone.
+    package static func hosted(_ body: @escaping (LuaVM, ScriptHost) -> Int32) -> LuaFunction {
+        shared { vm in
+            guard let host = vm.host else { return vm.raise("netstack: the script's host is gone") }
+            return body(vm, host)
+        }
+    }
 }
 
 /// Every Lua call of a Swift function lands here with the calling thread's state `L`, which may
 /// be a coroutine: the VM works on that state for the call's duration.
 private let swiftDispatch: netstack_swift_fn = { L, context in
-    let box = Unmanaged<SwiftFunctionBox>.fromOpaque(context!).takeUnretainedValue()
-    guard let vm = box.vm, let L = L else {
+    let box = Unmanaged<LuaFunction>.fromOpaque(context!).takeUnretainedValue()
+    guard let L = L, let owner = netstack_owner(L) else {
         if let L = L { lua_pushstring(L, "netstack: the script's VM is closed") }
         return -1
     }
+    let vm = Unmanaged<LuaVM>.fromOpaque(owner).takeUnretainedValue()
     let saved = vm.L
     vm.L = L
     defer { vm.L = saved }

@@ -9,6 +9,180 @@ enum NetStackModule {
     static let clientMetatable = "netstack.client"
     static let weakClientsKey = "netstack.clients"
 
+    private static let fnOHWebSocketClientConstructor = LuaFunction.hosted { vm, host in
+        for i: Int32 in 1...4 where vm.type(at: i) > LUA_TNIL && vm.type(at: i) != LUA_TFUNCTION {
+            return vm.argError(i, "OH_WebSocketClient_Constructor", "function or nil")
+        }
+        var refs: [Int32] = []
+        for i: Int32 in 1...4 {
+            if vm.type(at: i) == LUA_TFUNCTION {
+                lua_pushvalue(vm.L, i)
+                refs.append(vm.ref())
+            } else {
+                refs.append(LUA_NOREF)
+            }
+        }
+        let c = host.makeClient(callbacks: refs)
+        LuaClientBinding.pushNewUserdata(c, host: host)
+        return 1
+    }
+
+    private static let fnNow = LuaFunction.shared { vm in
+        lua_pushnumber(vm.L, Double(DispatchTime.now().uptimeNanoseconds) / 1e9)
+        return 1
+    }
+
+    private static let fnSetTimeout = LuaFunction.hosted { vm, host in Timers.add(vm, host, repeats: false, "setTimeout") }
+
+    private static let fnSetInterval = LuaFunction.hosted { vm, host in Timers.add(vm, host, repeats: true, "setInterval") }
+
+    private static let fnClearTimer = LuaFunction.hosted { vm, host in
+        guard let id = vm.integer(at: 1) else { return vm.argError(1, "clearTimer", "timer id") }
+        if let t = host.timers.removeValue(forKey: Int(id)) {
+            t.cancel()
+            vm.unref(t.function)
+            lua_pushboolean(vm.L, 1)
+        } else {
+            lua_pushboolean(vm.L, 0)
+        }
+        return 1
+    }
+
+    private static let fnExit = LuaFunction.hosted { vm, host in
+        // An exit status is 0-255: anything else would reach the shell truncated (2305020 as 252).
+        let code: Int32
+        switch vm.type(at: 1) {
+        case LUA_TNONE, LUA_TNIL: code = 0
+        case LUA_TBOOLEAN: code = vm.boolean(at: 1) ? 0 : 1
+        default:
+            guard vm.type(at: 1) == LUA_TNUMBER, let n = vm.integer(at: 1), (0...255).contains(n) else {
+                return vm.argError(1, "exit", "exit status from 0 to 255 (or a boolean)")
+            }
+            code = Int32(n)
+        }
+        host.requestExit(code)
+        return 0
+    }
+
+    private static let fnStopping = LuaFunction.hosted { vm, host in
+        lua_pushboolean(vm.L, host.isStopping ? 1 : 0)
+        return 1
+    }
+
+    private static let fnLog = LuaFunction.hosted { vm, host in
+        let level = vm.string(at: 1) ?? "info"
+        let message: String
+        if vm.top >= 2 {
+            message = vm.string(at: 2) ?? (vm.number(at: 2).map { "\($0)" } ?? vm.typeName(at: 2))
+        } else {
+            message = ""
+        }
+        host.options.log("[\(level)] \(message)")
+        return 0
+    }
+
+    private static let fn_gc = LuaFunction.hosted { vm, host in
+        if let c = LuaClientBinding.clientFromUserdata(vm, host, 1) { LuaClientBinding.destroy(c, host: host) }
+        return 0
+    }
+
+    private static let fn_close = LuaFunction.hosted { vm, host in
+        if let c = LuaClientBinding.clientFromUserdata(vm, host, 1) { LuaClientBinding.destroy(c, host: host) }
+        return 0
+    }
+
+    private static let fn_tostring = LuaFunction.hosted { vm, host in
+        if let c = LuaClientBinding.clientFromUserdata(vm, host, 1) {
+            vm.pushString("netstack.client #\(c.id) (\(c.client.state))")
+        } else {
+            vm.pushString("netstack.client (destroyed)")
+        }
+        return 1
+    }
+
+    private static let fnClientAddHeader = documentedClientFunction("OH_WebSocketClient_AddHeader") { vm, host, c in
+        guard vm.type(at: 2) == LUA_TTABLE else { return vm.argError(2, "OH_WebSocketClient_AddHeader", "table {fieldName, fieldValue}") }
+        let rc = LuaClientBinding.addHeader(c, vm: vm, tableIndex: 2)
+        lua_pushinteger(vm.L, Int64(rc.rawValue))
+        return 1
+    }
+
+    private static let fnClientConnect = documentedClientFunction("OH_WebSocketClient_Connect") { vm, host, c in
+        guard let url = vm.string(at: 2) else {
+            if vm.type(at: 2) == LUA_TNIL {
+                lua_pushinteger(vm.L, Int64(WebSocketErrorCode.connectionParseURLError.rawValue))
+                return 1
+            }
+            return vm.argError(2, "OH_WebSocketClient_Connect", "string")
+        }
+        switch LuaClientBinding.connect(c, host: host, url: url, optionsIndex: 3) {
+        case .failure(.raise(let message)): return vm.raise(message)
+        case .failure(.code(let e)):
+            lua_pushinteger(vm.L, Int64(e.code.rawValue))
+            return 1
+        case .success:
+            lua_pushinteger(vm.L, 0)
+            return 1
+        }
+    }
+
+    private static let fnClientSend = documentedClientFunction("OH_WebSocketClient_Send") { vm, host, c in
+        if vm.type(at: 2) <= LUA_TNIL {
+            lua_pushinteger(vm.L, Int64(WebSocketErrorCode.sendDataNull.rawValue))
+            return 1
+        }
+        guard var bytes = vm.bytes(at: 2) else { return vm.argError(2, "OH_WebSocketClient_Send", "string") }
+        if vm.type(at: 3) > LUA_TNIL {
+            guard let n = vm.integer(at: 3), n >= 0 else { return vm.argError(3, "OH_WebSocketClient_Send", "non-negative integer") }
+            guard n <= bytes.count else { return vm.raise("bad argument #3 to 'OH_WebSocketClient_Send' (length \(n) exceeds the data's \(bytes.count) bytes)") }
+            bytes = UnsafeRawBufferPointer(rebasing: bytes[0..<Int(n)])
+        }
+        if bytes.count == 0 {
+            lua_pushinteger(vm.L, 0)
+            return 1
+        }
+        // As the C ABI: TEXT when the bytes are valid UTF-8 without NUL, else BINARY.
+        let kind: WebSocketMessageKind = (!bytes.contains(0) && UTF8Validator.isValid(bytes)) ? .text : .binary
+        let rc: WebSocketErrorCode
+        do { try c.client.send(bytes, kind: kind); rc = .ok } catch let e as WebSocketError { rc = e.code } catch { rc = .connectionError }
+        if rc == .ok { host.observer?.sent(bytes: bytes.count) }
+        lua_pushinteger(vm.L, Int64(rc.rawValue))
+        return 1
+    }
+
+    private static let fnClientClose = documentedClientFunction("OH_WebSocketClient_Close") { vm, host, c in
+        var code: Int64 = 0
+        var reason = ""
+        if vm.type(at: 2) == LUA_TTABLE {
+            // code: nil (1000) or an integer-valued number; reason: nil or a string. Anything
+            // else (1e300, 1000.5, "abc", true) is WEBSOCKET_PROTOCOL_ERROR, as an invalid code.
+            vm.rawField(2, "code")
+            let codeType = vm.type(at: -1)
+            let given = codeType == LUA_TNUMBER ? vm.integer(at: -1) : nil
+            netstack_pop(vm.L, 1)
+            vm.rawField(2, "reason")
+            let reasonType = vm.type(at: -1)
+            reason = vm.string(at: -1) ?? ""
+            netstack_pop(vm.L, 1)
+            if (codeType != LUA_TNIL && given == nil) || (reasonType != LUA_TNIL && reasonType != LUA_TSTRING) {
+                lua_pushinteger(vm.L, Int64(WebSocketErrorCode.protocolError.rawValue))
+                return 1
+            }
+            code = given ?? 0
+        } else if vm.type(at: 2) > LUA_TNIL {
+            return vm.argError(2, "OH_WebSocketClient_Close", "table {code, reason} or nil")
+        }
+        let rc = LuaClientBinding.close(c, code: code, reason: reason)
+        lua_pushinteger(vm.L, Int64(rc.rawValue))
+        return 1
+    }
+
+    private static let fnClientDestroy = documentedClientFunction("OH_WebSocketClient_Destroy") { vm, host, c in
+        LuaClientBinding.destroy(c, host: host)
+        lua_pushinteger(vm.L, 0)
+        return 1
+    }
+
     static func install(into host: ScriptHost) {
         let vm = host.vm
         let L = vm.L
@@ -27,153 +201,24 @@ enum NetStackModule {
         vm.pushString(NetStackVersion.string)
         lua_setfield(L, -2, "VERSION")
 
-        vm.setFunction("OH_WebSocketClient_Constructor") { vm in
-            for i: Int32 in 1...4 where vm.type(at: i) > LUA_TNIL && vm.type(at: i) != LUA_TFUNCTION {
-                return vm.argError(i, "OH_WebSocketClient_Constructor", "function or nil")
-            }
-            var refs: [Int32] = []
-            for i: Int32 in 1...4 {
-                if vm.type(at: i) == LUA_TFUNCTION {
-                    lua_pushvalue(vm.L, i)
-                    refs.append(vm.ref())
-                } else {
-                    refs.append(LUA_NOREF)
-                }
-            }
-            let c = host.makeClient(callbacks: refs)
-            LuaClientBinding.pushNewUserdata(c, host: host)
-            return 1
-        }
-        documentedClientFunction("OH_WebSocketClient_AddHeader", host) { vm, c in
-            guard vm.type(at: 2) == LUA_TTABLE else { return vm.argError(2, "OH_WebSocketClient_AddHeader", "table {fieldName, fieldValue}") }
-            let rc = LuaClientBinding.addHeader(c, vm: vm, tableIndex: 2)
-            lua_pushinteger(vm.L, Int64(rc.rawValue))
-            return 1
-        }
-        documentedClientFunction("OH_WebSocketClient_Connect", host) { vm, c in
-            guard let url = vm.string(at: 2) else {
-                if vm.type(at: 2) == LUA_TNIL {
-                    lua_pushinteger(vm.L, Int64(WebSocketErrorCode.connectionParseURLError.rawValue))
-                    return 1
-                }
-                return vm.argError(2, "OH_WebSocketClient_Connect", "string")
-            }
-            switch LuaClientBinding.connect(c, host: host, url: url, optionsIndex: 3) {
-            case .failure(.raise(let message)): return vm.raise(message)
-            case .failure(.code(let e)):
-                lua_pushinteger(vm.L, Int64(e.code.rawValue))
-                return 1
-            case .success:
-                lua_pushinteger(vm.L, 0)
-                return 1
-            }
-        }
-        documentedClientFunction("OH_WebSocketClient_Send", host) { vm, c in
-            if vm.type(at: 2) <= LUA_TNIL {
-                lua_pushinteger(vm.L, Int64(WebSocketErrorCode.sendDataNull.rawValue))
-                return 1
-            }
-            guard var bytes = vm.bytes(at: 2) else { return vm.argError(2, "OH_WebSocketClient_Send", "string") }
-            if vm.type(at: 3) > LUA_TNIL {
-                guard let n = vm.integer(at: 3), n >= 0 else { return vm.argError(3, "OH_WebSocketClient_Send", "non-negative integer") }
-                guard n <= bytes.count else { return vm.raise("bad argument #3 to 'OH_WebSocketClient_Send' (length \(n) exceeds the data's \(bytes.count) bytes)") }
-                bytes = UnsafeRawBufferPointer(rebasing: bytes[0..<Int(n)])
-            }
-            if bytes.count == 0 {
-                lua_pushinteger(vm.L, 0)
-                return 1
-            }
-            // As the C ABI: TEXT when the bytes are valid UTF-8 without NUL, else BINARY.
-            let kind: WebSocketMessageKind = (!bytes.contains(0) && UTF8Validator.isValid(bytes)) ? .text : .binary
-            let rc: WebSocketErrorCode
-            do { try c.client.send(bytes, kind: kind); rc = .ok } catch let e as WebSocketError { rc = e.code } catch { rc = .connectionError }
-            if rc == .ok { host.observer?.sent(bytes: bytes.count) }
-            lua_pushinteger(vm.L, Int64(rc.rawValue))
-            return 1
-        }
-        documentedClientFunction("OH_WebSocketClient_Close", host) { vm, c in
-            var code: Int64 = 0
-            var reason = ""
-            if vm.type(at: 2) == LUA_TTABLE {
-                // code: nil (1000) or an integer-valued number; reason: nil or a string. Anything
-                // else (1e300, 1000.5, "abc", true) is WEBSOCKET_PROTOCOL_ERROR, as an invalid code.
-                vm.rawField(2, "code")
-                let codeType = vm.type(at: -1)
-                let given = codeType == LUA_TNUMBER ? vm.integer(at: -1) : nil
-                netstack_pop(vm.L, 1)
-                vm.rawField(2, "reason")
-                let reasonType = vm.type(at: -1)
-                reason = vm.string(at: -1) ?? ""
-                netstack_pop(vm.L, 1)
-                if (codeType != LUA_TNIL && given == nil) || (reasonType != LUA_TNIL && reasonType != LUA_TSTRING) {
-                    lua_pushinteger(vm.L, Int64(WebSocketErrorCode.protocolError.rawValue))
-                    return 1
-                }
-                code = given ?? 0
-            } else if vm.type(at: 2) > LUA_TNIL {
-                return vm.argError(2, "OH_WebSocketClient_Close", "table {code, reason} or nil")
-            }
-            let rc = LuaClientBinding.close(c, code: code, reason: reason)
-            lua_pushinteger(vm.L, Int64(rc.rawValue))
-            return 1
-        }
-        documentedClientFunction("OH_WebSocketClient_Destroy", host) { vm, c in
-            LuaClientBinding.destroy(c, host: host)
-            lua_pushinteger(vm.L, 0)
-            return 1
-        }
+        vm.setFunction("OH_WebSocketClient_Constructor", fnOHWebSocketClientConstructor)
+        vm.setFunction("OH_WebSocketClient_AddHeader", fnClientAddHeader)
+        vm.setFunction("OH_WebSocketClient_Connect", fnClientConnect)
+        vm.setFunction("OH_WebSocketClient_Send", fnClientSend)
+        vm.setFunction("OH_WebSocketClient_Close", fnClientClose)
+        vm.setFunction("OH_WebSocketClient_Destroy", fnClientDestroy)
 
         CertificateModule.install(host)
         JSONModule.install(vm)
 
         // Utilities.
-        vm.setFunction("now") { vm in
-            lua_pushnumber(vm.L, Double(DispatchTime.now().uptimeNanoseconds) / 1e9)
-            return 1
-        }
-        vm.setFunction("setTimeout") { vm in Timers.add(vm, host, repeats: false, "setTimeout") }
-        vm.setFunction("setInterval") { vm in Timers.add(vm, host, repeats: true, "setInterval") }
-        vm.setFunction("clearTimer") { vm in
-            guard let id = vm.integer(at: 1) else { return vm.argError(1, "clearTimer", "timer id") }
-            if let t = host.timers.removeValue(forKey: Int(id)) {
-                t.cancel()
-                vm.unref(t.function)
-                lua_pushboolean(vm.L, 1)
-            } else {
-                lua_pushboolean(vm.L, 0)
-            }
-            return 1
-        }
-        vm.setFunction("exit") { vm in
-            // An exit status is 0-255: anything else would reach the shell truncated (2305020 as 252).
-            let code: Int32
-            switch vm.type(at: 1) {
-            case LUA_TNONE, LUA_TNIL: code = 0
-            case LUA_TBOOLEAN: code = vm.boolean(at: 1) ? 0 : 1
-            default:
-                guard vm.type(at: 1) == LUA_TNUMBER, let n = vm.integer(at: 1), (0...255).contains(n) else {
-                    return vm.argError(1, "exit", "exit status from 0 to 255 (or a boolean)")
-                }
-                code = Int32(n)
-            }
-            host.requestExit(code)
-            return 0
-        }
-        vm.setFunction("stopping") { vm in
-            lua_pushboolean(vm.L, host.isStopping ? 1 : 0)
-            return 1
-        }
-        vm.setFunction("log") { vm in
-            let level = vm.string(at: 1) ?? "info"
-            let message: String
-            if vm.top >= 2 {
-                message = vm.string(at: 2) ?? (vm.number(at: 2).map { "\($0)" } ?? vm.typeName(at: 2))
-            } else {
-                message = ""
-            }
-            host.options.log("[\(level)] \(message)")
-            return 0
-        }
+        vm.setFunction("now", fnNow)
+        vm.setFunction("setTimeout", fnSetTimeout)
+        vm.setFunction("setInterval", fnSetInterval)
+        vm.setFunction("clearTimer", fnClearTimer)
+        vm.setFunction("exit", fnExit)
+        vm.setFunction("stopping", fnStopping)
+        vm.setFunction("log", fnLog)
 
         // package.loaded.netstack = module; global netstack = module.
         lua_pushvalue(L, -1)
@@ -187,14 +232,14 @@ enum NetStackModule {
 
     /// An OH_* function whose first argument is the client: nil gives WEBSOCKET_CLIENT_NULL, a
     /// destroyed client WEBSOCKET_CLIENT_NOT_CREATED, a non-client raises; `body` sees a live client.
-    private static func documentedClientFunction(_ name: String, _ host: ScriptHost, _ body: @escaping (LuaVM, LuaClient) -> Int32) {
-        host.vm.setFunction(name) { vm in
+    private static func documentedClientFunction(_ name: String, _ body: @escaping (LuaVM, ScriptHost, LuaClient) -> Int32) -> LuaFunction {
+        LuaFunction.hosted { vm, host in
             switch LuaClientBinding.resolve(vm, host, 1, name) {
             case .raise: return -1
             case .code(let code):
                 lua_pushinteger(vm.L, Int64(code.rawValue))
                 return 1
-            case .client(let c): return body(vm, c)
+            case .client(let c): return body(vm, host, c)
             }
         }
     }
@@ -214,22 +259,9 @@ enum NetStackModule {
         lua_createtable(L, 0, 8)
         LuaClientBinding.installMethods(host)
         lua_setfield(L, -2, "__index")
-        vm.setFunction("__gc") { vm in
-            if let c = LuaClientBinding.clientFromUserdata(vm, host, 1) { LuaClientBinding.destroy(c, host: host) }
-            return 0
-        }
-        vm.setFunction("__close") { vm in
-            if let c = LuaClientBinding.clientFromUserdata(vm, host, 1) { LuaClientBinding.destroy(c, host: host) }
-            return 0
-        }
-        vm.setFunction("__tostring") { vm in
-            if let c = LuaClientBinding.clientFromUserdata(vm, host, 1) {
-                vm.pushString("netstack.client #\(c.id) (\(c.client.state))")
-            } else {
-                vm.pushString("netstack.client (destroyed)")
-            }
-            return 1
-        }
+        vm.setFunction("__gc", fn_gc)
+        vm.setFunction("__close", fn_close)
+        vm.setFunction("__tostring", fn_tostring)
         netstack_pop(L, 1)
     }
 }

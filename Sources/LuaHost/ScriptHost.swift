@@ -90,6 +90,7 @@ public final class ScriptHost {
         self.vm = try LuaVM(eventLoop: eventLoop, options: options.vm)
         self.options = options
         self.done = eventLoop.makePromise(of: Int32.self)
+        vm.host = self
         vm.errorSink = options.log
         if let events = options.events {
             vm.errorSink = { events("{\"event\":\"script_error\",\"message\":\(JSONString.quote($0))}") }
@@ -118,6 +119,9 @@ public final class ScriptHost {
             throw error
         }
     }
+
+    /// What runs this host, for shared functions of other modules (a load run's VirtualUser).
+    package weak var owner: AnyObject?
 
     /// The plugin runtime (search, hooks, start and exit functions): loaded at start when
     /// `--plugin` or `--plugin-option` names any, else on first use (`LazyPluginRuntime`).

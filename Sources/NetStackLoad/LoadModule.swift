@@ -11,8 +11,51 @@ enum LoadModule {
     /// Unanswered `request` marks a VU keeps at most.
     static let pendingRequestLimit = 10_000
 
+    /// A function shared by every VU's VM, given the VU whose VM called it.
+    private static func vuFunction(_ body: @escaping (LuaVM, VirtualUser) -> Int32) -> LuaFunction {
+        LuaFunction.hosted { vm, host in
+            guard let vu = host.owner as? VirtualUser else { return vm.raise("netstack: not a load run's VM") }
+            return body(vm, vu)
+        }
+    }
+
+    private static let fnElapsed = vuFunction { vm, vu in
+        let start = vu.scenarioStartedAt
+        lua_pushnumber(vm.L, start == 0 ? 0 : Double(DispatchTime.now().uptimeNanoseconds &- start) / 1e9)
+        return 1
+    }
+    private static let fnKeep = LuaFunction.hosted { vm, host in
+        guard host.keepClient(at: 1) else { return vm.argError(1, "keep", "live netstack client") }
+        return 0
+    }
+    private static let fnDefine = MetricKind.allCases.map { kind in (kind, vuFunction { vm, vu in define(vm, vu, kind) }) }
+    private static let fnRequest = vuFunction { vm, vu in
+        guard let key = requestKey(vm) else { return vm.argError(1, "request", "string or number key") }
+        if vu.pendingRequests[key] == nil && vu.pendingRequests.count >= pendingRequestLimit {
+            lua_pushboolean(vm.L, 0)
+            return 1
+        }
+        vu.pendingRequests[key] = DispatchTime.now().uptimeNanoseconds
+        lua_pushboolean(vm.L, 1)
+        return 1
+    }
+    private static let fnReply = vuFunction { vm, vu in
+        guard let key = requestKey(vm) else { return vm.argError(1, "reply", "string or number key") }
+        guard let start = vu.pendingRequests.removeValue(forKey: key) else {
+            lua_pushnil(vm.L)
+            return 1
+        }
+        let ms = Double(DispatchTime.now().uptimeNanoseconds &- start) / 1e6
+        vu.recorder.loop.add(vu.recorder.rtt, ms)
+        lua_pushnumber(vm.L, ms)
+        return 1
+    }
+    private static let fnAdd = vuFunction { vm, vu in record(vm, vu, "add") }
+    private static let fnSet = vuFunction { vm, vu in record(vm, vu, "set") }
+
     static func install(_ host: ScriptHost, _ vu: VirtualUser) {
         let vm = host.vm
+        host.owner = vu
         let L = vm.L
         vm.pushGlobal("netstack")
         guard lua_type(L, -1) == LUA_TTABLE else { netstack_pop(L, 1); return }
@@ -24,53 +67,27 @@ enum LoadModule {
         lua_pushinteger(L, Int64(vu.context.totalVUs)); lua_setfield(L, -2, "total")
         vm.pushString(vu.scenario.name); lua_setfield(L, -2, "scenario")
         vm.pushString(vu.context.segment.description); lua_setfield(L, -2, "segment")
-        vm.setFunction("elapsed") { [unowned vu] vm in
-            let start = vu.scenarioStartedAt
-            lua_pushnumber(vm.L, start == 0 ? 0 : Double(DispatchTime.now().uptimeNanoseconds &- start) / 1e9)
-            return 1
-        }
-        vm.setFunction("keep") { [unowned host] vm in
-            guard host.keepClient(at: 1) else { return vm.argError(1, "keep", "live netstack client") }
-            return 0
-        }
+        vm.setFunction("elapsed", fnElapsed)
+        vm.setFunction("keep", fnKeep)
         lua_pushvalue(L, -1)
         vu.vuTableRef = vm.ref()
         lua_setfield(L, -2, "vu")
 
         // netstack.metrics
         lua_createtable(L, 0, 8)
-        for kind in MetricKind.allCases {
-            vm.setFunction(kind.rawValue) { [unowned vu] vm in define(vm, vu, kind) }
+        for (kind, function) in fnDefine {
+            vm.setFunction(kind.rawValue, function)
         }
-        vm.setFunction("request") { [unowned vu] vm in
-            guard let key = requestKey(vm) else { return vm.argError(1, "request", "string or number key") }
-            if vu.pendingRequests[key] == nil && vu.pendingRequests.count >= pendingRequestLimit {
-                lua_pushboolean(vm.L, 0)
-                return 1
-            }
-            vu.pendingRequests[key] = DispatchTime.now().uptimeNanoseconds
-            lua_pushboolean(vm.L, 1)
-            return 1
-        }
-        vm.setFunction("reply") { [unowned vu] vm in
-            guard let key = requestKey(vm) else { return vm.argError(1, "reply", "string or number key") }
-            guard let start = vu.pendingRequests.removeValue(forKey: key) else {
-                lua_pushnil(vm.L)
-                return 1
-            }
-            let ms = Double(DispatchTime.now().uptimeNanoseconds &- start) / 1e6
-            vu.recorder.loop.add(vu.recorder.rtt, ms)
-            lua_pushnumber(vm.L, ms)
-            return 1
-        }
+        vm.setFunction("request", fnRequest)
+        vm.setFunction("reply", fnReply)
         lua_setfield(L, -2, "metrics")
         netstack_pop(L, 1)
 
         // Metric objects: {name = ..., kind = ...} with add/set methods.
         luaL_newmetatable(L, metricMetatable)
         lua_createtable(L, 0, 2)
-        vm.setFunction("add") { [unowned vu] vm in record(vm, vu, "add") }
-        vm.setFunction("set") { [unowned vu] vm in record(vm, vu, "set") }
+        vm.setFunction("add", fnAdd)
+        vm.setFunction("set", fnSet)
         lua_setfield(L, -2, "__index")
         netstack_pop(L, 1)
     }

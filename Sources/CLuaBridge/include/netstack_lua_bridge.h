@@ -42,6 +42,10 @@ lua_State *netstack_newstate_lazy(size_t memory_limit);
 void netstack_install_plugin_stub(lua_State *L);
 void netstack_close(lua_State *L);
 size_t netstack_memory_used(lua_State *L);
+/* The host object of a state and of all its threads (coroutines): Swift functions find their VM
+ * here. NULL once the VM is gone. */
+void netstack_set_owner(lua_State *L, void *owner);
+void *netstack_owner(lua_State *L);
 /* The collector's mode (lua_gc is variadic, which Swift cannot call): 1 generational, 0 incremental. */
 void netstack_set_gc_mode(lua_State *L, int generational);
 void netstack_set_memory_limit(lua_State *L, size_t limit);
