@@ -141,6 +141,8 @@ size_t netstack_memory_used(lua_State *L) { return get_ud(L)->used; }
 void netstack_set_owner(lua_State *L, void *owner) { get_ud(L)->owner = owner; }
 void *netstack_owner(lua_State *L) { return get_ud(L)->owner; }
 
+void netstack_gc_collect(lua_State *L) { lua_gc(L, LUA_GCCOLLECT); }
+
 void netstack_set_gc_mode(lua_State *L, int generational) {
     if (generational) lua_gc(L, LUA_GCGEN, 0, 0);
     else lua_gc(L, LUA_GCINC, 0, 0, 0);

