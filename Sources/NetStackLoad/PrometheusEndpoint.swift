@@ -87,15 +87,20 @@ public final class PrometheusEndpoint: @unchecked Sendable {
     private func gauge(_ name: String, _ key: String, _ labels: [(String, String)]) -> Gauge {
         let id = name + "|" + key
         if let g = gauges[id] { return g }
-        let g = registry.makeGauge(name: name, labels: labels)
+        let g = registry.makeGauge(descriptor: Self.descriptor(name), labels: labels)
         gauges[id] = g
         return g
+    }
+
+    /// The series name as it is (no unit suffix, no HELP line).
+    private static func descriptor(_ name: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(metricName: name, unitName: "", helpText: "")
     }
 
     /// Counters only go up: they are moved by the growth since the last update.
     private func counter(_ name: String, _ key: String, _ labels: [(String, String)], to value: Double) {
         let id = name + "|" + key
-        let (c, last) = counters[id] ?? (registry.makeCounter(name: name, labels: labels), 0)
+        let (c, last) = counters[id] ?? (registry.makeCounter(descriptor: Self.descriptor(name), labels: labels), 0)
         if value > last { c.increment(by: value - last) }
         counters[id] = (c, max(value, last))
     }

@@ -176,7 +176,7 @@ final class SegmentRunTests: XCTestCase {
         let missing = try runNetstack(["run", path, "--quiet", "--start-barrier", barrier, "--start-timeout", "300ms"])
         XCTAssertEqual(missing.status, 1, missing.err)
         XCTAssertTrue(missing.err.contains("did not appear"), missing.err)
-        DispatchQueue.global().asyncAfter(deadline: .now() + 0.5) { FileManager.default.createFile(atPath: barrier, contents: nil) }
+        DispatchQueue.global().asyncAfter(deadline: .now() + 0.5) { _ = FileManager.default.createFile(atPath: barrier, contents: nil) }
         let waited = try runNetstack(["run", path, "--quiet", "--start-barrier", barrier, "--start-timeout", "20s"])
         XCTAssertEqual(waited.status, 0, waited.err)
         XCTAssertEqual(try runNetstack(["run", path, "--start-at", "tomorrow"]).status, 64)
