@@ -28,6 +28,7 @@ enum LuaAPIFuzz {
         options.vm.memoryLimit = 64 << 20
         options.vm.instructionBudget = 1_000_000
         options.onError = program.errorPolicy
+        options.vm.lazyLibraries = program.lazyLibraries
         options.log = show ? { FileHandle.standardError.write(("log: " + $0 + "\n").data(using: .utf8)!) } : { _ in }
         if show { FileHandle.standardError.write(("--- script:\n" + program.source).data(using: .utf8)!) }
         options.sandbox = true

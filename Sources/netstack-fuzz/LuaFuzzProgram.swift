@@ -1,15 +1,20 @@
 import LuaHost
 
 /// A Lua script made from fuzz bytes: a sequence of Lua API calls (the documented functions,
-/// client methods, timers, coroutines, json, certificates, exit and errors) with arguments picked
+/// client methods, timers, coroutines, json, certificates, exit and errors, and what ends a load
+/// run VM's lazy libraries or loads the plugin runtime: _G's metatable, pairs(_G), require) with
+/// arguments picked
 /// from values that scripts get wrong (nil, NaN, huge numbers, long strings, bad URLs and headers,
 /// tables whose metamethods raise, clients of other slots). Calls nest: a callback, a timer or a
 /// coroutine body is a block of further calls. Most calls run under pcall; some raise uncaught, so
-/// that every error policy is reached. The script ends itself after 2 ms (`ns.exit`), unless it
+/// that every error policy is reached. The first byte picks the error policy and whether the VM
+/// opens libraries lazily, as a load run's VMs do. The script ends itself after 2 ms (`ns.exit`), unless it
 /// cleared that timer; the harness's watchdog covers that.
 struct LuaFuzzProgram {
     private(set) var source = ""
     let errorPolicy: ScriptHost.ErrorPolicy
+    /// As a load run's VMs: coroutine, io, os, math, utf8 and debug opened on first use.
+    let lazyLibraries: Bool
     private var bytes: [UInt8]
     private var position = 0
 
@@ -19,6 +24,7 @@ struct LuaFuzzProgram {
     init(_ input: UnsafeRawBufferPointer, url: String) {
         bytes = Array(input)
         errorPolicy = ScriptHost.ErrorPolicy.allCases[Int(bytes.first ?? 0) % ScriptHost.ErrorPolicy.allCases.count]
+        lazyLibraries = (Int(bytes.first ?? 0) / ScriptHost.ErrorPolicy.allCases.count) % 2 == 1
         position = 1
         source = Self.preamble(url: url)
         var count = 0
@@ -95,7 +101,7 @@ struct LuaFuzzProgram {
 
     private mutating func statement(depth: Int) -> String {
         let call: String
-        switch next() % 30 {
+        switch next() % 31 {
         case 0: call = "\(client()) = ns.OH_WebSocketClient_Constructor(\(callback(depth: depth)), \(callback(depth: depth)), \(callback(depth: depth)), \(callback(depth: depth)))"
         case 1: call = "ns.OH_WebSocketClient_AddHeader(\(client()), \(value()))"
         case 2: call = "ns.OH_WebSocketClient_Connect(\(client()), \(url()), \(value()))"
@@ -125,6 +131,10 @@ struct LuaFuzzProgram {
         case 26: call = "do local x <close> = \(client()) end"
         case 27: call = "ns.fetchChain(\"127.0.0.1\", 1, { timeout = 5 }, function(r, e) \(block(depth: depth)) end)"
         case 28: call = "local m = getmetatable(\(client())); if type(m) == \"table\" then rawset(m, \(pick(["\"__gc\"", "\"__index\"", "\"__close\""])), nil) end"
+        case 29: call = pick(["for k in pairs(_G) do end", "getmetatable(_G)", "setmetatable(_G, nil)", "rawget(_G, \"math\")",
+                              "require(\"utf8\")", "require(\"debug\")", "package.loaded.math = nil", "math = nil",
+                              "setmetatable(_G, { __index = function(_, k) error(k) end })", "ns.plugins.loaded()",
+                              "require(\"nosuchmodule\")"])
         default: call = "local co = coroutine.create(function() \(block(depth: depth)) end); coroutine.resume(co); coroutine.close(co)"
         }
         // One nested call in eight raises uncaught (one in 32 of the main chunk's: an error there
