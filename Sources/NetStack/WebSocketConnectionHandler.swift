@@ -583,17 +583,22 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
     /// The peer broke the protocol (or a limit): report, send a close frame, drop TCP after it.
     private func failConnection(closeCode: UInt16, error: WebSocketError) {
         localFailure = (closeCode, error.message)
-        if let client = client, !client.isDestroyed, let cb = client.onError { cb(client, error) }
+        let established: Bool
         switch phase {
-        case .open, .closing: break
-        default: return
+        case .open, .closing: established = true
+        default: established = false
         }
-        if !closeSent {
+        // The close frame goes into the outbox before onError runs, behind what was sent before:
+        // a client destroyed in onError still writes both (`abandon` flushes the outbox), and
+        // sends from onError are refused (the connection is failing).
+        if established && !closeSent {
             var payload = allocator.buffer(capacity: 2)
             payload.writeInteger(closeCode)
             writeControl(.close, payload)
             closeSent = true
         }
+        if let client = client, !client.isDestroyed, let cb = client.onError { cb(client, error) }
+        guard established, !abandoned else { return }
         enterClosing()
         if let context = context, let out = outbox, out.readableBytes > 0 {
             outbox = nil
@@ -715,6 +720,13 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
         terminalDelivered = true
         client = nil
         cancelTimers()
+        // Writes `send` accepted are written: what waits in the outbox (messages sent from a
+        // callback earlier in this read, a close frame) goes to the socket before it closes.
+        if let context = context, let out = outbox, out.readableBytes > 0 {
+            outbox = nil
+            payloadInOutbox = 0
+            context.writeAndFlush(wrapOutboundOut(out), promise: nil)
+        }
         channel?.close(promise: nil)
     }
 

@@ -64,6 +64,7 @@ public final class LocalWebSocketServer: @unchecked Sendable {
         let lock = NIOLock()
         var connections = 0
         var lastCloseFromClient: (code: UInt16?, reason: String)?
+        var lastMessageFromClient: [UInt8]?
         /// Open connections, so that `stop(dropConnections:)` can cut them.
         var children: [ObjectIdentifier: Channel] = [:]
     }
@@ -72,6 +73,8 @@ public final class LocalWebSocketServer: @unchecked Sendable {
     public var connectionCount: Int { stats.lock.withLock { stats.connections } }
     /// The close code and reason of the last close frame a client sent (nil code = empty payload).
     public var lastClientClose: (code: UInt16?, reason: String)? { stats.lock.withLock { stats.lastCloseFromClient } }
+    /// The last message a client sent, as text (nil before any).
+    public var lastClientMessage: String? { stats.lock.withLock { stats.lastMessageFromClient.map { String(decoding: $0, as: UTF8.self) } } }
 
     @discardableResult
     public func start() throws -> Int {
@@ -139,6 +142,7 @@ enum Misbehaviour: String {
     case garbage                             // a non-HTTP answer
     case rsv                                 // a frame with RSV2 set
     case opcode                              // a frame with reserved opcode 0x3
+    case textThenOpcode = "text-then-opcode" // text "hi" and a reserved-opcode frame in one write
     case fragmented                          // "Hello, " + ping + "World" as fragments
     case ping                                // ping "are you there"; report the pong as text
     case silent                              // echo, but never answer pings
@@ -382,6 +386,7 @@ final class ServerConnectionHandler: ChannelInboundHandler {
             context.writeAndFlush(wrapOutboundOut(alloc.buffer(capacity: 0))).whenComplete { _ in context.close(promise: nil) }
         case .rsv: raw([0xA1, 0x02, 0x68, 0x69])
         case .opcode: raw([0x83, 0x02, 0x68, 0x69])
+        case .textThenOpcode: raw([0x81, 0x02, 0x68, 0x69, 0x83, 0x02, 0x68, 0x69])
         case .fragmented:
             raw([0x01, 0x07] + Array("Hello, ".utf8) + [0x89, 0x02, 0x68, 0x69] + [0x80, 0x05] + Array("World".utf8))
         case .ping: raw([0x89, 0x0D] + Array("are you there".utf8))
@@ -439,6 +444,7 @@ final class ServerConnectionHandler: ChannelInboundHandler {
                     }
                 } else {
                     let bytes = data.readBytes(length: data.readableBytes) ?? []
+                    stats.lock.withLock { stats.lastMessageFromClient = bytes }
                     sendMessage(context, kind == .text ? .text : .binary, bytes)
                 }
             case .ping(var payload):

@@ -27,6 +27,29 @@ final class HostilePeerTests: XCTestCase {
         XCTAssertLessThan(grown, 64 << 20, "the client grew by \(grown >> 20) MiB under a ping flood")
     }
 
+    /// A message `send` accepted goes out even when the next frame of the same read breaks the
+    /// protocol and the client is destroyed in onError (the echo used to be dropped with the
+    /// connection).
+    func testAnAcceptedSendIsWrittenWhenTheClientIsDestroyedInOnError() throws {
+        let server = Servers.plain
+        let client = WebSocketClient(configuration: WebSocketClientConfiguration())
+        let errored = DispatchSemaphore(value: 0)
+        let marker = "echo-\(UUID().uuidString.prefix(8)):"
+        client.onMessage = { c, m in try? c.send(text: marker + String(decoding: m.bytes, as: UTF8.self)) }
+        client.onError = { c, _ in
+            c.destroy()
+            errored.signal()
+        }
+        try client.connect(to: server.url + "/misbehave/text-then-opcode")
+        XCTAssertEqual(errored.wait(timeout: .now() + 10), .success, "no onError")
+        let deadline = Date() + 5
+        while server.lastClientMessage != marker + "hi" && Date() < deadline { usleep(10_000) }
+        XCTAssertEqual(server.lastClientMessage, marker + "hi")
+        // ... and the close frame after it: 1002 for the reserved opcode.
+        while server.lastClientClose?.code != 1002 && Date() < deadline { usleep(10_000) }
+        XCTAssertEqual(server.lastClientClose?.code, 1002)
+    }
+
     /// A non-101 answer without Content-Length, held open, was reported as "timed out".
     func testRejectionHeldOpenReportsTheStatusLine() {
         let r = runClient(Servers.plain.url + "/misbehave/reject-hold", timeout: 10) { $0.connectTimeout = .seconds(2) }

@@ -45,6 +45,20 @@ final class LuaHostTests: XCTestCase {
         XCTAssertTrue(o.stdout.contains("object_api ok"), o.stdout + o.log.joined(separator: "\n"))
     }
 
+    /// As the engine test (HostilePeerTests): an echo sent from onMessage reaches the server, then
+    /// the 1002 close frame, although the next frame of the same read is invalid and onError
+    /// destroys the client.
+    func testAnEchoSentBeforeAProtocolErrorIsWrittenWhenOnErrorDestroys() throws {
+        let marker = "lua-\(UUID().uuidString.prefix(8)):"
+        let o = try run("destroy_in_onerror.lua", args: [Servers.plain.url + "/misbehave/text-then-opcode", marker])
+        XCTAssertTrue(o.stdout.contains("error\t\(WebSocketErrorCode.protocolError.rawValue)"), o.stdout + o.log.joined(separator: "\n"))
+        let deadline = Date() + 5
+        while Servers.plain.lastClientMessage != marker + "hi" && Date() < deadline { usleep(10_000) }
+        XCTAssertEqual(Servers.plain.lastClientMessage, marker + "hi")
+        while Servers.plain.lastClientClose?.code != 1002 && Date() < deadline { usleep(10_000) }
+        XCTAssertEqual(Servers.plain.lastClientClose?.code, 1002)
+    }
+
     /// The client callbacks hold the host strongly (see LuaClientBinding.wire); the run's end must
     /// still free the host and every client.
     func testHostIsFreedAfterARunWithManyClients() throws {
