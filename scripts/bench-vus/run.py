@@ -34,6 +34,7 @@ def run(name, cmd, timeout=600):
            "maxrss_kb": int(rep["maxrss_kb"]), "cpu_s": float(rep["cpu_s"])}
     if p.returncode != 0:
         row["stderr"] = p.stderr[-2000:]
+        row["stdout"] = p.stdout[-4000:]  # a load run's summary says which connections failed
         print(f"bench vus: {name} failed ({p.returncode}): {p.stderr[-500:]}", file=sys.stderr)
     runs.write(json.dumps(row) + "\n"); runs.flush()
     return row
