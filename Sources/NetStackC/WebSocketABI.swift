@@ -20,6 +20,36 @@ final class CClient: @unchecked Sendable {
     }
 }
 
+/// The storage onMessage lends to C: NUL-terminated copies of messages need a buffer each, and
+/// allocating one per message was the C path's largest cost for small messages. One buffer of up
+/// to `keptLimit` bytes is kept per client and reused; a larger message gets a buffer of its own
+/// (freed after the callback), and so does a message delivered while the kept one is lent (a
+/// callback that makes the loop deliver again). Used on the client's loop only.
+final class MessageScratch: @unchecked Sendable {
+    static let keptLimit = 64 * 1024
+    private var kept: UnsafeMutablePointer<CChar>?
+    private var keptCapacity = 0
+    private var lent = false
+
+    func buffer(for count: Int) -> UnsafeMutablePointer<CChar> {
+        let needed = count + 1
+        guard !lent, needed <= Self.keptLimit else { return .allocate(capacity: needed) }
+        if needed > keptCapacity {
+            kept?.deallocate()
+            keptCapacity = max(needed, min(Self.keptLimit, keptCapacity * 2), 256)
+            kept = .allocate(capacity: keptCapacity)
+        }
+        lent = true
+        return kept!
+    }
+
+    func release(_ buffer: UnsafeMutablePointer<CChar>) {
+        if buffer == kept { lent = false } else { buffer.deallocate() }
+    }
+
+    deinit { kept?.deallocate() }
+}
+
 enum Registry {
     static let lock = NSLock()
     nonisolated(unsafe) static var clients: [UnsafeMutableRawPointer: CClient] = [:]
@@ -110,12 +140,13 @@ public func OH_WebSocketClient_Constructor(_ onOpen: WebSocket_OnOpenCallback?, 
         guard let f = p.pointee.onOpen else { return }
         r.reason.withCString { f(p, WebSocket_OpenResult(code: r.code, reason: $0)) }
     }
+    let scratch = MessageScratch()
     engine.onMessage = { _, m in
         guard let f = p.pointee.onMessage else { return }
-        // NUL-terminated copy, valid during the callback only.
+        // A NUL-terminated copy, valid during the callback only, in storage kept across messages.
         let n = m.data.readableBytes
-        let buf = UnsafeMutablePointer<CChar>.allocate(capacity: n + 1)
-        defer { buf.deallocate() }
+        let buf = scratch.buffer(for: n)
+        defer { scratch.release(buf) }
         m.data.withUnsafeReadableBytes { raw in
             if n > 0 { UnsafeMutableRawPointer(buf).copyMemory(from: raw.baseAddress!, byteCount: n) }
         }
