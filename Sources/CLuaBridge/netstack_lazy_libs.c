@@ -75,23 +75,27 @@ static int is_global_table(lua_State *L, int i) {
     return same;
 }
 
+/* Pushes the lazy library called `name` (opening it, or every one of them for debug) and returns
+ * 1; returns 0 with nothing pushed when `name` is not one. */
+static int push_lazy(lua_State *L, const char *name) {
+    for (const luaL_Reg *l = lazy_libs; l->func; l++) {
+        if (strcmp(name, l->name) != 0) continue;
+        if (l->func == luaopen_debug) {
+            materialize(L);
+            lua_pushglobaltable(L);
+            lua_getfield(L, -1, l->name);
+            lua_remove(L, -2);
+        } else {
+            push_library(L, l);
+        }
+        return 1;
+    }
+    return 0;
+}
+
 /* __index of the global table: a lazy library's name opens it. */
 static int lazy_index(lua_State *L) {
-    const char *key = lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : NULL;
-    if (key) {
-        for (const luaL_Reg *l = lazy_libs; l->func; l++) {
-            if (strcmp(key, l->name) == 0) {
-                if (l->func == luaopen_debug) {
-                    materialize(L);
-                    lua_pushglobaltable(L);
-                    lua_getfield(L, -1, l->name);
-                    return 1;
-                }
-                push_library(L, l);
-                return 1;
-            }
-        }
-    }
+    if (lua_type(L, 2) == LUA_TSTRING && push_lazy(L, lua_tostring(L, 2))) return 1;
     lua_pushnil(L);
     return 1;
 }
@@ -139,20 +143,7 @@ static int lazy_setmetatable(lua_State *L) {
 
 /* require of a lazy library (package.preload): opens it and sets its global too. */
 static int lazy_preload(lua_State *L) {
-    const char *name = luaL_checkstring(L, 1);
-    for (const luaL_Reg *l = lazy_libs; l->func; l++) {
-        if (strcmp(name, l->name) == 0) {
-            if (l->func == luaopen_debug) {
-                materialize(L);
-                lua_pushglobaltable(L);
-                lua_getfield(L, -1, l->name);
-                return 1;
-            }
-            push_library(L, l);
-            return 1;
-        }
-    }
-    return 0;
+    return push_lazy(L, luaL_checkstring(L, 1));
 }
 
 void netstack_openlibs_lazy(lua_State *L) {
