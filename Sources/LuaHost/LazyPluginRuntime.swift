@@ -7,17 +7,19 @@ import CLuaBridge
 /// everything is as if it had been loaded at start. The stand-ins are in C
 /// (netstack_plugin_stub.c).
 enum LazyPluginRuntime {
-    /// Installs the stand-ins; `load` makes (once) and returns the runtime.
-    static func install(into vm: LuaVM, load: @escaping () throws -> PluginRuntime) {
-        vm.pushFunction { vm in
-            do {
-                let runtime = try load()
-                vm.pushRef(runtime.searcherRef)
-                return 1
-            } catch {
-                return vm.raise("\(error)")
-            }
+    /// The stand-ins' loader: makes the host's runtime (once) and returns its searcher.
+    private static let loader = LuaFunction.hosted { vm, host in
+        do {
+            vm.pushRef(try host.pluginRuntime().searcherRef)
+            return 1
+        } catch {
+            return vm.raise("\(error)")
         }
+    }
+
+    /// Installs the stand-ins into the VM of a host.
+    static func install(into vm: LuaVM) {
+        vm.pushFunction(loader)
         netstack_install_plugin_stub(vm.L)
     }
 }

@@ -106,7 +106,7 @@ public final class ScriptHost {
         do {
             if options.sandbox { try PluginRuntime.applySandbox(vm) }
             if options.plugins.isEmpty && options.pluginOptions.isEmpty {
-                LazyPluginRuntime.install(into: vm) { [unowned self] in try self.pluginRuntime() }
+                LazyPluginRuntime.install(into: vm)
             } else {
                 _ = try pluginRuntime()
             }

@@ -600,13 +600,21 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
         if let client = client, !client.isDestroyed, let cb = client.onError { cb(client, error) }
         guard established, !abandoned else { return }
         enterClosing()
-        if let context = context, let out = outbox, out.readableBytes > 0 {
-            outbox = nil
-            payloadInOutbox = 0
-            context.writeAndFlush(wrapOutboundOut(out)).whenComplete { [weak context] _ in context?.close(promise: nil) }
+        if let written = handOverOutbox() {
+            written.whenComplete { [weak context] _ in context?.close(promise: nil) }
         } else {
             context?.close(promise: nil)
         }
+    }
+
+    /// Writes `send` accepted are written: what waits in the outbox (messages sent from callbacks
+    /// earlier in this read, a close frame) goes to the channel before it is closed. The write's
+    /// future, or nil when there was nothing to write.
+    private func handOverOutbox() -> EventLoopFuture<Void>? {
+        guard let context = context, let out = outbox, out.readableBytes > 0 else { return nil }
+        outbox = nil
+        payloadInOutbox = 0
+        return context.writeAndFlush(wrapOutboundOut(out))
     }
 
     // MARK: Keepalive
@@ -720,13 +728,9 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
         terminalDelivered = true
         client = nil
         cancelTimers()
-        // Writes `send` accepted are written: what waits in the outbox (messages sent from a
-        // callback earlier in this read, a close frame) goes to the socket before it closes.
-        if let context = context, let out = outbox, out.readableBytes > 0 {
-            outbox = nil
-            payloadInOutbox = 0
-            context.writeAndFlush(wrapOutboundOut(out), promise: nil)
-        }
+        // Closed at once, not after the write: with the timers gone nothing would end a
+        // connection whose peer stopped reading.
+        _ = handOverOutbox()
         channel?.close(promise: nil)
     }
 
