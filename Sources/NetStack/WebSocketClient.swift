@@ -21,7 +21,7 @@ public struct WebSocketOpenResult: Sendable {
 /// payload is reported as 1000 (as the original does). When the client closed the connection
 /// itself because the server broke the protocol, the code the client sent is reported. When the
 /// connection ended without a close frame, 1006.
-public struct WebSocketCloseResult: Sendable {
+public struct WebSocketCloseResult: Sendable, Equatable {
     public var code: UInt32
     public var reason: String
     /// True when close frames went both ways before TCP ended.

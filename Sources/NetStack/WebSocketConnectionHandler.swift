@@ -13,23 +13,15 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
-    private enum Phase {
-        case connecting
-        case handshaking
-        case rejected(HTTPResponseHead, body: ByteBuffer, wanted: Int)
-        case open
-        /// A close frame was sent or received (or the connection failed); waiting for TCP to end.
-        case closing
-        case finished
-    }
-
     /// Strong while the connection lives, so a client nobody else holds stays alive until its
     /// terminal event; released then, which breaks the client -> handler -> client cycle.
     @exclusivity(unchecked) private var client: WebSocketClient?
     private let handshake: ClientHandshake
     private let config: WebSocketClientConfiguration
     private let eventLoop: EventLoop
-    @exclusivity(unchecked) private var phase: Phase = .connecting
+    /// Where the connection is, and what each event makes it do (the close handshake and the
+    /// one terminal event live there).
+    @exclusivity(unchecked) private var machine = ConnectionStateMachine()
     @exclusivity(unchecked) private var context: ChannelHandlerContext?
     @exclusivity(unchecked) private var channel: Channel?
 
@@ -58,17 +50,8 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
     @exclusivity(unchecked) private var pingTimer: LoopTimers.Handle?
     @exclusivity(unchecked) private var pongDeadline: LoopTimers.Handle?
 
-    @exclusivity(unchecked) private var closeSent = false
     /// The outcome of the certificate check of a wss handshake.
     @exclusivity(unchecked) private var tlsVerification: CertificateVerificationResult?
-    /// We sent a close frame and still read input to find the server's.
-    private var awaitingCloseReply: Bool { closeSent && closeReceived == nil && localFailure == nil }
-    @exclusivity(unchecked) private var closeReceived: (code: UInt16, reason: String)?
-    @exclusivity(unchecked) private var localFailure: (code: UInt16, reason: String)?
-    @exclusivity(unchecked) private var lostReason: String?
-    @exclusivity(unchecked) private var pendingErrorMessage: String?
-    @exclusivity(unchecked) private var terminalDelivered = false
-    @exclusivity(unchecked) private var abandoned = false
 
     init(client: WebSocketClient, handshake: ClientHandshake, configuration: WebSocketClientConfiguration) {
         self.client = client
@@ -87,13 +70,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
         let timeout = config.connectTimeout
         connectTimer = timers.schedule(in: timeout) { [self] in
             self.connectTimer = nil
-            if case .rejected(let head, let body, _) = self.phase, let context = self.context {
-                // The answer was not 101 and its body never completed: the status line is the news.
-                self.reportRejection(head, body: body, context: context)
-                return
-            }
-            self.failBeforeOpen(.connectionError, "timed out after \(Self.describe(timeout)) (connecting, TLS and upgrade)")
-            self.channel?.close(promise: nil)
+            self.run(self.machine.connectTimerFired(timeout: Self.describe(timeout)))
         }
         let serverName = config.tls.serverName ?? (url.hostIsIPLiteral ? nil : url.host)
         let bootstrap = ClientBootstrap(group: eventLoop)
@@ -130,9 +107,9 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
         bootstrap.connect(host: url.host, port: url.port).whenComplete { [self] result in
             switch result {
             case .success(let channel):
-                if self.abandoned || self.terminalDelivered { channel.close(promise: nil) }
+                if self.machine.isClosed { channel.close(promise: nil) }
             case .failure(let error):
-                self.failBeforeOpen(.connectionError, Self.describeConnectError(error, url: url))
+                self.run(self.machine.failBeforeOpen(WebSocketError(.connectionError, Self.describeConnectError(error, url: url))))
             }
         }
     }
@@ -147,8 +124,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
     }
 
     func channelActive(context: ChannelHandlerContext) {
-        guard !abandoned, !terminalDelivered else { context.close(promise: nil); return }
-        phase = .handshaking
+        guard machine.transportConnected() else { context.close(promise: nil); return }
         client?.transportConnectedAt = DispatchTime.now().uptimeNanoseconds
         var request = context.channel.allocator.buffer(capacity: 512)
         handshake.writeRequest(into: &request)
@@ -164,56 +140,51 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var buffer = unwrapInboundIn(data)
-        switch phase {
-        case .handshaking:
-            if inbound == nil { inbound = buffer } else { inbound!.writeBuffer(&buffer) }
-            readHandshake(context: context)
-        case .rejected(let head, var body, let wanted):
-            body.writeBuffer(&buffer)
-            if body.readableBytes >= wanted { reportRejection(head, body: body, context: context) } else {
-                phase = .rejected(head, body: body, wanted: wanted)
+        // After a close frame was received or the connection failed, input is ignored.
+        guard machine.isReceiving else {
+            if machine.isUpgrading {
+                if inbound == nil { inbound = buffer } else { inbound!.writeBuffer(&buffer) }
+                readHandshake(context: context)
+            } else if machine.isRejected {
+                run(machine.rejectionBody(&buffer))
             }
-        case .open, .closing:
-            // After a close frame was received or the connection failed, input is ignored.
-            guard receiving else { break }
-            inRead = true
-            if var p = pendingPayload {
-                pendingPayload = nil
-                var part = buffer.readSlice(length: min(p.header.payloadLength - p.data.readableBytes, buffer.readableBytes))!
-                p.data.writeBuffer(&part)
-                if p.data.readableBytes < p.header.payloadLength {
-                    if let failure = receiver.checkPartialPayload(p.header, p.data) {
-                        _ = handle(failure)
-                    } else {
-                        pendingPayload = p
-                    }
-                    return
-                }
-                if let event = receiver.completeFrame(p.header, payload: p.data), !handle(event) { return }
-            }
-            if var pending = inbound, pending.readableBytes > 0 {
-                // A frame began in an earlier read: complete it with only the bytes it lacks.
-                inbound = nil
-                var missing = FrameParser.missingBytes(pending)
-                while missing > 0, buffer.readableBytes > 0 {
-                    var part = buffer.readSlice(length: min(missing, buffer.readableBytes))!
-                    pending.writeBuffer(&part)
-                    missing = FrameParser.missingBytes(pending)
-                }
-                processFrames(&pending)
-                if pending.readableBytes > 0 {
-                    // Still incomplete (this read ended first) or processing stopped.
-                    inbound = pending
-                    return
-                }
-                if pending.capacity <= Self.maxSpareCapacity { spare = pending }
-            }
-            // The rest is parsed in place; small messages are slices of the read buffer.
-            processFrames(&buffer)
-            if buffer.readableBytes > 0 { keepPartialFrame(&buffer) }
-        case .connecting, .finished:
-            break
+            return
         }
+        inRead = true
+        if var p = pendingPayload {
+            pendingPayload = nil
+            var part = buffer.readSlice(length: min(p.header.payloadLength - p.data.readableBytes, buffer.readableBytes))!
+            p.data.writeBuffer(&part)
+            if p.data.readableBytes < p.header.payloadLength {
+                if let failure = receiver.checkPartialPayload(p.header, p.data) {
+                    _ = handle(failure)
+                } else {
+                    pendingPayload = p
+                }
+                return
+            }
+            if let event = receiver.completeFrame(p.header, payload: p.data), !handle(event) { return }
+        }
+        if var pending = inbound, pending.readableBytes > 0 {
+            // A frame began in an earlier read: complete it with only the bytes it lacks.
+            inbound = nil
+            var missing = FrameParser.missingBytes(pending)
+            while missing > 0, buffer.readableBytes > 0 {
+                var part = buffer.readSlice(length: min(missing, buffer.readableBytes))!
+                pending.writeBuffer(&part)
+                missing = FrameParser.missingBytes(pending)
+            }
+            processFrames(&pending)
+            if pending.readableBytes > 0 {
+                // Still incomplete (this read ended first) or processing stopped.
+                inbound = pending
+                return
+            }
+            if pending.capacity <= Self.maxSpareCapacity { spare = pending }
+        }
+        // The rest is parsed in place; small messages are slices of the read buffer.
+        processFrames(&buffer)
+        if buffer.readableBytes > 0 { keepPartialFrame(&buffer) }
     }
 
     /// The start of a frame that a read ended inside, copied out of the read buffer so SwiftNIO can
@@ -253,8 +224,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
         case .needMore:
             return
         case .invalid(let why):
-            failBeforeOpen(.protocolError, "handshake failed: \(why)")
-            context.close(promise: nil)
+            run(machine.upgradeFailed(WebSocketError(.protocolError, "handshake failed: \(why)")))
         case .head(let head, let consumed):
             inbound!.moveReaderIndex(forwardBy: consumed)
             if let trace = config.trace {
@@ -270,23 +240,17 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
                 let wanted = min(256, max(0, length))
                 let body = inbound!
                 inbound = nil
-                if body.readableBytes >= wanted {
-                    reportRejection(head, body: body, context: context)
-                } else {
-                    phase = .rejected(head, body: body, wanted: wanted)
-                }
+                run(machine.rejected(head, body: body, wanted: wanted))
                 return
             }
             let agreement: ClientHandshake.Agreement
             do {
                 agreement = try handshake.validate(head)
             } catch let error as WebSocketError {
-                failBeforeOpen(error.code, error.message)
-                context.close(promise: nil)
+                run(machine.upgradeFailed(error))
                 return
             } catch {
-                failBeforeOpen(.protocolError, "handshake failed: \(error)")
-                context.close(promise: nil)
+                run(machine.upgradeFailed(WebSocketError(.protocolError, "handshake failed: \(error)")))
                 return
             }
             if let d = agreement.deflate {
@@ -294,18 +258,15 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
                 deflate = pmd
                 receiver.deflate = pmd
             }
-            timers.cancel(connectTimer)
-            connectTimer = nil
-            phase = .open
-            client?.transition(to: .open)
-            startKeepalive()
+            run(machine.upgraded())
             let result = WebSocketOpenResult(code: UInt32(head.statusCode), reason: head.reason,
                                              protocolName: agreement.protocolName, compression: agreement.deflate,
                                              headers: agreement.headers)
             inRead = true
             if let client = client, !client.isDestroyed { client.onOpen?(client, result) }
-            // Frames may have arrived with the response.
-            if case .open = phase, var rest = inbound, rest.readableBytes > 0 {
+            // Frames may have arrived with the response (read also when onOpen closed the client:
+            // the server's close may be among them).
+            if machine.isReceiving, var rest = inbound, rest.readableBytes > 0 {
                 inbound = nil
                 processFrames(&rest)
                 if rest.readableBytes > 0 { inbound = rest }
@@ -315,19 +276,9 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
         }
     }
 
-    private func reportRejection(_ head: HTTPResponseHead, body: ByteBuffer, context: ChannelHandlerContext) {
-        var message = "server rejected the upgrade: \(head.statusLine)"
-        if body.readableBytes > 0 {
-            let preview = body.withUnsafeReadableBytes { HTTPResponseHead.preview($0, limit: 200) }
-            message += "; body: \(preview)"
-        }
-        failBeforeOpen(.connectionError, message)
-        context.close(promise: nil)
-    }
-
     private func processFrames(_ buffer: inout ByteBuffer) {
         var progressed = false
-        while receiving {
+        while machine.isReceiving {
             guard let event = receiver.next(from: &buffer, progressed: &progressed) else {
                 if progressed { continue }
                 return
@@ -336,46 +287,29 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
         }
     }
 
-    /// Frames are parsed: open, or closing after our close frame until the server's arrives.
-    private var receiving: Bool {
-        switch phase {
-        case .open: return true
-        case .closing where awaitingCloseReply: return true
-        default: return false
-        }
-    }
-
     /// Acts on one event of the receiver; false when reading stops (a close frame or a failure).
     private func handle(_ event: FrameReceiver.Event) -> Bool {
-        let closing: Bool
-        if case .open = phase { closing = false } else { closing = true }
         if let trace = config.trace { Self.trace(event, trace) }
         switch event {
         case .message(let kind, let data):
             // Messages the server sent before it saw our close frame are delivered too (they are
             // data, not noise); after a failure of ours nothing more is parsed.
-            if localFailure == nil, let client = client, !client.isDestroyed, let cb = client.onMessage {
+            if let client = client, !client.isDestroyed, let cb = client.onMessage {
                 cb(client, WebSocketMessage(kind: kind, data: data))
             }
         case .ping(let payload):
-            if !closeSent { answerPing(payload) }
+            if machine.answersPings { answerPing(payload) }
         case .pong:
             timers.cancel(pongDeadline)
             pongDeadline = nil
         case .close(let code, let reason):
-            closeReceived = (code ?? CloseCode.normal, reason)
-            if !closeSent {
-                // Echo the status code (an empty close is answered with an empty close).
-                var payload = allocator.buffer(capacity: 2)
-                if let code = code { payload.writeInteger(code) }
-                writeControl(.close, payload)
-                closeSent = true
-            }
-            if !closing { enterClosing() }
-            flushOutbox()
+            run(machine.receivedClose(code: code, reason: reason))
             return false
         case .failure(let closeCode, let error):
-            failConnection(closeCode: closeCode, error: error)
+            // The close frame is queued before onError runs; what follows depends on whether
+            // onError destroyed the client.
+            run(machine.protocolFailure(closeCode: closeCode, error: error))
+            run(machine.failureReported())
             return false
         }
         return true
@@ -416,7 +350,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
 
     /// Writes the pending pong once the channel takes writes again.
     private func sendPendingPong() {
-        guard let p = pendingPong, let context = context, context.channel.isWritable, !closeSent else { return }
+        guard let p = pendingPong, let context = context, context.channel.isWritable, machine.answersPings else { return }
         pendingPong = nil
         pongBytesInOutbox += p.readableBytes + 6
         writeControl(.pong, p)
@@ -509,7 +443,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
     }
 
     func sendMessage(_ bytes: UnsafeRawBufferPointer, kind: WebSocketMessageKind) {
-        guard case .open = phase, !closeSent else {
+        guard machine.canSend else {
             client?.queued.wrappingDecrement(by: bytes.count, ordering: .relaxed)
             return
         }
@@ -535,7 +469,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
     }
 
     func sendPing(_ payload: [UInt8]) {
-        guard case .open = phase, !closeSent else { return }
+        guard machine.canSend else { return }
         var b = allocator.buffer(capacity: payload.count)
         b.writeBytes(payload)
         writeControl(.ping, b)
@@ -558,52 +492,54 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
     // MARK: Closing
 
     func initiateClose(code: UInt16, reason: String) {
-        guard case .open = phase, !closeSent else { return }
-        var payload = allocator.buffer(capacity: 2 + reason.utf8.count)
-        payload.writeInteger(code)
-        payload.writeString(reason)
-        writeControl(.close, payload)
-        closeSent = true
-        enterClosing()
-        flushOutbox()
+        run(machine.close(code: code, reason: reason))
     }
 
-    private func enterClosing() {
-        phase = .closing
-        client?.transition(to: .closing)
-        stopKeepalive()
-        timers.cancel(closeTimer)
-        let timeout = config.closeTimeout
-        closeTimer = timers.schedule(in: timeout) { [self] in
-            self.closeTimer = nil
-            self.channel?.close(promise: nil)
-        }
+    /// Carries out the state machine's actions, in order.
+    private func run(_ actions: [ConnectionStateMachine.Action]) {
+        for action in actions { perform(action) }
     }
 
-    /// The peer broke the protocol (or a limit): report, send a close frame, drop TCP after it.
-    private func failConnection(closeCode: UInt16, error: WebSocketError) {
-        localFailure = (closeCode, error.message)
-        let established: Bool
-        switch phase {
-        case .open, .closing: established = true
-        default: established = false
-        }
-        // The close frame goes into the outbox before onError runs, behind what was sent before:
-        // a client destroyed in onError still writes both (`abandon` flushes the outbox), and
-        // sends from onError are refused (the connection is failing).
-        if established && !closeSent {
-            var payload = allocator.buffer(capacity: 2)
-            payload.writeInteger(closeCode)
+    private func perform(_ action: ConnectionStateMachine.Action) {
+        switch action {
+        case .writeClose(let code, let reason):
+            var payload = allocator.buffer(capacity: 2 + reason.utf8.count)
+            if let code = code {
+                payload.writeInteger(code)
+                payload.writeString(reason)
+            }
             writeControl(.close, payload)
-            closeSent = true
-        }
-        if let client = client, !client.isDestroyed, let cb = client.onError { cb(client, error) }
-        guard established, !abandoned else { return }
-        enterClosing()
-        if let written = handOverOutbox() {
-            written.whenComplete { [weak context] _ in context?.close(promise: nil) }
-        } else {
-            context?.close(promise: nil)
+        case .flush:
+            flushOutbox()
+        case .closeChannel:
+            channel?.close(promise: nil)
+        case .closeChannelAfterWrites:
+            if let written = handOverOutbox() {
+                written.whenComplete { [weak channel] _ in channel?.close(promise: nil) }
+            } else {
+                channel?.close(promise: nil)
+            }
+        case .cancelConnectTimer:
+            timers.cancel(connectTimer)
+            connectTimer = nil
+        case .startKeepalive:
+            startKeepalive()
+        case .stopKeepalive:
+            stopKeepalive()
+        case .armCloseTimer:
+            timers.cancel(closeTimer)
+            closeTimer = timers.schedule(in: config.closeTimeout) { [self] in
+                self.closeTimer = nil
+                self.channel?.close(promise: nil)
+            }
+        case .setClientState(let state):
+            client?.transition(to: state)
+        case .reportError(let error, _):
+            if let client = client, !client.isDestroyed, let cb = client.onError { cb(client, error) }
+        case .reportClose(let result):
+            if let client = client, !client.isDestroyed, let cb = client.onClose { cb(client, result) }
+        case .release:
+            finish()
         }
     }
 
@@ -624,17 +560,14 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
         guard interval.nanoseconds > 0 else { return }
         pingTimer = timers.schedule(in: interval) { [self] in
             self.pingTimer = nil
-            guard case .open = self.phase, !self.closeSent else { return }
+            guard self.machine.canSend else { return }
             self.writeControl(.ping, ByteBuffer())
             if self.pongDeadline == nil, self.config.pongTimeout.nanoseconds > 0 {
                 let timeout = self.config.pongTimeout
                 self.pongDeadline = self.timers.schedule(in: timeout) { [self] in
                     self.pongDeadline = nil
-                    self.lostReason = "no pong within \(Self.describe(timeout))"
-                    if let client = self.client, !client.isDestroyed, let cb = client.onError {
-                        cb(client, WebSocketError(.connectionError, "keepalive: no pong within \(Self.describe(timeout)); dropping the connection"))
-                    }
-                    self.channel?.close(promise: nil)
+                    let error = WebSocketError(.connectionError, "keepalive: no pong within \(Self.describe(timeout)); dropping the connection")
+                    self.run(self.machine.pongTimedOut(reason: "no pong within \(Self.describe(timeout))", error: error))
                 }
             }
             self.startKeepalive()
@@ -651,65 +584,20 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
     // MARK: Ending
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
-        let text = Self.describeIOError(error)
-        switch phase {
-        case .connecting, .handshaking, .rejected:
-            if let v = tlsVerification, !v.isValid {
-                // The same code OH_NetStack_VerifyCertification gives for this chain.
-                failBeforeOpen(WebSocketErrorCode(rawValue: Int32(v.code)), "TLS certificate verification failed: \(v)")
-            } else {
-                failBeforeOpen(.connectionError, text)
-            }
-        default:
-            if lostReason == nil { lostReason = text }
+        if let v = tlsVerification, !v.isValid {
+            // The same code OH_NetStack_VerifyCertification gives for this chain.
+            run(machine.transportError(WebSocketError(WebSocketErrorCode(rawValue: Int32(v.code)), "TLS certificate verification failed: \(v)")))
+        } else {
+            run(machine.transportError(WebSocketError(.connectionError, Self.describeIOError(error))))
         }
-        context.close(promise: nil)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        switch phase {
-        case .connecting, .handshaking:
-            failBeforeOpen(.connectionClosedByPeer, "server closed the connection during the opening handshake")
-        case .rejected(let head, let body, _):
-            reportRejection(head, body: body, context: context)
-        case .open, .closing:
-            deliverClose()
-        case .finished:
-            break
-        }
-        finish()
+        run(machine.transportClosed())
         context.fireChannelInactive()
     }
 
-    private func deliverClose() {
-        guard !terminalDelivered else { return }
-        terminalDelivered = true
-        let result: WebSocketCloseResult
-        if let r = closeReceived {
-            result = WebSocketCloseResult(code: UInt32(r.code), reason: r.reason, wasClean: closeSent)
-        } else if let f = localFailure {
-            result = WebSocketCloseResult(code: UInt32(f.code), reason: f.reason, wasClean: false)
-        } else {
-            result = WebSocketCloseResult(code: UInt32(CloseCode.abnormal), reason: lostReason ?? "connection closed without a close frame", wasClean: false)
-        }
-        client?.transition(to: .closed)
-        if let client = client, !client.isDestroyed, let cb = client.onClose { cb(client, result) }
-    }
-
-    private func failBeforeOpen(_ code: WebSocketErrorCode, _ message: String) {
-        guard !terminalDelivered else { return }
-        terminalDelivered = true
-        timers.cancel(connectTimer)
-        connectTimer = nil
-        client?.transition(to: .closed)
-        if let client = client, !client.isDestroyed, let cb = client.onError {
-            cb(client, WebSocketError(code, message))
-        }
-        if channel == nil || !(channel!.isActive) { finish() }
-    }
-
     private func finish() {
-        phase = .finished
         cancelTimers()
         inbound = nil
         pendingPayload = nil
@@ -724,8 +612,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
 
     /// `destroy`: no more callbacks; drop the connection now.
     func abandon() {
-        abandoned = true
-        terminalDelivered = true
+        machine.abandon()
         client = nil
         cancelTimers()
         // Closed at once, not after the write: with the timers gone nothing would end a
