@@ -171,7 +171,7 @@ public final class WebSocketClient: @unchecked Sendable {
     /// Runs a connection over `channel`, a channel the caller made and will activate (an
     /// EmbeddedChannel: tests and fuzzing drive the real handler byte by byte, without sockets).
     /// Plain ws only; on the caller's thread, which must be the loop's. The handshake request is
-    /// written when the channel becomes active.
+    /// written when the channel becomes active; the connect timeout runs from this call.
     package func connect(over channel: Channel, to urlString: String) throws {
         let url = try WebSocketURL(parsing: urlString)
         guard !url.isSecure else { throw WebSocketError(.connectionParseURLError, "connect(over:) takes ws:// only") }
@@ -184,6 +184,7 @@ public final class WebSocketClient: @unchecked Sendable {
                                         deflateOffer: config.compression ? Self.deflateOffer : nil, userAgent: config.userAgent)
         let handler = WebSocketConnectionHandler(client: self, handshake: handshake, configuration: config)
         self.handler = handler
+        handler.armConnectTimer()
         try channel.pipeline.syncOperations.addHandler(handler)
     }
 

@@ -68,10 +68,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
     func start(tls: NIOSSLContextBox?) {
         let url = handshake.url
         let timeout = config.connectTimeout
-        connectTimer = timers.schedule(in: timeout) { [self] in
-            self.connectTimer = nil
-            self.run(self.machine.connectTimerFired(timeout: Self.describe(timeout)))
-        }
+        armConnectTimer()
         let serverName = config.tls.serverName ?? (url.hostIsIPLiteral ? nil : url.host)
         let bootstrap = ClientBootstrap(group: eventLoop)
             .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
@@ -111,6 +108,15 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
             case .failure(let error):
                 self.run(self.machine.failBeforeOpen(WebSocketError(.connectionError, Self.describeConnectError(error, url: url))))
             }
+        }
+    }
+
+    /// The connect timeout covers connecting, TLS and the upgrade.
+    func armConnectTimer() {
+        let timeout = config.connectTimeout
+        connectTimer = timers.schedule(in: timeout) { [self] in
+            self.connectTimer = nil
+            self.run(self.machine.connectTimerFired(timeout: Self.describe(timeout)))
         }
     }
 

@@ -1,0 +1,278 @@
+import NIOCore
+import NIOEmbedded
+@testable import NetStack
+import XCTest
+
+/// The real connection handler on an EmbeddedChannel: bytes in, bytes out, byte for byte, on a
+/// clock the test moves. No sockets.
+final class ConnectionHandlerTests: XCTestCase {
+    /// One loop for every test: the engine's timer queue and mask source are per thread.
+    static let loop = EmbeddedEventLoop()
+    var loop: EmbeddedEventLoop { Self.loop }
+
+    final class Log {
+        var events: [String] = []
+    }
+
+    struct Connection {
+        let client: WebSocketClient
+        let channel: EmbeddedChannel
+        let log: Log
+        let request: String
+    }
+
+    /// A client over an EmbeddedChannel, its request read; not answered yet.
+    func connect(_ configure: (inout WebSocketClientConfiguration) -> Void = { _ in }) throws -> Connection {
+        var config = WebSocketClientConfiguration()
+        config.busyPoll = .zero
+        config.userAgent = nil
+        configure(&config)
+        let client = WebSocketClient(configuration: config, eventLoop: loop)
+        let log = Log()
+        client.onOpen = { _, r in log.events.append("open \(r.code)") }
+        client.onMessage = { _, m in log.events.append("message \(m.kind == .text ? "text" : "binary") \(String(buffer: m.data))") }
+        client.onError = { _, e in log.events.append("error \(e.code.rawValue) \(e.message)") }
+        client.onClose = { _, r in log.events.append("close \(r.code) \(r.reason) \(r.wasClean ? "clean" : "unclean")") }
+        let channel = EmbeddedChannel(loop: loop)
+        try client.connect(over: channel, to: "ws://example.test/chat?room=1")
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 80)).wait()
+        return Connection(client: client, channel: channel, log: log, request: try outbound(channel).map { String(decoding: $0, as: UTF8.self) }.joined())
+    }
+
+    /// Connected and answered with a valid 101.
+    func open(_ configure: (inout WebSocketClientConfiguration) -> Void = { _ in }) throws -> Connection {
+        let c = try connect(configure)
+        try c.channel.writeInbound(ByteBuffer(string: switching(c.request)))
+        XCTAssertEqual(c.log.events, ["open 101"])
+        c.log.events.removeAll()
+        return c
+    }
+
+    func switching(_ request: String) -> String {
+        let key = request.split(separator: "\r\n").first { $0.hasPrefix("Sec-WebSocket-Key: ") }!.dropFirst("Sec-WebSocket-Key: ".count)
+        return "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: \(ClientHandshake.acceptValue(forKey: String(key)))\r\n\r\n"
+    }
+
+    /// Everything written so far (after running what the loop has queued), one array per write.
+    func outbound(_ channel: EmbeddedChannel) throws -> [[UInt8]] {
+        loop.run()
+        var writes: [[UInt8]] = []
+        while let b = try channel.readOutbound(as: ByteBuffer.self) {
+            if b.readableBytes > 0 { writes.append(Array(b.readableBytesView)) }
+        }
+        return writes
+    }
+
+    /// The client's frames in `bytes`, unmasked, as (first two header bytes, payload); fails when
+    /// a frame is not masked or the bytes do not end at a frame boundary.
+    func frames(_ bytes: [UInt8], file: StaticString = #filePath, line: UInt = #line) -> [(header: [UInt8], payload: [UInt8])] {
+        var out: [(header: [UInt8], payload: [UInt8])] = []
+        var i = 0
+        while i < bytes.count {
+            guard bytes.count - i >= 6, bytes[i + 1] & 0x80 != 0 else {
+                XCTFail("not a masked frame at \(i): \(bytes[i...])", file: file, line: line)
+                return out
+            }
+            let length = Int(bytes[i + 1] & 0x7F)
+            XCTAssertLessThan(length, 126, "small frames only here", file: file, line: line)
+            let key = Array(bytes[(i + 2)..<(i + 6)])
+            guard bytes.count >= i + 6 + length else {
+                XCTFail("frame cut short", file: file, line: line)
+                return out
+            }
+            let payload = (0..<length).map { bytes[i + 6 + $0] ^ key[$0 % 4] }
+            out.append((Array(bytes[i..<(i + 2)]), payload))
+            i += 6 + length
+        }
+        return out
+    }
+
+    func written(_ c: Connection, file: StaticString = #filePath, line: UInt = #line) throws -> [(header: [UInt8], payload: [UInt8])] {
+        frames(try outbound(c.channel).flatMap { $0 }, file: file, line: line)
+    }
+
+    func assertFrames(_ actual: [(header: [UInt8], payload: [UInt8])], _ expected: [([UInt8], [UInt8])],
+                      file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertEqual(actual.map(\.header), expected.map(\.0), "headers", file: file, line: line)
+        XCTAssertEqual(actual.map(\.payload), expected.map(\.1), "payloads", file: file, line: line)
+    }
+
+    func serverFrame(_ first: UInt8, _ payload: [UInt8]) -> ByteBuffer {
+        ByteBuffer(bytes: [first, UInt8(payload.count)] + payload)
+    }
+
+    // MARK: The upgrade
+
+    func testTheRequestIsWrittenWhenTheChannelBecomesActive() throws {
+        let c = try connect()
+        let lines = c.request.components(separatedBy: "\r\n")
+        XCTAssertEqual(Array(lines.prefix(5)), ["GET /chat?room=1 HTTP/1.1", "Host: example.test", "Upgrade: websocket", "Connection: Upgrade",
+                                                lines[4]])
+        XCTAssertTrue(lines[4].hasPrefix("Sec-WebSocket-Key: "))
+        XCTAssertEqual(Data(base64Encoded: String(lines[4].dropFirst("Sec-WebSocket-Key: ".count)))?.count, 16, "a 16-byte nonce, base64")
+        XCTAssertEqual(lines[5], "Sec-WebSocket-Version: 13")
+        XCTAssertEqual(lines[6], "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits")
+        XCTAssertTrue(c.request.hasSuffix("\r\n\r\n"))
+        XCTAssertEqual(c.log.events, [], "nothing until the answer")
+    }
+
+    func testFramesInTheSameReadAsThe101AreDeliveredAfterOpen() throws {
+        let c = try connect()
+        var answer = ByteBuffer(string: switching(c.request))
+        var text = serverFrame(0x81, Array("hi".utf8))
+        answer.writeBuffer(&text)
+        try c.channel.writeInbound(answer)
+        XCTAssertEqual(c.log.events, ["open 101", "message text hi"])
+    }
+
+    func testTheAnswerSplitIntoOneByteReadsStillOpens() throws {
+        let c = try connect()
+        for byte in switching(c.request).utf8 { try c.channel.writeInbound(ByteBuffer(bytes: [byte])) }
+        XCTAssertEqual(c.log.events, ["open 101"])
+    }
+
+    func testAWrongAcceptValueFailsWith1009AndClosesTheChannel() throws {
+        let c = try connect()
+        try c.channel.writeInbound(ByteBuffer(string: "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: AAAAAAAAAAAAAAAAAAAAAAAAAAA=\r\n\r\n"))
+        loop.run()
+        XCTAssertEqual(c.log.events.count, 1)
+        XCTAssertTrue(c.log.events[0].hasPrefix("error 1009 "), c.log.events[0])
+        XCTAssertFalse(c.channel.isActive)
+        XCTAssertEqual(c.client.state, .closed)
+    }
+
+    func testARejectionIsReportedWithItsStatusLineAndBody() throws {
+        let c = try connect()
+        try c.channel.writeInbound(ByteBuffer(string: "HTTP/1.1 403 Forbidden\r\nContent-Length: 7\r\n\r\nno"))
+        XCTAssertEqual(c.log.events, [], "waits for the promised body")
+        try c.channel.writeInbound(ByteBuffer(string: " entry"))
+        XCTAssertEqual(c.log.events, ["error 1003 server rejected the upgrade: HTTP/1.1 403 Forbidden; body: no entry"])
+        loop.run()
+        XCTAssertFalse(c.channel.isActive)
+    }
+
+    func testTheConnectTimeoutCoversTheUpgrade() throws {
+        let c = try connect { $0.connectTimeout = .seconds(3) }
+        loop.advanceTime(by: .milliseconds(2_999))
+        XCTAssertEqual(c.log.events, [])
+        loop.advanceTime(by: .milliseconds(1))
+        XCTAssertEqual(c.log.events, ["error 1003 timed out after 3 s (connecting, TLS and upgrade)"])
+        XCTAssertFalse(c.channel.isActive)
+    }
+
+    // MARK: Messages and control frames
+
+    func testASendIsOneMaskedFrame() throws {
+        let c = try open()
+        try c.client.send(text: "hello")
+        try c.client.send(binary: [1, 2, 3])
+        assertFrames(try written(c), [([0x81, 0x85], Array("hello".utf8)), ([0x82, 0x83], [1, 2, 3])])
+    }
+
+    func testAPingIsAnsweredWithAPongWithItsPayload() throws {
+        let c = try open()
+        try c.channel.writeInbound(serverFrame(0x89, Array("are you there".utf8)))
+        assertFrames(try written(c), [([0x8A, 0x8D], Array("are you there".utf8))])
+        XCTAssertEqual(c.log.events, [], "pings are not messages")
+    }
+
+    func testAFragmentedMessageIsDeliveredWhole() throws {
+        let c = try open()
+        try c.channel.writeInbound(serverFrame(0x01, Array("frag".utf8)))
+        try c.channel.writeInbound(serverFrame(0x89, []))  // a ping between fragments
+        try c.channel.writeInbound(serverFrame(0x80, Array("ment".utf8)))
+        XCTAssertEqual(c.log.events, ["message text fragment"])
+        assertFrames(try written(c), [([0x8A, 0x80], [])])
+    }
+
+    // MARK: The close handshake
+
+    func testTheServersCloseIsEchoedAndTheCloseIsCleanWhenTCPEnds() throws {
+        let c = try open()
+        try c.channel.writeInbound(serverFrame(0x88, [0x03, 0xE8] + Array("bye".utf8)))
+        assertFrames(try written(c), [([0x88, 0x82], [0x03, 0xE8])])
+        XCTAssertEqual(c.client.state, .closing)
+        try c.channel.writeInbound(serverFrame(0x81, Array("late".utf8)))
+        XCTAssertEqual(c.log.events, [], "nothing is read after the server's close")
+        try c.channel.close().wait()
+        XCTAssertEqual(c.log.events, ["close 1000 bye clean"])
+        XCTAssertEqual(c.client.state, .closed)
+    }
+
+    func testOurCloseReadsOnUntilTheServersClose() throws {
+        let c = try open()
+        try c.client.close(code: 4000, reason: "done")
+        assertFrames(try written(c), [([0x88, 0x86], [0x0F, 0xA0] + Array("done".utf8))])
+        XCTAssertThrowsError(try c.client.send(text: "after close"))
+        try c.channel.writeInbound(serverFrame(0x81, Array("in flight".utf8)))
+        try c.channel.writeInbound(serverFrame(0x88, [0x0F, 0xA0]))
+        XCTAssertEqual(try written(c).count, 0, "the reply is not echoed")
+        try c.channel.close().wait()
+        XCTAssertEqual(c.log.events, ["message text in flight", "close 4000  clean"])
+    }
+
+    func testTheCloseTimeoutDropsAServerThatNeverAnswers() throws {
+        let c = try open { $0.closeTimeout = .seconds(2) }
+        try c.client.close(code: 1000, reason: "")
+        _ = try written(c)
+        loop.advanceTime(by: .seconds(2))
+        XCTAssertFalse(c.channel.isActive)
+        XCTAssertEqual(c.log.events, ["close 1006 connection closed without a close frame unclean"])
+    }
+
+    func testAProtocolErrorSendsClose1002AfterWhatWasSentThenCloses() throws {
+        let c = try open()
+        c.client.onMessage = { client, _ in try? client.send(text: "echo") }
+        var read = serverFrame(0x81, Array("x".utf8))
+        var bad = serverFrame(0x83, [])  // reserved opcode 3
+        read.writeBuffer(&bad)
+        try c.channel.writeInbound(read)
+        assertFrames(try written(c), [([0x81, 0x84], Array("echo".utf8)), ([0x88, 0x82], [0x03, 0xEA])])
+        XCTAssertFalse(c.channel.isActive)
+        XCTAssertEqual(c.log.events.count, 2)
+        XCTAssertTrue(c.log.events[0].hasPrefix("error 1009 "), c.log.events[0])
+        XCTAssertTrue(c.log.events[1].hasPrefix("close 1002 "), c.log.events[1])
+        XCTAssertTrue(c.log.events[1].hasSuffix(" unclean"), c.log.events[1])
+    }
+
+    func testDestroyInOnErrorStillWritesWhatWasAccepted() throws {
+        let c = try open()
+        c.client.onMessage = { client, _ in try? client.send(text: "echo") }
+        c.client.onError = { client, e in
+            c.log.events.append("error \(e.code.rawValue)")
+            client.destroy()
+        }
+        var read = serverFrame(0x81, Array("x".utf8))
+        var bad = serverFrame(0x81, [0xFF])  // invalid UTF-8
+        read.writeBuffer(&bad)
+        try c.channel.writeInbound(read)
+        assertFrames(try written(c), [([0x81, 0x84], Array("echo".utf8)), ([0x88, 0x82], [0x03, 0xEF])])
+        XCTAssertFalse(c.channel.isActive)
+        XCTAssertEqual(c.log.events, ["error 1009"], "no onClose after destroy")
+    }
+
+    func testTCPEndingWithoutACloseFrameIs1006() throws {
+        let c = try open()
+        try c.channel.close().wait()
+        XCTAssertEqual(c.log.events, ["close 1006 connection closed without a close frame unclean"])
+    }
+
+    // MARK: Keepalive
+
+    func testKeepalivePingsWhenIdleAndDropsWithoutAPong() throws {
+        let c = try open {
+            $0.pingInterval = .seconds(1)
+            $0.pongTimeout = .seconds(2)
+        }
+        loop.advanceTime(by: .seconds(1))
+        assertFrames(try written(c), [([0x89, 0x80], [])])
+        try c.channel.writeInbound(serverFrame(0x8A, []))
+        loop.advanceTime(by: .seconds(1))
+        assertFrames(try written(c), [([0x89, 0x80], [])])
+        XCTAssertTrue(c.channel.isActive, "the pong came in time")
+        loop.advanceTime(by: .seconds(2))
+        XCTAssertFalse(c.channel.isActive)
+        XCTAssertEqual(c.log.events, ["error 1003 keepalive: no pong within 2 s; dropping the connection",
+                                      "close 1006 no pong within 2 s unclean"])
+    }
+}
