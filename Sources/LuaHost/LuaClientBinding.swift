@@ -7,7 +7,7 @@ import NetStack
 enum LuaClientBinding {
     enum Resolved {
         case client(LuaClient)
-        case code(WebSocketErrorCode)
+        case code(WebSocketErrCode)
         case raise
     }
 
@@ -158,7 +158,7 @@ enum LuaClientBinding {
 
     // MARK: Operations shared by the OH_* functions and the methods
 
-    static func addHeader(_ c: LuaClient, vm: LuaVM, tableIndex: Int32) -> WebSocketErrorCode {
+    static func addHeader(_ c: LuaClient, vm: LuaVM, tableIndex: Int32) -> WebSocketErrCode {
         vm.rawField(tableIndex, "fieldName")
         let name = vm.string(at: -1)
         netstack_pop(vm.L, 1)
@@ -169,7 +169,7 @@ enum LuaClientBinding {
         return addHeader(c, WebSocketHeader(n, v))
     }
 
-    static func addHeader(_ c: LuaClient, _ h: WebSocketHeader) -> WebSocketErrorCode {
+    static func addHeader(_ c: LuaClient, _ h: WebSocketHeader) -> WebSocketErrCode {
         do { try HeaderValidation.validate(h) } catch let e as WebSocketError { return e.code } catch { return .noHeaderContext }
         if c.headers.count >= c.client.configuration.maxHeaderCount { return .headerExceeded }
         c.headers.append(h)
@@ -280,7 +280,7 @@ enum LuaClientBinding {
         return .success(())
     }
 
-    static func close(_ c: LuaClient, code: Int64, reason: String) -> WebSocketErrorCode {
+    static func close(_ c: LuaClient, code: Int64, reason: String) -> WebSocketErrCode {
         guard code >= 0, code <= Int64(UInt32.max) else { return .protocolError }
         do { try c.client.close(code: UInt32(code), reason: reason); return .ok } catch let e as WebSocketError { return e.code } catch { return .connectionError }
     }

@@ -110,7 +110,7 @@ enum NetStackModule {
     private static let fnClientConnect = documentedClientFunction("OH_WebSocketClient_Connect") { vm, host, c in
         guard let url = vm.string(at: 2) else {
             if vm.type(at: 2) == LUA_TNIL {
-                lua_pushinteger(vm.L, Int64(WebSocketErrorCode.connectionParseURLError.rawValue))
+                lua_pushinteger(vm.L, Int64(WebSocketErrCode.connectionParseURLError.rawValue))
                 return 1
             }
             return vm.argError(2, "OH_WebSocketClient_Connect", "string")
@@ -128,7 +128,7 @@ enum NetStackModule {
 
     private static let fnClientSend = documentedClientFunction("OH_WebSocketClient_Send") { vm, host, c in
         if vm.type(at: 2) <= LUA_TNIL {
-            lua_pushinteger(vm.L, Int64(WebSocketErrorCode.sendDataNull.rawValue))
+            lua_pushinteger(vm.L, Int64(WebSocketErrCode.sendDataNull.rawValue))
             return 1
         }
         guard var bytes = vm.bytes(at: 2) else { return vm.argError(2, "OH_WebSocketClient_Send", "string") }
@@ -143,7 +143,7 @@ enum NetStackModule {
         }
         // As the C ABI: TEXT when the bytes are valid UTF-8 without NUL, else BINARY.
         let kind: WebSocketMessageKind = (!bytes.contains(0) && UTF8Validator.isValid(bytes)) ? .text : .binary
-        let rc: WebSocketErrorCode
+        let rc: WebSocketErrCode
         do { try c.client.send(bytes, kind: kind); rc = .ok } catch let e as WebSocketError { rc = e.code } catch { rc = .connectionError }
         if rc == .ok { host.observer?.sent(bytes: bytes.count) }
         lua_pushinteger(vm.L, Int64(rc.rawValue))
@@ -165,7 +165,7 @@ enum NetStackModule {
             reason = vm.string(at: -1) ?? ""
             netstack_pop(vm.L, 1)
             if (codeType != LUA_TNIL && given == nil) || (reasonType != LUA_TNIL && reasonType != LUA_TSTRING) {
-                lua_pushinteger(vm.L, Int64(WebSocketErrorCode.protocolError.rawValue))
+                lua_pushinteger(vm.L, Int64(WebSocketErrCode.protocolError.rawValue))
                 return 1
             }
             code = given ?? 0
@@ -189,7 +189,7 @@ enum NetStackModule {
         installClientMetatable(host)
 
         lua_createtable(L, 0, 64)
-        for (name, code) in WebSocketErrorCode.all {
+        for (name, code) in WebSocketErrCode.all {
             lua_pushinteger(L, Int64(code.rawValue))
             lua_setfield(L, -2, name)
         }

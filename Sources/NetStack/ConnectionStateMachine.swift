@@ -38,7 +38,7 @@ struct ConnectionStateMachine {
     }
 
     struct Rejection {
-        var head: HTTPResponseHead
+        var head: UpgradeResponseHead
         var body: ByteBuffer
         var wanted: Int
     }
@@ -166,7 +166,7 @@ struct ConnectionStateMachine {
 
     /// The server answered the upgrade with `head`, not 101; `body` came with it and `wanted`
     /// bytes of body are awaited for the message (what Content-Length promises, at most 256).
-    mutating func rejected(_ head: HTTPResponseHead, body: ByteBuffer, wanted: Int) -> [Action] {
+    mutating func rejected(_ head: UpgradeResponseHead, body: ByteBuffer, wanted: Int) -> [Action] {
         guard case .upgrading = state else { return [] }
         if body.readableBytes >= wanted { return reportRejection(head, body: body) }
         state = .rejected(Rejection(head: head, body: body, wanted: wanted))
@@ -183,10 +183,10 @@ struct ConnectionStateMachine {
         return []
     }
 
-    private mutating func reportRejection(_ head: HTTPResponseHead, body: ByteBuffer) -> [Action] {
+    private mutating func reportRejection(_ head: UpgradeResponseHead, body: ByteBuffer) -> [Action] {
         var message = "server rejected the upgrade: \(head.statusLine)"
         if body.readableBytes > 0 {
-            let preview = body.withUnsafeReadableBytes { HTTPResponseHead.preview($0, limit: 200) }
+            let preview = body.withUnsafeReadableBytes { UpgradeResponseHead.preview($0, limit: 200) }
             message += "; body: \(preview)"
         }
         return failBeforeOpen(WebSocketError(.connectionError, message)) + [.closeChannel]

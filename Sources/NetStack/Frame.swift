@@ -1,16 +1,33 @@
 import COpenSSL
 import NIOCore
 
-/// RFC 6455 opcodes.
-public enum WebSocketOpcode: UInt8, Sendable {
-    case continuation = 0x0
-    case text = 0x1
-    case binary = 0x2
-    case close = 0x8
-    case ping = 0x9
-    case pong = 0xA
+/// An RFC 6455 opcode (§5.2). A struct over the 4-bit value rather than an enum, so a parsed
+/// header keeps an unknown opcode as it came and the receiver can name it when it rejects it.
+public struct FrameOpcode: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+    public var rawValue: UInt8
+    public init(rawValue: UInt8) { self.rawValue = rawValue }
 
-    var isControl: Bool { rawValue & 0x8 != 0 }
+    public static let continuation = FrameOpcode(rawValue: 0x0)
+    public static let text = FrameOpcode(rawValue: 0x1)
+    public static let binary = FrameOpcode(rawValue: 0x2)
+    public static let close = FrameOpcode(rawValue: 0x8)
+    public static let ping = FrameOpcode(rawValue: 0x9)
+    public static let pong = FrameOpcode(rawValue: 0xA)
+
+    /// Control frames (close, ping, pong and the reserved 0xB-0xF) have the high bit set.
+    public var isControl: Bool { rawValue & 0x8 != 0 }
+
+    public var description: String {
+        switch self {
+        case .continuation: return "continuation"
+        case .text: return "text"
+        case .binary: return "binary"
+        case .close: return "close"
+        case .ping: return "ping"
+        case .pong: return "pong"
+        default: return "0x" + String(rawValue, radix: 16)
+        }
+    }
 }
 
 /// The header of one frame as it appeared on the wire.
@@ -18,8 +35,8 @@ package struct FrameHeader: Equatable {
     var fin: Bool
     /// RSV1..RSV3 as the three bits 0b100, 0b010, 0b001.
     var rsv: UInt8
-    /// Raw opcode (unknown values are kept so the receiver can reject them precisely).
-    var opcode: UInt8
+    /// Unknown values are kept so the receiver can reject them precisely.
+    var opcode: FrameOpcode
     var maskKey: UInt32?
     var payloadLength: Int
     var headerLength: Int
@@ -74,7 +91,7 @@ package enum FrameParser {
             key = UInt32(bytes[offset]) | UInt32(bytes[offset + 1]) << 8 | UInt32(bytes[offset + 2]) << 16 | UInt32(bytes[offset + 3]) << 24
             offset += 4
         }
-        return FrameHeader(fin: b0 & 0x80 != 0, rsv: (b0 >> 4) & 0x7, opcode: b0 & 0x0F,
+        return FrameHeader(fin: b0 & 0x80 != 0, rsv: (b0 >> 4) & 0x7, opcode: FrameOpcode(rawValue: b0 & 0x0F),
                            maskKey: key, payloadLength: length, headerLength: offset)
     }
 
@@ -164,7 +181,7 @@ package enum FrameEncoder {
     /// Writes a frame header; when `maskKey` is given, the caller writes the payload and masks it.
     @inline(__always)
     package static func writeHeader(into buffer: inout ByteBuffer, fin: Bool = true, rsv1: Bool = false,
-                            opcode: WebSocketOpcode, payloadLength n: Int, maskKey: UInt32?) {
+                            opcode: FrameOpcode, payloadLength n: Int, maskKey: UInt32?) {
         let b0 = (fin ? 0x80 : 0) | (rsv1 ? 0x40 : 0) | opcode.rawValue
         let maskBit: UInt8 = maskKey == nil ? 0 : 0x80
         if n < 126 {
@@ -181,7 +198,7 @@ package enum FrameEncoder {
 
     /// Appends one complete frame (header and payload, masked with `maskKey` when given).
     package static func writeFrame(into buffer: inout ByteBuffer, fin: Bool = true, rsv1: Bool = false,
-                           opcode: WebSocketOpcode, payload: UnsafeRawBufferPointer, maskKey: UInt32?) {
+                           opcode: FrameOpcode, payload: UnsafeRawBufferPointer, maskKey: UInt32?) {
         let n = payload.count
         buffer.reserveCapacity(minimumWritableBytes: headerSize(payloadLength: n, masked: maskKey != nil) + n)
         writeHeader(into: &buffer, fin: fin, rsv1: rsv1, opcode: opcode, payloadLength: n, maskKey: maskKey)
@@ -198,7 +215,7 @@ package enum FrameEncoder {
     }
 
     package static func writeFrame(into buffer: inout ByteBuffer, fin: Bool = true, rsv1: Bool = false,
-                           opcode: WebSocketOpcode, payload: ByteBuffer, maskKey: UInt32?) {
+                           opcode: FrameOpcode, payload: ByteBuffer, maskKey: UInt32?) {
         payload.withUnsafeReadableBytes { raw in
             writeFrame(into: &buffer, fin: fin, rsv1: rsv1, opcode: opcode, payload: raw, maskKey: maskKey)
         }

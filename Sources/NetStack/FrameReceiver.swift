@@ -46,11 +46,11 @@ package struct FrameReceiver {
     /// Feeds the part of a text frame's payload not yet validated (the payload starts at
     /// `payloadAt` in `buffer`); a failure event when it cannot be UTF-8.
     private mutating func checkPartialText(_ h: FrameHeader, _ buffer: ByteBuffer, payloadAt: Int) -> Event? {
-        let isText = (h.opcode == 0x1 && h.rsv == 0 && messageKind == nil)
-            || (h.opcode == 0x0 && messageKind == .text && !messageCompressed && h.rsv == 0)
+        let isText = (h.opcode == .text && h.rsv == 0 && messageKind == nil)
+            || (h.opcode == .continuation && messageKind == .text && !messageCompressed && h.rsv == 0)
         guard isText, h.maskKey == nil else { return nil }
         let available = buffer.readableBytes - payloadAt
-        var state = partialText?.state ?? (h.opcode == 0x0 ? utf8 : UTF8Validator())
+        var state = partialText?.state ?? (h.opcode == .continuation ? utf8 : UTF8Validator())
         let from = partialText?.validated ?? 0
         guard available > from else { return nil }
         let ok = buffer.withUnsafeReadableBytes { raw in
@@ -69,7 +69,7 @@ package struct FrameReceiver {
         self.deflate = deflate
     }
 
-    private func fail(_ close: UInt16, _ message: String, code: WebSocketErrorCode = .protocolError) -> Event {
+    private func fail(_ close: UInt16, _ message: String, code: WebSocketErrCode = .protocolError) -> Event {
         .failure(closeCode: close, error: WebSocketError(code, message))
     }
 
@@ -157,19 +157,19 @@ package struct FrameReceiver {
         let rsv1 = h.rsv & 0b100 != 0
         if h.rsv & 0b011 != 0 { return fail(CloseCode.protocolError, "reserved bits RSV2/RSV3 set") }
         switch h.opcode {
-        case 0x8, 0x9, 0xA:
+        case .close, .ping, .pong:
             if !h.fin { return fail(CloseCode.protocolError, "fragmented control frame") }
             if h.payloadLength > 125 { return fail(CloseCode.protocolError, "control frame payload over 125 bytes") }
             if rsv1 { return fail(CloseCode.protocolError, "RSV1 set on a control frame") }
             switch h.opcode {
-            case 0x9: return .ping(payload)
-            case 0xA: return .pong(payload)
+            case .ping: return .ping(payload)
+            case .pong: return .pong(payload)
             default: return parseClose(payload)
             }
-        case 0x1, 0x2:
+        case .text, .binary:
             if messageKind != nil { return fail(CloseCode.protocolError, "new data frame while a fragmented message is open") }
             if rsv1 && deflate == nil { return fail(CloseCode.protocolError, "RSV1 set but no extension was negotiated") }
-            let kind: WebSocketMessageKind = h.opcode == 0x1 ? .text : .binary
+            let kind: WebSocketMessageKind = h.opcode == .text ? .text : .binary
             if h.fin && !rsv1 {
                 // The common case: a whole, uncompressed message in one frame.
                 if kind == .text {
@@ -188,12 +188,12 @@ package struct FrameReceiver {
             utf8.reset()
             assembled = nil
             return appendFragment(payload, fin: h.fin)
-        case 0x0:
+        case .continuation:
             guard messageKind != nil else { return fail(CloseCode.protocolError, "continuation frame without a message to continue") }
             if rsv1 { return fail(CloseCode.protocolError, "RSV1 set on a continuation frame") }
             return appendFragment(payload, fin: h.fin)
         default:
-            return fail(CloseCode.protocolError, "unknown opcode 0x\(String(h.opcode, radix: 16))")
+            return fail(CloseCode.protocolError, "unknown opcode \(h.opcode)")
         }
     }
 

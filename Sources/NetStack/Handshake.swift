@@ -119,7 +119,7 @@ package struct ClientHandshake {
         }
         var hasUserAgent = false
         for h in headers {
-            if HTTPResponseHead.sameName(h.name, "user-agent") { hasUserAgent = true }
+            if UpgradeResponseHead.sameName(h.name, "user-agent") { hasUserAgent = true }
             buffer.writeString(h.name)
             buffer.writeStaticString(": ")
             buffer.writeString(h.value)
@@ -143,21 +143,21 @@ package struct ClientHandshake {
     }
 
     /// Checks a parsed 101 response. Errors carry `WEBSOCKET_PROTOCOL_ERROR` and say what was wrong.
-    func validate(_ response: HTTPResponseHead) throws -> Agreement {
+    func validate(_ response: UpgradeResponseHead) throws -> Agreement {
         func fail(_ why: String) -> WebSocketError {
             WebSocketError(.protocolError, "handshake failed: \(why) (\(response.statusLine))")
         }
         guard response.statusCode == 101 else { throw fail("status is not 101") }
-        guard let upgrade = response.value(of: "upgrade"), HTTPResponseHead.sameName(upgrade, "websocket") else {
+        guard let upgrade = response.value(of: "upgrade"), UpgradeResponseHead.sameName(upgrade, "websocket") else {
             throw fail("missing or wrong Upgrade header")
         }
         guard let connection = response.value(of: "connection"),
-              connection.split(separator: ",").contains(where: { HTTPResponseHead.sameName(String($0).trimmingCharacters(in: " \t"), "upgrade") }) else {
+              connection.split(separator: ",").contains(where: { UpgradeResponseHead.sameName(String($0).trimmingCharacters(in: " \t"), "upgrade") }) else {
             throw fail("missing or wrong Connection header")
         }
         guard let accept = response.value(of: "sec-websocket-accept") else { throw fail("missing Sec-WebSocket-Accept") }
         let expected = Self.acceptValue(forKey: key)
-        // Header values arrive trimmed (HTTPResponseHead.parse).
+        // Header values arrive trimmed (UpgradeResponseHead.parse).
         guard accept == expected else {
             throw fail("Sec-WebSocket-Accept is '\(accept)', expected '\(expected)'")
         }
@@ -189,7 +189,7 @@ package struct ClientHandshake {
 }
 
 /// A parsed HTTP/1.1 response head.
-struct HTTPResponseHead {
+struct UpgradeResponseHead {
     var statusLine: String
     var statusCode: Int
     var reason: String
@@ -210,7 +210,7 @@ struct HTTPResponseHead {
 
     enum ParseResult {
         case needMore
-        case head(HTTPResponseHead, consumed: Int)
+        case head(UpgradeResponseHead, consumed: Int)
         case invalid(String)
     }
 
@@ -273,7 +273,7 @@ struct HTTPResponseHead {
             while vhi > vlo && (bytes[vhi - 1] == 0x20 || bytes[vhi - 1] == 0x09) { vhi -= 1 }
             headers.append(WebSocketHeader(text(lo, colon), text(vlo, vhi)))
         }
-        return .head(HTTPResponseHead(statusLine: statusLine, statusCode: code, reason: reason, headers: headers), consumed: end + 4)
+        return .head(UpgradeResponseHead(statusLine: statusLine, statusCode: code, reason: reason, headers: headers), consumed: end + 4)
     }
 
     static func preview(_ bytes: UnsafeRawBufferPointer, limit: Int = 64) -> String {

@@ -273,8 +273,8 @@ public final class WebSocketClient: @unchecked Sendable {
     /// 3000-4999 (else `WEBSOCKET_PROTOCOL_ERROR`); the reason is at most 123 bytes of UTF-8
     /// (else `WEBSOCKET_DATA_LENGTH_EXCEEDED`). Before the connection is open: 1017. Closing an
     /// already closing connection does nothing and succeeds.
-    public func close(code: UInt32 = 1000, reason: String = "") throws {
-        let code = code == 0 ? 1000 : code
+    public func close(code: UInt32 = UInt32(CloseCode.normal), reason: String = "") throws {
+        let code = code == 0 ? UInt32(CloseCode.normal) : code
         guard code <= UInt32(UInt16.max), CloseCode.isValidOnWire(UInt16(code)) else {
             throw WebSocketError(.protocolError, "invalid close code \(code) (use 1000-1003, 1007-1011 or 3000-4999)")
         }

@@ -200,7 +200,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
     /// message without another copy. Anything else goes into the spare buffer, which is reused.
     private func keepPartialFrame(_ rest: inout ByteBuffer) {
         if let h = try? FrameParser.parseHeader(rest, maxFrameSize: config.maxReceiveSize),
-           h.fin, h.rsv == 0, h.opcode == 0x1 || h.opcode == 0x2, h.maskKey == nil,
+           h.fin, h.rsv == 0, h.opcode == .text || h.opcode == .binary, h.maskKey == nil,
            h.payloadLength >= config.ownStorageThreshold, rest.readableBytes < h.headerLength + h.payloadLength {
             rest.moveReaderIndex(forwardBy: h.headerLength)
             var data = allocator.buffer(capacity: h.payloadLength)
@@ -225,7 +225,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
     }
 
     private func readHandshake(context: ChannelHandlerContext) {
-        let result = inbound!.withUnsafeReadableBytes { HTTPResponseHead.parse($0, maxSize: 64 * 1024) }
+        let result = inbound!.withUnsafeReadableBytes { UpgradeResponseHead.parse($0, maxSize: 64 * 1024) }
         switch result {
         case .needMore:
             return
@@ -453,7 +453,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
             client?.queued.wrappingDecrement(by: bytes.count, ordering: .relaxed)
             return
         }
-        let opcode: WebSocketOpcode = kind == .text ? .text : .binary
+        let opcode: FrameOpcode = kind == .text ? .text : .binary
         if let deflate = deflate, deflate.canCompress, bytes.count >= deflate.compressionThreshold,
            let compressed = deflate.compress(bytes, allocator: allocator) {
             config.trace?("> \(kind) message, \(bytes.count) bytes (deflated to \(compressed.readableBytes))")
@@ -481,7 +481,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
         writeControl(.ping, b)
     }
 
-    private func writeControl(_ opcode: WebSocketOpcode, _ payload: ByteBuffer) {
+    private func writeControl(_ opcode: FrameOpcode, _ payload: ByteBuffer) {
         if let trace = config.trace {
             if opcode == .close, payload.readableBytes >= 2 {
                 var p = payload
@@ -592,7 +592,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
     func errorCaught(context: ChannelHandlerContext, error: Error) {
         if let v = tlsVerification, !v.isValid {
             // The same code OH_NetStack_VerifyCertification gives for this chain.
-            run(machine.transportError(WebSocketError(WebSocketErrorCode(rawValue: Int32(v.code)), "TLS certificate verification failed: \(v)")))
+            run(machine.transportError(WebSocketError(WebSocketErrCode(rawValue: Int32(v.code)), "TLS certificate verification failed: \(v)")))
         } else {
             run(machine.transportError(WebSocketError(.connectionError, Self.describeIOError(error))))
         }

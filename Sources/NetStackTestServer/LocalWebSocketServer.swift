@@ -472,13 +472,13 @@ final class ServerConnectionHandler: ChannelInboundHandler {
         }
     }
 
-    private func writeFrame(_ context: ChannelHandlerContext, _ opcode: WebSocketOpcode, _ payload: [UInt8], rsv1: Bool = false) {
+    private func writeFrame(_ context: ChannelHandlerContext, _ opcode: FrameOpcode, _ payload: [UInt8], rsv1: Bool = false) {
         var b = context.channel.allocator.buffer(capacity: payload.count + 10)
         payload.withUnsafeBytes { FrameEncoder.writeFrame(into: &b, rsv1: rsv1, opcode: opcode, payload: $0, maskKey: nil) }
         context.write(wrapOutboundOut(b), promise: nil)
     }
 
-    private func sendMessage(_ context: ChannelHandlerContext, _ opcode: WebSocketOpcode, _ payload: [UInt8], allowCompression: Bool = true) {
+    private func sendMessage(_ context: ChannelHandlerContext, _ opcode: FrameOpcode, _ payload: [UInt8], allowCompression: Bool = true) {
         if allowCompression, let deflate = deflate,
            let compressed = payload.withUnsafeBytes({ deflate.compress($0, allocator: context.channel.allocator) }) {
             var b = context.channel.allocator.buffer(capacity: compressed.readableBytes + 10)

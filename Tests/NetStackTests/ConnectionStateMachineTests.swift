@@ -17,9 +17,9 @@ final class ConnectionStateMachineTests: XCTestCase {
     let closing: [Machine.Action] = [.setClientState(.closing), .stopKeepalive, .armCloseTimer]
     let boom = WebSocketError(.protocolError, "reserved opcode 3")
 
-    func head(_ status: String) -> HTTPResponseHead {
+    func head(_ status: String) -> UpgradeResponseHead {
         let text = "HTTP/1.1 \(status)\r\nContent-Length: 9\r\n\r\n"
-        guard case .head(let h, _) = text.utf8.withContiguousStorageIfAvailable({ HTTPResponseHead.parse(UnsafeRawBufferPointer($0), maxSize: 4096) })! else {
+        guard case .head(let h, _) = text.utf8.withContiguousStorageIfAvailable({ UpgradeResponseHead.parse(UnsafeRawBufferPointer($0), maxSize: 4096) })! else {
             fatalError("test head does not parse")
         }
         return h
@@ -121,7 +121,7 @@ final class ConnectionStateMachineTests: XCTestCase {
 
     func testATransportErrorBeforeTheUpgradeIsTheTerminalError() {
         var m = Machine()
-        let tls = WebSocketError(WebSocketErrorCode(rawValue: 2_305_010), "TLS certificate verification failed: expired")
+        let tls = WebSocketError(WebSocketErrCode(rawValue: 2_305_010), "TLS certificate verification failed: expired")
         let actions = m.transportError(tls)
         XCTAssertEqual(terminals(actions), [.reportError(tls, terminal: true)])
         XCTAssertEqual(actions.last, .closeChannel)

@@ -88,7 +88,7 @@ final class EndToEndTests: XCTestCase {
         })
         XCTAssertEqual(h.openResult?.protocolName, "mqtt")
         let bad = runClient(base + "/misbehave/unoffered-protocol", configure: { $0.protocols = ["a"] })
-        XCTAssertEqual(bad.errors.first?.0, WebSocketErrorCode.protocolError.rawValue)
+        XCTAssertEqual(bad.errors.first?.0, WebSocketErrCode.protocolError.rawValue)
         XCTAssertNil(bad.close)
     }
 
@@ -139,16 +139,16 @@ final class EndToEndTests: XCTestCase {
 
     func testConnectionRefusedDNSAndTimeouts() {
         let refused = runClient("ws://127.0.0.1:1/")
-        XCTAssertEqual(refused.errors.first?.0, WebSocketErrorCode.connectionError.rawValue)
+        XCTAssertEqual(refused.errors.first?.0, WebSocketErrCode.connectionError.rawValue)
         XCTAssertTrue(refused.errors.first?.1.contains("refused") ?? false, "\(refused.errors)")
         XCTAssertEqual(refused.events.count, 1, "onError alone")
 
         let dns = runClient("ws://no-such-host.invalid/")
-        XCTAssertEqual(dns.errors.first?.0, WebSocketErrorCode.connectionError.rawValue)
+        XCTAssertEqual(dns.errors.first?.0, WebSocketErrCode.connectionError.rawValue)
         XCTAssertTrue(dns.errors.first?.1.contains("DNS") ?? false, "\(dns.errors)")
 
         let hang = runClient(base + "/misbehave/hang", configure: { $0.connectTimeout = .milliseconds(300) })
-        XCTAssertEqual(hang.errors.first?.0, WebSocketErrorCode.connectionError.rawValue)
+        XCTAssertEqual(hang.errors.first?.0, WebSocketErrCode.connectionError.rawValue)
         XCTAssertTrue(hang.errors.first?.1.contains("timed out") ?? false, "\(hang.errors)")
         XCTAssertEqual(hang.events.count, 1)
 
@@ -160,22 +160,22 @@ final class EndToEndTests: XCTestCase {
 
     func testUpgradeFailuresCarryTheReason() {
         let rejected = runClient(base + "/status?code=403")
-        XCTAssertEqual(rejected.errors.first?.0, WebSocketErrorCode.connectionError.rawValue)
+        XCTAssertEqual(rejected.errors.first?.0, WebSocketErrCode.connectionError.rawValue)
         XCTAssertTrue(rejected.errors.first?.1.contains("HTTP/1.1 403 Forbidden") ?? false)
         XCTAssertTrue(rejected.errors.first?.1.contains("rejected by the test server") ?? false, "body preview")
 
         let accept = runClient(base + "/misbehave/bad-accept")
-        XCTAssertEqual(accept.errors.first?.0, WebSocketErrorCode.protocolError.rawValue)
+        XCTAssertEqual(accept.errors.first?.0, WebSocketErrCode.protocolError.rawValue)
         XCTAssertTrue(accept.errors.first?.1.contains("Sec-WebSocket-Accept") ?? false)
 
         let garbage = runClient(base + "/misbehave/garbage")
-        XCTAssertEqual(garbage.errors.first?.0, WebSocketErrorCode.protocolError.rawValue)
+        XCTAssertEqual(garbage.errors.first?.0, WebSocketErrCode.protocolError.rawValue)
 
         let half = runClient(base + "/misbehave/half-response")
-        XCTAssertEqual(half.errors.first?.0, WebSocketErrorCode.connectionClosedByPeer.rawValue)
+        XCTAssertEqual(half.errors.first?.0, WebSocketErrCode.connectionClosedByPeer.rawValue)
 
         let ext = runClient(base + "/misbehave/unoffered-extension")
-        XCTAssertEqual(ext.errors.first?.0, WebSocketErrorCode.protocolError.rawValue)
+        XCTAssertEqual(ext.errors.first?.0, WebSocketErrCode.protocolError.rawValue)
         for r in [rejected, accept, garbage, half, ext] {
             XCTAssertEqual(r.events.count, 1, "exactly one terminal event: \(r.events)")
         }
@@ -183,7 +183,7 @@ final class EndToEndTests: XCTestCase {
 
     // MARK: Errors after open
 
-    func expectFailure(_ path: String, closeCode: UInt32, errorCode: WebSocketErrorCode, mentioning: String,
+    func expectFailure(_ path: String, closeCode: UInt32, errorCode: WebSocketErrCode, mentioning: String,
                        configure: (inout WebSocketClientConfiguration) -> Void = { _ in }, line: UInt = #line) {
         let r = runClient(base + path, configure: configure)
         XCTAssertEqual(r.errors.first?.0, errorCode.rawValue, "\(r.events)", line: line)
@@ -243,7 +243,7 @@ final class EndToEndTests: XCTestCase {
             $0.pingInterval = .milliseconds(100)
             $0.pongTimeout = .milliseconds(200)
         })
-        XCTAssertEqual(r.errors.first?.0, WebSocketErrorCode.connectionError.rawValue)
+        XCTAssertEqual(r.errors.first?.0, WebSocketErrCode.connectionError.rawValue)
         XCTAssertTrue(r.errors.first?.1.contains("pong") ?? false)
         XCTAssertEqual(r.close?.0, 1006)
         // With answers, keepalive keeps the connection up.

@@ -38,9 +38,9 @@ final class HandshakeTests: XCTestCase {
         """)
     }
 
-    func parse(_ text: String) -> HTTPResponseHead? {
+    func parse(_ text: String) -> UpgradeResponseHead? {
         let bytes = Array(text.utf8)
-        guard case .head(let h, _) = bytes.withUnsafeBytes({ HTTPResponseHead.parse($0, maxSize: 1 << 16) }) else { return nil }
+        guard case .head(let h, _) = bytes.withUnsafeBytes({ UpgradeResponseHead.parse($0, maxSize: 1 << 16) }) else { return nil }
         return h
     }
 

@@ -57,7 +57,7 @@ final class HostilePeerTests: XCTestCase {
         let message = r.errors.first?.1 ?? ""
         XCTAssertTrue(message.contains("HTTP/1.1 403 Forbidden"), message)
         XCTAssertFalse(message.contains("timed out"), message)
-        XCTAssertEqual(r.errors.first?.0, WebSocketErrorCode.connectionError.rawValue)
+        XCTAssertEqual(r.errors.first?.0, WebSocketErrCode.connectionError.rawValue)
     }
 
     /// `connect` printed the server's status line raw: a server could drive the user's terminal.

@@ -51,7 +51,7 @@ final class LuaHostTests: XCTestCase {
     func testAnEchoSentBeforeAProtocolErrorIsWrittenWhenOnErrorDestroys() throws {
         let marker = "lua-\(UUID().uuidString.prefix(8)):"
         let o = try run("destroy_in_onerror.lua", args: [Servers.plain.url + "/misbehave/text-then-opcode", marker])
-        XCTAssertTrue(o.stdout.contains("error\t\(WebSocketErrorCode.protocolError.rawValue)"), o.stdout + o.log.joined(separator: "\n"))
+        XCTAssertTrue(o.stdout.contains("error\t\(WebSocketErrCode.protocolError.rawValue)"), o.stdout + o.log.joined(separator: "\n"))
         let deadline = Date() + 5
         while Servers.plain.lastClientMessage != marker + "hi" && Date() < deadline { usleep(10_000) }
         XCTAssertEqual(Servers.plain.lastClientMessage, marker + "hi")

@@ -2,32 +2,32 @@
 ///
 /// A struct over an integer rather than an enum, so that codes pass through the C and Lua
 /// boundaries unchanged and new values can be added without breaking switches.
-public struct WebSocketErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+public struct WebSocketErrCode: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
     public var rawValue: Int32
     public init(rawValue: Int32) { self.rawValue = rawValue }
 
-    public static let ok = WebSocketErrorCode(rawValue: 0)
-    public static let base = WebSocketErrorCode(rawValue: 1000)
-    public static let clientNull = WebSocketErrorCode(rawValue: 1001)
-    public static let clientNotCreated = WebSocketErrorCode(rawValue: 1002)
-    public static let connectionError = WebSocketErrorCode(rawValue: 1003)
-    public static let connectionParseURLError = WebSocketErrorCode(rawValue: 1005)
-    public static let connectionNoMemory = WebSocketErrorCode(rawValue: 1006)
-    public static let connectionClosedByPeer = WebSocketErrorCode(rawValue: 1007)
-    public static let destroyed = WebSocketErrorCode(rawValue: 1008)
-    public static let protocolError = WebSocketErrorCode(rawValue: 1009)
-    public static let sendNoMemory = WebSocketErrorCode(rawValue: 1010)
-    public static let sendDataNull = WebSocketErrorCode(rawValue: 1011)
-    public static let dataLengthExceeded = WebSocketErrorCode(rawValue: 1012)
-    public static let queueLengthExceeded = WebSocketErrorCode(rawValue: 1013)
-    public static let noClientContext = WebSocketErrorCode(rawValue: 1014)
-    public static let noHeaderContext = WebSocketErrorCode(rawValue: 1015)
-    public static let headerExceeded = WebSocketErrorCode(rawValue: 1016)
-    public static let noConnection = WebSocketErrorCode(rawValue: 1017)
-    public static let noConnectionContext = WebSocketErrorCode(rawValue: 1018)
+    public static let ok = WebSocketErrCode(rawValue: 0)
+    public static let base = WebSocketErrCode(rawValue: 1000)
+    public static let clientNull = WebSocketErrCode(rawValue: 1001)
+    public static let clientNotCreated = WebSocketErrCode(rawValue: 1002)
+    public static let connectionError = WebSocketErrCode(rawValue: 1003)
+    public static let connectionParseURLError = WebSocketErrCode(rawValue: 1005)
+    public static let connectionNoMemory = WebSocketErrCode(rawValue: 1006)
+    public static let connectionClosedByPeer = WebSocketErrCode(rawValue: 1007)
+    public static let destroyed = WebSocketErrCode(rawValue: 1008)
+    public static let protocolError = WebSocketErrCode(rawValue: 1009)
+    public static let sendNoMemory = WebSocketErrCode(rawValue: 1010)
+    public static let sendDataNull = WebSocketErrCode(rawValue: 1011)
+    public static let dataLengthExceeded = WebSocketErrCode(rawValue: 1012)
+    public static let queueLengthExceeded = WebSocketErrCode(rawValue: 1013)
+    public static let noClientContext = WebSocketErrCode(rawValue: 1014)
+    public static let noHeaderContext = WebSocketErrCode(rawValue: 1015)
+    public static let headerExceeded = WebSocketErrCode(rawValue: 1016)
+    public static let noConnection = WebSocketErrCode(rawValue: 1017)
+    public static let noConnectionContext = WebSocketErrCode(rawValue: 1018)
 
     /// Every documented code with its C name, in numeric order.
-    public static let all: [(name: String, code: WebSocketErrorCode)] = [
+    public static let all: [(name: String, code: WebSocketErrCode)] = [
         ("WEBSOCKET_OK", .ok), ("E_BASE", .base),
         ("WEBSOCKET_CLIENT_NULL", .clientNull), ("WEBSOCKET_CLIENT_NOT_CREATED", .clientNotCreated),
         ("WEBSOCKET_CONNECTION_ERROR", .connectionError),
@@ -79,10 +79,10 @@ public struct WebSocketErrorCode: RawRepresentable, Hashable, Sendable, CustomSt
 
 /// An error from the engine: a documented code plus a message that says what happened.
 public struct WebSocketError: Error, Hashable, Sendable, CustomStringConvertible {
-    public var code: WebSocketErrorCode
+    public var code: WebSocketErrCode
     public var message: String
 
-    public init(_ code: WebSocketErrorCode, _ message: String) {
+    public init(_ code: WebSocketErrCode, _ message: String) {
         self.code = code
         self.message = message
     }
