@@ -25,6 +25,16 @@ package struct FrameReceiver {
         case failure(closeCode: UInt16, error: WebSocketError)
     }
 
+    /// What one call of `next` did.
+    package enum Step {
+        /// A frame (or a violation) produced an event.
+        case event(Event)
+        /// A frame was consumed without an event: a fragment of a message not yet complete.
+        case consumed
+        /// Nothing consumed: the next frame has not fully arrived.
+        case needMore
+    }
+
     let expectMaskedFrames: Bool
     let maxMessageSize: Int
     package var deflate: PerMessageDeflate?
@@ -80,9 +90,9 @@ package struct FrameReceiver {
         checkPartialText(header, payload, payloadAt: 0)
     }
 
-    /// Completes such a frame once its payload is whole: the checks and the event `next` would have
-    /// given for the whole frame. The payload is delivered as it is, never copied.
-    package mutating func completeFrame(_ header: FrameHeader, payload: ByteBuffer) -> Event? {
+    /// Completes such a frame once its payload is whole: the checks and the step `next` would have
+    /// given for the whole frame (`.event` or `.consumed`). The payload is delivered as it is, never copied.
+    package mutating func completeFrame(_ header: FrameHeader, payload: ByteBuffer) -> Step {
         partialText = nil
         var payload = payload
         if let key = header.maskKey, header.payloadLength > 0 {
@@ -90,7 +100,13 @@ package struct FrameReceiver {
                 _ = Masking.apply(key: key, to: raw.baseAddress!, count: raw.count)
             }
         }
-        return handle(header, payload, callerOwnsPayload: true)
+        return step(handle(header, payload, callerOwnsPayload: true))
+    }
+
+    @inline(__always)
+    private func step(_ event: Event?) -> Step {
+        if let e = event { return .event(e) }
+        return .consumed
     }
 
     private enum HeaderRead {
@@ -98,11 +114,10 @@ package struct FrameReceiver {
         case header(FrameHeader)
     }
 
-    /// Consumes at most one frame from `buffer`. Returns nil when more bytes are needed, or when
-    /// a frame was consumed that produced no event (a non-final fragment).
-    /// `progressed` tells the caller whether anything was consumed.
-    package mutating func next(from buffer: inout ByteBuffer, progressed: inout Bool) -> Event? {
-        progressed = false
+    /// Consumes at most one frame from `buffer`: its event, `.consumed` for a frame without one
+    /// (a non-final fragment), or `.needMore` when the next frame has not fully arrived. After a
+    /// failure event the receiver is not to be fed again.
+    package mutating func next(from buffer: inout ByteBuffer) -> Step {
         // One access to the buffer's bytes for the mask bit and the header. The mask bit decides
         // before anything else whether this peer may send the frame.
         let expectMasked = expectMaskedFrames, limit = maxMessageSize
@@ -121,28 +136,23 @@ package struct FrameReceiver {
         let header: FrameHeader
         switch read {
         case .needMore:
-            return nil
+            return .needMore
         case .wrongMask:
-            progressed = true
-            return fail(CloseCode.protocolError, expectMaskedFrames ? "unmasked frame from a client" : "masked frame from the server")
+            return .event(fail(CloseCode.protocolError, expectMaskedFrames ? "unmasked frame from a client" : "masked frame from the server"))
         case .tooLarge(let n):
-            progressed = true
-            return fail(CloseCode.messageTooBig, "incoming frame of \(n) bytes exceeds the limit of \(maxMessageSize) bytes", code: .dataLengthExceeded)
+            return .event(fail(CloseCode.messageTooBig, "incoming frame of \(n) bytes exceeds the limit of \(maxMessageSize) bytes", code: .dataLengthExceeded))
         case .badLength:
-            progressed = true
-            return fail(CloseCode.protocolError, "invalid frame length")
+            return .event(fail(CloseCode.protocolError, "invalid frame length"))
         case .header(let h):
             header = h
         }
         guard buffer.readableBytes >= header.headerLength + header.payloadLength else {
             if let failure = checkPartialText(header, buffer, payloadAt: header.headerLength) {
-                progressed = true
-                return failure
+                return .event(failure)
             }
-            return nil
+            return .needMore
         }
         partialText = nil
-        progressed = true
         buffer.moveReaderIndex(forwardBy: header.headerLength)
         var payload = buffer.readSlice(length: header.payloadLength)!
         if let key = header.maskKey, header.payloadLength > 0 {
@@ -150,7 +160,7 @@ package struct FrameReceiver {
                 _ = Masking.apply(key: key, to: raw.baseAddress!, count: raw.count)
             }
         }
-        return handle(header, payload, callerOwnsPayload: false)
+        return step(handle(header, payload, callerOwnsPayload: false))
     }
 
     private mutating func handle(_ h: FrameHeader, _ payload: ByteBuffer, callerOwnsPayload: Bool) -> Event? {

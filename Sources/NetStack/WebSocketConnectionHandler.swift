@@ -169,7 +169,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
                 }
                 return
             }
-            if let event = receiver.completeFrame(p.header, payload: p.data), !handle(event) { return }
+            if case .event(let event) = receiver.completeFrame(p.header, payload: p.data), !handle(event) { return }
         }
         if var pending = inbound, pending.readableBytes > 0 {
             // A frame began in an earlier read: complete it with only the bytes it lacks.
@@ -283,13 +283,15 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
     }
 
     private func processFrames(_ buffer: inout ByteBuffer) {
-        var progressed = false
         while machine.isReceiving {
-            guard let event = receiver.next(from: &buffer, progressed: &progressed) else {
-                if progressed { continue }
+            switch receiver.next(from: &buffer) {
+            case .event(let event):
+                if !handle(event) { return }
+            case .consumed:
+                continue
+            case .needMore:
                 return
             }
-            if !handle(event) { return }
         }
     }
 

@@ -427,11 +427,12 @@ final class ServerConnectionHandler: ChannelInboundHandler {
     // MARK: Frames
 
     private func processFrames(context: ChannelHandlerContext, _ buffer: inout ByteBuffer) {
-        var progressed = false
         while !closed {
-            guard let event = receiver.next(from: &buffer, progressed: &progressed) else {
-                if progressed { continue }
-                return
+            let event: FrameReceiver.Event
+            switch receiver.next(from: &buffer) {
+            case .event(let e): event = e
+            case .consumed: continue
+            case .needMore: return
             }
             switch event {
             case .message(let kind, var data):

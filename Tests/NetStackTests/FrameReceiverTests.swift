@@ -30,11 +30,12 @@ final class FrameReceiverTests: XCTestCase {
         var r = FrameReceiver(expectMaskedFrames: masked, maxMessageSize: max, deflate: deflate)
         var buffer = ByteBuffer(bytes: bytes)
         var out: [String] = []
-        var progressed = false
-        while true {
-            guard let e = r.next(from: &buffer, progressed: &progressed) else {
-                if progressed { continue }
-                break
+        loop: while true {
+            let e: FrameReceiver.Event
+            switch r.next(from: &buffer) {
+            case .event(let event): e = event
+            case .consumed: continue
+            case .needMore: break loop
             }
             switch e {
             case .message(let k, let d): out.append("\(k == .text ? "text" : "binary"):\(String(buffer: d))")
@@ -71,9 +72,8 @@ final class FrameReceiverTests: XCTestCase {
         let small = [UInt8](repeating: 0x73, count: 999), large = [UInt8](repeating: 0x6C, count: 1000)
         var buffer = ByteBuffer(bytes: frame(2, small) + frame(1, large) + frame(2, small))
         let whole = buffer.storageCapacity
-        var progressed = false
         var got: [ByteBuffer] = []
-        while let e = r.next(from: &buffer, progressed: &progressed) {
+        while case .event(let e) = r.next(from: &buffer) {
             guard case .message(_, let d) = e else { return XCTFail("unexpected \(e)") }
             got.append(d)
         }
@@ -82,7 +82,7 @@ final class FrameReceiverTests: XCTestCase {
         // Int.max (the default): every whole frame is a slice.
         r.ownStorageFrom = .max
         buffer = ByteBuffer(bytes: frame(2, large))
-        guard case .message(_, let d)? = r.next(from: &buffer, progressed: &progressed) else { return XCTFail() }
+        guard case .event(.message(_, let d)) = r.next(from: &buffer) else { return XCTFail() }
         XCTAssertEqual(d.storageCapacity, buffer.storageCapacity)
     }
 
@@ -93,23 +93,22 @@ final class FrameReceiverTests: XCTestCase {
         r.ownStorageFrom = 10
         let payload = [UInt8](repeating: 0x62, count: 100)
         var buffer = ByteBuffer(bytes: Array(frame(2, payload).prefix(20)))
-        var progressed = false
-        XCTAssertNil(r.next(from: &buffer, progressed: &progressed))
+        guard case .needMore = r.next(from: &buffer) else { return XCTFail("a partial frame waits") }
         let h = try XCTUnwrap(try FrameParser.parseHeader(buffer, maxFrameSize: 1 << 20))
         let data = ByteBuffer(bytes: payload)
         let address = data.withUnsafeReadableBytes { UInt(bitPattern: $0.baseAddress) }
-        guard case .message(.binary, let d)? = r.completeFrame(h, payload: data) else { return XCTFail() }
+        guard case .event(.message(.binary, let d)) = r.completeFrame(h, payload: data) else { return XCTFail() }
         XCTAssertEqual(Array(d.readableBytesView), payload)
         XCTAssertEqual(d.withUnsafeReadableBytes { UInt(bitPattern: $0.baseAddress) }, address, "not copied")
         XCTAssertEqual(r.ownStorageFrom, 10)
 
         // Text is validated, and a data frame inside a fragmented message is refused, as by `next`.
         let bad = try XCTUnwrap(try FrameParser.parseHeader(ByteBuffer(bytes: frame(1, [0xC3, 0x28])), maxFrameSize: 1 << 20))
-        guard case .failure(1007, _)? = r.completeFrame(bad, payload: ByteBuffer(bytes: [0xC3, 0x28])) else { return XCTFail() }
+        guard case .event(.failure(1007, _)) = r.completeFrame(bad, payload: ByteBuffer(bytes: [0xC3, 0x28])) else { return XCTFail() }
         var r2 = FrameReceiver(expectMaskedFrames: false, maxMessageSize: 1 << 20)
         var first = ByteBuffer(bytes: frame(2, [1], fin: false))
-        XCTAssertNil(r2.next(from: &first, progressed: &progressed))
-        guard case .failure(1002, _)? = r2.completeFrame(h, payload: ByteBuffer(bytes: payload)) else { return XCTFail() }
+        guard case .consumed = r2.next(from: &first) else { return XCTFail("a first fragment is consumed without an event") }
+        guard case .event(.failure(1002, _)) = r2.completeFrame(h, payload: ByteBuffer(bytes: payload)) else { return XCTFail() }
     }
 
     func testPartialInputWaits() {
