@@ -29,8 +29,6 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
     @exclusivity(unchecked) private var deflate: PerMessageDeflate?
     /// Bytes of an incomplete frame (or, while handshaking, of the response).
     @exclusivity(unchecked) private var inbound: ByteBuffer?
-    /// Storage for the next partial frame (see keepPartialFrame).
-    @exclusivity(unchecked) private var spare: ByteBuffer?
     /// A large message frame that a read ended inside: its accepted header, and its payload so far
     /// in a buffer of exactly the payload's size, which becomes the message's storage.
     @exclusivity(unchecked) private var pendingPayload: (header: FrameHeader, data: ByteBuffer)?
@@ -41,6 +39,8 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
     private let allocator = ByteBufferAllocator()
     private let masks: MaskKeySource
 
+    /// Spare buffers shared by the loop's connections (outbox, partial frames).
+    private lazy var buffers = LoopBufferPool.forCurrentLoop(eventLoop)
     /// The loop's shared timer queue (cheap cancels; see LoopTimers).
     private lazy var timers = LoopTimers.forCurrentLoop(eventLoop)
     /// Polls briefly for the answer after each write (see LoopBusyPoll).
@@ -72,9 +72,9 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
         let serverName = config.tls.serverName ?? (url.hostIsIPLiteral ? nil : url.host)
         let bootstrap = ClientBootstrap(group: eventLoop)
             .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
-            // Reads start at 2 KiB and grow (to 1 MiB) only while they fill the buffer: NIO keeps
+            // Reads start at 512 bytes and grow (to 1 MiB) only while they fill the buffer: NIO keeps
             // each channel's receive buffer, so the initial size is memory per idle connection.
-            .channelOption(ChannelOptions.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 1024, initial: 2048, maximum: 1024 * 1024))
+            .channelOption(ChannelOptions.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 512, initial: 512, maximum: 1024 * 1024))
             .connectTimeout(timeout)
             .channelInitializer { [self] channel in
                 do {
@@ -186,7 +186,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
                 inbound = pending
                 return
             }
-            if pending.capacity <= Self.maxSpareCapacity { spare = pending }
+            buffers.give(pending)
         }
         // The rest is parsed in place; small messages are slices of the read buffer.
         processFrames(&buffer)
@@ -209,14 +209,10 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
             inbound = nil
             return
         }
-        var b = spare ?? allocator.buffer(capacity: max(4096, rest.readableBytes))
-        spare = nil
-        b.clear()
+        var b = buffers.take() ?? allocator.buffer(capacity: max(4096, rest.readableBytes))
         b.writeBuffer(&rest)
         inbound = b
     }
-
-    private static let maxSpareCapacity = 1 << 20
 
     func channelReadComplete(context: ChannelHandlerContext) {
         inRead = false
@@ -368,7 +364,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
 
     @inline(__always)
     private func appendToOutbox(_ body: (inout ByteBuffer) -> Void) {
-        if outbox == nil { outbox = allocator.buffer(capacity: 512) }
+        if outbox == nil { outbox = buffers.take() ?? allocator.buffer(capacity: 512) }
         body(&outbox!)
         scheduleFlush()
     }
@@ -385,7 +381,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
     private func flushOutbox() {
         pongBytesInOutbox = 0
         if pendingPong != nil { sendPendingPong() }
-        guard let context = context, var out = outbox, out.readableBytes > 0 else { return }
+        guard let context = context, let out = outbox, out.readableBytes > 0 else { return }
         let payload = payloadInOutbox
         payloadInOutbox = 0
         let size = out.readableBytes
@@ -395,12 +391,9 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
         outbox = nil
         context.writeAndFlush(wrapOutboundOut(out), promise: nil)
         busyPoll?.request(budget: config.busyPoll)
-        // Keep the buffer: once the socket took it (usually within writeAndFlush) our copy is
-        // the only reference again, and `clear()` reuses its storage without allocating.
-        if outbox == nil, self.client != nil, out.capacity <= 256 * 1024 {
-            out.clear()
-            outbox = out
-        }
+        // Once the socket took it (usually within writeAndFlush) our copy is the only reference
+        // again: the loop's pool reuses its storage for the next batch of any connection.
+        buffers.give(out)
         guard let client = client else { return }
         if payload > 0 { client.queued.wrappingDecrement(by: payload, ordering: .relaxed) }
         // Asking the channel costs dynamic casts; a small write onto an empty socket queue is taken

@@ -160,6 +160,23 @@ final class ConnectionHandlerTests: XCTestCase {
         XCTAssertFalse(c.channel.isActive)
     }
 
+    // MARK: Memory
+
+    /// A connection holds its write batch only while it has bytes to write: once written, the
+    /// buffer goes back to the loop's pool and the next batch (of any connection) reuses it.
+    func testAConnectionGivesItsWriteBufferBackOnceWritten() throws {
+        let c = try open()
+        let pool = LoopBufferPool.forCurrentLoop(ConnectionHandlerTests.loop)
+        while pool.take() != nil {}
+        try c.client.send(text: "one")
+        _ = try outbound(c.channel)
+        XCTAssertEqual(pool.count, 1, "the written batch is back in the pool")
+        try c.client.send(text: "two")
+        XCTAssertEqual(pool.count, 0, "and taken for the next one")
+        _ = try outbound(c.channel)
+        XCTAssertEqual(pool.count, 1)
+    }
+
     // MARK: Messages and control frames
 
     func testASendIsOneMaskedFrame() throws {
