@@ -28,8 +28,9 @@ struct ConnectionStateMachine {
         /// The upgrade request is written; waiting for the 101 response.
         case upgrading
         /// The server answered with another status; collecting up to `wanted` bytes of its body
-        /// for the error message.
-        case rejected(Rejection)
+        /// for the error message. Boxed (`indirect`): it is rare, and an open connection should not
+        /// carry its size.
+        indirect case rejected(Rejection)
         case open(Open)
         /// A close frame went out (ours, our echo of the peer's, or the one a failure sends).
         case closing(Closing)

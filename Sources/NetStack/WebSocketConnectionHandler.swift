@@ -16,8 +16,47 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
     /// Strong while the connection lives, so a client nobody else holds stays alive until its
     /// terminal event; released then, which breaks the client -> handler -> client cycle.
     @exclusivity(unchecked) private var client: WebSocketClient?
-    private let handshake: ClientHandshake
-    private let config: WebSocketClientConfiguration
+    /// What only the opening handshake needs: dropped once the connection is open, so an open
+    /// connection does not carry it.
+    private final class Upgrade {
+        let handshake: ClientHandshake
+        /// SNI and the name the certificate must match, when not the URL's host.
+        let serverName: String?
+        /// The outcome of the certificate check of a wss handshake.
+        var tlsVerification: CertificateVerificationResult?
+        init(_ handshake: ClientHandshake, serverName: String?) {
+            self.handshake = handshake
+            self.serverName = serverName
+        }
+    }
+    @exclusivity(unchecked) private var upgrade: Upgrade?
+    /// The part of the client's configuration a connection reads (a third of its size).
+    private struct Settings {
+        var connectTimeout: TimeAmount
+        var closeTimeout: TimeAmount
+        var pingInterval: TimeAmount
+        var pongTimeout: TimeAmount
+        var busyPoll: TimeAmount
+        var writeHighWatermark: Int
+        var compressionThreshold: Int
+        var ownStorageThreshold: Int
+        var maxReceiveSize: Int
+        var trace: (@Sendable (String) -> Void)?
+
+        init(_ c: WebSocketClientConfiguration) {
+            connectTimeout = c.connectTimeout
+            closeTimeout = c.closeTimeout
+            pingInterval = c.pingInterval
+            pongTimeout = c.pongTimeout
+            busyPoll = c.busyPoll
+            writeHighWatermark = c.writeHighWatermark
+            compressionThreshold = c.compressionThreshold
+            ownStorageThreshold = c.ownStorageThreshold
+            maxReceiveSize = c.maxReceiveSize
+            trace = c.trace
+        }
+    }
+    private let config: Settings
     private let eventLoop: EventLoop
     /// Where the connection is, and what each event makes it do (the close handshake and the
     /// one terminal event live there).
@@ -50,13 +89,11 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
     @exclusivity(unchecked) private var pingTimer: LoopTimers.Handle?
     @exclusivity(unchecked) private var pongDeadline: LoopTimers.Handle?
 
-    /// The outcome of the certificate check of a wss handshake.
-    @exclusivity(unchecked) private var tlsVerification: CertificateVerificationResult?
 
     init(client: WebSocketClient, handshake: ClientHandshake, configuration: WebSocketClientConfiguration) {
         self.client = client
-        self.handshake = handshake
-        self.config = configuration
+        self.upgrade = Upgrade(handshake, serverName: configuration.tls.serverName)
+        self.config = Settings(configuration)
         self.eventLoop = client.eventLoop
         self.receiver = FrameReceiver(expectMaskedFrames: false, maxMessageSize: configuration.maxReceiveSize)
         self.receiver.ownStorageFrom = configuration.ownStorageThreshold
@@ -66,10 +103,10 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
     // MARK: Connecting
 
     func start(tls: NIOSSLContextBox?) {
-        let url = handshake.url
+        let url = upgrade!.handshake.url
         let timeout = config.connectTimeout
         armConnectTimer()
-        let serverName = config.tls.serverName ?? (url.hostIsIPLiteral ? nil : url.host)
+        let serverName = upgrade!.serverName ?? (url.hostIsIPLiteral ? nil : url.host)
         let bootstrap = ClientBootstrap(group: eventLoop)
             .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
             // Reads start at 512 bytes and grow (to 1 MiB) only while they fill the buffer: NIO keeps
@@ -87,7 +124,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
                             ssl = try NIOSSLClientHandler(context: tls.context, serverHostname: serverName) { [self] certificates, promise in
                                 let ders = certificates.compactMap { try? $0.toDERBytes() }
                                 let result = CertificateVerifier.verify(presentedChain: ders, store: store, options: options)
-                                self.tlsVerification = result
+                                self.upgrade?.tlsVerification = result
                                 promise.succeed(result.isValid ? .certificateVerified : .failed)
                             }
                         } else {
@@ -133,6 +170,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
         guard machine.transportConnected() else { context.close(promise: nil); return }
         client?.transportConnectedAt = DispatchTime.now().uptimeNanoseconds
         var request = context.channel.allocator.buffer(capacity: 512)
+        guard let handshake = upgrade?.handshake else { context.close(promise: nil); return }
         handshake.writeRequest(into: &request)
         if let trace = config.trace {
             for line in String(buffer: request).split(separator: "\r\n") { trace("> \(line)") }
@@ -247,7 +285,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
             }
             let agreement: ClientHandshake.Agreement
             do {
-                agreement = try handshake.validate(head)
+                agreement = try upgrade!.handshake.validate(head)
             } catch let error as WebSocketError {
                 run(machine.upgradeFailed(error))
                 return
@@ -261,6 +299,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
                 receiver.deflate = pmd
             }
             run(machine.upgraded())
+            upgrade = nil
             let result = WebSocketOpenResult(code: UInt32(head.statusCode), reason: head.reason,
                                              protocolName: agreement.protocolName, compression: agreement.deflate,
                                              headers: agreement.headers)
@@ -585,7 +624,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
     // MARK: Ending
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
-        if let v = tlsVerification, !v.isValid {
+        if let v = upgrade?.tlsVerification, !v.isValid {
             // The same code OH_NetStack_VerifyCertification gives for this chain.
             run(machine.transportError(WebSocketError(WebSocketErrCode(rawValue: Int32(v.code)), "TLS certificate verification failed: \(v)")))
         } else {
@@ -600,6 +639,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
 
     private func finish() {
         cancelTimers()
+        upgrade = nil
         inbound = nil
         pendingPayload = nil
         outbox = nil
