@@ -60,7 +60,7 @@ struct ConnectionStateMachine {
     }
 
     struct CloseFrame: Equatable {
-        var code: UInt16
+        var code: CloseCode
         var reason: String
     }
 
@@ -75,7 +75,7 @@ struct ConnectionStateMachine {
 
     enum Action: Equatable {
         /// Queue a close frame (no code: an empty close, the echo of an empty one).
-        case writeClose(code: UInt16?, reason: String)
+        case writeClose(code: CloseCode?, reason: String)
         /// Write what is queued now.
         case flush
         case closeChannel
@@ -216,14 +216,14 @@ struct ConnectionStateMachine {
     // MARK: Open
 
     /// `close(code, reason)` from the application.
-    mutating func close(code: UInt16, reason: String) -> [Action] {
+    mutating func close(code: CloseCode, reason: String) -> [Action] {
         guard case .open(let o) = state else { return [] }
         state = .closing(Closing(initiator: .local, lostReason: o.lostReason))
         return [.writeClose(code: code, reason: reason)] + Self.enteringClosing + [.flush]
     }
 
     /// The peer's close frame (`code` nil for an empty one). Reading stops after it.
-    mutating func receivedClose(code: UInt16?, reason: String) -> [Action] {
+    mutating func receivedClose(code: CloseCode?, reason: String) -> [Action] {
         let frame = CloseFrame(code: code ?? CloseCode.normal, reason: reason)
         switch state {
         case .open(let o):
@@ -242,7 +242,7 @@ struct ConnectionStateMachine {
     /// The peer broke the protocol or a limit: `closeCode` goes into our close frame (unless one
     /// was sent), then the error is reported. Reading stops. Follow with `failureReported` once
     /// `onError` returned.
-    mutating func protocolFailure(closeCode: UInt16, error: WebSocketError) -> [Action] {
+    mutating func protocolFailure(closeCode: CloseCode, error: WebSocketError) -> [Action] {
         let failure = CloseFrame(code: closeCode, reason: error.message)
         switch state {
         case .open(let o):
@@ -314,7 +314,7 @@ struct ConnectionStateMachine {
         case .open(let o):
             state = .closed
             return [.setClientState(.closed),
-                    .reportClose(WebSocketCloseResult(code: UInt32(CloseCode.abnormal),
+                    .reportClose(WebSocketCloseResult(code: UInt32(CloseCode.abnormal.rawValue),
                                                       reason: o.lostReason ?? Self.noCloseFrame, wasClean: false)),
                     .release]
         case .closing(let c):
@@ -329,12 +329,12 @@ struct ConnectionStateMachine {
     /// else 1006 with why the transport went away.
     static func result(of c: Closing) -> WebSocketCloseResult {
         if let r = c.received {
-            return WebSocketCloseResult(code: UInt32(r.code), reason: r.reason, wasClean: true)
+            return WebSocketCloseResult(code: UInt32(r.code.rawValue), reason: r.reason, wasClean: true)
         }
         if let f = c.failure {
-            return WebSocketCloseResult(code: UInt32(f.code), reason: f.reason, wasClean: false)
+            return WebSocketCloseResult(code: UInt32(f.code.rawValue), reason: f.reason, wasClean: false)
         }
-        return WebSocketCloseResult(code: UInt32(CloseCode.abnormal), reason: c.lostReason ?? noCloseFrame, wasClean: false)
+        return WebSocketCloseResult(code: UInt32(CloseCode.abnormal.rawValue), reason: c.lostReason ?? noCloseFrame, wasClean: false)
     }
 
     static let noCloseFrame = "connection closed without a close frame"

@@ -20,9 +20,9 @@ package struct FrameReceiver {
         case ping(ByteBuffer)
         case pong(ByteBuffer)
         /// A valid close frame: code (nil when the payload was empty) and reason.
-        case close(code: UInt16?, reason: String)
+        case close(code: CloseCode?, reason: String)
         /// The peer broke the protocol: close with `closeCode` and report `error`.
-        case failure(closeCode: UInt16, error: WebSocketError)
+        case failure(closeCode: CloseCode, error: WebSocketError)
     }
 
     /// What one call of `next` did.
@@ -79,7 +79,7 @@ package struct FrameReceiver {
         self.deflate = deflate
     }
 
-    private func fail(_ close: UInt16, _ message: String, code: WebSocketErrCode = .protocolError) -> Event {
+    private func fail(_ close: CloseCode, _ message: String, code: WebSocketErrCode = .protocolError) -> Event {
         .failure(closeCode: close, error: WebSocketError(code, message))
     }
 
@@ -265,8 +265,8 @@ package struct FrameReceiver {
         var p = payload
         if p.readableBytes == 0 { return .close(code: nil, reason: "") }
         if p.readableBytes == 1 { return fail(CloseCode.protocolError, "close frame with a 1-byte payload") }
-        let code = p.readInteger(as: UInt16.self)!
-        guard CloseCode.isValidOnWire(code) else { return fail(CloseCode.protocolError, "invalid close code \(code)") }
+        let code = CloseCode(rawValue: p.readInteger(as: UInt16.self)!)
+        guard code.isValidOnWire else { return fail(CloseCode.protocolError, "invalid close code \(code)") }
         let ok = p.withUnsafeReadableBytes { UTF8Validator.isValid($0) }
         guard ok else { return fail(CloseCode.invalidPayload, "invalid UTF-8 in the close reason") }
         return .close(code: code, reason: p.readString(length: p.readableBytes) ?? "")

@@ -273,9 +273,9 @@ public final class WebSocketClient: @unchecked Sendable {
     /// 3000-4999 (else `WEBSOCKET_PROTOCOL_ERROR`); the reason is at most 123 bytes of UTF-8
     /// (else `WEBSOCKET_DATA_LENGTH_EXCEEDED`). Before the connection is open: 1017. Closing an
     /// already closing connection does nothing and succeeds.
-    public func close(code: UInt32 = UInt32(CloseCode.normal), reason: String = "") throws {
-        let code = code == 0 ? UInt32(CloseCode.normal) : code
-        guard code <= UInt32(UInt16.max), CloseCode.isValidOnWire(UInt16(code)) else {
+    public func close(code: UInt32 = UInt32(CloseCode.normal.rawValue), reason: String = "") throws {
+        let code = code == 0 ? UInt32(CloseCode.normal.rawValue) : code
+        guard code <= UInt32(UInt16.max), CloseCode(rawValue: UInt16(code)).isValidOnWire else {
             throw WebSocketError(.protocolError, "invalid close code \(code) (use 1000-1003, 1007-1011 or 3000-4999)")
         }
         if reason.utf8.count > CloseCode.maximumReasonLength {
@@ -288,7 +288,7 @@ public final class WebSocketClient: @unchecked Sendable {
         case .closing: return
         case .open: break
         }
-        let work = { [self] in _ = self.handler?.initiateClose(code: UInt16(code), reason: reason) }
+        let work = { [self] in _ = self.handler?.initiateClose(code: CloseCode(rawValue: UInt16(code)), reason: reason) }
         if eventLoop.inEventLoop { work() } else { eventLoop.execute(work) }
     }
 

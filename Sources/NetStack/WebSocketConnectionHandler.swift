@@ -531,7 +531,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
 
     // MARK: Closing
 
-    func initiateClose(code: UInt16, reason: String) {
+    func initiateClose(code: CloseCode, reason: String) {
         run(machine.close(code: code, reason: reason))
     }
 
@@ -545,7 +545,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
         case .writeClose(let code, let reason):
             var payload = allocator.buffer(capacity: 2 + reason.utf8.count)
             if let code = code {
-                payload.writeInteger(code)
+                payload.writeInteger(code.rawValue)
                 payload.writeString(reason)
             }
             writeControl(.close, payload)

@@ -457,17 +457,17 @@ final class ServerConnectionHandler: ChannelInboundHandler {
                     sendMessage(context, .text, Array(text.utf8))
                 }
             case .close(let code, let reason):
-                stats.lock.withLock { stats.lastCloseFromClient = (code, reason) }
+                stats.lock.withLock { stats.lastCloseFromClient = (code?.rawValue, reason) }
                 if misbehaviour == .noCloseReply { closed = true; return }
                 var payload: [UInt8] = []
-                if let code = code { payload = [UInt8(code >> 8), UInt8(code & 0xFF)] + Array(reason.utf8) }
+                if let code = code?.rawValue { payload = [UInt8(code >> 8), UInt8(code & 0xFF)] + Array(reason.utf8) }
                 closed = true
                 var b = context.channel.allocator.buffer(capacity: 4)
                 FrameEncoder.writeFrame(into: &b, opcode: .close, payload: ByteBuffer(bytes: payload), maskKey: nil)
                 context.writeAndFlush(wrapOutboundOut(b)).whenComplete { _ in context.close(promise: nil) }
                 return
             case .failure(let closeCode, _):
-                sendClose(context, code: closeCode, reason: "")
+                sendClose(context, code: closeCode.rawValue, reason: "")
                 return
             }
         }
