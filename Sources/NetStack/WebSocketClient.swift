@@ -185,7 +185,7 @@ public final class WebSocketClient: @unchecked Sendable {
         let handler = WebSocketConnectionHandler(client: self, handshake: handshake, configuration: config)
         self.handler = handler
         handler.armConnectTimer()
-        try channel.pipeline.syncOperations.addHandler(handler)
+        try handler.install(on: channel)
     }
 
     static let deflateOffer: PerMessageDeflateParameters = {

@@ -66,7 +66,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
 
     @exclusivity(unchecked) private var receiver: FrameReceiver
     @exclusivity(unchecked) private var deflate: PerMessageDeflate?
-    /// Bytes of an incomplete frame (or, while handshaking, of the response).
+    /// Bytes of an incomplete frame.
     @exclusivity(unchecked) private var inbound: ByteBuffer?
     /// A large message frame that a read ended inside: its accepted header, and its payload so far
     /// in a buffer of exactly the payload's size, which becomes the message's storage.
@@ -132,7 +132,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
                         }
                         try channel.pipeline.syncOperations.addHandler(ssl)
                     }
-                    try channel.pipeline.syncOperations.addHandler(self)
+                    try self.install(on: channel)
                     return channel.eventLoop.makeSucceededVoidFuture()
                 } catch {
                     return channel.eventLoop.makeFailedFuture(error)
@@ -146,6 +146,13 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
                 self.run(self.machine.failBeforeOpen(WebSocketError(.connectionError, Self.describeConnectError(error, url: url))))
             }
         }
+    }
+
+    /// Adds the upgrade and this handler to `channel`'s pipeline (after TLS, when there is TLS).
+    func install(on channel: Channel) throws {
+        guard let handshake = upgrade?.handshake else { throw ChannelError.ioOnClosedChannel }
+        try channel.pipeline.syncOperations.addHandlers(
+            UpgradeHandler(handshake: handshake, trace: config.trace, busyPoll: config.busyPoll), self)
     }
 
     /// The connect timeout covers connecting, TLS and the upgrade.
@@ -167,16 +174,9 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
     }
 
     func channelActive(context: ChannelHandlerContext) {
+        // The upgrade request is written (UpgradeHandler) by the time this runs.
         guard machine.transportConnected() else { context.close(promise: nil); return }
         client?.transportConnectedAt = DispatchTime.now().uptimeNanoseconds
-        var request = context.channel.allocator.buffer(capacity: 512)
-        guard let handshake = upgrade?.handshake else { context.close(promise: nil); return }
-        handshake.writeRequest(into: &request)
-        if let trace = config.trace {
-            for line in String(buffer: request).split(separator: "\r\n") { trace("> \(line)") }
-        }
-        context.writeAndFlush(wrapOutboundOut(request), promise: nil)
-        busyPoll?.request(budget: config.busyPoll)
         context.fireChannelActive()
     }
 
@@ -186,12 +186,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
         var buffer = unwrapInboundIn(data)
         // After a close frame was received or the connection failed, input is ignored.
         guard machine.isReceiving else {
-            if machine.isUpgrading {
-                if inbound == nil { inbound = buffer } else { inbound!.writeBuffer(&buffer) }
-                readHandshake(context: context)
-            } else if machine.isRejected {
-                run(machine.rejectionBody(&buffer))
-            }
+            if machine.isRejected { run(machine.rejectionBody(&buffer)) }
             return
         }
         inRead = true
@@ -258,41 +253,15 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
         context.fireChannelReadComplete()
     }
 
-    private func readHandshake(context: ChannelHandlerContext) {
-        let result = inbound!.withUnsafeReadableBytes { UpgradeResponseHead.parse($0, maxSize: 64 * 1024) }
-        switch result {
-        case .needMore:
-            return
-        case .invalid(let why):
-            run(machine.upgradeFailed(WebSocketError(.protocolError, "handshake failed: \(why)")))
-        case .head(let head, let consumed):
-            inbound!.moveReaderIndex(forwardBy: consumed)
-            if let trace = config.trace {
-                trace("< \(head.statusLine)")
-                for h in head.headers { trace("< \(h.name): \(h.value)") }
-            }
-            if head.statusCode != 101 {
-                // Up to 256 bytes of the body for the message: as many as Content-Length promises
-                // (a server that holds the connection open short of them is reported at the
-                // connect timeout, with its status line); without Content-Length, what came with
-                // the head.
-                let length = head.value(of: "content-length").flatMap { Int($0.trimmingCharacters(in: " ")) } ?? 0
-                let wanted = min(256, max(0, length))
-                let body = inbound!
-                inbound = nil
-                run(machine.rejected(head, body: body, wanted: wanted))
-                return
-            }
-            let agreement: ClientHandshake.Agreement
-            do {
-                agreement = try upgrade!.handshake.validate(head)
-            } catch let error as WebSocketError {
-                run(machine.upgradeFailed(error))
-                return
-            } catch {
-                run(machine.upgradeFailed(WebSocketError(.protocolError, "handshake failed: \(error)")))
-                return
-            }
+    /// What the server answered to the upgrade (`UpgradeHandler`).
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        guard let outcome = event as? UpgradeHandler.Outcome else { return context.fireUserInboundEventTriggered(event) }
+        switch outcome {
+        case .failed(let error):
+            run(machine.upgradeFailed(error))
+        case .refused(let head, let body, let wanted):
+            run(machine.rejected(head, body: body, wanted: wanted))
+        case .switched(let head, let agreement):
             if let d = agreement.deflate {
                 let pmd = PerMessageDeflate(agreed: d, isClient: true, compressionThreshold: config.compressionThreshold)
                 deflate = pmd
@@ -303,17 +272,11 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
             let result = WebSocketOpenResult(code: UInt32(head.statusCode), reason: head.reason,
                                              protocolName: agreement.protocolName, compression: agreement.deflate,
                                              headers: agreement.headers)
+            // Inside the read that brought the answer: what onOpen sends is batched until the
+            // read completes. Frames that came with the answer follow as a read of their own
+            // (also when onOpen closed the client: the server's close may be among them).
             inRead = true
             if let client = client, !client.isDestroyed { client.onOpen?(client, result) }
-            // Frames may have arrived with the response (read also when onOpen closed the client:
-            // the server's close may be among them).
-            if machine.isReceiving, var rest = inbound, rest.readableBytes > 0 {
-                inbound = nil
-                processFrames(&rest)
-                if rest.readableBytes > 0 { inbound = rest }
-            } else if inbound?.readableBytes == 0 {
-                inbound = nil
-            }
         }
     }
 

@@ -116,6 +116,14 @@ final class ConnectionHandlerTests: XCTestCase {
         XCTAssertEqual(c.log.events, [], "nothing until the answer")
     }
 
+    func testTheUpgradeHandlerLeavesThePipelineOnceAnswered() throws {
+        let c = try connect()
+        XCTAssertNoThrow(try c.channel.pipeline.syncOperations.handler(type: UpgradeHandler.self))
+        try c.channel.writeInbound(ByteBuffer(string: switching(c.request)))
+        XCTAssertThrowsError(try c.channel.pipeline.syncOperations.handler(type: UpgradeHandler.self))
+        XCTAssertNoThrow(try c.channel.pipeline.syncOperations.handler(type: WebSocketConnectionHandler.self))
+    }
+
     func testFramesInTheSameReadAsThe101AreDeliveredAfterOpen() throws {
         let c = try connect()
         var answer = ByteBuffer(string: switching(c.request))

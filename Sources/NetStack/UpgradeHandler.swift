@@ -1,0 +1,103 @@
+import NIOCore
+
+/// The opening handshake (RFC 6455 §4.1) as a handler of its own: it writes the upgrade request
+/// when the channel becomes active, reads the response head, checks it (`ClientHandshake`), and
+/// tells the connection what came back as a user inbound event (`Outcome`). Then it leaves the
+/// pipeline; bytes that followed a 101 in the same read (frames) are passed on to the connection.
+///
+/// It decides nothing about the connection's life: timeouts, the terminal event and closing the
+/// channel belong to `WebSocketConnectionHandler` and its state machine.
+final class UpgradeHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    /// What the server answered.
+    enum Outcome {
+        /// 101 with a valid handshake.
+        case switched(UpgradeResponseHead, ClientHandshake.Agreement)
+        /// Another status: the body bytes that came with the head, and how many the error message
+        /// should wait for (what Content-Length promises, at most 256).
+        case refused(UpgradeResponseHead, body: ByteBuffer, wanted: Int)
+        /// Not HTTP, too large, or a 101 that does not validate.
+        case failed(WebSocketError)
+    }
+
+    /// The most a response head may take.
+    static let maxHeadSize = 64 * 1024
+    /// The most of a refusal's body that goes into the error message.
+    static let maxBodyInMessage = 256
+
+    private let handshake: ClientHandshake
+    private let trace: (@Sendable (String) -> Void)?
+    private let busyPollBudget: TimeAmount
+    @exclusivity(unchecked) private var received: ByteBuffer?
+    @exclusivity(unchecked) private var answered = false
+
+    init(handshake: ClientHandshake, trace: (@Sendable (String) -> Void)?, busyPoll: TimeAmount) {
+        self.handshake = handshake
+        self.trace = trace
+        self.busyPollBudget = busyPoll
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        var request = context.channel.allocator.buffer(capacity: 512)
+        handshake.writeRequest(into: &request)
+        if let trace = trace {
+            for line in String(buffer: request).split(separator: "\r\n") { trace("> \(line)") }
+        }
+        context.writeAndFlush(wrapOutboundOut(request), promise: nil)
+        LoopBusyPoll.forCurrentLoop(context.eventLoop)?.request(budget: busyPollBudget)
+        context.fireChannelActive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !answered else { return context.fireChannelRead(data) }
+        var buffer = unwrapInboundIn(data)
+        if received == nil { received = buffer } else { received!.writeBuffer(&buffer) }
+        let parsed = received!.withUnsafeReadableBytes { UpgradeResponseHead.parse($0, maxSize: Self.maxHeadSize) }
+        switch parsed {
+        case .needMore:
+            return
+        case .invalid(let why):
+            finish(context, .failed(WebSocketError(.protocolError, "handshake failed: \(why)")), rest: nil)
+        case .head(let head, let consumed):
+            received!.moveReaderIndex(forwardBy: consumed)
+            let rest = received!
+            received = nil
+            if let trace = trace {
+                trace("< \(head.statusLine)")
+                for h in head.headers { trace("< \(h.name): \(h.value)") }
+            }
+            guard head.statusCode == 101 else {
+                finish(context, .refused(head, body: rest, wanted: Self.bodyWanted(head)), rest: nil)
+                return
+            }
+            do {
+                finish(context, .switched(head, try handshake.validate(head)), rest: rest)
+            } catch let error as WebSocketError {
+                finish(context, .failed(error), rest: nil)
+            } catch {
+                finish(context, .failed(WebSocketError(.protocolError, "handshake failed: \(error)")), rest: nil)
+            }
+        }
+    }
+
+    /// Bytes of a refusal's body worth waiting for: as many as Content-Length promises, at most
+    /// `maxBodyInMessage` (a server that holds the connection open short of them is reported at the
+    /// connect timeout, with its status line); without Content-Length, none beyond what came with
+    /// the head.
+    static func bodyWanted(_ head: UpgradeResponseHead) -> Int {
+        let length = head.value(of: "content-length").flatMap { Int($0.trimmingCharacters(in: " ")) } ?? 0
+        return min(maxBodyInMessage, max(0, length))
+    }
+
+    /// Reports the outcome, passes on `rest` (frames after a 101), and leaves the pipeline. A
+    /// refusal's later body bytes reach the connection directly once this handler is gone.
+    private func finish(_ context: ChannelHandlerContext, _ outcome: Outcome, rest: ByteBuffer?) {
+        answered = true
+        context.fireUserInboundEventTriggered(outcome)
+        if let rest = rest, rest.readableBytes > 0 { context.fireChannelRead(wrapInboundOut(rest)) }
+        context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+    }
+}
