@@ -143,7 +143,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
             case .success(let channel):
                 if self.machine.isClosed { channel.close(promise: nil) }
             case .failure(let error):
-                self.run(self.machine.failBeforeOpen(WebSocketError(.connectionError, Self.describeConnectError(error, url: url))))
+                self.run(self.machine.failBeforeOpen(WebSocketError(.connectionError, ConnectionErrorText.describeConnectError(error, url: url))))
             }
         }
     }
@@ -160,7 +160,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
         let timeout = config.connectTimeout
         connectTimer = timers.schedule(in: timeout) { [self] in
             self.connectTimer = nil
-            self.run(self.machine.connectTimerFired(timeout: Self.describe(timeout)))
+            self.run(self.machine.connectTimerFired(timeout: ConnectionErrorText.describe(timeout)))
         }
     }
 
@@ -569,8 +569,8 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
                 let timeout = self.config.pongTimeout
                 self.pongDeadline = self.timers.schedule(in: timeout) { [self] in
                     self.pongDeadline = nil
-                    let error = WebSocketError(.connectionError, "keepalive: no pong within \(Self.describe(timeout)); dropping the connection")
-                    self.run(self.machine.pongTimedOut(reason: "no pong within \(Self.describe(timeout))", error: error))
+                    let error = WebSocketError(.connectionError, "keepalive: no pong within \(ConnectionErrorText.describe(timeout)); dropping the connection")
+                    self.run(self.machine.pongTimedOut(reason: "no pong within \(ConnectionErrorText.describe(timeout))", error: error))
                 }
             }
             self.startKeepalive()
@@ -591,7 +591,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
             // The same code OH_NetStack_VerifyCertification gives for this chain.
             run(machine.transportError(WebSocketError(WebSocketErrCode(rawValue: Int32(v.code)), "TLS certificate verification failed: \(v)")))
         } else {
-            run(machine.transportError(WebSocketError(.connectionError, Self.describeIOError(error))))
+            run(machine.transportError(WebSocketError(.connectionError, ConnectionErrorText.describeIOError(error))))
         }
     }
 
@@ -633,65 +633,5 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
         timers.cancel(closeTimer)
         closeTimer = nil
         stopKeepalive()
-    }
-
-    // MARK: Messages
-
-    static func describe(_ t: TimeAmount) -> String {
-        let ms = t.nanoseconds / 1_000_000
-        return ms % 1000 == 0 ? "\(ms / 1000) s" : "\(ms) ms"
-    }
-
-    static func describeConnectError(_ error: Error, url: WebSocketURL) -> String {
-        let target = "\(url.host):\(url.port)"
-        if let e = error as? NIOConnectionError {
-            if e.connectionErrors.isEmpty, e.dnsAError != nil || e.dnsAAAAError != nil {
-                return "DNS lookup failed for '\(url.host)': \(e.dnsAError ?? e.dnsAAAAError!)"
-            }
-            if let first = e.connectionErrors.first {
-                return "could not connect to \(target) (\(first.target)): \(describeIOError(first.error))"
-            }
-            return "could not connect to \(target): \(e)"
-        }
-        if let e = error as? ChannelError, case .connectTimeout(let t) = e {
-            return "connection to \(target) timed out after \(describe(t))"
-        }
-        return "could not connect to \(target): \(describeIOError(error))"
-    }
-
-    static func describeIOError(_ error: Error) -> String {
-        if let e = error as? IOError {
-            switch e.errnoCode {
-            case ECONNREFUSED: return "connection refused"
-            case ECONNRESET: return "connection reset by peer"
-            case ETIMEDOUT: return "connection timed out"
-            case ENETUNREACH: return "network unreachable"
-            case EHOSTUNREACH: return "host unreachable"
-            default: return "\(e)"
-            }
-        }
-        if let e = error as? NIOSSLError {
-            return "TLS: \(e)"
-        }
-        if let e = error as? BoringSSLError {
-            return "TLS: \(e)"
-        }
-        if let e = error as? NIOSSLExtraError {
-            if e == .failedToValidateHostname { return "TLS: the certificate does not match the host name (\(e))" }
-            return "TLS: \(e)"
-        }
-        return "\(error)"
-    }
-}
-
-extension MaskKeySource {
-    private static let perThread = ThreadSpecificVariable<MaskKeySource>()
-
-    /// The key source of the calling thread (an event loop), shared by its connections.
-    static func forCurrentThread() -> MaskKeySource {
-        if let s = perThread.currentValue { return s }
-        let s = MaskKeySource()
-        perThread.currentValue = s
-        return s
     }
 }
