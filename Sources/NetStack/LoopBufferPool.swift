@@ -22,10 +22,7 @@ final class LoopBufferPool {
     /// The pool of the loop whose thread this is.
     static func forCurrentLoop(_ eventLoop: EventLoop) -> LoopBufferPool {
         eventLoop.preconditionInEventLoop()
-        if let p = perThread.currentValue { return p }
-        let p = LoopBufferPool()
-        perThread.currentValue = p
-        return p
+        return perThread.currentValue(orMake: { LoopBufferPool() })
     }
 
     /// A cleared buffer, or nil when none is spare.

@@ -38,10 +38,7 @@ final class LoopTimers {
     /// The timers of the loop whose thread this is.
     static func forCurrentLoop(_ eventLoop: EventLoop) -> LoopTimers {
         eventLoop.preconditionInEventLoop()
-        if let t = perThread.currentValue { return t }
-        let t = LoopTimers(eventLoop: eventLoop)
-        perThread.currentValue = t
-        return t
+        return perThread.currentValue(orMake: { LoopTimers(eventLoop: eventLoop) })
     }
 
     /// Live timers (for tests).

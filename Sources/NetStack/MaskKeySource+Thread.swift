@@ -5,9 +5,6 @@ extension MaskKeySource {
 
     /// The key source of the calling thread (an event loop), shared by its connections.
     static func forCurrentThread() -> MaskKeySource {
-        if let s = perThread.currentValue { return s }
-        let s = MaskKeySource()
-        perThread.currentValue = s
-        return s
+        perThread.currentValue(orMake: { MaskKeySource() })
     }
 }
