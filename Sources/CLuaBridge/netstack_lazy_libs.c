@@ -1,23 +1,24 @@
 /* Standard libraries opened on first use, for states made by the thousand (load runs).
  *
- * base, package, table and string are opened at once (string also gives strings their methods).
- * coroutine, io, os, math, utf8 and debug are opened when a script first reads their global or
+ * base, package and string are opened at once (string also gives strings their methods).
+ * table, coroutine, io, os, math, utf8 and debug are opened when a script first reads their global or
  * requires them: about 10 KiB of a fresh state's 20 KiB of libraries, most of which a bot never
  * touches. A metatable on the global table opens them (__index); anything that could observe the
  * difference ends lazy mode by opening all of them and removing that metatable first: pairs(_G)
  * (__pairs), getmetatable(_G) and setmetatable(_G, ...) (the two base functions are replaced by
  * ones that do this, and otherwise behave as Lua's), and opening debug. From then on the state is
- * like one made by luaL_openlibs. What stays visible: rawget(_G, name) and package.loaded[name]
+ * like one made by luaL_openlibs. The host's lazy tables (netstack_lazy_tables.c) are made whole
+ * by the same three, and by opening debug. What stays visible: rawget(_G, name) and package.loaded[name]
  * are nil for a library not yet used. */
 #include "netstack_lua_bridge.h"
 #include <string.h>
 
 static const luaL_Reg eager_libs[] = {
-    {LUA_GNAME, luaopen_base}, {LUA_LOADLIBNAME, luaopen_package},
-    {LUA_TABLIBNAME, luaopen_table}, {LUA_STRLIBNAME, luaopen_string}, {NULL, NULL}};
+    {LUA_GNAME, luaopen_base}, {LUA_LOADLIBNAME, luaopen_package}, {LUA_STRLIBNAME, luaopen_string},
+    {NULL, NULL}};
 
 static const luaL_Reg lazy_libs[] = {
-    {LUA_COLIBNAME, luaopen_coroutine}, {LUA_IOLIBNAME, luaopen_io}, {LUA_OSLIBNAME, luaopen_os},
+    {LUA_TABLIBNAME, luaopen_table}, {LUA_COLIBNAME, luaopen_coroutine}, {LUA_IOLIBNAME, luaopen_io}, {LUA_OSLIBNAME, luaopen_os},
     {LUA_MATHLIBNAME, luaopen_math}, {LUA_UTF8LIBNAME, luaopen_utf8}, {LUA_DBLIBNAME, luaopen_debug},
     {NULL, NULL}};
 
@@ -66,6 +67,7 @@ static void materialize(lua_State *L) {
         }
     }
     lua_pop(L, 2);
+    netstack_lazy_tables_materialize_all(L);  /* debug is open: no metatable of ours to find */
 }
 
 static int is_global_table(lua_State *L, int i) {
@@ -121,6 +123,7 @@ static int lazy_pairs(lua_State *L) {
 static int lazy_getmetatable(lua_State *L) {
     luaL_checkany(L, 1);
     if (is_global_table(L, 1)) materialize(L);
+    netstack_lazy_table_materialize(L, 1);
     if (!lua_getmetatable(L, 1)) {
         lua_pushnil(L);
         return 1;
@@ -134,6 +137,7 @@ static int lazy_setmetatable(lua_State *L) {
     luaL_checktype(L, 1, LUA_TTABLE);
     luaL_argexpected(L, t == LUA_TNIL || t == LUA_TTABLE, 2, "nil or table");
     if (is_global_table(L, 1)) materialize(L);
+    netstack_lazy_table_materialize(L, 1);
     if (luaL_getmetafield(L, 1, "__metatable") != LUA_TNIL)
         return luaL_error(L, "cannot change a protected metatable");
     lua_settop(L, 2);

@@ -35,6 +35,15 @@ static int trampoline(lua_State *L) {
     return n;
 }
 
+int netstack_enforce_suspend(lua_State *L) {
+    netstack_ud *u = get_ud(L);
+    int saved = u->enforce;
+    u->enforce = 0;
+    return saved;
+}
+
+void netstack_enforce_restore(lua_State *L, int saved) { get_ud(L)->enforce = saved; }
+
 void netstack_push_swift_function(lua_State *L, netstack_swift_fn fn, void *context) {
     lua_pushlightuserdata(L, (void *)fn);
     lua_pushlightuserdata(L, context);
@@ -176,6 +185,24 @@ void netstack_set_instruction_budget(lua_State *L, long long count) {
 void netstack_reset_instruction_budget(lua_State *L) {
     netstack_ud *u = get_ud(L);
     u->remaining = u->budget;
+}
+
+static int getfield_protected(lua_State *L) {
+    lua_getfield(L, 1, lua_tostring(L, 2));
+    return 1;
+}
+
+int netstack_getfield_protected(lua_State *L, int index, const char *name) {
+    index = lua_absindex(L, index);
+    lua_pushcfunction(L, getfield_protected);
+    lua_pushvalue(L, index);
+    lua_pushstring(L, name);
+    if (lua_pcall(L, 2, 1, 0) != LUA_OK) {
+        lua_pop(L, 1);
+        lua_pushnil(L);
+        return LUA_TNIL;
+    }
+    return lua_type(L, -1);
 }
 
 static int ref_protected(lua_State *L) {

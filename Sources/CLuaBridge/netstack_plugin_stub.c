@@ -40,8 +40,16 @@ static void remove_stand_ins(lua_State *L) {
     lua_pushvalue(L, lua_upvalueindex(2));
     if (lua_getmetatable(L, -1)) {
         if (lua_rawequal(L, -1, lua_upvalueindex(3))) {
-            lua_pushnil(L);
-            lua_setmetatable(L, -3);
+            lua_pushliteral(L, "__lazyspec");
+            if (lua_rawget(L, -2) != LUA_TNIL) {
+                /* A lazy module table's metatable: only the fallback goes. */
+                lua_pushliteral(L, "__fallback");
+                lua_pushnil(L);
+                lua_rawset(L, -4);
+            } else {
+                lua_pushnil(L);
+                lua_setmetatable(L, -4);
+            }
         }
     }
     lua_settop(L, top);
@@ -77,13 +85,22 @@ void netstack_install_plugin_stub(lua_State *L) {
     luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
     lua_getfield(L, -1, "netstack");
     int ns = lua_gettop(L);
-    lua_createtable(L, 0, 1);
+    /* A lazy module table (netstack_lazy_tables.c) keeps its metatable and asks the stand-in
+     * through __fallback; a plain one gets the stand-in's metatable. */
+    int lazy = 0;
+    if (lua_getmetatable(L, ns)) {
+        lua_pushliteral(L, "__lazyspec");
+        lazy = lua_rawget(L, -2) != LUA_TNIL;
+        lua_pop(L, 1);
+        if (!lazy) lua_pop(L, 1);
+    }
+    if (!lazy) lua_createtable(L, 0, 1);
     int meta = lua_gettop(L);
     lua_pushvalue(L, loader);
     lua_pushvalue(L, ns);
     lua_pushvalue(L, meta);
     lua_pushcclosure(L, stub_index, 3);
-    lua_setfield(L, meta, "__index");
+    lua_setfield(L, meta, lazy ? "__fallback" : "__index");
     lua_pushvalue(L, meta);
     lua_setmetatable(L, ns);
     if (push_searchers(L)) {

@@ -152,22 +152,18 @@ enum CertificateModule {
     }
 
     /// Installs into the module table on top of the stack.
-    static func install(_ host: ScriptHost) {
-        let vm = host.vm
-        vm.setFunction("OH_NetStack_VerifyCertification", fnDocumented)
-        vm.setFunction("OH_NetStack_CertVerification", fnDocumented)
-
-        vm.setFunction("certMessage", fnCertMessage)
-
+    /// The netstack module's certificate functions.
+    static let entries: [(String, LuaModuleTable.Value)] = [
+        ("OH_NetStack_VerifyCertification", .function(fnDocumented)),
+        ("OH_NetStack_CertVerification", .function(fnDocumented)),
+        ("certMessage", .function(fnCertMessage)),
         // ns.verify(cert, { ca =, certType =, caType =, hostname =, ip =, time =, purpose = "server" })
-        vm.setFunction("verify", fnVerify)
-
+        ("verify", .function(fnVerify)),
         // ns.inspect(data [, "pem"|"der"]) -> { cert, ... }
-        vm.setFunction("inspect", fnInspect)
-
+        ("inspect", .function(fnInspect)),
         // ns.fetchChain(host, port [, options] [, callback])
-        vm.setFunction("fetchChain", fnFetchChain)
-    }
+        ("fetchChain", .function(fnFetchChain)),
+    ]
 
     static func detectType(_ data: UnsafeRawBufferPointer) -> CertificateBlobType {
         let prefix = data.prefix(4096)

@@ -45,17 +45,13 @@ package enum JSONModule {
         return 1
     }
 
-    static func install(_ vm: LuaVM) {
-        let L = vm.L
-        lua_createtable(L, 0, 4)
-        lua_pushlightuserdata(L, nullSentinel)
-        lua_setfield(L, -2, "null")
-        lua_pushlightuserdata(L, emptyArraySentinel)
-        lua_setfield(L, -2, "emptyArray")
-        vm.setFunction("encode", fnEncode)
-        vm.setFunction("decode", fnDecode)
-        lua_setfield(L, -2, "json")
-    }
+    /// netstack.json.
+    static let table = LuaModuleTable([
+        ("null", .make { lua_pushlightuserdata($0.L, nullSentinel) }),
+        ("emptyArray", .make { lua_pushlightuserdata($0.L, emptyArraySentinel) }),
+        ("encode", .function(fnEncode)),
+        ("decode", .function(fnDecode)),
+    ])
 
     /// netstack.json.decode of `bytes`, then encode of the value it made, on `vm`'s stack (left
     /// as found). nil when the text is not JSON; else the encoded text, or nil with

@@ -386,16 +386,15 @@ enum LuaClientBinding {
         return 1
     }
 
-    static func installMethods(_ host: ScriptHost) {
-        let vm = host.vm
-
-        vm.setFunction("addHeader", methodAddHeader)
-        vm.setFunction("connect", methodConnect)
-        vm.setFunction("send", methodSend)
-        vm.setFunction("close", methodClose)
-        vm.setFunction("destroy", methodDestroy)
-        vm.setFunction("state", methodState)
-        vm.setFunction("id", methodId)
-        vm.setFunction("bufferedAmount", methodBufferedAmount)
-    }
+    /// The client object's methods.
+    static let methods = LuaModuleTable([
+        ("addHeader", .function(methodAddHeader)),
+        ("connect", .function(methodConnect)),
+        ("send", .function(methodSend)),
+        ("close", .function(methodClose)),
+        ("destroy", .function(methodDestroy)),
+        ("state", .function(methodState)),
+        ("id", .function(methodId)),
+        ("bufferedAmount", .function(methodBufferedAmount)),
+    ])
 }

@@ -183,42 +183,39 @@ enum NetStackModule {
         return 1
     }
 
+    /// The module's entries: the documented functions and constants, then ours.
+    static let table = LuaModuleTable(
+        WebSocketErrCode.all.map { ($0.name, .integer(Int64($0.code.rawValue))) }
+        + [("NetStack_CERT_TYPE_PEM", 0), ("NetStack_CERT_TYPE_DER", 1), ("NetStack_CERT_TYPE_INVALID", 2),
+           ("NETSTACK_CERT_TYPE_PEM", 0), ("NETSTACK_CERT_TYPE_DER", 1), ("NETSTACK_CERT_TYPE_INVALID", 2)]
+            .map { ($0.0, .integer(Int64($0.1))) }
+        + [
+            ("VERSION", .string(NetStackVersion.string)),
+            ("OH_WebSocketClient_Constructor", .function(fnOHWebSocketClientConstructor)),
+            ("OH_WebSocketClient_AddHeader", .function(fnClientAddHeader)),
+            ("OH_WebSocketClient_Connect", .function(fnClientConnect)),
+            ("OH_WebSocketClient_Send", .function(fnClientSend)),
+            ("OH_WebSocketClient_Close", .function(fnClientClose)),
+            ("OH_WebSocketClient_Destroy", .function(fnClientDestroy)),
+        ]
+        + CertificateModule.entries
+        + [
+            ("json", .table(JSONModule.table)),
+            // Utilities.
+            ("now", .function(fnNow)),
+            ("setTimeout", .function(fnSetTimeout)),
+            ("setInterval", .function(fnSetInterval)),
+            ("clearTimer", .function(fnClearTimer)),
+            ("exit", .function(fnExit)),
+            ("stopping", .function(fnStopping)),
+            ("log", .function(fnLog)),
+        ])
+
     static func install(into host: ScriptHost) {
         let vm = host.vm
         let L = vm.L
         installClientMetatable(host)
-
-        lua_createtable(L, 0, 64)
-        for (name, code) in WebSocketErrCode.all {
-            lua_pushinteger(L, Int64(code.rawValue))
-            lua_setfield(L, -2, name)
-        }
-        for (name, value) in [("NetStack_CERT_TYPE_PEM", 0), ("NetStack_CERT_TYPE_DER", 1), ("NetStack_CERT_TYPE_INVALID", 2),
-                              ("NETSTACK_CERT_TYPE_PEM", 0), ("NETSTACK_CERT_TYPE_DER", 1), ("NETSTACK_CERT_TYPE_INVALID", 2)] {
-            lua_pushinteger(L, Int64(value))
-            lua_setfield(L, -2, name)
-        }
-        vm.pushString(NetStackVersion.string)
-        lua_setfield(L, -2, "VERSION")
-
-        vm.setFunction("OH_WebSocketClient_Constructor", fnOHWebSocketClientConstructor)
-        vm.setFunction("OH_WebSocketClient_AddHeader", fnClientAddHeader)
-        vm.setFunction("OH_WebSocketClient_Connect", fnClientConnect)
-        vm.setFunction("OH_WebSocketClient_Send", fnClientSend)
-        vm.setFunction("OH_WebSocketClient_Close", fnClientClose)
-        vm.setFunction("OH_WebSocketClient_Destroy", fnClientDestroy)
-
-        CertificateModule.install(host)
-        JSONModule.install(vm)
-
-        // Utilities.
-        vm.setFunction("now", fnNow)
-        vm.setFunction("setTimeout", fnSetTimeout)
-        vm.setFunction("setInterval", fnSetInterval)
-        vm.setFunction("clearTimer", fnClearTimer)
-        vm.setFunction("exit", fnExit)
-        vm.setFunction("stopping", fnStopping)
-        vm.setFunction("log", fnLog)
+        table.push(on: vm)
 
         // package.loaded.netstack = module; global netstack = module.
         lua_pushvalue(L, -1)
@@ -256,8 +253,7 @@ enum NetStackModule {
         lua_setfield(L, netstack_registryindex(), weakClientsKey)
 
         luaL_newmetatable(L, clientMetatable)
-        lua_createtable(L, 0, 8)
-        LuaClientBinding.installMethods(host)
+        LuaClientBinding.methods.push(on: vm)
         lua_setfield(L, -2, "__index")
         vm.setFunction("__gc", fn_gc)
         vm.setFunction("__close", fn_close)

@@ -316,7 +316,7 @@ public final class ScriptHost {
         // client:connect(url) through the methods table, so plugins' connect hooks see it.
         vm.rawField(netstack_registryindex(), NetStackModule.clientMetatable)
         vm.rawField(-1, "__index")
-        if vm.type(at: -1) == LUA_TTABLE { vm.rawField(-1, "connect") } else { lua_pushnil(L) }
+        if vm.type(at: -1) == LUA_TTABLE { netstack_getfield_protected(L, -1, "connect") } else { lua_pushnil(L) }
         netstack_remove(L, -2)
         netstack_remove(L, -2)
         guard vm.type(at: -1) == LUA_TFUNCTION else {

@@ -74,22 +74,26 @@ enum LoadModule {
         lua_setfield(L, -2, "vu")
 
         // netstack.metrics
-        lua_createtable(L, 0, 8)
-        for (kind, function) in fnDefine {
-            vm.setFunction(kind.rawValue, function)
-        }
-        vm.setFunction("request", fnRequest)
-        vm.setFunction("reply", fnReply)
+        metricsTable.push(on: vm)
         lua_setfield(L, -2, "metrics")
         netstack_pop(L, 1)
+    }
 
-        // Metric objects: {name = ..., kind = ...} with add/set methods.
-        luaL_newmetatable(L, metricMetatable)
-        lua_createtable(L, 0, 2)
-        vm.setFunction("add", fnAdd)
-        vm.setFunction("set", fnSet)
-        lua_setfield(L, -2, "__index")
-        netstack_pop(L, 1)
+    /// netstack.metrics.
+    private static let metricsTable = LuaModuleTable(
+        fnDefine.map { ($0.0.rawValue, .function($0.1)) }
+        + [("request", .function(fnRequest)), ("reply", .function(fnReply))])
+
+    /// Pushes the metatable of metric objects ({name = ..., kind = ...} with add/set methods),
+    /// made on first use.
+    private static func pushMetricMetatable(_ vm: LuaVM) {
+        let L = vm.L
+        if luaL_newmetatable(L, metricMetatable) != 0 {
+            lua_createtable(L, 0, 2)
+            vm.setFunction("add", fnAdd)
+            vm.setFunction("set", fnSet)
+            lua_setfield(L, -2, "__index")
+        }
     }
 
     private static func requestKey(_ vm: LuaVM) -> String? {
@@ -119,7 +123,8 @@ enum LoadModule {
         lua_createtable(L, 0, 2)
         vm.pushString(name); lua_setfield(L, -2, "name")
         vm.pushString(kind.rawValue); lua_setfield(L, -2, "kind")
-        luaL_setmetatable(L, metricMetatable)
+        pushMetricMetatable(vm)
+        lua_setmetatable(L, -2)
         return 1
     }
 

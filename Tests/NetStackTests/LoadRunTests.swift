@@ -235,6 +235,51 @@ final class LoadRunTests: XCTestCase {
         ], r.out + r.err)
     }
 
+    /// A VU's netstack module (and its json and metrics tables, and the client's methods) makes
+    /// an entry when it is first read; pairs, getmetatable and debug see the whole table.
+    func testVUsMakeModuleEntriesOnFirstRead() throws {
+        let path = try script("""
+        options = { scenarios = { a = { executor = "per-vu-iterations", vus = 1, iterations = 1 } } }
+        collectgarbage(); collectgarbage()
+        local heap = collectgarbage("count")
+        local function say(...) print("L:", ...) end
+        function main()
+          say("heap below 20 KiB", heap < 20)
+          say("before", rawget(netstack, "now"), rawget(netstack, "WEBSOCKET_OK"))
+          say(type(netstack.now), rawget(netstack, "now") == netstack.now, netstack.WEBSOCKET_OK, netstack.nothing)
+          netstack.exit = nil; netstack.now = nil; netstack.mine = 5
+          say("removed", netstack.exit, netstack.now, netstack.mine)
+          say("coroutine", coroutine.wrap(function() return type(netstack.setTimeout) end)())
+          say("json", netstack.json.decode("[1]")[1], netstack.json.null == netstack.json.null, getmetatable(netstack.json))
+          local n, seen = 0, {}
+          for k in pairs(netstack) do n = n + 1; seen[k] = true end
+          say("pairs", n, seen.OH_WebSocketClient_Send, seen.verify, seen.exit, seen.mine)
+          local c = netstack.OH_WebSocketClient_Constructor()
+          say("methods", type(c.send), type(c.bufferedAmount))
+          netstack.metrics.counter("hits"):add(2)
+          say("plugins", type(netstack.plugins))
+          local d = require("debug")
+          say("debug", d.getmetatable(netstack.metrics), rawget(netstack.metrics, "trend") ~= nil)
+        end
+        """)
+        let r = try load(path, [])
+        XCTAssertEqual(r.status, 0, r.err)
+        let lines = r.out.split(separator: "\n").filter { $0.hasPrefix("L:") }.map { String($0.dropFirst(3)) }
+        XCTAssertEqual(lines, [
+            "heap below 20 KiB\ttrue",
+            "before\tnil\tnil",
+            "function\ttrue\t0\tnil",
+            "removed\tnil\tnil\t5",
+            "coroutine\tfunction",
+            "json\t1\ttrue\tnil",
+            "pairs\t47\ttrue\ttrue\tnil\ttrue",
+            "methods\tfunction\tfunction",
+            "plugins\ttable",
+            "debug\tnil\ttrue",
+        ], r.out + r.err)
+        XCTAssertTrue(r.out.contains("hits") && r.out.contains(": 2 "), r.out)
+    }
+
     func testBadLoadOptionsAreUsageErrors() throws {
         let s = try script("function main() end")
         for bad in [["--vus", "-1"], ["--duration", "5x"], ["--stage", "10s"], ["--threshold", "ws_rtt p95"], ["--segment", "5/4"],

@@ -38,6 +38,26 @@ int netstack_dofile(lua_State *L, const char *path, int nargs);
 lua_State *netstack_newstate(size_t memory_limit);
 /* The same, with coroutine, io, os, math, utf8 and debug opened on first use (netstack_lazy_libs.c). */
 lua_State *netstack_newstate_lazy(size_t memory_limit);
+/* Lazy tables (netstack_lazy_tables.c): a table described once per process whose entries are
+ * made when first read. names: `count` entry names (kept for the process's life); context: the
+ * host's. The push callback pushes entry i's value and returns 0, or pushes a message and
+ * returns -1 (raised by the caller); it runs with the memory limit suspended. */
+typedef struct {
+    int count;
+    const char *const *names;
+    void *context;
+} netstack_lazy_spec;
+typedef int (*netstack_lazy_push_fn)(lua_State *L, void *context, int i);
+void netstack_set_lazy_push(netstack_lazy_push_fn fn);
+/* Pushes a new, empty lazy table and returns 1; returns 0 (nothing pushed) when out of memory. */
+int netstack_lazy_table_new(lua_State *L, const netstack_lazy_spec *spec);
+/* Makes every entry of the lazy table at index t and removes its laziness (no-op for other values).
+ * May raise: call from C functions Lua called. */
+void netstack_lazy_table_materialize(lua_State *L, int t);
+void netstack_lazy_tables_materialize_all(lua_State *L);
+/* The memory limit suspended (outside Lua code) and restored, as around Swift functions. */
+int netstack_enforce_suspend(lua_State *L);
+void netstack_enforce_restore(lua_State *L, int saved);
 /* Pops the loader function on top and installs the plugin runtime's stand-ins (netstack_plugin_stub.c). */
 void netstack_install_plugin_stub(lua_State *L);
 void netstack_close(lua_State *L);
@@ -77,4 +97,7 @@ static inline void netstack_push_globals(lua_State *L) { lua_rawgeti(L, LUA_REGI
  * out of memory into Swift frames: they run in protected mode and return LUA_NOREF / 0 on failure. */
 int netstack_ref(lua_State *L);            /* pops the value, returns a registry reference */
 void netstack_unref(lua_State *L, int ref);
+/* Pushes t[name] for the table at `index`, metamethods included (a lazy table's __index), in
+ * protected mode: nil when that raised. Returns the pushed value's type. */
+int netstack_getfield_protected(lua_State *L, int index, const char *name);
 #endif
