@@ -138,7 +138,16 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
                     return channel.eventLoop.makeFailedFuture(error)
                 }
             }
-        bootstrap.connect(host: url.host, port: url.port).whenComplete { [self] result in
+        let connected: EventLoopFuture<Channel>
+        if url.hostIsIPLiteral, let address = try? SocketAddress(ipAddress: url.host, port: url.port) {
+            // An address needs no resolving: connect(host:port:) would still run getaddrinfo on
+            // another thread and race two address families (about 1 KiB and a thread hop per
+            // connection, which load runs' thousands of connections pay at once).
+            connected = bootstrap.connect(to: address)
+        } else {
+            connected = bootstrap.connect(host: url.host, port: url.port)
+        }
+        connected.whenComplete { [self] result in
             switch result {
             case .success(let channel):
                 if self.machine.isClosed { channel.close(promise: nil) }
