@@ -3,13 +3,15 @@
 (gorilla/websocket), against the shared C server (../shared/bench). Medians of R rounds,
 run interleaved. Prints markdown tables; every run's raw numbers go to OUT/runs.jsonl.
 
-  run.py NETSTACK GORILLA_VUS SERVER WSBENCH_EXEC OUT [--rounds R] [--quick]
+  run.py NETSTACK GORILLA_VUS SERVER WSBENCH_EXEC OUT [--rounds R] [--quick] [--memory]
+  (--memory: only the memory per idle VU)
 """
 import json, os, re, statistics, subprocess, sys, time
 
 netstack, gorilla, server_bin, wsexec, out = sys.argv[1:6]
 rounds = int(sys.argv[sys.argv.index("--rounds") + 1]) if "--rounds" in sys.argv else 3
 quick = "--quick" in sys.argv
+memory_only = "--memory" in sys.argv
 os.makedirs(out, exist_ok=True)
 script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "vus.lua")
 
@@ -58,7 +60,7 @@ clients = [
     ("gorilla (Go, goroutines)", lambda m, v, n: go(m, v, n)),
 ]
 print(f"# scripts/bench vus ({rounds} rounds, {'quick' if quick else 'full'}), server: shared C wsbench-server\n")
-for mode, vus, n, unit, rate in workloads:
+for mode, vus, n, unit, rate in ([] if memory_only else workloads):
     results = {name: [] for name, _ in clients}
     for _ in range(rounds):
         for name, cmd in clients:
