@@ -36,6 +36,8 @@ enum ConnectionErrorText {
             case ETIMEDOUT: return "connection timed out"
             case ENETUNREACH: return "network unreachable"
             case EHOSTUNREACH: return "host unreachable"
+            case EMFILE: return "too many open files (the process's descriptor limit, ulimit -n)"
+            case ENFILE: return "too many open files in the system"
             default: return "\(e)"
             }
         }

@@ -62,7 +62,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
     /// one terminal event live there).
     @exclusivity(unchecked) private var machine = ConnectionStateMachine()
     @exclusivity(unchecked) private var context: ChannelHandlerContext?
-    @exclusivity(unchecked) private var channel: Channel?
+    @exclusivity(unchecked) private(set) var channel: Channel?
 
     @exclusivity(unchecked) private var receiver: FrameReceiver
     @exclusivity(unchecked) private var deflate: PerMessageDeflate?
@@ -107,8 +107,8 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
         let timeout = config.connectTimeout
         armConnectTimer()
         let serverName = upgrade!.serverName ?? (url.hostIsIPLiteral ? nil : url.host)
+        // TCP_NODELAY is on by default in ClientBootstrap.
         let bootstrap = ClientBootstrap(group: eventLoop)
-            .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
             // Reads start at 512 bytes and grow (to 1 MiB) only while they fill the buffer: NIO keeps
             // each channel's receive buffer, so the initial size is memory per idle connection.
             .channelOption(ChannelOptions.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 512, initial: 512, maximum: 1024 * 1024))
@@ -147,13 +147,26 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
         } else {
             connected = bootstrap.connect(host: url.host, port: url.port)
         }
+        // A bootstrap that fails at once (no descriptor left, a refused socket option) completes
+        // inside this call: its outcome waits for the next loop turn, so no callback ever runs
+        // inside connect (the caller has not finished its own bookkeeping yet).
+        var insideStart = true
         connected.whenComplete { [self] result in
-            switch result {
-            case .success(let channel):
-                if self.machine.isClosed { channel.close(promise: nil) }
-            case .failure(let error):
-                self.run(self.machine.failBeforeOpen(WebSocketError(.connectionError, ConnectionErrorText.describeConnectError(error, url: url))))
+            if insideStart {
+                self.eventLoop.execute { self.connectCompleted(result, url: url) }
+            } else {
+                self.connectCompleted(result, url: url)
             }
+        }
+        insideStart = false
+    }
+
+    private func connectCompleted(_ result: Result<Channel, Error>, url: WebSocketURL) {
+        switch result {
+        case .success(let channel):
+            if machine.isClosed { channel.close(promise: nil) }
+        case .failure(let error):
+            run(machine.failBeforeOpen(WebSocketError(.connectionError, ConnectionErrorText.describeConnectError(error, url: url))))
         }
     }
 

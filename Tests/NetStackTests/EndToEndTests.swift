@@ -1,7 +1,7 @@
 import Foundation
 import NIOCore
 import NIOPosix
-import NetStack
+@testable import NetStack
 import NetStackTestServer
 import XCTest
 
@@ -25,6 +25,24 @@ final class EndToEndTests: XCTestCase {
         XCTAssertEqual(r.terminalCount, 1)
         XCTAssertEqual(Servers.plain.lastClientClose?.code, 1000)
         XCTAssertEqual(Servers.plain.lastClientClose?.reason, "done")
+    }
+
+    /// The client's socket has TCP_NODELAY and nothing else set: SO_DEBUG (which an option at the
+    /// wrong level once set) needs CAP_NET_ADMIN, and without it every connection failed.
+    func testClientSocketOptions() {
+        var nodelay = -1
+        var debug = -1
+        let r = runClient(base + "/echo", setup: { rec in
+            rec.onOpen = { c in
+                let options = c.handler?.channel?.syncOptions
+                nodelay = (try? options?.getOption(ChannelOptions.tcpOption(.tcp_nodelay))) ?? -1
+                debug = (try? options?.getOption(ChannelOptions.socketOption(NIOBSDSocket.Option(rawValue: SO_DEBUG)))) ?? -1
+                try! c.close()
+            }
+        })
+        XCTAssertEqual(r.close?.0, 1000)
+        XCTAssertEqual(nodelay, 1)
+        XCTAssertEqual(debug, 0)
     }
 
     func testLargeMessagesWithAndWithoutCompression() {

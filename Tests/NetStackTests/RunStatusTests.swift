@@ -37,6 +37,33 @@ final class RunStatusTests: XCTestCase {
         XCTAssertEqual(clean.status, 0, clean.err)
     }
 
+    /// Out of descriptors (a load test at `ulimit -n`): each connection that cannot get a socket
+    /// fails with 1003 and the reason, the others work, and the run ends with status 1. The socket
+    /// fails inside Connect; its error came back inside that call, before the host counted the
+    /// client, and the run never ended.
+    func testConnectionsBeyondTheDescriptorLimitFailAndTheRunEnds() throws {
+        let script = NSTemporaryDirectory() + "emfile-\(getpid()).lua"
+        try """
+        local opened, failed, reason = 0, 0, nil
+        for i = 1, 60 do
+          local c = netstack.OH_WebSocketClient_Constructor(function(c) opened = opened + 1; c:close() end, nil,
+            function(c, e) failed = failed + 1; reason = reason or (e.errorCode .. " " .. e.errorMessage) end,
+            function(c, r) if opened + failed == 60 then print("opened", opened, "failed", failed, reason) end end)
+          netstack.OH_WebSocketClient_Connect(c, "\(Servers.plain.url)/echo")
+        end
+        """.write(toFile: script, atomically: true, encoding: .utf8)
+        let r = try runNetstack(["-c", "ulimit -n 40 && exec \"$0\" run \"$1\"", CLITests.buildDir + "/netstack", script],
+                                timeout: 30, executable: "/bin/sh")
+        XCTAssertEqual(r.status, 1, r.out + r.err)
+        XCTAssertTrue(r.err.contains("connections failed"), r.err)
+        XCTAssertTrue(r.out.contains("1003 could not connect") && r.out.contains("too many open files"), r.out)
+        let fields = r.out.split(whereSeparator: { $0 == "\t" || $0 == "\n" })
+        if let i = fields.firstIndex(of: "opened"), let opened = Int(fields[i + 1]), let failed = Int(fields[i + 3]) {
+            XCTAssertGreaterThan(opened, 0, r.out)
+            XCTAssertGreaterThan(failed, 0, r.out)
+        }
+    }
+
     /// Certificate files `serve` cannot use are bad input (2), with the file named.
     func testServeRefusesUnusableCertificates() throws {
         let garbage = NSTemporaryDirectory() + "serve-garbage-\(getpid()).pem"
