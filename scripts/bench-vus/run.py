@@ -3,15 +3,17 @@
 (gorilla/websocket), against the shared C server (../shared/bench). Medians of R rounds,
 run interleaved. Prints markdown tables; every run's raw numbers go to OUT/runs.jsonl.
 
-  run.py NETSTACK GORILLA_VUS SERVER WSBENCH_EXEC OUT [--rounds R] [--quick] [--memory]
-  (--memory: only the memory per idle VU)
+  run.py NETSTACK GORILLA_VUS SERVER WSBENCH_EXEC OUT [--rounds R] [--quick] [--only echo|conns|memory]...
+  (--only: those parts alone; --memory is --only memory)
 """
 import json, os, re, statistics, subprocess, sys, time
 
 netstack, gorilla, server_bin, wsexec, out = sys.argv[1:6]
 rounds = int(sys.argv[sys.argv.index("--rounds") + 1]) if "--rounds" in sys.argv else 3
 quick = "--quick" in sys.argv
-memory_only = "--memory" in sys.argv
+only = {sys.argv[i + 1] for i, a in enumerate(sys.argv) if a == "--only" and i + 1 < len(sys.argv)}
+if "--memory" in sys.argv: only.add("memory")
+def wanted(part): return not only or part in only
 os.makedirs(out, exist_ok=True)
 script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "vus.lua")
 
@@ -60,7 +62,7 @@ clients = [
     ("gorilla (Go, goroutines)", lambda m, v, n: go(m, v, n)),
 ]
 print(f"# scripts/bench vus ({rounds} rounds, {'quick' if quick else 'full'}), server: shared C wsbench-server\n")
-for mode, vus, n, unit, rate in ([] if memory_only else workloads):
+for mode, vus, n, unit, rate in [w for w in workloads if wanted(w[0])]:
     results = {name: [] for name, _ in clients}
     for _ in range(rounds):
         for name, cmd in clients:
@@ -79,6 +81,10 @@ for mode, vus, n, unit, rate in ([] if memory_only else workloads):
 # Memory per idle VU: peak RSS at two VU counts, the difference per VU. The connection workloads
 # above leave tens of thousands of sockets in TIME_WAIT on the first server's port; the idle
 # VUs use the other two servers.
+if not wanted("memory"):
+    srv.terminate()
+    for s, _ in idle_servers: s.terminate()
+    sys.exit(0)
 hold = 5 if quick else 10
 lo, hi = (500, 2000) if quick else (1000, 18000)
 print(f"## Memory per idle VU ({lo} and {hi} VUs, each one idle connection held {hold} s; peak RSS)\n")
