@@ -79,6 +79,7 @@ let package = Package(
             name: "NetStackLoad",
             dependencies: [
                 "NetStack", "LuaHost", "CLuaBridge",
+                .product(name: "Atomics", package: "swift-atomics"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -1,3 +1,4 @@
+import Atomics
 import Dispatch
 import LuaHost
 import NIOCore
@@ -31,7 +32,11 @@ final class ScenarioRunner {
     @exclusivity(unchecked) private(set) var startedAt: UInt64 = 0
     @exclusivity(unchecked) private var endAt: UInt64 = 0
     @exclusivity(unchecked) private(set) var finished = false
-    @exclusivity(unchecked) private var stopping = false
+    @exclusivity(unchecked) private var stopping = false {
+        didSet { if stopping { stopSignal.store(true, ordering: .relaxed) } }
+    }
+    /// `stopping`, for VUs that run their iterations on their own loop (`launch`).
+    private let stopSignal = ManagedAtomic<Bool>(false)
     @exclusivity(unchecked) private var ticker: RepeatedTask?
     @exclusivity(unchecked) private var nextArrival = 0
     @exclusivity(unchecked) private(set) var dropped = 0
@@ -126,21 +131,33 @@ final class ScenarioRunner {
         launch(r)
     }
 
+    /// Starts VU `r` on its loop. Where whether it goes on depends on nothing but itself (constant
+    /// VUs: the clock and the stop; per-VU iterations: also its own count), the VU runs its
+    /// iterations back to back on its loop and reports to the control loop once, when it stops:
+    /// two cross-thread wake-ups per iteration saved. Otherwise it reports after each iteration.
     private func launch(_ r: Int) {
         setBusy(r, true)
         let vu = vus[r]
         let started = startedAt
-        vu.eventLoop.execute { [control] in
+        let budget: Int
+        switch scenario.executor {
+        case .constantVUs: budget = Int.max
+        case .perVUIterations(_, let m, _): budget = m - done[r]
+        default: budget = 1
+        }
+        let local = LocalIterations(vu: vu, budget: budget, endAt: endAt, stopSignal: stopSignal) { [control] n, end in
+            control.execute { [weak self] in self?.iterationsEnded(r, n, end) }
+        }
+        vu.eventLoop.execute {
             vu.scenarioStartedAt = started
-            vu.iterate { end in
-                control.execute { [weak self] in self?.iterationEnded(r, end) }
-            }
+            local.next()
         }
     }
 
-    private func iterationEnded(_ r: Int, _ end: IterationEnd) {
+    /// VU `r` ran `count` iterations since `launch`; `end` is how the last one ended.
+    private func iterationsEnded(_ r: Int, _ count: Int, _ end: IterationEnd) {
         setBusy(r, false)
-        done[r] += 1
+        done[r] += count
         if case .perVUIterations(_, let m, _) = scenario.executor, done[r] == m { vusDone += 1 }
         if case .exit(let code) = end { run.exitRequested(code) }
         switch scenario.executor {

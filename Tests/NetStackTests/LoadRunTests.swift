@@ -52,6 +52,19 @@ final class LoadRunTests: XCTestCase {
     function main() c:add(1, {vu = netstack.vu.id}) end
     """
 
+    /// Constant VUs run their iterations back to back on their own loops: iterations that end
+    /// inside their own start (an empty `main`) run hundreds of thousands of times without
+    /// growing the stack, every VU runs them, the counts add up, and the run ends at its duration.
+    func testConstantVUsWithInstantIterationsRunUntilTheDurationAndCountEveryOne() throws {
+        let s = try script("options = { scenarios = { a = { executor = 'constant-vus', vus = 3, duration = '1s' } } }\n" + Self.counting)
+        let r = try load(s, ["--threads", "2"])
+        XCTAssertEqual(r.status, 0, r.err)
+        let vus = perVU(r.summary)
+        XCTAssertEqual(Set(vus.keys), [1, 2, 3])
+        XCTAssertTrue(vus.values.allSatisfy { $0 > 1000 }, "\(vus)")
+        XCTAssertEqual(count(r.summary, "iterations"), vus.values.reduce(0, +))
+    }
+
     func testPerVUIterationsRunExactlyThatManyOnEveryVU() throws {
         let s = try script("options = { scenarios = { each = { executor = 'per-vu-iterations', vus = 4, iterations = 3 } } }\n" + Self.counting)
         let r = try load(s, ["--threads", "2"])
