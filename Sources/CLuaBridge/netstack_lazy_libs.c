@@ -102,7 +102,8 @@ static int lazy_index(lua_State *L) {
     return 1;
 }
 
-static int lazy_next(lua_State *L) {
+/* next without metamethods: what __pairs of a lazy table returns, once it is whole. */
+int netstack_raw_next(lua_State *L) {
     luaL_checktype(L, 1, LUA_TTABLE);
     lua_settop(L, 2);
     if (lua_next(L, 1)) return 2;
@@ -113,7 +114,7 @@ static int lazy_next(lua_State *L) {
 /* __pairs of the global table: what pairs(_G) sees is the whole environment. */
 static int lazy_pairs(lua_State *L) {
     materialize(L);
-    lua_pushcfunction(L, lazy_next);
+    lua_pushcfunction(L, netstack_raw_next);
     lua_pushvalue(L, 1);
     lua_pushnil(L);
     return 3;

@@ -142,17 +142,9 @@ void netstack_lazy_tables_materialize_all(lua_State *L) {
     lua_pop(L, 1);
 }
 
-static int lazy_next(lua_State *L) {
-    luaL_checktype(L, 1, LUA_TTABLE);
-    lua_settop(L, 2);
-    if (lua_next(L, 1)) return 2;
-    lua_pushnil(L);
-    return 1;
-}
-
 static int lazy_pairs(lua_State *L) {
     netstack_lazy_table_materialize(L, 1);
-    lua_pushcfunction(L, lazy_next);
+    lua_pushcfunction(L, netstack_raw_next);
     lua_pushvalue(L, 1);
     lua_pushnil(L);
     return 3;

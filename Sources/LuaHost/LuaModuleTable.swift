@@ -57,14 +57,8 @@ package final class LuaModuleTable {
 /// Entry i of a lazy table, on the calling thread's state (a coroutine's, perhaps).
 private let pushEntry: netstack_lazy_push_fn = { L, context, i in
     let table = Unmanaged<LuaModuleTable>.fromOpaque(context!).takeUnretainedValue()
-    guard let L = L, let owner = netstack_owner(L) else {
-        if let L = L { lua_pushstring(L, "netstack: the script's VM is closed") }
-        return -1
+    return LuaVM.entered(from: L) { vm in
+        table.pushValue(Int(i), on: vm)
+        return 0
     }
-    let vm = Unmanaged<LuaVM>.fromOpaque(owner).takeUnretainedValue()
-    let saved = vm.L
-    vm.L = L
-    defer { vm.L = saved }
-    table.pushValue(Int(i), on: vm)
-    return 0
 }

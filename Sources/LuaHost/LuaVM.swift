@@ -302,19 +302,33 @@ package final class LuaFunction {
     }
 }
 
+extension LuaVM {
+    /// Runs `body` with the VM owning `L` working on `L` (a coroutine's state, perhaps), for
+    /// entries from C. With no VM (it is closed) a message is pushed and -1 returned.
+    static func entered(from L: OpaquePointer?, _ body: (LuaVM) -> Int32) -> Int32 {
+        guard let L = L, let owner = netstack_owner(L) else {
+            if let L = L { lua_pushstring(L, "netstack: the script's VM is closed") }
+            return -1
+        }
+        let vm = Unmanaged<LuaVM>.fromOpaque(owner).takeUnretainedValue()
+        let saved = vm.L
+        vm.L = L
+        defer { vm.L = saved }
+        return body(vm)
+    }
+}
+
 /// Every Lua call of a Swift function lands here with the calling thread's state `L`, which may
 /// be a coroutine: the VM works on that state for the call's duration.
 private let swiftDispatch: netstack_swift_fn = { L, context in
     let box = Unmanaged<LuaFunction>.fromOpaque(context!).takeUnretainedValue()
-    guard let L = L, let owner = netstack_owner(L) else {
-        if let L = L { lua_pushstring(L, "netstack: the script's VM is closed") }
-        return -1
-    }
-    let vm = Unmanaged<LuaVM>.fromOpaque(owner).takeUnretainedValue()
-    let saved = vm.L
-    vm.L = L
-    defer { vm.L = saved }
+    return LuaVM.entered(from: L) { vm in call(box, vm) }
+}
+
+/// A Swift function's call; debug builds check that it left the stack balanced.
+private func call(_ box: LuaFunction, _ vm: LuaVM) -> Int32 {
     #if DEBUG
+    let L = vm.L
     let before = lua_gettop(L)
     let n = box.body(vm)
     // A Swift function leaves its arguments and pushes exactly what it returns (or one message).

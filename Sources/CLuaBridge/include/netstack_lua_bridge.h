@@ -55,6 +55,8 @@ int netstack_lazy_table_new(lua_State *L, const netstack_lazy_spec *spec);
  * May raise: call from C functions Lua called. */
 void netstack_lazy_table_materialize(lua_State *L, int t);
 void netstack_lazy_tables_materialize_all(lua_State *L);
+/* next(t, k) as a C function (for __pairs metamethods). */
+int netstack_raw_next(lua_State *L);
 /* The memory limit suspended (outside Lua code) and restored, as around Swift functions. */
 int netstack_enforce_suspend(lua_State *L);
 void netstack_enforce_restore(lua_State *L, int saved);
