@@ -212,14 +212,24 @@ final class LoadRunTests: XCTestCase {
         XCTAssertTrue(text.contains("interrupted_iterations..") && text.contains(": 3 "), text)
     }
 
+    /// One VU, one iteration; `heap` is the Lua heap after the init, `say(...)` prints a line
+    /// that `said` returns.
+    static let oneVUProbe = """
+    options = { scenarios = { a = { executor = "per-vu-iterations", vus = 1, iterations = 1 } } }
+    collectgarbage(); collectgarbage()
+    local heap = collectgarbage("count")
+    local function say(...) print("L:", ...) end
+
+    """
+
+    private func said(_ out: String) -> [String] {
+        out.split(separator: "\n").filter { $0.hasPrefix("L:") }.map { String($0.dropFirst(3)) }
+    }
+
     /// A VU's VM opens coroutine, io, os, math, utf8 and debug on first use; nothing a script
     /// does tells the difference, except the memory (and rawget before first use).
     func testVUsOpenRarelyUsedLibrariesOnFirstUse() throws {
-        let path = try script("""
-        options = { scenarios = { a = { executor = "per-vu-iterations", vus = 1, iterations = 1 } } }
-        collectgarbage(); collectgarbage()
-        local heap = collectgarbage("count")
-        local function say(...) print("L:", ...) end
+        let path = try script(Self.oneVUProbe + """
         function main()
           say("heap below 30 KiB", heap < 30)
           say("before", rawget(_G, "math"), rawget(_G, "os"))
@@ -235,7 +245,7 @@ final class LoadRunTests: XCTestCase {
         """)
         let r = try load(path, [])
         XCTAssertEqual(r.status, 0, r.err)
-        let lines = r.out.split(separator: "\n").filter { $0.hasPrefix("L:") }.map { String($0.dropFirst(3)) }
+        let lines = said(r.out)
         XCTAssertEqual(lines, [
             "heap below 30 KiB\ttrue",
             "before\tnil\tnil",
@@ -251,11 +261,7 @@ final class LoadRunTests: XCTestCase {
     /// A VU's netstack module (and its json and metrics tables, and the client's methods) makes
     /// an entry when it is first read; pairs, getmetatable and debug see the whole table.
     func testVUsMakeModuleEntriesOnFirstRead() throws {
-        let path = try script("""
-        options = { scenarios = { a = { executor = "per-vu-iterations", vus = 1, iterations = 1 } } }
-        collectgarbage(); collectgarbage()
-        local heap = collectgarbage("count")
-        local function say(...) print("L:", ...) end
+        let path = try script(Self.oneVUProbe + """
         function main()
           say("heap below 20 KiB", heap < 20)
           say("before", rawget(netstack, "now"), rawget(netstack, "WEBSOCKET_OK"))
@@ -277,7 +283,7 @@ final class LoadRunTests: XCTestCase {
         """)
         let r = try load(path, [])
         XCTAssertEqual(r.status, 0, r.err)
-        let lines = r.out.split(separator: "\n").filter { $0.hasPrefix("L:") }.map { String($0.dropFirst(3)) }
+        let lines = said(r.out)
         XCTAssertEqual(lines, [
             "heap below 20 KiB\ttrue",
             "before\tnil\tnil",
