@@ -2,11 +2,11 @@ import LuaHost
 
 /// A Lua script made from fuzz bytes: a sequence of Lua API calls (the documented functions,
 /// client methods, timers, coroutines, json, certificates, exit and errors, and what ends a load
-/// run VM's lazy libraries or loads the plugin runtime: _G's metatable, pairs(_G), require) with
-/// arguments picked
-/// from values that scripts get wrong (nil, NaN, huge numbers, long strings, bad URLs and headers,
-/// tables whose metamethods raise, clients of other slots). Calls nest: a callback, a timer or a
-/// coroutine body is a block of further calls. Most calls run under pcall; some raise uncaught, so
+/// run VM's lazy libraries and module tables or loads the plugin runtime: _G's and the module's
+/// metatables, pairs, require) with arguments picked from values that scripts get wrong (nil,
+/// NaN, huge numbers, long strings, bad URLs and headers, tables whose metamethods raise, clients
+/// of other slots). Calls nest: a callback, a timer or a coroutine body is a block of further
+/// calls. Most calls run under pcall; some raise uncaught, so
 /// that every error policy is reached. The first byte picks the error policy and whether the VM
 /// opens libraries lazily, as a load run's VMs do. The script ends itself after 2 ms (`ns.exit`), unless it
 /// cleared that timer; the harness's watchdog covers that.
@@ -134,7 +134,12 @@ struct LuaFuzzProgram {
         case 29: call = pick(["for k in pairs(_G) do end", "getmetatable(_G)", "setmetatable(_G, nil)", "rawget(_G, \"math\")",
                               "require(\"utf8\")", "require(\"debug\")", "package.loaded.math = nil", "math = nil",
                               "setmetatable(_G, { __index = function(_, k) error(k) end })", "ns.plugins.loaded()",
-                              "require(\"nosuchmodule\")"])
+                              "require(\"nosuchmodule\")",
+                              // the module's lazy tables (VU VMs): what makes them whole, and removals
+                              "for k in pairs(ns) do end", "getmetatable(ns)", "setmetatable(ns, nil)", "rawget(ns, \"now\")",
+                              "next(ns)", "ns.now = nil", "ns.json = nil", "ns.OH_WebSocketClient_Send = nil",
+                              "for k in pairs(ns.json) do end", "setmetatable(ns.json, {})",
+                              "require(\"debug\").getmetatable(ns)"])
         default: call = "local co = coroutine.create(function() \(block(depth: depth)) end); coroutine.resume(co); coroutine.close(co)"
         }
         // One nested call in eight raises uncaught (one in 32 of the main chunk's: an error there
