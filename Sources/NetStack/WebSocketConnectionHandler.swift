@@ -150,15 +150,15 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
         // A bootstrap that fails at once (no descriptor left, a refused socket option) completes
         // inside this call: its outcome waits for the next loop turn, so no callback ever runs
         // inside connect (the caller has not finished its own bookkeeping yet).
-        var insideStart = true
+        let insideStart = LoopFlag(true)
         connected.whenComplete { [self] result in
-            if insideStart {
+            if insideStart.value {
                 self.eventLoop.execute { self.connectCompleted(result, url: url) }
             } else {
                 self.connectCompleted(result, url: url)
             }
         }
-        insideStart = false
+        insideStart.value = false
     }
 
     private func connectCompleted(_ result: Result<Channel, Error>, url: WebSocketURL) {
