@@ -12,7 +12,7 @@ enum ConnectionErrorText {
     }
 
     static func describeConnectError(_ error: Error, url: WebSocketURL) -> String {
-        let target = url.host.contains(":") ? "[\(url.host)]:\(url.port)" : "\(url.host):\(url.port)"
+        let target = "\(url.bracketedHost):\(url.port)"
         if let e = error as? NIOConnectionError {
             if e.connectionErrors.isEmpty, e.dnsAError != nil || e.dnsAAAAError != nil {
                 return "DNS lookup failed for '\(url.host)': \(e.dnsAError ?? e.dnsAAAAError!)"

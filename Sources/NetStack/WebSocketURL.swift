@@ -22,11 +22,13 @@ public struct WebSocketURL: Hashable, Sendable, CustomStringConvertible {
 
     public var scheme: String { isSecure ? "wss" : "ws" }
 
+    /// The host as written before a port: an IPv6 literal in brackets.
+    public var bracketedHost: String { host.contains(":") ? "[\(host)]" : host }
+
     /// The value of the HTTP `Host` header.
     public var hostHeader: String {
-        let h = host.contains(":") ? "[\(host)]" : host
         let defaultPort = isSecure ? 443 : 80
-        return (hasExplicitPort || port != defaultPort) ? "\(h):\(port)" : h
+        return (hasExplicitPort || port != defaultPort) ? "\(bracketedHost):\(port)" : bracketedHost
     }
 
     public var description: String { "\(scheme)://\(hostHeader)\(requestTarget)" }

@@ -24,9 +24,8 @@ final class LocalIterations: @unchecked Sendable {
     func next() {
         vu.iterate { [self] end in
             count += 1
-            var exited = false
-            if case .exit = end { exited = true }
-            if !exited && count < budget && !stopSignal.load(ordering: .relaxed) && DispatchTime.now().uptimeNanoseconds < endAt {
+            if case .exit = end { return report(count, end) }
+            if count < budget && !stopSignal.load(ordering: .relaxed) && DispatchTime.now().uptimeNanoseconds < endAt {
                 // Not from inside the iteration's end (an iteration can end within its own
                 // start): the next one is a new task on this loop.
                 vu.eventLoop.execute { self.next() }
