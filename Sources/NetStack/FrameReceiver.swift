@@ -154,13 +154,25 @@ package struct FrameReceiver {
         }
         partialText = nil
         buffer.moveReaderIndex(forwardBy: header.headerLength)
-        var payload = buffer.readSlice(length: header.payloadLength)!
+        var payload = Self.takePayload(&buffer, length: header.payloadLength)
         if let key = header.maskKey, header.payloadLength > 0 {
             payload.withUnsafeMutableReadableBytes { raw in
                 _ = Masking.apply(key: key, to: raw.baseAddress!, count: raw.count)
             }
         }
         return step(handle(header, payload, callerOwnsPayload: false))
+    }
+
+    /// The next `length` bytes as a slice of `buffer`. When a byte follows them in the buffer, the
+    /// slice's capacity covers it (its writer index stays at the payload's end), so the payload can
+    /// be lent to C with a NUL after it without a copy (`NULTerminatedBytes`).
+    static func takePayload(_ buffer: inout ByteBuffer, length: Int) -> ByteBuffer {
+        guard buffer.readableBytes > length, var slice = buffer.getSlice(at: buffer.readerIndex, length: length + 1) else {
+            return buffer.readSlice(length: length)!
+        }
+        slice.moveWriterIndex(to: length)
+        buffer.moveReaderIndex(forwardBy: length)
+        return slice
     }
 
     private mutating func handle(_ h: FrameHeader, _ payload: ByteBuffer, callerOwnsPayload: Bool) -> Event? {

@@ -20,7 +20,8 @@ final class CClient: @unchecked Sendable {
     }
 }
 
-/// The storage onMessage lends to C: NUL-terminated copies of messages need a buffer each, and
+/// The storage onMessage lends to C when a message has no byte after it to hold its NUL
+/// (`NULTerminatedBytes`; for example the last frame of a read): NUL-terminated copies need a buffer each, and
 /// allocating one per message was the C path's largest cost for small messages. One buffer of up
 /// to `keptLimit` bytes is kept per client and reused; a larger message gets a buffer of its own
 /// (freed after the callback), and so does a message delivered while the kept one is lent (a
@@ -143,7 +144,11 @@ public func OH_WebSocketClient_Constructor(_ onOpen: WebSocket_OnOpenCallback?, 
     let scratch = MessageScratch()
     engine.onMessage = { _, m in
         guard let f = p.pointee.onMessage else { return }
-        // A NUL-terminated copy, valid during the callback only, in storage kept across messages.
+        // The bytes where they are, with a NUL in the byte after them, when there is one
+        // (usually: the next frame in the same read, put back after the call).
+        let lent: Void? = NULTerminatedBytes.lend(m.data) { bytes, count in f(p, bytes, UInt32(truncatingIfNeeded: count)) }
+        if lent != nil { return }
+        // Otherwise a NUL-terminated copy, valid during the callback only, in storage kept across messages.
         let n = m.data.readableBytes
         let buf = scratch.buffer(for: n)
         defer { scratch.release(buf) }

@@ -30,6 +30,9 @@ static volatile uint32_t open_code, close_code, error_code;
 static char open_reason[64], close_reason[128], error_message[512], last_message[256];
 static volatile uint32_t last_length;
 static volatile int destroy_in_message;
+/* Every message: is data[length] the NUL the API promises, and (in a burst) is it the next one in
+ * order ("m000", "m001", ...; a NUL borrowed from the next frame and not put back would break it). */
+static volatile int nul_missing, burst_expected = -1, burst_wrong;
 
 static void on_open(struct WebSocket *c, WebSocket_OpenResult r) {
     (void)c;
@@ -42,6 +45,13 @@ static void on_open(struct WebSocket *c, WebSocket_OpenResult r) {
 static void on_message(struct WebSocket *c, char *data, uint32_t length) {
     pthread_mutex_lock(&lock);
     memcpy(last_message, data, length < sizeof last_message - 1 ? length + 1 : sizeof last_message - 1);
+    if (data[length] != 0) nul_missing++;
+    if (burst_expected >= 0) {
+        char want[16];
+        snprintf(want, sizeof want, "m%03d", burst_expected);
+        if (length != 4 || memcmp(data, want, 4) != 0) burst_wrong++;
+        burst_expected++;
+    }
     last_length = length;
     messages++;
     int destroy = destroy_in_message;
@@ -82,6 +92,27 @@ static void reset(void) {
     opened = closes = errors = messages = 0;
     open_code = close_code = error_code = 0;
     last_length = 0;
+    pthread_mutex_unlock(&lock);
+}
+
+/* 300 messages sent at once and echoed: most echoes share a read with the next frame, whose
+ * first byte holds the NUL during the callback and must be put back. `before` = messages so far. */
+static void burst(struct WebSocket *c, int before, const char *what) {
+    char label[96];
+    pthread_mutex_lock(&lock); burst_expected = 0; burst_wrong = 0; nul_missing = 0; pthread_mutex_unlock(&lock);
+    for (int i = 0; i < 300; i++) {
+        char m[8];
+        snprintf(m, sizeof m, "m%03d", i);
+        OH_WebSocketClient_Send(c, m, 4);
+    }
+    snprintf(label, sizeof label, "%s: a burst of 300 arrives", what);
+    CHECK(wait_for(&messages, before + 300), label);
+    pthread_mutex_lock(&lock);
+    snprintf(label, sizeof label, "%s: the burst is whole and in order", what);
+    CHECK(burst_expected == 300 && burst_wrong == 0, label);
+    snprintf(label, sizeof label, "%s: every message has its NUL at data[length]", what);
+    CHECK(nul_missing == 0, label);
+    burst_expected = -1;
     pthread_mutex_unlock(&lock);
 }
 
@@ -137,6 +168,7 @@ int main(int argc, char **argv) {
     char bin[3] = { 'a', 0, 'b' };
     CHECK(OH_WebSocketClient_Send(c, bin, 3) == 0, "Send binary = 0");
     CHECK(wait_for(&messages, 2) && last_length == 3 && memcmp(last_message, bin, 3) == 0, "binary echoed with its NUL");
+    burst(c, 2, "compressed echoes");
     size_t big = 4 * 1024 * 1024 + 1;
     char *large = (char *)calloc(big, 1);
     CHECK(OH_WebSocketClient_Send(c, large, big) == WEBSOCKET_DATA_LENGTH_EXCEEDED, "Send over 4 MiB = 1012");
@@ -155,6 +187,17 @@ int main(int argc, char **argv) {
     CHECK(strcmp(mine.fieldName, "X-Mine") == 0, "the program's header node is intact after Destroy");
     CHECK(OH_WebSocketClient_Send(c, (char *)"x", 1) == WEBSOCKET_CLIENT_NOT_CREATED, "Send after Destroy = 1002");
     CHECK(OH_WebSocketClient_Destroy(c) == WEBSOCKET_CLIENT_NOT_CREATED, "Destroy twice = 1002");
+
+    /* Uncompressed echoes: small messages are slices of the read buffer. */
+    reset();
+    c = OH_WebSocketClient_Constructor(on_open, on_message, on_error, on_close);
+    snprintf(url, sizeof url, "%s/echo?deflate=0", argv[1]);
+    OH_WebSocketClient_Connect(c, url, no_options);
+    CHECK(wait_for(&opened, 1), "onOpen without permessage-deflate");
+    burst(c, 0, "plain echoes");
+    OH_WebSocketClient_Close(c, close_default);
+    CHECK(wait_for(&closes, 1) && close_code == 1000, "plain echoes: onClose 1000");
+    OH_WebSocketClient_Destroy(c);
 
     /* A refused connection: onError 1003 and no onClose. */
     reset();

@@ -64,6 +64,32 @@ final class FrameReceiverTests: XCTestCase {
         XCTAssertEqual(events(frame(2, large)), ["binary:" + String(repeating: "b", count: 70_000)])
     }
 
+    /// A message sliced from the read buffer keeps the byte after it (the next frame's first byte)
+    /// within its capacity, so C gets it NUL-terminated without a copy; the byte is put back, and
+    /// the last frame of a read, with nothing after it, is not lent (the C ABI copies it then).
+    func testMessagesLendTheByteAfterThemForANUL() {
+        var r = FrameReceiver(expectMaskedFrames: false, maxMessageSize: 1 << 20)
+        var buffer = ByteBuffer(bytes: frame(1, Array("abc".utf8)) + frame(2, []) + frame(2, [0x7A]))
+        var messages: [ByteBuffer] = []
+        while case .event(let e) = r.next(from: &buffer) {
+            guard case .message(_, let data) = e else { return XCTFail("\(e)") }
+            messages.append(data)
+            let lent = NULTerminatedBytes.lend(data) { bytes, count -> String in
+                XCTAssertEqual(bytes[count], 0)
+                return String(cString: bytes)
+            }
+            switch messages.count {
+            case 1: XCTAssertEqual(lent, "abc")
+            case 2: XCTAssertEqual(lent, "")
+            default: XCTAssertNil(lent, "nothing follows the last frame")
+            }
+            XCTAssertEqual(data.readableBytes, [3, 0, 1][messages.count - 1])
+        }
+        // The borrowed bytes (the second and third frames' first bytes) were put back: both parsed.
+        XCTAssertEqual(messages.map { Array($0.readableBytesView) }, [Array("abc".utf8), [], [0x7A]])
+        XCTAssertEqual(buffer.readableBytes, 0)
+    }
+
     /// Messages of `ownStorageFrom` bytes or more are copied out of the caller's buffer (so keeping
     /// one does not keep the buffer); smaller ones stay slices of it.
     func testLargeMessagesGetStorageOfTheirOwn() {
