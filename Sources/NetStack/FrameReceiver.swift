@@ -163,11 +163,13 @@ package struct FrameReceiver {
         return step(handle(header, payload, callerOwnsPayload: false))
     }
 
-    /// The next `length` bytes as a slice of `buffer`. When a byte follows them in the buffer, the
-    /// slice's capacity covers it (its writer index stays at the payload's end), so the payload can
-    /// be lent to C with a NUL after it without a copy (`NULTerminatedBytes`).
+    /// The next `length` bytes as a slice of `buffer`. For a payload long enough to be lent
+    /// (`NULTerminatedBytes.minimumLength`) with a byte after it in the buffer, the slice's
+    /// capacity covers that byte (its writer index stays at the payload's end), so the payload can
+    /// be lent to C with a NUL after it without a copy.
+    @inline(__always)
     static func takePayload(_ buffer: inout ByteBuffer, length: Int) -> ByteBuffer {
-        guard buffer.readableBytes > length, var slice = buffer.getSlice(at: buffer.readerIndex, length: length + 1) else {
+        guard length >= NULTerminatedBytes.minimumLength, buffer.readableBytes > length, var slice = buffer.getSlice(at: buffer.readerIndex, length: length + 1) else {
             return buffer.readSlice(length: length)!
         }
         slice.moveWriterIndex(to: length)

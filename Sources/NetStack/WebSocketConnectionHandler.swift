@@ -235,7 +235,13 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
                 pending.writeBuffer(&part)
                 missing = FrameParser.missingBytes(pending)
             }
+            // A copy of the next byte (left in `buffer`) goes behind the completed frame, so that
+            // its message can be lent with a NUL there (`NULTerminatedBytes`); dropped after.
+            let lookahead = missing == 0 && pending.readableBytes >= NULTerminatedBytes.minimumLength
+                ? buffer.getInteger(at: buffer.readerIndex, as: UInt8.self) : nil
+            if let byte = lookahead { pending.writeInteger(byte) }
             processFrames(&pending)
+            if lookahead != nil { pending.moveWriterIndex(to: pending.writerIndex - 1) }
             if pending.readableBytes > 0 {
                 // Still incomplete (this read ended first) or processing stopped.
                 inbound = pending

@@ -144,12 +144,12 @@ public func OH_WebSocketClient_Constructor(_ onOpen: WebSocket_OnOpenCallback?, 
     let scratch = MessageScratch()
     engine.onMessage = { _, m in
         guard let f = p.pointee.onMessage else { return }
-        // The bytes where they are, with a NUL in the byte after them, when there is one
-        // (usually: the next frame in the same read, put back after the call).
-        let lent: Void? = NULTerminatedBytes.lend(m.data) { bytes, count in f(p, bytes, UInt32(truncatingIfNeeded: count)) }
-        if lent != nil { return }
-        // Otherwise a NUL-terminated copy, valid during the callback only, in storage kept across messages.
         let n = m.data.readableBytes
+        // A long message where it is, with a NUL in the byte after it, when there is one
+        // (usually: the next frame in the same read, put back after the call).
+        if n >= NULTerminatedBytes.minimumLength,
+           NULTerminatedBytes.lend(m.data, { bytes, count in f(p, bytes, UInt32(truncatingIfNeeded: count)) }) { return }
+        // Otherwise a NUL-terminated copy, valid during the callback only, in storage kept across messages.
         let buf = scratch.buffer(for: n)
         defer { scratch.release(buf) }
         m.data.withUnsafeReadableBytes { raw in

@@ -33,6 +33,7 @@ static volatile int destroy_in_message;
 /* Every message: is data[length] the NUL the API promises, and (in a burst) is it the next one in
  * order ("m000", "m001", ...; a NUL borrowed from the next frame and not put back would break it). */
 static volatile int nul_missing, burst_expected = -1, burst_wrong;
+static volatile uint32_t burst_size;
 
 static void on_open(struct WebSocket *c, WebSocket_OpenResult r) {
     (void)c;
@@ -49,7 +50,7 @@ static void on_message(struct WebSocket *c, char *data, uint32_t length) {
     if (burst_expected >= 0) {
         char want[16];
         snprintf(want, sizeof want, "m%03d", burst_expected);
-        if (length != 4 || memcmp(data, want, 4) != 0) burst_wrong++;
+        if (length != burst_size || memcmp(data, want, 4) != 0 || (length > 4 && data[length - 1] != 'x')) burst_wrong++;
         burst_expected++;
     }
     last_length = length;
@@ -95,15 +96,18 @@ static void reset(void) {
     pthread_mutex_unlock(&lock);
 }
 
-/* 300 messages sent at once and echoed: most echoes share a read with the next frame, whose
- * first byte holds the NUL during the callback and must be put back. `before` = messages so far. */
-static void burst(struct WebSocket *c, int before, const char *what) {
-    char label[96];
-    pthread_mutex_lock(&lock); burst_expected = 0; burst_wrong = 0; nul_missing = 0; pthread_mutex_unlock(&lock);
+/* 300 messages of `size` bytes sent at once and echoed: most echoes share a read with the next
+ * frame; from 1 KiB on, that frame's first byte holds the NUL during the callback and must be put
+ * back. `before` = messages so far. */
+static void burst(struct WebSocket *c, int before, uint32_t size, const char *what) {
+    char label[96], m[2048];
+    pthread_mutex_lock(&lock); burst_expected = 0; burst_wrong = 0; nul_missing = 0; burst_size = size; pthread_mutex_unlock(&lock);
+    memset(m, 'x', sizeof m);
     for (int i = 0; i < 300; i++) {
-        char m[8];
-        snprintf(m, sizeof m, "m%03d", i);
-        OH_WebSocketClient_Send(c, m, 4);
+        char head[8];
+        snprintf(head, sizeof head, "m%03d", i);
+        memcpy(m, head, 4);
+        OH_WebSocketClient_Send(c, m, size);
     }
     snprintf(label, sizeof label, "%s: a burst of 300 arrives", what);
     CHECK(wait_for(&messages, before + 300), label);
@@ -168,7 +172,7 @@ int main(int argc, char **argv) {
     char bin[3] = { 'a', 0, 'b' };
     CHECK(OH_WebSocketClient_Send(c, bin, 3) == 0, "Send binary = 0");
     CHECK(wait_for(&messages, 2) && last_length == 3 && memcmp(last_message, bin, 3) == 0, "binary echoed with its NUL");
-    burst(c, 2, "compressed echoes");
+    burst(c, 2, 4, "compressed echoes");
     size_t big = 4 * 1024 * 1024 + 1;
     char *large = (char *)calloc(big, 1);
     CHECK(OH_WebSocketClient_Send(c, large, big) == WEBSOCKET_DATA_LENGTH_EXCEEDED, "Send over 4 MiB = 1012");
@@ -194,7 +198,8 @@ int main(int argc, char **argv) {
     snprintf(url, sizeof url, "%s/echo?deflate=0", argv[1]);
     OH_WebSocketClient_Connect(c, url, no_options);
     CHECK(wait_for(&opened, 1), "onOpen without permessage-deflate");
-    burst(c, 0, "plain echoes");
+    burst(c, 0, 4, "plain echoes");
+    burst(c, 300, 1500, "plain echoes of 1500 bytes");
     OH_WebSocketClient_Close(c, close_default);
     CHECK(wait_for(&closes, 1) && close_code == 1000, "plain echoes: onClose 1000");
     OH_WebSocketClient_Destroy(c);
