@@ -111,7 +111,10 @@ package struct FrameReceiver {
 
     private enum HeaderRead {
         case needMore, wrongMask, tooLarge(Int), badLength
-        case header(FrameHeader)
+        /// `validText`: for a whole unmasked single-frame text message in the buffer, whether its
+        /// payload is UTF-8, checked while the bytes are at hand (one access to the buffer's
+        /// storage per message instead of two); nil when not checked here.
+        case header(FrameHeader, validText: Bool?)
     }
 
     /// Consumes at most one frame from `buffer`: its event, `.consumed` for a frame without one
@@ -126,14 +129,18 @@ package struct FrameReceiver {
             if (raw[1] & 0x80 != 0) != expectMasked { return .wrongMask }
             do {
                 guard let h = try FrameParser.parseHeader(raw, maxFrameSize: limit) else { return .needMore }
-                return .header(h)
+                guard h.opcode == .text, h.fin, h.rsv == 0, h.maskKey == nil, raw.count - h.headerLength >= h.payloadLength else {
+                    return .header(h, validText: nil)
+                }
+                let payload = UnsafeRawBufferPointer(rebasing: raw[h.headerLength..<(h.headerLength + h.payloadLength)])
+                return .header(h, validText: UTF8Validator.isValid(payload))
             } catch FrameParseError.frameTooLarge(let n) {
                 return .tooLarge(n)
             } catch {
                 return .badLength
             }
         }
-        let header: FrameHeader
+        let header: FrameHeader, validText: Bool?
         switch read {
         case .needMore:
             return .needMore
@@ -143,8 +150,9 @@ package struct FrameReceiver {
             return .event(fail(CloseCode.messageTooBig, "incoming frame of \(n) bytes exceeds the limit of \(maxMessageSize) bytes", code: .dataLengthExceeded))
         case .badLength:
             return .event(fail(CloseCode.protocolError, "invalid frame length"))
-        case .header(let h):
+        case .header(let h, let valid):
             header = h
+            validText = valid
         }
         guard buffer.readableBytes >= header.headerLength + header.payloadLength else {
             if let failure = checkPartialText(header, buffer, payloadAt: header.headerLength) {
@@ -160,7 +168,7 @@ package struct FrameReceiver {
                 _ = Masking.apply(key: key, to: raw.baseAddress!, count: raw.count)
             }
         }
-        return step(handle(header, payload, callerOwnsPayload: false))
+        return step(handle(header, payload, callerOwnsPayload: false, validText: validText))
     }
 
     /// The next `length` bytes as a slice of `buffer`. For a payload long enough to be lent
@@ -177,7 +185,7 @@ package struct FrameReceiver {
         return slice
     }
 
-    private mutating func handle(_ h: FrameHeader, _ payload: ByteBuffer, callerOwnsPayload: Bool) -> Event? {
+    private mutating func handle(_ h: FrameHeader, _ payload: ByteBuffer, callerOwnsPayload: Bool, validText: Bool? = nil) -> Event? {
         let rsv1 = h.rsv & 0b100 != 0
         if h.rsv & 0b011 != 0 { return fail(CloseCode.protocolError, "reserved bits RSV2/RSV3 set") }
         switch h.opcode {
@@ -197,7 +205,7 @@ package struct FrameReceiver {
             if h.fin && !rsv1 {
                 // The common case: a whole, uncompressed message in one frame.
                 if kind == .text {
-                    let ok = payload.withUnsafeReadableBytes { UTF8Validator.isValid($0) }
+                    let ok = validText ?? payload.withUnsafeReadableBytes { UTF8Validator.isValid($0) }
                     if !ok { return fail(CloseCode.invalidPayload, "invalid UTF-8 in a text message") }
                 }
                 if !callerOwnsPayload, payload.readableBytes >= ownStorageFrom {
