@@ -85,8 +85,8 @@ public final class WebSocketClient: @unchecked Sendable {
     /// `DispatchTime` uptime nanoseconds (0 before): a load run splits connect time from the
     /// TLS and upgrade handshake with it.
     @exclusivity(unchecked) public internal(set) var transportConnectedAt: UInt64 = 0
-    /// Loop-confined: the handler of the current connection.
-    @exclusivity(unchecked) var handler: WebSocketConnectionHandler?
+    /// Loop-confined: the current connection, held weakly (`ConnectionCommands` says who owns what).
+    @exclusivity(unchecked) weak var connection: (any ConnectionCommands)?
 
     public init(configuration: WebSocketClientConfiguration = .init(), eventLoop: EventLoop? = nil) {
         self.configuration = configuration
@@ -162,7 +162,7 @@ public final class WebSocketClient: @unchecked Sendable {
         let start = { [self] in
             self.transportConnectedAt = 0
             let handler = WebSocketConnectionHandler(client: self, handshake: handshake, configuration: config)
-            self.handler = handler
+            self.connection = handler
             handler.start(tls: tlsContext)
         }
         if eventLoop.inEventLoop { start() } else { eventLoop.execute(start) }
@@ -183,7 +183,7 @@ public final class WebSocketClient: @unchecked Sendable {
         let handshake = ClientHandshake(url: url, key: ClientHandshake.makeKey(), protocols: config.protocols, headers: config.headers,
                                         deflateOffer: config.compression ? Self.deflateOffer : nil, userAgent: config.userAgent)
         let handler = WebSocketConnectionHandler(client: self, handshake: handshake, configuration: config)
-        self.handler = handler
+        self.connection = handler
         handler.armConnectTimer()
         try handler.install(on: channel)
     }
@@ -231,14 +231,14 @@ public final class WebSocketClient: @unchecked Sendable {
     public func send(_ bytes: UnsafeRawBufferPointer, kind: WebSocketMessageKind) throws {
         try checkSendable(bytes.count)
         queued.wrappingIncrement(by: bytes.count, ordering: .relaxed)
-        if eventLoop.inEventLoop, let handler = handler {
-            handler.sendMessage(bytes, kind: kind)
+        if eventLoop.inEventLoop, let connection = connection {
+            connection.sendMessage(bytes, kind: kind)
         } else {
             var buffer = ByteBufferAllocator().buffer(capacity: bytes.count)
             buffer.writeBytes(bytes)
             eventLoop.execute { [self] in
-                if let handler = self.handler {
-                    buffer.withUnsafeReadableBytes { handler.sendMessage($0, kind: kind) }
+                if let connection = self.connection {
+                    buffer.withUnsafeReadableBytes { connection.sendMessage($0, kind: kind) }
                 } else {
                     self.queued.wrappingDecrement(by: buffer.readableBytes, ordering: .relaxed)
                 }
@@ -263,7 +263,7 @@ public final class WebSocketClient: @unchecked Sendable {
     public func ping(_ payload: [UInt8] = []) throws {
         guard payload.count <= 125 else { throw WebSocketError(.dataLengthExceeded, "ping payload over 125 bytes") }
         try checkSendable(0)
-        let work = { [self] in _ = self.handler?.sendPing(payload) }
+        let work: @Sendable () -> Void = { [self] in self.connection?.sendPing(payload) }
         if eventLoop.inEventLoop { work() } else { eventLoop.execute(work) }
     }
 
@@ -288,7 +288,7 @@ public final class WebSocketClient: @unchecked Sendable {
         case .closing: return
         case .open: break
         }
-        let work = { [self] in _ = self.handler?.initiateClose(code: CloseCode(rawValue: UInt16(code)), reason: reason) }
+        let work: @Sendable () -> Void = { [self] in self.connection?.initiateClose(code: CloseCode(rawValue: UInt16(code)), reason: reason) }
         if eventLoop.inEventLoop { work() } else { eventLoop.execute(work) }
     }
 
@@ -299,8 +299,8 @@ public final class WebSocketClient: @unchecked Sendable {
         let previous = stateAtomic.exchange(WebSocketClientState.destroyed.rawValue, ordering: .acquiringAndReleasing)
         if previous == WebSocketClientState.destroyed.rawValue { return }
         let work = { [self] in
-            self.handler?.abandon()
-            self.handler = nil
+            self.connection?.abandon()
+            self.connection = nil
             self.onOpen = nil
             self.onMessage = nil
             self.onError = nil

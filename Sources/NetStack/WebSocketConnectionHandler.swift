@@ -9,12 +9,13 @@ import NIOSSL
 /// raw bytes and writes raw bytes: frames are parsed in place from the read buffer and outgoing
 /// frames are batched into one buffer that is written once per loop tick (or at the end of a
 /// read burst), so a burst of small messages costs one system call.
-final class WebSocketConnectionHandler: ChannelInboundHandler {
+final class WebSocketConnectionHandler: ChannelInboundHandler, ConnectionCommands {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
     /// Strong while the connection lives, so a client nobody else holds stays alive until its
-    /// terminal event; released then, which breaks the client -> handler -> client cycle.
+    /// terminal event; released then. The client holds this handler only weakly
+    /// (`ConnectionCommands`).
     @exclusivity(unchecked) private var client: WebSocketClient?
     /// What only the opening handshake needs: dropped once the connection is open, so an open
     /// connection does not carry it.
@@ -637,7 +638,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
         if let client = client {
             client.queued.store(0, ordering: .relaxed)
             client.socketBacklog.store(0, ordering: .relaxed)
-            if client.handler === self { client.handler = nil }
+            if client.connection === self { client.connection = nil }
         }
         client = nil
     }

@@ -212,6 +212,39 @@ final class ConnectionHandlerTests: XCTestCase {
 
     // MARK: The close handshake
 
+    /// The pipeline owns the handler and the handler owns its client until the terminal event;
+    /// the client only refers to its connection (weakly). A client nobody holds still gets its
+    /// callbacks, and nothing outlives the connection.
+    func testOwnershipRunsFromThePipelineToTheHandlerToTheClient() throws {
+        weak var weakClient: WebSocketClient?
+        weak var weakHandler: WebSocketConnectionHandler?
+        let log = Log()
+        var channel: EmbeddedChannel? = EmbeddedChannel(loop: loop)
+        var request = ""
+        do {
+            var config = WebSocketClientConfiguration()
+            config.busyPoll = .zero
+            let client = WebSocketClient(configuration: config, eventLoop: loop)
+            client.onOpen = { _, r in log.events.append("open \(r.code)") }
+            client.onClose = { _, r in log.events.append("close \(r.code)") }
+            try client.connect(over: channel!, to: "ws://example.test/")
+            try channel!.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 80)).wait()
+            request = try outbound(channel!).map { String(decoding: $0, as: UTF8.self) }.joined()
+            weakClient = client
+            weakHandler = client.connection as? WebSocketConnectionHandler
+        }
+        XCTAssertNotNil(weakHandler)
+        XCTAssertNotNil(weakClient, "nobody else holds the client: its connection keeps it until the end")
+        try channel!.writeInbound(ByteBuffer(string: switching(request)))
+        try channel!.writeInbound(serverFrame(0x88, [0x03, 0xE8]))
+        try channel!.close().wait()
+        XCTAssertEqual(log.events, ["open 101", "close 1000"])
+        XCTAssertNil(weakClient, "released at its terminal event")
+        channel = nil
+        loop.run()
+        XCTAssertNil(weakHandler, "the client never kept its connection alive")
+    }
+
     func testTheServersCloseIsEchoedAndTheCloseIsCleanWhenTCPEnds() throws {
         let c = try open()
         try c.channel.writeInbound(serverFrame(0x88, [0x03, 0xE8] + Array("bye".utf8)))

@@ -34,7 +34,7 @@ final class EndToEndTests: XCTestCase {
         var debug = -1
         let r = runClient(base + "/echo", setup: { rec in
             rec.onOpen = { c in
-                let options = c.handler?.channel?.syncOptions
+                let options = (c.connection as? WebSocketConnectionHandler)?.channel?.syncOptions
                 nodelay = (try? options?.getOption(ChannelOptions.tcpOption(.tcp_nodelay))) ?? -1
                 debug = (try? options?.getOption(ChannelOptions.socketOption(NIOBSDSocket.Option(rawValue: SO_DEBUG)))) ?? -1
                 try! c.close()

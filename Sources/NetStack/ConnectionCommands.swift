@@ -1,0 +1,17 @@
+/// What a client may ask of its current connection: the only way in from `WebSocketClient` to the
+/// connection handler. Called on the connection's event loop only.
+///
+/// Ownership runs one way. The channel's pipeline (and, before the channel exists, the connect
+/// attempt and its timer) owns the handler; the handler owns its client until the terminal event,
+/// so a client nobody else holds still gets its callbacks; the client refers to the connection
+/// weakly, through these commands, and never keeps it alive.
+protocol ConnectionCommands: AnyObject {
+    /// Queues one message (its bytes are copied into the write batch before this returns).
+    func sendMessage(_ bytes: UnsafeRawBufferPointer, kind: WebSocketMessageKind)
+    /// Queues a ping (payload at most 125 bytes, checked by the client).
+    func sendPing(_ payload: [UInt8])
+    /// Starts the close handshake with this code and reason (both checked by the client).
+    func initiateClose(code: CloseCode, reason: String)
+    /// `destroy`: no more callbacks; the connection is dropped now.
+    func abandon()
+}
