@@ -45,13 +45,22 @@ final class VUMetricsRecorder: ScriptObserver {
         loop.add(connecting, Double(connectNanos &+ handshakeNanos) / 1e6)
     }
 
+    /// Series of the per-code counters this VU has used, by code: a connection's close then
+    /// costs an integer lookup, not a series name built and hashed. Loop-confined, as the VU is.
+    @exclusivity(unchecked) private var closesByCode: [UInt32: Int] = [:]
+    @exclusivity(unchecked) private var failuresByCode: [Int32: Int] = [:]
+
     func failedBeforeOpen(code: Int32) {
-        loop.add(tagged(BuiltinMetrics.connectFailures, .counter, "code", String(code)), 1)
+        let h = failuresByCode[code] ?? tagged(BuiltinMetrics.connectFailures, .counter, "code", String(code))
+        failuresByCode[code] = h
+        loop.add(h, 1)
     }
 
     func closed(code: UInt32, clean: Bool, sessionNanos: UInt64) {
         loop.add(session, Double(sessionNanos) / 1e6)
-        loop.add(tagged(BuiltinMetrics.closes, .counter, "code", String(code)), 1)
+        let h = closesByCode[code] ?? tagged(BuiltinMetrics.closes, .counter, "code", String(code))
+        closesByCode[code] = h
+        loop.add(h, 1)
     }
 
     func received(bytes: Int) {
