@@ -3,6 +3,22 @@ import NIOCore
 import XCTest
 
 final class HandshakeTests: XCTestCase {
+    /// Header names and the tokens `websocket` / `upgrade` compare without regard to ASCII case,
+    /// byte for byte: other bytes (UTF-8 letters included) must be equal.
+    func testNamesCompareWithoutASCIICase() {
+        XCTAssertTrue(UpgradeResponseHead.sameName("SEC-WebSocket-Accept", "sec-websocket-accept"))
+        XCTAssertTrue(UpgradeResponseHead.sameName("", ""))
+        XCTAssertFalse(UpgradeResponseHead.sameName("Upgrade", "upgrades"))
+        XCTAssertFalse(UpgradeResponseHead.sameName("Upgrafe", "upgrade"))
+        XCTAssertFalse(UpgradeResponseHead.sameName("[pgrade", "{pgrade"), "only A-Z fold")
+        XCTAssertFalse(UpgradeResponseHead.sameName("ÜPGRADE", "üpgrade"), "no Unicode folding")
+        XCTAssertTrue(UpgradeResponseHead.sameName("ü", "ü"))
+        let bridged = String(decoding: Array("WebSocket".utf8), as: UTF8.self)
+        XCTAssertTrue(UpgradeResponseHead.sameName(bridged, "websocket"))
+        let shouting = "HTTP/1.1 101 Switching Protocols\r\nUPGRADE: WEBSOCKET\r\nconnection: UPGRADE\r\nsec-websocket-accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n"
+        XCTAssertNoThrow(try handshake().validate(XCTUnwrap(parse(shouting))))
+    }
+
     func testAcceptValueMatchesRFCExample() {
         XCTAssertEqual(ClientHandshake.acceptValue(forKey: "dGhlIHNhbXBsZSBub25jZQ=="), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=")
     }
