@@ -52,7 +52,7 @@ public struct MetricValue: Equatable, Sendable {
     /// resize runs unspecialized generic code, about 700 instructions per counter: 21 million
     /// instructions, several milliseconds, each time a series first saw a larger value); sized
     /// once here, the counts are allocated in one pass instead.
-    public static let initialTrendRange: UInt64 = 3_600_000 * UInt64(trendScale)
+    static let initialTrendRange: UInt64 = 3_600_000 * UInt64(trendScale)
 
     static func makeHistogram() -> Histogram<UInt64> {
         var h = Histogram<UInt64>(lowestDiscernibleValue: 1, highestTrackableValue: initialTrendRange, numberOfSignificantValueDigits: .three)
