@@ -184,7 +184,7 @@ enum LuaClientBinding {
     static let optionNames: Set<String> = [
         "headers", "protocols", "caFile", "caPath", "clientCert", "clientKey", "insecure", "serverName",
         "connectTimeout", "maxSendSize", "maxReceiveSize", "maxSendQueue", "compression", "pingInterval", "pongTimeout",
-        "busyPoll",
+        "busyPoll", "proxy",
     ]
 
     /// Applies the options table at `optionsIndex` (nil allowed) and connects.
@@ -252,6 +252,17 @@ enum LuaClientBinding {
                 case "pingInterval": if let t = ms() { config.pingInterval = t } else { bad = true }
                 case "pongTimeout": if let t = ms() { config.pongTimeout = t } else { bad = true }
                 case "busyPoll": if let t = ms() { config.busyPoll = t } else { bad = true }
+                case "proxy":
+                    // A proxy URL; false or "" for none (the environment ignored too).
+                    if vm.type(at: -1) == LUA_TBOOLEAN, !vm.boolean(at: -1) {
+                        config.proxy = .direct
+                    } else if let s = str(), vm.type(at: -1) == LUA_TSTRING {
+                        if s.isEmpty {
+                            config.proxy = .direct
+                        } else {
+                            do { config.proxy = .proxy(try WebSocketProxy(parsing: s)) } catch let e as WebSocketError { return .failure(.code(e)) } catch { bad = true }
+                        }
+                    } else { bad = true }
                 case "maxSendSize": if let n = int() { config.maxSendSize = n } else { bad = true }
                 case "maxReceiveSize": if let n = int() { config.maxReceiveSize = n } else { bad = true }
                 case "maxSendQueue": if let n = int() { config.maxSendQueue = n } else { bad = true }

@@ -30,6 +30,9 @@ public final class ScriptHost {
         public var sandbox = false
         /// What an uncaught error in a callback (or timer, or plugin hook) does (`--on-error`).
         public var onError: ErrorPolicy = .exit
+        /// The proxy of every client that sets none itself (`--proxy`, `--no-proxy`; by default
+        /// the environment's, as curl reads it).
+        public var proxy: WebSocketProxySetting = .environment
         /// Load runs: receives the measurements of the script's connections.
         package var observer: ScriptObserver?
         /// Load runs: adds to the `netstack` module (netstack.vu, netstack.metrics) before plugins load.
@@ -345,6 +348,7 @@ public final class ScriptHost {
         config.pingInterval = .seconds(30)
         // Lua strings are made from the bytes during the callback: a copy of our own would be a second one.
         config.ownStorageThreshold = .max
+        config.proxy = options.proxy
         if let trace = options.trace { config.trace = { trace("[client \(id)] " + $0) } }
         let client = WebSocketClient(configuration: config, eventLoop: eventLoop)
         let c = LuaClient(id: id, client: client, callbacks: callbacks)

@@ -12,10 +12,14 @@ enum ConnectionErrorText {
     }
 
     static func describeConnectError(_ error: Error, url: WebSocketURL) -> String {
-        let target = "\(url.bracketedHost):\(url.port)"
+        describeConnectError(error, host: url.host, port: url.port)
+    }
+
+    static func describeConnectError(_ error: Error, host: String, port: Int) -> String {
+        let target = host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
         if let e = error as? NIOConnectionError {
             if e.connectionErrors.isEmpty, e.dnsAError != nil || e.dnsAAAAError != nil {
-                return "DNS lookup failed for '\(url.host)': \(e.dnsAError ?? e.dnsAAAAError!)"
+                return "DNS lookup failed for '\(host)': \(e.dnsAError ?? e.dnsAAAAError!)"
             }
             if let first = e.connectionErrors.first {
                 return "could not connect to \(target) (\(first.target)): \(describeIOError(first.error))"

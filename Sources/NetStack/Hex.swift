@@ -19,4 +19,14 @@ public enum Hex {
     public static func encode(_ bytes: [UInt8]) -> String {
         bytes.withUnsafeBytes { encode($0) }
     }
+
+    /// The value of one hexadecimal digit (either case), or nil.
+    public static func value(_ digit: UInt8) -> UInt8? {
+        switch digit {
+        case 0x30...0x39: return digit - 0x30
+        case 0x41...0x46: return digit - 0x41 + 10
+        case 0x61...0x66: return digit - 0x61 + 10
+        default: return nil
+        }
+    }
 }

@@ -106,7 +106,8 @@ public final class WebSocketClient: @unchecked Sendable {
     /// Starts connecting and returns at once; the outcome arrives as `onOpen` or `onError`.
     ///
     /// Synchronous errors: `WEBSOCKET_CONNECTION_PARSE_URL_ERROR` for a malformed URL,
-    /// `WEBSOCKET_NO_HEADER_CONTEXT` for an invalid header, `WEBSOCKET_HEADER_EXCEEDED` over the
+    /// `WEBSOCKET_NO_HEADER_CONTEXT` for an invalid header, a malformed proxy (configured or from
+    /// the environment) `WEBSOCKET_CONNECTION_PARSE_URL_ERROR` too, `WEBSOCKET_HEADER_EXCEEDED` over the
     /// header limits, `WEBSOCKET_CONNECTION_ERROR` when already connecting or connected,
     /// `WEBSOCKET_CLIENT_NOT_CREATED` after `destroy`.
     public func connect(to urlString: String, headers extraHeaders: [WebSocketHeader] = []) throws {
@@ -126,6 +127,7 @@ public final class WebSocketClient: @unchecked Sendable {
         for p in protocols where p.isEmpty || !p.utf8.allSatisfy(HeaderValidation.isTokenByte) {
             throw WebSocketError(.noHeaderContext, "invalid subprotocol name '\(HeaderValidation.escaped(p))'")
         }
+        let proxy = try config.proxy.proxy(for: url)
         let tlsContext: NIOSSLContextBox?
         if url.isSecure {
             do {
@@ -163,7 +165,7 @@ public final class WebSocketClient: @unchecked Sendable {
             self.transportConnectedAt = 0
             let handler = WebSocketConnectionHandler(client: self, handshake: handshake, configuration: config)
             self.connection = handler
-            handler.start(tls: tlsContext)
+            handler.start(tls: tlsContext, proxy: proxy)
         }
         if eventLoop.inEventLoop { start() } else { eventLoop.execute(start) }
     }

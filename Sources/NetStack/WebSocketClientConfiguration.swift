@@ -64,6 +64,9 @@ public struct WebSocketClientConfiguration: Sendable {
     /// The `User-Agent` sent unless a header sets one; nil sends none.
     public var userAgent: String? = "NetStack/\(NetStackVersion.string)"
     public var tls = WebSocketTLSOptions()
+    /// The proxy to go through: by default the one the environment names, as curl reads it
+    /// (`WebSocketProxySetting`); `.direct` ignores the environment.
+    public var proxy: WebSocketProxySetting = .environment
     /// After each write the connection's loop polls for the answer for up to this long instead of
     /// sleeping in the kernel, which cuts round trips to nearby peers by half or more; it backs off
     /// by itself when answers take longer (see docs/engine.md, "Busy polling"). Zero disables it;

@@ -103,11 +103,69 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, ConnectionCommand
 
     // MARK: Connecting
 
-    func start(tls: NIOSSLContextBox?) {
+    /// Connects: straight to the URL's host, or through `proxy` (TCP to the proxy, then its
+    /// tunnel, then TLS and the upgrade end to end with the URL's host).
+    func start(tls: NIOSSLContextBox?, proxy: WebSocketProxy? = nil) {
         let url = upgrade!.handshake.url
-        let timeout = config.connectTimeout
         armConnectTimer()
-        let serverName = upgrade!.serverName ?? (url.hostIsIPLiteral ? nil : url.host)
+        guard let proxy = proxy else { return open(url: url, tls: tls, tunnel: nil) }
+        let tunnel: Tunnel
+        switch proxy.kind {
+        case .http:
+            tunnel = .http(proxy)
+        case .socks5h where !url.hostIsIPLiteral:
+            guard url.host.utf8.count <= 255 else {
+                return run(machine.failBeforeOpen(ProxyFailure.refused(proxy, target: url.host, "a host name over 255 bytes does not fit a SOCKS5 request")))
+            }
+            tunnel = .socks(proxy, .name(url.host, port: url.port))
+        case .socks5, .socks5h:
+            if url.hostIsIPLiteral, let bytes = IPAddressBytes.parse(url.host) {
+                tunnel = .socks(proxy, .address(bytes, port: url.port))
+            } else {
+                // socks5:// resolves the target here (curl's meaning), on NIO's blocking-I/O pool.
+                let host = url.host, port = url.port
+                NIOThreadPool.singleton.runIfActive(eventLoop: eventLoop) {
+                    try SocketAddress.makeAddressResolvingHost(host, port: port)
+                }.whenComplete { [self] result in
+                    guard !self.machine.isClosed else { return }
+                    switch result {
+                    case .success(let address):
+                        guard let bytes = Self.addressBytes(address) else {
+                            return self.run(self.machine.failBeforeOpen(WebSocketError(.connectionError, "DNS lookup for '\(host)' gave no IP address")))
+                        }
+                        self.open(url: url, tls: tls, tunnel: .socks(proxy, .address(bytes, port: port)))
+                    case .failure(let error):
+                        self.run(self.machine.failBeforeOpen(WebSocketError(.connectionError, "DNS lookup failed for '\(host)': \(error)")))
+                    }
+                }
+                return
+            }
+        }
+        open(url: url, tls: tls, tunnel: tunnel)
+    }
+
+    /// What stands between the TCP connection and TLS or the upgrade.
+    private enum Tunnel {
+        case http(WebSocketProxy)
+        case socks(WebSocketProxy, SOCKS5Handshake.Target)
+
+        var proxy: WebSocketProxy {
+            switch self { case .http(let p), .socks(let p, _): return p }
+        }
+    }
+
+    private static func addressBytes(_ address: SocketAddress) -> [UInt8]? {
+        switch address {
+        case .v4(let a): return withUnsafeBytes(of: a.address.sin_addr) { Array($0) }
+        case .v6(let a): return withUnsafeBytes(of: a.address.sin6_addr) { Array($0) }
+        case .unixDomainSocket: return nil
+        }
+    }
+
+    private func open(url: WebSocketURL, tls: NIOSSLContextBox?, tunnel: Tunnel?) {
+        let timeout = config.connectTimeout
+        let serverName = upgrade?.serverName ?? (url.hostIsIPLiteral ? nil : url.host)
+        let trace = config.trace
         // TCP_NODELAY is on by default in ClientBootstrap.
         let bootstrap = ClientBootstrap(group: eventLoop)
             // Reads start at 512 bytes and grow (to 1 MiB) only while they fill the buffer: NIO keeps
@@ -116,6 +174,17 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, ConnectionCommand
             .connectTimeout(timeout)
             .channelInitializer { [self] channel in
                 do {
+                    switch tunnel {
+                    case .http(let proxy):
+                        try HTTPConnectTunnel.install(on: channel, proxy: proxy, targetHost: url.host, targetPort: url.port,
+                                                      deadline: .now() + timeout, trace: trace)
+                    case .socks(let proxy, let target):
+                        let text = url.host.contains(":") ? "[\(url.host)]:\(url.port)" : "\(url.host):\(url.port)"
+                        try channel.pipeline.syncOperations.addHandler(
+                            SOCKS5TunnelHandler(proxy: proxy, target: target, targetText: text, trace: trace))
+                    case nil:
+                        break
+                    }
                     if let tls = tls {
                         let ssl: NIOSSLClientHandler
                         if let store = tls.store {
@@ -139,35 +208,42 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, ConnectionCommand
                     return channel.eventLoop.makeFailedFuture(error)
                 }
             }
+        let host = tunnel?.proxy.host ?? url.host
+        let port = tunnel?.proxy.port ?? url.port
         let connected: EventLoopFuture<Channel>
-        if url.hostIsIPLiteral, let address = try? SocketAddress(ipAddress: url.host, port: url.port) {
+        if let address = try? SocketAddress(ipAddress: host, port: port) {
             // An address needs no resolving: connect(host:port:) would still run getaddrinfo on
             // another thread and race two address families (about 1 KiB and a thread hop per
             // connection, which load runs' thousands of connections pay at once).
             connected = bootstrap.connect(to: address)
         } else {
-            connected = bootstrap.connect(host: url.host, port: url.port)
+            connected = bootstrap.connect(host: host, port: port)
         }
         // A bootstrap that fails at once (no descriptor left, a refused socket option) completes
         // inside this call: its outcome waits for the next loop turn, so no callback ever runs
         // inside connect (the caller has not finished its own bookkeeping yet).
         let insideStart = LoopFlag(true)
+        let proxy = tunnel?.proxy
         connected.whenComplete { [self] result in
             if insideStart.value {
-                self.eventLoop.execute { self.connectCompleted(result, url: url) }
+                self.eventLoop.execute { self.connectCompleted(result, url: url, proxy: proxy) }
             } else {
-                self.connectCompleted(result, url: url)
+                self.connectCompleted(result, url: url, proxy: proxy)
             }
         }
         insideStart.value = false
     }
 
-    private func connectCompleted(_ result: Result<Channel, Error>, url: WebSocketURL) {
+    private func connectCompleted(_ result: Result<Channel, Error>, url: WebSocketURL, proxy: WebSocketProxy?) {
         switch result {
         case .success(let channel):
             if machine.isClosed { channel.close(promise: nil) }
         case .failure(let error):
-            run(machine.failBeforeOpen(WebSocketError(.connectionError, ConnectionErrorText.describeConnectError(error, url: url))))
+            if let proxy = proxy {
+                run(machine.failBeforeOpen(ProxyFailure.unreachable(ConnectionErrorText.describeConnectError(error, host: proxy.host, port: proxy.port))))
+            } else {
+                run(machine.failBeforeOpen(WebSocketError(.connectionError, ConnectionErrorText.describeConnectError(error, url: url))))
+            }
         }
     }
 
@@ -616,7 +692,10 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, ConnectionCommand
     // MARK: Ending
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
-        if let v = upgrade?.tlsVerification, !v.isValid {
+        if let e = error as? WebSocketError {
+            // A proxy tunnel's failure, already in the connection's words (`ProxyFailure`).
+            run(machine.transportError(e))
+        } else if let v = upgrade?.tlsVerification, !v.isValid {
             // The same code OH_NetStack_VerifyCertification gives for this chain.
             run(machine.transportError(WebSocketError(WebSocketErrCode(rawValue: Int32(v.code)), "TLS certificate verification failed: \(v)")))
         } else {

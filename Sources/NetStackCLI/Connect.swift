@@ -24,6 +24,7 @@ struct Connect: ParsableCommand {
     @Option(help: "After end of input, seconds to wait for replies before closing.") var wait: Double = 1.0
     @Flag(help: "Print events as JSON lines.") var json = false
     @Flag(name: .shortAndLong, help: "Trace the handshake, messages and control frames to stderr.") var verbose = false
+    @OptionGroup(title: "Proxy") var proxyFlags: ProxyFlags
 
     /// A `Name: value` argument as a header; nil without a colon.
     static func parseHeader(_ h: String) -> WebSocketHeader? {
@@ -42,6 +43,7 @@ struct Connect: ParsableCommand {
         config.tls.caPath = caPath
         config.tls.insecure = insecure
         config.compression = !noCompression
+        config.proxy = proxyFlags.setting
         if verbose { config.trace = { line in printErr(line) } }
         if insecure { printErr("netstack: warning: --insecure: the server certificate is not verified") }
         let headers = header.compactMap(Self.parseHeader)

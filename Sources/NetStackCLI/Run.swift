@@ -55,6 +55,7 @@ struct Run: ParsableCommand {
     @Flag(name: .shortAndLong, help: "Trace handshakes, messages and control frames to stderr.") var verbose = false
     @Flag(help: "Print JSON lines of events (open, message, error, close, print, script_error, exit) on stdout.") var json = false
     @OptionGroup(title: "Plugins") var pluginFlags: PluginFlags
+    @OptionGroup(title: "Proxy") var proxyFlags: ProxyFlags
     @OptionGroup(title: "Load runs") var load: LoadFlags
     @Argument(parsing: .postTerminator, help: "Arguments for the script (after --).") var args: [String] = []
 
@@ -66,6 +67,7 @@ struct Run: ParsableCommand {
         raiseOpenFileLimit()
         var options = ScriptHost.Options()
         options.url = url
+        options.proxy = proxyFlags.setting
         pluginFlags.apply(to: &options)
         if let m = memoryLimit {
             guard let bytes = parseSize(m) else { throw ValidationError("--memory-limit: '\(m)' is not a size") }
