@@ -49,3 +49,25 @@ public func NetStack_WebSocketClient_SetBusyPoll(_ client: UnsafeMutablePointer<
     c.engine.configuration.busyPoll = .microseconds(Int64(microseconds))
     return 0
 }
+
+@_cdecl("NetStack_WebSocketClient_SetProxy")
+public func NetStack_WebSocketClient_SetProxy(_ client: UnsafeMutablePointer<WebSocket>?, _ proxyURL: UnsafePointer<CChar>?) -> Int32 {
+    let (c, rc) = Registry.lookup(client)
+    guard let c = c else { return rc }
+    guard let text = proxyURL.map({ String(cString: $0) }) else {
+        c.engine.configuration.proxy = .environment
+        return 0
+    }
+    if text.isEmpty {
+        c.engine.configuration.proxy = .direct
+        return 0
+    }
+    do {
+        c.engine.configuration.proxy = .proxy(try WebSocketProxy(parsing: text))
+        return 0
+    } catch let e as WebSocketError {
+        return e.code.rawValue
+    } catch {
+        return WebSocketErrCode.connectionParseURLError.rawValue
+    }
+}

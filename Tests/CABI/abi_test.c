@@ -263,6 +263,25 @@ int main(int argc, char **argv) {
     OH_WebSocketClient_Destroy(c);
     CHECK(NetStack_WebSocketClient_SetTimeouts(c, 1, 1, 1) == WEBSOCKET_CLIENT_NOT_CREATED, "extensions check the client too");
     CHECK(NetStack_WebSocketClient_SetBusyPoll(c, 50) == WEBSOCKET_CLIENT_NOT_CREATED, "SetBusyPoll checks the client");
+    CHECK(NetStack_WebSocketClient_SetProxy(c, "") == WEBSOCKET_CLIENT_NOT_CREATED, "SetProxy checks the client");
+
+    /* Proxies: a malformed URL is refused; an unreachable proxy is the connection's error; "" is direct. */
+    reset();
+    c = OH_WebSocketClient_Constructor(on_open, on_message, on_error, on_close);
+    CHECK(NetStack_WebSocketClient_SetProxy(c, "gopher://x") == WEBSOCKET_CONNECTION_PARSE_URL_ERROR, "SetProxy refuses a malformed URL");
+    CHECK(NetStack_WebSocketClient_SetProxy(c, "http://127.0.0.1:1") == 0, "SetProxy(http://...)");
+    snprintf(url, sizeof url, "%s/echo", argv[1]);
+    OH_WebSocketClient_Connect(c, url, no_options);
+    CHECK(wait_for(&errors, 1) && error_code == WEBSOCKET_CONNECTION_ERROR && strncmp(error_message, "proxy unreachable", 17) == 0,
+          "through an unreachable proxy: onError 1003 \"proxy unreachable ...\"");
+    CHECK(counter_value(&opened) == 0 && counter_value(&closes) == 0, "and no other event");
+    reset();
+    CHECK(NetStack_WebSocketClient_SetProxy(c, "") == 0, "SetProxy(\"\") goes direct");
+    OH_WebSocketClient_Connect(c, url, no_options);
+    CHECK(wait_for(&opened, 1), "direct again");
+    OH_WebSocketClient_Close(c, close_default);
+    wait_for(&closes, 1);
+    OH_WebSocketClient_Destroy(c);
 
     /* Certificate verification. */
     uint32_t n1 = 0, n2 = 0, n3 = 0, n4 = 0;

@@ -123,6 +123,7 @@ final class CABITests: XCTestCase {
         XCTAssertEqual(status, 0, output)
         let (rc, text) = try run("valgrind", ["--error-exitcode=99", "--leak-check=full", "--show-leak-kinds=definite,indirect",
                                               "--errors-for-leak-kinds=definite,indirect", "--track-origins=no",
+                                              "--suppressions=Tests/CABI/valgrind.supp",
                                               binary, Servers.plain.url, Servers.tls.url, expiredServer.url, CertificateLab.shared.dir],
                                  env: ["SSL_CERT_FILE": Servers.pki.caCertificate])
         XCTAssertEqual(rc, 0, text)

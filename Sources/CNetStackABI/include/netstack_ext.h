@@ -34,6 +34,16 @@ int NetStack_WebSocketClient_SetTimeouts(struct WebSocket *client, uint32_t conn
  *  come later than that; 0 disables it. Default 50 (or NETSTACK_BUSY_POLL_US). */
 int NetStack_WebSocketClient_SetBusyPoll(struct WebSocket *client, uint32_t microseconds);
 
+/** Proxy for the next Connect: "http://[user:pass@]host[:port]" (HTTP CONNECT),
+ *  "socks5://..." (target resolved locally) or "socks5h://..." (resolved by the proxy); "" for a
+ *  direct connection whatever the environment says; NULL (the default) for the environment's
+ *  proxy as curl reads it (https_proxy for wss, http_proxy for ws, all_proxy; no_proxy).
+ *  0, or WEBSOCKET_CONNECTION_PARSE_URL_ERROR for a malformed URL (the setting is then unchanged).
+ *  Proxy failures arrive as onError WEBSOCKET_CONNECTION_ERROR; the message begins with
+ *  "proxy unreachable", "proxy refused", "proxy authentication failed",
+ *  "target unreachable through the proxy" or "proxy protocol error". */
+int NetStack_WebSocketClient_SetProxy(struct WebSocket *client, const char *proxyURL);
+
 #ifdef __cplusplus
 }
 #endif
