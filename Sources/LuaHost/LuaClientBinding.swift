@@ -81,6 +81,11 @@ enum LuaClientBinding {
                 lua_pushinteger(L, Int64(r.code)); lua_setfield(L, -2, "code")
                 vm.pushString(r.reason); lua_setfield(L, -2, "reason")
                 if let p = r.protocolName { vm.pushString(p); lua_setfield(L, -2, "protocol") }
+                if !r.redirects.isEmpty {
+                    lua_createtable(L, Int32(r.redirects.count), 0)
+                    for (i, u) in r.redirects.enumerated() { vm.pushString(u); lua_rawseti(L, -2, Int64(i + 1)) }
+                    lua_setfield(L, -2, "redirects")
+                }
                 if !vm.call(nargs: 2 + extra, context: "onOpen") { host.callbackFailed(c) }
             }
             host.checkIdle()
@@ -184,7 +189,7 @@ enum LuaClientBinding {
     static let optionNames: Set<String> = [
         "headers", "protocols", "caFile", "caPath", "clientCert", "clientKey", "insecure", "serverName",
         "connectTimeout", "maxSendSize", "maxReceiveSize", "maxSendQueue", "compression", "pingInterval", "pongTimeout",
-        "busyPoll", "proxy",
+        "busyPoll", "proxy", "followRedirects",
     ]
 
     /// Applies the options table at `optionsIndex` (nil allowed) and connects.
@@ -252,6 +257,13 @@ enum LuaClientBinding {
                 case "pingInterval": if let t = ms() { config.pingInterval = t } else { bad = true }
                 case "pongTimeout": if let t = ms() { config.pongTimeout = t } else { bad = true }
                 case "busyPoll": if let t = ms() { config.busyPoll = t } else { bad = true }
+                case "followRedirects":
+                    // true: up to 10; a whole number from 0 to 10; false or 0: none.
+                    if vm.type(at: -1) == LUA_TBOOLEAN {
+                        config.followRedirects = vm.boolean(at: -1) ? 10 : 0
+                    } else if let n = vm.integer(at: -1), n >= 0, n <= 10 {
+                        config.followRedirects = Int(n)
+                    } else { bad = true }
                 case "proxy":
                     // A proxy URL; false or "" for none (the environment ignored too).
                     if vm.type(at: -1) == LUA_TBOOLEAN, !vm.boolean(at: -1) {
@@ -269,7 +281,8 @@ enum LuaClientBinding {
                 default: break
                 }
                 if bad {
-                    let expected = ["connectTimeout", "pingInterval", "pongTimeout", "busyPoll"].contains(key) ? " (\(DurationArgument.expected))" : ""
+                    let expected = ["connectTimeout", "pingInterval", "pongTimeout", "busyPoll"].contains(key) ? " (\(DurationArgument.expected))"
+                        : key == "followRedirects" ? " (true, false or a whole number from 0 to 10)" : ""
                     return .failure(.raise("connect options: invalid value for '\(key)'\(expected)"))
                 }
             }

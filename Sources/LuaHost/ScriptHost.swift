@@ -33,6 +33,8 @@ public final class ScriptHost {
         /// The proxy of every client that sets none itself (`--proxy`, `--no-proxy`; by default
         /// the environment's, as curl reads it).
         public var proxy: WebSocketProxySetting = .environment
+        /// Redirects every client follows unless its `followRedirects` option says otherwise (`-L`).
+        public var followRedirects = 0
         /// Load runs: receives the measurements of the script's connections.
         package var observer: ScriptObserver?
         /// Load runs: adds to the `netstack` module (netstack.vu, netstack.metrics) before plugins load.
@@ -349,6 +351,7 @@ public final class ScriptHost {
         // Lua strings are made from the bytes during the callback: a copy of our own would be a second one.
         config.ownStorageThreshold = .max
         config.proxy = options.proxy
+        config.followRedirects = options.followRedirects
         if let trace = options.trace { config.trace = { trace("[client \(id)] " + $0) } }
         let client = WebSocketClient(configuration: config, eventLoop: eventLoop)
         let c = LuaClient(id: id, client: client, callbacks: callbacks)

@@ -174,6 +174,14 @@ struct ConnectionStateMachine {
         return []
     }
 
+    /// The answer was a redirect that will be followed by a new connection: this one ends with
+    /// no event and the client stays connecting (the next hop's machine delivers the terminal event).
+    mutating func redirected() -> [Action] {
+        guard case .upgrading = state else { return [] }
+        state = .closed
+        return [.cancelConnectTimer, .closeChannel, .release]
+    }
+
     /// More of a rejection's body.
     mutating func rejectionBody(_ more: inout ByteBuffer) -> [Action] {
         guard case .rejected(var r) = state else { return [] }

@@ -13,6 +13,8 @@ public struct WebSocketOpenResult: Sendable {
     public var compression: PerMessageDeflateParameters?
     /// All response headers, in order.
     public var headers: [WebSocketHeader]
+    /// The URLs redirects led to, in order (empty without redirects; see `followRedirects`).
+    public var redirects: [String] = []
 }
 
 /// What `onClose` receives.
@@ -188,6 +190,19 @@ public final class WebSocketClient: @unchecked Sendable {
         self.connection = handler
         handler.armConnectTimer()
         try handler.install(on: channel)
+    }
+
+    /// Starts the next hop of a redirect, on the loop; the client stays `connecting`.
+    func followRedirect(to url: WebSocketURL, tls: NIOSSLContextBox?, proxy: WebSocketProxy?, handshake previous: ClientHandshake,
+                        configuration config: WebSocketClientConfiguration, redirects: [String]) {
+        guard !isDestroyed else { return }
+        let handshake = ClientHandshake(url: url, key: ClientHandshake.makeKey(), protocols: previous.protocols,
+                                        headers: Redirect.headers(previous.headers, from: previous.url, to: url),
+                                        deflateOffer: previous.deflateOffer, userAgent: previous.userAgent)
+        transportConnectedAt = 0
+        let handler = WebSocketConnectionHandler(client: self, handshake: handshake, configuration: config, redirects: redirects)
+        connection = handler
+        handler.start(tls: tls, proxy: proxy)
     }
 
     static let deflateOffer: PerMessageDeflateParameters = {

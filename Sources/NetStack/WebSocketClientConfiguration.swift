@@ -67,6 +67,11 @@ public struct WebSocketClientConfiguration: Sendable {
     /// The proxy to go through: by default the one the environment names, as curl reads it
     /// (`WebSocketProxySetting`); `.direct` ignores the environment.
     public var proxy: WebSocketProxySetting = .environment
+    /// How many redirects (301, 302, 303, 307, 308 with a Location) the opening handshake follows:
+    /// 0, the default, reports a 3xx as an error; at most 10 are followed whatever is set. Never
+    /// from wss to ws; credentials (`Authorization`, `Cookie`) are not sent to another host. The
+    /// URLs followed are in `WebSocketOpenResult.redirects`. See `Redirect`.
+    public var followRedirects: Int = 0
     /// After each write the connection's loop polls for the answer for up to this long instead of
     /// sleeping in the kernel, which cuts round trips to nearby peers by half or more; it backs off
     /// by itself when answers take longer (see docs/engine.md, "Busy polling"). Zero disables it;

@@ -25,9 +25,14 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, ConnectionCommand
         let serverName: String?
         /// The outcome of the certificate check of a wss handshake.
         var tlsVerification: CertificateVerificationResult?
-        init(_ handshake: ClientHandshake, serverName: String?) {
+        /// For a redirect's next hop: the configuration, and the URLs followed so far.
+        let configuration: WebSocketClientConfiguration
+        let redirects: [String]
+        init(_ handshake: ClientHandshake, configuration: WebSocketClientConfiguration, redirects: [String]) {
             self.handshake = handshake
-            self.serverName = serverName
+            self.serverName = configuration.tls.serverName
+            self.configuration = configuration
+            self.redirects = redirects
         }
     }
     @exclusivity(unchecked) private var upgrade: Upgrade?
@@ -91,9 +96,9 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, ConnectionCommand
     @exclusivity(unchecked) private var pongDeadline: LoopTimers.Handle?
 
 
-    init(client: WebSocketClient, handshake: ClientHandshake, configuration: WebSocketClientConfiguration) {
+    init(client: WebSocketClient, handshake: ClientHandshake, configuration: WebSocketClientConfiguration, redirects: [String] = []) {
         self.client = client
-        self.upgrade = Upgrade(handshake, serverName: configuration.tls.serverName)
+        self.upgrade = Upgrade(handshake, configuration: configuration, redirects: redirects)
         self.config = Settings(configuration)
         self.eventLoop = client.eventLoop
         self.receiver = FrameReceiver(expectMaskedFrames: false, maxMessageSize: configuration.maxReceiveSize)
@@ -365,6 +370,9 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, ConnectionCommand
         case .failed(let error):
             run(machine.upgradeFailed(error))
         case .refused(let head, let body, let wanted):
+            if let upgrade = upgrade, upgrade.configuration.followRedirects > 0, Redirect.isRedirect(head.statusCode) {
+                return follow(head, upgrade)
+            }
             run(machine.rejected(head, body: body, wanted: wanted))
         case .switched(let head, let agreement):
             if let d = agreement.deflate {
@@ -373,15 +381,45 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, ConnectionCommand
                 receiver.deflate = pmd
             }
             run(machine.upgraded())
+            let redirects = upgrade?.redirects ?? []
             upgrade = nil
-            let result = WebSocketOpenResult(code: UInt32(head.statusCode), reason: head.reason,
+            var result = WebSocketOpenResult(code: UInt32(head.statusCode), reason: head.reason,
                                              protocolName: agreement.protocolName, compression: agreement.deflate,
                                              headers: agreement.headers)
+            if !redirects.isEmpty { result.redirects = redirects }
             // Inside the read that brought the answer: what onOpen sends is batched until the
             // read completes. Frames that came with the answer follow as a read of their own
             // (also when onOpen closed the client: the server's close may be among them).
             inRead = true
             if let client = client, !client.isDestroyed { client.onOpen?(client, result) }
+        }
+    }
+
+    /// A redirect with `followRedirects` on: this attempt ends without an event and the client
+    /// connects to the next URL; a redirect that may not be followed is the terminal error.
+    private func follow(_ head: UpgradeResponseHead, _ upgrade: Upgrade) {
+        let current = upgrade.handshake.url
+        let limit = min(upgrade.configuration.followRedirects, Redirect.maximum)
+        switch Redirect.next(after: head, from: current, followed: upgrade.redirects.count, limit: limit) {
+        case .refuse(let error):
+            run(machine.upgradeFailed(error))
+        case .follow(let url):
+            config.trace?("* redirect \(head.statusCode) to \(url)")
+            guard let client = client else { return }
+            let configuration = upgrade.configuration
+            let proxy: WebSocketProxy?
+            let tls: NIOSSLContextBox?
+            do {
+                proxy = try configuration.proxy.proxy(for: url)
+                tls = url.isSecure ? try TLSContextCache.shared.context(for: configuration.tls) : nil
+            } catch let e as WebSocketError {
+                return run(machine.upgradeFailed(WebSocketError(e.code, "redirect to \(url): \(e.message)")))
+            } catch {
+                return run(machine.upgradeFailed(WebSocketError(.connectionError, "redirect to \(url): TLS configuration: \(error)")))
+            }
+            run(machine.redirected())
+            client.followRedirect(to: url, tls: tls, proxy: proxy, handshake: upgrade.handshake, configuration: configuration,
+                                  redirects: upgrade.redirects + [url.description])
         }
     }
 

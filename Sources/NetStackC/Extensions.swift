@@ -71,3 +71,11 @@ public func NetStack_WebSocketClient_SetProxy(_ client: UnsafeMutablePointer<Web
         return WebSocketErrCode.connectionParseURLError.rawValue
     }
 }
+
+@_cdecl("NetStack_WebSocketClient_SetFollowRedirects")
+public func NetStack_WebSocketClient_SetFollowRedirects(_ client: UnsafeMutablePointer<WebSocket>?, _ maxRedirects: UInt32) -> Int32 {
+    let (c, rc) = Registry.lookup(client)
+    guard let c = c else { return rc }
+    c.engine.configuration.followRedirects = Int(min(maxRedirects, 10))
+    return 0
+}

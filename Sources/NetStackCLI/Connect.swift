@@ -25,6 +25,7 @@ struct Connect: ParsableCommand {
     @Flag(help: "Print events as JSON lines.") var json = false
     @Flag(name: .shortAndLong, help: "Trace the handshake, messages and control frames to stderr.") var verbose = false
     @OptionGroup(title: "Proxy") var proxyFlags: ProxyFlags
+    @OptionGroup(title: "Redirects") var redirectFlags: RedirectFlags
 
     /// A `Name: value` argument as a header; nil without a colon.
     static func parseHeader(_ h: String) -> WebSocketHeader? {
@@ -44,6 +45,7 @@ struct Connect: ParsableCommand {
         config.tls.insecure = insecure
         config.compression = !noCompression
         config.proxy = proxyFlags.setting
+        config.followRedirects = redirectFlags.followRedirects
         if verbose { config.trace = { line in printErr(line) } }
         if insecure { printErr("netstack: warning: --insecure: the server certificate is not verified") }
         let headers = header.compactMap(Self.parseHeader)

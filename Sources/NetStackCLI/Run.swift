@@ -56,6 +56,7 @@ struct Run: ParsableCommand {
     @Flag(help: "Print JSON lines of events (open, message, error, close, print, script_error, exit) on stdout.") var json = false
     @OptionGroup(title: "Plugins") var pluginFlags: PluginFlags
     @OptionGroup(title: "Proxy") var proxyFlags: ProxyFlags
+    @OptionGroup(title: "Redirects") var redirectFlags: RedirectFlags
     @OptionGroup(title: "Load runs") var load: LoadFlags
     @Argument(parsing: .postTerminator, help: "Arguments for the script (after --).") var args: [String] = []
 
@@ -68,6 +69,7 @@ struct Run: ParsableCommand {
         var options = ScriptHost.Options()
         options.url = url
         options.proxy = proxyFlags.setting
+        options.followRedirects = redirectFlags.followRedirects
         pluginFlags.apply(to: &options)
         if let m = memoryLimit {
             guard let bytes = parseSize(m) else { throw ValidationError("--memory-limit: '\(m)' is not a size") }

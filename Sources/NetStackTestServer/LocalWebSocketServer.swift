@@ -17,6 +17,7 @@ import NetStack
 /// | `/headers` | send the request headers as a JSON object, then echo |
 /// | `/close?code=C&reason=R` | close with C/R right after the upgrade |
 /// | `/status?code=C` | answer the upgrade with HTTP status C and a short body |
+/// | `/redirect?to=URL&code=C` | answer with status C (default 302) and `Location: URL` (percent-decoded; without `to`, to itself: a loop) |
 /// | `/misbehave/KIND` | scripted misbehaviour, see `Misbehaviour` |
 ///
 /// Query `deflate=0` refuses permessage-deflate on any path; `protocol=NAME` answers with that
@@ -258,6 +259,10 @@ final class ServerConnectionHandler: ChannelInboundHandler {
         if config.verbose {
             FileHandle.standardError.write("serve: \(context.remoteAddress?.description ?? "?") GET \(target)\n".data(using: .utf8)!)
         }
+        if path == "/redirect" {
+            let code = Int(query["code"] ?? "302") ?? 302
+            return respondPlain(context, code, "Redirect", "moved", headers: "Location: \(query["to"] ?? target)\r\n")
+        }
         if path == "/status" {
             let code = Int(query["code"] ?? "403") ?? 403
             return respondPlain(context, code, code == 404 ? "Not Found" : "Forbidden", "rejected by the test server")
@@ -336,9 +341,9 @@ final class ServerConnectionHandler: ChannelInboundHandler {
         didOpen(context: context)
     }
 
-    private func respondPlain(_ context: ChannelHandlerContext, _ code: Int, _ reason: String, _ body: String) {
+    private func respondPlain(_ context: ChannelHandlerContext, _ code: Int, _ reason: String, _ body: String, headers: String = "") {
         var b = context.channel.allocator.buffer(capacity: 128)
-        b.writeString("HTTP/1.1 \(code) \(reason)\r\nContent-Type: text/plain\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)")
+        b.writeString("HTTP/1.1 \(code) \(reason)\r\n\(headers)Content-Type: text/plain\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)")
         context.writeAndFlush(wrapOutboundOut(b)).whenComplete { _ in context.close(promise: nil) }
     }
 

@@ -283,6 +283,21 @@ int main(int argc, char **argv) {
     wait_for(&closes, 1);
     OH_WebSocketClient_Destroy(c);
 
+    /* Redirects: an error by default, followed once asked for. */
+    reset();
+    c = OH_WebSocketClient_Constructor(on_open, on_message, on_error, on_close);
+    snprintf(url, sizeof url, "%s/redirect?to=/echo", argv[1]);
+    OH_WebSocketClient_Connect(c, url, no_options);
+    CHECK(wait_for(&errors, 1) && error_code == WEBSOCKET_CONNECTION_ERROR, "a redirect is an error by default");
+    reset();
+    CHECK(NetStack_WebSocketClient_SetFollowRedirects(c, 3) == 0, "SetFollowRedirects(3)");
+    OH_WebSocketClient_Connect(c, url, no_options);
+    CHECK(wait_for(&opened, 1) && open_code == 101 && counter_value(&errors) == 0, "the redirect followed: onOpen 101");
+    OH_WebSocketClient_Close(c, close_default);
+    wait_for(&closes, 1);
+    OH_WebSocketClient_Destroy(c);
+    CHECK(NetStack_WebSocketClient_SetFollowRedirects(c, 1) == WEBSOCKET_CLIENT_NOT_CREATED, "SetFollowRedirects checks the client");
+
     /* Certificate verification. */
     uint32_t n1 = 0, n2 = 0, n3 = 0, n4 = 0;
     unsigned char *leaf = read_file(argv[4], "leaf+inter.pem", &n1);

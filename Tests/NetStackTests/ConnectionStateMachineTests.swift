@@ -63,6 +63,16 @@ final class ConnectionStateMachineTests: XCTestCase {
         XCTAssertEqual(m.transportClosed(), [.release], "no second terminal event")
     }
 
+    func testAFollowedRedirectEndsTheAttemptWithoutAnyEvent() {
+        var m = Machine()
+        XCTAssertEqual(m.redirected(), [], "only an upgrading connection is redirected")
+        XCTAssertTrue(m.transportConnected())
+        XCTAssertEqual(m.redirected(), [.cancelConnectTimer, .closeChannel, .release], "no report, the client's state untouched")
+        XCTAssertTrue(m.isClosed)
+        XCTAssertEqual(m.transportClosed(), [.release])
+        XCTAssertEqual(m.connectTimerFired(timeout: "1 s"), [], "nothing more from this attempt")
+    }
+
     func testTheServerClosingDuringTheUpgradeIsClosedByPeer() {
         var m = Machine()
         _ = m.transportConnected()

@@ -44,6 +44,11 @@ int NetStack_WebSocketClient_SetBusyPoll(struct WebSocket *client, uint32_t micr
  *  "target unreachable through the proxy" or "proxy protocol error". */
 int NetStack_WebSocketClient_SetProxy(struct WebSocket *client, const char *proxyURL);
 
+/** Redirects the next Connect follows (301, 302, 303, 307, 308 with a Location): 0, the default,
+ *  makes a 3xx an error; at most 10 (larger values count as 10). Never from wss to ws; the
+ *  Authorization and Cookie headers are not sent to another host. */
+int NetStack_WebSocketClient_SetFollowRedirects(struct WebSocket *client, uint32_t maxRedirects);
+
 #ifdef __cplusplus
 }
 #endif
