@@ -73,7 +73,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
-            resources: [.embedInCode("Lua/plugins.lua")],
+            resources: [.embedInCode("Lua/plugins.lua"), .embedInCode("Lua/coroutines.lua")],
             swiftSettings: [.swiftLanguageMode(.v5)]
         ),
         // Load runs: virtual users over one event loop per core, executors, segments, built-in and

@@ -9,7 +9,7 @@ enum NetStackModule {
     static let clientMetatable = "netstack.client"
     static let weakClientsKey = "netstack.clients"
 
-    private static let fnOHWebSocketClientConstructor = LuaFunction.hosted { vm, host in
+    static let fnOHWebSocketClientConstructor = LuaFunction.hosted { vm, host in
         for i: Int32 in 1...4 where vm.type(at: i) > LUA_TNIL && vm.type(at: i) != LUA_TFUNCTION {
             return vm.argError(i, "OH_WebSocketClient_Constructor", "function or nil")
         }
@@ -32,11 +32,11 @@ enum NetStackModule {
         return 1
     }
 
-    private static let fnSetTimeout = LuaFunction.hosted { vm, host in Timers.add(vm, host, repeats: false, "setTimeout") }
+    static let fnSetTimeout = LuaFunction.hosted { vm, host in Timers.add(vm, host, repeats: false, "setTimeout") }
 
     private static let fnSetInterval = LuaFunction.hosted { vm, host in Timers.add(vm, host, repeats: true, "setInterval") }
 
-    private static let fnClearTimer = LuaFunction.hosted { vm, host in
+    static let fnClearTimer = LuaFunction.hosted { vm, host in
         guard let id = vm.integer(at: 1) else { return vm.argError(1, "clearTimer", "timer id") }
         if let t = host.timers.removeValue(forKey: Int(id)) {
             t.cancel()
@@ -209,7 +209,8 @@ enum NetStackModule {
             ("exit", .function(fnExit)),
             ("stopping", .function(fnStopping)),
             ("log", .function(fnLog)),
-        ])
+        ]
+        + CoroutineAPI.entries)
 
     static func install(into host: ScriptHost) {
         let vm = host.vm

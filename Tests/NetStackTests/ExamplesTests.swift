@@ -29,15 +29,22 @@ final class ExamplesTests: XCTestCase {
         XCTAssertEqual(lines.last, "closed\t1000\tbye")
     }
 
+    /// automation.lua (callbacks) and automation-coroutine.lua (the same steps top to bottom) agree.
     func testAutomationPassesAndFails() throws {
-        let ok = try runNetstack(["run", "examples/automation.lua", "--", "examples/automation-commands.txt", Servers.plain.url + "/echo"])
-        XCTAssertEqual(ok.status, 0, ok.out + ok.err)
-        XCTAssertTrue(ok.out.contains("4 of 4 steps, 0 failed"), ok.out)
-        let bad = NSTemporaryDirectory() + "bad-steps-\(getpid()).txt"
-        try "send hello\nexpect goodbye\n".write(toFile: bad, atomically: true, encoding: .utf8)
-        let failing = try runNetstack(["run", "examples/automation.lua", "--", bad, Servers.plain.url + "/echo"])
-        XCTAssertEqual(failing.status, 1, failing.out)
-        XCTAssertTrue(failing.out.contains("FAILED  expected \"goodbye\", got \"hello\""), failing.out)
+        for script in ["examples/automation.lua", "examples/automation-coroutine.lua"] {
+            let ok = try runNetstack(["run", script, "--", "examples/automation-commands.txt", Servers.plain.url + "/echo"])
+            XCTAssertEqual(ok.status, 0, script + ": " + ok.out + ok.err)
+            XCTAssertTrue(ok.out.contains("ok      {\"cmd\":\"status\"}"), ok.out)
+            XCTAssertTrue(ok.out.contains("4 of 4 steps, 0 failed"), script + ": " + ok.out)
+            let bad = NSTemporaryDirectory() + "bad-steps-\(getpid()).txt"
+            try "send hello\nexpect goodbye\n".write(toFile: bad, atomically: true, encoding: .utf8)
+            let failing = try runNetstack(["run", script, "--", bad, Servers.plain.url + "/echo"])
+            XCTAssertEqual(failing.status, 1, script + ": " + failing.out)
+            XCTAssertTrue(failing.out.contains("FAILED  expected \"goodbye\", got \"hello\""), failing.out)
+            let refused = try runNetstack(["run", script, "--", "examples/automation-commands.txt", "ws://127.0.0.1:1/"])
+            XCTAssertEqual(refused.status, 2, script + ": " + refused.out + refused.err)
+            XCTAssertTrue(refused.out.contains("error 1003: could not connect to 127.0.0.1:1"), refused.out)
+        }
     }
 
     func testCertAudit() throws {

@@ -1,0 +1,232 @@
+-- The coroutine style of the netstack module: netstack.spawn, netstack.connect, ws:receive,
+-- netstack.sleep and netstack.select (docs/lua-api.md, "Coroutine style"). Built on the callback
+-- API: a spawned function waits by yielding; the client's callbacks and timers resume it.
+-- Loaded into a VM the first time a script reads one of those names.
+local ns = ...
+local create, resume, yield, running, status = coroutine.create, coroutine.resume, coroutine.yield, coroutine.running, coroutine.status
+local traceback = debug.traceback
+local setmetatable, getmetatable, type, error, tostring, select = setmetatable, getmetatable, type, error, tostring, select
+
+-- Bytes of messages a client keeps for receive; past it the connection is closed (1008) and
+-- receive reports WEBSOCKET_QUEUE_LENGTH_EXCEEDED.
+local MAX_QUEUE = 16 * 1024 * 1024
+
+local spawned = setmetatable({}, { __mode = "k" })  -- coroutines made by spawn
+local waiting = {}                                  -- coroutine -> token while it waits
+
+-- Runs `co` until it waits again or ends; its error is raised here, with its own traceback.
+local function step(co, ...)
+  local ok, err = resume(co, ...)
+  if not ok then
+    error(traceback(co, type(err) == "string" and err or tostring(err)), 0)
+  end
+  if status(co) == "suspended" and waiting[co] == nil then
+    error("netstack.spawn: the function yielded by itself; inside netstack.spawn, wait with "
+      .. "netstack.sleep, netstack.connect, ws:receive or netstack.select", 0)
+  end
+end
+
+-- Resumes `co` if it still waits for `token` (a timeout and a message may both come).
+local function wake(co, token, ...)
+  if waiting[co] ~= token then return false end
+  waiting[co] = nil
+  step(co, ...)
+  return true
+end
+
+local function current(what)
+  local co = running()
+  if not spawned[co] then
+    error(what .. " waits, so it must be called inside a function started with netstack.spawn", 3)
+  end
+  return co
+end
+
+-- Waits until wake(co, token, ...) and returns what it passed.
+local function wait(co, token)
+  waiting[co] = token
+  return yield()
+end
+
+local function checkTimeout(timeout, what)
+  if timeout ~= nil and (type(timeout) ~= "number" or timeout ~= timeout or timeout < 0 or timeout > 2147483647) then
+    error(what .. ": timeout must be milliseconds from 0 to 2147483647, or nil", 3)
+  end
+end
+
+local WebSocket = { __name = "netstack.websocket" }
+WebSocket.__index = WebSocket
+
+function WebSocket:__tostring()
+  return "netstack.websocket (" .. tostring(self.client) .. ")"
+end
+
+function WebSocket:__close()
+  self.client:destroy()
+end
+
+local function isReader(r)
+  return r ~= nil and waiting[r.co] == r.token
+end
+
+-- Something arrived on ws: wake whoever waits on it.
+local function ready(ws)
+  local r = ws.reader
+  if r then
+    ws.reader = nil
+    wake(r.co, r.token, ws)
+  end
+end
+
+local function hasNews(ws)
+  return ws.first <= ws.last or (ws.failure ~= nil and not ws.failureTold) or ws.closed ~= nil
+end
+
+-- The next message or ending, without waiting; nothing when there is none yet.
+local function take(ws)
+  local i = ws.first
+  if i <= ws.last then
+    local data, kind = ws.data[i], ws.kinds[i]
+    ws.data[i], ws.kinds[i] = nil, nil
+    ws.first = i + 1
+    ws.bytes = ws.bytes - #data
+    return true, data, kind
+  end
+  if ws.failure and not ws.failureTold then
+    ws.failureTold = true
+    return true, nil, ws.failure.message, ws.failure.code
+  end
+  if ws.closed then
+    return true, nil, "closed", ws.closed.code, ws.closed.reason
+  end
+  return false
+end
+
+--- ws:receive([timeout]) -> data, kind | nil, "timeout" | nil, "closed", code, reason | nil, message, code
+function WebSocket:receive(timeout)
+  checkTimeout(timeout, "ws:receive")
+  if hasNews(self) then return select(2, take(self)) end
+  local co = current("ws:receive")
+  if isReader(self.reader) then error("ws:receive: another coroutine is already waiting on this client", 2) end
+  local token = {}
+  self.reader = { co = co, token = token }
+  local timer = timeout and ns.setTimeout(function() wake(co, token, nil) end, timeout)
+  wait(co, token)
+  if timer then ns.clearTimer(timer) end
+  if self.reader and self.reader.token == token then self.reader = nil end
+  if hasNews(self) then return select(2, take(self)) end
+  return nil, "timeout"
+end
+
+function WebSocket:send(data, options) return self.client:send(data, options) end
+function WebSocket:close(code, reason) return self.client:close(code, reason) end
+function WebSocket:destroy() return self.client:destroy() end
+function WebSocket:state() return self.client:state() end
+function WebSocket:id() return self.client:id() end
+function WebSocket:bufferedAmount() return self.client:bufferedAmount() end
+--- The onOpen result: code, reason, protocol, redirects.
+function WebSocket:openResult() return self.result end
+
+local M = {}
+
+--- netstack.spawn(fn, ...) -> coroutine: runs fn(...) now, until it first waits.
+function M.spawn(fn, ...)
+  if type(fn) ~= "function" then
+    error("bad argument #1 to 'spawn' (function expected, got " .. type(fn) .. ")", 2)
+  end
+  local co = create(fn)
+  spawned[co] = true
+  step(co, ...)
+  return co
+end
+
+--- netstack.connect(url [, options]) -> ws | nil, message, code
+function M.connect(url, options)
+  local co = current("netstack.connect")
+  local ws = setmetatable({ data = {}, kinds = {}, first = 1, last = 0, bytes = 0 }, WebSocket)
+  local token = {}
+  local c = ns.OH_WebSocketClient_Constructor(
+    function(_, result)
+      ws.opened = true
+      ws.result = result
+      wake(co, token)
+    end,
+    function(client, data, length, kind)
+      if ws.failure then return end
+      if ws.bytes + length > MAX_QUEUE then
+        ws.failure = { message = "receive queue over " .. MAX_QUEUE .. " bytes: the script does not call receive",
+                       code = ns.WEBSOCKET_QUEUE_LENGTH_EXCEEDED }
+        client:close(1008, "receive queue full")
+      else
+        ws.last = ws.last + 1
+        ws.data[ws.last], ws.kinds[ws.last] = data, kind
+        ws.bytes = ws.bytes + length
+      end
+      ready(ws)
+    end,
+    function(_, err)
+      if not ws.opened then
+        ws.connectError = err
+        wake(co, token)
+      elseif not ws.failure then
+        ws.failure = { message = err.errorMessage, code = err.errorCode }
+        ready(ws)
+      end
+    end,
+    function(_, result)
+      ws.closed = result
+      ready(ws)
+    end)
+  ws.client = c
+  local ok, message, code = c:connect(url, options)
+  if not ok then
+    c:destroy()
+    return nil, message, code
+  end
+  wait(co, token)
+  if ws.opened then return ws end
+  c:destroy()
+  local err = ws.connectError or { errorMessage = "connection failed", errorCode = ns.WEBSOCKET_CONNECTION_ERROR }
+  return nil, err.errorMessage, err.errorCode
+end
+
+--- netstack.sleep(ms)
+function M.sleep(ms)
+  local co = current("netstack.sleep")
+  local token = {}
+  ns.setTimeout(function() wake(co, token) end, ms)
+  wait(co, token)
+end
+
+--- netstack.select(clients [, timeout]) -> ws, <what ws:receive returns> | nil, "timeout"
+function M.select(clients, timeout)
+  if type(clients) ~= "table" then
+    error("bad argument #1 to 'select' (table of clients from netstack.connect expected, got " .. type(clients) .. ")", 2)
+  end
+  checkTimeout(timeout, "netstack.select")
+  for i = 1, #clients do
+    local ws = clients[i]
+    if getmetatable(ws) ~= WebSocket then
+      error("bad argument #1 to 'select' (entry " .. i .. " is not a client from netstack.connect)", 2)
+    end
+    if hasNews(ws) then return ws, ws:receive() end
+  end
+  if #clients == 0 and timeout == nil then error("netstack.select: no clients and no timeout would wait for ever", 2) end
+  local co = current("netstack.select")
+  for i = 1, #clients do
+    if isReader(clients[i].reader) then error("netstack.select: another coroutine is already waiting on client " .. i, 2) end
+  end
+  local token = {}
+  local reader = { co = co, token = token }
+  for i = 1, #clients do clients[i].reader = reader end
+  local timer = timeout and ns.setTimeout(function() wake(co, token, nil) end, timeout)
+  local ws = wait(co, token)
+  if timer then ns.clearTimer(timer) end
+  for i = 1, #clients do
+    if clients[i].reader == reader then clients[i].reader = nil end
+  end
+  if ws then return ws, ws:receive() end
+  return nil, "timeout"
+end
+
+return M

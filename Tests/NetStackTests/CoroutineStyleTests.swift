@@ -1,0 +1,202 @@
+import Foundation
+import XCTest
+
+/// The coroutine style of the Lua API (netstack.spawn, connect, receive, sleep, select), run as
+/// scripts against the local server.
+final class CoroutineStyleTests: XCTestCase {
+    private func run(_ lua: String, args: [String] = [], extra: [String] = [], timeout: Double = 30) throws -> (status: Int32, out: String, err: String) {
+        let script = NSTemporaryDirectory() + "coroutine-\(UUID().uuidString).lua"
+        try lua.write(toFile: script, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: script) }
+        return try runNetstack(["run", script] + extra + ["--"] + args, timeout: timeout)
+    }
+
+    func testAConversationReadsTopToBottom() throws {
+        let r = try run("""
+        local url = ...
+        netstack.spawn(function(tag)
+          local ws, err, code = netstack.connect(url, { protocols = { "chat" } })
+          assert(ws, err)
+          print(tag, "open", ws:openResult().code, ws:state())
+          for i = 1, 3 do ws:send("m" .. i) end
+          for i = 1, 3 do print(tag, ws:receive(2000)) end
+          ws:send(string.char(0, 255), { binary = true })
+          local data, kind = ws:receive()
+          print(tag, #data, kind)
+          print(tag, ws:receive(30))
+          assert(ws:close(1000, "bye"))
+          print(tag, ws:receive())
+          print(tag, ws:receive())
+        end, "A")
+        print("main goes on")
+        """, args: [Servers.plain.url + "/echo"])
+        XCTAssertEqual(r.status, 0, r.err)
+        XCTAssertEqual(r.out, """
+        main goes on
+        A\topen\t101\topen
+        A\tm1\ttext
+        A\tm2\ttext
+        A\tm3\ttext
+        A\t2\tbinary
+        A\tnil\ttimeout
+        A\tnil\tclosed\t1000\tbye
+        A\tnil\tclosed\t1000\tbye
+
+        """)
+    }
+
+    func testFailuresComeBackAsNilMessageCode() throws {
+        let r = try run("""
+        local url = ...
+        netstack.spawn(function()
+          print(netstack.connect("ws://127.0.0.1:1/"))
+          print(netstack.connect("not a url"))
+          print(netstack.connect(url .. "/status?code=403"))
+          local ws = assert(netstack.connect(url .. "/close?code=4001&reason=gone"))
+          print(ws:receive())
+        end)
+        """, args: [Servers.plain.url])
+        let lines = r.out.split(separator: "\n").map(String.init)
+        XCTAssertEqual(lines.count, 4, r.out + r.err)
+        XCTAssertTrue(lines[0].hasPrefix("nil\tcould not connect to 127.0.0.1:1") && lines[0].hasSuffix("\t1003"), lines[0])
+        XCTAssertTrue(lines[1].hasPrefix("nil\tinvalid URL") && lines[1].hasSuffix("\t1005"), lines[1])
+        XCTAssertTrue(lines[2].hasPrefix("nil\tserver rejected the upgrade: HTTP/1.1 403") && lines[2].hasSuffix("\t1003"), lines[2])
+        XCTAssertEqual(lines[3], "nil\tclosed\t4001\tgone")
+        XCTAssertEqual(r.status, 1, "failed connections make the status 1, as in the callback style")
+    }
+
+    func testWaitingOutsideASpawnedFunctionIsAClearError() throws {
+        let r = try run("""
+        local url = ...
+        print(pcall(netstack.sleep, 10))
+        print(pcall(netstack.connect, url))
+        print(pcall(netstack.spawn, 42))
+        local co = coroutine.wrap(function() return pcall(netstack.sleep, 1) end)
+        print(co())
+        netstack.spawn(function()
+          print(pcall(netstack.sleep, -1))
+          local ws = assert(netstack.connect(url))
+          print(pcall(ws.receive, ws, "soon"))
+          netstack.spawn(function() print(ws:receive()) end)
+          print(pcall(ws.receive, ws))
+          ws:send("one")
+          netstack.sleep(300)
+          ws:close()
+        end)
+        local c = netstack.OH_WebSocketClient_Constructor(function(c)
+          print(pcall(netstack.sleep, 1))
+          c:close()
+        end, nil, nil, nil)
+        c:connect(url)
+        """, args: [Servers.plain.url + "/echo"])
+        XCTAssertEqual(r.status, 0, r.err + r.out)
+        let text = r.out
+        XCTAssertEqual(text.components(separatedBy: "waits, so it must be called inside a function started with netstack.spawn").count - 1, 4,
+                       "main chunk (sleep, connect), a plain coroutine and a callback: \(text)")
+        XCTAssertTrue(text.contains("false\tbad argument #1 to 'spawn' (function expected, got number)"), text)
+        XCTAssertTrue(text.contains("setTimeout"), "a negative sleep is the timer's range error: \(text)")
+        XCTAssertTrue(text.contains("ws:receive: timeout must be milliseconds"), text)
+        XCTAssertTrue(text.contains("another coroutine is already waiting on this client"), text)
+        XCTAssertTrue(text.contains("one\ttext"), text)
+    }
+
+    func testSleepsInterleaveInTimeOrderAndSelectWaitsOnSeveralClients() throws {
+        let r = try run("""
+        local url = ...
+        local order = {}
+        for _, spec in ipairs({ { "slow", 120 }, { "fast", 20 }, { "mid", 60 } }) do
+          netstack.spawn(function(name, ms) netstack.sleep(ms); order[#order + 1] = name end, spec[1], spec[2])
+        end
+        netstack.spawn(function()
+          netstack.sleep(200)
+          print(table.concat(order, " "))
+          local a = assert(netstack.connect(url))
+          local b = assert(netstack.connect(url))
+          print(netstack.select({ a, b }, 30))
+          b:send("to b")
+          local who, data, kind = netstack.select({ a, b }, 2000)
+          print(who == b, data, kind)
+          a:send("to a")
+          who, data = netstack.select({ a, b })
+          print(who == a, data)
+          a:close(); b:close()
+          print(select(3, netstack.select({ a })))
+          print(pcall(netstack.select, {}))
+          print(pcall(netstack.select, { "x" }, 1))
+        end)
+        """, args: [Servers.plain.url + "/echo"])
+        XCTAssertEqual(r.status, 0, r.err)
+        let lines = r.out.split(separator: "\n").map(String.init)
+        XCTAssertEqual(Array(lines.prefix(4)), ["fast mid slow", "nil\ttimeout", "true\tto b\ttext", "true\tto a"], r.out)
+        XCTAssertEqual(lines[4], "closed\t1000\t", "a closed client is news for select: \(r.out)")
+        XCTAssertTrue(lines[5].contains("no clients and no timeout"), r.out)
+        XCTAssertTrue(lines[6].contains("entry 1 is not a client from netstack.connect"), r.out)
+    }
+
+    func testCallbacksAndCoroutinesShareOneScript() throws {
+        let r = try run("""
+        local url = ...
+        local c = netstack.OH_WebSocketClient_Constructor(
+          function(c) c:send("callback") end,
+          function(c, data) print("callback got", data) c:close() end, nil, nil)
+        c:connect(url)
+        netstack.spawn(function()
+          local ws = assert(netstack.connect(url))
+          ws:send("coroutine")
+          print("coroutine got", ws:receive())
+          ws:close()
+          ws:receive()
+        end)
+        """, args: [Servers.plain.url + "/echo"])
+        XCTAssertEqual(r.status, 0, r.err)
+        XCTAssertTrue(r.out.contains("callback got\tcallback\n"), r.out)
+        XCTAssertTrue(r.out.contains("coroutine got\tcoroutine\ttext\n"), r.out)
+    }
+
+    func testAnErrorInASpawnedFunctionIsAScriptErrorWithItsTraceback() throws {
+        let r = try run("""
+        local url = ...
+        netstack.spawn(function()
+          local ws = assert(netstack.connect(url))
+          ws:send("x")
+          ws:receive()
+          local t = nil
+          return t.field
+        end)
+        """, args: [Servers.plain.url + "/echo"])
+        XCTAssertEqual(r.status, 1)
+        XCTAssertTrue(r.err.contains("attempt to index a nil value (local 't')"), r.err)
+        XCTAssertTrue(r.err.contains(".lua:7: in function"), "the coroutine's own traceback: \(r.err)")
+
+        let yielded = try run("netstack.spawn(function() coroutine.yield(1) end)")
+        XCTAssertEqual(yielded.status, 1)
+        XCTAssertTrue(yielded.err.contains("the function yielded by itself"), yielded.err)
+    }
+
+    func testAClientThatIsNotReadIsBoundedAndSaysSo() throws {
+        // 24 MiB arrive while the script sleeps; the receive queue holds at most 16 MiB.
+        let r = try run("""
+        local url = ...
+        netstack.spawn(function()
+          local ws = assert(netstack.connect(url, { maxReceiveSize = 1048576 }))
+          netstack.sleep(1500)
+          local n, last = 0
+          while true do
+            local data, why, code = ws:receive(5000)
+            if not data then print(n, why, code) break end
+            n = n + 1
+          end
+          print(ws:receive())
+        end)
+        """, args: [Servers.plain.url + "/flood?n=384&size=65536&binary=1"], timeout: 60)
+        let lines = r.out.split(separator: "\n").map(String.init)
+        XCTAssertEqual(lines.count, 2, r.out + r.err)
+        let first = lines.first?.split(separator: "\t").map(String.init) ?? []
+        XCTAssertEqual(first.count, 3, r.out)
+        XCTAssertLessThanOrEqual(Int(first[0]) ?? 999, 256, "at most 16 MiB were kept")
+        XCTAssertTrue(first[1].hasPrefix("receive queue over 16777216 bytes"), r.out)
+        XCTAssertEqual(first[2], "1013")
+        // Closed with 1008 by the client, or with 1000 by the server when its flood ended first.
+        XCTAssertTrue(lines[1].hasPrefix("nil\tclosed\t1008") || lines[1].hasPrefix("nil\tclosed\t1000"), r.out)
+    }
+}
