@@ -410,8 +410,52 @@ enum LuaClientBinding {
         return 1
     }
 
+    /// c:ping([data [, callback]]): callback(rttMilliseconds) on the pong, callback(nil, message,
+    /// code) when none came (the connection ended, too many pings waiting).
+    private static let methodPing = LuaFunction.hosted { vm, host in
+        guard let resolved = selfClient(vm, host) else { return vm.argError(1, "ping", "netstack client") }
+        guard let c = resolved else { return fail(vm, destroyedError) }
+        var payload: [UInt8] = []
+        if vm.type(at: 2) > LUA_TNIL {
+            guard vm.type(at: 2) == LUA_TSTRING, let bytes = vm.bytes(at: 2) else { return vm.argError(2, "ping", "string or nil") }
+            payload = Array(bytes)
+        }
+        var callbackRef: Int32 = LUA_NOREF
+        if vm.type(at: 3) > LUA_TNIL {
+            guard vm.type(at: 3) == LUA_TFUNCTION else { return vm.argError(3, "ping", "function or nil") }
+            lua_pushvalue(vm.L, 3)
+            callbackRef = vm.ref()
+        }
+        let ref = callbackRef
+        let completion: WebSocketClient.PingCompletion? = ref == LUA_NOREF ? nil : { [weak host] result in
+            guard let host = host, !host.vm.isClosed else { return }
+            let L = host.vm.L
+            host.vm.pushRef(ref)
+            host.vm.unref(ref)
+            switch result {
+            case .success(let rtt):
+                lua_pushnumber(L, Double(rtt.nanoseconds) / 1e6)
+                if !host.vm.call(nargs: 1, context: "ping callback") { host.callbackFailed(c) }
+            case .failure(let e):
+                lua_pushnil(L)
+                host.vm.pushString(e.message)
+                lua_pushinteger(L, Int64(e.code.rawValue))
+                if !host.vm.call(nargs: 3, context: "ping callback") { host.callbackFailed(c) }
+            }
+            host.checkIdle()
+        }
+        do {
+            try c.client.ping(payload, onPong: completion)
+        } catch let e as WebSocketError {
+            vm.unref(ref)
+            return fail(vm, e)
+        } catch {}
+        return ok(vm)
+    }
+
     /// The client object's methods.
     static let methods = LuaModuleTable([
+        ("ping", .function(methodPing)),
         ("addHeader", .function(methodAddHeader)),
         ("connect", .function(methodConnect)),
         ("send", .function(methodSend)),

@@ -8,8 +8,9 @@
 protocol ConnectionCommands: AnyObject {
     /// Queues one message (its bytes are copied into the write batch before this returns).
     func sendMessage(_ bytes: UnsafeRawBufferPointer, kind: WebSocketMessageKind)
-    /// Queues a ping (payload at most 125 bytes, checked by the client).
-    func sendPing(_ payload: [UInt8])
+    /// Queues a ping (payload at most 125 bytes, checked by the client); `completion`, when
+    /// given, gets the round trip or why there was none.
+    func sendPing(_ payload: [UInt8], completion: WebSocketClient.PingCompletion?)
     /// Starts the close handshake with this code and reason (both checked by the client).
     func initiateClose(code: CloseCode, reason: String)
     /// `destroy`: no more callbacks; the connection is dropped now.

@@ -276,11 +276,29 @@ public final class WebSocketClient: @unchecked Sendable {
         try buffer.withUnsafeReadableBytes { try send($0, kind: kind) }
     }
 
-    /// Sends a ping with up to 125 bytes of payload.
-    public func ping(_ payload: [UInt8] = []) throws {
+    /// What `ping(_:onPong:)` reports, on the loop: the round-trip time, or why none came.
+    public typealias PingCompletion = (Result<TimeAmount, WebSocketError>) -> Void
+
+    /// Pings awaiting their pong per connection; another `ping` with `onPong` then fails with
+    /// `WEBSOCKET_QUEUE_LENGTH_EXCEEDED` through `onPong`.
+    public static let maxPingsAwaitingPong = 32
+
+    /// Sends a ping with up to 125 bytes of payload. With `onPong`, the round trip is measured:
+    /// `onPong` runs once, on the loop, with the time from the write to the first pong carrying the
+    /// same payload (a pong also answers the pings sent before it, which then get their own
+    /// times: RFC 6455 §5.5.3 lets a peer answer only the latest), or with an error when the
+    /// connection ends first (1017), or when `maxPingsAwaitingPong` pings already wait (1013).
+    /// No `onPong` runs after `destroy`.
+    public func ping(_ payload: [UInt8] = [], onPong: PingCompletion? = nil) throws {
         guard payload.count <= 125 else { throw WebSocketError(.dataLengthExceeded, "ping payload over 125 bytes") }
         try checkSendable(0)
-        let work: @Sendable () -> Void = { [self] in self.connection?.sendPing(payload) }
+        let work = { [self] in
+            if let connection = self.connection {
+                connection.sendPing(payload, completion: onPong)
+            } else if !self.isDestroyed {
+                onPong?(.failure(WebSocketError(.noConnection, "not connected")))
+            }
+        }
         if eventLoop.inEventLoop { work() } else { eventLoop.execute(work) }
     }
 

@@ -448,9 +448,10 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, ConnectionCommand
             }
         case .ping(let payload):
             if machine.answersPings { answerPing(payload) }
-        case .pong:
+        case .pong(let payload):
             timers.cancel(pongDeadline)
             pongDeadline = nil
+            if !pingsAwaitingPong.isEmpty { pongArrived(payload) }
         case .close(let code, let reason):
             run(machine.receivedClose(code: code, reason: reason))
             return false
@@ -475,6 +476,9 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, ConnectionCommand
     }
 
     // MARK: Pongs
+
+    /// Pings sent with a completion, oldest first (at most `WebSocketClient.maxPingsAwaitingPong`).
+    @exclusivity(unchecked) private var pingsAwaitingPong: [(payload: [UInt8], sentAt: UInt64, completion: WebSocketClient.PingCompletion)] = []
 
     /// The payload of the newest ping not answered yet because the peer is not reading.
     @exclusivity(unchecked) private var pendingPong: ByteBuffer?
@@ -614,11 +618,33 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, ConnectionCommand
         }
     }
 
-    func sendPing(_ payload: [UInt8]) {
-        guard machine.canSend else { return }
+    func sendPing(_ payload: [UInt8], completion: WebSocketClient.PingCompletion?) {
+        guard machine.canSend else {
+            completion?(.failure(WebSocketError(.noConnection, "not connected (the connection is closing)")))
+            return
+        }
+        if let completion = completion {
+            if pingsAwaitingPong.count >= WebSocketClient.maxPingsAwaitingPong {
+                completion(.failure(WebSocketError(.queueLengthExceeded, "\(WebSocketClient.maxPingsAwaitingPong) pings already await their pong")))
+                return
+            }
+            pingsAwaitingPong.append((payload, DispatchTime.now().uptimeNanoseconds, completion))
+        }
         var b = allocator.buffer(capacity: payload.count)
         b.writeBytes(payload)
         writeControl(.ping, b)
+    }
+
+    /// A pong: the pings it answers (the first with its payload and every one before it) get
+    /// their round trips.
+    private func pongArrived(_ payload: ByteBuffer) {
+        guard let i = pingsAwaitingPong.firstIndex(where: { payload.readableBytesView.elementsEqual($0.payload) }) else { return }
+        let answered = pingsAwaitingPong[...i]
+        pingsAwaitingPong.removeFirst(i + 1)
+        let now = DispatchTime.now().uptimeNanoseconds
+        for p in answered where client.map({ !$0.isDestroyed }) ?? false {
+            p.completion(.success(.nanoseconds(Int64(now &- p.sentAt))))
+        }
     }
 
     private func writeControl(_ opcode: FrameOpcode, _ payload: ByteBuffer) {
@@ -747,6 +773,13 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, ConnectionCommand
     }
 
     private func finish() {
+        if !pingsAwaitingPong.isEmpty {
+            let pings = pingsAwaitingPong
+            pingsAwaitingPong = []
+            if let client = client, !client.isDestroyed {
+                for p in pings { p.completion(.failure(WebSocketError(.noConnection, "the connection ended before the pong"))) }
+            }
+        }
         cancelTimers()
         upgrade = nil
         inbound = nil
@@ -764,6 +797,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, ConnectionCommand
     func abandon() {
         machine.abandon()
         client = nil
+        pingsAwaitingPong = []
         cancelTimers()
         // Closed at once, not after the write: with the timers gone nothing would end a
         // connection whose peer stopped reading.

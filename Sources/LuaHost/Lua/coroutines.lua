@@ -118,6 +118,21 @@ function WebSocket:receive(timeout)
   return nil, "timeout"
 end
 
+--- ws:ping([data [, timeout]]) -> rtt (ms) | nil, message [, code]
+function WebSocket:ping(data, timeout)
+  checkTimeout(timeout, "ws:ping")
+  local co = current("ws:ping")
+  local token = {}
+  local ok, message, code = self.client:ping(data, function(rtt, err, errCode) wake(co, token, rtt, err, errCode) end)
+  if not ok then return nil, message, code end
+  local timer = timeout and ns.setTimeout(function() wake(co, token, nil, "timeout") end, timeout)
+  local rtt, err, errCode = wait(co, token)
+  if timer then ns.clearTimer(timer) end
+  if rtt then return rtt end
+  if errCode == nil then return nil, err end
+  return nil, err, errCode
+end
+
 function WebSocket:send(data, options) return self.client:send(data, options) end
 function WebSocket:close(code, reason) return self.client:close(code, reason) end
 function WebSocket:destroy() return self.client:destroy() end
