@@ -189,7 +189,7 @@ enum LuaClientBinding {
     static let optionNames: Set<String> = [
         "headers", "protocols", "caFile", "caPath", "clientCert", "clientKey", "insecure", "serverName",
         "connectTimeout", "maxSendSize", "maxReceiveSize", "maxSendQueue", "compression", "pingInterval", "pongTimeout",
-        "busyPoll", "proxy", "followRedirects",
+        "busyPoll", "proxy", "followRedirects", "tlsMinVersion", "tlsMaxVersion", "pinnedPublicKey", "clientKeyPassword",
     ]
 
     /// Applies the options table at `optionsIndex` (nil allowed) and connects.
@@ -257,6 +257,30 @@ enum LuaClientBinding {
                 case "pingInterval": if let t = ms() { config.pingInterval = t } else { bad = true }
                 case "pongTimeout": if let t = ms() { config.pongTimeout = t } else { bad = true }
                 case "busyPoll": if let t = ms() { config.busyPoll = t } else { bad = true }
+                case "tlsMinVersion", "tlsMaxVersion":
+                    if let v = str().flatMap(WebSocketTLSVersion.init(rawValue:)) {
+                        if key == "tlsMinVersion" { config.tls.minimumVersion = v } else { config.tls.maximumVersion = v }
+                    } else { bad = true }
+                case "pinnedPublicKey":
+                    // One pin or a list of pins ("sha256//BASE64").
+                    var pins: [String] = []
+                    if vm.type(at: -1) == LUA_TSTRING, let s = str() {
+                        pins = [s]
+                    } else if vm.type(at: -1) == LUA_TTABLE {
+                        let n = lua_rawlen(L, -1)
+                        if n > 0 {
+                            for i in 1...n {
+                                lua_rawgeti(L, -1, Int64(i))
+                                if vm.type(at: -1) == LUA_TSTRING, let s = vm.string(at: -1) { pins.append(s) } else { bad = true }
+                                netstack_pop(L, 1)
+                            }
+                        }
+                    } else { bad = true }
+                    if !bad {
+                        do { _ = try PublicKeyPins(pins) } catch let e as WebSocketError { return .failure(.raise("connect options: \(e.message)")) } catch {}
+                        config.tls.pinnedPublicKeys = pins
+                    }
+                case "clientKeyPassword": if let s = str() { config.tls.clientKeyPassword = s } else { bad = true }
                 case "followRedirects":
                     // true: up to 10; a whole number from 0 to 10; false or 0: none.
                     if vm.type(at: -1) == LUA_TBOOLEAN {
@@ -282,7 +306,9 @@ enum LuaClientBinding {
                 }
                 if bad {
                     let expected = ["connectTimeout", "pingInterval", "pongTimeout", "busyPoll"].contains(key) ? " (\(DurationArgument.expected))"
-                        : key == "followRedirects" ? " (true, false or a whole number from 0 to 10)" : ""
+                        : key == "followRedirects" ? " (true, false or a whole number from 0 to 10)"
+                        : key.hasPrefix("tlsM") ? " (\"1.0\", \"1.1\", \"1.2\" or \"1.3\")"
+                        : key == "pinnedPublicKey" ? " (a pin \"sha256//BASE64\" or a list of them)" : ""
                     return .failure(.raise("connect options: invalid value for '\(key)'\(expected)"))
                 }
             }

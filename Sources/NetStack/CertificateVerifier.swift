@@ -52,6 +52,8 @@ public struct CertificateVerificationResult: Sendable, Equatable, CustomStringCo
     public var crlChecked: Bool
 
     public var isValid: Bool { code == 0 }
+    /// A successful verification.
+    public static let valid = CertificateVerificationResult(code: 0, openSSLError: 0, depth: nil, subject: nil, reason: "ok", crlChecked: false)
     /// The documented meaning of `code`, or OpenSSL's reason for undocumented ones.
     public var meaning: String { CertificateVerifier.message(for: code) }
 
@@ -110,6 +112,7 @@ public enum CertificateVerifier {
     public static func message(for code: UInt32) -> String {
         if let d = documented.first(where: { $0.code == code }) { return d.meaning }
         if code == invalidInputCode { return "invalid input: certificate data is NULL, empty, unparsable or of an unknown type" }
+        if code == PublicKeyPins.mismatchCode { return PublicKeyPins.mismatchMeaning }
         if code > 2_305_000 && code < 2_306_000 {
             return String(cString: netstack_verify_error_string(Int32(code - 2_305_000)))
         }

@@ -8,10 +8,16 @@ final class NIOSSLContextBox: @unchecked Sendable {
     let context: NIOSSLContext
     /// nil when verification is off (`insecure`).
     let store: CertificateStore?
-    init(_ context: NIOSSLContext, store: CertificateStore?) {
+    /// Public keys the leaf must have (empty: no pinning).
+    let pins: PublicKeyPins
+    init(_ context: NIOSSLContext, store: CertificateStore?, pins: PublicKeyPins) {
         self.context = context
         self.store = store
+        self.pins = pins
     }
+
+    /// Whether connections check the peer in a callback of ours (the chain, pins or both).
+    var verifiesInCallback: Bool { store != nil || !pins.isEmpty }
 }
 
 /// Client TLS contexts, built once per distinct set of options (loading a trust store costs
@@ -31,7 +37,8 @@ final class TLSContextCache: @unchecked Sendable {
         return try lock.withLock {
             if let c = contexts[key] { return c }
             let store = options.insecure ? nil : try CertificateStore(caFile: options.caFile, caPath: options.caPath)
-            let c = NIOSSLContextBox(try NIOSSLContext(configuration: Self.configuration(for: options)), store: store)
+            let pins = try PublicKeyPins(options.pinnedPublicKeys)
+            let c = NIOSSLContextBox(try NIOSSLContext(configuration: Self.configuration(for: options)), store: store, pins: pins)
             contexts[key] = c
             return c
         }
@@ -43,8 +50,14 @@ final class TLSContextCache: @unchecked Sendable {
     /// else the system store (`SSL_CERT_FILE` / `SSL_CERT_DIR` honoured, as OpenSSL does).
     static func configuration(for options: WebSocketTLSOptions) throws -> TLSConfiguration {
         var c = TLSConfiguration.makeClientConfiguration()
-        c.minimumTLSVersion = .tlsv12
-        if options.insecure {
+        c.minimumTLSVersion = version(options.minimumVersion ?? .tls1_2)
+        if let max = options.maximumVersion {
+            if let min = options.minimumVersion, WebSocketTLSVersion.allCases.firstIndex(of: min)! > WebSocketTLSVersion.allCases.firstIndex(of: max)! {
+                throw WebSocketError(.connectionError, "TLS minimum version \(min.rawValue) is above the maximum \(max.rawValue)")
+            }
+            c.maximumTLSVersion = version(max)
+        }
+        if options.insecure && options.pinnedPublicKeys.isEmpty {
             c.certificateVerification = .none
         } else {
             c.certificateVerification = .noHostnameVerification
@@ -55,11 +68,27 @@ final class TLSContextCache: @unchecked Sendable {
                 throw WebSocketError(.connectionError, "clientCert given without clientKey")
             }
             c.certificateChain = try NIOSSLCertificate.fromPEMFile(cert).map { .certificate($0) }
-            c.privateKey = .privateKey(try NIOSSLPrivateKey(file: key, format: .pem))
+            if let password = options.clientKeyPassword {
+                let bytes = Array(password.utf8)
+                c.privateKey = .privateKey(try NIOSSLPrivateKey(file: key, format: .pem, passphraseCallback: { (setter: NIOSSLPassphraseSetter<[UInt8]>) in
+                    setter(bytes)
+                }))
+            } else {
+                c.privateKey = .privateKey(try NIOSSLPrivateKey(file: key, format: .pem))
+            }
         } else if options.clientKeyFile != nil {
             throw WebSocketError(.connectionError, "clientKey given without clientCert")
         }
         return c
+    }
+
+    private static func version(_ v: WebSocketTLSVersion) -> TLSVersion {
+        switch v {
+        case .tls1_0: return .tlsv1
+        case .tls1_1: return .tlsv11
+        case .tls1_2: return .tlsv12
+        case .tls1_3: return .tlsv13
+        }
     }
 }
 

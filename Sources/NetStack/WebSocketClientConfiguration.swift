@@ -3,6 +3,11 @@ import Glibc
 #endif
 import NIOCore
 
+/// A TLS protocol version, for `WebSocketTLSOptions.minimumVersion` / `maximumVersion`.
+public enum WebSocketTLSVersion: String, Hashable, Sendable, CaseIterable {
+    case tls1_0 = "1.0", tls1_1 = "1.1", tls1_2 = "1.2", tls1_3 = "1.3"
+}
+
 /// TLS options for `wss://` connections.
 public struct WebSocketTLSOptions: Hashable, Sendable {
     /// PEM file of trust anchors to use instead of the system store.
@@ -16,6 +21,13 @@ public struct WebSocketTLSOptions: Hashable, Sendable {
     public var insecure: Bool = false
     /// Name sent in SNI and checked against the certificate, instead of the URL's host.
     public var serverName: String?
+    /// Password of an encrypted `clientKeyFile` (PEM, PKCS#8 or traditional).
+    public var clientKeyPassword: String?
+    /// Lowest and highest TLS versions offered: default 1.2 and the highest the library knows (1.3).
+    public var minimumVersion: WebSocketTLSVersion?
+    public var maximumVersion: WebSocketTLSVersion?
+    /// Public keys the server's certificate must have (`PublicKeyPins`); empty: no pinning.
+    public var pinnedPublicKeys: [String] = []
 
     public init(caFile: String? = nil, caPath: String? = nil, clientCertificateFile: String? = nil,
                 clientKeyFile: String? = nil, insecure: Bool = false, serverName: String? = nil) {

@@ -149,6 +149,18 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, ConnectionCommand
         open(url: url, tls: tls, tunnel: tunnel)
     }
 
+    /// The pin check of the leaf certificate's public key (`PublicKeyPins`).
+    private static func checkPins(_ pins: PublicKeyPins, leaf: NIOSSLCertificate?) -> CertificateVerificationResult {
+        guard let spki = try? leaf?.extractPublicKey().toSPKIBytes() else {
+            return CertificateVerificationResult(code: PublicKeyPins.mismatchCode, openSSLError: 0, depth: 0, subject: nil,
+                                                 reason: "the server presented no readable public key", crlChecked: false)
+        }
+        if pins.matches(spki: spki) { return .valid }
+        return CertificateVerificationResult(code: PublicKeyPins.mismatchCode, openSSLError: 0, depth: 0, subject: nil,
+                                             reason: "\(PublicKeyPins.mismatchMeaning); the server's is \(PublicKeyPins.pin(ofSPKI: spki))",
+                                             crlChecked: false)
+    }
+
     /// What stands between the TCP connection and TLS or the upgrade.
     private enum Tunnel {
         case http(WebSocketProxy)
@@ -192,13 +204,20 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, ConnectionCommand
                     }
                     if let tls = tls {
                         let ssl: NIOSSLClientHandler
-                        if let store = tls.store {
+                        if tls.verifiesInCallback {
                             let options = CertificateVerificationOptions(
                                 hostname: serverName ?? (url.hostIsIPLiteral ? nil : url.host),
                                 ipAddress: serverName == nil && url.hostIsIPLiteral ? url.host : nil)
+                            let store = tls.store, pins = tls.pins
                             ssl = try NIOSSLClientHandler(context: tls.context, serverHostname: serverName) { [self] certificates, promise in
-                                let ders = certificates.compactMap { try? $0.toDERBytes() }
-                                let result = CertificateVerifier.verify(presentedChain: ders, store: store, options: options)
+                                var result = CertificateVerificationResult.valid
+                                if let store = store {
+                                    let ders = certificates.compactMap { try? $0.toDERBytes() }
+                                    result = CertificateVerifier.verify(presentedChain: ders, store: store, options: options)
+                                }
+                                if result.isValid, !pins.isEmpty {
+                                    result = Self.checkPins(pins, leaf: certificates.first)
+                                }
                                 self.upgrade?.tlsVerification = result
                                 promise.succeed(result.isValid ? .certificateVerified : .failed)
                             }

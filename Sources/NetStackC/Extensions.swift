@@ -79,3 +79,32 @@ public func NetStack_WebSocketClient_SetFollowRedirects(_ client: UnsafeMutableP
     c.engine.configuration.followRedirects = Int(min(maxRedirects, 10))
     return 0
 }
+
+@_cdecl("NetStack_WebSocketClient_SetTLSControls")
+public func NetStack_WebSocketClient_SetTLSControls(_ client: UnsafeMutablePointer<WebSocket>?, _ minVersion: UnsafePointer<CChar>?,
+                                                    _ maxVersion: UnsafePointer<CChar>?, _ pins: UnsafePointer<CChar>?,
+                                                    _ certFile: UnsafePointer<CChar>?, _ keyFile: UnsafePointer<CChar>?,
+                                                    _ keyPassword: UnsafePointer<CChar>?) -> Int32 {
+    let (c, rc) = Registry.lookup(client)
+    guard let c = c else { return rc }
+    var tls = c.engine.configuration.tls
+    let failed = WebSocketErrCode.connectionError.rawValue
+    if let v = minVersion.map({ String(cString: $0) }) {
+        guard let parsed = WebSocketTLSVersion(rawValue: v) else { return failed }
+        tls.minimumVersion = parsed
+    }
+    if let v = maxVersion.map({ String(cString: $0) }) {
+        guard let parsed = WebSocketTLSVersion(rawValue: v) else { return failed }
+        tls.maximumVersion = parsed
+    }
+    if let text = pins.map({ String(cString: $0) }) {
+        let list = text.split(separator: ";").map { String($0) }
+        guard (try? PublicKeyPins(list)) != nil else { return failed }
+        tls.pinnedPublicKeys = list
+    }
+    if let f = certFile { tls.clientCertificateFile = String(cString: f) }
+    if let f = keyFile { tls.clientKeyFile = String(cString: f) }
+    if let p = keyPassword { tls.clientKeyPassword = String(cString: p) }
+    c.engine.configuration.tls = tls
+    return 0
+}

@@ -20,6 +20,13 @@ struct Connect: ParsableCommand {
     @Option(help: "CA file (PEM) to trust instead of the system store.") var ca: String?
     @Option(help: "CA directory to trust instead of the system store.") var caPath: String?
     @Flag(help: "Do not verify the server certificate (dangerous).") var insecure = false
+    @Option(help: "Client certificate chain (PEM) for mutual TLS.") var cert: String?
+    @Option(help: "Private key (PEM) of --cert.") var key: String?
+    @Option(name: .customLong("pass"), help: "Password of an encrypted --key.") var keyPassword: String?
+    @Option(name: .customLong("tls-min"), help: "Lowest TLS version: 1.0, 1.1, 1.2 (default) or 1.3.") var tlsMin: String?
+    @Option(name: .customLong("tls-max"), help: "Highest TLS version: 1.0, 1.1, 1.2 or 1.3 (default).") var tlsMax: String?
+    @Option(name: .customLong("pinnedpubkey"), parsing: .singleValue,
+            help: "Accept only a server whose certificate's public key has this SHA-256 (sha256//BASE64; repeatable).") var pins: [String] = []
     @Flag(help: "Do not offer permessage-deflate.") var noCompression = false
     @Option(help: "After end of input, seconds to wait for replies before closing.") var wait: Double = 1.0
     @Flag(help: "Print events as JSON lines.") var json = false
@@ -35,6 +42,11 @@ struct Connect: ParsableCommand {
 
     func validate() throws {
         for h in header where Self.parseHeader(h) == nil { throw ValidationError("--header '\(h)' must look like 'Name: value'") }
+        for (flag, v) in [("--tls-min", tlsMin), ("--tls-max", tlsMax)] where v != nil && WebSocketTLSVersion(rawValue: v!) == nil {
+            throw ValidationError("\(flag): '\(v!)' is not 1.0, 1.1, 1.2 or 1.3")
+        }
+        do { _ = try PublicKeyPins(pins) } catch let e as WebSocketError { throw ValidationError("--pinnedpubkey: \(e.message)") }
+        if (cert == nil) != (key == nil) { throw ValidationError("--cert and --key go together") }
     }
 
     func run() throws {
@@ -43,6 +55,12 @@ struct Connect: ParsableCommand {
         config.tls.caFile = ca
         config.tls.caPath = caPath
         config.tls.insecure = insecure
+        config.tls.clientCertificateFile = cert
+        config.tls.clientKeyFile = key
+        config.tls.clientKeyPassword = keyPassword
+        config.tls.minimumVersion = tlsMin.flatMap(WebSocketTLSVersion.init(rawValue:))
+        config.tls.maximumVersion = tlsMax.flatMap(WebSocketTLSVersion.init(rawValue:))
+        config.tls.pinnedPublicKeys = pins
         config.compression = !noCompression
         config.proxy = proxyFlags.setting
         config.followRedirects = redirectFlags.followRedirects

@@ -298,6 +298,18 @@ int main(int argc, char **argv) {
     OH_WebSocketClient_Destroy(c);
     CHECK(NetStack_WebSocketClient_SetFollowRedirects(c, 1) == WEBSOCKET_CLIENT_NOT_CREATED, "SetFollowRedirects checks the client");
 
+    /* TLS controls: a pin that does not match is its own code. */
+    reset();
+    c = OH_WebSocketClient_Constructor(on_open, on_message, on_error, on_close);
+    CHECK(NetStack_WebSocketClient_SetTLSControls(c, "1.4", NULL, NULL, NULL, NULL, NULL) == WEBSOCKET_CONNECTION_ERROR, "SetTLSControls refuses version 1.4");
+    CHECK(NetStack_WebSocketClient_SetTLSControls(c, NULL, NULL, "sha256//short", NULL, NULL, NULL) == WEBSOCKET_CONNECTION_ERROR, "and a malformed pin");
+    CHECK(NetStack_WebSocketClient_SetTLSControls(c, "1.2", "1.3", "sha256//AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", NULL, NULL, NULL) == 0,
+          "SetTLSControls(1.2, 1.3, a pin)");
+    snprintf(url, sizeof url, "%s/echo", argv[2]);
+    OH_WebSocketClient_Connect(c, url, no_options);
+    CHECK(wait_for(&errors, 1) && error_code == 2305900, "a pin mismatch: onError 2305900");
+    OH_WebSocketClient_Destroy(c);
+
     /* Certificate verification. */
     uint32_t n1 = 0, n2 = 0, n3 = 0, n4 = 0;
     unsigned char *leaf = read_file(argv[4], "leaf+inter.pem", &n1);

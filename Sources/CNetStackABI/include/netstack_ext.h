@@ -49,6 +49,17 @@ int NetStack_WebSocketClient_SetProxy(struct WebSocket *client, const char *prox
  *  Authorization and Cookie headers are not sent to another host. */
 int NetStack_WebSocketClient_SetFollowRedirects(struct WebSocket *client, uint32_t maxRedirects);
 
+/** TLS controls for the next Connect (NULL leaves a setting at its default):
+ *  `minVersion` / `maxVersion` "1.0", "1.1", "1.2" or "1.3" (default 1.2 and 1.3);
+ *  `pins` one or more "sha256//BASE64" public key pins separated by ';' (the certificate's
+ *  SubjectPublicKeyInfo SHA-256, as curl's --pinnedpubkey; a mismatch is onError 2305900);
+ *  `certFile` / `keyFile` a client certificate chain and its key (PEM), `keyPassword` for an
+ *  encrypted key. 0, or WEBSOCKET_CONNECTION_ERROR for a version or pin that does not parse
+ *  (nothing is changed then). */
+int NetStack_WebSocketClient_SetTLSControls(struct WebSocket *client, const char *minVersion, const char *maxVersion,
+                                            const char *pins, const char *certFile, const char *keyFile,
+                                            const char *keyPassword);
+
 #ifdef __cplusplus
 }
 #endif
