@@ -189,9 +189,9 @@ package struct ClientHandshake {
 }
 
 /// A parsed HTTP/1.1 response head.
-struct UpgradeResponseHead {
-    var statusLine: String
-    var statusCode: Int
+package struct UpgradeResponseHead {
+    package var statusLine: String
+    package var statusCode: Int
     var reason: String
     var headers: [WebSocketHeader]
 
@@ -216,14 +216,14 @@ struct UpgradeResponseHead {
         }
     }
 
-    enum ParseResult {
+    package enum ParseResult {
         case needMore
         case head(UpgradeResponseHead, consumed: Int)
         case invalid(String)
     }
 
     /// Parses a response head from the start of `bytes` (ends at CRLF CRLF).
-    static func parse(_ bytes: UnsafeRawBufferPointer, maxSize: Int) -> ParseResult {
+    package static func parse(_ bytes: UnsafeRawBufferPointer, maxSize: Int) -> ParseResult {
         let n = bytes.count
         var end = -1
         if n >= 4 {

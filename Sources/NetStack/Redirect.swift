@@ -5,20 +5,20 @@
 /// absolute (`ws`, `wss`, or `http`/`https`, read as `ws`/`wss`), scheme-relative (`//host/path`),
 /// an absolute path or a relative one, resolved against the current URL; a fragment is dropped.
 /// Never from wss to ws (nor from https to http). Every hop is a new handshake with a new key.
-enum Redirect {
+package enum Redirect {
     /// Most redirects a connection follows (the option's cap).
     static let maximum = 10
 
-    static func isRedirect(_ status: Int) -> Bool { [301, 302, 303, 307, 308].contains(status) }
+    package static func isRedirect(_ status: Int) -> Bool { [301, 302, 303, 307, 308].contains(status) }
 
-    enum Decision: Equatable {
+    package enum Decision: Equatable {
         case follow(WebSocketURL)
         case refuse(WebSocketError)
     }
 
     /// The next URL after `head` (a redirect status) from `current`, with `followed` redirects
     /// already behind and at most `limit` allowed.
-    static func next(after head: UpgradeResponseHead, from current: WebSocketURL, followed: Int, limit: Int) -> Decision {
+    package static func next(after head: UpgradeResponseHead, from current: WebSocketURL, followed: Int, limit: Int) -> Decision {
         func refuse(_ why: String) -> Decision {
             .refuse(WebSocketError(.connectionError, "redirect not followed: \(why) (\(head.statusLine))"))
         }
@@ -60,7 +60,7 @@ enum Redirect {
 
     /// Headers for the next hop: all of them on the same host; to another host, none that carry
     /// credentials (`Authorization`, `Cookie`), as curl drops them without `--location-trusted`.
-    static func headers(_ headers: [WebSocketHeader], from: WebSocketURL, to: WebSocketURL) -> [WebSocketHeader] {
+    package static func headers(_ headers: [WebSocketHeader], from: WebSocketURL, to: WebSocketURL) -> [WebSocketHeader] {
         if from.host.lowercased() == to.host.lowercased() && from.port == to.port { return headers }
         return headers.filter { h in
             let name = h.name.lowercased()

@@ -4,16 +4,16 @@
 /// SwiftNIO's `NIOSOCKS` client offers no authentication and keeps its message codecs internal,
 /// so this is written here; it is about a hundred lines and tested byte by byte
 /// (`SOCKS5HandshakeTests`).
-struct SOCKS5Handshake {
+package struct SOCKS5Handshake {
     /// Where the proxy should connect.
-    enum Target: Equatable {
+    package enum Target: Equatable {
         /// A host name the proxy resolves (socks5h).
         case name(String, port: Int)
         /// An IPv4 (4 bytes) or IPv6 (16 bytes) address.
         case address([UInt8], port: Int)
     }
 
-    enum Step: Equatable {
+    package enum Step: Equatable {
         /// Wait for more bytes.
         case needMore
         /// Send these bytes; `consumed` input bytes were used.
@@ -30,16 +30,16 @@ struct SOCKS5Handshake {
     private let targetText: String
     private var state = State.methodSelection
 
-    init(proxy: WebSocketProxy, target: Target, targetText: String) {
+    package init(proxy: WebSocketProxy, target: Target, targetText: String) {
         self.proxy = proxy
         self.target = target
         self.targetText = targetText
     }
 
     /// The greeting: no authentication, plus user/password when the proxy URL has a user.
-    var greeting: [UInt8] { proxy.username == nil ? [5, 1, 0] : [5, 2, 0, 2] }
+    package var greeting: [UInt8] { proxy.username == nil ? [5, 1, 0] : [5, 2, 0, 2] }
 
-    mutating func receive(_ input: UnsafeRawBufferPointer) -> Step {
+    package mutating func receive(_ input: UnsafeRawBufferPointer) -> Step {
         switch state {
         case .methodSelection:
             guard input.count >= 2 else { return .needMore }
@@ -90,7 +90,7 @@ struct SOCKS5Handshake {
     /// What it means that the proxy closed the connection now. RFC 1929 has a proxy close after a
     /// failure status, and some proxies close without any: during authentication that is a
     /// rejection; after the request, the proxy could not reach the target.
-    mutating func closed() -> WebSocketError {
+    package mutating func closed() -> WebSocketError {
         let stage = state
         state = .done
         switch stage {
