@@ -8,18 +8,22 @@ struct Connect: ParsableCommand {
         abstract: "Interactive session: each input line is sent; incoming messages are printed.",
         discussion: """
         Works as a pipe too: `echo hi | netstack connect ws://127.0.0.1:8765` sends one line, \
-        waits up to --wait seconds for replies, closes with 1000 and exits. Exit status 0 after \
+        waits up to --wait seconds for replies, closes with 1000 and exits; \
+        `netstack connect -x hi -w 2 URL` does the same without standard input (wscat's flags). Exit status 0 after \
         a normal close, 1 on a connection error or abnormal close, 2 on bad input.
         """
     )
 
     @Argument(help: "ws:// or wss:// URL.") var url: String
     @Option(name: [.customShort("H"), .long], parsing: .singleValue, help: "Extra header 'Name: value' (repeatable).") var header: [String] = []
-    @Option(name: .long, parsing: .singleValue, help: "Subprotocol to offer (repeatable).") var subprotocol: [String] = []
+    @Option(name: [.customShort("s"), .long], parsing: .singleValue, help: "Subprotocol to offer (repeatable).") var subprotocol: [String] = []
+    @Option(name: [.customShort("x"), .customLong("execute")], parsing: .singleValue,
+            help: "Send this message once connected, instead of reading standard input (repeatable; wscat's -x).") var execute: [String] = []
     @Flag(help: "Send lines as binary messages.") var binary = false
     @Option(help: "CA file (PEM) to trust instead of the system store.") var ca: String?
     @Option(help: "CA directory to trust instead of the system store.") var caPath: String?
-    @Flag(help: "Do not verify the server certificate (dangerous).") var insecure = false
+    @Flag(name: [.customShort("k"), .customLong("insecure"), .customLong("no-check")],
+          help: "Do not verify the server certificate (dangerous).") var insecure = false
     @Option(help: "Client certificate chain (PEM) for mutual TLS.") var cert: String?
     @Option(help: "Private key (PEM) of --cert.") var key: String?
     @Option(name: .customLong("pass"), help: "Password of an encrypted --key.") var keyPassword: String?
@@ -28,7 +32,7 @@ struct Connect: ParsableCommand {
     @Option(name: .customLong("pinnedpubkey"), parsing: .singleValue,
             help: "Accept only a server whose certificate's public key has this SHA-256 (sha256//BASE64; repeatable).") var pins: [String] = []
     @Flag(help: "Do not offer permessage-deflate.") var noCompression = false
-    @Option(help: "After end of input, seconds to wait for replies before closing.") var wait: Double = 1.0
+    @Option(name: [.customShort("w"), .long], help: "After the last message (end of input, or -x), seconds to wait for replies before closing.") var wait: Double = 1.0
     @Flag(help: "Print events as JSON lines.") var json = false
     @Flag(name: .shortAndLong, help: "Trace the handshake, messages and control frames to stderr.") var verbose = false
     @OptionGroup(title: "Proxy") var proxyFlags: ProxyFlags
@@ -41,6 +45,7 @@ struct Connect: ParsableCommand {
     }
 
     func validate() throws {
+        guard wait.isFinite, wait >= 0, wait <= 2_147_483 else { throw ValidationError("--wait: \(wait) is not a number of seconds from 0 to 2147483") }
         for h in header where Self.parseHeader(h) == nil { throw ValidationError("--header '\(h)' must look like 'Name: value'") }
         for (flag, v) in [("--tls-min", tlsMin), ("--tls-max", tlsMax)] where v != nil && WebSocketTLSVersion(rawValue: v!) == nil {
             throw ValidationError("\(flag): '\(v!)' is not 1.0, 1.1, 1.2 or 1.3")
@@ -85,7 +90,8 @@ struct Connect: ParsableCommand {
             _ = session.waitUntilFinished(seconds: endWait)
             throw ExitCode(session.exitCode)
         }
-        while let line = readLine(strippingNewline: true) {
+        var executed = execute.makeIterator()
+        while let line = execute.isEmpty ? readLine(strippingNewline: true) : executed.next() {
             if client.state != .open { break }
             do {
                 if binary { try client.send(binary: Array(line.utf8)) } else { try client.send(text: line) }
@@ -159,7 +165,9 @@ final class Session: @unchecked Sendable {
         client.onOpen = { [self] _, r in
             var fields = ["code": "\(r.code)", "reason": r.reason]
             if let p = r.protocolName { fields["protocol"] = p }
-            emit(event: "open", fields: fields, text: "connected (\(r.code) \(r.reason)\(r.protocolName.map { ", protocol \($0)" } ?? ""))", toStderr: true)
+            if !r.redirects.isEmpty { fields["redirects"] = r.redirects.joined(separator: " ") }
+            let via = r.redirects.isEmpty ? "" : ", after redirects to \(r.redirects.joined(separator: ", "))"
+            emit(event: "open", fields: fields, text: "connected (\(r.code) \(r.reason)\(r.protocolName.map { ", protocol \($0)" } ?? "")\(via))", toStderr: true)
             opened.signal()
         }
         client.onMessage = { [self] _, m in

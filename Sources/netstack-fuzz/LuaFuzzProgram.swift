@@ -40,6 +40,7 @@ struct LuaFuzzProgram {
         local U = "\(url)"
         local C, K, T = {}, {}, {}
         local BIG = string.rep("x", 70000)
+        local W = {}
         local EVIL = setmetatable({}, { __index = function() error("index") end,
             __tostring = function() error("tostring") end, __len = function() error("len") end,
             __eq = function() error("eq") end })
@@ -101,7 +102,7 @@ struct LuaFuzzProgram {
 
     private mutating func statement(depth: Int) -> String {
         let call: String
-        switch next() % 31 {
+        switch next() % 35 {
         case 0: call = "\(client()) = ns.OH_WebSocketClient_Constructor(\(callback(depth: depth)), \(callback(depth: depth)), \(callback(depth: depth)), \(callback(depth: depth)))"
         case 1: call = "ns.OH_WebSocketClient_AddHeader(\(client()), \(value()))"
         case 2: call = "ns.OH_WebSocketClient_Connect(\(client()), \(url()), \(value()))"
@@ -140,6 +141,12 @@ struct LuaFuzzProgram {
                               "next(ns)", "ns.now = nil", "ns.json = nil", "ns.OH_WebSocketClient_Send = nil",
                               "for k in pairs(ns.json) do end", "setmetatable(ns.json, {})",
                               "require(\"debug\").getmetatable(ns)"])
+        // The coroutine style: spawned functions that wait, and waits where they are not allowed.
+        case 31: call = "ns.spawn(function() W[\(next() % 3 + 1)] = ns.connect(\(url()), \(value())) \(block(depth: depth)) end)"
+        case 32: call = "ns.spawn(function() local w = W[\(next() % 3 + 1)]; if w then w:\(pick(["receive", "ping", "send", "close"]))(\(value()), \(value())) end \(block(depth: depth)) end)"
+        case 33: call = "ns.spawn(function() ns.sleep(\(milliseconds())) \(block(depth: depth)) end)"
+        case 34: call = pick(["ns.select({ W[1], W[2] }, \(value()))", "ns.sleep(\(value()))", "ns.connect(\(url()))",
+                              "ns.spawn(\(value()))", "\(client()):ping(\(value()), \(value()))"])
         default: call = "local co = coroutine.create(function() \(block(depth: depth)) end); coroutine.resume(co); coroutine.close(co)"
         }
         // One nested call in eight raises uncaught (one in 32 of the main chunk's: an error there

@@ -126,6 +126,22 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(events[3]["code"] as? Int, 1000)
     }
 
+    /// wscat's spellings: -x TEXT -w SECONDS -s PROTOCOL -H 'Name: value' -k.
+    func testConnectTakesWscatFlags() throws {
+        let r = try netstack(["connect", "-x", "first", "-x", "second", "-w", "2", "-s", "chat", "-H", "X-Test: 1", "--json",
+                              Servers.plain.url + "/echo?protocol=chat"])
+        XCTAssertEqual(r.status, 0, r.err)
+        XCTAssertTrue(r.out.contains("\"protocol\":\"chat\""), r.out)
+        XCTAssertTrue(r.out.contains("\"data\":\"first\"") && r.out.contains("\"data\":\"second\""), r.out)
+        let tls = Servers.tls.url.replacingOccurrences(of: "127.0.0.1", with: "localhost") + "/echo"
+        let k = try netstack(["connect", "-k", "-x", "insecure", tls])
+        XCTAssertEqual(k.status, 0, k.err)
+        XCTAssertTrue(k.out.contains("insecure"), k.out)
+        XCTAssertTrue(k.err.contains("--insecure: the server certificate is not verified"), k.err)
+        XCTAssertEqual(try netstack(["connect", "--no-check", "-x", "x", tls]).status, 0)
+        XCTAssertEqual(try netstack(["connect", "-w", "-1", "-x", "x", tls]).status, 64)
+    }
+
     func testVerboseTracesHandshakeMessagesAndClose() throws {
         let r = try netstack(["connect", "-v", "--no-compression", Servers.plain.url + "/echo", "--wait", "0.3"], stdin: "hi\n")
         XCTAssertEqual(r.status, 0, r.err)
