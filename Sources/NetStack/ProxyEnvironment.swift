@@ -33,7 +33,8 @@ public struct NoProxyList: Hashable, Sendable {
             var item = raw.lowercased()
             if item == "*" { entries.append(.all); continue }
             if item.hasPrefix("[") && item.hasSuffix("]") { item = String(item.dropFirst().dropLast()) }
-            let parts = item.split(separator: "/", maxSplits: 1)
+            // "address/prefix"; "/", "/8" or "a/" have an empty side (the split keeps it).
+            let parts = item.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
             if let address = IPAddressBytes.parse(String(parts[0])) {
                 var prefix = address.count * 8
                 if parts.count == 2 {

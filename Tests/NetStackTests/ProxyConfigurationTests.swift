@@ -58,6 +58,11 @@ final class ProxyConfigurationTests: XCTestCase {
         XCTAssertFalse(NoProxyList(parsing: "").matches(host: "anything"))
         XCTAssertFalse(NoProxyList(parsing: "10.0.0.0/8").matches(host: "10.example"), "networks match addresses only")
         XCTAssertFalse(NoProxyList(parsing: "10.0.0.0/99").matches(host: "10.0.0.1"), "a bad prefix is ignored")
+        // Found by the proxy-config fuzz target: an entry that is only a slash crashed the parser.
+        for odd in ["/", "//", "/8", "10.0.0.1/", "a/b", "[]", "[", ",,,", "/,*"] {
+            _ = NoProxyList(parsing: odd).matches(host: "10.0.0.1")
+        }
+        XCTAssertTrue(NoProxyList(parsing: "/,*").matches(host: "x"), "entries after a bad one still count")
     }
 
     func testTheEnvironmentIsReadAsCurlReadsIt() throws {
