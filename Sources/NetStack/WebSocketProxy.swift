@@ -85,6 +85,11 @@ public struct WebSocketProxy: Hashable, Sendable, CustomStringConvertible {
             guard let user = Self.percentDecoded(parts[0]) else { throw fail("bad percent-encoding in the user name") }
             guard let pass = parts.count > 1 ? Self.percentDecoded(parts[1]) : "" else { throw fail("bad percent-encoding in the password") }
             if user.isEmpty { throw fail("empty user name before '@'") }
+            // RFC 7617 §2: no control characters in either (and none reach logs or messages).
+            if (user + pass).unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) {
+                throw fail("a control character in the user name or password")
+            }
+            if kind == .http, user.contains(":") { throw fail("a user name for HTTP Basic authentication cannot contain ':' (RFC 7617)") }
             if user.utf8.count > Self.maximumCredentialLength || pass.utf8.count > Self.maximumCredentialLength {
                 throw fail("user name or password over \(Self.maximumCredentialLength) bytes")
             }

@@ -35,6 +35,10 @@ final class ProxyConfigurationTests: XCTestCase {
             ("http://[p]:1", "IPv6"),
             ("http://p\r\nX: y:1", "control"),
             ("http://\(String(repeating: "u", count: 256)):x@p:1", "over 255"),
+            // Found by the proxy-config fuzz target: a newline in a user name reached messages.
+            ("p%0Aw@.", "control character"),
+            ("socks5://u:p%00@h:1", "control character"),
+            ("http://a%3Ab:c@h:1", "cannot contain ':'"),
         ]
         for (text, why) in cases {
             XCTAssertThrowsError(try WebSocketProxy(parsing: text), text) { error in
