@@ -10,7 +10,8 @@ struct Connect: ParsableCommand {
         Works as a pipe too: `echo hi | netstack connect ws://127.0.0.1:8765` sends one line, \
         waits up to --wait seconds for replies, closes with 1000 and exits; \
         `netstack connect -x hi -w 2 URL` does the same without standard input (wscat's flags). Exit status 0 after \
-        a normal close, 1 on a connection error or abnormal close, 2 on bad input.
+        a normal close, 1 on a connection error or abnormal close, 2 for a URL, header or proxy \
+        that cannot be used, 64 for bad options.
         """
     )
 

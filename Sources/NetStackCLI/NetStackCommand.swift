@@ -16,7 +16,9 @@ public struct NetStackCommand: ParsableCommand {
         abstract: "Script WebSocket clients and audit certificates.",
         discussion: """
         Exit codes: 0 success; 1 a runtime failure (connection error, abnormal close, failed \
-        verification); 2 bad usage or invalid input.
+        verification); 2 invalid input (a URL, a file or a script that cannot be used); 64 bad \
+        usage (an unknown option or a value that does not parse). Each command's --help lists \
+        its own.
         """,
         version: NetStackVersion.string,
         subcommands: [Run.self, Serve.self, Connect.self, Verify.self, Audit.self, Plugins.self, Merge.self]

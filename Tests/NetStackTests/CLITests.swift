@@ -126,6 +126,16 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(events[3]["code"] as? Int, 1000)
     }
 
+    /// Every status a command's --help names is the one it exits with: bad options 64, an unusable URL 2.
+    func testHelpNamesTheUsageStatusesCommandsExitWith() throws {
+        let help = try netstack(["--help"])
+        XCTAssertTrue(help.out.contains("64 bad") && help.out.contains("2 invalid input"), help.out)
+        XCTAssertEqual(try netstack(["connect", "--no-such-flag", Servers.plain.url]).status, 64)
+        XCTAssertEqual(try netstack(["connect", "not a url"], stdin: "").status, 2)
+        let connectHelp = try netstack(["connect", "--help"])
+        XCTAssertTrue(connectHelp.out.contains("64 for bad options"), connectHelp.out)
+    }
+
     /// wscat's spellings: -x TEXT -w SECONDS -s PROTOCOL -H 'Name: value' -k.
     func testConnectTakesWscatFlags() throws {
         let r = try netstack(["connect", "-x", "first", "-x", "second", "-w", "2", "-s", "chat", "-H", "X-Test: 1", "--json",
