@@ -275,9 +275,32 @@ public final class ScriptHost {
         if exitCode != nil { return finish(code: exitCode!) }
         if clientsCreated == 0 && definesHandlers() {
             startBot()
+        } else if clientsCreated == 0, let wrong = misspelledHandler() {
+            // A bot whose handlers are misnamed would otherwise end at once with status 0.
+            options.log("netstack: the script defines '\(wrong.defined)' but not '\(wrong.meant)': the handlers are onOpen, onMessage, onError and onClose (case matters)")
+            if timers.isEmpty && liveClients == 0 && !vuMode { return finish(code: 2) }
         }
         starting = false
         checkIdle()
+    }
+
+    /// A global function named like a handler but not exactly (`onopen`, `on_message`, `OnClose`).
+    func misspelledHandler() -> (defined: String, meant: String)? {
+        let meant = ["onopen": "onOpen", "onmessage": "onMessage", "onerror": "onError", "onclose": "onClose"]
+        let L = vm.L
+        netstack_push_globals(L)
+        lua_pushnil(L)
+        var found: (defined: String, meant: String)?
+        while found == nil, lua_next(L, -2) != 0 {
+            if lua_type(L, -2) == LUA_TSTRING, lua_type(L, -1) == LUA_TFUNCTION, let name = vm.string(at: -2),
+               let m = meant[name.lowercased().replacingOccurrences(of: "_", with: "")], m != name {
+                found = (name, m)
+            }
+            netstack_pop(L, 1)  // the value; the key stays for lua_next
+        }
+        // Found: the loop stopped with the key still on the stack.
+        netstack_pop(L, found == nil ? 1 : 2)
+        return found
     }
 
     func definesHandlers() -> Bool {

@@ -22,7 +22,8 @@ struct Run: ParsableCommand {
         thresholds: 99); 1 if a connection failed (an error before the open: DNS, refused, TLS, \
         rejected upgrade, timeout; or a close that was not clean: dropped without a close frame, \
         or closed by us for a protocol violation), unless a later connect of that client opened; \
-        else 0. 2 for a missing script; 64 for bad options; 3 when a --plugin plugin cannot be \
+        else 0. 2 for a missing script, or one that only defines misnamed handlers (onopen, \
+        on_message: a warning names them); 64 for bad options; 3 when a --plugin plugin cannot be \
         loaded (the script does not run); 130 after SIGINT.
         Load runs (any option under "Load runs", or a script with a line starting `options =`): \
         VUs each run the script in a VM of their own (docs/load-testing.md). Their exit status, \

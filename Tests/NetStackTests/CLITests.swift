@@ -136,6 +136,20 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(connectHelp.out.contains("64 for bad options"), connectHelp.out)
     }
 
+    func testMisnamedHandlersAreNamedNotIgnored() throws {
+        let script = NSTemporaryDirectory() + "typo-\(getpid()).lua"
+        try "function onopen(c) print('never') end\n".write(toFile: script, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: script) }
+        let r = try netstack(["run", script, "--url", Servers.plain.url + "/echo"])
+        XCTAssertEqual(r.status, 2, r.err)
+        XCTAssertTrue(r.err.contains("defines 'onopen' but not 'onOpen'"), r.err)
+        try "function on_close() end\nnetstack.setTimeout(function() print('timer') end, 5)\n".write(toFile: script, atomically: true, encoding: .utf8)
+        let busy = try netstack(["run", script])
+        XCTAssertEqual(busy.status, 0, "a script with other work still runs it: \(busy.err)")
+        XCTAssertEqual(busy.out, "timer\n")
+        XCTAssertTrue(busy.err.contains("defines 'on_close' but not 'onClose'"), busy.err)
+    }
+
     /// wscat's spellings: -x TEXT -w SECONDS -s PROTOCOL -H 'Name: value' -k.
     func testConnectTakesWscatFlags() throws {
         let r = try netstack(["connect", "-x", "first", "-x", "second", "-w", "2", "-s", "chat", "-H", "X-Test: 1", "--json",
