@@ -92,11 +92,19 @@ enum HTTPConnectTunnel {
             context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
         }
 
+        /// Every error before the tunnel is up is the proxy's: the extras handler's, the HTTP
+        /// decoder's (an answer that is not HTTP) or the socket's.
         func errorCaught(context: ChannelHandlerContext, error: Error) {
             guard !failed else { return }
-            guard let e = error as? NIOHTTP1ProxyConnectHandler.Error else { return context.fireErrorCaught(error) }
             failed = true
-            context.fireErrorCaught(translate(e))
+            if let e = error as? NIOHTTP1ProxyConnectHandler.Error {
+                context.fireErrorCaught(translate(e))
+            } else if error is HTTPParserError {
+                context.fireErrorCaught(ProxyFailure.protocolError(proxy, "the answer to CONNECT is not valid HTTP (\(error))"))
+            } else {
+                context.fireErrorCaught(ProxyFailure.protocolError(proxy, ConnectionErrorText.describeIOError(error)))
+            }
+            context.close(promise: nil)
         }
 
         private func translate(_ e: NIOHTTP1ProxyConnectHandler.Error) -> WebSocketError {

@@ -196,6 +196,25 @@ final class ProxyTests: XCTestCase {
         client.destroy()
     }
 
+    func testAProxyThatAnswersNonsenseIsAProtocolError() throws {
+        for answer in ["SSH-2.0-OpenSSH_9.2\r\n\r\n", "HTTP/1.1 200 OK\r\n" + String(repeating: "X-Fill: aaaaaaaa\r\n", count: 20_000)] {
+            let listener = try LocalListener()
+            defer { listener.close() }
+            let server = Thread {
+                let fd = accept(listener.fd, nil, nil)
+                guard fd >= 0 else { return }
+                var buffer = [UInt8](repeating: 0, count: 4096)
+                _ = recv(fd, &buffer, buffer.count, 0)
+                _ = answer.utf8CString.withUnsafeBytes { send(fd, $0.baseAddress, $0.count - 1, Int32(MSG_NOSIGNAL)) }
+                usleep(500_000)
+                _ = Glibc.close(fd)
+            }
+            server.start()
+            let m = try failure(Servers.plain.url + "/echo", proxy: "http://127.0.0.1:\(listener.port)")
+            XCTAssertTrue(m.hasPrefix("proxy protocol error: the answer to CONNECT is not valid HTTP"), m)
+        }
+    }
+
     func testAStalledProxyEndsAtTheConnectTimeout() throws {
         // A listener that accepts and never answers.
         let silent = try LocalListener()
