@@ -12,9 +12,7 @@ public enum Digest {
 
     /// SHA-256 of `bytes` as 64 lowercase hex digits.
     public static func sha256Hex(_ bytes: [UInt8]) -> String {
-        var out = [UInt8](repeating: 0, count: 32)
-        let rc = bytes.withUnsafeBytes { b in out.withUnsafeMutableBufferPointer { netstack_sha256(b.baseAddress, b.count, $0.baseAddress) } }
-        precondition(rc == 0, "SHA-256 is not available in this OpenSSL")
+        let out = sha256(bytes)
         let digits = Array("0123456789abcdef".utf8)
         var hex = [UInt8]()
         hex.reserveCapacity(64)

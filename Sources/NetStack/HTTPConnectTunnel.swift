@@ -1,4 +1,3 @@
-import Foundation
 import NIOCore
 import NIOExtras
 import NIOHTTP1
@@ -12,22 +11,21 @@ import NIOHTTP1
 /// as `WebSocketError`s (`ProxyFailure`).
 enum HTTPConnectTunnel {
     /// Adds the tunnel's handlers to a channel that is not active yet (the bootstrap's initializer).
-    static func install(on channel: Channel, proxy: WebSocketProxy, targetHost: String, targetPort: Int,
+    static func install(on channel: Channel, proxy: WebSocketProxy, target url: WebSocketURL,
                         deadline: NIODeadline, trace: (@Sendable (String) -> Void)?) throws {
         var headers = HTTPHeaders()
-        let target = targetHost.contains(":") ? "[\(targetHost)]:\(targetPort)" : "\(targetHost):\(targetPort)"
+        let target = "\(url.bracketedHost):\(url.port)"
         headers.add(name: "Host", value: target)
         if let user = proxy.username {
-            let credentials = Data("\(user):\(proxy.password ?? "")".utf8).base64EncodedString()
-            headers.add(name: "Proxy-Authorization", value: "Basic \(credentials)")
+            headers.add(name: "Proxy-Authorization", value: "Basic " + Base64.encode(Array("\(user):\(proxy.password ?? "")".utf8)))
         }
         let established = channel.eventLoop.makePromise(of: Void.self)
         let encoder = HTTPRequestEncoder()
         let decoder = ByteToMessageHandler(HTTPResponseDecoder(leftOverBytesStrategy: .forwardBytes))
         let status = StatusRecorder()
         // The extras handler writes "host:port" as the request target; an IPv6 literal needs brackets.
-        let connect = NIOHTTP1ProxyConnectHandler(targetHost: targetHost.contains(":") ? "[\(targetHost)]" : targetHost,
-                                                  targetPort: targetPort, headers: headers, deadline: deadline, promise: established)
+        let connect = NIOHTTP1ProxyConnectHandler(targetHost: url.bracketedHost, targetPort: url.port, headers: headers,
+                                                  deadline: deadline, promise: established)
         let gate = Gate(proxy: proxy, target: target, status: status, trace: trace)
         try channel.pipeline.syncOperations.addHandlers(encoder, decoder, status, connect, gate)
         trace?("* CONNECT \(target) through \(proxy)")
@@ -52,6 +50,11 @@ enum HTTPConnectTunnel {
         typealias InboundIn = HTTPClientResponsePart
         typealias InboundOut = HTTPClientResponsePart
         private(set) var head: HTTPResponseHead?
+
+        /// The answer's status line as the proxy's version, code and reason ("HTTP/1.0 407 ...").
+        var statusLine: String? {
+            head.map { "HTTP/\($0.version.major).\($0.version.minor) \($0.status.code) \($0.status.reasonPhrase)" }
+        }
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             if case .head(let h) = unwrapInboundIn(data) { head = h }
@@ -87,7 +90,7 @@ enum HTTPConnectTunnel {
 
         func open() {
             guard let context = context, !failed, context.channel.isActive else { return }
-            if let head = status.head { trace?("< HTTP/\(head.version.major).\(head.version.minor) \(head.status.code) \(head.status.reasonPhrase)") }
+            if let line = status.statusLine { trace?("< \(line)") }
             context.fireChannelActive()
             context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
         }
@@ -108,8 +111,7 @@ enum HTTPConnectTunnel {
         }
 
         private func translate(_ e: NIOHTTP1ProxyConnectHandler.Error) -> WebSocketError {
-            if let head = status.head, !(200..<300).contains(Int(head.status.code)) {
-                let line = "HTTP/\(head.version.major).\(head.version.minor) \(head.status.code) \(head.status.reasonPhrase)"
+            if let head = status.head, let line = status.statusLine, !(200..<300).contains(Int(head.status.code)) {
                 trace?("< \(line)")
                 return ProxyFailure.httpStatus(proxy, target: target, statusLine: line, code: Int(head.status.code))
             }

@@ -163,12 +163,7 @@ public final class WebSocketClient: @unchecked Sendable {
                                         headers: plainHeaders,
                                         deflateOffer: config.compression ? Self.deflateOffer : nil,
                                         userAgent: config.userAgent)
-        let start = { [self] in
-            self.transportConnectedAt = 0
-            let handler = WebSocketConnectionHandler(client: self, handshake: handshake, configuration: config)
-            self.connection = handler
-            handler.start(tls: tlsContext, proxy: proxy)
-        }
+        let start = { [self] in self.startAttempt(handshake, configuration: config, tls: tlsContext, proxy: proxy, redirects: []) }
         if eventLoop.inEventLoop { start() } else { eventLoop.execute(start) }
     }
 
@@ -199,6 +194,12 @@ public final class WebSocketClient: @unchecked Sendable {
         let handshake = ClientHandshake(url: url, key: ClientHandshake.makeKey(), protocols: previous.protocols,
                                         headers: Redirect.headers(previous.headers, from: previous.url, to: url),
                                         deflateOffer: previous.deflateOffer, userAgent: previous.userAgent)
+        startAttempt(handshake, configuration: config, tls: tls, proxy: proxy, redirects: redirects)
+    }
+
+    /// One connection attempt (the first, or a redirect's next hop), on the loop.
+    private func startAttempt(_ handshake: ClientHandshake, configuration config: WebSocketClientConfiguration,
+                              tls: NIOSSLContextBox?, proxy: WebSocketProxy?, redirects: [String]) {
         transportConnectedAt = 0
         let handler = WebSocketConnectionHandler(client: self, handshake: handshake, configuration: config, redirects: redirects)
         connection = handler

@@ -193,12 +193,10 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, ConnectionCommand
                 do {
                     switch tunnel {
                     case .http(let proxy):
-                        try HTTPConnectTunnel.install(on: channel, proxy: proxy, targetHost: url.host, targetPort: url.port,
-                                                      deadline: .now() + timeout, trace: trace)
+                        try HTTPConnectTunnel.install(on: channel, proxy: proxy, target: url, deadline: .now() + timeout, trace: trace)
                     case .socks(let proxy, let target):
-                        let text = url.host.contains(":") ? "[\(url.host)]:\(url.port)" : "\(url.host):\(url.port)"
                         try channel.pipeline.syncOperations.addHandler(
-                            SOCKS5TunnelHandler(proxy: proxy, target: target, targetText: text, trace: trace))
+                            SOCKS5TunnelHandler(proxy: proxy, target: target, targetText: "\(url.bracketedHost):\(url.port)", trace: trace))
                     case nil:
                         break
                     }

@@ -8,20 +8,7 @@ final class CABITests: XCTestCase {
     static let root = CLITests.root
 
     func run(_ tool: String, _ args: [String], env: [String: String] = [:], cwd: String? = nil) throws -> (Int32, String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = [tool] + args
-        p.currentDirectoryURL = cwd.map { URL(fileURLWithPath: $0) } ?? Self.root
-        var e = ProcessInfo.processInfo.environment
-        for (k, v) in env { e[k] = v }
-        p.environment = e
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = out
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+        try runTool(tool, args, env: env, cwd: cwd ?? Self.root.path)
     }
 
     /// Where libswiftCore.so lives (next to the `swift` found on PATH).

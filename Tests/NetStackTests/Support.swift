@@ -126,3 +126,21 @@ func runClient(_ url: String, timeout: Double = 10, headers: [WebSocketHeader] =
     recorder.waitForTerminal(seconds: timeout, file: file, line: line)
     return recorder
 }
+
+/// Runs `tool` (found on PATH) with `args`; its status and its standard output and error together.
+func runTool(_ tool: String, _ args: [String], env: [String: String] = [:], cwd: String? = nil) throws -> (Int32, String) {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    p.arguments = [tool] + args
+    if let cwd = cwd { p.currentDirectoryURL = URL(fileURLWithPath: cwd) }
+    var e = ProcessInfo.processInfo.environment
+    for (k, v) in env { e[k] = v }
+    p.environment = e
+    let out = Pipe()
+    p.standardOutput = out
+    p.standardError = out
+    try p.run()
+    let data = out.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+}

@@ -5,16 +5,8 @@ import XCTest
 /// TLS controls: public key pinning, version bounds, an encrypted client key.
 final class TLSControlsTests: XCTestCase {
     private func shell(_ command: String) throws -> (Int32, String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/bin/sh")
-        p.arguments = ["-c", command]
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = out
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
+        let (rc, out) = try runTool("sh", ["-c", command])
+        return (rc, out.trimmingCharacters(in: .whitespacesAndNewlines))
     }
 
     /// The server certificate's pin, computed by the openssl command (independent of our code).
