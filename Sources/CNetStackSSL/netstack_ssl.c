@@ -1,4 +1,5 @@
 #include "netstack_ssl.h"
+#include "netstack_strict.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,33 +81,161 @@ static void set_result(netstack_verify_result *r, int error, const char *message
 
 /* ---- verification ----------------------------------------------------------------------- */
 
+static int effective_purpose(const netstack_verify_options *o) {
+    if (!o) return NETSTACK_PURPOSE_ANY;
+    if (o->purpose == NETSTACK_PURPOSE_SERVER || o->purpose == NETSTACK_PURPOSE_CLIENT) return o->purpose;
+    return o->purpose_tls_server ? NETSTACK_PURPOSE_SERVER : NETSTACK_PURPOSE_ANY;
+}
+
+/* The options applied to a verification context (again for each path-building attempt). */
+static void configure(X509_STORE_CTX *ctx, const netstack_verify_options *o, X509 *leaf, int purpose, int strict) {
+    X509_VERIFY_PARAM *param = X509_STORE_CTX_get0_param(ctx);
+    if (!o) return;
+    if (o->hostname && *o->hostname) X509_VERIFY_PARAM_set1_host(param, o->hostname, 0);
+    if (o->ip && *o->ip) X509_VERIFY_PARAM_set1_ip_asc(param, o->ip);
+    if (o->email && *o->email) X509_VERIFY_PARAM_set1_email(param, o->email, 0);
+    if (o->at_time || o->has_time) X509_VERIFY_PARAM_set_time(param, (time_t)o->at_time);
+    if (purpose == NETSTACK_PURPOSE_SERVER) X509_STORE_CTX_set_purpose(ctx, X509_PURPOSE_SSL_SERVER);
+    if (purpose == NETSTACK_PURPOSE_CLIENT) X509_STORE_CTX_set_purpose(ctx, X509_PURPOSE_SSL_CLIENT);
+    if (o->partial_chain) X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_PARTIAL_CHAIN);
+    if (o->max_depth >= 0) X509_VERIFY_PARAM_set_depth(param, o->max_depth);
+    if (o->security_level >= 0) X509_VERIFY_PARAM_set_auth_level(param, o->security_level > 5 ? 5 : o->security_level);
+    if (strict) {
+        X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_X509_STRICT);
+        /* RFC 6125 6.4.4: no commonName fallback once a subjectAltName extension exists; BR
+         * 7.1.2.7.12: a wildcard is the whole leftmost label ("w*.example.com" matches nothing). */
+        unsigned int hostflags = X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS;
+        if (netstack_has_san(leaf)) hostflags |= X509_CHECK_FLAG_NEVER_CHECK_SUBJECT;
+        X509_VERIFY_PARAM_set_hostflags(param, hostflags);
+        X509_STORE_CTX_set_verify_cb(ctx, netstack_strict_verify_callback);
+    }
+}
+
+/* CRLs signed with a digest under the security level's bits (OpenSSL checks certificate
+ * signatures, not CRL ones): MD5 from level 1, SHA-1 from level 2. X509_V_ERR_CA_MD_TOO_WEAK or 0. */
+static int weak_crl_digest(STACK_OF(X509_CRL) *crls, int level) {
+    if (level < 0) level = 1;
+    for (int i = 0; i < sk_X509_CRL_num(crls); i++) {
+        int md = NID_undef, pk = NID_undef;
+        if (!OBJ_find_sigid_algs(X509_CRL_get_signature_nid(sk_X509_CRL_value(crls, i)), &md, &pk)) continue;
+        if ((md == NID_md5 || md == NID_md4 || md == NID_md2) && level >= 1) return X509_V_ERR_CA_MD_TOO_WEAK;
+        if (md == NID_sha1 && level >= 2) return X509_V_ERR_CA_MD_TOO_WEAK;
+    }
+    return X509_V_OK;
+}
+
+/* Verifies `leaf` with `untrusted` (plus the options' extra intermediates and CRLs) against
+ * `store`. result->crl_checked is set when the options bring CRLs. */
 static void verify_core(X509 *leaf, STACK_OF(X509) *untrusted, X509_STORE *store,
                         const netstack_verify_options *o, netstack_verify_result *r) {
+    STACK_OF(X509_CRL) *crls = NULL;
+    if (o && o->untrusted && o->untrusted_len > 0) {
+        if (!parse_blob(o->untrusted, o->untrusted_len, o->untrusted_type, untrusted, NULL)) {
+            set_result(r, NETSTACK_VERIFY_BAD_INPUT, "cannot parse the untrusted intermediates");
+            return;
+        }
+    }
+    if (sk_X509_num(untrusted) > NETSTACK_UNTRUSTED_BUDGET) {
+        set_result(r, NETSTACK_STRICT_CHAIN_BUDGET, netstack_strict_error_string(NETSTACK_STRICT_CHAIN_BUDGET));
+        return;
+    }
+    if (o && o->crls && o->crls_len > 0) {
+        STACK_OF(X509) *ignored = sk_X509_new_null();
+        crls = sk_X509_CRL_new_null();
+        int parsed = ignored && crls && parse_blob(o->crls, o->crls_len, o->crls_type, ignored, crls) && sk_X509_CRL_num(crls) > 0;
+        if (ignored) sk_X509_pop_free(ignored, X509_free);
+        if (!parsed) {
+            if (crls) sk_X509_CRL_pop_free(crls, X509_CRL_free);
+            set_result(r, NETSTACK_VERIFY_BAD_INPUT, "cannot parse the CRLs");
+            return;
+        }
+    }
     X509_STORE_CTX *ctx = X509_STORE_CTX_new();
     if (!ctx || !X509_STORE_CTX_init(ctx, store, leaf, untrusted)) {
         if (ctx) X509_STORE_CTX_free(ctx);
+        if (crls) sk_X509_CRL_pop_free(crls, X509_CRL_free);
         set_result(r, NETSTACK_VERIFY_INTERNAL, "cannot set up verification");
         return;
     }
-    X509_VERIFY_PARAM *param = X509_STORE_CTX_get0_param(ctx);
-    if (o) {
-        if (o->hostname && *o->hostname) X509_VERIFY_PARAM_set1_host(param, o->hostname, 0);
-        if (o->ip && *o->ip) X509_VERIFY_PARAM_set1_ip_asc(param, o->ip);
-        if (o->at_time) X509_VERIFY_PARAM_set_time(param, (time_t)o->at_time);
-        if (o->purpose_tls_server) X509_STORE_CTX_set_purpose(ctx, X509_PURPOSE_SSL_SERVER);
-        if (o->partial_chain) X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_PARTIAL_CHAIN);
+    int purpose = effective_purpose(o);
+    int strict = o && o->strict;
+    configure(ctx, o, leaf, purpose, strict);
+    if (crls) {
+        X509_STORE_CTX_set0_crls(ctx, crls);
+        X509_VERIFY_PARAM_set_flags(X509_STORE_CTX_get0_param(ctx), X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL);
+        r->crl_checked = 1;
     }
-    int ok = X509_verify_cert(ctx);
-    int err = X509_STORE_CTX_get_error(ctx);
-    if (ok == 1) err = X509_V_OK;
-    else if (err == X509_V_OK) err = X509_V_ERR_UNSPECIFIED;
+    int err = X509_V_OK, depth = -1;
+    X509 *about = NULL;
+    char about_subject[256] = "";
+    if (crls && (err = weak_crl_digest(crls, o->security_level)) != X509_V_OK) {
+        set_result(r, err, "CRL signature digest algorithm too weak");
+        r->crl_checked = 1;
+        X509_STORE_CTX_free(ctx);
+        sk_X509_CRL_pop_free(crls, X509_CRL_free);
+        return;
+    }
+    /* Path building with backtracking (RFC 4158): OpenSSL follows one candidate issuer per step.
+     * When a chain fails because of an untrusted intermediate (its signature, its issuer, its
+     * validity...), that certificate is set aside and the chain built again, at most once per
+     * untrusted certificate. The first failure is the one reported when no chain works. */
+    STACK_OF(X509) *work = sk_X509_dup(untrusted);
+    int first_err = X509_V_OK, first_depth = -1;
+    for (int attempt = 0;; attempt++) {
+        if (attempt > 0) {
+            X509_STORE_CTX_cleanup(ctx);
+            if (!X509_STORE_CTX_init(ctx, store, leaf, work)) { err = NETSTACK_VERIFY_INTERNAL; break; }
+            configure(ctx, o, leaf, purpose, strict);
+            if (crls) {
+                X509_STORE_CTX_set0_crls(ctx, crls);
+                X509_VERIFY_PARAM_set_flags(X509_STORE_CTX_get0_param(ctx), X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL);
+            }
+        } else {
+            X509_STORE_CTX_set0_untrusted(ctx, work);
+        }
+        int ok = X509_verify_cert(ctx);
+        err = X509_STORE_CTX_get_error(ctx);
+        if (ok == 1) err = X509_V_OK;
+        else if (err == X509_V_OK) err = X509_V_ERR_UNSPECIFIED;
+        depth = err == X509_V_OK ? -1 : X509_STORE_CTX_get_error_depth(ctx);
+        about = err == X509_V_OK ? NULL : X509_STORE_CTX_get_current_cert(ctx);
+        if (err == X509_V_OK) break;
+        if (attempt == 0) {
+            first_err = err;
+            first_depth = depth;
+            if (about) X509_NAME_oneline(X509_get_subject_name(about), about_subject, sizeof about_subject);
+        }
+        /* Set aside the untrusted certificate the failure is about (or, for a missing issuer,
+         * the top of the chain built so far), then try again. */
+        X509 *culprit = NULL;
+        STACK_OF(X509) *built = X509_STORE_CTX_get0_chain(ctx);
+        if (depth >= 1 && about) culprit = about;
+        else if (built && sk_X509_num(built) > 1 && (err == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT || err == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY))
+            culprit = sk_X509_value(built, sk_X509_num(built) - 1);
+        int index = -1;
+        for (int k = 0; culprit && k < sk_X509_num(work); k++) if (sk_X509_value(work, k) == culprit) { index = k; break; }
+        if (index < 0 || !o || !o->path_building || attempt >= NETSTACK_UNTRUSTED_BUDGET) {
+            err = first_err;
+            depth = first_depth;
+            about = NULL;
+            break;
+        }
+        (void)sk_X509_delete(work, index);
+    }
+    if (err == X509_V_OK && strict) {
+        STACK_OF(X509) *chain = X509_STORE_CTX_get0_chain(ctx);
+        err = chain ? netstack_strict_check_chain(chain, purpose, &depth) : X509_V_OK;
+        if (err != X509_V_OK) about = sk_X509_value(chain, depth);
+    }
+    if (about) X509_NAME_oneline(X509_get_subject_name(about), about_subject, sizeof about_subject);
     r->error = err;
-    r->depth = err == X509_V_OK ? -1 : X509_STORE_CTX_get_error_depth(ctx);
-    snprintf(r->message, sizeof r->message, "%s", X509_verify_cert_error_string(err));
-    r->subject[0] = 0;
-    X509 *current = X509_STORE_CTX_get_current_cert(ctx);
-    if (err != X509_V_OK && current) X509_NAME_oneline(X509_get_subject_name(current), r->subject, sizeof r->subject);
+    r->depth = depth;
+    const char *mine = netstack_strict_error_string(err);
+    snprintf(r->message, sizeof r->message, "%s", mine ? mine : X509_verify_cert_error_string(err));
+    snprintf(r->subject, sizeof r->subject, "%s", err != X509_V_OK ? about_subject : "");
     X509_STORE_CTX_free(ctx);
+    sk_X509_free(work);
+    if (crls) sk_X509_CRL_pop_free(crls, X509_CRL_free);
 }
 
 void netstack_verify(const uint8_t *cert, size_t cert_len, int cert_type,
@@ -157,7 +286,7 @@ void netstack_verify(const uint8_t *cert, size_t cert_len, int cert_type,
         X509 *leaf = sk_X509_shift(chain);
         int crl = result->crl_checked;
         verify_core(leaf, chain, store, options, result);
-        result->crl_checked = crl;
+        result->crl_checked |= crl;
         X509_free(leaf);
     }
 done:
@@ -256,7 +385,7 @@ void netstack_verify_with_store(const uint8_t *cert, size_t cert_len, int cert_t
         verify_core(leaf, chain, (X509_STORE *)store, options, result);
         X509_free(leaf);
     }
-    result->crl_checked = crl_checked;
+    result->crl_checked |= crl_checked;
     sk_X509_pop_free(chain, X509_free);
     ERR_clear_error();
 }
@@ -266,7 +395,10 @@ void netstack_sha256(const uint8_t *data, size_t len, uint8_t *out) {
     EVP_Digest(data, len, out, &n, EVP_sha256(), NULL);
 }
 
-const char *netstack_verify_error_string(int error) { return X509_verify_cert_error_string(error); }
+const char *netstack_verify_error_string(int error) {
+    const char *mine = netstack_strict_error_string(error);
+    return mine ? mine : X509_verify_cert_error_string(error);
+}
 
 int netstack_verify_original(const uint8_t *cert, size_t cert_len, const uint8_t *ca, size_t ca_len) {
     BIO *b = BIO_new_mem_buf(cert, (int)cert_len);

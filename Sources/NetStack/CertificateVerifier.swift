@@ -6,20 +6,91 @@ public enum CertificateBlobType: Int32, Sendable {
     case pem = 0
     case der = 1
     case invalid = 2
+
+    /// PEM when "-----BEGIN" occurs in the first 4 KiB, else DER.
+    public static func detect<C: Collection>(_ data: C) -> CertificateBlobType where C.Element == UInt8 {
+        let marker = Array("-----BEGIN".utf8)
+        let prefix = Array(data.prefix(4096))
+        guard prefix.count >= marker.count else { return .der }
+        for i in 0...(prefix.count - marker.count) where prefix[i] == marker[0] {
+            if Array(prefix[i..<(i + marker.count)]) == marker { return .pem }
+        }
+        return .der
+    }
 }
 
-/// Options for audits; none of them changes what the documented function does.
+/// The purpose a chain is verified for (OpenSSL's X509_PURPOSE_*).
+public enum CertificatePurpose: String, Sendable, CaseIterable {
+    /// No purpose check.
+    case any
+    /// TLS server: extended key usage serverAuth when present (and, strict, required).
+    case server
+    /// TLS client: extended key usage clientAuth when present.
+    case client
+}
+
+/// Options for `netstack verify`, `netstack.verify`, audits and `NetStack_VerifyCertificationEx`;
+/// none of them changes what the documented function does.
 public struct CertificateVerificationOptions: Sendable {
-    /// Check the leaf against this DNS name (SAN, or CN when there are no DNS SANs).
+    /// Check the leaf against this DNS name (SAN, or CN when there are no DNS SANs; strict: no CN
+    /// once a subjectAltName extension exists).
     public var hostname: String?
     /// Check the leaf against this IP address (IP SANs).
     public var ipAddress: String?
-    /// Verify as of this moment instead of now.
+    /// Check the leaf against this e-mail address (rfc822Name SANs, else the subject's emailAddress).
+    public var email: String?
+    /// Verify as of this moment instead of now (nil: now).
     public var atTime: Date?
-    /// Require the TLS server purpose (extended key usage serverAuth, when present).
-    public var purposeTLSServer = false
+    /// What the leaf must be good for.
+    public var purpose: CertificatePurpose = .any
+    /// Most intermediates allowed between the leaf and the trust anchor (nil: OpenSSL's 100).
+    public var maxDepth: Int?
+    /// RFC 5280 structure checks (OpenSSL's X509_V_FLAG_X509_STRICT) plus the checks of
+    /// `StrictCheck` (codes 2305801...2305817).
+    public var strict = false
+    /// Minimum security level 0...5 (OpenSSL's auth level; 2 refuses RSA/DSA/DH keys under 2048
+    /// bits, EC keys under 224 bits and SHA-1/MD5 signatures). nil: OpenSSL's default (1).
+    public var securityLevel: Int?
+    /// Accept a chain that ends at any trusted certificate, not only at a self-signed root.
+    public var partialChain = false
+    /// Further untrusted intermediates (PEM or DER), apart from the certificate blob.
+    public var untrusted: [UInt8]?
+    /// CRLs (PEM or DER) checked for the whole chain.
+    public var crls: [UInt8]?
+    /// Path building with backtracking (RFC 4158): when a chain fails because of an untrusted
+    /// intermediate, build again without it (at most once per untrusted certificate). OpenSSL
+    /// alone follows one candidate per step; `documented` turns this off.
+    public var pathBuilding = true
+
+    /// What `OH_NetStack_VerifyCertification` does: OpenSSL's verifier as the original calls it
+    /// (no purpose, no strict checks, no backtracking, OpenSSL's default security level).
+    public static var documented: CertificateVerificationOptions {
+        var o = CertificateVerificationOptions()
+        o.pathBuilding = false
+        return o
+    }
+
+    /// Require the TLS server purpose.
+    public var purposeTLSServer: Bool {
+        get { purpose == .server }
+        set { purpose = newValue ? .server : .any }
+    }
+
     /// Validation times from years 1 to 9999 (outside that, no certificate can be valid).
     public static let validTimeRange: ClosedRange<Double> = -62_135_596_800 ... 253_402_300_799
+    /// Allowed `maxDepth` values.
+    public static let depthRange: ClosedRange<Int> = 0 ... 100
+    /// Allowed `securityLevel` values.
+    public static let securityLevelRange: ClosedRange<Int> = 0 ... 5
+
+    /// The defaults of `netstack audit` and `verify --strict`: strict, TLS server purpose,
+    /// security level 2.
+    public static var strictServer: CertificateVerificationOptions {
+        var o = CertificateVerificationOptions(purposeTLSServer: true)
+        o.strict = true
+        o.securityLevel = 2
+        return o
+    }
 
     /// Whole seconds since 1970 for OpenSSL, clamped to `validTimeRange` (never traps).
     static func unixTime(_ d: Date) -> Int64 {
@@ -32,7 +103,7 @@ public struct CertificateVerificationOptions: Sendable {
         self.hostname = hostname
         self.ipAddress = ipAddress
         self.atTime = atTime
-        self.purposeTLSServer = purposeTLSServer
+        self.purpose = purposeTLSServer ? .server : .any
     }
 }
 
@@ -90,6 +161,9 @@ public enum CertificateVerifier {
         (2_305_027, "certificate untrusted"),
     ]
 
+    /// Codes of the checks layered on OpenSSL's verifier in strict mode (see `StrictCheck`).
+    public static let strictCodes: [(code: UInt32, meaning: String)] = StrictCheck.allCases.map { ($0.code, $0.meaning) }
+
     /// Maps an OpenSSL verification error to the API's code: 0 stays 0; OpenSSL 3's
     /// `X509_V_ERR_INVALID_CA` (79) is 2305024 "CA is invalid"; OpenSSL 3's 24
     /// (`NO_ISSUER_PUBLIC_KEY`) is 2305006 "cannot decode the issuer public key", so that nothing but
@@ -103,7 +177,7 @@ public enum CertificateVerifier {
         case 24: return 2_305_006
         case Int32(NETSTACK_VERIFY_BAD_INPUT), Int32(NETSTACK_VERIFY_BAD_CA): return invalidInputCode
         case Int32(NETSTACK_VERIFY_INTERNAL): return 2_305_001
-        case 1...: return 2_305_000 + UInt32(e)
+        case 1...999: return 2_305_000 + UInt32(e)
         default: return 2_305_001
         }
     }
@@ -177,18 +251,44 @@ public enum CertificateVerifier {
     private static func withCOptions(_ o: CertificateVerificationOptions, _ body: (UnsafePointer<netstack_verify_options>) -> Void) {
         var opts = netstack_verify_options()
         opts.at_time = o.atTime.map { CertificateVerificationOptions.unixTime($0) } ?? 0
-        opts.purpose_tls_server = o.purposeTLSServer ? 1 : 0
-        func run(_ host: UnsafePointer<CChar>?, _ ip: UnsafePointer<CChar>?) {
-            opts.hostname = host
-            opts.ip = ip
-            withUnsafePointer(to: &opts) { body($0) }
+        opts.has_time = o.atTime == nil ? 0 : 1
+        opts.purpose = switch o.purpose {
+        case .any: Int32(NETSTACK_PURPOSE_ANY)
+        case .server: Int32(NETSTACK_PURPOSE_SERVER)
+        case .client: Int32(NETSTACK_PURPOSE_CLIENT)
         }
-        switch (o.hostname, o.ipAddress) {
-        case let (h?, i?): h.withCString { hp in i.withCString { ip in run(hp, ip) } }
-        case let (h?, nil): h.withCString { run($0, nil) }
-        case let (nil, i?): i.withCString { run(nil, $0) }
-        case (nil, nil): run(nil, nil)
+        opts.partial_chain = o.partialChain ? 1 : 0
+        opts.path_building = o.pathBuilding ? 1 : 0
+        opts.max_depth = o.maxDepth.map { Int32(min(max($0, 0), 100)) } ?? -1
+        opts.strict = o.strict ? 1 : 0
+        opts.security_level = o.securityLevel.map { Int32(min(max($0, 0), 5)) } ?? -1
+        func blobType(_ b: [UInt8]) -> Int32 { CertificateBlobType.detect(b).rawValue }
+        let untrusted = o.untrusted ?? []
+        let crls = o.crls ?? []
+        opts.untrusted_type = blobType(untrusted)
+        opts.crls_type = blobType(crls)
+        untrusted.withUnsafeBufferPointer { u in
+            crls.withUnsafeBufferPointer { c in
+                opts.untrusted = o.untrusted == nil ? nil : u.baseAddress
+                opts.untrusted_len = o.untrusted == nil ? 0 : u.count
+                opts.crls = o.crls == nil ? nil : c.baseAddress
+                opts.crls_len = o.crls == nil ? 0 : c.count
+                withOptionalCString(o.hostname) { host in
+                    withOptionalCString(o.ipAddress) { ip in
+                        withOptionalCString(o.email) { email in
+                            opts.hostname = host
+                            opts.ip = ip
+                            opts.email = email
+                            withUnsafePointer(to: &opts) { body($0) }
+                        }
+                    }
+                }
+            }
         }
+    }
+
+    private static func withOptionalCString(_ s: String?, _ body: (UnsafePointer<CChar>?) -> Void) {
+        if let s = s { s.withCString { body($0) } } else { body(nil) }
     }
 
     private static func convert(_ r: netstack_verify_result) -> CertificateVerificationResult {

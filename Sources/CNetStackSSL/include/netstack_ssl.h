@@ -18,12 +18,50 @@ enum {
     NETSTACK_VERIFY_INTERNAL = -3     /* OpenSSL failed to allocate or set up */
 };
 
+/* Purposes (X509_PURPOSE_*): none, TLS server, TLS client. */
+enum { NETSTACK_PURPOSE_ANY = 0, NETSTACK_PURPOSE_SERVER = 1, NETSTACK_PURPOSE_CLIENT = 2 };
+
+/* Errors of the checks layered on OpenSSL's verifier (netstack_strict.c), reported in
+ * netstack_verify_result.error beside the X509_V_ERR_* values (which stay below 100). */
+enum {
+    NETSTACK_STRICT_LEAF_IS_CA = 801,          /* end-entity certificate with cA TRUE */
+    NETSTACK_STRICT_LEAF_NO_SAN = 802,         /* TLS server leaf without subjectAltName */
+    NETSTACK_STRICT_LEAF_EKU = 803,            /* TLS server leaf: EKU absent, without serverAuth, or anyEKU */
+    NETSTACK_STRICT_LEAF_KEY_USAGE = 804,      /* leaf key usage wrong for its key or role */
+    NETSTACK_STRICT_KEY_USAGE_EMPTY = 805,     /* keyUsage present with no bit set */
+    NETSTACK_STRICT_DUPLICATE_EXTENSION = 806, /* an extension appears twice */
+    NETSTACK_STRICT_CN_NOT_IN_SAN = 807,       /* leaf subject CN is not one of its SAN entries */
+    NETSTACK_STRICT_NAME_CONSTRAINTS_BUDGET = 808, /* name-constraint checks over the budget */
+    NETSTACK_STRICT_SERIAL = 809,              /* serial not positive or longer than 20 octets */
+    NETSTACK_STRICT_TIME_ENCODING = 810,       /* validity not UTCTime through 2049 / GeneralizedTime from 2050 */
+    NETSTACK_STRICT_VALIDITY_ORDER = 811,      /* notBefore after notAfter */
+    NETSTACK_STRICT_LEAF_VALIDITY_TOO_LONG = 812, /* TLS server leaf valid for more than 398 days */
+    NETSTACK_STRICT_AKI_MISMATCH = 813,        /* authority key identifier differs from the issuer's SKI */
+    NETSTACK_STRICT_CA_NO_BASIC_CONSTRAINTS = 814, /* an issuing certificate without basicConstraints cA */
+    NETSTACK_STRICT_NAME_CONSTRAINTS_NOT_CRITICAL = 815, /* nameConstraints extension not critical */
+    NETSTACK_STRICT_CHAIN_BUDGET = 816,        /* more untrusted certificates than the budget */
+    NETSTACK_STRICT_LEAF_NAME_CONSTRAINTS = 817 /* nameConstraints in an end-entity certificate */
+};
+
 typedef struct {
     const char *hostname;     /* check against SAN/CN (NULL: no check) */
     const char *ip;           /* check against IP SANs (NULL: no check) */
-    int64_t at_time;          /* verify as of this Unix time (0: now) */
-    int purpose_tls_server;   /* require the TLS server purpose */
+    const char *email;        /* check against rfc822Name SANs / emailAddress (NULL: no check) */
+    int64_t at_time;          /* verify as of this Unix time (0: now, unless has_time) */
+    int has_time;             /* at_time is used even when 0 (1970-01-01T00:00:00Z) */
+    int purpose_tls_server;   /* require the TLS server purpose (same as purpose = SERVER) */
     int partial_chain;        /* accept a chain that ends at any trusted certificate */
+    int purpose;              /* NETSTACK_PURPOSE_* (0: none) */
+    int max_depth;            /* intermediates allowed below the anchor (< 0: OpenSSL's 100) */
+    int strict;               /* X509_V_FLAG_X509_STRICT plus the NETSTACK_STRICT_* checks */
+    int security_level;       /* minimum security level 0..5 (< 0: OpenSSL's default, 1 here) */
+    const uint8_t *untrusted; /* further untrusted intermediates (PEM or DER blob; NULL: none) */
+    size_t untrusted_len;
+    int untrusted_type;
+    const uint8_t *crls;      /* CRLs to check against (turn CRL checking on for the chain) */
+    size_t crls_len;
+    int crls_type;
+    int path_building;        /* set aside a failing untrusted intermediate and build again */
 } netstack_verify_options;
 
 typedef struct {
@@ -62,7 +100,7 @@ void netstack_verify_with_store(const uint8_t *cert, size_t cert_len, int cert_t
 /* SHA-256 of a buffer (32 bytes into out). */
 void netstack_sha256(const uint8_t *data, size_t len, uint8_t *out);
 
-/* OpenSSL's text for an X509_V_ERR value. */
+/* OpenSSL's text for an X509_V_ERR value, or ours for a NETSTACK_STRICT_* value. */
 const char *netstack_verify_error_string(int error);
 
 /* Certificates in a blob, as DER. Returns the count (0 on parse failure); *out_ders is an array of

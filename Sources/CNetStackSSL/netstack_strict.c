@@ -1,0 +1,211 @@
+#include "netstack_strict.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/asn1.h>
+#include <openssl/evp.h>
+#include <openssl/objects.h>
+#include <openssl/x509v3.h>
+
+const char *netstack_strict_error_string(int error) {
+    switch (error) {
+    case NETSTACK_STRICT_LEAF_IS_CA: return "end-entity certificate is a CA (basicConstraints cA TRUE)";
+    case NETSTACK_STRICT_LEAF_NO_SAN: return "TLS server certificate without subjectAltName";
+    case NETSTACK_STRICT_LEAF_EKU: return "TLS server certificate without extendedKeyUsage serverAuth (or with anyExtendedKeyUsage)";
+    case NETSTACK_STRICT_LEAF_KEY_USAGE: return "end-entity key usage not allowed for its key or role";
+    case NETSTACK_STRICT_KEY_USAGE_EMPTY: return "keyUsage extension with no bit set";
+    case NETSTACK_STRICT_DUPLICATE_EXTENSION: return "an extension appears more than once";
+    case NETSTACK_STRICT_CN_NOT_IN_SAN: return "subject commonName is not one of the subjectAltName entries";
+    case NETSTACK_STRICT_NAME_CONSTRAINTS_BUDGET: return "name constraints too complex to check (budget exceeded)";
+    case NETSTACK_STRICT_SERIAL: return "serial number not positive or longer than 20 octets";
+    case NETSTACK_STRICT_TIME_ENCODING: return "validity time not encoded as RFC 5280 requires";
+    case NETSTACK_STRICT_VALIDITY_ORDER: return "notBefore is after notAfter";
+    case NETSTACK_STRICT_LEAF_VALIDITY_TOO_LONG: return "TLS server certificate valid for more than 398 days";
+    case NETSTACK_STRICT_AKI_MISMATCH: return "authority key identifier does not match the issuer's subject key identifier";
+    case NETSTACK_STRICT_CA_NO_BASIC_CONSTRAINTS: return "issuing certificate without basicConstraints cA TRUE";
+    case NETSTACK_STRICT_NAME_CONSTRAINTS_NOT_CRITICAL: return "nameConstraints extension not marked critical";
+    case NETSTACK_STRICT_CHAIN_BUDGET: return "too many certificates given (budget 256 untrusted)";
+    case NETSTACK_STRICT_LEAF_NAME_CONSTRAINTS: return "nameConstraints in an end-entity certificate";
+    default: return NULL;
+    }
+}
+
+int netstack_has_san(X509 *x) { return X509_get_ext_by_NID(x, NID_subject_alt_name, -1) >= 0; }
+
+/* ---- single-certificate rules ------------------------------------------------------------- */
+
+/* RFC 5280 4.2: "A certificate MUST NOT include more than one instance of a particular
+ * extension." The OIDs are sorted and neighbours compared (n log n for any count). */
+static int compare_objects(const void *a, const void *b) {
+    return OBJ_cmp(*(const ASN1_OBJECT *const *)a, *(const ASN1_OBJECT *const *)b);
+}
+
+static int duplicate_extension(X509 *x) {
+    int n = X509_get_ext_count(x);
+    if (n < 2) return 0;
+    const ASN1_OBJECT **objs = OPENSSL_malloc(sizeof *objs * (size_t)n);
+    if (!objs) return 0;
+    for (int i = 0; i < n; i++) objs[i] = X509_EXTENSION_get_object(X509_get_ext(x, i));
+    qsort(objs, (size_t)n, sizeof *objs, compare_objects);
+    int dup = 0;
+    for (int i = 1; i < n && !dup; i++) dup = OBJ_cmp(objs[i - 1], objs[i]) == 0;
+    OPENSSL_free(objs);
+    return dup;
+}
+
+/* RFC 5280 4.1.2.2: positive, at most 20 octets (DER content, sign octet included). */
+static int bad_serial(X509 *x) {
+    const ASN1_INTEGER *s = X509_get0_serialNumber(x);
+    if (ASN1_STRING_type(s) == V_ASN1_NEG_INTEGER) return 1;
+    int len = ASN1_STRING_length(s);
+    const unsigned char *d = ASN1_STRING_get0_data(s);
+    int zero = 1;
+    for (int i = 0; i < len; i++) if (d[i]) { zero = 0; break; }
+    if (zero) return 1;
+    int encoded = len + ((d[0] & 0x80) ? 1 : 0);
+    return encoded > 20;
+}
+
+/* RFC 5280 4.1.2.5: UTCTime through 2049, GeneralizedTime from 2050; both in Z with seconds. */
+static int bad_time(const ASN1_TIME *t) {
+    int type = ASN1_STRING_type(t), len = ASN1_STRING_length(t);
+    const unsigned char *d = ASN1_STRING_get0_data(t);
+    struct tm tm;
+    if (!ASN1_TIME_to_tm(t, &tm)) return 1;
+    int year = tm.tm_year + 1900;
+    if (type == V_ASN1_UTCTIME) return len != 13 || d[12] != 'Z';
+    if (type == V_ASN1_GENERALIZEDTIME) return year < 2050 || len != 15 || d[14] != 'Z';
+    return 1;
+}
+
+static int64_t seconds_of(const ASN1_TIME *t) {
+    struct tm tm;
+    if (!ASN1_TIME_to_tm(t, &tm)) return 0;
+    return (int64_t)timegm(&tm);
+}
+
+/* BR 7.1.4.3: a commonName, when present, holds one of the SAN values (a DNS name, compared
+ * without case, or an IP address in its textual form). */
+static int cn_not_in_san(X509 *x) {
+    GENERAL_NAMES *sans = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+    if (!sans) return 0;   /* no SAN: NETSTACK_STRICT_LEAF_NO_SAN is the finding */
+    X509_NAME *subject = X509_get_subject_name(x);
+    int result = 0;
+    for (int i = -1; (i = X509_NAME_get_index_by_NID(subject, NID_commonName, i)) >= 0;) {
+        ASN1_STRING *cn = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, i));
+        unsigned char *utf8 = NULL;
+        int ulen = ASN1_STRING_to_UTF8(&utf8, cn);
+        if (ulen < 0) { result = 1; break; }
+        ASN1_OCTET_STRING *ip = NULL;
+        char *text = OPENSSL_strndup((const char *)utf8, (size_t)ulen);
+        if (text && strlen(text) == (size_t)ulen) ip = a2i_IPADDRESS(text);
+        int found = 0;
+        for (int j = 0; j < sk_GENERAL_NAME_num(sans) && !found; j++) {
+            GENERAL_NAME *g = sk_GENERAL_NAME_value(sans, j);
+            if (g->type == GEN_DNS && !ip) {
+                ASN1_IA5STRING *d = g->d.dNSName;
+                found = ASN1_STRING_length(d) == ulen && OPENSSL_strncasecmp((const char *)ASN1_STRING_get0_data(d), (const char *)utf8, (size_t)ulen) == 0;
+            } else if (g->type == GEN_IPADD && ip) {
+                found = ASN1_OCTET_STRING_cmp(g->d.iPAddress, ip) == 0;
+            }
+        }
+        ASN1_OCTET_STRING_free(ip);
+        OPENSSL_free(text);
+        OPENSSL_free(utf8);
+        if (!found) { result = 1; break; }
+    }
+    GENERAL_NAMES_free(sans);
+    return result;
+}
+
+static int structure_error(X509 *x) {
+    if (duplicate_extension(x)) return NETSTACK_STRICT_DUPLICATE_EXTENSION;
+    if (bad_serial(x)) return NETSTACK_STRICT_SERIAL;
+    if (bad_time(X509_get0_notBefore(x)) || bad_time(X509_get0_notAfter(x))) return NETSTACK_STRICT_TIME_ENCODING;
+    if (ASN1_TIME_compare(X509_get0_notBefore(x), X509_get0_notAfter(x)) > 0) return NETSTACK_STRICT_VALIDITY_ORDER;
+    if ((X509_get_extension_flags(x) & EXFLAG_KUSAGE) && X509_get_key_usage(x) == 0) return NETSTACK_STRICT_KEY_USAGE_EMPTY;
+    return 0;
+}
+
+static int leaf_error(X509 *x, int purpose) {
+    uint32_t flags = X509_get_extension_flags(x);
+    if ((flags & EXFLAG_BCONS) && (flags & EXFLAG_CA)) return NETSTACK_STRICT_LEAF_IS_CA;
+    if (X509_get_ext_by_NID(x, NID_name_constraints, -1) >= 0) return NETSTACK_STRICT_LEAF_NAME_CONSTRAINTS;
+    uint32_t ku = X509_get_key_usage(x);
+    if ((flags & EXFLAG_KUSAGE) && (ku & (KU_KEY_CERT_SIGN | KU_CRL_SIGN))) return NETSTACK_STRICT_LEAF_KEY_USAGE;
+    if (purpose != NETSTACK_PURPOSE_SERVER) return 0;
+    if (!netstack_has_san(x)) return NETSTACK_STRICT_LEAF_NO_SAN;
+    if (!(flags & EXFLAG_XKUSAGE)) return NETSTACK_STRICT_LEAF_EKU;
+    uint32_t xku = X509_get_extended_key_usage(x);
+    if (!(xku & XKU_SSL_SERVER) || (xku & XKU_ANYEKU)) return NETSTACK_STRICT_LEAF_EKU;
+    if (flags & EXFLAG_KUSAGE) {
+        /* BR 7.1.2.7.11: RSA keys sign and/or encipher; EC keys sign (keyAgreement allowed),
+         * never encipher. */
+        EVP_PKEY *key = X509_get0_pubkey(x);
+        int id = key ? EVP_PKEY_get_base_id(key) : 0;
+        if (id == EVP_PKEY_EC && (ku & KU_KEY_ENCIPHERMENT)) return NETSTACK_STRICT_LEAF_KEY_USAGE;
+        if (!(ku & (KU_DIGITAL_SIGNATURE | KU_KEY_ENCIPHERMENT | KU_KEY_AGREEMENT))) return NETSTACK_STRICT_LEAF_KEY_USAGE;
+    }
+    if (cn_not_in_san(x)) return NETSTACK_STRICT_CN_NOT_IN_SAN;
+    /* BR 6.3.2: issued on or after 2020-09-01, at most 398 days (the period counts both ends). */
+    int64_t nb = seconds_of(X509_get0_notBefore(x)), na = seconds_of(X509_get0_notAfter(x));
+    if (nb >= 1598918400 && na - nb + 1 > 398LL * 86400) return NETSTACK_STRICT_LEAF_VALIDITY_TOO_LONG;
+    return 0;
+}
+
+static int issuer_error(X509 *x) {
+    uint32_t flags = X509_get_extension_flags(x);
+    if (!(flags & EXFLAG_BCONS) || !(flags & EXFLAG_CA)) return NETSTACK_STRICT_CA_NO_BASIC_CONSTRAINTS;
+    int nc = X509_get_ext_by_NID(x, NID_name_constraints, -1);
+    if (nc >= 0 && !X509_EXTENSION_get_critical(X509_get_ext(x, nc))) return NETSTACK_STRICT_NAME_CONSTRAINTS_NOT_CRITICAL;
+    return 0;
+}
+
+static int aki_mismatch(X509 *x, X509 *issuer) {
+    const ASN1_OCTET_STRING *akid = X509_get0_authority_key_id(x);
+    const ASN1_OCTET_STRING *skid = X509_get0_subject_key_id(issuer);
+    return akid && skid && ASN1_OCTET_STRING_cmp(akid, skid) != 0;
+}
+
+int netstack_strict_check_chain(STACK_OF(X509) *chain, int purpose, int *depth) {
+    int n = sk_X509_num(chain);
+    /* The trust anchor (last) is trusted as given; everything below it is checked. A chain of
+     * one is a certificate trusted directly: only its structure is checked. */
+    int last = n > 1 ? n - 2 : 0;
+    for (int i = 0; i <= last; i++) {
+        X509 *x = sk_X509_value(chain, i);
+        int e = structure_error(x);
+        if (!e && i == 0 && n > 1) e = leaf_error(x, purpose);
+        if (!e && i > 0) e = issuer_error(x);
+        if (!e && i + 1 < n && aki_mismatch(x, sk_X509_value(chain, i + 1))) e = NETSTACK_STRICT_AKI_MISMATCH;
+        if (e) { *depth = i; return e; }
+    }
+    return 0;
+}
+
+int netstack_strict_verify_callback(int ok, X509_STORE_CTX *ctx) {
+    if (ok) return ok;
+    int err = X509_STORE_CTX_get_error(ctx);
+    X509 *current = X509_STORE_CTX_get_current_cert(ctx);
+    if (err == X509_V_ERR_CERT_HAS_EXPIRED && current) {
+        X509_VERIFY_PARAM *param = X509_STORE_CTX_get0_param(ctx);
+        time_t t = (X509_VERIFY_PARAM_get_flags(param) & X509_V_FLAG_USE_CHECK_TIME) ? X509_VERIFY_PARAM_get_time(param) : time(NULL);
+        if (ASN1_TIME_cmp_time_t(X509_get0_notAfter(current), t) == 0) {
+            X509_STORE_CTX_set_error(ctx, X509_V_OK);
+            return 1;
+        }
+    }
+    if (err == X509_V_ERR_UNSPECIFIED) {
+        STACK_OF(X509) *chain = X509_STORE_CTX_get0_chain(ctx);
+        int d = X509_STORE_CTX_get_error_depth(ctx);
+        for (int j = d + 1; chain && j < sk_X509_num(chain); j++) {
+            if (X509_get_ext_by_NID(sk_X509_value(chain, j), NID_name_constraints, -1) >= 0) {
+                X509_STORE_CTX_set_error(ctx, NETSTACK_STRICT_NAME_CONSTRAINTS_BUDGET);
+                return 0;
+            }
+        }
+    }
+    return ok;
+}

@@ -1,0 +1,54 @@
+import CNetStackSSL
+
+/// The checks `strict` verification layers on OpenSSL's verifier (beside OpenSSL's own
+/// X509_V_FLAG_X509_STRICT checks, which keep their 2305000 + n codes), each with its code, its
+/// reason and the rule it enforces. Implemented in `netstack_strict.c`; run on the chain OpenSSL
+/// built and accepted, trust anchor excluded.
+public enum StrictCheck: Int32, CaseIterable, Sendable {
+    case leafIsCA = 801
+    case leafWithoutSAN = 802
+    case leafExtendedKeyUsage = 803
+    case leafKeyUsage = 804
+    case emptyKeyUsage = 805
+    case duplicateExtension = 806
+    case commonNameNotInSAN = 807
+    case nameConstraintsBudget = 808
+    case serialNumber = 809
+    case timeEncoding = 810
+    case validityOrder = 811
+    case leafValidityTooLong = 812
+    case authorityKeyIdentifierMismatch = 813
+    case issuerWithoutBasicConstraints = 814
+    case nameConstraintsNotCritical = 815
+    case chainBudget = 816
+    case leafNameConstraints = 817
+
+    /// The API code: 2305000 + the C value.
+    public var code: UInt32 { 2_305_000 + UInt32(rawValue) }
+
+    /// The reason reported with the code.
+    public var meaning: String { String(cString: netstack_verify_error_string(rawValue)) }
+
+    /// Where the rule comes from.
+    public var source: String {
+        switch self {
+        case .leafIsCA: return "RFC 5280 4.2.1.9; BR 7.1.2.7.8 (cA MUST be FALSE in a subscriber certificate)"
+        case .leafWithoutSAN: return "BR 7.1.2.7.12 (subjectAltName MUST be present); RFC 6125 6.4.4"
+        case .leafExtendedKeyUsage: return "BR 7.1.2.7.10 (id-kp-serverAuth MUST be present; anyExtendedKeyUsage MUST NOT)"
+        case .leafKeyUsage: return "RFC 5280 4.2.1.3 (keyCertSign only with cA); BR 7.1.2.7.11 (no cRLSign/keyCertSign; EC keys never keyEncipherment)"
+        case .emptyKeyUsage: return "RFC 5280 4.2.1.3 (at least one bit MUST be set)"
+        case .duplicateExtension: return "RFC 5280 4.2 (no more than one instance of an extension)"
+        case .commonNameNotInSAN: return "BR 7.1.4.3 (a commonName MUST be one of the subjectAltName values)"
+        case .nameConstraintsBudget: return "OpenSSL's limit of 2^20 name × constraint comparisons per certificate; reported instead of \"unknown\""
+        case .serialNumber: return "RFC 5280 4.1.2.2 (positive, at most 20 octets)"
+        case .timeEncoding: return "RFC 5280 4.1.2.5 (UTCTime through 2049, GeneralizedTime from 2050, Zulu with seconds)"
+        case .validityOrder: return "RFC 5280 4.1.2.5 (notBefore through notAfter)"
+        case .leafValidityTooLong: return "BR 6.3.2 (at most 398 days for certificates issued from 2020-09-01)"
+        case .authorityKeyIdentifierMismatch: return "RFC 5280 4.2.1.1 (the AKI identifies the issuer's key)"
+        case .issuerWithoutBasicConstraints: return "RFC 5280 6.1.4 (k) (an intermediate MUST have basicConstraints cA TRUE)"
+        case .nameConstraintsNotCritical: return "RFC 5280 4.2.1.10 (nameConstraints MUST be critical)"
+        case .chainBudget: return "a budget of 256 untrusted certificates per verification (hostile inputs)"
+        case .leafNameConstraints: return "RFC 5280 4.2.1.10 (used only in a CA certificate); BR 7.1.2.7.6 (MUST NOT in a subscriber certificate)"
+        }
+    }
+}
