@@ -34,9 +34,10 @@ enum CertificateModule {
         if vm.type(at: 2) > LUA_TNIL && ca == nil { return vm.argError(2, "OH_NetStack_VerifyCertification", "table {type, data} or nil") }
         let result: CertificateVerificationResult
         if let ca = ca {
-            result = CertificateVerifier.verify(cert: cert.data, certType: cert.type, ca: ca.data ?? UnsafeRawBufferPointer(start: nil, count: 0), caType: ca.type)
+            result = CertificateVerifier.verify(cert: cert.data, certType: cert.type, ca: ca.data ?? UnsafeRawBufferPointer(start: nil, count: 0), caType: ca.type,
+                                                options: .documented)
         } else {
-            result = CertificateVerifier.verify(cert: cert.data, certType: cert.type, ca: nil)
+            result = CertificateVerifier.verify(cert: cert.data, certType: cert.type, ca: nil, options: .documented)
         }
         lua_pushinteger(vm.L, Int64(result.code))
         return 1
@@ -54,18 +55,42 @@ enum CertificateModule {
         var certType = detectType(cert)
         var caType = CertificateBlobType.pem
         var caIndex: Int32? = nil
-        var badTime = false
+        var bad: String? = nil
         if vm.type(at: 2) == LUA_TTABLE {
             vm.rawField(2, "ca")
             if vm.type(at: -1) == LUA_TSTRING { caIndex = vm.top } else { netstack_pop(vm.L, 1) }
             if let i = caIndex, let b = vm.bytes(at: i) { caType = detectType(b) }
+            func integer(_ name: String, _ range: ClosedRange<Int>) -> Int? {
+                guard let n = vm.number(at: -1), n.rounded() == n, n >= Double(range.lowerBound), n <= Double(range.upperBound) else {
+                    bad = "\(name): integer from \(range.lowerBound) to \(range.upperBound) expected"
+                    return nil
+                }
+                return Int(n)
+            }
+            func flag(_ name: String) -> Bool {
+                guard vm.type(at: -1) == LUA_TBOOLEAN else { bad = "\(name): boolean expected"; return false }
+                return lua_toboolean(vm.L, -1) != 0
+            }
+            func blob(_ name: String) -> [UInt8]? {
+                guard vm.type(at: -1) == LUA_TSTRING, let b = vm.bytes(at: -1) else { bad = "\(name): string (PEM or DER data) expected"; return nil }
+                return Array(b)
+            }
             for (key, apply) in [
                 ("hostname", { options.hostname = vm.string(at: -1) }),
                 ("ip", { options.ipAddress = vm.string(at: -1) }),
+                ("email", { options.email = vm.string(at: -1) }),
                 ("time", { let t = vm.number(at: -1)
-                           badTime = !(t.map(CertificateVerificationOptions.validTimeRange.contains) ?? false)
+                           if !(t.map(CertificateVerificationOptions.validTimeRange.contains) ?? false) {
+                               bad = "time: Unix seconds from -62135596800 to 253402300799 expected"
+                           }
                            options.atTime = t.map { Date(timeIntervalSince1970: $0) } }),
-                ("purpose", { options.purposeTLSServer = vm.string(at: -1) == "server" }),
+                ("purpose", { if let p = vm.string(at: -1).flatMap(CertificatePurpose.init(rawValue:)) { options.purpose = p }
+                              else { bad = "purpose: \"any\", \"server\" or \"client\" expected" } }),
+                ("maxDepth", { options.maxDepth = integer("maxDepth", CertificateVerificationOptions.depthRange) }),
+                ("securityLevel", { options.securityLevel = integer("securityLevel", CertificateVerificationOptions.securityLevelRange) }),
+                ("partialChain", { options.partialChain = flag("partialChain") }),
+                ("untrusted", { options.untrusted = blob("untrusted") }),
+                ("crls", { options.crls = blob("crls") }),
                 ("certType", { if let t = vm.string(at: -1) { certType = t == "der" ? .der : .pem } }),
                 ("caType", { if let t = vm.string(at: -1) { caType = t == "der" ? .der : .pem } }),
             ] as [(String, () -> Void)] {
@@ -73,10 +98,23 @@ enum CertificateModule {
                 if vm.type(at: -1) > LUA_TNIL { apply() }
                 netstack_pop(vm.L, 1)
             }
+            // strict = true brings the audit defaults (server purpose, security level 2) for what
+            // the table does not set itself.
+            vm.rawField(2, "strict")
+            if vm.type(at: -1) > LUA_TNIL, flag("strict") {
+                options.strict = true
+                netstack_pop(vm.L, 1)
+                vm.rawField(2, "purpose")
+                if vm.type(at: -1) == LUA_TNIL { options.purpose = .server }
+                netstack_pop(vm.L, 1)
+                vm.rawField(2, "securityLevel")
+                if vm.type(at: -1) == LUA_TNIL { options.securityLevel = 2 }
+            }
+            netstack_pop(vm.L, 1)
         } else if vm.type(at: 2) > LUA_TNIL {
             return vm.argError(2, "verify", "options table or nil")
         }
-        if badTime { return vm.raise("bad argument #2 to 'verify' (time: Unix seconds from -62135596800 to 253402300799 expected)") }
+        if let b = bad { return vm.raise("bad argument #2 to 'verify' (\(b))") }
         let result = CertificateVerifier.verify(cert: cert, certType: certType,
                                                 ca: caIndex.flatMap { vm.bytes(at: $0) }, caType: caType, options: options)
         pushVerification(vm, result)
@@ -157,7 +195,8 @@ enum CertificateModule {
         ("OH_NetStack_VerifyCertification", .function(fnDocumented)),
         ("OH_NetStack_CertVerification", .function(fnDocumented)),
         ("certMessage", .function(fnCertMessage)),
-        // ns.verify(cert, { ca =, certType =, caType =, hostname =, ip =, time =, purpose = "server" })
+        // ns.verify(cert, { ca =, untrusted =, crls =, certType =, caType =, hostname =, ip =, email =, time =,
+        //                   purpose = "any"|"server"|"client", maxDepth =, securityLevel =, partialChain =, strict = })
         ("verify", .function(fnVerify)),
         // ns.inspect(data [, "pem"|"der"]) -> { cert, ... }
         ("inspect", .function(fnInspect)),
@@ -166,8 +205,7 @@ enum CertificateModule {
     ]
 
     static func detectType(_ data: UnsafeRawBufferPointer) -> CertificateBlobType {
-        let prefix = data.prefix(4096)
-        return String(decoding: prefix, as: UTF8.self).contains("-----BEGIN") ? .pem : .der
+        CertificateBlobType.detect(data)
     }
 
     static func pushVerification(_ vm: LuaVM, _ r: CertificateVerificationResult) {

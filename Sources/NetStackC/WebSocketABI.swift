@@ -251,9 +251,10 @@ private func verify(_ cert: UnsafePointer<NetStack_CertBlob>?, _ ca: UnsafePoint
     if let ca = ca {
         let caType = CertificateBlobType(rawValue: Int32(ca.pointee.type.rawValue)) ?? .invalid
         guard let caData = ca.pointee.data, ca.pointee.size > 0 else { return CertificateVerifier.invalidInputCode }
-        return CertificateVerifier.verify(cert: certBytes, certType: type, ca: UnsafeRawBufferPointer(start: caData, count: Int(ca.pointee.size)), caType: caType).code
+        return CertificateVerifier.verify(cert: certBytes, certType: type, ca: UnsafeRawBufferPointer(start: caData, count: Int(ca.pointee.size)), caType: caType,
+                                          options: .documented).code
     }
-    return CertificateVerifier.verify(cert: certBytes, certType: type, ca: nil).code
+    return CertificateVerifier.verify(cert: certBytes, certType: type, ca: nil, options: .documented).code
 }
 
 @_cdecl("OH_NetStack_VerifyCertification")

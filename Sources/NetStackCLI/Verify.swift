@@ -10,17 +10,29 @@ struct Verify: ParsableCommand {
         is verified; further certificates in it are untrusted intermediates. CA holds the trust \
         anchors and optionally CRLs (which turn CRL checking on for the whole chain); without --ca \
         the system store is used (SSL_CERT_FILE / SSL_CERT_DIR honoured).
+        --strict adds RFC 5280 structure checks and the CA/Browser Forum TLS server profile \
+        (docs/certificates.md lists each check, its code and its source) and implies \
+        --purpose server and --security-level 2 unless they are given.
         Prints the code and its meaning. Exit status: 0 only for code 0; 1 for any other code; \
-        2 for unreadable files or bad options.
+        2 for unreadable files; 64 for bad options.
         """
     )
 
     @Argument(help: "Certificate file (PEM or DER).") var cert: String
     @Option(help: "Trust anchors (and CRLs), PEM or DER.") var ca: String?
+    @Option(help: "Untrusted intermediates, PEM or DER, apart from CERT (repeatable).") var untrusted: [String] = []
+    @Option(help: "CRLs, PEM or DER (repeatable); turns on CRL checks for the whole chain.") var crl: [String] = []
     @Option(help: "Also check this host name against the certificate.") var hostname: String?
     @Option(help: "Also check this IP address against the certificate.") var ip: String?
-    @Option(help: "Verify as of this Unix time instead of now.") var at: Double?
-    @Flag(help: "Require the TLS server purpose.") var purposeServer = false
+    @Option(help: "Also check this e-mail address against the certificate.") var email: String?
+    @Option(help: "Verify as of this Unix time instead of now (0 is 1970-01-01T00:00:00Z).") var at: Double?
+    @Option(help: "Purpose: any, server or client (default any; server with --strict).") var purpose: String?
+    @Flag(help: "Require the TLS server purpose (same as --purpose server).") var purposeServer = false
+    @Option(help: "Most intermediates between the certificate and the trust anchor (0-100).") var maxDepth: Int?
+    @Option(help: "Minimum security level 0-5 (2: no RSA/DSA/DH under 2048 bits, EC under 224, SHA-1/MD5 signatures; default 1, 2 with --strict).")
+    var securityLevel: Int?
+    @Flag(help: "Accept a chain that ends at any certificate of --ca, not only at a self-signed root.") var partialChain = false
+    @Flag(help: "RFC 5280 structure checks and the CA/B Forum server profile (codes 2305801-2305817; see docs/certificates.md).") var strict = false
     @Flag(help: "Also print what the certificates contain.") var inspect = false
     @Flag(help: "Print one JSON object.") var json = false
 
@@ -28,26 +40,52 @@ struct Verify: ParsableCommand {
         if let t = at, !CertificateVerificationOptions.validTimeRange.contains(t) {
             throw ValidationError("--at: Unix seconds from -62135596800 to 253402300799 expected, got \(t)")
         }
+        if let p = purpose, CertificatePurpose(rawValue: p) == nil {
+            throw ValidationError("--purpose: any, server or client expected, got '\(p)'")
+        }
+        if let d = maxDepth, !CertificateVerificationOptions.depthRange.contains(d) {
+            throw ValidationError("--max-depth: 0 to 100 expected, got \(d)")
+        }
+        if let l = securityLevel, !CertificateVerificationOptions.securityLevelRange.contains(l) {
+            throw ValidationError("--security-level: 0 to 5 expected, got \(l)")
+        }
     }
 
     func run() throws {
-        guard let certData = FileManager.default.contents(atPath: cert) else {
-            printErr("netstack verify: cannot read '\(cert)'")
-            throw ExitCode(2)
-        }
-        var caData: Data?
-        if let ca = ca {
-            guard let d = FileManager.default.contents(atPath: ca) else {
-                printErr("netstack verify: cannot read '\(ca)'")
+        func read(_ path: String) throws -> Data {
+            guard let d = FileManager.default.contents(atPath: path) else {
+                printErr("netstack verify: cannot read '\(path)'")
                 throw ExitCode(2)
             }
-            caData = d
+            return d
         }
-        func type(_ d: Data) -> CertificateBlobType {
-            String(decoding: d.prefix(4096), as: UTF8.self).contains("-----BEGIN") ? .pem : .der
+        let certData = try read(cert)
+        let caData = try ca.map(read)
+        func type(_ d: Data) -> CertificateBlobType { CertificateBlobType.detect(d) }
+        // Several files join into one blob: PEM files as they are; DER files are converted by
+        // concatenation, which the DER parser reads as consecutive objects.
+        func joined(_ paths: [String]) throws -> [UInt8]? {
+            guard !paths.isEmpty else { return nil }
+            let blobs = try paths.map { Array(try read($0)) }
+            let pem = blobs.map { CertificateBlobType.detect($0) }
+            if Set(pem).count > 1 {
+                printErr("netstack verify: give either PEM or DER files to one option, not both")
+                throw ExitCode(2)
+            }
+            return blobs.reduce(into: [UInt8]()) { acc, b in acc += b; if pem[0] == .pem { acc.append(0x0A) } }
         }
-        let options = CertificateVerificationOptions(hostname: hostname, ipAddress: ip,
-                                                     atTime: at.map { Date(timeIntervalSince1970: $0) }, purposeTLSServer: purposeServer)
+        var options = strict ? CertificateVerificationOptions.strictServer : CertificateVerificationOptions()
+        options.hostname = hostname
+        options.ipAddress = ip
+        options.email = email
+        options.atTime = at.map { Date(timeIntervalSince1970: $0) }
+        if let p = purpose.flatMap(CertificatePurpose.init(rawValue:)) { options.purpose = p }
+        if purposeServer { options.purpose = .server }
+        if let d = maxDepth { options.maxDepth = d }
+        if let l = securityLevel { options.securityLevel = l }
+        options.partialChain = partialChain
+        options.untrusted = try joined(untrusted)
+        options.crls = try joined(crl)
         let result = CertificateVerifier.verify(cert: Array(certData), certType: type(certData),
                                                 ca: caData.map(Array.init), caType: caData.map(type) ?? .pem, options: options)
         let infos = inspect ? CertificateInfo.parse(Array(certData), type: type(certData)) : []

@@ -6,6 +6,10 @@
 #define NETSTACK_EXT_H
 
 #include "net_websocket_type.h"
+#include "net_ssl_c_type.h"
+
+#include <stddef.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -59,6 +63,52 @@ int NetStack_WebSocketClient_SetFollowRedirects(struct WebSocket *client, uint32
 int NetStack_WebSocketClient_SetTLSControls(struct WebSocket *client, const char *minVersion, const char *maxVersion,
                                             const char *pins, const char *certFile, const char *keyFile,
                                             const char *keyPassword);
+
+/** Purposes for NetStack_VerifyOptions.purpose (OpenSSL's X509_PURPOSE_*). */
+enum NetStack_VerifyPurpose {
+    NETSTACK_VERIFY_PURPOSE_ANY = 0,     /**< No purpose check. */
+    NETSTACK_VERIFY_PURPOSE_SERVER = 1,  /**< TLS server (serverAuth). */
+    NETSTACK_VERIFY_PURPOSE_CLIENT = 2   /**< TLS client (clientAuth). */
+};
+
+/** NetStack_VerifyOptions.flags. */
+#define NETSTACK_VERIFY_STRICT 0x1u        /**< RFC 5280 structure checks and the CA/B Forum server profile (2305801...). */
+#define NETSTACK_VERIFY_PARTIAL_CHAIN 0x2u /**< A chain may end at any certificate of caCert. */
+#define NETSTACK_VERIFY_USE_TIME 0x4u      /**< Validate as of `time` (else now); time 0 is 1970-01-01T00:00:00Z. */
+
+/** Options of NetStack_VerifyCertificationEx. Fill with NetStack_VerifyOptions_Init first, then
+ *  set what you need; fields added later go at the end and are recognised by structSize. */
+struct NetStack_VerifyOptions {
+    uint32_t structSize;        /**< sizeof(struct NetStack_VerifyOptions) (set by Init). */
+    uint32_t flags;             /**< NETSTACK_VERIFY_* bits. */
+    int64_t time;               /**< Unix seconds, used with NETSTACK_VERIFY_USE_TIME (years 1 to 9999). */
+    const char *hostname;       /**< DNS name the leaf must match (NULL: none). */
+    const char *ipAddress;      /**< IPv4/IPv6 address the leaf must match (NULL: none). */
+    const char *email;          /**< E-mail address the leaf must match (NULL: none). */
+    int32_t purpose;            /**< enum NetStack_VerifyPurpose. */
+    int32_t maxDepth;           /**< Most intermediates below the anchor, 0-100 (-1: 100). */
+    int32_t securityLevel;      /**< Minimum security level 0-5 (-1: OpenSSL's default, 1; 2 refuses
+                                     RSA/DSA/DH < 2048 bits, EC < 224 bits, SHA-1/MD5 signatures). */
+    const struct NetStack_CertBlob *untrusted; /**< Further untrusted intermediates (NULL: none). */
+    const struct NetStack_CertBlob *crls;      /**< CRLs checked for the whole chain (NULL: none). */
+};
+typedef struct NetStack_VerifyOptions NetStack_VerifyOptions;
+
+/** Sets every field to its default: structSize, no flags, no names, purpose any, maxDepth -1,
+ *  securityLevel -1, no untrusted certificates or CRLs. */
+void NetStack_VerifyOptions_Init(struct NetStack_VerifyOptions *options);
+
+/** OH_NetStack_VerifyCertification with options: the same codes (0, 2305xxx), plus those of the
+ *  strict checks (2305801...2305817) and OpenSSL's other reasons as 2305000 + X509_V_ERR_*
+ *  (docs/certificates.md lists them). `options` NULL behaves as OH_NetStack_VerifyCertification.
+ *  Invalid options (structSize smaller than the first release's, purpose, maxDepth or
+ *  securityLevel out of range, time out of range) return 2305069 with the reason saying which.
+ *  When `reason` is not NULL, up to reasonSize - 1 bytes of the reason (with the depth and subject
+ *  of the certificate it is about) are written, NUL-terminated. `depth` (may be NULL) receives the
+ *  depth of that certificate, or -1. Thread-safe. */
+uint32_t NetStack_VerifyCertificationEx(const struct NetStack_CertBlob *cert, const struct NetStack_CertBlob *caCert,
+                                        const struct NetStack_VerifyOptions *options,
+                                        char *reason, size_t reasonSize, int32_t *depth);
 
 #ifdef __cplusplus
 }
