@@ -101,7 +101,12 @@ static void configure(X509_STORE_CTX *ctx, const netstack_verify_options *o, X50
     if (o->max_depth >= 0) X509_VERIFY_PARAM_set_depth(param, o->max_depth);
     if (o->security_level >= 0) X509_VERIFY_PARAM_set_auth_level(param, o->security_level > 5 ? 5 : o->security_level);
     if (strict) {
-        X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_X509_STRICT);
+        /* RFC 5280 6.1.5 policy processing, with the RFC's default user-initial-policy-set
+         * {anyPolicy} (OpenSSL's empty set fails every chain that requires an explicit policy). */
+        X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_X509_STRICT | X509_V_FLAG_POLICY_CHECK);
+        STACK_OF(ASN1_OBJECT) *any = sk_ASN1_OBJECT_new_null();
+        if (any && sk_ASN1_OBJECT_push(any, OBJ_nid2obj(NID_any_policy))) X509_VERIFY_PARAM_set1_policies(param, any);
+        sk_ASN1_OBJECT_free(any);
         /* RFC 6125 6.4.4: no commonName fallback once a subjectAltName extension exists; BR
          * 7.1.2.7.12: a wildcard is the whole leftmost label ("w*.example.com" matches nothing). */
         unsigned int hostflags = X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS;
@@ -173,6 +178,14 @@ static void verify_core(X509 *leaf, STACK_OF(X509) *untrusted, X509_STORE *store
         r->crl_checked = 1;
         X509_STORE_CTX_free(ctx);
         sk_X509_CRL_pop_free(crls, X509_CRL_free);
+        return;
+    }
+    if (strict && (err = netstack_strict_check_leaf(leaf, purpose)) != X509_V_OK) {
+        set_result(r, err, netstack_strict_error_string(err));
+        r->depth = 0;
+        X509_NAME_oneline(X509_get_subject_name(leaf), r->subject, sizeof r->subject);
+        X509_STORE_CTX_free(ctx);
+        if (crls) sk_X509_CRL_pop_free(crls, X509_CRL_free);
         return;
     }
     /* Path building with backtracking (RFC 4158): OpenSSL follows one candidate issuer per step.

@@ -23,11 +23,11 @@ const char *netstack_strict_error_string(int error) {
     case NETSTACK_STRICT_TIME_ENCODING: return "validity time not encoded as RFC 5280 requires";
     case NETSTACK_STRICT_VALIDITY_ORDER: return "notBefore is after notAfter";
     case NETSTACK_STRICT_LEAF_VALIDITY_TOO_LONG: return "TLS server certificate valid for more than 398 days";
-    case NETSTACK_STRICT_AKI_MISMATCH: return "authority key identifier does not match the issuer's subject key identifier";
-    case NETSTACK_STRICT_CA_NO_BASIC_CONSTRAINTS: return "issuing certificate without basicConstraints cA TRUE";
     case NETSTACK_STRICT_NAME_CONSTRAINTS_NOT_CRITICAL: return "nameConstraints extension not marked critical";
     case NETSTACK_STRICT_CHAIN_BUDGET: return "too many certificates given (budget 256 untrusted)";
     case NETSTACK_STRICT_LEAF_NAME_CONSTRAINTS: return "nameConstraints in an end-entity certificate";
+    case NETSTACK_STRICT_DNS_NAME_SYNTAX: return "subjectAltName dNSName not in the preferred name syntax";
+    case NETSTACK_STRICT_WILDCARD_TOO_BROAD: return "wildcard directly under a top-level domain";
     default: return NULL;
     }
 }
@@ -120,6 +120,41 @@ static int cn_not_in_san(X509 *x) {
     return result;
 }
 
+/* RFC 1034 3.5 / RFC 5280 4.2.1.6 preferred name syntax, as BR 7.1.2.7.12 requires for TLS
+ * server names: LDH labels of 1-63 octets not starting or ending with '-', at most 253 octets, no
+ * trailing dot; one wildcard, as the whole leftmost label, with at least two labels after it.
+ * Returns 0, NETSTACK_STRICT_DNS_NAME_SYNTAX or NETSTACK_STRICT_WILDCARD_TOO_BROAD. */
+static int dns_name_error(const unsigned char *d, int n) {
+    if (n < 1 || n > 253 || d[n - 1] == '.') return NETSTACK_STRICT_DNS_NAME_SYNTAX;
+    int start = 0, labels = 0, wildcard = 0;
+    if (n >= 2 && d[0] == '*' && d[1] == '.') { wildcard = 1; start = 2; }
+    for (int i = start; i <= n; i++) {
+        if (i == n || d[i] == '.') {
+            int len = i - start;
+            if (len < 1 || len > 63 || d[start] == '-' || d[i - 1] == '-') return NETSTACK_STRICT_DNS_NAME_SYNTAX;
+            labels++;
+            start = i + 1;
+            continue;
+        }
+        unsigned char c = d[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-')) return NETSTACK_STRICT_DNS_NAME_SYNTAX;
+    }
+    if (wildcard && labels < 2) return NETSTACK_STRICT_WILDCARD_TOO_BROAD;
+    return 0;
+}
+
+static int san_syntax_error(X509 *x) {
+    GENERAL_NAMES *sans = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+    if (!sans) return 0;
+    int e = 0;
+    for (int j = 0; j < sk_GENERAL_NAME_num(sans) && !e; j++) {
+        GENERAL_NAME *g = sk_GENERAL_NAME_value(sans, j);
+        if (g->type == GEN_DNS) e = dns_name_error(ASN1_STRING_get0_data(g->d.dNSName), ASN1_STRING_length(g->d.dNSName));
+    }
+    GENERAL_NAMES_free(sans);
+    return e;
+}
+
 static int structure_error(X509 *x) {
     if (duplicate_extension(x)) return NETSTACK_STRICT_DUPLICATE_EXTENSION;
     if (bad_serial(x)) return NETSTACK_STRICT_SERIAL;
@@ -148,6 +183,8 @@ static int leaf_error(X509 *x, int purpose) {
         if (id == EVP_PKEY_EC && (ku & KU_KEY_ENCIPHERMENT)) return NETSTACK_STRICT_LEAF_KEY_USAGE;
         if (!(ku & (KU_DIGITAL_SIGNATURE | KU_KEY_ENCIPHERMENT | KU_KEY_AGREEMENT))) return NETSTACK_STRICT_LEAF_KEY_USAGE;
     }
+    int syntax = san_syntax_error(x);
+    if (syntax) return syntax;
     if (cn_not_in_san(x)) return NETSTACK_STRICT_CN_NOT_IN_SAN;
     /* BR 6.3.2: issued on or after 2020-09-01, at most 398 days (the period counts both ends). */
     int64_t nb = seconds_of(X509_get0_notBefore(x)), na = seconds_of(X509_get0_notAfter(x));
@@ -155,18 +192,19 @@ static int leaf_error(X509 *x, int purpose) {
     return 0;
 }
 
+/* (An intermediate without basicConstraints cA, or whose AKI differs from its issuer's SKI, never
+ * gets here: X509_V_FLAG_X509_STRICT reports the first as X509_V_ERR_INVALID_CA and chain
+ * building does not take the second as an issuer.) */
 static int issuer_error(X509 *x) {
-    uint32_t flags = X509_get_extension_flags(x);
-    if (!(flags & EXFLAG_BCONS) || !(flags & EXFLAG_CA)) return NETSTACK_STRICT_CA_NO_BASIC_CONSTRAINTS;
     int nc = X509_get_ext_by_NID(x, NID_name_constraints, -1);
     if (nc >= 0 && !X509_EXTENSION_get_critical(X509_get_ext(x, nc))) return NETSTACK_STRICT_NAME_CONSTRAINTS_NOT_CRITICAL;
     return 0;
 }
 
-static int aki_mismatch(X509 *x, X509 *issuer) {
-    const ASN1_OCTET_STRING *akid = X509_get0_authority_key_id(x);
-    const ASN1_OCTET_STRING *skid = X509_get0_subject_key_id(issuer);
-    return akid && skid && ASN1_OCTET_STRING_cmp(akid, skid) != 0;
+int netstack_strict_check_leaf(X509 *leaf, int purpose) {
+    int e = structure_error(leaf);
+    if (!e && purpose == NETSTACK_PURPOSE_SERVER) e = san_syntax_error(leaf);
+    return e;
 }
 
 int netstack_strict_check_chain(STACK_OF(X509) *chain, int purpose, int *depth) {
@@ -179,7 +217,6 @@ int netstack_strict_check_chain(STACK_OF(X509) *chain, int purpose, int *depth) 
         int e = structure_error(x);
         if (!e && i == 0 && n > 1) e = leaf_error(x, purpose);
         if (!e && i > 0) e = issuer_error(x);
-        if (!e && i + 1 < n && aki_mismatch(x, sk_X509_value(chain, i + 1))) e = NETSTACK_STRICT_AKI_MISMATCH;
         if (e) { *depth = i; return e; }
     }
     return 0;

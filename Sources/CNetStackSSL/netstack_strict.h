@@ -9,6 +9,10 @@
 /* Most untrusted certificates a verification takes (more: NETSTACK_STRICT_CHAIN_BUDGET). */
 #define NETSTACK_UNTRUSTED_BUDGET 256
 
+/* The leaf's own structure (and, for the server purpose, its DNS names' syntax), checked before
+ * OpenSSL builds a chain so that its precise code wins over what OpenSSL makes of it. */
+int netstack_strict_check_leaf(X509 *leaf, int purpose);
+
 /* 0, or a NETSTACK_STRICT_* error with the depth of the certificate it is about. */
 int netstack_strict_check_chain(STACK_OF(X509) *chain, int purpose, int *depth);
 

@@ -17,11 +17,11 @@ public enum StrictCheck: Int32, CaseIterable, Sendable {
     case timeEncoding = 810
     case validityOrder = 811
     case leafValidityTooLong = 812
-    case authorityKeyIdentifierMismatch = 813
-    case issuerWithoutBasicConstraints = 814
-    case nameConstraintsNotCritical = 815
-    case chainBudget = 816
-    case leafNameConstraints = 817
+    case nameConstraintsNotCritical = 813
+    case chainBudget = 814
+    case leafNameConstraints = 815
+    case dnsNameSyntax = 816
+    case wildcardTooBroad = 817
 
     /// The API code: 2305000 + the C value.
     public var code: UInt32 { 2_305_000 + UInt32(rawValue) }
@@ -44,10 +44,10 @@ public enum StrictCheck: Int32, CaseIterable, Sendable {
         case .timeEncoding: return "RFC 5280 4.1.2.5 (UTCTime through 2049, GeneralizedTime from 2050, Zulu with seconds)"
         case .validityOrder: return "RFC 5280 4.1.2.5 (notBefore through notAfter)"
         case .leafValidityTooLong: return "BR 6.3.2 (at most 398 days for certificates issued from 2020-09-01)"
-        case .authorityKeyIdentifierMismatch: return "RFC 5280 4.2.1.1 (the AKI identifies the issuer's key)"
-        case .issuerWithoutBasicConstraints: return "RFC 5280 6.1.4 (k) (an intermediate MUST have basicConstraints cA TRUE)"
         case .nameConstraintsNotCritical: return "RFC 5280 4.2.1.10 (nameConstraints MUST be critical)"
         case .chainBudget: return "a budget of 256 untrusted certificates per verification (hostile inputs)"
+        case .dnsNameSyntax: return "RFC 5280 4.2.1.6 and RFC 1034 3.5 (preferred name syntax); BR 7.1.2.7.12 (no underscores)"
+        case .wildcardTooBroad: return "BR 3.2.2.6 (no wildcard directly under a public suffix; only top-level domains are known here, not the Public Suffix List)"
         case .leafNameConstraints: return "RFC 5280 4.2.1.10 (used only in a CA certificate); BR 7.1.2.7.6 (MUST NOT in a subscriber certificate)"
         }
     }

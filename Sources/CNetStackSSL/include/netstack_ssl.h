@@ -36,11 +36,11 @@ enum {
     NETSTACK_STRICT_TIME_ENCODING = 810,       /* validity not UTCTime through 2049 / GeneralizedTime from 2050 */
     NETSTACK_STRICT_VALIDITY_ORDER = 811,      /* notBefore after notAfter */
     NETSTACK_STRICT_LEAF_VALIDITY_TOO_LONG = 812, /* TLS server leaf valid for more than 398 days */
-    NETSTACK_STRICT_AKI_MISMATCH = 813,        /* authority key identifier differs from the issuer's SKI */
-    NETSTACK_STRICT_CA_NO_BASIC_CONSTRAINTS = 814, /* an issuing certificate without basicConstraints cA */
-    NETSTACK_STRICT_NAME_CONSTRAINTS_NOT_CRITICAL = 815, /* nameConstraints extension not critical */
-    NETSTACK_STRICT_CHAIN_BUDGET = 816,        /* more untrusted certificates than the budget */
-    NETSTACK_STRICT_LEAF_NAME_CONSTRAINTS = 817 /* nameConstraints in an end-entity certificate */
+    NETSTACK_STRICT_NAME_CONSTRAINTS_NOT_CRITICAL = 813, /* nameConstraints extension not critical */
+    NETSTACK_STRICT_CHAIN_BUDGET = 814,        /* more untrusted certificates than the budget */
+    NETSTACK_STRICT_LEAF_NAME_CONSTRAINTS = 815, /* nameConstraints in an end-entity certificate */
+    NETSTACK_STRICT_DNS_NAME_SYNTAX = 816,     /* a dNSName outside the preferred name syntax */
+    NETSTACK_STRICT_WILDCARD_TOO_BROAD = 817   /* a wildcard directly under a top-level domain */
 };
 
 typedef struct {
