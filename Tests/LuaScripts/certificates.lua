@@ -24,6 +24,33 @@ assert(r.code == 2305062, r.code)
 r = ns.verify(read("leaf+inter.pem"), { ca = read("root.der.der"), hostname = "leaf.test", purpose = "server" })
 assert(r.ok, r.reason)
 
+-- Every knob.
+local ca = read("root.pem")
+r = ns.verify(read("leaf.pem"), { ca = ca, untrusted = read("inter.pem") })
+assert(r.ok, "untrusted intermediates apart: " .. r.reason)
+assert(ns.verify(read("leaf.pem"), { ca = ca }).code == 2305020)
+r = ns.verify(read("revoked.pem"), { ca = ca, untrusted = read("inter.pem"), crls = read("root+crls.pem") })
+assert(r.code == 2305023 and r.crlChecked, "CRLs apart: " .. r.code)
+assert(ns.verify(read("leaf+inter.pem"), { ca = ca, email = "a@leaf.test" }).code == 2305063)
+assert(ns.verify(read("leaf+inter.pem"), { ca = ca, purpose = "client" }).code == 2305026)
+assert(ns.verify(read("leaf+inter.pem"), { ca = ca, purpose = "any" }).ok)
+assert(ns.verify(read("leaf+inter.pem"), { ca = ca, maxDepth = 0 }).code == 2305022)
+assert(ns.verify(read("leaf+inter.pem"), { ca = ca, maxDepth = 1 }).ok)
+assert(ns.verify(read("leaf+inter.pem"), { ca = ca, time = 0 }).code == 2305009, "time 0 is 1970, not now")
+assert(ns.verify(read("weak.pem"), { ca = ca, untrusted = read("inter.pem"), securityLevel = 2 }).code == 2305066)
+assert(ns.verify(read("weak.pem"), { ca = ca, untrusted = read("inter.pem"), securityLevel = 0 }).ok)
+assert(ns.verify(read("leaf.pem"), { ca = read("inter.pem"), partialChain = true }).ok)
+assert(ns.verify(read("leaf.pem"), { ca = read("inter.pem") }).code == 2305002)
+r = ns.verify(read("leaf+inter.pem"), { ca = ca, strict = true })
+assert(r.code == 2305807 and r.depth == 0 and r.reason:find("commonName"), "strict: CN not among the SANs: " .. r.code)
+r = ns.verify(read("weak.pem"), { ca = ca, untrusted = read("inter.pem"), strict = true, purpose = "any" })
+assert(r.code == 2305066, "strict brings security level 2: " .. r.code)
+for _, bad in ipairs({ { maxDepth = 101 }, { maxDepth = 1.5 }, { securityLevel = 6 }, { purpose = "mail" },
+                       { strict = "yes" }, { partialChain = 1 }, { untrusted = 5 } }) do
+  local ok, err = pcall(ns.verify, read("leaf.pem"), bad)
+  assert(not ok and err:find("bad argument #2 to 'verify'"), tostring(err))
+end
+
 local certs = assert(ns.inspect(read("leaf+inter.pem")))
 assert(#certs == 2 and certs[1].commonName == "leaf" and certs[2].commonName == "inter" and certs[2].isCA)
 assert(certs[1].dns[1] == "leaf.test" and certs[1].ip[1] == "127.0.0.1" and certs[1].keyType == "EC" and certs[1].keyBits == 256)
