@@ -49,7 +49,7 @@ public struct CertificateVerificationOptions: Sendable {
     /// `StrictCheck` (codes 2305801...2305817).
     public var strict = false
     /// Minimum security level 0...5 (OpenSSL's auth level; 2 refuses RSA/DSA/DH keys under 2048
-    /// bits, EC keys under 224 bits and SHA-1/MD5 signatures). nil: OpenSSL's default (1).
+    /// bits, EC keys under 224 bits and SHA-1/MD5 signatures). nil: no level check (OpenSSL's default).
     public var securityLevel: Int?
     /// Accept a chain that ends at any trusted certificate, not only at a self-signed root.
     public var partialChain = false

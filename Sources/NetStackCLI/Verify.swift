@@ -29,7 +29,7 @@ struct Verify: ParsableCommand {
     @Option(help: "Purpose: any, server or client (default any; server with --strict).") var purpose: String?
     @Flag(help: "Require the TLS server purpose (same as --purpose server).") var purposeServer = false
     @Option(help: "Most intermediates between the certificate and the trust anchor (0-100).") var maxDepth: Int?
-    @Option(help: "Minimum security level 0-5 (2: no RSA/DSA/DH under 2048 bits, EC under 224, SHA-1/MD5 signatures; default 1, 2 with --strict).")
+    @Option(help: "Minimum security level 0-5 (2: no RSA/DSA/DH under 2048 bits, EC under 224, SHA-1/MD5 signatures; default none, 2 with --strict).")
     var securityLevel: Int?
     @Flag(help: "Accept a chain that ends at any certificate of --ca, not only at a self-signed root.") var partialChain = false
     @Flag(help: "RFC 5280 structure checks and the CA/B Forum server profile (codes 2305801-2305817; see docs/certificates.md).") var strict = false

@@ -87,7 +87,7 @@ struct NetStack_VerifyOptions {
     const char *email;          /**< E-mail address the leaf must match (NULL: none). */
     int32_t purpose;            /**< enum NetStack_VerifyPurpose. */
     int32_t maxDepth;           /**< Most intermediates below the anchor, 0-100 (-1: 100). */
-    int32_t securityLevel;      /**< Minimum security level 0-5 (-1: OpenSSL's default, 1; 2 refuses
+    int32_t securityLevel;      /**< Minimum security level 0-5 (-1: no check, OpenSSL's default; 2 refuses
                                      RSA/DSA/DH < 2048 bits, EC < 224 bits, SHA-1/MD5 signatures). */
     const struct NetStack_CertBlob *untrusted; /**< Further untrusted intermediates (NULL: none). */
     const struct NetStack_CertBlob *crls;      /**< CRLs checked for the whole chain (NULL: none). */

@@ -54,7 +54,7 @@ typedef struct {
     int purpose;              /* NETSTACK_PURPOSE_* (0: none) */
     int max_depth;            /* intermediates allowed below the anchor (< 0: OpenSSL's 100) */
     int strict;               /* X509_V_FLAG_X509_STRICT plus the NETSTACK_STRICT_* checks */
-    int security_level;       /* minimum security level 0..5 (< 0: OpenSSL's default, 1 here) */
+    int security_level;       /* minimum security level 0..5 (< 0: no check, OpenSSL's default) */
     const uint8_t *untrusted; /* further untrusted intermediates (PEM or DER blob; NULL: none) */
     size_t untrusted_len;
     int untrusted_type;
