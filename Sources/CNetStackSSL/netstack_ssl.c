@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <openssl/asn1.h>
+#include <openssl/ct.h>
 #include <openssl/ssl.h>
 #include <openssl/bio.h>
 #include <openssl/err.h>
@@ -463,6 +464,8 @@ size_t netstack_split_certificates(const uint8_t *blob, size_t len, int type, ui
     return ders && lens ? n : 0;
 }
 
+void netstack_free(void *p) { free(p); }
+
 void netstack_free_ders(uint8_t **ders, size_t *lengths, size_t count) {
     if (ders) for (size_t i = 0; i < count; i++) OPENSSL_free(ders[i]);
     free(ders);
@@ -667,6 +670,29 @@ char *netstack_inspect(const uint8_t *der, size_t len) {
 
     line_str(&s, "self_signed", X509_self_signed(x, 0) == 1 ? "true" : "false");
 
+    /* Embedded signed certificate timestamps (RFC 6962 3.3), counted. */
+    STACK_OF(SCT) *scts = X509_get_ext_d2i(x, NID_ct_precert_scts, NULL, NULL);
+    snprintf(buf, sizeof buf, "%d", scts ? sk_SCT_num(scts) : 0);
+    line_str(&s, "scts", buf);
+    if (scts) SCT_LIST_free(scts);
+
+    /* TLS feature extension (RFC 7633) with status_request (5): "must staple". */
+    int must_staple = 0;
+    ASN1_OBJECT *tlsfeature = OBJ_txt2obj("1.3.6.1.5.5.7.1.24", 1);
+    int tf = tlsfeature ? X509_get_ext_by_OBJ(x, tlsfeature, -1) : -1;
+    if (tf >= 0) {
+        ASN1_OCTET_STRING *v = X509_EXTENSION_get_data(X509_get_ext(x, tf));
+        const unsigned char *q = ASN1_STRING_get0_data(v);
+        ASN1_SEQUENCE_ANY *features = d2i_ASN1_SEQUENCE_ANY(NULL, &q, ASN1_STRING_length(v));
+        for (int i = 0; features && i < sk_ASN1_TYPE_num(features); i++) {
+            ASN1_TYPE *t = sk_ASN1_TYPE_value(features, i);
+            if (t->type == V_ASN1_INTEGER && ASN1_INTEGER_get(t->value.integer) == 5) must_staple = 1;
+        }
+        if (features) sk_ASN1_TYPE_pop_free(features, ASN1_TYPE_free);
+    }
+    ASN1_OBJECT_free(tlsfeature);
+    line_str(&s, "must_staple", must_staple ? "true" : "false");
+
     BIO_free(bio);
     X509_free(x);
     ERR_clear_error();
@@ -742,6 +768,7 @@ void netstack_fetch_chain(const char *host, int port, const char *sni, int timeo
     }
     SSL_set_verify(ssl, SSL_VERIFY_NONE, NULL);
     if (sni && *sni) SSL_set_tlsext_host_name(ssl, sni);
+    SSL_set_tlsext_status_type(ssl, TLSEXT_STATUSTYPE_ocsp);
     SSL_set_fd(ssl, fd);
     for (;;) {
         ERR_clear_error();
@@ -776,6 +803,12 @@ void netstack_fetch_chain(const char *host, int port, const char *sni, int timeo
         r->lengths[i] = l > 0 ? (size_t)l : 0;
     }
     r->count = n;
+    const unsigned char *staple = NULL;
+    long staple_len = SSL_get_tlsext_status_ocsp_resp(ssl, &staple);
+    if (staple && staple_len > 0 && (r->staple = malloc((size_t)staple_len)) != NULL) {
+        memcpy(r->staple, staple, (size_t)staple_len);
+        r->staple_len = (size_t)staple_len;
+    }
     SSL_shutdown(ssl);
 done:
     if (ssl) SSL_free(ssl);

@@ -260,6 +260,8 @@ enum CertificateModule {
         pushStrings(vm, c.extendedKeyUsage, "extendedKeyUsage")
         pushStrings(vm, c.ocspURLs, "ocsp")
         pushStrings(vm, c.caIssuersURLs, "caIssuers")
+        int("scts", c.embeddedSCTs)
+        bool("mustStaple", c.mustStaple)
         pushStrings(vm, c.crlDistributionPoints, "crl")
         bool("selfSigned", c.isSelfSigned)
         c.der.withUnsafeBytes { vm.pushBytes($0) }
@@ -289,6 +291,15 @@ enum CertificateModule {
             lua_setfield(L, -2, "certificates")
             pushVerification(vm, chain.verification)
             lua_setfield(L, -2, "verification")
+            if let o = chain.stapledOCSP {
+                lua_createtable(L, 0, 5)
+                vm.pushString(o.status.rawValue); lua_setfield(L, -2, "status")
+                vm.pushString(o.reason); lua_setfield(L, -2, "reason")
+                for (key, date) in [("thisUpdate", o.thisUpdate), ("nextUpdate", o.nextUpdate), ("revokedAt", o.revokedAt)] {
+                    if let d = date { lua_pushinteger(L, Int64(d.timeIntervalSince1970)); lua_setfield(L, -2, key) }
+                }
+                lua_setfield(L, -2, "ocsp")
+            }
             return 1
         }
     }

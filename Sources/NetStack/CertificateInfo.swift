@@ -34,6 +34,10 @@ public struct CertificateInfo: Sendable, Equatable {
     public var caIssuersURLs: [String] = []
     public var crlDistributionPoints: [String] = []
     public var isSelfSigned = false
+    /// Signed certificate timestamps embedded in the certificate (RFC 6962 3.3).
+    public var embeddedSCTs = 0
+    /// The TLS feature extension asks for status_request (RFC 7633, "OCSP must-staple").
+    public var mustStaple = false
     /// The certificate itself, DER.
     public var der: [UInt8] = []
 
@@ -73,6 +77,8 @@ public struct CertificateInfo: Sendable, Equatable {
             case "ca_issuers": caIssuersURLs.append(value)
             case "crl.uri": crlDistributionPoints.append(value)
             case "self_signed": isSelfSigned = value == "true"
+            case "scts": embeddedSCTs = Int(value) ?? 0
+            case "must_staple": mustStaple = value == "true"
             default: break
             }
         }
@@ -128,6 +134,8 @@ public struct PresentedChain: Sendable {
     public var certificates: [CertificateInfo]
     /// The presented chain checked with the same verifier as wss (host name or IP included).
     public var verification: CertificateVerificationResult
+    /// The stapled OCSP response, checked (nil: the server stapled none).
+    public var stapledOCSP: OCSPStatus?
 
     public struct Failure: Error, Sendable, CustomStringConvertible {
         public var description: String
@@ -146,7 +154,10 @@ public struct PresentedChain: Sendable {
         } else {
             netstack_fetch_chain(host, Int32(port), nil, Int32(timeoutMilliseconds), &r)
         }
-        defer { netstack_free_ders(r.ders, r.lengths, r.count) }
+        defer {
+            netstack_free_ders(r.ders, r.lengths, r.count)
+            netstack_free(r.staple)
+        }
         guard r.ok == 1 else {
             let message = withUnsafeBytes(of: &r.error) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
             return .failure(Failure(description: message))
@@ -158,14 +169,19 @@ public struct PresentedChain: Sendable {
         let version = withUnsafeBytes(of: &r.version) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
         let cipher = withUnsafeBytes(of: &r.cipher) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
         let verification: CertificateVerificationResult
+        var staple: OCSPStatus?
         do {
             let store = try CertificateStore(caFile: caFile, caPath: caPath)
             let options = CertificateVerificationOptions(hostname: serverName ?? (isIP ? nil : host), ipAddress: serverName == nil && isIP ? host : nil)
             verification = CertificateVerifier.verify(presentedChain: ders, store: store, options: options)
+            if let p = r.staple, r.staple_len > 0 {
+                staple = OCSPStatus.check(response: Array(UnsafeBufferPointer(start: p, count: r.staple_len)), chain: ders, store: store)
+            }
         } catch {
             return .failure(Failure(description: "\(error)"))
         }
         return .success(PresentedChain(host: host, port: port, tlsVersion: version, cipher: cipher,
-                                       certificates: ders.compactMap { CertificateInfo(der: $0) }, verification: verification))
+                                       certificates: ders.compactMap { CertificateInfo(der: $0) }, verification: verification,
+                                       stapledOCSP: staple))
     }
 }

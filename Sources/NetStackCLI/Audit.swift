@@ -8,8 +8,11 @@ struct Audit: ParsableCommand {
         discussion: """
         TARGET is host, host:port, [IPv6]:port or a PEM/DER certificate file. Each server's \
         presented chain is fetched (concurrently) and checked: trust (system store or --ca), \
-        hostname/SAN match, expiry (WARN within --warn-days), weak keys (RSA/DSA < --min-rsa-bits, \
-        EC < 224), SHA-1/MD5 signatures, and revocation when --crl is given.
+        hostname/SAN match, strict conformance (RFC 5280 structure and the CA/B Forum server \
+        profile; --lenient skips it), expiry of every certificate (WARN within --warn-days), weak \
+        keys (RSA/DSA < --min-rsa-bits, EC < 224), SHA-1/MD5 signatures, the chain as presented \
+        (order, duplicates), the stapled OCSP response (revoked: FAIL; missing for a must-staple \
+        certificate: FAIL), TLS below 1.2, embedded SCTs, and revocation when --crl is given.
         Exit status (Nagios style): 0 all OK, 1 a WARN, 2 a FAIL, 3 a target could not be \
         checked (and no FAIL); 64 for bad usage.
         """
@@ -23,7 +26,8 @@ struct Audit: ParsableCommand {
     @Option(help: "Minimum RSA/DSA key size.") var minRsaBits: Int = 2048
     @Option(help: "Targets checked at once.") var concurrency: Int = 8
     @Option(help: "Connect + handshake timeout per target, in ms.") var timeout: Int = 5000
-    @Option(help: "Report format: table, json or csv.") var format: String = "table"
+    @Option(help: "Report format: table, json, csv or prometheus (text exposition format).") var format: String = "table"
+    @Flag(help: "Skip the strict verification (a chain OpenSSL trusts is then never FAIL for conformance alone).") var lenient = false
     @Option(help: "Progress line on stderr: auto, on, off.") var progress: String = "auto"
     @Option(help: "Audit segment i of n of the targets (1-based; auto, auto/n as for run); merge the JSON reports with netstack merge.")
     var segment: String?
@@ -47,8 +51,8 @@ struct Audit: ParsableCommand {
             printErr("netstack audit: no targets (give host[:port] or files, or --targets FILE)")
             throw ExitCode(64)
         }
-        guard ["table", "json", "csv"].contains(format) else {
-            printErr("netstack audit: --format must be table, json or csv")
+        guard ["table", "json", "csv", "prometheus"].contains(format) else {
+            printErr("netstack audit: --format must be table, json, csv or prometheus")
             throw ExitCode(64)
         }
         var seg = Segment.whole
@@ -62,7 +66,8 @@ struct Audit: ParsableCommand {
         }
         var f = flags
         var options = ["audit.warnDays=\(warnDays)", "audit.minRSABits=\(minRsaBits)", "audit.concurrency=\(concurrency)",
-                       "audit.timeout=\(timeout)", "audit.format=\(format)", "audit.progress=\(progress)"]
+                       "audit.timeout=\(timeout)", "audit.format=\(format)", "audit.progress=\(progress)",
+                       "audit.strict=\(!lenient)"]
         if let ca = ca { options.append("audit.ca=\(ca)") }
         if !crl.isEmpty { options.append("audit.crl=\(crl.joined(separator: ","))") }
         if segment != nil { options.append("audit.segment=\(seg)") }

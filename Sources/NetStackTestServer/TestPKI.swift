@@ -33,7 +33,11 @@ public struct TestPKI: Sendable {
                       extendedKeyUsage: String = "serverAuth", keyType: String = "ec", digest: String? = nil) throws -> (certificate: String, key: String) {
         let key = "\(directory)/\(name).key", cert = "\(directory)/\(name).pem", csr = "\(directory)/\(name).csr"
         let ext = "\(directory)/\(name).ext"
-        try "subjectAltName=\(subjectAltName)\nbasicConstraints=CA:FALSE\nextendedKeyUsage=\(extendedKeyUsage)\n".write(toFile: ext, atomically: true, encoding: .utf8)
+        // The CN is also a SAN (the CA/B Forum profile asks for it), and the key identifiers
+        // RFC 5280 asks for are present, so that strict verification accepts a good certificate.
+        let subjectKeyIDs = selfSigned ? "subjectKeyIdentifier=hash\n" : "subjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n"
+        try "subjectAltName=\(subjectAltName),DNS:\(name)\nbasicConstraints=CA:FALSE\nextendedKeyUsage=\(extendedKeyUsage)\n\(subjectKeyIDs)"
+            .write(toFile: ext, atomically: true, encoding: .utf8)
         let newKey = keyType == "ec" ? ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"] : ["-newkey", keyType]
         try TestPKI.openssl(["req", "-new"] + newKey + ["-nodes", "-keyout", key, "-out", csr, "-subj", "/CN=\(name)"])
         if days < 0 {

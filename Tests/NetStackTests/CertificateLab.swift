@@ -118,6 +118,8 @@ final class CertificateLab {
         try issue("notyet", by: "inter", extensions: leafExt, start: "20990101000000Z", end: "20991231000000Z")
         try issue("revoked", by: "inter", extensions: leafExt)
         try issue("weak", by: "inter", extensions: leafExt, key: "rsa1024")
+        // RFC 7633 "must staple": the TLS feature extension with status_request.
+        try issue("muststaple", by: "inter", extensions: leafExt + "tlsfeature=status_request\n")
         // An issuer with CA:FALSE, and a leaf under it.
         try issue("notca", by: "root", extensions: "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,keyCertSign,digitalSignature\n")
         _ = try makeCADatabase("notca")

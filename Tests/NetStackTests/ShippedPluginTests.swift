@@ -221,15 +221,22 @@ final class ShippedPluginTests: XCTestCase {
         let report = try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as! [String: Any]
         let results = try XCTUnwrap(report["targets"] as? [[String: Any]])
         XCTAssertEqual(results.map { $0["target"] as? String }, targets, "results in the order given")
-        func findings(_ i: Int) -> String {
-            ((results[i]["findings"] as? [[String: Any]]) ?? []).map { "\($0["severity"]!): \($0["message"]!)" }.joined(separator: "; ")
+        func findings(_ i: Int, info: Bool = false) -> String {
+            ((results[i]["findings"] as? [[String: Any]]) ?? []).filter { info || $0["severity"] as? String != "INFO" }
+                .map { "\($0["severity"]!): \($0["message"]!)" }.joined(separator: "; ")
         }
         XCTAssertEqual(results.map { $0["status"] as? String }, ["OK", "WARN", "FAIL", "FAIL", "FAIL", "FAIL", "ERROR"],
-                       (0..<results.count).map(findings).joined(separator: "\n"))
-        XCTAssertEqual(findings(0), "")
+                       (0..<results.count).map { findings($0) }.joined(separator: "\n"))
+        XCTAssertEqual(findings(0), "", "a conformant chain passes the strict verification too")
+        XCTAssertTrue(findings(0, info: true).contains("INFO: no embedded SCTs"), findings(0, info: true))
+        XCTAssertTrue(findings(0, info: true).contains("INFO: no OCSP staple"), findings(0, info: true))
+        XCTAssertEqual(results[0]["strictCode"] as? Int, 0)
+        XCTAssertEqual(results[0]["ocspStaple"] as? String, "none")
+        XCTAssertTrue((results[0]["tlsVersion"] as? String ?? "").hasPrefix("TLSv1."), "\(results[0])")
+        XCTAssertFalse((results[0]["cipher"] as? String ?? "").isEmpty, "\(results[0])")
         XCTAssertTrue(findings(1).contains("WARN: certificate expires in 9 days") || findings(1).contains("WARN: certificate expires in 10 days"), findings(1))
         XCTAssertTrue(findings(2).contains("FAIL: certificate expired"), findings(2))
-        XCTAssertTrue(findings(3).contains("FAIL: hostname mismatch: 127.0.0.1 not in [other.example]"), findings(3))
+        XCTAssertTrue(findings(3).contains("FAIL: hostname mismatch: 127.0.0.1 not in [other.example, audit-wronghost]"), findings(3))
         XCTAssertTrue(findings(4).contains("FAIL: certificate: weak key, RSA key of 1024 bits (< 2048)"), findings(4))
         XCTAssertTrue(findings(5).contains("FAIL: certificate: weak signature sha1WithRSAEncryption") || findings(5).contains("weak signature ecdsa-with-SHA1"), findings(5))
         XCTAssertTrue(findings(6).contains("ERROR: could not connect"), findings(6))
@@ -284,7 +291,8 @@ final class ShippedPluginTests: XCTestCase {
         let revoked = Servers.tlsServer(certificate: lab.path("revoked+inter"), key: lab.dir + "/revoked.key")
         let fine = Servers.tlsServer(certificate: lab.path("leaf+inter"), key: lab.dir + "/leaf.key")
         defer { revoked.stop(); fine.stop() }
-        let r = try runNetstack(["audit", "--ca", lab.path("root"), "--warn-days", "7", "--crl", lab.path("crl.inter"), "--crl", lab.path("crl.root"), "--format", "json",
+        // --lenient: the lab's leaf is trusted but not conformant (its CN is not among its SANs).
+        let r = try runNetstack(["audit", "--ca", lab.path("root"), "--lenient", "--warn-days", "7", "--crl", lab.path("crl.inter"), "--crl", lab.path("crl.root"), "--format", "json",
                                  "127.0.0.1:\(revoked.port)", "127.0.0.1:\(fine.port)"])
         XCTAssertEqual(r.status, 2, r.out + r.err)
         let report = try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as! [String: Any]
@@ -293,5 +301,79 @@ final class ShippedPluginTests: XCTestCase {
         XCTAssertEqual(results[0]["crlChecked"] as? Bool, true)
         XCTAssertTrue("\(results[0]["findings"]!)".contains("revoked (CRL)"), "\(results[0])")
         XCTAssertEqual(results[1]["status"] as? String, "OK", "\(results[1])")
+    }
+
+    /// Strict conformance, the chain as presented, and the Prometheus format.
+    func testAuditStrictChainFindingsAndPrometheus() throws {
+        let lab = CertificateLab.shared
+        // The lab's leaf is trusted but not conformant (its CN is not among its SANs).
+        let leaf = Servers.tlsServer(certificate: lab.path("leaf+inter"), key: lab.dir + "/leaf.key")
+        // A chain sent twice over and out of order: inter, leaf... is not possible for TLS (the
+        // leaf comes first), so a file target carries it.
+        let twisted = NSTemporaryDirectory() + "netstack-audit-twisted-\(getpid()).pem"
+        let parts = try ["leaf", "root", "inter", "inter"].map { try String(contentsOfFile: lab.path($0), encoding: .utf8) }
+        try parts.joined().write(toFile: twisted, atomically: true, encoding: .utf8)
+        defer { leaf.stop(); try? FileManager.default.removeItem(atPath: twisted) }
+        let target = "127.0.0.1:\(leaf.port)"
+        let strict = try runNetstack(["audit", "--ca", lab.path("root"), "--format", "json", target, twisted])
+        XCTAssertEqual(strict.status, 2, strict.out + strict.err)
+        let report = try JSONSerialization.jsonObject(with: Data(strict.out.utf8)) as! [String: Any]
+        let results = try XCTUnwrap(report["targets"] as? [[String: Any]])
+        let first = "\(results[0]["findings"]!)"
+        XCTAssertTrue(first.contains("not conformant (strict RFC 5280 / CA/B Forum): 2305807"), first)
+        XCTAssertEqual(results[0]["strictCode"] as? Int, 2_305_807)
+        let second = "\(results[1]["findings"]!)"
+        XCTAssertTrue(second.contains("chain order: certificate 2 (root CA) is not the issuer of certificate 1 (leaf)"), second)
+        XCTAssertTrue(second.contains("chain: certificate 4 repeats certificate 3"), second)
+        let lenient = try runNetstack(["audit", "--ca", lab.path("root"), "--lenient", "--warn-days", "1", target])
+        XCTAssertEqual(lenient.status, 0, "--lenient: a trusted chain is OK: " + lenient.out + lenient.err)
+
+        let prom = try runNetstack(["audit", "--ca", lab.path("root"), "--lenient", "--warn-days", "1", "--format", "prometheus", target])
+        XCTAssertEqual(prom.status, 0, prom.err)
+        for line in ["# TYPE netstack_audit_status gauge", "netstack_audit_status{target=\"\(target)\",status=\"OK\"} 1",
+                     "netstack_audit_verify_code{target=\"\(target)\"} 0", "netstack_audit_embedded_scts{target=\"\(target)\"} 0",
+                     "netstack_audit_ocsp_staple{target=\"\(target)\",status=\"none\"} 1",
+                     "netstack_audit_findings{target=\"\(target)\",severity=\"FAIL\"} 0", "netstack_audit_exit_status 0"] {
+            XCTAssertTrue(prom.out.contains(line), "missing \(line) in:\n\(prom.out)")
+        }
+        XCTAssertTrue(prom.out.contains("netstack_audit_days_left{target=\"\(target)\"} 2"), prom.out)
+    }
+
+    /// OCSP stapling, served by `openssl s_server -status_file` with responses made by
+    /// `openssl ocsp` from the lab's CA database: good, revoked, and a must-staple certificate
+    /// served without one.
+    func testAuditChecksStapledOCSPResponses() throws {
+        let lab = CertificateLab.shared
+        func response(for cert: String) throws -> String {
+            let out = lab.dir + "/ocsp-\(cert).der"
+            try TestPKI.openssl(["ocsp", "-index", lab.dir + "/inter-db/index.txt", "-rsigner", lab.path("inter"), "-rkey", lab.dir + "/inter.key",
+                                 "-CA", lab.path("inter"), "-issuer", lab.path("inter"), "-cert", lab.path(cert), "-respout", out, "-ndays", "1"])
+            return out
+        }
+        func serve(_ cert: String, staple: String?) throws -> (Process, Int) {
+            let port = try ProxyTests.ProxyProcess.freePort()
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
+            p.arguments = ["s_server", "-accept", "127.0.0.1:\(port)", "-cert", lab.path(cert), "-cert_chain", lab.path("inter"),
+                           "-key", lab.dir + "/\(cert).key", "-quiet"] + (staple.map { ["-status_file", $0] } ?? [])
+            p.standardOutput = FileHandle.nullDevice
+            p.standardError = FileHandle.nullDevice
+            try p.run()
+            for _ in 0..<250 where !ProxyTests.ProxyProcess.accepts(port) { usleep(20_000) }
+            return (p, port)
+        }
+        let good = try serve("leaf", staple: try response(for: "leaf"))
+        let revoked = try serve("revoked", staple: try response(for: "revoked"))
+        let mustStaple = try serve("muststaple", staple: nil)
+        defer { [good.0, revoked.0, mustStaple.0].forEach { $0.terminate() } }
+        let targets = [good.1, revoked.1, mustStaple.1].map { "127.0.0.1:\($0)" }
+        let r = try runNetstack(["audit", "--ca", lab.path("root"), "--lenient", "--warn-days", "1", "--format", "json"] + targets)
+        let report = try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as! [String: Any]
+        let results = try XCTUnwrap(report["targets"] as? [[String: Any]], r.out + r.err)
+        XCTAssertEqual(results.map { $0["ocspStaple"] as? String }, ["good", "revoked", "none"], r.out)
+        XCTAssertEqual(results.map { $0["status"] as? String }, ["OK", "FAIL", "FAIL"], r.out)
+        XCTAssertTrue("\(results[0]["findings"]!)".contains("stapled OCSP response: good"), "\(results[0])")
+        XCTAssertTrue("\(results[1]["findings"]!)".contains("revoked (stapled OCSP response"), "\(results[1])")
+        XCTAssertTrue("\(results[2]["findings"]!)".contains("must-staple certificate, but no OCSP response stapled"), "\(results[2])")
     }
 }

@@ -2,10 +2,14 @@
 -- (trust, hostname, expiry, weak keys, SHA-1, revocation) reported as a table, JSON or CSV.
 local ns = require "netstack"
 
-local SEVERITY = { OK = 0, WARN = 1, ERROR = 2, FAIL = 3 }
+-- INFO findings are notes: they never change a target's status.
+local SEVERITY = { INFO = -1, OK = 0, WARN = 1, ERROR = 2, FAIL = 3 }
 -- Exit status, Nagios style: 0 OK, 1 WARN, 2 FAIL, 3 ERROR (a target could not be checked).
 local EXIT = { OK = 0, WARN = 1, FAIL = 2, ERROR = 3 }
 local CODE_EXPIRED, CODE_NOT_YET_VALID, CODE_REVOKED = 2305010, 2305009, 2305023
+-- Weak keys and digests: reported by the audit's own key and signature findings.
+local WEAK_CODES = { [2305066] = true, [2305067] = true, [2305068] = true }
+local OLD_TLS = { SSLv3 = true, TLSv1 = true, ["TLSv1.1"] = true }
 
 local function readFile(path)
   local f, err = io.open(path, "rb")
@@ -74,6 +78,11 @@ local function weakSignature(cert)
   if alg:find("sha1") or alg:find("md5") or alg:find("md2") then return cert.signatureAlgorithm end
 end
 
+--- A Prometheus label value: backslash, double quote and newline escaped.
+local function label(v)
+  return (tostring(v):gsub("\\", "\\\\"):gsub('"', '\\"'):gsub("\n", "\\n"))
+end
+
 local function csvField(v)
   v = tostring(v == nil and "" or v)
   if v:find('[,"\n\r]') then v = '"' .. v:gsub('"', '""') .. '"' end
@@ -95,8 +104,10 @@ return {
     timeout = { type = "number", default = 5000, help = "connect + handshake timeout per target, ms" },
     port = { type = "integer", default = 443, help = "port when a target gives none" },
     format = { type = "string", default = "table",
-               check = function(v) return v == "table" or v == "json" or v == "csv", "table, json or csv" end,
-               help = "report format (table, json, csv) on stdout" },
+               check = function(v) return v == "table" or v == "json" or v == "csv" or v == "prometheus", "table, json, csv or prometheus" end,
+               help = "report format (table, json, csv, prometheus) on stdout" },
+    strict = { type = "boolean", default = true,
+               help = "also verify strictly (RFC 5280 structure, CA/B Forum server profile, security level 2): a chain OpenSSL trusts that fails is FAIL" },
     segment = { type = "string", default = "",
                 help = "i/n: the report says it holds segment i of n (netstack audit --segment; netstack merge joins them)" },
     run = { type = "string", default = "", help = "run id written into the JSON report (segments of one run share it)" },
@@ -125,8 +136,9 @@ return {
     end
     local finalStatus = nil
 
-    --- Findings for a chain (list of inspected certificates, leaf first).
-    local function assess(result, chain, target)
+    --- Findings for a chain (list of inspected certificates, leaf first); `fetched` is what
+    --- fetchChain returned for a server (nil for a file).
+    local function assess(result, chain, target, fetched)
       local leaf = chain[1]
       local pem = {}
       for i, c in ipairs(chain) do pem[i] = c.pem end
@@ -136,10 +148,55 @@ return {
         result.findings[#result.findings + 1] = { severity = sev, message = message }
         if SEVERITY[sev] > SEVERITY[result.status] then result.status = sev end
       end
+      local last = chain[#chain]
       if v.code == CODE_REVOKED then
         add("FAIL", "revoked (CRL)")
       elseif v.code ~= 0 and v.code ~= CODE_EXPIRED and v.code ~= CODE_NOT_YET_VALID then
-        add("FAIL", string.format("untrusted: %d %s%s", v.code, v.meaning, v.subject and (" (" .. v.subject .. ")") or ""))
+        local incomplete = not last.selfSigned and (v.code == 2305020 or v.code == 2305002)
+          and string.format(" (the chain ends at %s, whose issuer is not sent)", last.commonName or last.subject) or ""
+        add("FAIL", string.format("untrusted: %d %s%s%s", v.code, v.meaning, v.subject and (" (" .. v.subject .. ")") or "", incomplete))
+      end
+      if v.code == 0 and opts.strict then
+        local s = ns.verify(table.concat(pem), { ca = caData, strict = true })
+        if not s.ok and not WEAK_CODES[s.code] then
+          add("FAIL", string.format("not conformant (strict RFC 5280 / CA/B Forum): %d %s%s", s.code, s.reason,
+              s.subject and string.format(" at depth %d (%s)", s.depth or 0, s.subject) or ""))
+        end
+        result.strictCode = s.code
+      end
+      -- The chain as presented: duplicates, order, the root sent.
+      local seen = {}
+      for i, c in ipairs(chain) do
+        if seen[c.sha256] then add("WARN", string.format("chain: certificate %d repeats certificate %d", i, seen[c.sha256])) end
+        seen[c.sha256] = seen[c.sha256] or i
+      end
+      for i = 1, #chain - 1 do
+        if chain[i].issuer ~= chain[i + 1].subject and not chain[i].selfSigned then
+          add("WARN", string.format("chain order: certificate %d (%s) is not the issuer of certificate %d (%s)", i + 1,
+              chain[i + 1].commonName or chain[i + 1].subject, i, chain[i].commonName or chain[i].subject))
+          break
+        end
+      end
+      if #chain > 1 and last.selfSigned then add("INFO", "the chain includes its root (clients do not need it)") end
+      result.scts = leaf.scts
+      add("INFO", leaf.scts > 0 and string.format("%d embedded SCTs", leaf.scts) or "no embedded SCTs (certificate transparency)")
+      if fetched then
+        result.tlsVersion, result.cipher = fetched.tlsVersion, fetched.cipher
+        if OLD_TLS[fetched.tlsVersion] then add("WARN", "negotiated " .. fetched.tlsVersion .. " (below TLS 1.2)") end
+        local o = fetched.ocsp
+        result.ocspStaple = o and o.status or "none"
+        if not o then
+          if leaf.mustStaple then add("FAIL", "must-staple certificate, but no OCSP response stapled")
+          else add("INFO", "no OCSP staple") end
+        elseif o.status == "revoked" then
+          add("FAIL", "revoked (stapled OCSP response: " .. o.reason .. ")")
+        elseif o.status == "invalid" then
+          add(leaf.mustStaple and "FAIL" or "WARN", "stapled OCSP response invalid: " .. o.reason)
+        elseif o.status == "unknown" then
+          add("WARN", "stapled OCSP response: certificate unknown to the responder")
+        else
+          add("INFO", "stapled OCSP response: good" .. (o.nextUpdate and (", next update " .. os.date("!%Y-%m-%d %H:%M", o.nextUpdate)) or ""))
+        end
       end
       if target.kind == "host" and not matchesHost(leaf, target.host, target.ip) then
         local names = {}
@@ -169,6 +226,9 @@ return {
       result.keyType, result.keyBits, result.signatureAlgorithm = leaf.keyType, leaf.keyBits, leaf.signatureAlgorithm
       result.sha256 = leaf.sha256
       result.chainLength = #chain
+      local minDays
+      for _, c in ipairs(chain) do minDays = math.min(minDays or c.daysLeft, c.daysLeft) end
+      result.chainMinDaysLeft = minDays and math.floor(minDays)
     end
 
     local function report(results)
@@ -193,20 +253,59 @@ return {
         if opts.run ~= "" then doc.run = opts.run end
         out[1] = ns.json.encode(doc)
       elseif opts.format == "csv" then
-        out[1] = "status,target,host,port,subject,issuer,not_after,days_left,key_type,key_bits,signature_algorithm,verify_code,findings"
+        out[1] = "status,target,host,port,subject,issuer,not_after,days_left,key_type,key_bits,signature_algorithm,verify_code,findings,tls_version,cipher,ocsp_staple,scts"
         for _, r in ipairs(results) do
           local msgs = {}
           for _, f in ipairs(r.findings) do msgs[#msgs + 1] = f.severity .. ": " .. f.message end
           local row = { r.status, r.target, r.host, r.port, r.subject, r.issuer, r.notAfter, r.daysLeft, r.keyType,
-                        r.keyBits, r.signatureAlgorithm, r.verifyCode, table.concat(msgs, "; ") }
-          for i = 1, 13 do row[i] = csvField(row[i]) end
+                        r.keyBits, r.signatureAlgorithm, r.verifyCode, table.concat(msgs, "; "), r.tlsVersion, r.cipher,
+                        r.ocspStaple, r.scts }
+          for i = 1, 17 do row[i] = csvField(row[i]) end
           out[#out + 1] = table.concat(row, ",")
         end
+      elseif opts.format == "prometheus" then
+        local function metric(name, help, rows)
+          out[#out + 1] = "# HELP " .. name .. " " .. help
+          out[#out + 1] = "# TYPE " .. name .. " gauge"
+          for _, row in ipairs(rows) do out[#out + 1] = row end
+        end
+        local function rows(f)
+          local list = {}
+          for _, r in ipairs(results) do
+            local labels, value = f(r)
+            if value ~= nil then list[#list + 1] = string.format("{target=\"%s\"%s} %s", label(r.target), labels, tostring(value)) end
+          end
+          return list
+        end
+        local function named(name, list) for i, row in ipairs(list) do list[i] = name .. row end return list end
+        metric("netstack_audit_status", "1 for the target's status (OK, WARN, FAIL, ERROR).",
+          named("netstack_audit_status", rows(function(r) return string.format(",status=\"%s\"", r.status), 1 end)))
+        metric("netstack_audit_days_left", "Whole days until the leaf certificate expires.",
+          named("netstack_audit_days_left", rows(function(r) return "", r.daysLeft end)))
+        metric("netstack_audit_chain_days_left", "Whole days until the first certificate of the chain expires.",
+          named("netstack_audit_chain_days_left", rows(function(r) return "", r.chainMinDaysLeft end)))
+        metric("netstack_audit_verify_code", "The verifier's code for the chain (0: trusted).",
+          named("netstack_audit_verify_code", rows(function(r) return "", r.verifyCode end)))
+        metric("netstack_audit_embedded_scts", "Signed certificate timestamps embedded in the leaf.",
+          named("netstack_audit_embedded_scts", rows(function(r) return "", r.scts end)))
+        metric("netstack_audit_ocsp_staple", "1 for the stapled OCSP response's status (good, revoked, unknown, invalid, none).",
+          named("netstack_audit_ocsp_staple", rows(function(r) if r.ocspStaple then return string.format(",status=\"%s\"", r.ocspStaple), 1 end end)))
+        local findingRows = {}
+        for _, r in ipairs(results) do
+          local n = { INFO = 0, WARN = 0, FAIL = 0, ERROR = 0 }
+          for _, f in ipairs(r.findings) do n[f.severity] = (n[f.severity] or 0) + 1 end
+          for _, sev in ipairs({ "INFO", "WARN", "FAIL", "ERROR" }) do
+            findingRows[#findingRows + 1] = string.format("netstack_audit_findings{target=\"%s\",severity=\"%s\"} %d", label(r.target), sev, n[sev])
+          end
+        end
+        metric("netstack_audit_findings", "Findings per target and severity.", findingRows)
+        metric("netstack_audit_exit_status", "The audit's exit status (0 OK, 1 WARN, 2 FAIL, 3 ERROR).",
+          { string.format("netstack_audit_exit_status %d", EXIT[worst]) })
       else
         local rows = { { "STATUS", "TARGET", "SUBJECT", "DAYS", "FINDINGS" } }
         for _, r in ipairs(results) do
           local msgs = {}
-          for _, f in ipairs(r.findings) do msgs[#msgs + 1] = f.message end
+          for _, f in ipairs(r.findings) do if f.severity ~= "INFO" then msgs[#msgs + 1] = f.message end end
           rows[#rows + 1] = { r.status, r.target, r.commonName or r.subject or "-", r.daysLeft and tostring(r.daysLeft) or "-",
                               #msgs > 0 and table.concat(msgs, "; ") or "ok" }
         end
@@ -273,7 +372,9 @@ return {
             complete()
           else
             result.host, result.port = target.host, target.port
-            ns.fetchChain(target.host, target.port, { timeout = opts.timeout, serverName = not target.ip and target.host or nil },
+            -- The trust anchors also check the stapled OCSP response's signature.
+            ns.fetchChain(target.host, target.port, { timeout = opts.timeout, serverName = not target.ip and target.host or nil,
+                                                      caFile = opts.ca },
               function(chain, ferr)
                 if not chain then
                   result.status = "ERROR"
@@ -282,8 +383,7 @@ return {
                   result.status = "ERROR"
                   result.findings[1] = { severity = "ERROR", message = "the server presented no certificate" }
                 else
-                  result.tlsVersion = chain.tlsVersion
-                  assess(result, chain.certificates, target)
+                  assess(result, chain.certificates, target, chain)
                 end
                 complete()
               end)

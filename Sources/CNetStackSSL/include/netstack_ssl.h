@@ -122,10 +122,31 @@ typedef struct {
     size_t count;             /* certificates presented, leaf first */
     uint8_t **ders;           /* malloc'ed DER buffers (free with netstack_free_ders) */
     size_t *lengths;
+    uint8_t *staple;          /* the stapled OCSP response (malloc'ed; NULL: none), free with netstack_free */
+    size_t staple_len;
 } netstack_fetch_result;
 
-/* Connects to host:port (getaddrinfo, every address in turn), sends SNI `sni` (NULL: none), and
- * completes a handshake without verifying anything, within timeout_ms overall. */
+/* free() for buffers this module hands out. */
+void netstack_free(void *p);
+
+enum { NETSTACK_OCSP_INVALID = -1, NETSTACK_OCSP_GOOD = 0, NETSTACK_OCSP_REVOKED = 1, NETSTACK_OCSP_UNKNOWN = 2 };
+
+typedef struct {
+    int status;               /* NETSTACK_OCSP_* */
+    int64_t this_update;      /* Unix seconds (0: absent) */
+    int64_t next_update;
+    int64_t revoked_at;
+    char reason[256];
+} netstack_ocsp_result;
+
+/* Checks an OCSP response for the first of `ders` (DER, leaf first): responder signature against
+ * the chain and `store`, the answer for the leaf, the validity window. */
+void netstack_ocsp_check(const uint8_t *response, size_t len, const uint8_t *const *ders, const size_t *lengths, size_t count,
+                         netstack_store *store, netstack_ocsp_result *out);
+
+/* Connects to host:port (getaddrinfo, every address in turn), sends SNI `sni` (NULL: none) and a
+ * certificate status request, and completes a handshake without verifying anything, within
+ * timeout_ms overall. */
 void netstack_fetch_chain(const char *host, int port, const char *sni, int timeout_ms, netstack_fetch_result *result);
 
 /* A raw loop that does what the original does: parse leaf and CA (PEM), new store, verify.

@@ -1,0 +1,50 @@
+import CNetStackSSL
+import Foundation
+
+/// An OCSP response (RFC 6960) for a chain's leaf, checked: the responder's signature against the
+/// chain and the trust store, the answer for the leaf, its validity window (5 minutes of skew).
+public struct OCSPStatus: Sendable, Equatable {
+    public enum Status: String, Sendable {
+        case good, revoked, unknown
+        /// Unparsable, an error status, an untrusted signature, no answer for the leaf, or
+        /// outside its thisUpdate/nextUpdate window.
+        case invalid
+    }
+
+    public var status: Status
+    /// Why, in words ("good", "revoked: keyCompromise", "responder signature not trusted", ...).
+    public var reason: String
+    public var thisUpdate: Date?
+    public var nextUpdate: Date?
+    public var revokedAt: Date?
+
+    /// Checks `response` (DER) for the first certificate of `chain` (DER, leaf first).
+    public static func check(response: [UInt8], chain: [[UInt8]], store: CertificateStore) -> OCSPStatus {
+        var out = netstack_ocsp_result()
+        let owned = chain.map { der -> UnsafeMutableBufferPointer<UInt8> in
+            let p = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: max(der.count, 1))
+            _ = p.initialize(from: der)
+            return p
+        }
+        defer { owned.forEach { $0.deallocate() } }
+        let pointers: [UnsafePointer<UInt8>?] = owned.map { UnsafePointer($0.baseAddress) }
+        let lengths = chain.map(\.count)
+        response.withUnsafeBufferPointer { r in
+            pointers.withUnsafeBufferPointer { pp in
+                lengths.withUnsafeBufferPointer { lp in
+                    netstack_ocsp_check(r.baseAddress, r.count, pp.baseAddress, lp.baseAddress, chain.count, store.pointer, &out)
+                }
+            }
+        }
+        let reason = withUnsafeBytes(of: &out.reason) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+        func date(_ t: Int64) -> Date? { t == 0 ? nil : Date(timeIntervalSince1970: Double(t)) }
+        let status: Status = switch out.status {
+        case Int32(NETSTACK_OCSP_GOOD): .good
+        case Int32(NETSTACK_OCSP_REVOKED): .revoked
+        case Int32(NETSTACK_OCSP_UNKNOWN): .unknown
+        default: .invalid
+        }
+        return OCSPStatus(status: status, reason: reason, thisUpdate: date(out.this_update), nextUpdate: date(out.next_update),
+                          revokedAt: date(out.revoked_at))
+    }
+}
