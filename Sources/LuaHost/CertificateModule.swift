@@ -7,12 +7,6 @@ import NetStack
 /// Certificate functions of the `netstack` module: the documented verification, plus verify with
 /// options, inspect and fetchChain as Lua values.
 enum CertificateModule {
-    static let threadPool: NIOThreadPool = {
-        let pool = NIOThreadPool(numberOfThreads: 4)
-        pool.start()
-        return pool
-    }()
-
     /// OH_NetStack_VerifyCertification (and its alias OH_NetStack_CertVerification).
     private static let fnDocumented = LuaFunction.shared { vm in
         lua_settop(vm.L, 2)  // exactly two argument slots; blob() pushes above them
@@ -168,23 +162,21 @@ enum CertificateModule {
             return pushFetch(vm, fetch())
         }
         guard !host.isFinished, !vm.closing else { return vm.raise("fetchChain: the run has ended") }
-        // Asynchronous: the handshake runs on a worker thread; the callback runs on the script's loop.
+        // Asynchronous: the handshake runs on the script's own event loop (no thread per fetch, so
+        // as many run at once as the script starts); the callback runs there too.
         lua_pushvalue(vm.L, cb)
         let ref = vm.ref()
         host.pendingOperations += 1
-        let loop = host.eventLoop
-        threadPool.submit { _ in
-            let result = fetch()
-            loop.execute {
-                host.pendingOperations -= 1
-                // The run may have ended (netstack.exit) while the handshake ran.
-                guard !vm.isClosed, !host.isFinished else { return }
-                vm.pushRef(ref)
-                vm.unref(ref)
-                let n = pushFetch(vm, result)
-                if !vm.call(nargs: n, context: "fetchChain callback") { host.callbackFailed(nil) }
-                host.checkIdle()
-            }
+        ChainFetcher.fetch(host: hostName, port: port, serverName: serverName, timeoutMilliseconds: timeout,
+                           caFile: caFile, caPath: caPath, on: host.eventLoop).whenSuccess { result in
+            host.pendingOperations -= 1
+            // The run may have ended (netstack.exit) while the handshake ran.
+            guard !vm.isClosed, !host.isFinished else { return }
+            vm.pushRef(ref)
+            vm.unref(ref)
+            let n = pushFetch(vm, result)
+            if !vm.call(nargs: n, context: "fetchChain callback") { host.callbackFailed(nil) }
+            host.checkIdle()
         }
         return 0
     }

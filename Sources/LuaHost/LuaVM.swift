@@ -136,12 +136,30 @@ public final class LuaVM {
             reportTopError(context: context, status: status)
             return false
         }
+        guard reserveArguments(args.count, context: context) else {
+            netstack_pop(L, 1)
+            return false
+        }
         for a in args { pushString(a) }
         return call(nargs: Int32(args.count), context: context)
     }
 
+    /// Room on the Lua stack for `count` arguments (and the error handler a call pushes): the
+    /// stack is only guaranteed LUA_MINSTACK (20) free slots, and pushing past them writes out of
+    /// bounds. False (reported) when Lua cannot grow it that far (about a million slots).
+    private func reserveArguments(_ count: Int, context: String) -> Bool {
+        guard count > 0 else { return true }
+        guard count < 900_000, lua_checkstack(L, Int32(count + 8)) != 0 else {
+            errorCount += 1
+            errorSink("netstack: error in \(context): too many arguments (\(count))")
+            return false
+        }
+        return true
+    }
+
     /// Runs a script file with `args` as `...`. Returns false if it failed to load or raised.
     func runFile(_ path: String, args: [String]) -> Bool {
+        guard reserveArguments(args.count, context: path) else { return false }
         for a in args { pushString(a) }
         if options.instructionBudget > 0 { netstack_reset_instruction_budget(L) }
         let status = netstack_dofile(L, path, Int32(args.count))

@@ -146,17 +146,36 @@ public struct PresentedChain: Sendable {
     /// timeout, handshake failure) are `Failure` values with a message.
     public static func fetch(host: String, port: Int = 443, serverName: String? = nil, timeoutMilliseconds: Int = 10_000,
                              caFile: String? = nil, caPath: String? = nil) -> Result<PresentedChain, Failure> {
-        let isIP = IPAddressSyntax.isIPv4(host) || IPAddressSyntax.isIPv6(host)
-        let sni = serverName ?? (isIP ? nil : host)
+        let sni = sniName(host: host, serverName: serverName)
         var r = netstack_fetch_result()
         if let sni = sni {
             sni.withCString { netstack_fetch_chain(host, Int32(port), $0, Int32(timeoutMilliseconds), &r) }
         } else {
             netstack_fetch_chain(host, Int32(port), nil, Int32(timeoutMilliseconds), &r)
         }
+        return make(from: &r, host: host, port: port, serverName: serverName) {
+            try CertificateStore(caFile: caFile, caPath: caPath)
+        }
+    }
+
+    /// The SNI sent: `serverName`, or `host` when it is a name (never an IP literal).
+    static func sniName(host: String, serverName: String?) -> String? {
+        serverName ?? (IPAddressSyntax.isIPv4(host) || IPAddressSyntax.isIPv6(host) ? nil : host)
+    }
+
+    /// The chain of a finished handshake (`r` from netstack_fetch_chain or a memory-BIO handshake),
+    /// verified with the store `store` gives (host name or IP checked), its staple checked. Frees
+    /// what `r` holds.
+    static func make(from r: inout netstack_fetch_result, host: String, port: Int, serverName: String?,
+                     store: () throws -> CertificateStore) -> Result<PresentedChain, Failure> {
+        let isIP = IPAddressSyntax.isIPv4(host) || IPAddressSyntax.isIPv6(host)
         defer {
             netstack_free_ders(r.ders, r.lengths, r.count)
             netstack_free(r.staple)
+            r.ders = nil
+            r.lengths = nil
+            r.staple = nil
+            r.count = 0
         }
         guard r.ok == 1 else {
             let message = withUnsafeBytes(of: &r.error) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
@@ -171,7 +190,7 @@ public struct PresentedChain: Sendable {
         let verification: CertificateVerificationResult
         var staple: OCSPStatus?
         do {
-            let store = try CertificateStore(caFile: caFile, caPath: caPath)
+            let store = try store()
             let options = CertificateVerificationOptions(hostname: serverName ?? (isIP ? nil : host), ipAddress: serverName == nil && isIP ? host : nil)
             verification = CertificateVerifier.verify(presentedChain: ders, store: store, options: options)
             if let p = r.staple, r.staple_len > 0 {

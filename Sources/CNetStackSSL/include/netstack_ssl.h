@@ -149,6 +149,20 @@ void netstack_ocsp_check(const uint8_t *response, size_t len, const uint8_t *con
  * timeout_ms overall. */
 void netstack_fetch_chain(const char *host, int port, const char *sni, int timeout_ms, netstack_fetch_result *result);
 
+/* A TLS client handshake on memory BIOs, for an event loop that moves the bytes: `feed` gives it
+ * what the server sent (nothing at first) and returns 1 when the handshake is done, 0 when it
+ * waits for more, -1 on failure (netstack_handshake_error says why); after every call, send what
+ * netstack_handshake_take_output yields. netstack_handshake_result fills a fetch result as
+ * netstack_fetch_chain does. Not thread-safe per object; free with netstack_handshake_free. */
+typedef struct netstack_handshake netstack_handshake;
+netstack_handshake *netstack_handshake_new(const char *sni);
+int netstack_handshake_feed(netstack_handshake *h, const uint8_t *data, size_t len);
+size_t netstack_handshake_pending(netstack_handshake *h);
+size_t netstack_handshake_take_output(netstack_handshake *h, uint8_t *buffer, size_t capacity);
+const char *netstack_handshake_error(netstack_handshake *h);
+void netstack_handshake_result(netstack_handshake *h, netstack_fetch_result *r);
+void netstack_handshake_free(netstack_handshake *h);
+
 /* A raw loop that does what the original does: parse leaf and CA (PEM), new store, verify.
  * For benchmarks; returns X509_V_ERR or negative on input errors. */
 int netstack_verify_original(const uint8_t *cert, size_t cert_len, const uint8_t *ca, size_t ca_len);
