@@ -136,6 +136,8 @@ public struct PresentedChain: Sendable {
     public var verification: CertificateVerificationResult
     /// The stapled OCSP response, checked (nil: the server stapled none).
     public var stapledOCSP: OCSPStatus?
+    /// Each certificate against the CRL of its distribution point (nil: not asked for).
+    public var crlStatus: [CRLStatus]?
 
     public struct Failure: Error, Sendable, CustomStringConvertible {
         public var description: String
@@ -201,6 +203,6 @@ public struct PresentedChain: Sendable {
         }
         return .success(PresentedChain(host: host, port: port, tlsVersion: version, cipher: cipher,
                                        certificates: ders.compactMap { CertificateInfo(der: $0) }, verification: verification,
-                                       stapledOCSP: staple))
+                                       stapledOCSP: staple, crlStatus: nil))
     }
 }

@@ -13,11 +13,32 @@ public enum ChainFetcher {
     private static let stores = StoreByFile()
 
     /// Connects to `host:port`, shakes hands (SNI `serverName`, or `host` when it is a name, and a
-    /// status request) and verifies the chain against `caFile`/`caPath` or the system store. The
-    /// future never fails: DNS, refused, timeout and handshake failures are `Failure` values.
+    /// status request) and verifies the chain against `caFile`/`caPath` or the system store; with
+    /// `fetchCRLs`, each certificate is also checked against the CRL of its distribution point
+    /// (`CRLCheck`, within the same timeout). The future never fails: DNS, refused, timeout and
+    /// handshake failures are `Failure` values.
     public static func fetch(host: String, port: Int, serverName: String? = nil, timeoutMilliseconds: Int = 10_000,
-                             caFile: String? = nil, caPath: String? = nil,
+                             caFile: String? = nil, caPath: String? = nil, fetchCRLs: Bool = false,
                              on loop: EventLoop) -> EventLoopFuture<Result<PresentedChain, PresentedChain.Failure>> {
+        let chain = fetchChain(host: host, port: port, serverName: serverName, timeoutMilliseconds: timeoutMilliseconds,
+                               caFile: caFile, caPath: caPath, on: loop)
+        guard fetchCRLs else { return chain }
+        return chain.flatMap { result in
+            guard case .success(var presented) = result, let store = try? stores.store(caFile: caFile, caPath: caPath) else {
+                return loop.makeSucceededFuture(result)
+            }
+            let ders = presented.certificates.map(\.der)
+            return CRLCheck.check(chain: ders, infos: presented.certificates, store: store,
+                                  timeout: .milliseconds(Int64(max(timeoutMilliseconds, 1))), on: loop).map { statuses in
+                presented.crlStatus = statuses
+                return .success(presented)
+            }
+        }
+    }
+
+    private static func fetchChain(host: String, port: Int, serverName: String?, timeoutMilliseconds: Int,
+                                   caFile: String?, caPath: String?,
+                                   on loop: EventLoop) -> EventLoopFuture<Result<PresentedChain, PresentedChain.Failure>> {
         let promise = loop.makePromise(of: Result<PresentedChain, PresentedChain.Failure>.self)
         guard (1...65535).contains(port) else {
             promise.succeed(.failure(.init(description: "port \(port) out of range")))

@@ -12,7 +12,9 @@ struct Audit: ParsableCommand {
         profile; --lenient skips it), expiry of every certificate (WARN within --warn-days), weak \
         keys (RSA/DSA < --min-rsa-bits, EC < 224), SHA-1/MD5 signatures, the chain as presented \
         (order, duplicates), the stapled OCSP response (revoked: FAIL; missing for a must-staple \
-        certificate: FAIL), TLS below 1.2, embedded SCTs, and revocation when --crl is given.
+        certificate: FAIL), TLS below 1.2, embedded SCTs, revocation from the CRLs at the \
+        certificates' http distribution points (fetched within --timeout, kept five minutes; \
+        --no-crl-fetch skips it), and from --crl files.
         Exit status (Nagios style): 0 all OK, 1 a WARN, 2 a FAIL, 3 a target could not be \
         checked (and no FAIL); 64 for bad usage.
         """
@@ -27,6 +29,7 @@ struct Audit: ParsableCommand {
     @Option(help: "Targets checked at once.") var concurrency: Int = 8
     @Option(help: "Connect + handshake timeout per target, in ms.") var timeout: Int = 5000
     @Option(help: "Report format: table, json, csv or prometheus (text exposition format).") var format: String = "table"
+    @Flag(name: .customLong("no-crl-fetch"), help: "Do not fetch CRLs from the certificates' distribution points.") var noCRLFetch = false
     @Flag(help: "Skip the strict verification (a chain OpenSSL trusts is then never FAIL for conformance alone).") var lenient = false
     @Option(help: "Progress line on stderr: auto, on, off.") var progress: String = "auto"
     @Option(help: "Audit segment i of n of the targets (1-based; auto, auto/n as for run); merge the JSON reports with netstack merge.")
@@ -67,7 +70,7 @@ struct Audit: ParsableCommand {
         var f = flags
         var options = ["audit.warnDays=\(warnDays)", "audit.minRSABits=\(minRsaBits)", "audit.concurrency=\(concurrency)",
                        "audit.timeout=\(timeout)", "audit.format=\(format)", "audit.progress=\(progress)",
-                       "audit.strict=\(!lenient)"]
+                       "audit.strict=\(!lenient)", "audit.fetchCRL=\(!noCRLFetch)"]
         if let ca = ca { options.append("audit.ca=\(ca)") }
         if !crl.isEmpty { options.append("audit.crl=\(crl.joined(separator: ","))") }
         if segment != nil { options.append("audit.segment=\(seg)") }

@@ -4,6 +4,7 @@
 //   api           CertificateVerifier.verify(cert: leaf PEM, ca: root PEM)   (what OH_NetStack_VerifyCertification runs)
 //   c-original    C: parse leaf and CA (PEM), new store, verify              (what the original does)
 //   c-store-once  C: parse leaf (PEM), verify against a store built once     (the practical limit)
+//   api-strict    the same as api with strict mode (purpose server, security level 2, the strict checks)
 import CNetStackSSL
 import Foundation
 import NetStack
@@ -31,7 +32,7 @@ func measure(_ name: String, _ body: () -> Bool) -> Double {
     return rate
 }
 
-let api = measure("api") { CertificateVerifier.verify(cert: leaf, certType: .pem, ca: root).code == 0 }
+let api = measure("api") { CertificateVerifier.verify(cert: leaf, certType: .pem, ca: root, options: .documented).code == 0 }
 let original = measure("c-original") {
     leaf.withUnsafeBufferPointer { l in root.withUnsafeBufferPointer { r in netstack_verify_original(l.baseAddress, l.count, r.baseAddress, r.count) == 0 } }
 }
@@ -43,4 +44,7 @@ let once = measure("c-store-once") {
     return result.error == 0
 }
 netstack_store_free(store)
-print(String(format: "ratio api/c-original %.2f, api/c-store-once %.2f", api / original, api / once))
+var strictOptions = CertificateVerificationOptions.strictServer
+strictOptions.hostname = "bench.test"
+let strict = measure("api-strict") { CertificateVerifier.verify(cert: leaf, certType: .pem, ca: root, options: strictOptions).code == 0 }
+print(String(format: "ratio api/c-original %.2f, api/c-store-once %.2f, api-strict/api %.2f", api / original, api / once, strict / api))

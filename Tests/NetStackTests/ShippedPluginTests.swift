@@ -292,7 +292,7 @@ final class ShippedPluginTests: XCTestCase {
         let fine = Servers.tlsServer(certificate: lab.path("leaf+inter"), key: lab.dir + "/leaf.key")
         defer { revoked.stop(); fine.stop() }
         // --lenient: the lab's leaf is trusted but not conformant (its CN is not among its SANs).
-        let r = try runNetstack(["audit", "--ca", lab.path("root"), "--lenient", "--warn-days", "7", "--crl", lab.path("crl.inter"), "--crl", lab.path("crl.root"), "--format", "json",
+        let r = try runNetstack(["audit", "--ca", lab.path("root"), "--lenient", "--no-crl-fetch", "--warn-days", "7", "--crl", lab.path("crl.inter"), "--crl", lab.path("crl.root"), "--format", "json",
                                  "127.0.0.1:\(revoked.port)", "127.0.0.1:\(fine.port)"])
         XCTAssertEqual(r.status, 2, r.out + r.err)
         let report = try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as! [String: Any]
@@ -325,10 +325,11 @@ final class ShippedPluginTests: XCTestCase {
         let second = "\(results[1]["findings"]!)"
         XCTAssertTrue(second.contains("chain order: certificate 2 (root CA) is not the issuer of certificate 1 (leaf)"), second)
         XCTAssertTrue(second.contains("chain: certificate 4 repeats certificate 3"), second)
-        let lenient = try runNetstack(["audit", "--ca", lab.path("root"), "--lenient", "--warn-days", "1", target])
+        // (--no-crl-fetch: the lab's distribution point, crl.leaf.test, does not resolve.)
+        let lenient = try runNetstack(["audit", "--ca", lab.path("root"), "--lenient", "--no-crl-fetch", "--warn-days", "1", target])
         XCTAssertEqual(lenient.status, 0, "--lenient: a trusted chain is OK: " + lenient.out + lenient.err)
 
-        let prom = try runNetstack(["audit", "--ca", lab.path("root"), "--lenient", "--warn-days", "1", "--format", "prometheus", target])
+        let prom = try runNetstack(["audit", "--ca", lab.path("root"), "--lenient", "--no-crl-fetch", "--warn-days", "1", "--format", "prometheus", target])
         XCTAssertEqual(prom.status, 0, prom.err)
         for line in ["# TYPE netstack_audit_status gauge", "netstack_audit_status{target=\"\(target)\",status=\"OK\"} 1",
                      "netstack_audit_verify_code{target=\"\(target)\"} 0", "netstack_audit_embedded_scts{target=\"\(target)\"} 0",
@@ -359,7 +360,7 @@ final class ShippedPluginTests: XCTestCase {
             p.standardOutput = FileHandle.nullDevice
             p.standardError = FileHandle.nullDevice
             try p.run()
-            for _ in 0..<250 where !ProxyTests.ProxyProcess.accepts(port) { usleep(20_000) }
+            try waitForListener(port)
             return (p, port)
         }
         let good = try serve("leaf", staple: try response(for: "leaf"))
@@ -367,7 +368,7 @@ final class ShippedPluginTests: XCTestCase {
         let mustStaple = try serve("muststaple", staple: nil)
         defer { [good.0, revoked.0, mustStaple.0].forEach { $0.terminate() } }
         let targets = [good.1, revoked.1, mustStaple.1].map { "127.0.0.1:\($0)" }
-        let r = try runNetstack(["audit", "--ca", lab.path("root"), "--lenient", "--warn-days", "1", "--format", "json"] + targets)
+        let r = try runNetstack(["audit", "--ca", lab.path("root"), "--lenient", "--no-crl-fetch", "--warn-days", "1", "--format", "json"] + targets)
         let report = try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as! [String: Any]
         let results = try XCTUnwrap(report["targets"] as? [[String: Any]], r.out + r.err)
         XCTAssertEqual(results.map { $0["ocspStaple"] as? String }, ["good", "revoked", "none"], r.out)
@@ -375,5 +376,82 @@ final class ShippedPluginTests: XCTestCase {
         XCTAssertTrue("\(results[0]["findings"]!)".contains("stapled OCSP response: good"), "\(results[0])")
         XCTAssertTrue("\(results[1]["findings"]!)".contains("revoked (stapled OCSP response"), "\(results[1])")
         XCTAssertTrue("\(results[2]["findings"]!)".contains("must-staple certificate, but no OCSP response stapled"), "\(results[2])")
+    }
+
+    /// CRLs fetched from the distribution points: certificates issued here by the lab's
+    /// intermediate with http://127.0.0.1:PORT/ distribution points, the CRL served by Python's
+    /// http.server: one certificate good, one revoked, one whose CRL URL answers 404.
+    func testAuditFetchesCRLsFromDistributionPoints() throws {
+        let lab = CertificateLab.shared
+        let dir = NSTemporaryDirectory() + "netstack-crl-\(getpid())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let httpPort = try ProxyTests.ProxyProcess.freePort()
+        func issue(_ name: String, crlPath: String) throws -> String {
+            let ext = dir + "/\(name).ext"
+            try "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1\ncrlDistributionPoints=URI:http://127.0.0.1:\(httpPort)/\(crlPath)\n"
+                .write(toFile: ext, atomically: true, encoding: .utf8)
+            try TestPKI.openssl(["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", dir + "/\(name).key",
+                                 "-out", dir + "/\(name).csr", "-subj", "/CN=\(name)"])
+            try TestPKI.openssl(["ca", "-batch", "-config", lab.dir + "/inter.cnf", "-in", dir + "/\(name).csr", "-out", dir + "/\(name).pem",
+                                 "-extfile", ext, "-days", "30", "-notext"])
+            return dir + "/\(name).pem"
+        }
+        let good = try issue("crl-good", crlPath: "inter.crl")
+        let revoked = try issue("crl-revoked", crlPath: "inter.crl")
+        let missing = try issue("crl-missing", crlPath: "nothing-here.crl")
+        try TestPKI.openssl(["ca", "-config", lab.dir + "/inter.cnf", "-revoke", revoked])
+        try TestPKI.openssl(["ca", "-config", lab.dir + "/inter.cnf", "-gencrl", "-out", dir + "/inter.crl.pem"])
+        try TestPKI.openssl(["crl", "-in", dir + "/inter.crl.pem", "-outform", "DER", "-out", dir + "/inter.crl"])
+        let http = Process()
+        http.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        http.arguments = ["python3", "-m", "http.server", "\(httpPort)", "--bind", "127.0.0.1", "--directory", dir]
+        http.standardOutput = FileHandle.nullDevice
+        http.standardError = FileHandle.nullDevice
+        try http.run()
+        defer { http.terminate() }
+        try waitForListener(httpPort)
+        let servers = try [good, revoked, missing].map { cert -> Process in
+            return try startSServer(cert: cert, key: cert.replacingOccurrences(of: ".pem", with: ".key"), chain: lab.path("inter"))
+        }
+        defer { servers.forEach { $0.terminate() } }
+        let targets = servers.map { "127.0.0.1:\(sServerPorts[ObjectIdentifier($0)]!)" }
+        let r = try runNetstack(["audit", "--ca", lab.path("root"), "--lenient", "--warn-days", "1", "--format", "json"] + targets)
+        let report = try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as! [String: Any]
+        let results = try XCTUnwrap(report["targets"] as? [[String: Any]], r.out + r.err)
+        XCTAssertEqual(results.map { $0["status"] as? String }, ["OK", "FAIL", "WARN"], r.out)
+        func crl(_ i: Int) -> [String] { ((results[i]["crl"] as? [[String: Any]]) ?? []).map { "\($0["certificate"]!) \($0["status"]!)" } }
+        XCTAssertEqual(crl(0), ["1 good"])
+        XCTAssertEqual(crl(1), ["1 revoked"])
+        XCTAssertEqual(crl(2), ["1 unavailable"])
+        XCTAssertTrue("\(results[1]["findings"]!)".contains("certificate revoked (CRL from http://127.0.0.1:\(httpPort)/inter.crl)"), "\(results[1])")
+        XCTAssertTrue("\(results[2]["findings"]!)".contains("not fetched: HTTP 404"), "\(results[2])")
+        let skipped = try runNetstack(["audit", "--ca", lab.path("root"), "--lenient", "--no-crl-fetch", "--warn-days", "1", targets[1]])
+        XCTAssertEqual(skipped.status, 0, "--no-crl-fetch: " + skipped.out)
+    }
+
+    private var sServerPorts: [ObjectIdentifier: Int] = [:]
+
+    /// Waits (up to 5 s) until something accepts connections on `port`.
+    private func waitForListener(_ port: Int) throws {
+        let deadline = Date().addingTimeInterval(5)
+        while !ProxyTests.ProxyProcess.accepts(port) {
+            guard Date() < deadline else { throw CLITests.Failure("nothing listens on \(port)") }
+            usleep(20_000)
+        }
+    }
+
+    /// `openssl s_server` on a free port with a certificate, its key and a chain file.
+    private func startSServer(cert: String, key: String, chain: String) throws -> Process {
+        let port = try ProxyTests.ProxyProcess.freePort()
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
+        p.arguments = ["s_server", "-accept", "127.0.0.1:\(port)", "-cert", cert, "-cert_chain", chain, "-key", key, "-quiet"]
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        try waitForListener(port)
+        sServerPorts[ObjectIdentifier(p)] = port
+        return p
     }
 }

@@ -106,6 +106,8 @@ return {
     format = { type = "string", default = "table",
                check = function(v) return v == "table" or v == "json" or v == "csv" or v == "prometheus", "table, json, csv or prometheus" end,
                help = "report format (table, json, csv, prometheus) on stdout" },
+    fetchCRL = { type = "boolean", default = true,
+                 help = "fetch each certificate's CRL from its http distribution point and check it (within timeout)" },
     strict = { type = "boolean", default = true,
                help = "also verify strictly (RFC 5280 structure, CA/B Forum server profile, security level 2): a chain OpenSSL trusts that fails is FAIL" },
     segment = { type = "string", default = "",
@@ -197,6 +199,24 @@ return {
         else
           add("INFO", "stapled OCSP response: good" .. (o.nextUpdate and (", next update " .. os.date("!%Y-%m-%d %H:%M", o.nextUpdate)) or ""))
         end
+      end
+      if fetched and fetched.crl then
+        result.crl = {}
+        for _, c in ipairs(fetched.crl) do
+          result.crl[#result.crl + 1] = { certificate = c.certificate, url = c.url, status = c.status }
+          local which = c.certificate == 1 and "certificate" or ("chain certificate " .. c.certificate)
+          if c.status == "revoked" then
+            add("FAIL", string.format("%s revoked (CRL from %s)", which, c.url))
+          elseif c.status == "invalid" then
+            add("WARN", string.format("CRL from %s for %s: %s", c.url, which, c.reason))
+          elseif c.status == "unavailable" then
+            add("WARN", string.format("CRL from %s for %s not fetched: %s", c.url, which, c.reason))
+          else
+            add("INFO", string.format("%s not revoked (CRL from %s%s)", which, c.url,
+                c.nextUpdate and (", next update " .. os.date("!%Y-%m-%d %H:%M", c.nextUpdate)) or ""))
+          end
+        end
+        if #result.crl == 0 then result.crl = ns.json.emptyArray end
       end
       if target.kind == "host" and not matchesHost(leaf, target.host, target.ip) then
         local names = {}
@@ -374,7 +394,7 @@ return {
             result.host, result.port = target.host, target.port
             -- The trust anchors also check the stapled OCSP response's signature.
             ns.fetchChain(target.host, target.port, { timeout = opts.timeout, serverName = not target.ip and target.host or nil,
-                                                      caFile = opts.ca },
+                                                      caFile = opts.ca, crl = opts.fetchCRL },
               function(chain, ferr)
                 if not chain then
                   result.status = "ERROR"

@@ -149,6 +149,12 @@ void netstack_ocsp_check(const uint8_t *response, size_t len, const uint8_t *con
  * timeout_ms overall. */
 void netstack_fetch_chain(const char *host, int port, const char *sni, int timeout_ms, netstack_fetch_result *result);
 
+/* Checks certificate `index` of `ders` (DER, leaf first) against a CRL (DER or PEM) from its
+ * distribution point: issuer names, the issuer's signature, thisUpdate/nextUpdate, the serial.
+ * status GOOD (not listed), REVOKED, or INVALID with the reason. */
+void netstack_crl_check(const uint8_t *crl, size_t len, const uint8_t *const *ders, const size_t *lengths, size_t count,
+                        size_t index, netstack_store *store, netstack_ocsp_result *out);
+
 /* A TLS client handshake on memory BIOs, for an event loop that moves the bytes: `feed` gives it
  * what the server sent (nothing at first) and returns 1 when the handshake is done, 0 when it
  * waits for more, -1 on failure (netstack_handshake_error says why); after every call, send what

@@ -1,0 +1,142 @@
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// A plain-HTTP GET on an event loop, for CRL distribution points (RFC 5280 4.2.1.13 names them
+/// with http URLs): a 200 body of at most `maxBytes`, within `timeout`. No redirects, no TLS.
+public enum HTTPFetch {
+    public struct Failure: Error, Sendable, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// The body of `url`, or why not. The future never fails.
+    public static func get(_ url: String, timeout: TimeAmount, maxBytes: Int = 16 << 20,
+                           on loop: EventLoop) -> EventLoopFuture<Result<[UInt8], Failure>> {
+        guard let target = Target(url) else {
+            return loop.makeSucceededFuture(.failure(Failure(description: "not an http:// URL: \(url)")))
+        }
+        let promise = loop.makePromise(of: Result<[UInt8], Failure>.self)
+        let handler = BodyCollector(maxBytes: maxBytes) { promise.succeed($0) }
+        let deadline = loop.scheduleTask(in: timeout) { handler.fail("timed out after \(timeout.nanoseconds / 1_000_000) ms") }
+        promise.futureResult.whenComplete { _ in deadline.cancel() }
+        ClientBootstrap(group: loop)
+            .connectTimeout(timeout)
+            .channelInitializer { channel in
+                channel.pipeline.addHTTPClientHandlers().flatMap { channel.pipeline.addHandler(handler) }
+            }
+            .connect(host: target.host, port: target.port)
+            .whenComplete { result in
+                switch result {
+                case .failure(let error):
+                    handler.fail(ChainFetcher.describe(error, host: target.host, port: target.port))
+                case .success(let channel):
+                    var head = HTTPRequestHead(version: .http1_1, method: .GET, uri: target.path)
+                    head.headers.add(name: "Host", value: target.hostHeader)
+                    head.headers.add(name: "User-Agent", value: "netstack/\(NetStackVersion.string)")
+                    head.headers.add(name: "Connection", value: "close")
+                    channel.write(HTTPClientRequestPart.head(head), promise: nil)
+                    channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
+                }
+            }
+        return promise.futureResult
+    }
+
+    struct Target {
+        var host: String
+        var port: Int
+        var path: String
+        var hostHeader: String
+
+        init?(_ url: String) {
+            guard url.lowercased().hasPrefix("http://") else { return nil }
+            let rest = url.dropFirst("http://".count)
+            let authority = rest.prefix { $0 != "/" && $0 != "?" && $0 != "#" }
+            var path = String(rest.dropFirst(authority.count).prefix { $0 != "#" })
+            if path.isEmpty || path.first == "?" { path = "/" + path }
+            guard !authority.isEmpty, !authority.contains("@"), path.allSatisfy({ $0.isASCII && !$0.isWhitespace && !$0.isNewline }) else { return nil }
+            var host = String(authority)
+            var port = 80
+            if host.hasPrefix("[") {
+                guard let close = host.firstIndex(of: "]") else { return nil }
+                let after = host[host.index(after: close)...]
+                if after.hasPrefix(":") { guard let p = Int(after.dropFirst()), (1...65535).contains(p) else { return nil }; port = p }
+                else if !after.isEmpty { return nil }
+                host = String(host[host.index(after: host.startIndex)..<close])
+            } else if let colon = host.lastIndex(of: ":") {
+                guard let p = Int(host[host.index(after: colon)...]), (1...65535).contains(p) else { return nil }
+                port = p
+                host = String(host[..<colon])
+            }
+            guard !host.isEmpty else { return nil }
+            self.host = host
+            self.port = port
+            self.path = path
+            self.hostHeader = String(authority)
+        }
+    }
+}
+
+/// Collects a response body (200 only, bounded) and reports once. Loop-bound.
+final class BodyCollector: ChannelInboundHandler, @unchecked Sendable {
+    typealias InboundIn = HTTPClientResponsePart
+
+    private let maxBytes: Int
+    private var report: ((Result<[UInt8], HTTPFetch.Failure>) -> Void)?
+    private var context: ChannelHandlerContext?
+    private var body: [UInt8] = []
+    private var status: HTTPResponseStatus?
+
+    init(maxBytes: Int, report: @escaping (Result<[UInt8], HTTPFetch.Failure>) -> Void) {
+        self.maxBytes = maxBytes
+        self.report = report
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+    func handlerRemoved(context: ChannelHandlerContext) {
+        finish(.failure(.init(description: "connection closed before the response ended")))
+        self.context = nil
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            status = head.status
+            guard head.status == .ok else {
+                finish(.failure(.init(description: "HTTP \(head.status.code) \(head.status.reasonPhrase)")))
+                context.close(promise: nil)
+                return
+            }
+        case .body(var buffer):
+            guard body.count + buffer.readableBytes <= maxBytes else {
+                finish(.failure(.init(description: "response larger than \(maxBytes) bytes")))
+                context.close(promise: nil)
+                return
+            }
+            body += buffer.readBytes(length: buffer.readableBytes) ?? []
+        case .end:
+            finish(.success(body))
+            context.close(promise: nil)
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        finish(.failure(.init(description: "connection closed before the response ended")))
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        finish(.failure(.init(description: "\(error)")))
+        context.close(promise: nil)
+    }
+
+    func fail(_ message: String) {
+        finish(.failure(.init(description: message)))
+        context?.close(promise: nil)
+    }
+
+    private func finish(_ result: Result<[UInt8], HTTPFetch.Failure>) {
+        guard let report = report else { return }
+        self.report = nil
+        report(result)
+    }
+}
