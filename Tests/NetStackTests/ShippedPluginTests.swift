@@ -351,23 +351,14 @@ final class ShippedPluginTests: XCTestCase {
                                  "-CA", lab.path("inter"), "-issuer", lab.path("inter"), "-cert", lab.path(cert), "-respout", out, "-ndays", "1"])
             return out
         }
-        func serve(_ cert: String, staple: String?) throws -> (Process, Int) {
-            let port = try ProxyTests.ProxyProcess.freePort()
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
-            p.arguments = ["s_server", "-accept", "127.0.0.1:\(port)", "-cert", lab.path(cert), "-cert_chain", lab.path("inter"),
-                           "-key", lab.dir + "/\(cert).key", "-quiet"] + (staple.map { ["-status_file", $0] } ?? [])
-            p.standardOutput = FileHandle.nullDevice
-            p.standardError = FileHandle.nullDevice
-            try p.run()
-            try waitForListener(port)
-            return (p, port)
+        func serve(_ cert: String, staple: String?) throws -> OpenSSLServer {
+            try OpenSSLServer(cert: lab.path(cert), key: lab.dir + "/\(cert).key", chain: lab.path("inter"), staple: staple)
         }
         let good = try serve("leaf", staple: try response(for: "leaf"))
         let revoked = try serve("revoked", staple: try response(for: "revoked"))
         let mustStaple = try serve("muststaple", staple: nil)
-        defer { [good.0, revoked.0, mustStaple.0].forEach { $0.terminate() } }
-        let targets = [good.1, revoked.1, mustStaple.1].map { "127.0.0.1:\($0)" }
+        defer { [good, revoked, mustStaple].forEach { $0.stop() } }
+        let targets = [good, revoked, mustStaple].map { "127.0.0.1:\($0.port)" }
         let r = try runNetstack(["audit", "--ca", lab.path("root"), "--lenient", "--no-crl-fetch", "--warn-days", "1", "--format", "json"] + targets)
         let report = try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as! [String: Any]
         let results = try XCTUnwrap(report["targets"] as? [[String: Any]], r.out + r.err)
@@ -410,12 +401,12 @@ final class ShippedPluginTests: XCTestCase {
         http.standardError = FileHandle.nullDevice
         try http.run()
         defer { http.terminate() }
-        try waitForListener(httpPort)
-        let servers = try [good, revoked, missing].map { cert -> Process in
-            return try startSServer(cert: cert, key: cert.replacingOccurrences(of: ".pem", with: ".key"), chain: lab.path("inter"))
+        try OpenSSLServer.waitForListener(httpPort)
+        let servers = try [good, revoked, missing].map {
+            try OpenSSLServer(cert: $0, key: $0.replacingOccurrences(of: ".pem", with: ".key"), chain: lab.path("inter"))
         }
-        defer { servers.forEach { $0.terminate() } }
-        let targets = servers.map { "127.0.0.1:\(sServerPorts[ObjectIdentifier($0)]!)" }
+        defer { servers.forEach { $0.stop() } }
+        let targets = servers.map { "127.0.0.1:\($0.port)" }
         let r = try runNetstack(["audit", "--ca", lab.path("root"), "--lenient", "--warn-days", "1", "--format", "json"] + targets)
         let report = try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as! [String: Any]
         let results = try XCTUnwrap(report["targets"] as? [[String: Any]], r.out + r.err)
@@ -428,30 +419,5 @@ final class ShippedPluginTests: XCTestCase {
         XCTAssertTrue("\(results[2]["findings"]!)".contains("not fetched: HTTP 404"), "\(results[2])")
         let skipped = try runNetstack(["audit", "--ca", lab.path("root"), "--lenient", "--no-crl-fetch", "--warn-days", "1", targets[1]])
         XCTAssertEqual(skipped.status, 0, "--no-crl-fetch: " + skipped.out)
-    }
-
-    private var sServerPorts: [ObjectIdentifier: Int] = [:]
-
-    /// Waits (up to 5 s) until something accepts connections on `port`.
-    private func waitForListener(_ port: Int) throws {
-        let deadline = Date().addingTimeInterval(5)
-        while !ProxyTests.ProxyProcess.accepts(port) {
-            guard Date() < deadline else { throw CLITests.Failure("nothing listens on \(port)") }
-            usleep(20_000)
-        }
-    }
-
-    /// `openssl s_server` on a free port with a certificate, its key and a chain file.
-    private func startSServer(cert: String, key: String, chain: String) throws -> Process {
-        let port = try ProxyTests.ProxyProcess.freePort()
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
-        p.arguments = ["s_server", "-accept", "127.0.0.1:\(port)", "-cert", cert, "-cert_chain", chain, "-key", key, "-quiet"]
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        try waitForListener(port)
-        sServerPorts[ObjectIdentifier(p)] = port
-        return p
     }
 }
