@@ -1,4 +1,5 @@
 #include "netstack_ssl.h"
+#include "netstack_fetch.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -91,26 +92,7 @@ void netstack_handshake_result(netstack_handshake *h, netstack_fetch_result *r) 
         snprintf(r->error, sizeof r->error, "%s", h->error[0] ? h->error : "TLS handshake not finished");
         return;
     }
-    r->ok = 1;
-    snprintf(r->version, sizeof r->version, "%s", SSL_get_version(h->ssl));
-    snprintf(r->cipher, sizeof r->cipher, "%s", SSL_get_cipher_name(h->ssl));
-    STACK_OF(X509) *chain = SSL_get_peer_cert_chain(h->ssl);
-    size_t n = chain ? (size_t)sk_X509_num(chain) : 0;
-    r->ders = calloc(n ? n : 1, sizeof *r->ders);
-    r->lengths = calloc(n ? n : 1, sizeof *r->lengths);
-    for (size_t i = 0; r->ders && r->lengths && i < n; i++) {
-        unsigned char *buf = NULL;
-        int l = i2d_X509(sk_X509_value(chain, (int)i), &buf);
-        r->ders[i] = buf;
-        r->lengths[i] = l > 0 ? (size_t)l : 0;
-    }
-    r->count = r->ders && r->lengths ? n : 0;
-    const unsigned char *staple = NULL;
-    long staple_len = SSL_get_tlsext_status_ocsp_resp(h->ssl, &staple);
-    if (staple && staple_len > 0 && (r->staple = malloc((size_t)staple_len)) != NULL) {
-        memcpy(r->staple, staple, (size_t)staple_len);
-        r->staple_len = (size_t)staple_len;
-    }
+    netstack_fill_fetch_result(h->ssl, r);
 }
 
 void netstack_handshake_free(netstack_handshake *h) {

@@ -1,5 +1,6 @@
 #include "netstack_ssl.h"
 #include "netstack_strict.h"
+#include "netstack_fetch.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -755,6 +756,30 @@ static int connect_with_deadline(const char *host, int port, long long deadline,
     return fd;
 }
 
+/* What a finished handshake presented: version, cipher, the chain (DER, leaf first), the staple. */
+void netstack_fill_fetch_result(SSL *ssl, netstack_fetch_result *r) {
+    r->ok = 1;
+    snprintf(r->version, sizeof r->version, "%s", SSL_get_version(ssl));
+    snprintf(r->cipher, sizeof r->cipher, "%s", SSL_get_cipher_name(ssl));
+    STACK_OF(X509) *chain = SSL_get_peer_cert_chain(ssl);
+    size_t n = chain ? (size_t)sk_X509_num(chain) : 0;
+    r->ders = calloc(n ? n : 1, sizeof *r->ders);
+    r->lengths = calloc(n ? n : 1, sizeof *r->lengths);
+    for (size_t i = 0; r->ders && r->lengths && i < n; i++) {
+        unsigned char *buf = NULL;
+        int l = i2d_X509(sk_X509_value(chain, (int)i), &buf);
+        r->ders[i] = buf;
+        r->lengths[i] = l > 0 ? (size_t)l : 0;
+    }
+    r->count = r->ders && r->lengths ? n : 0;
+    const unsigned char *staple = NULL;
+    long staple_len = SSL_get_tlsext_status_ocsp_resp(ssl, &staple);
+    if (staple && staple_len > 0 && (r->staple = malloc((size_t)staple_len)) != NULL) {
+        memcpy(r->staple, staple, (size_t)staple_len);
+        r->staple_len = (size_t)staple_len;
+    }
+}
+
 void netstack_fetch_chain(const char *host, int port, const char *sni, int timeout_ms, netstack_fetch_result *r) {
     memset(r, 0, sizeof *r);
     long long deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : 10000);
@@ -789,26 +814,7 @@ void netstack_fetch_chain(const char *host, int port, const char *sni, int timeo
             goto done;
         }
     }
-    r->ok = 1;
-    snprintf(r->version, sizeof r->version, "%s", SSL_get_version(ssl));
-    snprintf(r->cipher, sizeof r->cipher, "%s", SSL_get_cipher_name(ssl));
-    STACK_OF(X509) *chain = SSL_get_peer_cert_chain(ssl);
-    size_t n = chain ? (size_t)sk_X509_num(chain) : 0;
-    r->ders = calloc(n ? n : 1, sizeof *r->ders);
-    r->lengths = calloc(n ? n : 1, sizeof *r->lengths);
-    for (size_t i = 0; r->ders && r->lengths && i < n; i++) {
-        unsigned char *buf = NULL;
-        int l = i2d_X509(sk_X509_value(chain, (int)i), &buf);
-        r->ders[i] = buf;
-        r->lengths[i] = l > 0 ? (size_t)l : 0;
-    }
-    r->count = n;
-    const unsigned char *staple = NULL;
-    long staple_len = SSL_get_tlsext_status_ocsp_resp(ssl, &staple);
-    if (staple && staple_len > 0 && (r->staple = malloc((size_t)staple_len)) != NULL) {
-        memcpy(r->staple, staple, (size_t)staple_len);
-        r->staple_len = (size_t)staple_len;
-    }
+    netstack_fill_fetch_result(ssl, r);
     SSL_shutdown(ssl);
 done:
     if (ssl) SSL_free(ssl);

@@ -52,19 +52,9 @@ public enum CRLCheck {
 
     static func evaluate(crl: [UInt8], chain: [[UInt8]], index: Int, store: CertificateStore, url: String) -> CRLStatus {
         var out = netstack_ocsp_result()
-        let owned = chain.map { der -> UnsafeMutableBufferPointer<UInt8> in
-            let p = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: max(der.count, 1))
-            _ = p.initialize(from: der)
-            return p
-        }
-        defer { owned.forEach { $0.deallocate() } }
-        let pointers: [UnsafePointer<UInt8>?] = owned.map { UnsafePointer($0.baseAddress) }
-        let lengths = chain.map(\.count)
         crl.withUnsafeBufferPointer { c in
-            pointers.withUnsafeBufferPointer { pp in
-                lengths.withUnsafeBufferPointer { lp in
-                    netstack_crl_check(c.baseAddress, c.count, pp.baseAddress, lp.baseAddress, chain.count, index, store.pointer, &out)
-                }
+            DERChain.withPointers(chain) { pointers, lengths, count in
+                netstack_crl_check(c.baseAddress, c.count, pointers, lengths, count, index, store.pointer, &out)
             }
         }
         let reason = withUnsafeBytes(of: &out.reason) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }

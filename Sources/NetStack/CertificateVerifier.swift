@@ -226,23 +226,9 @@ public enum CertificateVerifier {
     public static func verify(presentedChain ders: [[UInt8]], store: CertificateStore,
                               options: CertificateVerificationOptions) -> CertificateVerificationResult {
         var result = netstack_verify_result()
-        var pointers: [UnsafePointer<UInt8>?] = []
-        var lengths: [Int] = []
-        let owned = ders.map { der -> UnsafeMutableBufferPointer<UInt8> in
-            let p = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: max(der.count, 1))
-            _ = p.initialize(from: der)
-            return p
-        }
-        defer { owned.forEach { $0.deallocate() } }
-        for (i, p) in owned.enumerated() {
-            pointers.append(UnsafePointer(p.baseAddress))
-            lengths.append(ders[i].count)
-        }
         withCOptions(options) { opts in
-            pointers.withUnsafeBufferPointer { pp in
-                lengths.withUnsafeBufferPointer { lp in
-                    netstack_verify_der_chain_store(pp.baseAddress, lp.baseAddress, ders.count, store.pointer, opts, &result)
-                }
+            DERChain.withPointers(ders) { pointers, lengths, count in
+                netstack_verify_der_chain_store(pointers, lengths, count, store.pointer, opts, &result)
             }
         }
         return convert(result)

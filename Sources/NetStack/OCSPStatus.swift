@@ -21,19 +21,9 @@ public struct OCSPStatus: Sendable, Equatable {
     /// Checks `response` (DER) for the first certificate of `chain` (DER, leaf first).
     public static func check(response: [UInt8], chain: [[UInt8]], store: CertificateStore) -> OCSPStatus {
         var out = netstack_ocsp_result()
-        let owned = chain.map { der -> UnsafeMutableBufferPointer<UInt8> in
-            let p = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: max(der.count, 1))
-            _ = p.initialize(from: der)
-            return p
-        }
-        defer { owned.forEach { $0.deallocate() } }
-        let pointers: [UnsafePointer<UInt8>?] = owned.map { UnsafePointer($0.baseAddress) }
-        let lengths = chain.map(\.count)
         response.withUnsafeBufferPointer { r in
-            pointers.withUnsafeBufferPointer { pp in
-                lengths.withUnsafeBufferPointer { lp in
-                    netstack_ocsp_check(r.baseAddress, r.count, pp.baseAddress, lp.baseAddress, chain.count, store.pointer, &out)
-                }
+            DERChain.withPointers(chain) { pointers, lengths, count in
+                netstack_ocsp_check(r.baseAddress, r.count, pointers, lengths, count, store.pointer, &out)
             }
         }
         let reason = withUnsafeBytes(of: &out.reason) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }

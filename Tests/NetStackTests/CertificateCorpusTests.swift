@@ -18,15 +18,7 @@ final class CertificateCorpusTests: XCTestCase {
     static func python() throws -> String {
         let env = ProcessInfo.processInfo.environment
         let python = env["NETSTACK_PYTHON"] ?? CLITests.root.path + "/.build-venv/bin/python"
-        let probe = Process()
-        probe.executableURL = URL(fileURLWithPath: python)
-        probe.arguments = ["-c", "import cryptography"]
-        probe.standardError = FileHandle.nullDevice
-        do {
-            try probe.run()
-            probe.waitUntilExit()
-        } catch {}
-        guard probe.terminationStatus == 0, !probe.isRunning else {
+        guard (try? runTool(python, ["-c", "import cryptography"]))?.0 == 0 else {
             let why = "no Python with `cryptography` at \(python): run scripts/bootstrap"
             if env["NETSTACK_REQUIRE_INTEROP"] == "1" { throw CLITests.Failure(why) }
             throw XCTSkip(why)
@@ -34,28 +26,14 @@ final class CertificateCorpusTests: XCTestCase {
         return python
     }
 
-    static func run(_ executable: String, _ args: [String]) throws -> (Int32, String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: executable)
-        p.arguments = args
-        p.currentDirectoryURL = CLITests.root
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = out
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
-    }
-
     func testCorpusAgreesWithTheStandardWhereverOpenSSLDoes() throws {
         let python = try Self.python()
         let dir = NSTemporaryDirectory() + "netstack-cert-corpus-\(getpid())"
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let (genStatus, genOut) = try Self.run(python, ["Tests/CertCorpus/generate.py", dir])
+        let (genStatus, genOut) = try runTool(python, ["Tests/CertCorpus/generate.py", dir], cwd: CLITests.root.path)
         XCTAssertEqual(genStatus, 0, genOut)
         let report = dir + "/results.json"
-        let (status, table) = try Self.run(python, ["Tests/CertCorpus/run.py", CLITests.buildDir + "/netstack", dir, "--json", report])
+        let (status, table) = try runTool(python, ["Tests/CertCorpus/run.py", CLITests.buildDir + "/netstack", dir, "--json", report], cwd: CLITests.root.path)
         print(table)
         XCTAssertEqual(status, 0, "netstack disagrees with the standard where openssl agrees:\n\(table)")
         let outcomes = try JSONDecoder().decode([Outcome].self, from: Data(contentsOf: URL(fileURLWithPath: report)))

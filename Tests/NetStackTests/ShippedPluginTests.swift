@@ -377,7 +377,9 @@ final class ShippedPluginTests: XCTestCase {
         let dir = NSTemporaryDirectory() + "netstack-crl-\(getpid())"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let httpPort = try ProxyTests.ProxyProcess.freePort()
+        let http = try StaticHTTPServer(directory: dir)
+        defer { http.stop() }
+        let httpPort = http.port
         func issue(_ name: String, crlPath: String) throws -> String {
             let ext = dir + "/\(name).ext"
             try "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1\ncrlDistributionPoints=URI:http://127.0.0.1:\(httpPort)/\(crlPath)\n"
@@ -394,14 +396,6 @@ final class ShippedPluginTests: XCTestCase {
         try TestPKI.openssl(["ca", "-config", lab.dir + "/inter.cnf", "-revoke", revoked])
         try TestPKI.openssl(["ca", "-config", lab.dir + "/inter.cnf", "-gencrl", "-out", dir + "/inter.crl.pem"])
         try TestPKI.openssl(["crl", "-in", dir + "/inter.crl.pem", "-outform", "DER", "-out", dir + "/inter.crl"])
-        let http = Process()
-        http.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        http.arguments = ["python3", "-m", "http.server", "\(httpPort)", "--bind", "127.0.0.1", "--directory", dir]
-        http.standardOutput = FileHandle.nullDevice
-        http.standardError = FileHandle.nullDevice
-        try http.run()
-        defer { http.terminate() }
-        try OpenSSLServer.waitForListener(httpPort)
         let servers = try [good, revoked, missing].map {
             try OpenSSLServer(cert: $0, key: $0.replacingOccurrences(of: ".pem", with: ".key"), chain: lab.path("inter"))
         }

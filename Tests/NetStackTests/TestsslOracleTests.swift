@@ -29,8 +29,9 @@ final class TestsslOracleTests: XCTestCase {
         let dir = NSTemporaryDirectory() + "netstack-testssl-\(getpid())"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let httpPort = try ProxyTests.ProxyProcess.freePort()
-        let crlURL = "http://127.0.0.1:\(httpPort)/inter.crl"
+        let http = try StaticHTTPServer(directory: dir)
+        defer { http.stop() }
+        let crlURL = http.url("inter.crl")
         func issue(_ name: String, san: String, crl: Bool = true, expired: Bool = false) throws -> (cert: String, key: String) {
             let ext = dir + "/\(name).ext"
             try ("basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=\(san)\n"
@@ -58,14 +59,6 @@ final class TestsslOracleTests: XCTestCase {
                                  "-CA", lab.path("inter"), "-issuer", lab.path("inter"), "-cert", c.cert, "-respout", out, "-ndays", "1"])
             return out
         }
-        let http = Process()
-        http.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        http.arguments = ["python3", "-m", "http.server", "\(httpPort)", "--bind", "127.0.0.1", "--directory", dir]
-        http.standardOutput = FileHandle.nullDevice
-        http.standardError = FileHandle.nullDevice
-        try http.run()
-        defer { http.terminate() }
-        try OpenSSLServer.waitForListener(httpPort)
 
         let inter = lab.path("inter")
         let cases: [(name: String, server: OpenSSLServer)] = [
