@@ -2,7 +2,7 @@
 -- reported as a table (or JSON/CSV), exit status by the worst finding (0 OK, 1 WARN, 2 FAIL,
 -- 3 a target could not be checked).
 -- Run: netstack run examples/cert-audit.lua -- [--ca CA.pem] [--crl CRL.pem] [--warn-days N]
---        [--format table|json|csv] TARGET...
+--        [--format table|json|csv|prometheus] [--lenient] [--no-crl-fetch] TARGET...
 --   TARGET is host[:port] (default port 443), [IPv6]:port, or a PEM/DER certificate file.
 -- The same as `netstack audit`, as a script you can change.
 local ns = require "netstack"
@@ -15,10 +15,12 @@ while i <= #args do
   elseif a == "--crl" then options.crl = { args[i + 1] }; i = i + 2
   elseif a == "--warn-days" then options.warnDays = tonumber(args[i + 1]); i = i + 2
   elseif a == "--format" then options.format = args[i + 1]; i = i + 2
+  elseif a == "--lenient" then options.strict = false; i = i + 1            -- no strict RFC 5280 / CA/B Forum check
+  elseif a == "--no-crl-fetch" then options.fetchCRL = false; i = i + 1
   else targets[#targets + 1] = a; i = i + 1 end
 end
 if #targets == 0 then
-  io.stderr:write("usage: netstack run examples/cert-audit.lua -- [--ca CA.pem] [--warn-days N] TARGET...\n")
+  io.stderr:write("usage: netstack run examples/cert-audit.lua -- [--ca CA.pem] [--warn-days N] [--lenient] [--no-crl-fetch] TARGET...\n")
   ns.exit(64)
   return
 end

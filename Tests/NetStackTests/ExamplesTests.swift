@@ -49,7 +49,9 @@ final class ExamplesTests: XCTestCase {
 
     func testCertAudit() throws {
         let lab = CertificateLab.shared
-        let files = try runNetstack(["run", "examples/cert-audit.lua", "--", "--ca", lab.path("root"), "--warn-days", "7", lab.path("leaf+inter"), lab.path("expired+inter")])
+        // --lenient: the lab's leaf is trusted but not strict-conformant (its CN is not a SAN).
+        let files = try runNetstack(["run", "examples/cert-audit.lua", "--", "--ca", lab.path("root"), "--warn-days", "7", "--lenient",
+                                     lab.path("leaf+inter"), lab.path("expired+inter")])
         XCTAssertEqual(files.status, 2, "an expired certificate fails the audit: " + files.out + files.err)
         XCTAssertTrue(files.out.contains("2 targets: 1 OK, 0 WARN, 1 FAIL, 0 ERROR"), files.out)
         XCTAssertTrue(files.out.contains("certificate expired"), files.out)
@@ -58,5 +60,8 @@ final class ExamplesTests: XCTestCase {
                                       "127.0.0.1:\(Servers.tls.port)"])
         XCTAssertEqual(server.status, 0, server.out + server.err)
         XCTAssertTrue(server.out.contains("1 targets: 1 OK"), server.out)
+        let strict = try runNetstack(["run", "examples/cert-audit.lua", "--", "--ca", lab.path("root"), "--warn-days", "7", lab.path("leaf+inter")])
+        XCTAssertEqual(strict.status, 2, "strict by default: " + strict.out)
+        XCTAssertTrue(strict.out.contains("not conformant (strict RFC 5280 / CA/B Forum): 2305807"), strict.out)
     }
 }
