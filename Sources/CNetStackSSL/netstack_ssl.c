@@ -84,14 +84,19 @@ static void set_result(netstack_verify_result *r, int error, const char *message
 /* ---- verification ----------------------------------------------------------------------- */
 
 static int effective_purpose(const netstack_verify_options *o) {
-    if (!o) return NETSTACK_PURPOSE_ANY;
-    if (o->purpose == NETSTACK_PURPOSE_SERVER || o->purpose == NETSTACK_PURPOSE_CLIENT) return o->purpose;
-    return o->purpose_tls_server ? NETSTACK_PURPOSE_SERVER : NETSTACK_PURPOSE_ANY;
+    if (o && (o->purpose == NETSTACK_PURPOSE_SERVER || o->purpose == NETSTACK_PURPOSE_CLIENT)) return o->purpose;
+    return NETSTACK_PURPOSE_ANY;
 }
 
-/* The options applied to a verification context (again for each path-building attempt). */
-static void configure(X509_STORE_CTX *ctx, const netstack_verify_options *o, X509 *leaf, int purpose, int strict) {
+/* The options (and CRLs given apart) applied to a verification context, again for each
+ * path-building attempt. */
+static void configure(X509_STORE_CTX *ctx, const netstack_verify_options *o, X509 *leaf, int purpose, int strict,
+                      STACK_OF(X509_CRL) *crls) {
     X509_VERIFY_PARAM *param = X509_STORE_CTX_get0_param(ctx);
+    if (crls) {
+        X509_STORE_CTX_set0_crls(ctx, crls);
+        X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL);
+    }
     if (!o) return;
     if (o->hostname && *o->hostname) X509_VERIFY_PARAM_set1_host(param, o->hostname, 0);
     if (o->ip && *o->ip) X509_VERIFY_PARAM_set1_ip_asc(param, o->ip);
@@ -166,18 +171,13 @@ static void verify_core(X509 *leaf, STACK_OF(X509) *untrusted, X509_STORE *store
     }
     int purpose = effective_purpose(o);
     int strict = o && o->strict;
-    configure(ctx, o, leaf, purpose, strict);
-    if (crls) {
-        X509_STORE_CTX_set0_crls(ctx, crls);
-        X509_VERIFY_PARAM_set_flags(X509_STORE_CTX_get0_param(ctx), X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL);
-        r->crl_checked = 1;
-    }
+    configure(ctx, o, leaf, purpose, strict, crls);
+    if (crls) r->crl_checked = 1;
     int err = X509_V_OK, depth = -1;
     X509 *about = NULL;
     char about_subject[256] = "";
     if (crls && (err = weak_crl_digest(crls, o->security_level)) != X509_V_OK) {
         set_result(r, err, "CRL signature digest algorithm too weak");
-        r->crl_checked = 1;
         X509_STORE_CTX_free(ctx);
         sk_X509_CRL_pop_free(crls, X509_CRL_free);
         return;
@@ -200,11 +200,7 @@ static void verify_core(X509 *leaf, STACK_OF(X509) *untrusted, X509_STORE *store
         if (attempt > 0) {
             X509_STORE_CTX_cleanup(ctx);
             if (!X509_STORE_CTX_init(ctx, store, leaf, work)) { err = NETSTACK_VERIFY_INTERNAL; break; }
-            configure(ctx, o, leaf, purpose, strict);
-            if (crls) {
-                X509_STORE_CTX_set0_crls(ctx, crls);
-                X509_VERIFY_PARAM_set_flags(X509_STORE_CTX_get0_param(ctx), X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL);
-            }
+            configure(ctx, o, leaf, purpose, strict, crls);
         } else {
             X509_STORE_CTX_set0_untrusted(ctx, work);
         }

@@ -296,6 +296,11 @@ final class StoreCache: @unchecked Sendable {
     private var entries: [[UInt8]: (store: CertificateStore, crl: Bool, used: UInt64)] = [:]
     private var clock: UInt64 = 0
 
+    /// The system store's identity: the variables OpenSSL reads it from.
+    static var systemStoreKey: String {
+        "system:\(ProcessEnvironment.get("SSL_CERT_FILE") ?? ""):\(ProcessEnvironment.get("SSL_CERT_DIR") ?? "")"
+    }
+
     func store(for ca: UnsafeRawBufferPointer?, type: CertificateBlobType) -> (CertificateStore, Bool)? {
         var key: [UInt8]
         if let ca = ca {
@@ -305,7 +310,7 @@ final class StoreCache: @unchecked Sendable {
             }
             key[32] = UInt8(truncatingIfNeeded: type.rawValue)
         } else {
-            key = Array("system:\(ProcessEnvironment.get("SSL_CERT_FILE") ?? ""):\(ProcessEnvironment.get("SSL_CERT_DIR") ?? "")".utf8)
+            key = Array(Self.systemStoreKey.utf8)
         }
         lock.lock()
         defer { lock.unlock() }

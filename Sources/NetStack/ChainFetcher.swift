@@ -182,9 +182,7 @@ final class StoreByFile: @unchecked Sendable {
     private var stores: [String: CertificateStore] = [:]
 
     func store(caFile: String?, caPath: String?) throws -> CertificateStore {
-        let key = caFile == nil && caPath == nil
-            ? "system:\(ProcessEnvironment.get("SSL_CERT_FILE") ?? ""):\(ProcessEnvironment.get("SSL_CERT_DIR") ?? "")"
-            : "file:\(caFile ?? ""):\(caPath ?? "")"
+        let key = caFile == nil && caPath == nil ? StoreCache.systemStoreKey : "file:\(caFile ?? ""):\(caPath ?? "")"
         lock.lock()
         defer { lock.unlock() }
         if let s = stores[key] { return s }

@@ -49,7 +49,6 @@ typedef struct {
     const char *email;        /* check against rfc822Name SANs / emailAddress (NULL: no check) */
     int64_t at_time;          /* verify as of this Unix time (0: now, unless has_time) */
     int has_time;             /* at_time is used even when 0 (1970-01-01T00:00:00Z) */
-    int purpose_tls_server;   /* require the TLS server purpose (same as purpose = SERVER) */
     int partial_chain;        /* accept a chain that ends at any trusted certificate */
     int purpose;              /* NETSTACK_PURPOSE_* (0: none) */
     int max_depth;            /* intermediates allowed below the anchor (< 0: OpenSSL's 100) */
