@@ -1,6 +1,8 @@
 #include "netstack_ssl.h"
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <limits.h>
 #include <string.h>
 #include <time.h>
 
@@ -9,8 +11,8 @@
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
 
-/* An OCSP response (RFC 6960) for the first certificate of a presented chain: a stapled one
- * (RFC 6066 8) or a fetched one. The responder's signature is checked against the chain and the
+/* An OCSP response (RFC 6960) for one certificate of a presented chain: a stapled one for the
+ * leaf (RFC 6066 8), or one fetched from a certificate's responder. The responder's signature is checked against the chain and the
  * store (the issuer itself, or a responder it delegated with id-kp-OCSPSigning), then the
  * response's validity window (five minutes of clock skew allowed). */
 
@@ -32,11 +34,13 @@ static void invalid(netstack_ocsp_result *out, const char *what) {
     }
 }
 
-/* The issuer of `leaf`: the next presented certificate that issued it, else one from the store. */
-static X509 *find_issuer(X509 *leaf, STACK_OF(X509) *chain, X509_STORE *store) {
-    for (int i = 1; i < sk_X509_num(chain); i++) {
+/* The issuer of chain certificate `index`: another presented certificate that issued it, else
+ * one from the store. */
+static X509 *find_issuer(int index, STACK_OF(X509) *chain, X509_STORE *store) {
+    X509 *leaf = sk_X509_value(chain, index);
+    for (int i = 0; i < sk_X509_num(chain); i++) {
         X509 *c = sk_X509_value(chain, i);
-        if (X509_check_issued(c, leaf) == X509_V_OK) { X509_up_ref(c); return c; }
+        if (i != index && X509_check_issued(c, leaf) == X509_V_OK) { X509_up_ref(c); return c; }
     }
     X509 *issuer = NULL;
     X509_STORE_CTX *ctx = X509_STORE_CTX_new();
@@ -47,22 +51,39 @@ static X509 *find_issuer(X509 *leaf, STACK_OF(X509) *chain, X509_STORE *store) {
     return issuer;
 }
 
+/* The presented certificates as a stack, or NULL if one does not parse. */
+static STACK_OF(X509) *parse_chain(const uint8_t *const *ders, const size_t *lengths, size_t count) {
+    STACK_OF(X509) *chain = sk_X509_new_null();
+    if (!chain) return NULL;
+    for (size_t i = 0; i < count; i++) {
+        const unsigned char *p = ders[i];
+        X509 *x = d2i_X509(NULL, &p, (long)lengths[i]);
+        if (!x || !sk_X509_push(chain, x)) {
+            X509_free(x);
+            sk_X509_pop_free(chain, X509_free);
+            return NULL;
+        }
+    }
+    return chain;
+}
+
 void netstack_ocsp_check(const uint8_t *response, size_t len, const uint8_t *const *ders, const size_t *lengths, size_t count,
                          netstack_store *store, netstack_ocsp_result *out) {
+    netstack_ocsp_check_at(response, len, ders, lengths, count, 0, store, out);
+}
+
+void netstack_ocsp_check_at(const uint8_t *response, size_t len, const uint8_t *const *ders, const size_t *lengths, size_t count,
+                            size_t index, netstack_store *store, netstack_ocsp_result *out) {
     memset(out, 0, sizeof *out);
     ERR_clear_error();
     OCSP_RESPONSE *resp = NULL;
     OCSP_BASICRESP *basic = NULL;
     OCSP_CERTID *id = NULL;
     X509 *issuer = NULL;
-    STACK_OF(X509) *chain = sk_X509_new_null();
-    if (!chain || count == 0 || !response || len == 0) { invalid(out, "no response or no certificate"); goto done; }
-    for (size_t i = 0; i < count; i++) {
-        const unsigned char *p = ders[i];
-        X509 *x = d2i_X509(NULL, &p, (long)lengths[i]);
-        if (!x) { invalid(out, "cannot parse a presented certificate"); goto done; }
-        sk_X509_push(chain, x);
-    }
+    STACK_OF(X509) *chain = NULL;
+    if (index >= count || count > INT_MAX || !response || len == 0 || len > LONG_MAX) { invalid(out, "no response or no such certificate"); goto done; }
+    chain = parse_chain(ders, lengths, count);
+    if (!chain) { invalid(out, "cannot parse a presented certificate"); goto done; }
     const unsigned char *p = response;
     resp = d2i_OCSP_RESPONSE(NULL, &p, (long)len);
     if (!resp) { invalid(out, "cannot parse the OCSP response"); goto done; }
@@ -76,8 +97,8 @@ void netstack_ocsp_check(const uint8_t *response, size_t len, const uint8_t *con
     basic = OCSP_response_get1_basic(resp);
     if (!basic) { invalid(out, "not a basic OCSP response"); goto done; }
     if (OCSP_basic_verify(basic, chain, (X509_STORE *)store, 0) <= 0) { invalid(out, "responder signature not trusted"); goto done; }
-    X509 *leaf = sk_X509_value(chain, 0);
-    issuer = find_issuer(leaf, chain, (X509_STORE *)store);
+    X509 *leaf = sk_X509_value(chain, (int)index);
+    issuer = find_issuer((int)index, chain, (X509_STORE *)store);
     if (!issuer) { invalid(out, "issuer of the certificate not found"); goto done; }
     id = OCSP_cert_to_id(NULL, leaf, issuer);
     int status = -1, reason = -1;
@@ -108,4 +129,46 @@ done:
     OCSP_RESPONSE_free(resp);
     if (chain) sk_X509_pop_free(chain, X509_free);
     ERR_clear_error();
+}
+
+int netstack_ocsp_request(const uint8_t *const *ders, const size_t *lengths, size_t count, size_t index, netstack_store *store,
+                          uint8_t **out, size_t *out_len, char *error, size_t error_size) {
+    *out = NULL;
+    *out_len = 0;
+    int ok = 0;
+    ERR_clear_error();
+    OCSP_REQUEST *req = NULL;
+    X509 *issuer = NULL;
+    STACK_OF(X509) *chain = NULL;
+    if (index >= count || count > INT_MAX) { snprintf(error, error_size, "no such certificate"); goto done; }
+    chain = parse_chain(ders, lengths, count);
+    if (!chain) { snprintf(error, error_size, "cannot parse a presented certificate"); goto done; }
+    issuer = find_issuer((int)index, chain, (X509_STORE *)store);
+    if (!issuer) { snprintf(error, error_size, "issuer of the certificate not found"); goto done; }
+    /* RFC 5019: SHA-1 CertID, one certificate, no nonce (responses are then cacheable). */
+    OCSP_CERTID *id = OCSP_cert_to_id(NULL, sk_X509_value(chain, (int)index), issuer);
+    req = OCSP_REQUEST_new();
+    if (!id || !req || !OCSP_request_add0_id(req, id)) {
+        OCSP_CERTID_free(id);
+        snprintf(error, error_size, "cannot build the OCSP request");
+        goto done;
+    }
+    unsigned char *der = NULL;
+    int n = i2d_OCSP_REQUEST(req, &der);
+    if (n <= 0) { snprintf(error, error_size, "cannot encode the OCSP request"); goto done; }
+    *out = malloc((size_t)n);
+    if (*out) {
+        memcpy(*out, der, (size_t)n);
+        *out_len = (size_t)n;
+        ok = 1;
+    } else {
+        snprintf(error, error_size, "out of memory");
+    }
+    OPENSSL_free(der);
+done:
+    OCSP_REQUEST_free(req);
+    X509_free(issuer);
+    if (chain) sk_X509_pop_free(chain, X509_free);
+    ERR_clear_error();
+    return ok;
 }

@@ -141,13 +141,14 @@ enum CertificateModule {
             port = Int(p)
         }
         var serverName: String?, caFile: String?, caPath: String?
-        var fetchCRLs = false
+        var fetchCRLs = false, fetchOCSP = false
         var timeout = 10_000
         if vm.type(at: 3) == LUA_TTABLE {
             vm.rawField(3, "serverName"); serverName = vm.string(at: -1); netstack_pop(vm.L, 1)
             vm.rawField(3, "caFile"); caFile = vm.string(at: -1); netstack_pop(vm.L, 1)
             vm.rawField(3, "caPath"); caPath = vm.string(at: -1); netstack_pop(vm.L, 1)
             vm.rawField(3, "crl"); fetchCRLs = lua_toboolean(vm.L, -1) != 0; netstack_pop(vm.L, 1)
+            vm.rawField(3, "ocsp"); fetchOCSP = lua_toboolean(vm.L, -1) != 0; netstack_pop(vm.L, 1)
             vm.rawField(3, "timeout")
             if vm.type(at: -1) > LUA_TNIL {
                 guard let t = vm.number(at: -1), t > 0, DurationArgument.milliseconds(t) != nil else {
@@ -162,6 +163,7 @@ enum CertificateModule {
         let fetch = { PresentedChain.fetch(host: hostName, port: port, serverName: serverName, timeoutMilliseconds: timeout, caFile: caFile, caPath: caPath) }
         guard let cb = callbackIndex else {
             if fetchCRLs { return vm.raise("bad argument #3 to 'fetchChain' (crl = true needs a callback)") }
+            if fetchOCSP { return vm.raise("bad argument #3 to 'fetchChain' (ocsp = true needs a callback)") }
             return pushFetch(vm, fetch())
         }
         guard !host.isFinished, !vm.closing else { return vm.raise("fetchChain: the run has ended") }
@@ -171,7 +173,7 @@ enum CertificateModule {
         let ref = vm.ref()
         host.pendingOperations += 1
         ChainFetcher.fetch(host: hostName, port: port, serverName: serverName, timeoutMilliseconds: timeout,
-                           caFile: caFile, caPath: caPath, fetchCRLs: fetchCRLs, on: host.eventLoop).whenSuccess { result in
+                           caFile: caFile, caPath: caPath, fetchCRLs: fetchCRLs, fetchOCSP: fetchOCSP, on: host.eventLoop).whenSuccess { result in
             host.pendingOperations -= 1
             // The run may have ended (netstack.exit) while the handshake ran.
             guard !vm.isClosed, !host.isFinished else { return }
@@ -307,6 +309,20 @@ enum CertificateModule {
                     lua_rawseti(L, -2, Int64(i + 1))
                 }
                 lua_setfield(L, -2, "crl")
+            }
+            if let list = chain.ocspFetched {
+                lua_createtable(L, Int32(list.count), 0)
+                for (i, c) in list.enumerated() {
+                    lua_createtable(L, 0, 6)
+                    lua_pushinteger(L, Int64(c.certificate)); lua_setfield(L, -2, "certificate")
+                    vm.pushString(c.url); lua_setfield(L, -2, "url")
+                    vm.pushString(c.status.rawValue); lua_setfield(L, -2, "status")
+                    vm.pushString(c.reason); lua_setfield(L, -2, "reason")
+                    if let d = c.nextUpdate { lua_pushinteger(L, Int64(d.timeIntervalSince1970)); lua_setfield(L, -2, "nextUpdate") }
+                    if let d = c.revokedAt { lua_pushinteger(L, Int64(d.timeIntervalSince1970)); lua_setfield(L, -2, "revokedAt") }
+                    lua_rawseti(L, -2, Int64(i + 1))
+                }
+                lua_setfield(L, -2, "ocspFetched")
             }
             return 1
         }

@@ -27,7 +27,7 @@ public struct CRLStatus: Sendable, Equatable {
 /// is checked against the CRL found there (the first http URL). CRLs are kept per URL for five
 /// minutes (at most 256 of them), and concurrent fetches of one URL share a request.
 public enum CRLCheck {
-    static let cache = CRLCache()
+    static let cache = FetchCache(lifetime: cacheSeconds)
     /// Most bytes read for one CRL.
     public static let maxBytes = 16 << 20
     /// How long a fetched CRL is reused.
@@ -38,7 +38,8 @@ public enum CRLCheck {
         var futures: [EventLoopFuture<CRLStatus>] = []
         for (i, info) in infos.enumerated() where i < ders.count && !info.isSelfSigned {
             guard let url = info.crlDistributionPoints.first(where: { $0.lowercased().hasPrefix("http://") }) else { continue }
-            futures.append(cache.fetch(url, timeout: timeout, on: loop).map { fetched -> CRLStatus in
+            let fetch = cache.fetch(url, on: loop) { HTTPFetch.get(url, timeout: timeout, maxBytes: maxBytes, on: loop) }
+            futures.append(fetch.map { fetched -> CRLStatus in
                 switch fetched {
                 case .failure(let f):
                     return CRLStatus(certificate: i + 1, url: url, status: .unavailable, reason: f.description, nextUpdate: nil)
@@ -65,37 +66,5 @@ public enum CRLCheck {
         }
         return CRLStatus(certificate: index + 1, url: url, status: status, reason: reason,
                          nextUpdate: out.next_update == 0 ? nil : Date(timeIntervalSince1970: Double(out.next_update)))
-    }
-}
-
-/// CRL bytes per URL, with their expiry, and the fetches in flight.
-final class CRLCache: @unchecked Sendable {
-    private let lock = NSLock()
-    private var entries: [String: (bytes: [UInt8], expires: Date)] = [:]
-    private var inFlight: [String: EventLoopFuture<Result<[UInt8], HTTPFetch.Failure>>] = [:]
-
-    func fetch(_ url: String, timeout: TimeAmount, on loop: EventLoop) -> EventLoopFuture<Result<[UInt8], HTTPFetch.Failure>> {
-        lock.lock()
-        if let e = entries[url], e.expires > Date() {
-            lock.unlock()
-            return loop.makeSucceededFuture(.success(e.bytes))
-        }
-        if let pending = inFlight[url] {
-            lock.unlock()
-            return pending.hop(to: loop)
-        }
-        let future = HTTPFetch.get(url, timeout: timeout, maxBytes: CRLCheck.maxBytes, on: loop)
-        inFlight[url] = future
-        lock.unlock()
-        future.whenSuccess { [self] result in
-            lock.lock()
-            inFlight[url] = nil
-            if case .success(let bytes) = result {
-                if entries.count >= 256 { entries.removeAll() }
-                entries[url] = (bytes, Date().addingTimeInterval(CRLCheck.cacheSeconds))
-            }
-            lock.unlock()
-        }
-        return future
     }
 }

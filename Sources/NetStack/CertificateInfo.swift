@@ -138,6 +138,8 @@ public struct PresentedChain: Sendable {
     public var stapledOCSP: OCSPStatus?
     /// Each certificate against the CRL of its distribution point (nil: not asked for).
     public var crlStatus: [CRLStatus]?
+    /// Each certificate as its OCSP responder answered (nil: not asked for).
+    public var ocspFetched: [OCSPFetchStatus]?
 
     public struct Failure: Error, Sendable, CustomStringConvertible {
         public var description: String
@@ -203,6 +205,6 @@ public struct PresentedChain: Sendable {
         }
         return .success(PresentedChain(host: host, port: port, tlsVersion: version, cipher: cipher,
                                        certificates: ders.compactMap { CertificateInfo(der: $0) }, verification: verification,
-                                       stapledOCSP: staple, crlStatus: nil))
+                                       stapledOCSP: staple, crlStatus: nil, ocspFetched: nil))
     }
 }

@@ -15,22 +15,28 @@ public enum ChainFetcher {
     /// Connects to `host:port`, shakes hands (SNI `serverName`, or `host` when it is a name, and a
     /// status request) and verifies the chain against `caFile`/`caPath` or the system store; with
     /// `fetchCRLs`, each certificate is also checked against the CRL of its distribution point
-    /// (`CRLCheck`, within the same timeout). The future never fails: DNS, refused, timeout and
-    /// handshake failures are `Failure` values.
+    /// (`CRLCheck`), and with `fetchOCSP` by asking its OCSP responder (`OCSPCheck`), both within
+    /// the same timeout and at once. The future never fails: DNS, refused, timeout and handshake
+    /// failures are `Failure` values.
     public static func fetch(host: String, port: Int, serverName: String? = nil, timeoutMilliseconds: Int = 10_000,
-                             caFile: String? = nil, caPath: String? = nil, fetchCRLs: Bool = false,
+                             caFile: String? = nil, caPath: String? = nil, fetchCRLs: Bool = false, fetchOCSP: Bool = false,
                              on loop: EventLoop) -> EventLoopFuture<Result<PresentedChain, PresentedChain.Failure>> {
         let chain = fetchChain(host: host, port: port, serverName: serverName, timeoutMilliseconds: timeoutMilliseconds,
                                caFile: caFile, caPath: caPath, on: loop)
-        guard fetchCRLs else { return chain }
+        guard fetchCRLs || fetchOCSP else { return chain }
         return chain.flatMap { result in
             guard case .success(var presented) = result, let store = try? stores.store(caFile: caFile, caPath: caPath) else {
                 return loop.makeSucceededFuture(result)
             }
             let ders = presented.certificates.map(\.der)
-            return CRLCheck.check(chain: ders, infos: presented.certificates, store: store,
-                                  timeout: .milliseconds(Int64(max(timeoutMilliseconds, 1))), on: loop).map { statuses in
-                presented.crlStatus = statuses
+            let timeout = TimeAmount.milliseconds(Int64(max(timeoutMilliseconds, 1)))
+            let crls = fetchCRLs ? CRLCheck.check(chain: ders, infos: presented.certificates, store: store, timeout: timeout, on: loop).map(Optional.some)
+                                 : loop.makeSucceededFuture(nil)
+            let ocsp = fetchOCSP ? OCSPCheck.check(chain: ders, infos: presented.certificates, store: store, timeout: timeout, on: loop).map(Optional.some)
+                                 : loop.makeSucceededFuture(nil)
+            return crls.and(ocsp).map { crl, ocsp in
+                presented.crlStatus = crl
+                presented.ocspFetched = ocsp
                 return .success(presented)
             }
         }

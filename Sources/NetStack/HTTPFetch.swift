@@ -3,8 +3,9 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 
-/// A plain-HTTP GET on an event loop, for CRL distribution points (RFC 5280 4.2.1.13 names them
-/// with http URLs): a 200 body of at most `maxBytes`, within `timeout`. No redirects, no TLS.
+/// Plain HTTP on an event loop, for CRL distribution points (RFC 5280 4.2.1.13 names them with
+/// http URLs; a GET) and OCSP responders (RFC 6960 A.1; a POST): a 200 body of at most
+/// `maxBytes`, within `timeout`. No redirects, no TLS.
 public enum HTTPFetch {
     public struct Failure: Error, Sendable, CustomStringConvertible {
         public var description: String
@@ -13,6 +14,17 @@ public enum HTTPFetch {
     /// The body of `url`, or why not. The future never fails.
     public static func get(_ url: String, timeout: TimeAmount, maxBytes: Int = 16 << 20,
                            on loop: EventLoop) -> EventLoopFuture<Result<[UInt8], Failure>> {
+        request(url, post: nil, timeout: timeout, maxBytes: maxBytes, on: loop)
+    }
+
+    /// The body of the answer to a POST of `body` (with its content type) to `url`, or why not.
+    public static func post(_ url: String, body: [UInt8], contentType: String, timeout: TimeAmount, maxBytes: Int = 16 << 20,
+                            on loop: EventLoop) -> EventLoopFuture<Result<[UInt8], Failure>> {
+        request(url, post: (body, contentType), timeout: timeout, maxBytes: maxBytes, on: loop)
+    }
+
+    private static func request(_ url: String, post: (body: [UInt8], contentType: String)?, timeout: TimeAmount, maxBytes: Int,
+                                on loop: EventLoop) -> EventLoopFuture<Result<[UInt8], Failure>> {
         guard let target = Target(url) else {
             return loop.makeSucceededFuture(.failure(Failure(description: "not an http:// URL: \(url)")))
         }
@@ -31,11 +43,18 @@ public enum HTTPFetch {
                 case .failure(let error):
                     handler.fail(ChainFetcher.describe(error, host: target.host, port: target.port))
                 case .success(let channel):
-                    var head = HTTPRequestHead(version: .http1_1, method: .GET, uri: target.path)
+                    var head = HTTPRequestHead(version: .http1_1, method: post == nil ? .GET : .POST, uri: target.path)
                     head.headers.add(name: "Host", value: target.hostHeader)
                     head.headers.add(name: "User-Agent", value: "netstack/\(NetStackVersion.string)")
                     head.headers.add(name: "Connection", value: "close")
+                    if let post = post {
+                        head.headers.add(name: "Content-Type", value: post.contentType)
+                        head.headers.add(name: "Content-Length", value: String(post.body.count))
+                    }
                     channel.write(HTTPClientRequestPart.head(head), promise: nil)
+                    if let post = post {
+                        channel.write(HTTPClientRequestPart.body(.byteBuffer(channel.allocator.buffer(bytes: post.body))), promise: nil)
+                    }
                     channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
                 }
             }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import NetStack
 import NetStackLoad
 
 struct Audit: ParsableCommand {
@@ -14,7 +15,11 @@ struct Audit: ParsableCommand {
         (order, duplicates), the stapled OCSP response (revoked: FAIL; missing for a must-staple \
         certificate: FAIL), TLS below 1.2, embedded SCTs, revocation from the CRLs at the \
         certificates' http distribution points (fetched within --timeout, kept five minutes; \
-        --no-crl-fetch skips it), and from --crl files.
+        --no-crl-fetch skips it), from --crl files, and with --ocsp from each certificate's OCSP \
+        responder (http, within --timeout, answers kept five minutes).
+        The verification knobs are verify's: --untrusted, --at (also the time expiry is judged \
+        at), --purpose (default server), --max-depth, --security-level, --partial-chain, \
+        --hostname, --email.
         Exit status (Nagios style): 0 all OK, 1 a WARN, 2 a FAIL, 3 a target could not be \
         checked (and no FAIL); 64 for bad usage.
         """
@@ -24,6 +29,16 @@ struct Audit: ParsableCommand {
     @Option(name: .customLong("targets"), help: "A file with one target per line (# comments).") var targetsFile: String?
     @Option(help: "PEM file of trusted CAs (default: the system store).") var ca: String?
     @Option(help: "PEM CRL file (repeatable); turns on revocation checks.") var crl: [String] = []
+    @Option(help: "Intermediates (PEM or DER) to build chains with, apart from what servers send (repeatable); an incomplete chain is then a WARN.")
+    var untrusted: [String] = []
+    @Option(help: "Verify and judge expiry as of this Unix time instead of now.") var at: Double?
+    @Option(help: "Purpose the leaf must allow: any, server or client.") var purpose: String = "server"
+    @Option(help: "Most intermediates between a leaf and its trust anchor (0-100).") var maxDepth: Int?
+    @Option(help: "Minimum security level 0-5 for the trust verdict (the strict check uses 2 unless this is given).") var securityLevel: Int?
+    @Flag(help: "Accept a chain that ends at any certificate of --ca, not only at a self-signed root.") var partialChain = false
+    @Option(help: "Check this name (and send it as SNI) instead of each target's host; for files, the name to check.") var hostname: String?
+    @Option(help: "Also check this e-mail address against each leaf.") var email: String?
+    @Flag(name: .customLong("ocsp"), help: "Ask each certificate's OCSP responder (http, within --timeout).") var fetchOCSP = false
     @Option(help: "Warn when a certificate expires within this many days.") var warnDays: Double = 30
     @Option(help: "Minimum RSA/DSA key size.") var minRsaBits: Int = 2048
     @Option(help: "Targets checked at once.") var concurrency: Int = 8
@@ -36,6 +51,30 @@ struct Audit: ParsableCommand {
     var segment: String?
     @Option(help: "Run id written into the JSON report (segments of one audit share it).") var runID: String?
     @OptionGroup(title: "Plugins") var flags: PluginFlags
+
+    func validate() throws {
+        if let t = at, !CertificateVerificationOptions.validTimeRange.contains(t) {
+            throw ValidationError("--at: Unix seconds from -62135596800 to 253402300799 expected, got \(t)")
+        }
+        if CertificatePurpose(rawValue: purpose) == nil {
+            throw ValidationError("--purpose: any, server or client expected, got '\(purpose)'")
+        }
+        if let d = maxDepth, !CertificateVerificationOptions.depthRange.contains(d) {
+            throw ValidationError("--max-depth: 0 to 100 expected, got \(d)")
+        }
+        if let l = securityLevel, !CertificateVerificationOptions.securityLevelRange.contains(l) {
+            throw ValidationError("--security-level: 0 to 5 expected, got \(l)")
+        }
+        for (name, value) in [("--hostname", hostname), ("--email", email)] {
+            if let v = value, v.isEmpty || v.contains(",") || v.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) {
+                throw ValidationError("\(name): a name without commas or control characters expected")
+            }
+        }
+        for path in untrusted + crl + [ca].compactMap({ $0 }) {
+            if path.contains(",") { throw ValidationError("file names with commas are not supported: '\(path)'") }
+            if !FileManager.default.isReadableFile(atPath: path) { throw ValidationError("cannot read '\(path)'") }
+        }
+    }
 
     func run() throws {
         raiseOpenFileLimit()
@@ -73,6 +112,15 @@ struct Audit: ParsableCommand {
                        "audit.strict=\(!lenient)", "audit.fetchCRL=\(!noCRLFetch)"]
         if let ca = ca { options.append("audit.ca=\(ca)") }
         if !crl.isEmpty { options.append("audit.crl=\(crl.joined(separator: ","))") }
+        if !untrusted.isEmpty { options.append("audit.untrusted=\(untrusted.joined(separator: ","))") }
+        if let t = at { options.append("audit.at=\(t)") }
+        options.append("audit.purpose=\(purpose)")
+        if let d = maxDepth { options.append("audit.maxDepth=\(d)") }
+        if let l = securityLevel { options.append("audit.securityLevel=\(l)") }
+        if partialChain { options.append("audit.partialChain=true") }
+        if let h = hostname { options.append("audit.hostname=\(h)") }
+        if let e = email { options.append("audit.email=\(e)") }
+        if fetchOCSP { options.append("audit.fetchOCSP=true") }
         if segment != nil { options.append("audit.segment=\(seg)") }
         if let id = runID { options.append("audit.run=\(id)") }
         f.pluginOptions = options + f.pluginOptions

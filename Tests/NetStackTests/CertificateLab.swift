@@ -139,6 +139,7 @@ final class CertificateLab {
 
         try der("leaf.der", from: "leaf")
         try der("root.der", from: "root")
+        try der("inter.der", from: "inter")
         try concat("leaf+inter", ["leaf", "inter"])
         try concat("revoked+inter", ["revoked", "inter"])
         try concat("expired+inter", ["expired", "inter"])

@@ -263,11 +263,13 @@ final class ShippedPluginTests: XCTestCase {
         XCTAssertTrue(rows[0].hasPrefix("status,target,host,port,subject"), csv.out)
         XCTAssertTrue(rows[1].hasPrefix("FAIL,127.0.0.1:\(servers[3].port),127.0.0.1,\(servers[3].port),CN=audit-wronghost"), csv.out)
 
-        // The progress line (on by default only on a terminal for more than 3 targets).
+        // The progress bar (on by default only on a terminal for more than 3 targets): drawn at
+        // the start and at the end (and at most ten times a second between), then cleared.
         let progress = try runNetstack(["audit", "--ca", pki.caCertificate, "--progress", "on", targets[0], targets[1]])
-        XCTAssertTrue(progress.err.contains("\r\u{1B}[Kaudit: 1/2 done, 1 running"), progress.err.debugDescription)
-        XCTAssertTrue(progress.err.contains("audit: 2/2 done, 0 running"), progress.err.debugDescription)
-        XCTAssertFalse(okOnly.err.contains("audit:"), "no progress line when stderr is not a terminal")
+        XCTAssertTrue(progress.err.hasPrefix("\r\u{1B}[Kaudit [" + String(repeating: "-", count: 30) + "] 0/2, 0 running"), progress.err.debugDescription)
+        XCTAssertTrue(progress.err.contains("\r\u{1B}[Kaudit [" + String(repeating: "#", count: 30) + "] 2/2, 0 running\r\u{1B}[K"),
+                      progress.err.debugDescription)
+        XCTAssertFalse(okOnly.err.contains("audit ["), "no progress bar when stderr is not a terminal")
 
         // Usage errors.
         XCTAssertEqual(try runNetstack(["audit"]).status, 64)

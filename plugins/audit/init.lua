@@ -97,6 +97,22 @@ return {
   options = {
     ca = { type = "string", help = "PEM file of trusted CAs (default: the system trust store)" },
     crl = { type = "list", default = {}, help = "PEM CRL files; revocation is checked when given" },
+    untrusted = { type = "list", default = {},
+                  help = "PEM or DER files of intermediates to build chains with, apart from what servers send (an incomplete chain is then a WARN)" },
+    at = { type = "number", check = function(v) return v >= -62135596800 and v <= 253402300799, "Unix seconds from -62135596800 to 253402300799" end,
+           help = "verify and judge expiry as of this Unix time instead of now" },
+    purpose = { type = "string", default = "server",
+                check = function(v) return v == "any" or v == "server" or v == "client", "any, server or client" end,
+                help = "the purpose the leaf must allow (any, server, client)" },
+    maxDepth = { type = "integer", check = function(v) return v >= 0 and v <= 100, "0 to 100" end,
+                 help = "most intermediates between a leaf and its trust anchor" },
+    securityLevel = { type = "integer", check = function(v) return v >= 0 and v <= 5, "0 to 5" end,
+                      help = "minimum security level for the trust verdict (the strict check uses 2 unless this is given)" },
+    partialChain = { type = "boolean", default = false, help = "a chain may end at any certificate of ca, not only a self-signed root" },
+    hostname = { type = "string", help = "check this name (and send it as SNI) instead of each target's host; for files, the name to check" },
+    email = { type = "string", help = "also check this e-mail address against each leaf" },
+    fetchOCSP = { type = "boolean", default = false,
+                  help = "ask each certificate's OCSP responder (authority information access, http) within timeout; answers kept five minutes" },
     warnDays = { type = "number", default = 30, help = "WARN when a certificate expires within this many days" },
     minRSABits = { type = "integer", default = 2048, help = "RSA/DSA keys below this are FAIL" },
     concurrency = { type = "integer", default = 8, check = function(v) return v >= 1, "must be at least 1" end,
@@ -123,6 +139,15 @@ return {
     if opts.ca then
       caData = assert(readFile(opts.ca))
     end
+    -- Intermediates given apart, as one PEM text (DER files are converted).
+    local untrustedData
+    for _, path in ipairs(opts.untrusted) do
+      local data, err = readFile(path)
+      if not data then error("cannot read " .. path .. ": " .. tostring(err), 0) end
+      local certs = ns.inspect(data)
+      if not certs or #certs == 0 then error(path .. " holds no certificate", 0) end
+      for _, c in ipairs(certs) do untrustedData = (untrustedData or "") .. c.pem end
+    end
     if #opts.crl > 0 then
       -- CRLs go with the CAs; without --ca, the system bundle is read so the CRLs can join it.
       if not caData then
@@ -138,13 +163,23 @@ return {
     end
     local finalStatus = nil
 
+    --- The verifier's options (the knobs given to the audit) with `extra` on top (false removes one).
+    local function verifyOptions(extra)
+      local o = { ca = caData, purpose = opts.purpose, time = opts.at, maxDepth = opts.maxDepth, securityLevel = opts.securityLevel,
+                  untrusted = untrustedData, email = opts.email, partialChain = opts.partialChain or nil }
+      for k, v in pairs(extra or {}) do
+        if v == false then o[k] = nil else o[k] = v end
+      end
+      return o
+    end
+
     --- Findings for a chain (list of inspected certificates, leaf first); `fetched` is what
     --- fetchChain returned for a server (nil for a file).
     local function assess(result, chain, target, fetched)
       local leaf = chain[1]
       local pem = {}
       for i, c in ipairs(chain) do pem[i] = c.pem end
-      local v = ns.verify(table.concat(pem), { ca = caData, purpose = "server" })
+      local v = ns.verify(table.concat(pem), verifyOptions())
       result.verifyCode, result.verifyMeaning, result.crlChecked = v.code, v.meaning, v.crlChecked
       local function add(sev, message)
         result.findings[#result.findings + 1] = { severity = sev, message = message }
@@ -158,8 +193,15 @@ return {
           and string.format(" (the chain ends at %s, whose issuer is not sent)", last.commonName or last.subject) or ""
         add("FAIL", string.format("untrusted: %d %s%s%s", v.code, v.meaning, v.subject and (" (" .. v.subject .. ")") or "", incomplete))
       end
+      if v.code == 0 and untrustedData then
+        local alone = ns.verify(table.concat(pem), verifyOptions({ untrusted = false }))
+        if alone.code == 2305020 or alone.code == 2305002 then
+          add("WARN", string.format("chain incomplete: trusted only with the --untrusted certificates (%s is not sent)",
+              alone.subject or ("the issuer of " .. (chain[#chain].commonName or chain[#chain].subject))))
+        end
+      end
       if v.code == 0 and opts.strict then
-        local s = ns.verify(table.concat(pem), { ca = caData, strict = true })
+        local s = ns.verify(table.concat(pem), verifyOptions({ strict = true, securityLevel = opts.securityLevel or 2 }))
         if not s.ok and not WEAK_CODES[s.code] then
           add("FAIL", string.format("not conformant (strict RFC 5280 / CA/B Forum): %d %s%s", s.code, s.reason,
               s.subject and string.format(" at depth %d (%s)", s.depth or 0, s.subject) or ""))
@@ -218,13 +260,42 @@ return {
         end
         if #result.crl == 0 then result.crl = ns.json.emptyArray end
       end
-      if target.kind == "host" and not matchesHost(leaf, target.host, target.ip) then
+      if fetched and fetched.ocspFetched then
+        result.ocsp = {}
+        for _, c in ipairs(fetched.ocspFetched) do
+          result.ocsp[#result.ocsp + 1] = { certificate = c.certificate, url = c.url, status = c.status }
+          local which = c.certificate == 1 and "certificate" or ("chain certificate " .. c.certificate)
+          if c.status == "revoked" then
+            add("FAIL", string.format("%s revoked (OCSP responder %s: %s%s)", which, c.url, c.reason,
+                c.revokedAt and (", since " .. os.date("!%Y-%m-%d", c.revokedAt)) or ""))
+          elseif c.status == "unknown" then
+            add("WARN", string.format("OCSP responder %s does not know %s", c.url, which))
+          elseif c.status == "invalid" then
+            add("WARN", string.format("OCSP response from %s for %s: %s", c.url, which, c.reason))
+          elseif c.status == "unavailable" then
+            add("WARN", string.format("OCSP responder %s for %s not reached: %s", c.url, which, c.reason))
+          else
+            add("INFO", string.format("%s not revoked (OCSP responder %s%s)", which, c.url,
+                c.nextUpdate and (", next update " .. os.date("!%Y-%m-%d %H:%M", c.nextUpdate)) or ""))
+          end
+        end
+        if #result.ocsp == 0 then
+          result.ocsp = ns.json.emptyArray
+          add("INFO", "no OCSP responder named (authority information access)")
+        end
+      end
+      local name = opts.hostname or (target.kind == "host" and target.host)
+      local nameIsIP = opts.hostname and (opts.hostname:match("^%d+%.%d+%.%d+%.%d+$") ~= nil or opts.hostname:find(":") ~= nil)
+        or (not opts.hostname and target.ip)
+      if name and not matchesHost(leaf, name, nameIsIP) then
         local names = {}
         for _, n in ipairs(leaf.dns or {}) do names[#names + 1] = n end
         for _, n in ipairs(leaf.ip or {}) do names[#names + 1] = n end
-        add("FAIL", string.format("hostname mismatch: %s not in [%s]", target.host, table.concat(names, ", ")))
+        add("FAIL", string.format("hostname mismatch: %s not in [%s]", name, table.concat(names, ", ")))
       end
-      local now = os.time()
+      -- Expiry as of --at (or now): daysLeft is recomputed from notAfter.
+      local now = opts.at or os.time()
+      for _, c in ipairs(chain) do c.daysLeft = (c.notAfter - now) / 86400 end
       for i, c in ipairs(chain) do
         local which = i == 1 and "certificate" or ("chain certificate " .. i .. " (" .. (c.commonName or c.subject) .. ")")
         if c.notBefore > now then
@@ -349,10 +420,19 @@ return {
       local results, nextIndex, running, finished = {}, 1, 0, 0
       local total = #targets
       local showProgress = opts.progress == "on" or (opts.progress == "auto" and ctx.tty.stderr and total > 3)
+      local drawnAt = -1
+      --- A bar on stderr, redrawn at most ten times a second: "audit [#####-----] 512/1000, 8 running".
       local function progress(final)
         if not showProgress then return end
-        if final then io.stderr:write("\r\27[K") return end
-        io.stderr:write(string.format("\r\27[Kaudit: %d/%d done, %d running", finished, total, running))
+        if final then io.stderr:write("\r\27[K") io.stderr:flush() return end
+        local t = ns.now()
+        if t - drawnAt < 0.1 and finished > 0 and finished < total then return end
+        drawnAt = t
+        local width = 30
+        local filled = total > 0 and math.floor(width * finished / total) or width
+        io.stderr:write(string.format("\r\27[Kaudit [%s%s] %d/%d, %d running", string.rep("#", filled), string.rep("-", width - filled),
+            finished, total, running))
+        io.stderr:flush()
       end
       local launch
       local function complete()
@@ -393,8 +473,8 @@ return {
           else
             result.host, result.port = target.host, target.port
             -- The trust anchors also check the stapled OCSP response's signature.
-            ns.fetchChain(target.host, target.port, { timeout = opts.timeout, serverName = not target.ip and target.host or nil,
-                                                      caFile = opts.ca, crl = opts.fetchCRL },
+            ns.fetchChain(target.host, target.port, { timeout = opts.timeout, serverName = opts.hostname or (not target.ip and target.host or nil),
+                                                      caFile = opts.ca, crl = opts.fetchCRL, ocsp = opts.fetchOCSP },
               function(chain, ferr)
                 if not chain then
                   result.status = "ERROR"
@@ -444,6 +524,11 @@ return {
     end
     for _, path in ipairs(opts.crl) do
       if not readFile(path) then return false, "cannot read CRL " .. path end
+    end
+    for _, path in ipairs(opts.untrusted) do
+      local data = readFile(path)
+      if not data then return false, "cannot read " .. path end
+      if not ns.inspect(data) then return false, path .. " holds no certificate" end
     end
     return true, string.format("trust: %s; CRLs: %d; warn within %g days", opts.ca or "system store", #opts.crl, opts.warnDays)
   end,

@@ -142,6 +142,13 @@ typedef struct {
  * the chain and `store`, the answer for the leaf, the validity window. */
 void netstack_ocsp_check(const uint8_t *response, size_t len, const uint8_t *const *ders, const size_t *lengths, size_t count,
                          netstack_store *store, netstack_ocsp_result *out);
+/* The same for certificate `index` of `ders` (its issuer: another of `ders`, else from `store`). */
+void netstack_ocsp_check_at(const uint8_t *response, size_t len, const uint8_t *const *ders, const size_t *lengths, size_t count,
+                            size_t index, netstack_store *store, netstack_ocsp_result *out);
+/* An OCSP request (DER, RFC 5019 profile: SHA-1 CertID, no nonce) for certificate `index` of
+ * `ders`. Returns 1 with *out malloc'ed (free with netstack_free), or 0 with `error`. */
+int netstack_ocsp_request(const uint8_t *const *ders, const size_t *lengths, size_t count, size_t index, netstack_store *store,
+                          uint8_t **out, size_t *out_len, char *error, size_t error_size);
 
 /* Connects to host:port (getaddrinfo, every address in turn), sends SNI `sni` (NULL: none) and a
  * certificate status request, and completes a handshake without verifying anything, within
