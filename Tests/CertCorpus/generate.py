@@ -4,7 +4,8 @@ standard requires and the section it comes from.
 
     generate.py OUTDIR
 
-writes OUTDIR/cases.json (a list of cases) and, per case, OUTDIR/NAME/{leaf,untrusted,roots,crls}.pem.
+writes OUTDIR/cases.json (a list of cases), OUTDIR/manifest.tsv (the same for the Lua and C runners)
+and, per case, OUTDIR/NAME/{leaf,untrusted,roots,crls}.pem.
 Every case is verified as of TIME (below), for the TLS server purpose, with the case's host name
 (when it has one). Keys are made once per run and shared by cases; everything else is fresh.
 Needs the `cryptography` package (PyPI)."""
@@ -731,6 +732,12 @@ def main():
         manifest.append(entry)
     with open(os.path.join(out, "cases.json"), "w") as f:
         json.dump(manifest, f, indent=1)
+    # The same for the Lua and C runners (verify_corpus.lua, verify_corpus.c): one case per line,
+    # name, time, hostname, ip ("-" for none), untrusted and crls (0 or 1), tab-separated.
+    with open(os.path.join(out, "manifest.tsv"), "w") as f:
+        for e in manifest:
+            f.write("\t".join([e["name"], str(e["time"]), e.get("hostname", "-"), e.get("ip", "-"),
+                               "1" if e["untrusted"] else "0", "1" if e["crls"] else "0"]) + "\n")
     print("%d cases in %s" % (len(manifest), out))
 
 

@@ -12,7 +12,7 @@ final class CABITests: XCTestCase {
     }
 
     /// Where libswiftCore.so lives (next to the `swift` found on PATH).
-    func swiftRuntimeDirectory() throws -> String {
+    static func swiftRuntimeDirectory() throws -> String {
         for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":") {
             let candidate = "\(dir)/swift"
             if FileManager.default.isExecutableFile(atPath: candidate) {
@@ -50,31 +50,37 @@ final class CABITests: XCTestCase {
         try run("env", ["-u", "NETSTACK_PLUGIN_PATH", "HOME=/nonexistent", prefix + "/bin/netstack", "plugins", "--json"], cwd: "/")
     }
 
-    func testDocumentedABIFromCAndCxx() throws {
+    /// The compilers (C99 and C++17) and the flags that build `source` against the documented
+    /// headers and libnetstack-c.so; under a sanitizer, the toolchain's clang with the same one.
+    static func cBuilds(_ source: String) throws -> (compilers: [(String, [String])], common: [String]) {
         let lib = CLITests.buildDir
         guard FileManager.default.fileExists(atPath: lib + "/libnetstack-c.so") else {
             throw CLITests.Failure("\(lib)/libnetstack-c.so is missing: run `swift build` first (scripts/test does)")
         }
         let runtime = try swiftRuntimeDirectory()
-        let expiredServer = try expiredTLSServer("c-expired")
-        defer { expiredServer.stop() }
-        let lab = CertificateLab.shared
-        let common = ["-Wall", "-Wextra", "-Werror", "-pedantic", "-I", "Sources/CNetStackABI/include", "Tests/CABI/abi_test.c",
+        var common = ["-Wall", "-Wextra", "-Werror", "-pedantic", "-I", "Sources/CNetStackABI/include", source,
                       "-L", lib, "-lnetstack-c", "-Wl,-rpath,\(lib)", "-Wl,-rpath,\(runtime)"]
         // Under a sanitizer the library carries its runtime: the program is built with the same
         // sanitizer by the toolchain's clang, so that runtime is loaded first.
         var compilers = [("cc", ["-std=c99"]), ("c++", ["-std=c++17", "-x", "c++"])]
-        var linkExtra: [String] = []
         if let san = CLITests.sanitizer {
             let clang = URL(fileURLWithPath: runtime).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
                 .appendingPathComponent("bin/clang").path
             compilers = [(clang, ["-std=c99", "-fsanitize=\(san)", "-g"]), (clang + "++", ["-std=c++17", "-x", "c++", "-fsanitize=\(san)", "-g"])]
             // ThreadSanitizer's runtime intercepts libdispatch: the program links it (and its blocks runtime).
-            if san == "thread" { linkExtra = ["-L", runtime, "-ldispatch", "-lBlocksRuntime"] }
+            if san == "thread" { common += ["-L", runtime, "-ldispatch", "-lBlocksRuntime"] }
         }
+        return (compilers, common)
+    }
+
+    func testDocumentedABIFromCAndCxx() throws {
+        let (compilers, common) = try Self.cBuilds("Tests/CABI/abi_test.c")
+        let expiredServer = try expiredTLSServer("c-expired")
+        defer { expiredServer.stop() }
+        let lab = CertificateLab.shared
         for (compiler, flags) in compilers {
             let binary = NSTemporaryDirectory() + "abi_test_\(compiler.hasSuffix("++") ? "cxx" : "c")_\(getpid())"
-            let (status, output) = try run(compiler, flags + common + linkExtra + ["-o", binary])
+            let (status, output) = try run(compiler, flags + common + ["-o", binary])
             XCTAssertEqual(status, 0, "\(compiler) failed:\n\(output)")
             guard status == 0 else { continue }
             let (rc, text) = try run(binary, [Servers.plain.url, Servers.tls.url, expiredServer.url, lab.dir],
@@ -101,7 +107,7 @@ final class CABITests: XCTestCase {
         try? FileManager.default.createDirectory(atPath: lib, withIntermediateDirectories: true)
         let (src, srcOut) = try run("objcopy", ["--strip-debug", CLITests.buildDir + "/libnetstack-c.so", lib + "/libnetstack-c.so"])
         XCTAssertEqual(src, 0, srcOut)
-        let runtime = try swiftRuntimeDirectory()
+        let runtime = try Self.swiftRuntimeDirectory()
         let expiredServer = try expiredTLSServer("c-expired-vg")
         defer { expiredServer.stop() }
         let binary = NSTemporaryDirectory() + "abi_test_vg_\(getpid())"

@@ -26,12 +26,37 @@ final class CertificateCorpusTests: XCTestCase {
         return python
     }
 
+    /// The corpus, generated once for the class (removed when the class's tests end).
+    static var corpusDir: String?
+    static func corpus() throws -> String {
+        if let dir = corpusDir { return dir }
+        let python = try python()
+        let dir = NSTemporaryDirectory() + "netstack-cert-corpus-\(getpid())"
+        let (status, out) = try runTool(python, ["Tests/CertCorpus/generate.py", dir], cwd: CLITests.root.path)
+        guard status == 0 else { throw CLITests.Failure("generate.py: \(out.suffix(2000))") }
+        corpusDir = dir
+        return dir
+    }
+
+    override class func tearDown() {
+        if let dir = corpusDir { try? FileManager.default.removeItem(atPath: dir) }
+        corpusDir = nil
+        super.tearDown()
+    }
+
+    /// "NAME CODE" lines as a dictionary.
+    static func codes(_ text: String) -> [String: Int] {
+        var out: [String: Int] = [:]
+        for line in text.split(separator: "\n") {
+            let parts = line.split(separator: " ")
+            if parts.count == 2, let code = Int(parts[1]) { out[String(parts[0])] = code }
+        }
+        return out
+    }
+
     func testCorpusAgreesWithTheStandardWhereverOpenSSLDoes() throws {
         let python = try Self.python()
-        let dir = NSTemporaryDirectory() + "netstack-cert-corpus-\(getpid())"
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let (genStatus, genOut) = try runTool(python, ["Tests/CertCorpus/generate.py", dir], cwd: CLITests.root.path)
-        XCTAssertEqual(genStatus, 0, genOut)
+        let dir = try Self.corpus()
         let report = dir + "/results.json"
         let (status, table) = try runTool(python, ["Tests/CertCorpus/run.py", CLITests.buildDir + "/netstack", dir, "--json", report], cwd: CLITests.root.path)
         print(table)
@@ -49,6 +74,71 @@ final class CertificateCorpusTests: XCTestCase {
             XCTAssertTrue(codes.contains(Int(check.code)), "no corpus case gives \(check.code) (\(check.meaning))")
         }
         XCTAssertGreaterThanOrEqual(Set(outcomes.map(\.category)).count, 12, "categories")
+    }
+
+    /// Every case through Lua (`ns.verify` with `strict = true`) and through C
+    /// (`NetStack_VerifyCertificationEx` with NETSTACK_VERIFY_STRICT, the server purpose and
+    /// level 2) gives the code `netstack verify --strict` gives: every strict code and knob the
+    /// corpus reaches is then produced from all three.
+    func testLuaAndCGiveTheCLIsCodeOnEveryCase() throws {
+        let dir = try Self.corpus()
+        final class Codes: @unchecked Sendable { var byName: [String: Int] = [:] }
+        let collected = Codes()
+        let manifest = try String(contentsOfFile: dir + "/manifest.tsv", encoding: .utf8)
+        let lines = manifest.split(separator: "\n").map { $0.split(separator: "\t", omittingEmptySubsequences: false).map(String.init) }
+        XCTAssertGreaterThanOrEqual(lines.count, 150)
+        // The CLI's codes, four at a time.
+        let queue = DispatchQueue(label: "cli", attributes: .concurrent)
+        let lock = NSLock()
+        let group = DispatchGroup()
+        let gate = DispatchSemaphore(value: 4)
+        for f in lines where f.count == 6 {
+            gate.wait()
+            group.enter()
+            queue.async {
+                defer { gate.signal(); group.leave() }
+                let d = dir + "/" + f[0] + "/"
+                var args = ["verify", "--strict", "--json", "--at", f[1], "--ca", d + "roots.pem"]
+                if f[2] != "-" { args += ["--hostname", f[2]] }
+                if f[3] != "-" { args += ["--ip", f[3]] }
+                if f[4] == "1" { args += ["--untrusted", d + "untrusted.pem"] }
+                if f[5] == "1" { args += ["--crl", d + "crls.pem"] }
+                let r = try? runNetstack(args + [d + "leaf.pem"], timeout: 60)
+                let code = (try? JSONSerialization.jsonObject(with: Data((r?.out ?? "").utf8)) as? [String: Any])?["code"] as? Int
+                lock.lock(); collected.byName[f[0]] = code ?? -1; lock.unlock()
+            }
+        }
+        group.wait()
+        let cli = collected.byName
+        XCTAssertEqual(cli.count, lines.count)
+
+        let lua = try runNetstack(["run", "Tests/CertCorpus/verify_corpus.lua", "--", dir], timeout: 120, cwd: CLITests.root)
+        XCTAssertEqual(lua.status, 0, String(lua.err.suffix(2000)))
+        let luaCodes = Self.codes(lua.out)
+
+        let (compilers, common) = try CABITests.cBuilds("Tests/CertCorpus/verify_corpus.c")
+        let binary = NSTemporaryDirectory() + "verify_corpus_\(getpid())"
+        defer { try? FileManager.default.removeItem(atPath: binary) }
+        let (ccStatus, ccOut) = try runTool(compilers[0].0, compilers[0].1 + common + ["-o", binary], cwd: CLITests.root.path)
+        XCTAssertEqual(ccStatus, 0, String(ccOut.suffix(2000)))
+        let (cStatus, cOut) = try runTool(binary, [dir], cwd: CLITests.root.path)
+        XCTAssertEqual(cStatus, 0, String(cOut.suffix(2000)))
+        let cCodes = Self.codes(cOut)
+
+        var differences: [String] = []
+        for (name, code) in cli.sorted(by: { $0.key < $1.key }) {
+            if luaCodes[name] != code || cCodes[name] != code {
+                differences.append("\(name): CLI \(code), Lua \(luaCodes[name] ?? -1), C \(cCodes[name] ?? -1)")
+            }
+        }
+        XCTAssertEqual(differences, [], "\(differences.count) cases differ")
+        XCTAssertEqual(luaCodes.count, cli.count)
+        XCTAssertEqual(cCodes.count, cli.count)
+        // Every strict code reached from Lua and C too.
+        for check in StrictCheck.allCases {
+            XCTAssertTrue(Set(luaCodes.values).contains(Int(check.code)), "Lua never gives \(check.code)")
+            XCTAssertTrue(Set(cCodes.values).contains(Int(check.code)), "C never gives \(check.code)")
+        }
     }
 
     func testVerifyCommandTakesEveryKnob() throws {
