@@ -63,9 +63,10 @@ final class AuditOptionsTests: XCTestCase {
         }
     }
 
-    /// `--ocsp`: certificates naming a responder run by `openssl ocsp` over the lab's CA database
-    /// (one good, one revoked) and one naming a port where nothing listens.
-    func testAuditAsksOCSPResponders() throws {
+    /// `--ocsp` (and Lua's `fetchChain` with `ocsp = true`): certificates naming a responder run by
+    /// `openssl ocsp` over the lab's CA database (one good, one revoked) and one naming a port
+    /// where nothing listens.
+    func testOCSPRespondersAskedByAuditAndLua() throws {
         let lab = CertificateLab.shared
         let dir = NSTemporaryDirectory() + "netstack-ocsp-\(getpid())"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
@@ -122,6 +123,25 @@ final class AuditOptionsTests: XCTestCase {
                       findings(results[1]))
         XCTAssertTrue(findings(results[2]).contains("not reached"), findings(results[2]))
         XCTAssertEqual(r.status, 2, "a FAIL: exit 2")
+
+        // From Lua: fetchChain with ocsp = true (callback form); the blocking form refuses it.
+        let script = NSTemporaryDirectory() + "ocsp-\(getpid()).lua"
+        defer { try? FileManager.default.removeItem(atPath: script) }
+        try """
+        local ns = require "netstack"
+        local port, ca = tonumber(arg[1]), arg[2]
+        ns.fetchChain("127.0.0.1", port, { caFile = ca, ocsp = true, timeout = 3000 }, function(r, err)
+          assert(r, err)
+          local o = r.ocspFetched[1]
+          print(#r.ocspFetched, o.certificate, o.status, o.reason, o.revokedAt ~= nil, o.nextUpdate ~= nil, o.url)
+        end)
+        local ok, why = pcall(ns.fetchChain, "127.0.0.1", port, { ocsp = true })
+        print(ok, why)
+        """.write(toFile: script, atomically: true, encoding: .utf8)
+        let lua = try runNetstack(["run", script, "--", "\(servers[1].port)", lab.path("root")])
+        XCTAssertEqual(lua.status, 0, lua.err)
+        XCTAssertTrue(lua.out.contains("false\tbad argument #3 to 'fetchChain' (ocsp = true needs a callback)"), lua.out)
+        XCTAssertTrue(lua.out.contains("1\t1\trevoked\trevoked: keyCompromise\ttrue\ttrue\thttp://127.0.0.1:\(responderPort)/"), lua.out)
 
         // Opt-in: without --ocsp no responder is asked and the revoked certificate passes.
         let without = try runNetstack(["audit", "--ca", lab.path("root"), "--lenient", "--no-crl-fetch", "--warn-days", "1", "--format", "json", targets[1]])
