@@ -44,16 +44,18 @@ enum CertificateModule {
     }
 
     private static let fnVerify = LuaFunction.shared { vm in
-        guard let cert = vm.bytes(at: 1) else { return vm.argError(1, "verify", "string (PEM or DER data)") }
+        lua_settop(vm.L, 2)
+        let cert: [UInt8]
+        switch CertificateSource.bytes(vm, at: 1) {
+        case .success(let b): cert = b
+        case .failure(let why): return vm.raise("bad argument #1 to 'verify' (\(why.message))")
+        }
         var options = CertificateVerificationOptions()
-        var certType = detectType(cert)
+        var certType = cert.withUnsafeBytes(detectType)
         var caType = CertificateBlobType.pem
-        var caIndex: Int32? = nil
+        var ca: [UInt8]? = nil
         var bad: String? = nil
         if vm.type(at: 2) == LUA_TTABLE {
-            vm.rawField(2, "ca")
-            if vm.type(at: -1) == LUA_TSTRING { caIndex = vm.top } else { netstack_pop(vm.L, 1) }
-            if let i = caIndex, let b = vm.bytes(at: i) { caType = detectType(b) }
             func integer(_ name: String, _ range: ClosedRange<Int>) -> Int? {
                 guard let n = vm.number(at: -1), n.rounded() == n, n >= Double(range.lowerBound), n <= Double(range.upperBound) else {
                     bad = "\(name): integer from \(range.lowerBound) to \(range.upperBound) expected"
@@ -66,10 +68,13 @@ enum CertificateModule {
                 return lua_toboolean(vm.L, -1) != 0
             }
             func blob(_ name: String) -> [UInt8]? {
-                guard vm.type(at: -1) == LUA_TSTRING, let b = vm.bytes(at: -1) else { bad = "\(name): string (PEM or DER data) expected"; return nil }
-                return Array(b)
+                switch CertificateSource.bytes(vm, at: vm.top) {
+                case .success(let b): return b
+                case .failure(let why): bad = "\(name): \(why.message)"; return nil
+                }
             }
             for (key, apply) in [
+                ("ca", { ca = blob("ca"); if let b = ca { caType = b.withUnsafeBytes(detectType) } }),
                 ("hostname", { options.hostname = vm.string(at: -1) }),
                 ("ip", { options.ipAddress = vm.string(at: -1) }),
                 ("email", { options.email = vm.string(at: -1) }),
@@ -109,17 +114,20 @@ enum CertificateModule {
             return vm.argError(2, "verify", "options table or nil")
         }
         if let b = bad { return vm.raise("bad argument #2 to 'verify' (\(b))") }
-        let result = CertificateVerifier.verify(cert: cert, certType: certType,
-                                                ca: caIndex.flatMap { vm.bytes(at: $0) }, caType: caType, options: options)
+        let result = CertificateVerifier.verify(cert: cert, certType: certType, ca: ca, caType: caType, options: options)
         pushVerification(vm, result)
         return 1
     }
 
     private static let fnInspect = LuaFunction.shared { vm in
-        guard let data = vm.bytes(at: 1) else { return vm.argError(1, "inspect", "string (PEM or DER data)") }
-        var type = detectType(data)
+        let data: [UInt8]
+        switch CertificateSource.bytes(vm, at: 1) {
+        case .success(let b): data = b
+        case .failure(let why): return vm.raise("bad argument #1 to 'inspect' (\(why.message))")
+        }
+        var type = data.withUnsafeBytes(detectType)
         if let t = vm.string(at: 2) { type = t == "der" ? .der : .pem }
-        let infos = CertificateInfo.parse(Array(data), type: type)
+        let infos = CertificateInfo.parse(data, type: type)
         if infos.isEmpty {
             lua_pushnil(vm.L)
             vm.pushString("no certificate could be parsed")
@@ -240,9 +248,12 @@ enum CertificateModule {
         pushStrings(vm, c.issuerAttributes, "issuerAttributes")
         if let cn = c.commonName { str("commonName", cn) }
         str("serial", c.serial)
-        num("notBefore", c.notBefore.timeIntervalSince1970)
-        num("notAfter", c.notAfter.timeIntervalSince1970)
-        num("daysLeft", c.daysUntilExpiry())
+        int("notBefore", Int(c.notBefore.timeIntervalSince1970.rounded(.down)))
+        int("notAfter", Int(c.notAfter.timeIntervalSince1970.rounded(.down)))
+        // Whole days (negative once expired) and the exact seconds.
+        let secondsLeft = c.notAfter.timeIntervalSinceNow.rounded(.down)
+        int("daysLeft", Int((secondsLeft / 86_400).rounded(.down)))
+        int("secondsLeft", Int(secondsLeft))
         pushStrings(vm, c.dnsNames, "dns")
         pushStrings(vm, c.ipAddresses, "ip")
         pushStrings(vm, c.emails, "email")

@@ -54,7 +54,30 @@ end
 local certs = assert(ns.inspect(read("leaf+inter.pem")))
 assert(#certs == 2 and certs[1].commonName == "leaf" and certs[2].commonName == "inter" and certs[2].isCA)
 assert(certs[1].dns[1] == "leaf.test" and certs[1].ip[1] == "127.0.0.1" and certs[1].keyType == "EC" and certs[1].keyBits == 256)
-assert(certs[1].daysLeft > 29 and #certs[1].sha256 == 95)
+assert(certs[1].daysLeft >= 29 and #certs[1].sha256 == 95)
+-- Whole numbers are integers: times in Unix seconds, whole days left (negative once expired).
+assert(math.type(certs[1].daysLeft) == "integer" and math.type(certs[1].notAfter) == "integer" and math.type(certs[1].notBefore) == "integer")
+assert(math.type(certs[1].secondsLeft) == "integer" and certs[1].daysLeft == certs[1].secondsLeft // 86400)
+local expired = assert(ns.inspect(read("expired.pem")))[1]
+assert(expired.daysLeft < 0 and expired.secondsLeft < 0, expired.daysLeft)
+
+-- Files and data said explicitly, and a file name passed as data refused with a clear message.
+r = ns.verify({ path = dir .. "/leaf+inter.pem" }, { ca = { path = dir .. "/root.pem" } })
+assert(r.ok and r.depth == nil and r.subject == nil, r.reason)
+r = ns.verify({ data = read("leaf.pem") }, { ca = { data = read("root.pem") }, untrusted = { path = dir .. "/inter.der.der" } })
+assert(r.ok, r.reason)
+r = ns.verify({ path = dir .. "/revoked+inter.pem" }, { ca = { path = dir .. "/root.pem" }, crls = { path = dir .. "/crl.inter.pem" } })
+assert(r.code == 2305003 or r.code == 2305023, r.code)
+local ok, err = pcall(ns.verify, dir .. "/leaf+inter.pem")
+assert(not ok and err:find("is a file name, not certificate data: pass { path = \"...\" }", 1, true), err)
+ok, err = pcall(ns.verify, read("leaf.pem"), { ca = dir .. "/root.pem" })
+assert(not ok and err:find("bad argument #2 to 'verify' (ca: '", 1, true), err)
+ok, err = pcall(ns.verify, { path = dir .. "/no-such-file.pem" })
+assert(not ok and err:find("cannot read '.*no%-such%-file%.pem': No such file"), err)
+ok, err = pcall(ns.inspect, { nothing = true })
+assert(not ok and err:find("{ data = string } or { path = string } expected", 1, true), err)
+assert(#assert(ns.inspect({ path = dir .. "/leaf+inter.pem" })) == 2)
+assert(ns.verify("garbage").code == 2305069)
 local none, why = ns.inspect("garbage")
 assert(none == nil and why:find("no certificate"))
 
