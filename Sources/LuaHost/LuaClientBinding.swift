@@ -315,7 +315,7 @@ enum LuaClientBinding {
         }
         c.client.configuration = config
         do {
-            try c.client.connect(to: url, headers: headers)
+            try c.client.connect(to: url, headers: host.options.clientDefaults.headers(beside: headers))
         } catch let e as WebSocketError {
             return .failure(.code(e))
         } catch {

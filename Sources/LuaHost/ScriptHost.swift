@@ -35,6 +35,8 @@ public final class ScriptHost {
         public var proxy: WebSocketProxySetting = .environment
         /// Redirects every client follows unless its `followRedirects` option says otherwise (`-L`).
         public var followRedirects = 0
+        /// Headers, subprotocols, TLS files and keepalive every client starts with.
+        public var clientDefaults = ClientDefaults()
         /// Load runs: receives the measurements of the script's connections.
         package var observer: ScriptObserver?
         /// Load runs: adds to the `netstack` module (netstack.vu, netstack.metrics) before plugins load.
@@ -370,7 +372,7 @@ public final class ScriptHost {
         nextClientID += 1
         clientsCreated += 1
         var config = WebSocketClientConfiguration()
-        config.pingInterval = .seconds(30)
+        options.clientDefaults.apply(to: &config)
         // Lua strings are made from the bytes during the callback: a copy of our own would be a second one.
         config.ownStorageThreshold = .max
         config.proxy = options.proxy

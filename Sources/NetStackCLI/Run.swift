@@ -55,6 +55,7 @@ struct Run: ParsableCommand {
     var onError: ScriptHost.ErrorPolicy = .exit
     @Flag(name: .shortAndLong, help: "Trace handshakes, messages and control frames to stderr.") var verbose = false
     @Flag(help: "Print JSON lines of events (open, message, error, close, print, script_error, exit) on stdout.") var json = false
+    @OptionGroup(title: "Clients (the bot's and the script's; the script's own settings win)") var clientFlags: ClientFlags
     @OptionGroup(title: "Plugins") var pluginFlags: PluginFlags
     @OptionGroup(title: "Proxy") var proxyFlags: ProxyFlags
     @OptionGroup(title: "Redirects") var redirectFlags: RedirectFlags
@@ -70,6 +71,8 @@ struct Run: ParsableCommand {
         var options = ScriptHost.Options()
         options.url = url
         options.proxy = proxyFlags.setting
+        options.clientDefaults = clientFlags.defaults
+        if clientFlags.insecure { printErr("netstack: warning: --insecure: server certificates are not verified") }
         options.followRedirects = redirectFlags.followRedirects
         pluginFlags.apply(to: &options)
         if let m = memoryLimit {

@@ -1,0 +1,51 @@
+import ArgumentParser
+import Foundation
+import LuaHost
+import NIOCore
+import NetStack
+
+/// `run`'s settings for the clients a script's host makes (the bot's, and any the script
+/// creates): what `connect` users type from habit. The script's own settings win (its connect
+/// options; a header it adds replaces one of the same name).
+struct ClientFlags: ParsableArguments {
+    @Option(name: [.customShort("H"), .long], parsing: .singleValue, help: "Header 'Name: value' for every connection (repeatable).")
+    var header: [String] = []
+    @Option(name: [.customShort("s"), .long], parsing: .singleValue, help: "Subprotocol to offer (repeatable).") var subprotocol: [String] = []
+    @Option(help: "CA file (PEM) to trust instead of the system store.") var ca: String?
+    @Option(help: "Client certificate chain (PEM) for mutual TLS.") var cert: String?
+    @Option(help: "Private key (PEM) of --cert.") var key: String?
+    @Flag(name: [.customShort("k"), .customLong("insecure"), .customLong("no-check")],
+          help: "Do not verify the server's certificate.") var insecure = false
+    @Option(help: "Seconds between keepalive pings (0: none; default 30).") var pingInterval: Double?
+
+    static let tokenBytes = Set("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ".utf8)
+
+    func validate() throws {
+        for h in header {
+            guard let parsed = Connect.parseHeader(h) else { throw ValidationError("--header '\(h)' must look like 'Name: value'") }
+            do { try HeaderValidation.validate(parsed) } catch let e as WebSocketError { throw ValidationError("--header: \(e.message)") }
+        }
+        for p in subprotocol where p.isEmpty || !p.utf8.allSatisfy(Self.tokenBytes.contains) {
+            throw ValidationError("--subprotocol '\(TerminalText.sanitize(p, keepNewlines: false))' is not an HTTP token")
+        }
+        if (cert == nil) != (key == nil) { throw ValidationError("--cert and --key go together") }
+        for (flag, path) in [("--ca", ca), ("--cert", cert), ("--key", key)] {
+            if let p = path, !FileManager.default.isReadableFile(atPath: p) { throw ValidationError("\(flag): cannot read '\(p)'") }
+        }
+        if let i = pingInterval, !(i.isFinite && i >= 0 && i <= 2_147_483) {
+            throw ValidationError("--ping-interval: \(i) is not a number of seconds from 0 to 2147483")
+        }
+    }
+
+    var defaults: ClientDefaults {
+        var d = ClientDefaults()
+        d.headers = header.compactMap(Connect.parseHeader)
+        d.protocols = subprotocol
+        d.caFile = ca
+        d.clientCertificateFile = cert
+        d.clientKeyFile = key
+        d.insecure = insecure
+        if let i = pingInterval { d.pingInterval = .nanoseconds(Int64((i * 1e9).rounded())) }
+        return d
+    }
+}
