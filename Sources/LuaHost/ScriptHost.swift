@@ -17,6 +17,8 @@ public final class ScriptHost {
         public var events: ((String) -> Void)?
         /// Trace of every connection's handshake, messages and control frames (`-v`).
         public var trace: (@Sendable (String) -> Void)?
+        /// Trace of every frame of every connection (`-vv`).
+        public var frameTrace: (@Sendable (String) -> Void)?
         /// Host messages and uncaught errors (control characters shown as escapes: they may carry
         /// a server's text).
         public var log: (String) -> Void = { FileHandle.standardError.write((TerminalText.sanitize($0) + "\n").data(using: .utf8)!) }
@@ -378,6 +380,7 @@ public final class ScriptHost {
         config.proxy = options.proxy
         config.followRedirects = options.followRedirects
         if let trace = options.trace { config.trace = { trace("[client \(id)] " + $0) } }
+        if let trace = options.frameTrace { config.frameTrace = { trace("[client \(id)] " + $0) } }
         let client = WebSocketClient(configuration: config, eventLoop: eventLoop)
         let c = LuaClient(id: id, client: client, callbacks: callbacks)
         c.iteration = currentIteration

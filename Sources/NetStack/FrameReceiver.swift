@@ -49,6 +49,9 @@ package struct FrameReceiver {
     /// buffer. Payloads given to `completeFrame` are the caller's own and never copied; messages
     /// assembled from fragments or inflated always have their own storage.
     package var ownStorageFrom = Int.max
+    /// Sees every whole frame (its header, and its payload unmasked) before it is handled: the
+    /// frame trace. nil costs one check per frame.
+    package var observeFrame: ((FrameHeader, ByteBuffer) -> Void)?
     /// UTF-8 progress through a text frame whose payload has only partly arrived, so invalid
     /// text fails before the rest of a large frame is read (Autobahn 6.4.3/6.4.4).
     private var partialText: (validated: Int, state: UTF8Validator)?
@@ -186,6 +189,7 @@ package struct FrameReceiver {
     }
 
     private mutating func handle(_ h: FrameHeader, _ payload: ByteBuffer, callerOwnsPayload: Bool, validText: Bool? = nil) -> Event? {
+        if let observe = observeFrame { observe(h, payload) }
         let rsv1 = h.rsv & 0b100 != 0
         if h.rsv & 0b011 != 0 { return fail(CloseCode.protocolError, "reserved bits RSV2/RSV3 set") }
         switch h.opcode {

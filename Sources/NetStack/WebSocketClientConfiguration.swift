@@ -100,6 +100,10 @@ public struct WebSocketClientConfiguration: Sendable {
     /// Called on the connection's loop with one line per handshake step, message and control
     /// frame, in both directions ("> " out, "< " in). nil (the default) costs nothing.
     public var trace: (@Sendable (String) -> Void)?
+    /// Called on the connection's loop with one line per frame sent or received after the
+    /// upgrade (`FrameTrace`: direction, FIN, RSV bits, opcode, length, mask, a payload preview);
+    /// `-vv` on the command line. nil (the default) costs nothing.
+    public var frameTrace: (@Sendable (String) -> Void)?
 
     public init() {}
 

@@ -48,6 +48,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, ConnectionCommand
         var ownStorageThreshold: Int
         var maxReceiveSize: Int
         var trace: (@Sendable (String) -> Void)?
+        var frameTrace: (@Sendable (String) -> Void)?
 
         init(_ c: WebSocketClientConfiguration) {
             connectTimeout = c.connectTimeout
@@ -60,6 +61,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, ConnectionCommand
             ownStorageThreshold = c.ownStorageThreshold
             maxReceiveSize = c.maxReceiveSize
             trace = c.trace
+            frameTrace = c.frameTrace
         }
     }
     private let config: Settings
@@ -102,6 +104,11 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, ConnectionCommand
         self.config = Settings(configuration)
         self.eventLoop = client.eventLoop
         self.receiver = FrameReceiver(expectMaskedFrames: false, maxMessageSize: configuration.maxReceiveSize)
+        if let f = configuration.frameTrace {
+            receiver.observeFrame = { h, payload in
+                payload.withUnsafeReadableBytes { f(FrameTrace.line(sent: false, fin: h.fin, rsv: h.rsv, opcode: h.opcode, masked: h.maskKey != nil, payload: $0)) }
+            }
+        }
         self.receiver.ownStorageFrom = configuration.ownStorageThreshold
         self.masks = MaskKeySource.forCurrentThread()
     }
@@ -618,10 +625,14 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, ConnectionCommand
         if let deflate = deflate, deflate.canCompress, bytes.count >= deflate.compressionThreshold,
            let compressed = deflate.compress(bytes, allocator: allocator) {
             config.trace?("> \(kind) message, \(bytes.count) bytes (deflated to \(compressed.readableBytes))")
+            if let f = config.frameTrace {
+                compressed.withUnsafeReadableBytes { f(FrameTrace.line(sent: true, fin: true, rsv: 0b100, opcode: opcode, masked: true, payload: $0)) }
+            }
             let key = masks.nextKey()
             appendToOutbox { FrameEncoder.writeFrame(into: &$0, rsv1: true, opcode: opcode, payload: compressed, maskKey: key) }
         } else {
             config.trace?("> \(kind) message, \(bytes.count) bytes")
+            config.frameTrace?(FrameTrace.line(sent: true, fin: true, rsv: 0, opcode: opcode, masked: true, payload: bytes))
             let key = masks.nextKey()
             appendToOutbox { FrameEncoder.writeFrame(into: &$0, opcode: opcode, payload: bytes, maskKey: key) }
         }
@@ -673,6 +684,9 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, ConnectionCommand
             } else {
                 trace("> \(opcode), \(payload.readableBytes) bytes")
             }
+        }
+        if let f = config.frameTrace {
+            payload.withUnsafeReadableBytes { f(FrameTrace.line(sent: true, fin: true, rsv: 0, opcode: opcode, masked: true, payload: $0)) }
         }
         let key = masks.nextKey()
         appendToOutbox { FrameEncoder.writeFrame(into: &$0, opcode: opcode, payload: payload, maskKey: key) }

@@ -35,7 +35,8 @@ struct Connect: ParsableCommand {
     @Flag(help: "Do not offer permessage-deflate.") var noCompression = false
     @Option(name: [.customShort("w"), .long], help: "After the last message (end of input, or -x), seconds to wait for replies before closing.") var wait: Double = 1.0
     @Flag(help: "Print events as JSON lines.") var json = false
-    @Flag(name: .shortAndLong, help: "Trace the handshake, messages and control frames to stderr.") var verbose = false
+    @Flag(name: .shortAndLong, help: "Trace the handshake, messages and control frames to stderr; -vv also every frame (FIN, RSV, opcode, length, mask, a payload preview).")
+    var verbose: Int
     @OptionGroup(title: "Proxy") var proxyFlags: ProxyFlags
     @OptionGroup(title: "Redirects") var redirectFlags: RedirectFlags
 
@@ -70,12 +71,13 @@ struct Connect: ParsableCommand {
         config.compression = !noCompression
         config.proxy = proxyFlags.setting
         config.followRedirects = redirectFlags.followRedirects
-        if verbose { config.trace = { line in printErr(line) } }
+        if verbose >= 1 { config.trace = { line in printErr(line) } }
+        if verbose >= 2 { config.frameTrace = { line in printErr(line) } }
         if insecure { printErr("netstack: warning: --insecure: the server certificate is not verified") }
         let headers = header.compactMap(Self.parseHeader)
         // The engine ends a connection at most closeTimeout after the close frame.
         let endWait = Double(config.closeTimeout.nanoseconds) / 1e9 + 10
-        let session = Session(json: json, verbose: verbose)
+        let session = Session(json: json, verbose: verbose >= 1)
         let client = WebSocketClient(configuration: config)
         session.wire(client)
         do {

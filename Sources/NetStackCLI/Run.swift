@@ -53,7 +53,8 @@ struct Run: ParsableCommand {
     @Option(help: "Lua's garbage collector: generational (default; messages die young) or incremental.") var gc: String = "generational"
     @Option(help: "After an uncaught error in a callback: exit (end the run now, the default), close (close that connection with 1011 and go on) or continue.")
     var onError: ScriptHost.ErrorPolicy = .exit
-    @Flag(name: .shortAndLong, help: "Trace handshakes, messages and control frames to stderr.") var verbose = false
+    @Flag(name: .shortAndLong, help: "Trace handshakes, messages and control frames to stderr; -vv also every frame (FIN, RSV, opcode, length, mask, a payload preview).")
+    var verbose: Int
     @Flag(help: "Print JSON lines of events (open, message, error, close, print, script_error, exit) on stdout.") var json = false
     @OptionGroup(title: "Clients (the bot's and the script's; the script's own settings win)") var clientFlags: ClientFlags
     @OptionGroup(title: "Plugins") var pluginFlags: PluginFlags
@@ -82,7 +83,8 @@ struct Run: ParsableCommand {
         options.vm.instructionBudget = instructionLimit
         options.onError = onError
         options.vm.generationalGC = gc == "generational"
-        if verbose { options.trace = { printErr($0) } }
+        if verbose >= 1 { options.trace = { printErr($0) } }
+        if verbose >= 2 { options.frameTrace = { printErr($0) } }
         if json {
             let lock = NSLock()
             options.events = { line in
