@@ -42,6 +42,7 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOTLS", package: "swift-nio"),
                 .product(name: "NIOExtras", package: "swift-nio-extras"),
                 .product(name: "Atomics", package: "swift-atomics"),
             ],
@@ -145,7 +146,7 @@ let package = Package(
         .testTarget(
             name: "NetStackTests",
             dependencies: [
-                "NetStack", "NetStackTestServer", "LuaHost", "NetStackLoad",
+                "NetStack", "NetStackTestServer", "LuaHost", "NetStackLoad", "NetStackCLI",
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -87,6 +87,26 @@ public final class WebSocketClient: @unchecked Sendable {
     /// `DispatchTime` uptime nanoseconds (0 before): a load run splits connect time from the
     /// TLS and upgrade handshake with it.
     @exclusivity(unchecked) public internal(set) var transportConnectedAt: UInt64 = 0
+    /// Loop-confined: when the current connection's TLS handshake completed (0 before, and for ws).
+    @exclusivity(unchecked) public internal(set) var tlsCompletedAt: UInt64 = 0
+    /// Loop-confined: whether the current attempt is wss.
+    @exclusivity(unchecked) var attemptIsSecure = false
+
+    /// How far the current connection attempt got (read on the loop, in callbacks).
+    public struct Progress: Sendable, Equatable {
+        public var secure: Bool
+        public var transportConnected: Bool
+        public var tlsDone: Bool
+        public init(secure: Bool, transportConnected: Bool, tlsDone: Bool) {
+            self.secure = secure
+            self.transportConnected = transportConnected
+            self.tlsDone = tlsDone
+        }
+    }
+
+    public var progress: Progress {
+        Progress(secure: attemptIsSecure, transportConnected: transportConnectedAt != 0, tlsDone: tlsCompletedAt != 0)
+    }
     /// Loop-confined: the current connection, held weakly (`ConnectionCommands` says who owns what).
     @exclusivity(unchecked) weak var connection: (any ConnectionCommands)?
 
@@ -201,6 +221,8 @@ public final class WebSocketClient: @unchecked Sendable {
     private func startAttempt(_ handshake: ClientHandshake, configuration config: WebSocketClientConfiguration,
                               tls: NIOSSLContextBox?, proxy: WebSocketProxy?, redirects: [String]) {
         transportConnectedAt = 0
+        tlsCompletedAt = 0
+        attemptIsSecure = handshake.url.isSecure
         let handler = WebSocketConnectionHandler(client: self, handshake: handshake, configuration: config, redirects: redirects)
         connection = handler
         handler.start(tls: tls, proxy: proxy)

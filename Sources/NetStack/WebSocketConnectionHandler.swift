@@ -2,6 +2,7 @@ import Dispatch
 import NIOCore
 import NIOPosix
 import NIOSSL
+import NIOTLS
 
 /// The connection: handshake, frames, close handshake, keepalive and timers, for one client.
 ///
@@ -389,6 +390,9 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, ConnectionCommand
 
     /// What the server answered to the upgrade (`UpgradeHandler`).
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let tls = event as? TLSUserEvent, case .handshakeCompleted = tls {
+            client?.tlsCompletedAt = DispatchTime.now().uptimeNanoseconds
+        }
         guard let outcome = event as? UpgradeHandler.Outcome else { return context.fireUserInboundEventTriggered(event) }
         switch outcome {
         case .failed(let error):

@@ -180,13 +180,14 @@ final class CLITests: XCTestCase {
 
     func testConnectFailuresExitNonZeroWithTheReason() throws {
         let refused = try netstack(["connect", "ws://127.0.0.1:1/"], stdin: "")
-        XCTAssertEqual(refused.status, 1)
+        XCTAssertEqual(refused.status, 4, "connect stage")
         XCTAssertTrue(refused.err.contains("refused"), refused.err)
         let badURL = try netstack(["connect", "ws://bad host/"], stdin: "")
         XCTAssertEqual(badURL.status, 2)
         XCTAssertTrue(badURL.err.contains("invalid URL"), badURL.err)
         let rejected = try netstack(["connect", Servers.plain.url + "/status?code=404", "--json"], stdin: "")
-        XCTAssertEqual(rejected.status, 1)
+        XCTAssertEqual(rejected.status, 6, "upgrade stage")
+        XCTAssertTrue(rejected.out.contains("\"stage\":\"upgrade\""), rejected.out)
         XCTAssertTrue(rejected.out.contains("\"errorCode\":1003"), rejected.out)
         XCTAssertTrue(rejected.out.contains("404"), rejected.out)
     }

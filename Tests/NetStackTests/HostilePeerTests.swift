@@ -63,7 +63,7 @@ final class HostilePeerTests: XCTestCase {
     /// `connect` printed the server's status line raw: a server could drive the user's terminal.
     func testConnectShowsEscapeSequencesFromTheServerAsText() throws {
         let r = try runNetstack(["connect", Servers.plain.url + "/misbehave/escape-status"], stdin: "")
-        XCTAssertEqual(r.status, 1)
+        XCTAssertEqual(r.status, 6, "refused upgrade")
         XCTAssertFalse(r.err.contains("\u{1b}"), "raw ESC on stderr: \(r.err.debugDescription)")
         XCTAssertFalse(r.err.contains("\u{07}"), "raw BEL on stderr: \(r.err.debugDescription)")
         XCTAssertTrue(r.err.contains("\\x1b[31mForbidden"), r.err)

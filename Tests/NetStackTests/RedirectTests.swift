@@ -102,7 +102,7 @@ final class RedirectTests: XCTestCase {
         XCTAssertEqual(cli.status, 0, cli.err)
         XCTAssertTrue(cli.out.contains("via cli"), cli.out)
         cli = try runNetstack(["connect", Servers.plain.url + "/redirect?to=/echo"], stdin: "x\n")
-        XCTAssertEqual(cli.status, 1, "not followed without -L")
+        XCTAssertEqual(cli.status, 6, "not followed without -L: the upgrade was refused")
         cli = try runNetstack(["connect", "-L", "--max-redirs", "11", Servers.plain.url + "/echo"], stdin: "")
         XCTAssertEqual(cli.status, 64, cli.err)
     }

@@ -1,0 +1,156 @@
+import Foundation
+import NetStack
+
+/// `netstack connect`'s output and outcome: events printed as text (markers and colour on a
+/// terminal) or JSON lines, and the exit status the session earned.
+final class ConnectSession: @unchecked Sendable {
+    /// Exit statuses (`connect --help`): 0 when the connection ended with a close handshake that
+    /// we started (any code) or that the server started with 1000 or 1001.
+    static let normal: Int32 = 0, abnormal: Int32 = 1, unusable: Int32 = 2
+    static func status(for stage: ConnectStage) -> Int32 {
+        switch stage {
+        case .resolve: return 3
+        case .connect: return 4
+        case .tls: return 5
+        case .upgrade: return 6
+        }
+    }
+
+    enum Style { case plain, received, info, error }
+
+    let json: Bool
+    let base64: Bool
+    let colour: Bool
+    let opened = DispatchSemaphore(value: 0)
+    /// Set once by the terminal event (onClose, or onError without a connection); every later
+    /// wait returns at once (a semaphore would be used up by the first).
+    private let finished = NSCondition()
+    private var isFinished = false
+    private let lock = NSLock()
+    private(set) var exitCode: Int32 = ConnectSession.abnormal
+    /// Set when we sent a close (end of input, /close, /quit): any code we chose, answered, is a
+    /// normal end.
+    private var closeSent = false
+
+    func closing() {
+        lock.lock()
+        closeSent = true
+        lock.unlock()
+    }
+    let stdoutIsTerminal = isatty(STDOUT_FILENO) != 0
+    let stderrIsTerminal = isatty(STDERR_FILENO) != 0
+
+    init(json: Bool, base64: Bool, colour: Bool) {
+        self.json = json
+        self.base64 = base64
+        self.colour = colour
+    }
+
+    /// `text` styled for a terminal: "< " before received messages, and colour when allowed.
+    func styled(_ text: String, _ style: Style, terminal: Bool) -> String {
+        guard terminal else { return text }
+        let marked = style == .received ? "< " + text : text
+        guard colour else { return marked }
+        switch style {
+        case .plain: return marked
+        case .received: return "\u{1B}[36m" + marked + "\u{1B}[0m"
+        case .info: return "\u{1B}[2m" + marked + "\u{1B}[0m"
+        case .error: return "\u{1B}[31m" + marked + "\u{1B}[0m"
+        }
+    }
+
+    /// An event: a JSON line, or `text` on stdout (received messages) or stderr (the rest).
+    func emit(event: String, fields: [String: String], text: String, style: Style) {
+        lock.lock()
+        defer { lock.unlock() }
+        if json {
+            var parts = ["\"event\":\"\(event)\""]
+            for (k, v) in fields.sorted(by: { $0.key < $1.key }) {
+                parts.append("\"\(k)\":" + (Int(v) != nil && k != "data" ? v : JSONString.quote(v)))
+            }
+            print("{" + parts.joined(separator: ",") + "}")
+        } else if style == .received {
+            print(styled(text, style, terminal: stdoutIsTerminal))
+        } else {
+            printErr(styled(text, style, terminal: stderrIsTerminal))
+        }
+        fflush(stdout)
+    }
+
+    /// A line of our own (a pong's round trip, a command's error, help) on stderr; a JSON
+    /// `note` event with --json.
+    func note(_ text: String, style: Style = .info) {
+        emit(event: "note", fields: ["text": text], text: text, style: style)
+    }
+
+    /// Waits until the terminal event was printed; false when `seconds` passed first.
+    func waitUntilFinished(seconds: Double) -> Bool {
+        finished.lock()
+        defer { finished.unlock() }
+        guard seconds.isFinite else {
+            // No deadline (NSCondition cannot wait until Date.distantFuture).
+            while !isFinished { finished.wait() }
+            return true
+        }
+        let deadline = Date().addingTimeInterval(max(0, seconds))
+        while !isFinished {
+            if !finished.wait(until: deadline) { return isFinished }
+        }
+        return true
+    }
+
+    private func finish() {
+        finished.lock()
+        isFinished = true
+        finished.broadcast()
+        finished.unlock()
+    }
+
+    func wire(_ client: WebSocketClient) {
+        client.onOpen = { [self] _, r in
+            var fields = ["code": "\(r.code)", "reason": r.reason]
+            if let p = r.protocolName { fields["protocol"] = p }
+            if !r.redirects.isEmpty { fields["redirects"] = r.redirects.joined(separator: " ") }
+            let via = r.redirects.isEmpty ? "" : ", after redirects to \(r.redirects.joined(separator: ", "))"
+            emit(event: "open", fields: fields, text: "connected (\(r.code) \(r.reason)\(r.protocolName.map { ", protocol \($0)" } ?? "")\(via))", style: .info)
+            opened.signal()
+        }
+        client.onMessage = { [self] _, m in
+            let kind = m.kind == .text ? "text" : "binary"
+            let data = m.kind == .text ? m.text : m.data.withUnsafeReadableBytes { base64 ? Data($0).base64EncodedString() : Hex.encode($0) }
+            // On a terminal, control characters in text are shown as escapes (a server must not
+            // drive the terminal); into a pipe, text goes out as it came.
+            let shown = m.kind == .text ? (stdoutIsTerminal ? TerminalText.sanitize(data) : data)
+                : "[binary \(m.data.readableBytes) bytes\(base64 ? ", base64" : "")] \(data)"
+            var fields = ["kind": kind, "length": "\(m.data.readableBytes)", "data": data]
+            if base64 && m.kind == .binary { fields["encoding"] = "base64" }
+            emit(event: "message", fields: fields, text: shown, style: .received)
+        }
+        client.onError = { [self] c, e in
+            let beforeOpen = c.state == .closed
+            var fields = ["errorCode": "\(e.code.rawValue)", "errorMessage": e.message]
+            var stage: ConnectStage?
+            if beforeOpen {
+                stage = ConnectStage.of(e, progress: c.progress)
+                fields["stage"] = stage!.rawValue
+            }
+            emit(event: "error", fields: fields,
+                 text: "error \(e.code.rawValue) (\(e.code.name))\(stage.map { " in \($0.rawValue)" } ?? ""): \(e.message)", style: .error)
+            if let stage = stage {
+                exitCode = Self.status(for: stage)
+                opened.signal()
+                finish()
+            }
+        }
+        client.onClose = { [self] _, r in
+            emit(event: "close", fields: ["code": "\(r.code)", "reason": r.reason],
+                 text: "closed \(r.code)\(r.reason.isEmpty ? "" : " \(r.reason)")", style: .info)
+            lock.lock()
+            let ours = closeSent
+            lock.unlock()
+            exitCode = (r.wasClean && (ours || r.code == 1000 || r.code == 1001)) ? Self.normal : Self.abnormal
+            opened.signal()
+            finish()
+        }
+    }
+}

@@ -1,0 +1,104 @@
+import Foundation
+import NetStack
+import NetStackTestServer
+@testable import NetStackCLI
+import XCTest
+
+/// `netstack connect`: input lines and slash commands as values, the exit status of each failed
+/// stage, and the wscat/websocat flags, as a pipe (ConnectTerminalTests drives a terminal).
+final class ConnectCommandTests: XCTestCase {
+    func testInputLines() {
+        func parse(_ line: String, slash: Bool = true, binary: Bool = false, base64: Bool = false) -> ConnectInput {
+            ConnectInput.parse(line, slash: slash, binary: binary, base64: base64)
+        }
+        XCTAssertEqual(parse("hello"), .message(text: "hello"))
+        XCTAssertEqual(parse("/ping"), .ping([]))
+        XCTAssertEqual(parse("/ping are you there"), .ping(Array("are you there".utf8)))
+        if case .invalid = parse("/ping " + String(repeating: "x", count: 126)) {} else { XCTFail("a ping over 125 bytes") }
+        XCTAssertEqual(parse("/close"), .close(code: 1000, reason: ""))
+        XCTAssertEqual(parse("/close 4000 see you later"), .close(code: 4000, reason: "see you later"))
+        if case .invalid(let why) = parse("/close 1005") { XCTAssertTrue(why.contains("not a close code"), why) } else { XCTFail("1005 cannot be sent") }
+        if case .invalid = parse("/close abc") {} else { XCTFail("not a number") }
+        if case .invalid = parse("/close 1000 " + String(repeating: "r", count: 124)) {} else { XCTFail("reason too long") }
+        XCTAssertEqual(parse("/binary 00 ff 10"), .binary([0x00, 0xFF, 0x10]))
+        XCTAssertEqual(parse("/binary 00ff10"), .binary([0x00, 0xFF, 0x10]))
+        if case .invalid = parse("/binary 0f0") {} else { XCTFail("odd digits") }
+        if case .invalid = parse("/binary zz") {} else { XCTFail("not hex") }
+        XCTAssertEqual(parse("/quit"), .quit)
+        XCTAssertEqual(parse("/help"), .help)
+        if case .invalid(let why) = parse("/nope") { XCTAssertTrue(why.contains("//nope sends the text"), why) } else { XCTFail("unknown command") }
+        XCTAssertEqual(parse("//ping"), .message(text: "/ping"), "a doubled slash sends the line")
+        XCTAssertEqual(parse("/ping", slash: false), .message(text: "/ping"), "without slash commands every line is a message")
+        XCTAssertEqual(parse("abc", binary: true), .binary(Array("abc".utf8)))
+        XCTAssertEqual(parse("AAH/", binary: true, base64: true), .binary([0x00, 0x01, 0xFF]))
+        if case .invalid = parse("not base64!", binary: true, base64: true) {} else { XCTFail("bad base64 is not sent") }
+        XCTAssertEqual(parse("AAH/", base64: true), .message(text: "AAH/"), "--base64 decodes binary lines only")
+    }
+
+    func testExitStatusPerStage() throws {
+        func connect(_ url: String, _ extra: [String] = [], stdin: String = "") throws -> (status: Int32, out: String, err: String) {
+            try runNetstack(["connect", url, "-w", "0.3"] + extra, stdin: stdin, env: ["SSL_CERT_FILE": "/nonexistent"])
+        }
+        let ok = try connect(Servers.plain.url + "/echo", stdin: "hi\n")
+        XCTAssertEqual(ok.status, 0, ok.err)
+        let resolve = try connect("ws://nonexistent.invalid/")
+        XCTAssertEqual(resolve.status, 3, resolve.err)
+        XCTAssertTrue(resolve.err.contains("in resolve: DNS lookup failed"), resolve.err)
+        let refused = try connect("ws://127.0.0.1:1/")
+        XCTAssertEqual(refused.status, 4, refused.err)
+        XCTAssertTrue(refused.err.contains("in connect:"), refused.err)
+        let untrusted = try connect(Servers.tls.url + "/echo", ["--json"])
+        XCTAssertEqual(untrusted.status, 5, untrusted.out)
+        XCTAssertTrue(untrusted.out.contains("\"stage\":\"tls\"") && untrusted.out.contains("\"errorCode\":2305"), untrusted.out)
+        let notTLS = try connect(Servers.plain.url.replacingOccurrences(of: "ws://", with: "wss://") + "/echo")
+        XCTAssertEqual(notTLS.status, 5, "a TLS handshake with a plain server: " + notTLS.err)
+        let rejected = try connect(Servers.plain.url + "/status?code=403")
+        XCTAssertEqual(rejected.status, 6, rejected.err)
+        let badAccept = try connect(Servers.plain.url + "/misbehave/bad-accept")
+        XCTAssertEqual(badAccept.status, 6, badAccept.err)
+        let dropped = try connect(Servers.plain.url + "/misbehave/drop", ["-n"])
+        XCTAssertEqual(dropped.status, 1, "dropped without a close frame: " + dropped.err)
+        let serverCode = try connect(Servers.plain.url + "/close?code=4001&reason=gone", ["-n"])
+        XCTAssertEqual(serverCode.status, 1, "the server closed with 4001: " + serverCode.err)
+        XCTAssertTrue(serverCode.err.contains("closed 4001 gone"), serverCode.err)
+        let serverNormal = try connect(Servers.plain.url + "/close?code=1000", ["-n"])
+        XCTAssertEqual(serverNormal.status, 0, serverNormal.err)
+        let ourCode = try connect(Servers.plain.url + "/echo", ["--close-code", "4000", "--close-reason", "done"], stdin: "x\n")
+        XCTAssertEqual(ourCode.status, 0, "a close we started with 4000: " + ourCode.err)
+        XCTAssertTrue(ourCode.err.contains("closed 4000"), ourCode.err)
+        let badURL = try connect("http://x/")
+        XCTAssertEqual(badURL.status, 2, badURL.err)
+        for bad in [["--close-code", "1005"], ["--close-code", "70000"], ["--close-reason", String(repeating: "r", count: 124)], ["-b", "-t"],
+                    ["--ping-interval", "-1"]] {
+            XCTAssertEqual(try connect(Servers.plain.url + "/echo", bad).status, 64, "\(bad)")
+        }
+    }
+
+    func testSlashCommandsAndFlagsThroughAPipe() throws {
+        let input = "hello\n/ping abc\n/binary 00ff\n//slash\n/nope\n/help\n/close 4002 bye now\nnot sent\n"
+        let r = try runNetstack(["connect", Servers.plain.url + "/echo", "--slash"], stdin: input)
+        XCTAssertEqual(r.status, 0, r.err)
+        XCTAssertEqual(r.out.split(separator: "\n").map(String.init), ["hello", "[binary 2 bytes] 00ff", "/slash"], "into a pipe: no markers, no colour")
+        XCTAssertTrue(r.err.range(of: #"pong after \d+\.\d{3} ms"#, options: .regularExpression) != nil, r.err)
+        XCTAssertTrue(r.err.contains("unknown command /nope"), r.err)
+        XCTAssertTrue(r.err.contains("/binary HEX"), "help: " + r.err)
+        XCTAssertTrue(r.err.contains("closed 4002"), r.err)
+        XCTAssertFalse(r.err.contains("\u{1B}["), "no colour into a pipe")
+        // Without --slash (standard input not a terminal) the lines are messages.
+        let plain = try runNetstack(["connect", Servers.plain.url + "/echo"], stdin: "/ping\n")
+        XCTAssertEqual(plain.out, "/ping\n", plain.err)
+
+        let b64 = try runNetstack(["connect", Servers.plain.url + "/echo", "-b", "--base64"], stdin: "AAH/\nnot base64!\n")
+        XCTAssertEqual(b64.status, 0, b64.err)
+        XCTAssertEqual(b64.out, "[binary 3 bytes, base64] AAH/\n", b64.err)
+        XCTAssertTrue(b64.err.contains("not base64"), b64.err)
+        let json = try runNetstack(["connect", Servers.plain.url + "/echo", "-b", "--base64", "--json"], stdin: "AAH/\n")
+        XCTAssertTrue(json.out.contains("\"data\":\"AAH/\"") && json.out.contains("\"encoding\":\"base64\""), json.out)
+
+        // -n: the input ends, the connection stays until the server ends it ("bye", then dropped).
+        let stay = try runNetstack(["connect", "-n", Servers.plain.url + "/misbehave/drop"], stdin: "")
+        XCTAssertTrue(stay.out.contains("bye"), stay.out + stay.err)
+        let pings = try runNetstack(["connect", "-v", "--ping-interval", "0.2", "-w", "1", "-x", "x", Servers.plain.url + "/echo"])
+        XCTAssertGreaterThanOrEqual(pings.err.components(separatedBy: "> ping, 0 bytes").count - 1, 2, pings.err)
+    }
+}
