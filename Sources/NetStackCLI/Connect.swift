@@ -11,7 +11,9 @@ struct Connect: ParsableCommand {
         waits up to --wait seconds for replies, closes (--close-code, default 1000) and exits; \
         `netstack connect -x hi -w 2 URL` does the same without standard input (wscat's flags); \
         -n keeps the connection open after the input ends, until the server closes it.
-        On a terminal (or with --slash), lines starting with / are commands: /ping [data] (the \
+        On a terminal, input has line editing and history (libedit, when installed; history in \
+        NETSTACK_HISTORY, default ~/.netstack_history, empty for none), and (or with --slash) \
+        lines starting with / are commands: /ping [data] (the \
         round trip is printed), /close [code [reason]], /binary HEX, /quit, /help; //text sends \
         "/text". Received messages are marked "<" on a terminal, in colour unless NO_COLOR is \
         set or --no-color is given; binary messages are shown as hex (--base64: as base64, and \
@@ -127,9 +129,16 @@ struct Connect: ParsableCommand {
             throw ExitCode(session.exitCode)
         }
         let slashCommands = slash ?? (stdinIsTerminal && execute.isEmpty)
+        // On a terminal: line editing and history (libedit, when it can be loaded), a "> " prompt.
+        let editor = stdinIsTerminal && session.stdoutIsTerminal && !json && execute.isEmpty ? LineEditor.make() : nil
+        if editor != nil { session.prompt = "> " }
+        func nextLine() -> String? {
+            if let e = editor { return e.readLine(prompt: "> ") }
+            return readLine(strippingNewline: true)
+        }
         var executed = execute.makeIterator()
         var quit = false
-        while !quit, let line = execute.isEmpty ? readLine(strippingNewline: true) : executed.next() {
+        while !quit, let line = execute.isEmpty ? nextLine() : executed.next() {
             if client.state != .open { break }
             switch ConnectInput.parse(line, slash: slashCommands, binary: binary, base64: base64) {
             case .message(let text): send(client, session) { try client.send(text: text) }
@@ -155,6 +164,7 @@ struct Connect: ParsableCommand {
             case .invalid(let why): session.note(why, style: .error)
             }
         }
+        session.prompt = nil
         if quit {
             _ = session.waitUntilFinished(seconds: endWait)
             throw ExitCode(session.exitCode)

@@ -38,12 +38,26 @@ final class ConnectSession: @unchecked Sendable {
         lock.unlock()
     }
     let stdoutIsTerminal = isatty(STDOUT_FILENO) != 0
+    /// The line editor's prompt while it waits for input: output on the terminal clears the
+    /// prompt's line first and draws the prompt again after it.
+    var prompt: String? {
+        get { lock.lock(); defer { lock.unlock() }; return _prompt }
+        set { lock.lock(); _prompt = newValue; lock.unlock() }
+    }
+    private var _prompt: String?
     let stderrIsTerminal = isatty(STDERR_FILENO) != 0
 
     init(json: Bool, base64: Bool, colour: Bool) {
         self.json = json
         self.base64 = base64
         self.colour = colour
+    }
+
+    /// A line on stderr whose control characters are our own colour codes (`text` was made safe
+    /// before it was styled).
+    private func errLine(_ text: String, _ style: Style) {
+        let line = stderrIsTerminal ? styled(TerminalText.sanitize(text), style, terminal: true) : TerminalText.sanitize(text)
+        FileHandle.standardError.write((line + "\n").data(using: .utf8)!)
     }
 
     /// `text` styled for a terminal: "< " before received messages, and colour when allowed.
@@ -69,10 +83,20 @@ final class ConnectSession: @unchecked Sendable {
                 parts.append("\"\(k)\":" + (Int(v) != nil && k != "data" ? v : JSONString.quote(v)))
             }
             print("{" + parts.joined(separator: ",") + "}")
+        } else if let p = _prompt, stdoutIsTerminal {
+            // Over the prompt's line, then the prompt again (what was typed stays in the editor).
+            if style == .received {
+                print("\r\u{1B}[K" + styled(text, style, terminal: true))
+            } else {
+                print("\r\u{1B}[K", terminator: "")
+                fflush(stdout)
+                errLine(text, style)
+            }
+            print(p, terminator: "")
         } else if style == .received {
             print(styled(text, style, terminal: stdoutIsTerminal))
         } else {
-            printErr(styled(text, style, terminal: stderrIsTerminal))
+            errLine(text, style)
         }
         fflush(stdout)
     }
