@@ -16,6 +16,70 @@ local function describe(data, kind)
   return string.format("%s %s (%d bytes)", kind, shown, #data)
 end
 
+--- How recorded and sent messages are compared: binary byte for byte; text messages that are both
+--- JSON objects or arrays as JSON values (key order free, `ignore`d fields left out); other text
+--- byte for byte. The matches of `normalize` patterns in text and JSON strings stand for any text.
+local function Comparison(ignore, normalize)
+  local byName, byPath = {}, {}
+  for _, f in ipairs(ignore) do
+    if f:find(".", 1, true) then
+      local parts = {}
+      for part in f:gmatch("[^.]+") do parts[#parts + 1] = part end
+      byPath[#byPath + 1] = parts
+    else
+      byName[f] = true
+    end
+  end
+  local function ignored(path)
+    if byName[path[#path]] then return true end
+    for _, parts in ipairs(byPath) do
+      if #parts == #path then
+        local all = true
+        for i = 1, #parts do
+          if parts[i] ~= "*" and parts[i] ~= tostring(path[i]) then all = false break end
+        end
+        if all then return true end
+      end
+    end
+    return false
+  end
+  local function norm(text)
+    for _, p in ipairs(normalize) do text = text:gsub(p, "\0\1*\1\0") end
+    return text
+  end
+  local function equal(a, b, path)
+    if type(a) == "string" and type(b) == "string" then return a == b or norm(a) == norm(b) end
+    if type(a) ~= "table" or type(b) ~= "table" then return a == b end
+    for k, v in pairs(a) do
+      path[#path + 1] = k
+      local same = ignored(path) or equal(v, b[k], path)
+      path[#path] = nil
+      if not same then return false end
+    end
+    for k in pairs(b) do
+      if a[k] == nil then
+        path[#path + 1] = k
+        local skip = ignored(path)
+        path[#path] = nil
+        if not skip then return false end
+      end
+    end
+    return true
+  end
+  local rules = #ignore > 0 or #normalize > 0
+  return {
+    rules = rules,
+    --- Whether the bot's `got` stands for the recorded `want` (both of kind `kind`).
+    same = function(want, got, kind)
+      if want == got then return true end
+      if kind ~= "text" then return false end
+      local a, b = ns.json.decode(want), ns.json.decode(got)
+      if type(a) == "table" and type(b) == "table" then return equal(a, b, {}) end
+      return rules and norm(want) == norm(got)
+    end,
+  }
+end
+
 return {
   name = "record",
   version = "1.0.0",
@@ -29,6 +93,11 @@ return {
     timing = { type = "string", default = "fast", check = function(v) return v == "fast" or v == "recorded", "fast or recorded" end,
                help = "replay: deliver events at once (fast) or with the recorded gaps (recorded)" },
     timeout = { type = "number", default = 5000, help = "replay: how long to wait for an expected message from the bot, ms" },
+    ignore = { type = "list", default = {},
+               help = "JSON fields not compared (a name: at any depth; a dotted path such as data.ts or items.*.id: from the top)" },
+    normalize = { type = "list", default = {},
+                  help = "Lua patterns (e.g. %d+%.%d+) whose matches in text messages and JSON strings are dynamic: replaced before comparing" },
+    rules = { type = "string", help = "a JSON file {\"ignore\": [...], \"normalize\": [...]} (joins the two options; no comma escaping needed)" },
   },
 
   setup = function(ctx, opts)
@@ -97,6 +166,33 @@ return {
     end
     f:close()
 
+    local ignore, normalize = {}, {}
+    for _, f in ipairs(opts.ignore) do ignore[#ignore + 1] = f end
+    for _, p in ipairs(opts.normalize) do normalize[#normalize + 1] = p end
+    if opts.rules then
+      local rf, rerr = io.open(opts.rules, "r")
+      if not rf then error("cannot read " .. opts.rules .. ": " .. tostring(rerr), 0) end
+      local rules, jerr = json.decode(rf:read("a"))
+      rf:close()
+      if type(rules) ~= "table" or rules[1] ~= nil then error(opts.rules .. ": " .. tostring(jerr or "not a JSON object"), 0) end
+      for key in pairs(rules) do
+        if key ~= "ignore" and key ~= "normalize" then error(opts.rules .. ": unknown key '" .. tostring(key) .. "' (ignore, normalize)", 0) end
+      end
+      for _, key in ipairs({ "ignore", "normalize" }) do
+        local list = rules[key] or {}
+        if type(list) ~= "table" then error(opts.rules .. ": " .. key .. " must be a list of strings", 0) end
+        for _, v in ipairs(list) do
+          if type(v) ~= "string" then error(opts.rules .. ": " .. key .. " must be a list of strings", 0) end
+          if key == "ignore" then ignore[#ignore + 1] = v else normalize[#normalize + 1] = v end
+        end
+      end
+    end
+    for _, p in ipairs(normalize) do
+      local ok, perr = pcall(string.find, "", p)
+      if not ok then error("normalize: bad Lua pattern '" .. p .. "': " .. tostring(perr), 0) end
+    end
+    local comparison = Comparison(ignore, normalize)
+
     local mismatches, checked = {}, 0
     local function mismatch(c, text)
       mismatches[#mismatches + 1] = text
@@ -120,7 +216,7 @@ return {
         return
       end
       local want = payload(expected)
-      if want ~= bytes or (expected.kind or "text") ~= kind then
+      if (expected.kind or "text") ~= kind or not comparison.same(want, bytes, kind) then
         mismatch(c, string.format("send #%d differs: expected %s, got %s", checked, describe(want, expected.kind or "text"), describe(bytes, kind)))
       end
     end
