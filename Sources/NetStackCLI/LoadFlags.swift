@@ -29,6 +29,8 @@ struct LoadFlags: ParsableArguments {
     @Flag(help: "Do not record the connection metrics (ws_*) per message and connection; iterations and the script's own metrics remain.")
     var noConnectionMetrics = false
     @Flag(help: "No live progress line on stderr.") var quiet = false
+    @Flag(name: .customLong("no-summary-histograms"), help: "No terminal histogram under each trend metric in the summary.")
+    var noSummaryHistograms = false
 
     var any: Bool {
         vus != nil || duration != nil || iterations != nil || !stages.isEmpty || threads != nil || !thresholds.isEmpty

@@ -24,6 +24,8 @@ struct Merge: ParsableCommand {
     @Flag(help: "Merge even when segments are missing (the summary names the ones present).") var allowPartial = false
     @Option(help: "Write the merged summary (with histograms) here.") var summaryExport: String?
     @Flag(help: "Print the merged summary as JSON instead of the table.") var json = false
+    @Flag(name: .customLong("no-summary-histograms"), help: "No terminal histogram under each trend metric in the summary.")
+    var noSummaryHistograms = false
     @Option(help: "Audit reports: the merged report's format, table (default), json or csv.") var format: String?
 
     func run() throws {
@@ -108,7 +110,8 @@ struct Merge: ParsableCommand {
                 printErr("netstack merge: segment \(e.segment) started " + String(format: "%.3f", e.lateBy!) + " s after --start-at")
             }
             print(SummaryTable.render(m.metrics, duration: m.duration, thresholds: result.thresholds,
-                                      header: "netstack merge: run \(m.runID), \(m.script), \(result.segments.count) of \(result.count) segments\(partial)"),
+                                      header: "netstack merge: run \(m.runID), \(m.script), \(result.segments.count) of \(result.count) segments\(partial)",
+                                      histograms: !noSummaryHistograms),
                   terminator: "")
         }
         if let path = summaryExport {

@@ -120,7 +120,8 @@ struct LoadRunner {
         if let f = outcome.initFailure { printErr("netstack: a VU could not start: \(f)") }
         let segmentNote = plan.segment == .whole ? "" : " (segment \(plan.segment); its thresholds see only its share: netstack merge judges the run)"
         let table = SummaryTable.render(outcome.metrics, duration: outcome.duration, thresholds: outcome.thresholds,
-                                        errors: outcome.errors, header: "netstack load run\(segmentNote): \(script)")
+                                        errors: outcome.errors, header: "netstack load run\(segmentNote): \(script)",
+                                        histograms: !flags.noSummaryHistograms)
         // With --summary-export - the export is stdout's line and the table goes to stderr.
         if json {
             print("{\"event\":\"summary\",\"status\":\(outcome.status)}")

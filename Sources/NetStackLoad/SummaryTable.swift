@@ -1,12 +1,13 @@
 import Foundation
 
 /// The end-of-run summary as text for an 80-column terminal: one block per metric (a line with
-/// the count and rate, and for trends a second line with avg, min, med, p90, p95, p99, max),
+/// the count and rate, and for trends a second line with avg, min, med, p90, p95, p99, max and,
+/// unless turned off, the distribution as a terminal histogram, `TrendChart`),
 /// sub-metrics per scenario and tag indented under it, thresholds marked ✓ or ✗, then the
 /// script errors.
 public enum SummaryTable {
     public static func render(_ set: MetricSet, duration: Double, thresholds: [ThresholdResult],
-                              errors: [(message: String, count: Int)] = [], header: String? = nil) -> String {
+                              errors: [(message: String, count: Int)] = [], header: String? = nil, histograms: Bool = true) -> String {
         var out = ""
         if let h = header { out += h + "\n" }
         out += String(format: "  duration %.1fs\n", duration)
@@ -15,6 +16,9 @@ public enum SummaryTable {
             let def = set.definitions[metric] ?? BuiltinMetrics.definitions[metric] ?? MetricDefinition(kind: .counter)
             guard let all = set.aggregate(metric) else { continue }
             out += line(metric, all, def, duration, indent: "  ")
+            if histograms, def.kind == .trend {
+                for row in TrendChart.render(all, unit: def.unit) { out += row + "\n" }
+            }
             let keys = set.series.keys.filter { SeriesName.split($0).metric == metric }.sorted()
             // Sub-metrics: each series whose tags go beyond the single-scenario default.
             let scenarios = Set(keys.compactMap { SeriesName.split($0).tags["scenario"] })
