@@ -83,10 +83,21 @@ struct LoadRunner {
         let live = flags.quiet ? nil : LiveView(tty: isatty(2) == 1) { text in
             FileHandle.standardError.write(text.data(using: .utf8)!)
         }
+        // --report: the timeline, kept on the control loop (onInterval's) and read after the run.
+        final class TimelineBox: @unchecked Sendable { var timeline = ReportTimeline(); var last = 0.0 }
+        let timeline = flags.report == nil ? nil : TimelineBox()
+        if let path = flags.report, !FileManager.default.createFile(atPath: path, contents: nil) {
+            printErr("netstack: --report: cannot create '\(path)'")
+            return 2
+        }
         settings.onInterval = { interval, total, progress in
             let now = Date().timeIntervalSince1970
             for w in writers { w.write(interval, time: now) }
             live?.update(interval, total, progress)
+            if let box = timeline {
+                box.timeline.add(interval, time: progress.elapsed, span: progress.elapsed - box.last)
+                box.last = progress.elapsed
+            }
         }
         let runID = flags.runID ?? UUID().uuidString.lowercased()
         var endpoint: PrometheusEndpoint?
@@ -143,6 +154,16 @@ struct LoadRunner {
                 }
             } catch {
                 printErr("netstack: cannot write the summary export '\(path)': \(error)")
+                return outcome.status == 0 ? 2 : outcome.status
+            }
+        }
+        if let path = flags.report, let box = timeline {
+            let html = HTMLReport.render(.init(script: (script as NSString).lastPathComponent, runID: runID,
+                                               startedAt: Date(timeIntervalSince1970: outcome.startedAt), duration: outcome.duration,
+                                               status: outcome.status, summary: table, thresholds: outcome.thresholds),
+                                         timeline: box.timeline)
+            do { try html.write(toFile: path, atomically: true, encoding: .utf8) } catch {
+                printErr("netstack: cannot write the report '\(path)': \(error)")
                 return outcome.status == 0 ? 2 : outcome.status
             }
         }

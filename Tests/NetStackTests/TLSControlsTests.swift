@@ -135,7 +135,7 @@ final class TLSControlsTests: XCTestCase {
         XCTAssertEqual(cli.status, 0, cli.err)
         XCTAssertTrue(cli.out.contains("pinned"), cli.out)
         cli = try runNetstack(["connect", "--ca", Servers.pki.caCertificate, "--pinnedpubkey", "sha256//" + String(repeating: "A", count: 43) + "=", tlsURL], stdin: "")
-        XCTAssertEqual(cli.status, 1)
+        XCTAssertEqual(cli.status, 5, "a pin mismatch fails the TLS stage")
         XCTAssertTrue((cli.out + cli.err).contains("\(PublicKeyPins.mismatchCode)"), cli.out + cli.err)
         cli = try runNetstack(["connect", "--tls-min", "2.0", tlsURL], stdin: "")
         XCTAssertEqual(cli.status, 64, cli.err)
