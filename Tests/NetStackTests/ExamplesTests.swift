@@ -9,6 +9,16 @@ final class ExamplesTests: XCTestCase {
         XCTAssertEqual(r.out, "open: 101 Switching Protocols\nmessage (text, 8 bytes): hello #1\nmessage (text, 8 bytes): hello #2\nclose: 1000 bye\n")
     }
 
+    /// The README's bot is examples/hello-bot.lua, byte for byte, and runs as shown.
+    func testReadmeBotIsTheExampleFile() throws {
+        let readme = try String(contentsOf: CLITests.root.appendingPathComponent("README.md"), encoding: .utf8)
+        let file = try String(contentsOf: CLITests.root.appendingPathComponent("examples/hello-bot.lua"), encoding: .utf8)
+        XCTAssertTrue(readme.contains("```lua\n" + file + "```"), "README's bot block differs from examples/hello-bot.lua")
+        let r = try runNetstack(["run", "examples/hello-bot.lua"], cwd: CLITests.root)
+        XCTAssertEqual(r.status, 0, r.err)
+        XCTAssertEqual(r.out, "hello\nclosed\t1000\n")
+    }
+
     func testLoadTest() throws {
         let r = try runNetstack(["run", "examples/load-test.lua", "--url", Servers.plain.url + "/echo", "--quiet"], timeout: 30 * CLITests.slowdown)
         XCTAssertEqual(r.status, 0, r.err)
