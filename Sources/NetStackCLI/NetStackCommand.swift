@@ -15,10 +15,12 @@ public struct NetStackCommand: ParsableCommand {
         commandName: "netstack",
         abstract: "Script WebSocket clients and audit certificates.",
         discussion: """
-        Exit codes: 0 success; 1 a runtime failure (connection error, abnormal close, failed \
-        verification); 2 invalid input (a URL, a file or a script that cannot be used); 64 bad \
-        usage (an unknown option or a value that does not parse). Each command's --help lists \
-        its own.
+        Exit codes shared by every command: 0 success; 1 a runtime failure (connection error, \
+        abnormal close, failed verification); 2 invalid input (a URL, a file or a script that \
+        cannot be used); 64 bad usage (an unknown option or a value that does not parse); 130 \
+        after SIGINT. In between, per command: connect 3 resolve, 4 connect, 5 TLS, 6 upgrade; \
+        audit 1 WARN, 2 FAIL, 3 ERROR (Nagios); run 3 a plugin that cannot load, 99 a failed \
+        threshold. Each command's --help lists its own; docs/exit-status.md has the whole table.
         """,
         version: NetStackVersion.string,
         subcommands: [Run.self, Serve.self, Connect.self, Verify.self, Audit.self, Plugins.self, Merge.self]
