@@ -17,7 +17,9 @@ struct Connect: ParsableCommand {
         round trip is printed), /close [code [reason]], /binary HEX, /quit, /help; //text sends \
         "/text". Received messages are marked "<" on a terminal, in colour unless NO_COLOR is \
         set or --no-color is given; binary messages are shown as hex (--base64: as base64, and \
-        -b lines are decoded from base64 before sending).
+        -b lines are decoded from base64 before sending). With --jsonrpc a line `METHOD [PARAMS]` \
+        is sent as a JSON-RPC 2.0 request with the next id (PARAMS: a JSON array or object as it \
+        is, anything else wrapped in an array), and answers are shown as "[#ID METHOD] ...".
         Exit status: 0 after a close handshake we started (any code) or the server started with \
         1000 or 1001; 1 after an abnormal end (dropped, closed by the server with another code, \
         a protocol error); 2 for a URL, header, \
@@ -36,6 +38,8 @@ struct Connect: ParsableCommand {
     @Flag(name: [.customShort("b"), .long], help: "Send lines as binary messages.") var binary = false
     @Flag(name: [.customShort("t"), .long], help: "Send lines as text messages (the default).") var text = false
     @Flag(help: "Show binary messages as base64, and decode -b lines from base64 before sending.") var base64 = false
+    @Flag(help: "Send each line 'METHOD [PARAMS]' as a JSON-RPC 2.0 request with the next id; answers are shown with the id and method they answer.")
+    var jsonrpc = false
     @Option(help: "CA file (PEM) to trust instead of the system store.") var ca: String?
     @Option(help: "CA directory to trust instead of the system store.") var caPath: String?
     @Flag(name: [.customShort("k"), .customLong("insecure"), .customLong("no-check")],
@@ -113,6 +117,7 @@ struct Connect: ParsableCommand {
         let stdinIsTerminal = isatty(STDIN_FILENO) != 0
         let colour = !noColor && ProcessInfo.processInfo.environment["NO_COLOR"].map(\.isEmpty) ?? true
         let session = ConnectSession(json: json, base64: base64, colour: colour)
+        if jsonrpc { session.enableJSONRPC() }
         let client = WebSocketClient(configuration: config)
         session.wire(client)
         do {
@@ -141,7 +146,12 @@ struct Connect: ParsableCommand {
         while !quit, let line = execute.isEmpty ? nextLine() : executed.next() {
             if client.state != .open { break }
             switch ConnectInput.parse(line, slash: slashCommands, binary: binary, base64: base64) {
-            case .message(let text): send(client, session) { try client.send(text: text) }
+            case .message(let text):
+                switch session.jsonRPCRequest(text) {
+                case nil: send(client, session) { try client.send(text: text) }
+                case .success(let request)?: send(client, session) { try client.send(text: request) }
+                case .failure(let e)?: session.note(e.message, style: .error)
+                }
             case .binary(let bytes): send(client, session) { try client.send(binary: bytes) }
             case .ping(let data):
                 send(client, session) {

@@ -28,6 +28,29 @@ final class ConnectSession: @unchecked Sendable {
     private var isFinished = false
     private let lock = NSLock()
     private(set) var exitCode: Int32 = ConnectSession.abnormal
+    /// `--jsonrpc`: requests made from input lines, and answers matched to them.
+    private var rpc: JSONRPCInput?
+
+    func enableJSONRPC() {
+        lock.lock()
+        rpc = JSONRPCInput()
+        lock.unlock()
+    }
+
+    /// The JSON-RPC request for an input line (with `--jsonrpc`).
+    func jsonRPCRequest(_ line: String) -> Result<String, ConnectInputError>? {
+        lock.lock()
+        defer { lock.unlock() }
+        guard rpc != nil else { return nil }
+        return rpc!.request(line)
+    }
+
+    private func jsonRPCMatch(_ text: String) -> (id: Int, method: String)? {
+        lock.lock()
+        defer { lock.unlock() }
+        return rpc?.match(text)
+    }
+
     /// Set when we sent a close (end of input, /close, /quit): any code we chose, answered, is a
     /// normal end.
     private var closeSent = false
@@ -148,7 +171,13 @@ final class ConnectSession: @unchecked Sendable {
                 : "[binary \(m.data.readableBytes) bytes\(base64 ? ", base64" : "")] \(data)"
             var fields = ["kind": kind, "length": "\(m.data.readableBytes)", "data": data]
             if base64 && m.kind == .binary { fields["encoding"] = "base64" }
-            emit(event: "message", fields: fields, text: shown, style: .received)
+            var text = shown
+            if m.kind == .text, let answer = jsonRPCMatch(data) {
+                fields["rpcId"] = "\(answer.id)"
+                fields["rpcMethod"] = answer.method
+                text = "[#\(answer.id) \(TerminalText.sanitize(answer.method, keepNewlines: false))] " + shown
+            }
+            emit(event: "message", fields: fields, text: text, style: .received)
         }
         client.onError = { [self] c, e in
             let beforeOpen = c.state == .closed

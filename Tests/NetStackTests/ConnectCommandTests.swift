@@ -35,6 +35,30 @@ final class ConnectCommandTests: XCTestCase {
         XCTAssertEqual(parse("AAH/", base64: true), .message(text: "AAH/"), "--base64 decodes binary lines only")
     }
 
+    func testJSONRPCRequestsAndMatching() throws {
+        var rpc = JSONRPCInput()
+        XCTAssertEqual(try rpc.request("add [1, 2]").get(), #"{"jsonrpc":"2.0","id":1,"method":"add","params":[1, 2]}"#)
+        XCTAssertEqual(try rpc.request("get {\"key\": \"a\"}").get(), #"{"jsonrpc":"2.0","id":2,"method":"get","params":{"key": "a"}}"#)
+        XCTAssertEqual(try rpc.request("ping").get(), #"{"jsonrpc":"2.0","id":3,"method":"ping","params":[]}"#)
+        XCTAssertEqual(try rpc.request("echo 42").get(), #"{"jsonrpc":"2.0","id":4,"method":"echo","params":[42]}"#)
+        XCTAssertEqual(try rpc.request("say hello \"world\"").get(), #"{"jsonrpc":"2.0","id":5,"method":"say","params":["hello \"world\""]}"#)
+        if case .failure = rpc.request("   ") {} else { XCTFail("no method") }
+        XCTAssertEqual(rpc.match(#"{"jsonrpc":"2.0","id":2,"result":"x"}"#)?.method, "get")
+        XCTAssertNil(rpc.match(#"{"jsonrpc":"2.0","id":2,"result":"x"}"#), "answered once")
+        XCTAssertNil(rpc.match(#"{"jsonrpc":"2.0","id":99,"result":"x"}"#), "not ours")
+        XCTAssertNil(rpc.match(#"{"jsonrpc":"2.0","method":"notify"}"#), "a notification")
+        XCTAssertNil(rpc.match("not json"))
+        XCTAssertEqual(rpc.pending.count, 4)
+
+        // Through the echo server: each request comes back with its id, matched to its method.
+        let r = try runNetstack(["connect", "--jsonrpc", Servers.plain.url + "/echo"], stdin: "add [1, 2]\nping\n")
+        XCTAssertEqual(r.status, 0, r.err)
+        XCTAssertEqual(r.out.split(separator: "\n").map(String.init),
+                       [#"[#1 add] {"jsonrpc":"2.0","id":1,"method":"add","params":[1, 2]}"#, #"[#2 ping] {"jsonrpc":"2.0","id":2,"method":"ping","params":[]}"#])
+        let j = try runNetstack(["connect", "--jsonrpc", "--json", Servers.plain.url + "/echo"], stdin: "add [1]\n")
+        XCTAssertTrue(j.out.contains(#""rpcId":1"#) && j.out.contains(#""rpcMethod":"add""#), j.out)
+    }
+
     func testExitStatusPerStage() throws {
         func connect(_ url: String, _ extra: [String] = [], stdin: String = "") throws -> (status: Int32, out: String, err: String) {
             try runNetstack(["connect", url, "-w", "0.3"] + extra, stdin: stdin, env: ["SSL_CERT_FILE": "/nonexistent"])
