@@ -186,7 +186,26 @@ local function readManifest(name, candidate)
   for _, f in ipairs({ "setup", "check" }) do
     if manifest[f] ~= nil and type(manifest[f]) ~= "function" then error("manifest " .. f .. " must be a function", 0) end
   end
+  if manifest.native ~= nil and (type(manifest.native) ~= "string" or not manifest.native:match("^[%a_][%w_]*$")) then
+    error("manifest native must name a module: letters, digits and _ (NAME.so in the plugin's folder, exporting luaopen_NAME)", 0)
+  end
   return manifest
+end
+
+--- A manifest's native module: NAME.so in the plugin's folder, opened through luaopen_NAME (as
+--- `require` opens C modules). What luaopen_NAME returns becomes ctx.native.
+local function loadNative(record)
+  local native = record.manifest.native
+  if config.sandbox or not package.loadlib then
+    error(format("native module '%s' not loaded: native code is disabled by --sandbox", native), 0)
+  end
+  local path = record.dir .. "/" .. native .. ".so"
+  local opener, err = package.loadlib(path, "luaopen_" .. native)
+  if not opener then error(format("cannot load native module %s: %s", path, tostring(err)), 0) end
+  local ok, module = pcall(opener, native, path)
+  if not ok then error(format("native module %s raised while opening: %s", path, tostring(module)), 0) end
+  if module == nil then module = true end
+  return module
 end
 
 -- Hooks --------------------------------------------------------------------------------------
@@ -460,7 +479,9 @@ function loadPlugin(name, options, via)
       if not okDep then error(format("requires '%s', which failed: %s", dep, err), 0) end
     end
     record.options = resolveOptions(record, options)
+    if manifest.native then record.native = loadNative(record) end
     record.ctx = newContext(record)
+    record.ctx.native = record.native
     if manifest.setup then
       local okSetup, exports = pcall(manifest.setup, record.ctx, record.options)
       if not okSetup then
