@@ -74,14 +74,7 @@ final class AuditOptionsTests: XCTestCase {
         let responderPort = try ProxyTests.ProxyProcess.freePort()
         let deadPort = try ProxyTests.ProxyProcess.freePort()
         func issue(_ name: String, responder: Int) throws -> String {
-            let ext = dir + "/\(name).ext"
-            try "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1\nauthorityInfoAccess=OCSP;URI:http://127.0.0.1:\(responder)/\n"
-                .write(toFile: ext, atomically: true, encoding: .utf8)
-            try TestPKI.openssl(["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", dir + "/\(name).key",
-                                 "-out", dir + "/\(name).csr", "-subj", "/CN=\(name)"])
-            try TestPKI.openssl(["ca", "-batch", "-config", lab.dir + "/inter.cnf", "-in", dir + "/\(name).csr", "-out", dir + "/\(name).pem",
-                                 "-extfile", ext, "-days", "30", "-notext"])
-            return dir + "/\(name).pem"
+            try lab.issueServerLeaf(name, in: dir, extra: "authorityInfoAccess=OCSP;URI:http://127.0.0.1:\(responder)/")
         }
         let good = try issue("ocsp-good", responder: responderPort)
         let revoked = try issue("ocsp-revoked", responder: responderPort)

@@ -10,6 +10,19 @@ final class CertificateLab {
     static let shared: CertificateLab = try! CertificateLab()
 
     func path(_ name: String) -> String { files[name]! }
+
+    /// A server leaf for 127.0.0.1 issued by the lab's intermediate into `dir` (DIR/NAME.pem and
+    /// DIR/NAME.key), with `extra` extension lines (a CRL distribution point, an OCSP responder).
+    func issueServerLeaf(_ name: String, in dir: String, extra: String) throws -> String {
+        let ext = dir + "/\(name).ext"
+        try ("basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1\n" + extra + "\n")
+            .write(toFile: ext, atomically: true, encoding: .utf8)
+        try TestPKI.openssl(["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", dir + "/\(name).key",
+                             "-out", dir + "/\(name).csr", "-subj", "/CN=\(name)"])
+        try TestPKI.openssl(["ca", "-batch", "-config", self.dir + "/inter.cnf", "-in", dir + "/\(name).csr", "-out", dir + "/\(name).pem",
+                             "-extfile", ext, "-days", "30", "-notext"])
+        return dir + "/\(name).pem"
+    }
     func bytes(_ name: String) -> [UInt8] { Array(FileManager.default.contents(atPath: path(name))!) }
 
     private func openssl(_ args: String...) throws { try TestPKI.openssl(args) }

@@ -64,11 +64,7 @@ final class RunClientFlagsTests: XCTestCase {
 
         // Mutual TLS: a server that requires a client certificate.
         let client = try pki.issue(name: "run-client", subjectAltName: "DNS:client.test", extendedKeyUsage: "clientAuth")
-        var c = LocalWebSocketServer.Configuration()
-        c.tls = .init(certificatePath: pki.serverCertificate, keyPath: pki.serverKey)
-        c.clientCA = pki.caCertificate
-        let server = LocalWebSocketServer(configuration: c)
-        try server.start()
+        let server = try Servers.mutualTLSServer()
         defer { server.stop() }
         let mutual = try runNetstack(["run", bot, "--url", server.url + "/echo", "--ca", pki.caCertificate, "--cert", client.certificate, "--key", client.key])
         XCTAssertEqual(mutual.status, 0, mutual.out + mutual.err)

@@ -383,14 +383,7 @@ final class ShippedPluginTests: XCTestCase {
         defer { http.stop() }
         let httpPort = http.port
         func issue(_ name: String, crlPath: String) throws -> String {
-            let ext = dir + "/\(name).ext"
-            try "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1\ncrlDistributionPoints=URI:http://127.0.0.1:\(httpPort)/\(crlPath)\n"
-                .write(toFile: ext, atomically: true, encoding: .utf8)
-            try TestPKI.openssl(["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", dir + "/\(name).key",
-                                 "-out", dir + "/\(name).csr", "-subj", "/CN=\(name)"])
-            try TestPKI.openssl(["ca", "-batch", "-config", lab.dir + "/inter.cnf", "-in", dir + "/\(name).csr", "-out", dir + "/\(name).pem",
-                                 "-extfile", ext, "-days", "30", "-notext"])
-            return dir + "/\(name).pem"
+            try lab.issueServerLeaf(name, in: dir, extra: "crlDistributionPoints=URI:http://127.0.0.1:\(httpPort)/\(crlPath)")
         }
         let good = try issue("crl-good", crlPath: "inter.crl")
         let revoked = try issue("crl-revoked", crlPath: "inter.crl")

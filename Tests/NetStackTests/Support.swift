@@ -96,6 +96,16 @@ enum Servers {
         return s
     }()
 
+    /// A wss server that requires a client certificate issued by the test CA (stop it when done).
+    static func mutualTLSServer() throws -> LocalWebSocketServer {
+        var c = LocalWebSocketServer.Configuration()
+        c.tls = .init(certificatePath: pki.serverCertificate, keyPath: pki.serverKey)
+        c.clientCA = pki.caCertificate
+        let server = LocalWebSocketServer(configuration: c)
+        try server.start()
+        return server
+    }
+
     static func tlsServer(certificate: String, key: String) -> LocalWebSocketServer {
         var c = LocalWebSocketServer.Configuration()
         c.tls = .init(certificatePath: certificate, keyPath: key)

@@ -78,11 +78,7 @@ final class TLSTests: XCTestCase {
 
     func testClientCertificate() throws {
         let client = try pki.issue(name: "client", subjectAltName: "DNS:client.test", extendedKeyUsage: "clientAuth")
-        var c = LocalWebSocketServer.Configuration()
-        c.tls = .init(certificatePath: pki.serverCertificate, keyPath: pki.serverKey)
-        c.clientCA = pki.caCertificate
-        let server = LocalWebSocketServer(configuration: c)
-        try server.start()
+        let server = try Servers.mutualTLSServer()
         defer { server.stop() }
         let with = echoOnce(server.url + "/echo") {
             $0.tls.caFile = pki.caCertificate
