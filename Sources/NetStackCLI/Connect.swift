@@ -16,8 +16,9 @@ struct Connect: ParsableCommand {
         lines starting with / are commands: /ping [data] (the \
         round trip is printed), /close [code [reason]], /binary HEX, /quit, /help; //text sends \
         "/text". Received messages are marked "<" on a terminal, in colour unless NO_COLOR is \
-        set or --no-color is given; binary messages are shown as hex (--base64: as base64, and \
-        -b lines are decoded from base64 before sending). With --jsonrpc a line `METHOD [PARAMS]` \
+        set or --no-color is given; binary messages are shown as a hex dump on a terminal and as \
+        one line of hex into a pipe (--base64: as base64, and -b lines are decoded from base64 \
+        before sending). With --jsonrpc a line `METHOD [PARAMS]` \
         is sent as a JSON-RPC 2.0 request with the next id (PARAMS: a JSON array or object as it \
         is, anything else wrapped in an array), and answers are shown as "[#ID METHOD] ...".
         Exit status: 0 after a close handshake we started (any code) or the server started with \

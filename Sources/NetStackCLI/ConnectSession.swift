@@ -167,7 +167,10 @@ final class ConnectSession: @unchecked Sendable {
             let data = m.kind == .text ? m.text : m.data.withUnsafeReadableBytes { base64 ? Data($0).base64EncodedString() : Hex.encode($0) }
             // On a terminal, control characters in text are shown as escapes (a server must not
             // drive the terminal); into a pipe, text goes out as it came.
+            // Binary on a terminal: a hex dump (hexdump -C style) unless --base64; into a pipe, one line.
+            let dump = m.kind == .binary && stdoutIsTerminal && !base64 && !json
             let shown = m.kind == .text ? (stdoutIsTerminal ? TerminalText.sanitize(data) : data)
+                : dump ? "[binary \(m.data.readableBytes) bytes]\n" + HexDump.lines(m.data.readableBytesView.map { $0 }).joined(separator: "\n")
                 : "[binary \(m.data.readableBytes) bytes\(base64 ? ", base64" : "")] \(data)"
             var fields = ["kind": kind, "length": "\(m.data.readableBytes)", "data": data]
             if base64 && m.kind == .binary { fields["encoding"] = "base64" }

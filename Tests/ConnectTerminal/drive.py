@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Drives `netstack connect URL` in a pseudo-terminal as a user would: types a message, a /ping,
+"""Drives `netstack connect URL` in a pseudo-terminal as a user would: types a message, a binary
+message (shown back as a hex dump), a /ping,
 the up arrow and Enter (the /ping again, from history), then /quit. Prints one JSON object:
 {"status": exit status, "transcript": everything the terminal showed}.
 
@@ -43,6 +44,8 @@ def main():
     read_until(b"> ")
     send("hello\r")
     read_until(b"< hello")
+    send("/binary 48 69 00 ff\r")
+    read_until(b"|Hi..|")
     send("/ping\r")
     read_until(b"pong after")
     send("\x1b[A")          # up arrow: the last line from history

@@ -28,6 +28,8 @@ final class ConnectTerminalTests: XCTestCase {
         XCTAssertEqual(colour.status, 0, colour.transcript)
         XCTAssertTrue(colour.transcript.contains("> "), "a prompt")
         XCTAssertTrue(colour.transcript.contains("\u{1B}[36m< hello\u{1B}[0m"), "the echo, marked and coloured: \(colour.transcript.debugDescription)")
+        XCTAssertTrue(colour.transcript.contains("00000000  48 69 00 ff") && colour.transcript.contains("|Hi..|"),
+                      "binary as a hex dump: \(colour.transcript.debugDescription)")
         XCTAssertEqual(colour.transcript.components(separatedBy: "pong after").count - 1, 2,
                        "/ping, then the up arrow and Enter sent it again: \(colour.transcript.debugDescription)")
         XCTAssertTrue(colour.transcript.contains("closed 1000"), colour.transcript)

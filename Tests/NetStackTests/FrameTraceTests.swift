@@ -50,3 +50,21 @@ final class FrameTraceTests: XCTestCase {
         XCTAssertTrue(c.err.contains("< FIN text 2 bytes \"yo\""), c.err)
     }
 }
+
+/// `connect`'s hex dump of binary messages on a terminal, as a value.
+final class HexDumpTests: XCTestCase {
+    func testLines() {
+        XCTAssertEqual(HexDump.lines(Array("Hello".utf8) + [0, 0xFF]),
+                       ["00000000  48 65 6c 6c 6f 00 ff                              |Hello..|"])
+        let twenty = (0..<20).map { UInt8($0 + 0x41) }
+        XCTAssertEqual(HexDump.lines(twenty), [
+            "00000000  41 42 43 44 45 46 47 48  49 4a 4b 4c 4d 4e 4f 50  |ABCDEFGHIJKLMNOP|",
+            "00000010  51 52 53 54                                       |QRST|",
+        ])
+        let big = [UInt8](repeating: 0x2E, count: 300)
+        let lines = HexDump.lines(big)
+        XCTAssertEqual(lines.count, 17)
+        XCTAssertEqual(lines.last, "… 44 more bytes")
+        XCTAssertEqual(HexDump.lines([]), [])
+    }
+}
