@@ -51,7 +51,7 @@ public enum CRLCheck {
         return EventLoopFuture.whenAllSucceed(futures, on: loop)
     }
 
-    static func evaluate(crl: [UInt8], chain: [[UInt8]], index: Int, store: CertificateStore, url: String) -> CRLStatus {
+    public static func evaluate(crl: [UInt8], chain: [[UInt8]], index: Int, store: CertificateStore, url: String) -> CRLStatus {
         var out = netstack_ocsp_result()
         crl.withUnsafeBufferPointer { c in
             DERChain.withPointers(chain) { pointers, lengths, count in

@@ -67,7 +67,7 @@ public enum OCSPCheck {
     }
 
     /// The DER request for certificate `index` of `chain`.
-    static func makeRequest(chain: [[UInt8]], index: Int, store: CertificateStore) -> Result<[UInt8], HTTPFetch.Failure> {
+    public static func makeRequest(chain: [[UInt8]], index: Int, store: CertificateStore) -> Result<[UInt8], HTTPFetch.Failure> {
         var out: UnsafeMutablePointer<UInt8>?
         var length = 0
         var error = [CChar](repeating: 0, count: 160)
@@ -81,7 +81,7 @@ public enum OCSPCheck {
         return .success(Array(UnsafeBufferPointer(start: bytes, count: length)))
     }
 
-    static func evaluate(response: [UInt8], chain: [[UInt8]], index: Int, store: CertificateStore, url: String) -> OCSPFetchStatus {
+    public static func evaluate(response: [UInt8], chain: [[UInt8]], index: Int, store: CertificateStore, url: String) -> OCSPFetchStatus {
         var out = netstack_ocsp_result()
         response.withUnsafeBufferPointer { r in
             DERChain.withPointers(chain) { pointers, lengths, count in

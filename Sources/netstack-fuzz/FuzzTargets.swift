@@ -20,6 +20,8 @@ enum FuzzTargets {
         FuzzTarget(name: "deflate-params", summary: "Sec-WebSocket-Extensions parsing and permessage-deflate parameters", run: ParserFuzz.extensions),
         FuzzTarget(name: "certificate", summary: "PEM/DER parsing, inspection and OH_NetStack_VerifyCertification's verifier (the input also as CA)",
                    run: CertificateFuzz.run),
+        FuzzTarget(name: "revocation", summary: "OCSP responses (fetched or stapled) and CRLs from servers, checked against a fixed chain",
+                   run: RevocationFuzz.run),
         FuzzTarget(name: "json", summary: "netstack.json.decode, and encode of what it decoded, in a Lua state", run: JSONFuzz.run),
         FuzzTarget(name: "cli", summary: "netstack's command-line parsing and validation (arguments split at NUL bytes), without running the command",
                    run: CommandLineFuzz.run),
