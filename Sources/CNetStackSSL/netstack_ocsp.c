@@ -67,11 +67,6 @@ static STACK_OF(X509) *parse_chain(const uint8_t *const *ders, const size_t *len
     return chain;
 }
 
-void netstack_ocsp_check(const uint8_t *response, size_t len, const uint8_t *const *ders, const size_t *lengths, size_t count,
-                         netstack_store *store, netstack_ocsp_result *out) {
-    netstack_ocsp_check_at(response, len, ders, lengths, count, 0, store, out);
-}
-
 void netstack_ocsp_check_at(const uint8_t *response, size_t len, const uint8_t *const *ders, const size_t *lengths, size_t count,
                             size_t index, netstack_store *store, netstack_ocsp_result *out) {
     memset(out, 0, sizeof *out);

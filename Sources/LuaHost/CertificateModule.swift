@@ -308,32 +308,26 @@ enum CertificateModule {
                 }
                 lua_setfield(L, -2, "ocsp")
             }
-            if let list = chain.crlStatus {
-                lua_createtable(L, Int32(list.count), 0)
-                for (i, c) in list.enumerated() {
-                    lua_createtable(L, 0, 5)
-                    lua_pushinteger(L, Int64(c.certificate)); lua_setfield(L, -2, "certificate")
-                    vm.pushString(c.url); lua_setfield(L, -2, "url")
-                    vm.pushString(c.status.rawValue); lua_setfield(L, -2, "status")
-                    vm.pushString(c.reason); lua_setfield(L, -2, "reason")
-                    if let d = c.nextUpdate { lua_pushinteger(L, Int64(d.timeIntervalSince1970)); lua_setfield(L, -2, "nextUpdate") }
+            // Per certificate, fetched: { certificate, url, status, reason, nextUpdate [, revokedAt] }.
+            func pushRevocations(_ rows: [(Int, String, String, String, Date?, Date?)], as key: String) {
+                lua_createtable(L, Int32(rows.count), 0)
+                for (i, r) in rows.enumerated() {
+                    lua_createtable(L, 0, 6)
+                    lua_pushinteger(L, Int64(r.0)); lua_setfield(L, -2, "certificate")
+                    vm.pushString(r.1); lua_setfield(L, -2, "url")
+                    vm.pushString(r.2); lua_setfield(L, -2, "status")
+                    vm.pushString(r.3); lua_setfield(L, -2, "reason")
+                    if let d = r.4 { lua_pushinteger(L, Int64(d.timeIntervalSince1970)); lua_setfield(L, -2, "nextUpdate") }
+                    if let d = r.5 { lua_pushinteger(L, Int64(d.timeIntervalSince1970)); lua_setfield(L, -2, "revokedAt") }
                     lua_rawseti(L, -2, Int64(i + 1))
                 }
-                lua_setfield(L, -2, "crl")
+                lua_setfield(L, -2, key)
+            }
+            if let list = chain.crlStatus {
+                pushRevocations(list.map { ($0.certificate, $0.url, $0.status.rawValue, $0.reason, $0.nextUpdate, nil) }, as: "crl")
             }
             if let list = chain.ocspFetched {
-                lua_createtable(L, Int32(list.count), 0)
-                for (i, c) in list.enumerated() {
-                    lua_createtable(L, 0, 6)
-                    lua_pushinteger(L, Int64(c.certificate)); lua_setfield(L, -2, "certificate")
-                    vm.pushString(c.url); lua_setfield(L, -2, "url")
-                    vm.pushString(c.status.rawValue); lua_setfield(L, -2, "status")
-                    vm.pushString(c.reason); lua_setfield(L, -2, "reason")
-                    if let d = c.nextUpdate { lua_pushinteger(L, Int64(d.timeIntervalSince1970)); lua_setfield(L, -2, "nextUpdate") }
-                    if let d = c.revokedAt { lua_pushinteger(L, Int64(d.timeIntervalSince1970)); lua_setfield(L, -2, "revokedAt") }
-                    lua_rawseti(L, -2, Int64(i + 1))
-                }
-                lua_setfield(L, -2, "ocspFetched")
+                pushRevocations(list.map { ($0.certificate, $0.url, $0.status.rawValue, $0.reason, $0.nextUpdate, $0.revokedAt) }, as: "ocspFetched")
             }
             return 1
         }

@@ -58,13 +58,12 @@ public enum CRLCheck {
                 netstack_crl_check(c.baseAddress, c.count, pointers, lengths, count, index, store.pointer, &out)
             }
         }
-        let reason = withUnsafeBytes(of: &out.reason) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
         let status: CRLStatus.Status = switch out.status {
         case Int32(NETSTACK_OCSP_GOOD): .good
         case Int32(NETSTACK_OCSP_REVOKED): .revoked
         default: .invalid
         }
-        return CRLStatus(certificate: index + 1, url: url, status: status, reason: reason,
+        return CRLStatus(certificate: index + 1, url: url, status: status, reason: out.reasonText,
                          nextUpdate: out.next_update == 0 ? nil : Date(timeIntervalSince1970: Double(out.next_update)))
     }
 }

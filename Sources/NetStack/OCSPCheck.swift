@@ -29,7 +29,7 @@ public struct OCSPFetchStatus: Sendable, Equatable {
 /// an http responder is asked there (the first http URL), by POST (RFC 6960 A.1) of a request in
 /// the RFC 5019 profile (no nonce, so answers can be kept). Answers are kept per responder and
 /// request for five minutes (at most 256), and concurrent asks for one certificate share a
-/// request. The response is checked as a stapled one is (`netstack_ocsp_check_at`).
+/// request. The response is checked as a stapled one is (`OCSPStatus.check`).
 public enum OCSPCheck {
     static let cache = FetchCache(lifetime: cacheSeconds)
     /// Most bytes read for one response.
@@ -82,21 +82,14 @@ public enum OCSPCheck {
     }
 
     public static func evaluate(response: [UInt8], chain: [[UInt8]], index: Int, store: CertificateStore, url: String) -> OCSPFetchStatus {
-        var out = netstack_ocsp_result()
-        response.withUnsafeBufferPointer { r in
-            DERChain.withPointers(chain) { pointers, lengths, count in
-                netstack_ocsp_check_at(r.baseAddress, r.count, pointers, lengths, count, index, store.pointer, &out)
-            }
+        let checked = OCSPStatus.check(response: response, chain: chain, index: index, store: store)
+        let status: OCSPFetchStatus.Status = switch checked.status {
+        case .good: .good
+        case .revoked: .revoked
+        case .unknown: .unknown
+        case .invalid: .invalid
         }
-        let reason = withUnsafeBytes(of: &out.reason) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
-        let status: OCSPFetchStatus.Status = switch out.status {
-        case Int32(NETSTACK_OCSP_GOOD): .good
-        case Int32(NETSTACK_OCSP_REVOKED): .revoked
-        case Int32(NETSTACK_OCSP_UNKNOWN): .unknown
-        default: .invalid
-        }
-        func date(_ t: Int64) -> Date? { t == 0 ? nil : Date(timeIntervalSince1970: Double(t)) }
-        return OCSPFetchStatus(certificate: index + 1, url: url, status: status, reason: reason,
-                               nextUpdate: date(out.next_update), revokedAt: date(out.revoked_at))
+        return OCSPFetchStatus(certificate: index + 1, url: url, status: status, reason: checked.reason,
+                               nextUpdate: checked.nextUpdate, revokedAt: checked.revokedAt)
     }
 }

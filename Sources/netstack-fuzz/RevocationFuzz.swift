@@ -5,8 +5,9 @@ import NetStack
 /// (from a distribution point), checked against a fixed chain (a root and two leaves it issued,
 /// one of them revoked; made with the openssl CLI, valid until 2125). Input: byte 0 picks OCSP or
 /// CRL (bit 0), the leaf (bit 1) and whether the root is sent in the chain (bit 2); the rest is
-/// the answer. Checked: the verdict is a documented status with a reason; "revoked" carries its
-/// time for OCSP; a request can always be made for the fixed chain.
+/// the answer (a fetched and a stapled OCSP response go through the same check). Checked: the
+/// verdict is a documented status with a reason; "revoked" carries its time for OCSP; a request
+/// can always be made for the fixed chain.
 enum RevocationFuzz {
     static let rootPEM = """
 -----BEGIN CERTIFICATE-----
@@ -85,8 +86,6 @@ IQCBGmWZRtU4XF+Xz0Am2fnZiOr9g7MVYy6nypdd449J2Q==
             precondition(!s.reason.isEmpty, "OCSP verdict without a reason")
             precondition(s.status != .revoked || s.revokedAt != nil, "revoked without a time")
             precondition(s.status != .unavailable, "an answer was given")
-            let stapled = OCSPStatus.check(response: answer, chain: chain, store: store)
-            precondition(stapled.status.rawValue == s.status.rawValue, "stapled and fetched checks disagree: \(stapled.status) \(s.status)")
         } else {
             let c = CRLCheck.evaluate(crl: answer, chain: chain, index: 0, store: store, url: "http://fuzz/")
             precondition(!c.reason.isEmpty, "CRL verdict without a reason")

@@ -38,9 +38,24 @@ final class CertificateCorpusTests: XCTestCase {
         return dir
     }
 
+    /// `run.py`'s scoring of the corpus (both tools on every case), made once for the class:
+    /// its exit status, its table and the outcomes.
+    static var scored: (status: Int32, table: String, outcomes: [Outcome])?
+    static func score() throws -> (status: Int32, table: String, outcomes: [Outcome]) {
+        if let s = scored { return s }
+        let dir = try corpus()
+        let report = dir + "/results.json"
+        let (status, table) = try runTool(try python(), ["Tests/CertCorpus/run.py", CLITests.buildDir + "/netstack", dir, "--json", report],
+                                          cwd: CLITests.root.path)
+        let outcomes = (try? JSONDecoder().decode([Outcome].self, from: Data(contentsOf: URL(fileURLWithPath: report)))) ?? []
+        scored = (status, table, outcomes)
+        return scored!
+    }
+
     override class func tearDown() {
         if let dir = corpusDir { try? FileManager.default.removeItem(atPath: dir) }
         corpusDir = nil
+        scored = nil
         super.tearDown()
     }
 
@@ -55,13 +70,9 @@ final class CertificateCorpusTests: XCTestCase {
     }
 
     func testCorpusAgreesWithTheStandardWhereverOpenSSLDoes() throws {
-        let python = try Self.python()
-        let dir = try Self.corpus()
-        let report = dir + "/results.json"
-        let (status, table) = try runTool(python, ["Tests/CertCorpus/run.py", CLITests.buildDir + "/netstack", dir, "--json", report], cwd: CLITests.root.path)
+        let (status, table, outcomes) = try Self.score()
         print(table)
         XCTAssertEqual(status, 0, "netstack disagrees with the standard where openssl agrees:\n\(table)")
-        let outcomes = try JSONDecoder().decode([Outcome].self, from: Data(contentsOf: URL(fileURLWithPath: report)))
         XCTAssertGreaterThanOrEqual(outcomes.count, 150, "the corpus has at least 150 cases")
         XCTAssertFalse(outcomes.contains { $0.netstack == "error" }, "every case gave a verdict")
         let ours = outcomes.filter { $0.netstack == $0.expect }.count
@@ -85,14 +96,11 @@ final class CertificateCorpusTests: XCTestCase {
         let manifest = try String(contentsOfFile: dir + "/manifest.tsv", encoding: .utf8)
         let lines = manifest.split(separator: "\n")
         XCTAssertGreaterThanOrEqual(lines.count, 150)
-        // The CLI's codes, from run.py (it runs `netstack verify --strict` on every case; its
-        // processes are started from Python: Foundation's Process objects started on Dispatch
-        // worker threads are never freed, which LeakSanitizer reports).
-        let report = dir + "/parity.json"
-        let (status, table) = try runTool(try Self.python(), ["Tests/CertCorpus/run.py", CLITests.buildDir + "/netstack", dir, "--json", report],
-                                          cwd: CLITests.root.path)
+        // The CLI's codes, from run.py's scoring (it runs `netstack verify --strict` on every
+        // case; its processes are started from Python: Foundation's Process objects started on
+        // Dispatch worker threads are never freed, which LeakSanitizer reports).
+        let (status, table, outcomes) = try Self.score()
         XCTAssertEqual(status, 0, String(table.suffix(2000)))
-        let outcomes = try JSONDecoder().decode([Outcome].self, from: Data(contentsOf: URL(fileURLWithPath: report)))
         var cli: [String: Int] = [:]
         for o in outcomes { cli[o.name] = Int(o.netstack_detail.split(separator: " ").first ?? "") ?? -1 }
         XCTAssertEqual(cli.count, lines.count)

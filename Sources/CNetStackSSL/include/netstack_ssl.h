@@ -138,11 +138,9 @@ typedef struct {
     char reason[256];
 } netstack_ocsp_result;
 
-/* Checks an OCSP response for the first of `ders` (DER, leaf first): responder signature against
- * the chain and `store`, the answer for the leaf, the validity window. */
-void netstack_ocsp_check(const uint8_t *response, size_t len, const uint8_t *const *ders, const size_t *lengths, size_t count,
-                         netstack_store *store, netstack_ocsp_result *out);
-/* The same for certificate `index` of `ders` (its issuer: another of `ders`, else from `store`). */
+/* Checks an OCSP response for certificate `index` of `ders` (DER, leaf first; its issuer: another
+ * of `ders`, else from `store`): responder signature against the chain and `store`, the answer
+ * for that certificate, the validity window. */
 void netstack_ocsp_check_at(const uint8_t *response, size_t len, const uint8_t *const *ders, const size_t *lengths, size_t count,
                             size_t index, netstack_store *store, netstack_ocsp_result *out);
 /* An OCSP request (DER, RFC 5019 profile: SHA-1 CertID, no nonce) for certificate `index` of
