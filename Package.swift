@@ -31,6 +31,8 @@ let package = Package(
         .target(name: "CLuaBridge", dependencies: ["CLua"]),
         // SIGINT for `netstack run`: a real handler, so the second SIGINT ends a busy script at once.
         .target(name: "CInterrupt"),
+        // glibc's heap statistics and trim, for the benchmarks' memory measurements.
+        .target(name: "CMallocInfo"),
         // Certificate verification and inspection on the system OpenSSL (small C, no hand-written ASN.1).
         .target(name: "CNetStackSSL", dependencies: ["COpenSSL"]),
         // The engine: URL parsing, handshake, RFC 6455 framing, permessage-deflate, TLS, error codes.
@@ -109,7 +111,7 @@ let package = Package(
         .executableTarget(
             name: "netstack-wsbench",
             dependencies: [
-                "NetStack",
+                "NetStack", "CMallocInfo",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],

@@ -369,16 +369,23 @@ public final class ScriptHost {
 
     // MARK: Clients
 
-    func makeClient(callbacks: [Int32]) -> LuaClient {
-        let id = nextClientID
-        nextClientID += 1
-        clientsCreated += 1
+    /// What every client of this host starts from, made once: the clients share its storage
+    /// (configurations are copy on write) instead of holding a copy each.
+    private lazy var baseClientConfiguration: WebSocketClientConfiguration = {
         var config = WebSocketClientConfiguration()
         options.clientDefaults.apply(to: &config)
         // Lua strings are made from the bytes during the callback: a copy of our own would be a second one.
         config.ownStorageThreshold = .max
         config.proxy = options.proxy
         config.followRedirects = options.followRedirects
+        return config
+    }()
+
+    func makeClient(callbacks: [Int32]) -> LuaClient {
+        let id = nextClientID
+        nextClientID += 1
+        clientsCreated += 1
+        var config = baseClientConfiguration
         if let trace = options.trace { config.trace = { trace("[client \(id)] " + $0) } }
         if let trace = options.frameTrace { config.frameTrace = { trace("[client \(id)] " + $0) } }
         let client = WebSocketClient(configuration: config, eventLoop: eventLoop)

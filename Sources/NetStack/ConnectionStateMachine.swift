@@ -33,7 +33,8 @@ struct ConnectionStateMachine {
         indirect case rejected(Rejection)
         case open(Open)
         /// A close frame went out (ours, our echo of the peer's, or the one a failure sends).
-        case closing(Closing)
+        /// Boxed, as `rejected`: an open connection should not carry its size.
+        indirect case closing(Closing)
         /// The terminal event was delivered, or the client was abandoned.
         case closed
     }

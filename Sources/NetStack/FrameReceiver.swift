@@ -43,7 +43,8 @@ package struct FrameReceiver {
     private var messageCompressed = false
     private var assembled: ByteBuffer? = nil
     private var utf8 = UTF8Validator()
-    private let allocator = ByteBufferAllocator()
+    /// Made where used, not stored (four function pointers per connection).
+    private var allocator: ByteBufferAllocator { ByteBufferAllocator() }
     /// A whole message of at least this many bytes that arrives in one uncompressed frame in `next`
     /// is copied into storage of its own instead of being delivered as a slice of the caller's
     /// buffer. Payloads given to `completeFrame` are the caller's own and never copied; messages

@@ -57,13 +57,25 @@ public enum HeaderValidation {
 }
 
 /// The opening handshake, client side: building the request and checking the response (RFC 6455 §4).
-package struct ClientHandshake {
+package final class ClientHandshake: Sendable {
     let url: WebSocketURL
     let key: String
     let protocols: [String]
     let headers: [WebSocketHeader]
     let deflateOffer: PerMessageDeflateParameters?
     let userAgent: String?
+
+    /// A class (immutable): the connection and its upgrade handler share one while connecting,
+    /// instead of a copy each.
+    package init(url: WebSocketURL, key: String, protocols: [String], headers: [WebSocketHeader],
+                 deflateOffer: PerMessageDeflateParameters?, userAgent: String?) {
+        self.url = url
+        self.key = key
+        self.protocols = protocols
+        self.headers = headers
+        self.deflateOffer = deflateOffer
+        self.userAgent = userAgent
+    }
 
     static let guid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 

@@ -1,4 +1,4 @@
-import Atomics
+import Synchronization
 import NIOCore
 import NIOPosix
 
@@ -78,11 +78,13 @@ public final class WebSocketClient: @unchecked Sendable {
     /// Anything the embedding layer wants to hang on the client (the C ABI and Lua host use it).
     @exclusivity(unchecked) public var userData: AnyObject?
 
-    let stateAtomic = ManagedAtomic<UInt8>(WebSocketClientState.idle.rawValue)
+    // Atomics stored in the object (Synchronization), not boxes of their own: three allocations
+    // fewer per client.
+    let stateAtomic = Atomic<UInt8>(WebSocketClientState.idle.rawValue)
     /// Payload bytes accepted by `send` and not yet handed to the channel.
-    let queued = ManagedAtomic<Int>(0)
+    let queued = Atomic<Int>(0)
     /// Bytes the channel holds that the socket has not taken yet (updated on the loop).
-    let socketBacklog = ManagedAtomic<Int>(0)
+    let socketBacklog = Atomic<Int>(0)
     /// Loop-confined: when the current connection's transport (TCP) connected, in
     /// `DispatchTime` uptime nanoseconds (0 before): a load run splits connect time from the
     /// TLS and upgrade handshake with it.
@@ -270,7 +272,7 @@ public final class WebSocketClient: @unchecked Sendable {
     /// 1002 destroyed.
     public func send(_ bytes: UnsafeRawBufferPointer, kind: WebSocketMessageKind) throws {
         try checkSendable(bytes.count)
-        queued.wrappingIncrement(by: bytes.count, ordering: .relaxed)
+        queued.wrappingAdd(bytes.count, ordering: .relaxed)
         if eventLoop.inEventLoop, let connection = connection {
             connection.sendMessage(bytes, kind: kind)
         } else {
@@ -280,7 +282,7 @@ public final class WebSocketClient: @unchecked Sendable {
                 if let connection = self.connection {
                     buffer.withUnsafeReadableBytes { connection.sendMessage($0, kind: kind) }
                 } else {
-                    self.queued.wrappingDecrement(by: buffer.readableBytes, ordering: .relaxed)
+                    self.queued.wrappingSubtract(buffer.readableBytes, ordering: .relaxed)
                 }
             }
         }

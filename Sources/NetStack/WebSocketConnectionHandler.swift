@@ -37,35 +37,9 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, ConnectionCommand
         }
     }
     @exclusivity(unchecked) private var upgrade: Upgrade?
-    /// The part of the client's configuration a connection reads (a third of its size).
-    private struct Settings {
-        var connectTimeout: TimeAmount
-        var closeTimeout: TimeAmount
-        var pingInterval: TimeAmount
-        var pongTimeout: TimeAmount
-        var busyPoll: TimeAmount
-        var writeHighWatermark: Int
-        var compressionThreshold: Int
-        var ownStorageThreshold: Int
-        var maxReceiveSize: Int
-        var trace: (@Sendable (String) -> Void)?
-        var frameTrace: (@Sendable (String) -> Void)?
-
-        init(_ c: WebSocketClientConfiguration) {
-            connectTimeout = c.connectTimeout
-            closeTimeout = c.closeTimeout
-            pingInterval = c.pingInterval
-            pongTimeout = c.pongTimeout
-            busyPoll = c.busyPoll
-            writeHighWatermark = c.writeHighWatermark
-            compressionThreshold = c.compressionThreshold
-            ownStorageThreshold = c.ownStorageThreshold
-            maxReceiveSize = c.maxReceiveSize
-            trace = c.trace
-            frameTrace = c.frameTrace
-        }
-    }
-    private let config: Settings
+    /// The client's configuration at connect (a reference: configurations share their storage
+    /// until changed).
+    private let config: WebSocketClientConfiguration
     private let eventLoop: EventLoop
     /// Where the connection is, and what each event makes it do (the close handshake and the
     /// one terminal event live there).
@@ -79,12 +53,23 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, ConnectionCommand
     @exclusivity(unchecked) private var inbound: ByteBuffer?
     /// A large message frame that a read ended inside: its accepted header, and its payload so far
     /// in a buffer of exactly the payload's size, which becomes the message's storage.
-    @exclusivity(unchecked) private var pendingPayload: (header: FrameHeader, data: ByteBuffer)?
+    @exclusivity(unchecked) private var pendingPayload: PendingPayload?
+    /// Boxed: only a connection in the middle of a large frame has one, and an idle connection
+    /// should not carry its size.
+    private final class PendingPayload {
+        let header: FrameHeader
+        var data: ByteBuffer
+        init(_ header: FrameHeader, _ data: ByteBuffer) {
+            self.header = header
+            self.data = data
+        }
+    }
     @exclusivity(unchecked) private var outbox: ByteBuffer?
     @exclusivity(unchecked) private var flushScheduled = false
     @exclusivity(unchecked) private var inRead = false
     @exclusivity(unchecked) private var aboveHighWatermark = false
-    private let allocator = ByteBufferAllocator()
+    /// Made where used, not stored: a stored allocator is four function pointers per connection.
+    private var allocator: ByteBufferAllocator { ByteBufferAllocator() }
     private let masks: MaskKeySource
 
     /// Spare buffers shared by the loop's connections (outbox, partial frames).
@@ -102,7 +87,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, ConnectionCommand
     init(client: WebSocketClient, handshake: ClientHandshake, configuration: WebSocketClientConfiguration, redirects: [String] = []) {
         self.client = client
         self.upgrade = Upgrade(handshake, configuration: configuration, redirects: redirects)
-        self.config = Settings(configuration)
+        self.config = configuration
         self.eventLoop = client.eventLoop
         self.receiver = FrameReceiver(expectMaskedFrames: false, maxMessageSize: configuration.maxReceiveSize)
         if let f = configuration.frameTrace {
@@ -319,7 +304,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, ConnectionCommand
             return
         }
         inRead = true
-        if var p = pendingPayload {
+        if let p = pendingPayload {
             pendingPayload = nil
             var part = buffer.readSlice(length: min(p.header.payloadLength - p.data.readableBytes, buffer.readableBytes))!
             p.data.writeBuffer(&part)
@@ -373,7 +358,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, ConnectionCommand
             rest.moveReaderIndex(forwardBy: h.headerLength)
             var data = allocator.buffer(capacity: h.payloadLength)
             data.writeBuffer(&rest)
-            pendingPayload = (h, data)
+            pendingPayload = PendingPayload(h, data)
             inbound = nil
             return
         }
@@ -572,7 +557,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, ConnectionCommand
         // again: the loop's pool reuses its storage for the next batch of any connection.
         buffers.give(out)
         guard let client = client else { return }
-        if payload > 0 { client.queued.wrappingDecrement(by: payload, ordering: .relaxed) }
+        if payload > 0 { client.queued.wrappingSubtract(payload, ordering: .relaxed) }
         // Asking the channel costs dynamic casts; a small write onto an empty socket queue is taken
         // at once in practice, and if not, the channel's writability change reports it (below).
         if size >= 16 * 1024 || socketBacklogKnown > 0 || !context.channel.isWritable {
@@ -622,7 +607,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, ConnectionCommand
 
     func sendMessage(_ bytes: UnsafeRawBufferPointer, kind: WebSocketMessageKind) {
         guard machine.canSend else {
-            client?.queued.wrappingDecrement(by: bytes.count, ordering: .relaxed)
+            client?.queued.wrappingSubtract(bytes.count, ordering: .relaxed)
             return
         }
         let opcode: FrameOpcode = kind == .text ? .text : .binary

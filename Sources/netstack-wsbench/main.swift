@@ -1,5 +1,6 @@
 // The bench client of shared/bench: `netstack-wsbench MODE URL N SIZE [CONNS]`.
 // Engine only (no Lua). Prints one RESULT line on stdout; diagnostics go to stderr.
+// Besides the kit's modes, `idle URL N SIZE CONNS` measures memory per idle connection (IdleMemory.swift).
 import Foundation
 import NIOCore
 import NIOPosix
@@ -12,7 +13,7 @@ func fail(_ message: String) -> Never {
 
 let args = CommandLine.arguments
 guard args.count >= 5, let n = Int(args[3]), let size = Int(args[4]) else {
-    fail("usage: netstack-wsbench flood|echo|sink|conns URL N SIZE [CONNS]")
+    fail("usage: netstack-wsbench flood|echo|sink|conns|idle URL N SIZE [CONNS]")
 }
 let mode = args[1]
 let url = args[2]
@@ -34,7 +35,7 @@ struct Outcome {
 
 let done = DispatchSemaphore(value: 0)
 var outcome = Outcome()
-let loopGroup = MultiThreadedEventLoopGroup(numberOfThreads: mode == "conns" ? System.coreCount : 1)
+let loopGroup = MultiThreadedEventLoopGroup(numberOfThreads: mode == "conns" || mode == "idle" ? System.coreCount : 1)
 
 func finishRun() { done.signal() }
 
@@ -167,6 +168,7 @@ func runConns() {
 switch mode {
 case "flood", "echo", "sink": runSingle()
 case "conns": runConns()
+case "idle": IdleMemory.run(url: url, connections: conns, size: size, configuration: configuration, group: loopGroup)
 default: fail("unknown mode \(mode)")
 }
 done.wait()
