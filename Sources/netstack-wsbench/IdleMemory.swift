@@ -117,10 +117,13 @@ enum IdleMemory {
               + "rss_per_conn=\(perConnection(after.rss - before.rss)) trimmed_rss_per_conn=\(perConnection(after.trimmed - before.trimmed)) "
               + "peak_rss_kib=\(peak)")
         fflush(stdout)
-        if ProcessInfo.processInfo.environment["WSBENCH_IDLE_HOLD"] == nil {
-            for c in clients { try? c.close(code: 1000) }
-            Thread.sleep(forTimeInterval: 0.2)
+        guard ProcessInfo.processInfo.environment["WSBENCH_IDLE_HOLD"] == nil else {
+            // exit, not _exit: heaptrack writes its data at exit.
+            exit(0)
         }
-        exit(0)
+        for c in clients { try? c.close(code: 1000) }
+        Thread.sleep(forTimeInterval: 0.2)
+        // _exit, as main.swift explains: the loops are still closing connections.
+        _exit(0)
     }
 }
