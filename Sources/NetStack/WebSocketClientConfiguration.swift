@@ -97,7 +97,9 @@ public struct WebSocketClientConfiguration: Sendable {
         }
     }
 
-    private var storage = Storage()
+    /// The defaults, one storage for every configuration made with `init()` until it changes.
+    private static let defaultStorage = Storage()
+    private var storage = WebSocketClientConfiguration.defaultStorage
 
     private mutating func uniqueStorage() -> Storage {
         if !isKnownUniquelyReferenced(&storage) { storage = Storage(copying: storage) }

@@ -131,15 +131,22 @@ func sendMessage(_ client: UnsafeMutablePointer<WebSocket>?, _ data: UnsafeRawPo
     return resultCode { try c.engine.send(bytes, kind: chosen) }
 }
 
+/// What every client of the C ABI starts from (one storage, shared until a client's own settings
+/// change it): onMessage lends the bytes for the duration of the call, so messages need no
+/// storage of their own.
+private let cClientConfiguration: WebSocketClientConfiguration = {
+    var config = WebSocketClientConfiguration()
+    config.ownStorageThreshold = .max
+    return config
+}()
+
 @_cdecl("OH_WebSocketClient_Constructor")
 public func OH_WebSocketClient_Constructor(_ onOpen: WebSocket_OnOpenCallback?, _ onMessage: WebSocket_OnMessageCallback?,
                                            _ onError: WebSocket_OnErrorCallback?, _ onClose: WebSocket_OnCloseCallback?) -> UnsafeMutablePointer<WebSocket>? {
     let p = UnsafeMutablePointer<WebSocket>.allocate(capacity: 1)
     p.initialize(to: WebSocket(onOpen: onOpen, onMessage: onMessage, onError: onError, onClose: onClose,
                                requestOptions: WebSocket_RequestOptions(headers: nil)))
-    let engine = WebSocketClient()
-    // onMessage lends the bytes for the duration of the call: messages need no storage of their own.
-    engine.configuration.ownStorageThreshold = .max
+    let engine = WebSocketClient(configuration: cClientConfiguration)
     let c = CClient(pointer: p, engine: engine)
     // Callbacks read the function pointers from the struct at call time (the caller may change them).
     engine.onOpen = { _, r in

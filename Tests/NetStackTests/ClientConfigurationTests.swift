@@ -29,6 +29,16 @@ final class ClientConfigurationTests: XCTestCase {
         XCTAssertEqual(nested.headers.map(\.name), ["X-A"])
     }
 
+    func testDefaultsAreOneStorageUntilChanged() {
+        let a = WebSocketClientConfiguration(), b = WebSocketClientConfiguration()
+        XCTAssertTrue(a.sharesStorage(with: b))
+        var c = WebSocketClientConfiguration()
+        c.compression = false
+        XCTAssertFalse(c.sharesStorage(with: a))
+        XCTAssertTrue(a.compression)
+        XCTAssertTrue(WebSocketClientConfiguration().compression)
+    }
+
     func testAChangeAfterACopyCopies() {
         var config = WebSocketClientConfiguration()
         config.maxSendSize = 10
