@@ -245,7 +245,14 @@ func runNetstack(_ args: [String], stdin: String? = nil, timeout: Double = 20, e
     t1.start(); t2.start()
     let deadline = Date().addingTimeInterval(timeout)
     while p.isRunning && Date() < deadline { usleep(10_000) }
-    if p.isRunning { p.terminate(); throw CLITests.Failure("netstack \(args) did not finish in \(timeout) s") }
+    if p.isRunning {
+        p.terminate()
+        // What it printed so far says where it stopped.
+        let readers = Date().addingTimeInterval(2)
+        while (!t1.isFinished || !t2.isFinished) && Date() < readers { usleep(1000) }
+        let tail = { (d: LockedData) in String(String(decoding: d.data, as: UTF8.self).suffix(1500)) }
+        throw CLITests.Failure("netstack \(args) did not finish in \(timeout) s; stdout so far: \(tail(outData)); stderr so far: \(tail(errData))")
+    }
     while !t1.isFinished || !t2.isFinished { usleep(1000) }
     return (p.terminationStatus, String(decoding: outData.data, as: UTF8.self), String(decoding: errData.data, as: UTF8.self))
 }
