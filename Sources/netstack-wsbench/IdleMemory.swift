@@ -113,8 +113,10 @@ enum IdleMemory {
         let open = clients.filter { $0.state == .open }.count
         guard open == connections else { fail("idle: \(open) of \(connections) connections open at the end") }
         func perConnection(_ bytes: Int) -> String { String(format: "%.0f", Double(bytes) / added) }
+        // The second batch started from the trimmed RSS (the first sample trims), so both RSS
+        // figures are measured from there.
         print("IDLE client=netstack conns=\(connections) heap_per_conn=\(perConnection(after.heap - before.heap)) "
-              + "rss_per_conn=\(perConnection(after.rss - before.rss)) trimmed_rss_per_conn=\(perConnection(after.trimmed - before.trimmed)) "
+              + "rss_per_conn=\(perConnection(after.rss - before.trimmed)) trimmed_rss_per_conn=\(perConnection(after.trimmed - before.trimmed)) "
               + "peak_rss_kib=\(peak)")
         fflush(stdout)
         guard ProcessInfo.processInfo.environment["WSBENCH_IDLE_HOLD"] == nil else {
