@@ -134,14 +134,34 @@ package enum Masking {
         }
         return (phase + count) & 3
     }
+
+    /// Copies `count` bytes from `source` to `destination` masked with `key` (phase 0) in one
+    /// pass: what `apply` does after a copy, without reading the bytes twice.
+    @inline(__always)
+    package static func copy(from source: UnsafeRawPointer, to destination: UnsafeMutableRawPointer, count: Int, key: UInt32) {
+        let wide = UInt64(key) | (UInt64(key) << 32)
+        var i = 0
+        while i + 8 <= count {
+            destination.storeBytes(of: source.loadUnaligned(fromByteOffset: i, as: UInt64.self) ^ wide, toByteOffset: i, as: UInt64.self)
+            i += 8
+        }
+        var k = key
+        while i < count {
+            destination.storeBytes(of: source.load(fromByteOffset: i, as: UInt8.self) ^ UInt8(truncatingIfNeeded: k), toByteOffset: i, as: UInt8.self)
+            k = (k >> 8) | (k << 24)
+            i += 1
+        }
+    }
 }
 
 /// Masking keys from the system CSPRNG, fetched 4 KiB at a time so that a fresh key per frame
 /// costs a load, not a system call. Confined to one event loop (one per connection handler or
-/// per loop); not thread-safe.
+/// per loop); not thread-safe. Its two fields are touched only by `nextKey` and `refill`, which
+/// never overlap (one thread, no callbacks), so they skip the runtime's exclusivity check: one key
+/// per outgoing frame would otherwise pay two.
 package final class MaskKeySource {
-    private var keys = [UInt32](repeating: 0, count: 1024)
-    private var next = 1024
+    @exclusivity(unchecked) private var keys = [UInt32](repeating: 0, count: 1024)
+    @exclusivity(unchecked) private var next = 1024
 
     @inline(__always)
     package func nextKey() -> UInt32 {
@@ -200,17 +220,43 @@ package enum FrameEncoder {
     package static func writeFrame(into buffer: inout ByteBuffer, fin: Bool = true, rsv1: Bool = false,
                            opcode: FrameOpcode, payload: UnsafeRawBufferPointer, maskKey: UInt32?) {
         let n = payload.count
-        buffer.reserveCapacity(minimumWritableBytes: headerSize(payloadLength: n, masked: maskKey != nil) + n)
-        writeHeader(into: &buffer, fin: fin, rsv1: rsv1, opcode: opcode, payloadLength: n, maskKey: maskKey)
-        guard n > 0 else { return }
-        if let key = maskKey {
-            let off = buffer.writerIndex - buffer.readerIndex
+        guard let key = maskKey else {
+            buffer.reserveCapacity(minimumWritableBytes: headerSize(payloadLength: n, masked: false) + n)
+            writeHeader(into: &buffer, fin: fin, rsv1: rsv1, opcode: opcode, payloadLength: n, maskKey: nil)
             buffer.writeBytes(payload)
-            buffer.withUnsafeMutableReadableBytes { raw in
-                _ = Masking.apply(key: key, to: raw.baseAddress! + off, count: n)
+            return
+        }
+        writeMaskedFrame(into: &buffer, fin: fin, rsv1: rsv1, opcode: opcode, payload: payload, maskKey: key)
+    }
+
+    /// A client's frame, header and masked payload written in one pass into the buffer's spare
+    /// capacity: one call into the buffer per frame rather than one per field and a second pass to
+    /// mask (each call into ByteBuffer pays its storage's checks; on a burst of small messages they
+    /// were most of the cost of sending one).
+    package static func writeMaskedFrame(into buffer: inout ByteBuffer, fin: Bool = true, rsv1: Bool = false,
+                                         opcode: FrameOpcode, payload: UnsafeRawBufferPointer, maskKey key: UInt32) {
+        let n = payload.count
+        let total = headerSize(payloadLength: n, masked: true) + n
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: total) { out in
+            let p = out.baseAddress!
+            p.storeBytes(of: (fin ? 0x80 : 0) | (rsv1 ? 0x40 : 0) | opcode.rawValue, as: UInt8.self)
+            var at: Int
+            if n < 126 {
+                p.storeBytes(of: 0x80 | UInt8(n), toByteOffset: 1, as: UInt8.self)
+                at = 2
+            } else if n <= 0xFFFF {
+                p.storeBytes(of: 0x80 | 126, toByteOffset: 1, as: UInt8.self)
+                p.storeBytes(of: UInt16(n).bigEndian, toByteOffset: 2, as: UInt16.self)
+                at = 4
+            } else {
+                p.storeBytes(of: 0x80 | 127, toByteOffset: 1, as: UInt8.self)
+                p.storeBytes(of: UInt64(n).bigEndian, toByteOffset: 2, as: UInt64.self)
+                at = 10
             }
-        } else {
-            buffer.writeBytes(payload)
+            p.storeBytes(of: key.littleEndian, toByteOffset: at, as: UInt32.self)
+            at += 4
+            if n > 0 { Masking.copy(from: payload.baseAddress!, to: p + at, count: n, key: key) }
+            return total
         }
     }
 

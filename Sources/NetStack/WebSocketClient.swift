@@ -109,8 +109,11 @@ public final class WebSocketClient: @unchecked Sendable {
     public var progress: Progress {
         Progress(secure: attemptIsSecure, transportConnected: transportConnectedAt != 0, tlsDone: tlsCompletedAt != 0)
     }
-    /// Loop-confined: the current connection, held weakly (`ConnectionCommands` says who owns what).
-    @exclusivity(unchecked) weak var connection: (any ConnectionCommands)?
+    /// Loop-confined: the current connection, until its terminal event or `destroy` (the
+    /// connection clears it then; `ConnectionCommands` says who owns what). Strong, not weak: a
+    /// weak reference would load with an atomic and give the handler a side table, which makes
+    /// every retain and release of it take the runtime's slow path (per message on `send`).
+    @exclusivity(unchecked) var connection: (any ConnectionCommands)?
 
     public init(configuration: WebSocketClientConfiguration = .init(), eventLoop: EventLoop? = nil) {
         self.configuration = configuration

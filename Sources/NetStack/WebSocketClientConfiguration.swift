@@ -45,29 +45,33 @@ public struct WebSocketClientConfiguration: Sendable {
     /// The values, shared by copies until one of them changes (copy on write): a client and each of
     /// its connections hold a configuration, and thousands of clients made from one configuration
     /// share one storage instead of a copy each (memory per idle connection, docs/performance.md).
+    /// Its fields are written only through `uniqueStorage()`, by a mutating setter of the one
+    /// configuration that holds it, so no two accesses can overlap: they skip the runtime's
+    /// exclusivity check, which on `send`'s path (the limits read per message) cost more than the
+    /// read itself.
     private final class Storage: @unchecked Sendable {
-        var headers: [WebSocketHeader] = []
-        var protocols: [String] = []
-        var connectTimeout: TimeAmount = .seconds(10)
-        var closeTimeout: TimeAmount = .seconds(5)
-        var pingInterval: TimeAmount = .seconds(30)
-        var pongTimeout: TimeAmount = .seconds(30)
-        var maxSendSize: Int = 4 * 1024 * 1024
-        var maxReceiveSize: Int = 64 * 1024 * 1024
-        var maxSendQueue: Int = 64 * 1024 * 1024
-        var writeHighWatermark: Int = 1024 * 1024
-        var maxHeaderCount: Int = 8192
-        var maxHeaderBytes: Int = 64 * 1024
-        var compression: Bool = true
-        var compressionThreshold: Int = 64
-        var userAgent: String? = "NetStack/\(NetStackVersion.string)"
-        var tls: WebSocketTLSOptions = WebSocketTLSOptions()
-        var proxy: WebSocketProxySetting = .environment
-        var followRedirects: Int = 0
-        var busyPoll: TimeAmount = WebSocketClientConfiguration.defaultBusyPoll
-        var ownStorageThreshold: Int = 16 * 1024
-        var trace: (@Sendable (String) -> Void)?
-        var frameTrace: (@Sendable (String) -> Void)?
+        @exclusivity(unchecked) var headers: [WebSocketHeader] = []
+        @exclusivity(unchecked) var protocols: [String] = []
+        @exclusivity(unchecked) var connectTimeout: TimeAmount = .seconds(10)
+        @exclusivity(unchecked) var closeTimeout: TimeAmount = .seconds(5)
+        @exclusivity(unchecked) var pingInterval: TimeAmount = .seconds(30)
+        @exclusivity(unchecked) var pongTimeout: TimeAmount = .seconds(30)
+        @exclusivity(unchecked) var maxSendSize: Int = 4 * 1024 * 1024
+        @exclusivity(unchecked) var maxReceiveSize: Int = 64 * 1024 * 1024
+        @exclusivity(unchecked) var maxSendQueue: Int = 64 * 1024 * 1024
+        @exclusivity(unchecked) var writeHighWatermark: Int = 1024 * 1024
+        @exclusivity(unchecked) var maxHeaderCount: Int = 8192
+        @exclusivity(unchecked) var maxHeaderBytes: Int = 64 * 1024
+        @exclusivity(unchecked) var compression: Bool = true
+        @exclusivity(unchecked) var compressionThreshold: Int = 64
+        @exclusivity(unchecked) var userAgent: String? = "NetStack/\(NetStackVersion.string)"
+        @exclusivity(unchecked) var tls: WebSocketTLSOptions = WebSocketTLSOptions()
+        @exclusivity(unchecked) var proxy: WebSocketProxySetting = .environment
+        @exclusivity(unchecked) var followRedirects: Int = 0
+        @exclusivity(unchecked) var busyPoll: TimeAmount = WebSocketClientConfiguration.defaultBusyPoll
+        @exclusivity(unchecked) var ownStorageThreshold: Int = 16 * 1024
+        @exclusivity(unchecked) var trace: (@Sendable (String) -> Void)?
+        @exclusivity(unchecked) var frameTrace: (@Sendable (String) -> Void)?
 
         init() {}
 

@@ -294,6 +294,29 @@ final class FrameReceiverTests: XCTestCase {
         XCTAssertNotEqual(keys[1023], keys[1024], "keys differ across a refill boundary")
     }
 
+    /// The client's one-pass encoder (header and masked copy in one write) against the reference
+    /// built field by field, at every length encoding and around the eight-byte masking stride,
+    /// appended after bytes already in the buffer and with the reserved bit and fin varied.
+    func testMaskedEncoderMatchesTheReferenceAtEveryLength() {
+        let key: UInt32 = 0xA1B2_C3D4
+        for n in [0, 1, 5, 7, 8, 9, 15, 16, 17, 125, 126, 127, 1000, 65_535, 65_536, 70_001] {
+            let payload = (0..<n).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) }
+            for (fin, rsv1) in [(true, false), (false, true)] {
+                var b = ByteBuffer(bytes: [0xEE, 0xEE, 0xEE])
+                b.moveReaderIndex(forwardBy: 1)
+                payload.withUnsafeBytes { FrameEncoder.writeMaskedFrame(into: &b, fin: fin, rsv1: rsv1, opcode: .binary, payload: $0, maskKey: key) }
+                let expected = [0xEE, 0xEE] + frame(0x2, payload, fin: fin, rsv: rsv1 ? 4 : 0, mask: key)
+                XCTAssertEqual(Array(b.readableBytesView), expected, "length \(n), fin \(fin)")
+            }
+        }
+        var copied = [UInt8](repeating: 0, count: 37)
+        let data = (0..<37).map { UInt8($0) }
+        var applied = data
+        applied.withUnsafeMutableBytes { _ = Masking.apply(key: key, to: $0.baseAddress!, count: $0.count) }
+        data.withUnsafeBytes { src in copied.withUnsafeMutableBytes { Masking.copy(from: src.baseAddress!, to: $0.baseAddress!, count: 37, key: key) } }
+        XCTAssertEqual(copied, applied)
+    }
+
     func testEncoderWritesRFCExampleBytes() {
         var b = ByteBuffer()
         Array("Hello".utf8).withUnsafeBytes { FrameEncoder.writeFrame(into: &b, opcode: .text, payload: $0, maskKey: 0x3D21_FA37) }
