@@ -16,7 +16,9 @@ public enum WebSocketMessageKind: Sendable, Equatable {
 /// inflated output, so a small compressed frame cannot expand past it).
 package struct FrameReceiver {
     package enum Event {
-        case message(WebSocketMessageKind, ByteBuffer)
+        /// A whole message, as `onMessage` gets it (built here, so that it goes on to the callback
+        /// borrowed, without a copy of its buffer).
+        case message(WebSocketMessage)
         case ping(ByteBuffer)
         case pong(ByteBuffer)
         /// A valid close frame: code (nil when the payload was empty) and reason.
@@ -108,7 +110,7 @@ package struct FrameReceiver {
     }
 
     @inline(__always)
-    private func step(_ event: Event?) -> Step {
+    private func step(_ event: consuming Event?) -> Step {
         if let e = event { return .event(e) }
         return .consumed
     }
@@ -189,7 +191,7 @@ package struct FrameReceiver {
         return slice
     }
 
-    private mutating func handle(_ h: FrameHeader, _ payload: ByteBuffer, callerOwnsPayload: Bool, validText: Bool? = nil) -> Event? {
+    private mutating func handle(_ h: FrameHeader, _ payload: consuming ByteBuffer, callerOwnsPayload: Bool, validText: Bool? = nil) -> Event? {
         if let observe = observeFrame { observe(h, payload) }
         let rsv1 = h.rsv & 0b100 != 0
         if h.rsv & 0b011 != 0 { return fail(CloseCode.protocolError, "reserved bits RSV2/RSV3 set") }
@@ -216,9 +218,9 @@ package struct FrameReceiver {
                 if !callerOwnsPayload, payload.readableBytes >= ownStorageFrom {
                     var own = allocator.buffer(capacity: payload.readableBytes)
                     own.writeImmutableBuffer(payload)
-                    return .message(kind, own)
+                    return .message(WebSocketMessage(kind: kind, data: own))
                 }
-                return .message(kind, payload)
+                return .message(WebSocketMessage(kind: kind, data: payload))
             }
             messageKind = kind
             messageCompressed = rsv1
@@ -285,7 +287,7 @@ package struct FrameReceiver {
         let message = assembled!
         messageKind = nil
         assembled = nil
-        return .message(kind, message)
+        return .message(WebSocketMessage(kind: kind, data: message))
     }
 
     private func parseClose(_ payload: ByteBuffer) -> Event {

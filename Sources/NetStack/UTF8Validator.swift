@@ -2,7 +2,7 @@
 ///
 /// Fails fast: the first byte that cannot start or continue a valid sequence is reported, even
 /// when the message is not complete, so a connection sending bad text is closed with 1007 at once
-/// (Autobahn 6.4.x). ASCII runs are checked eight bytes at a time.
+/// (Autobahn 6.4.x). ASCII runs are checked 32 and then eight bytes at a time.
 public struct UTF8Validator: Sendable {
     private var remaining: UInt8 = 0
     private var lower: UInt8 = 0x80
@@ -23,7 +23,15 @@ public struct UTF8Validator: Sendable {
         var i = 0
         while i < count {
             if remaining == 0 {
-                // ASCII fast path, 8 bytes at a time.
+                // ASCII fast path: 32 bytes at a time (four words, one test), then 8.
+                while i + 32 <= count {
+                    let word = base.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+                        | base.loadUnaligned(fromByteOffset: i + 8, as: UInt64.self)
+                        | base.loadUnaligned(fromByteOffset: i + 16, as: UInt64.self)
+                        | base.loadUnaligned(fromByteOffset: i + 24, as: UInt64.self)
+                    if word & 0x8080_8080_8080_8080 != 0 { break }
+                    i += 32
+                }
                 while i + 8 <= count {
                     let word = base.loadUnaligned(fromByteOffset: i, as: UInt64.self)
                     if word & 0x8080_8080_8080_8080 != 0 { break }

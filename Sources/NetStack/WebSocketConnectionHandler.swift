@@ -439,6 +439,10 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, ConnectionCommand
     private func processFrames(_ buffer: inout ByteBuffer) {
         while machine.isReceiving {
             switch receiver.next(from: &buffer) {
+            case .event(.message(let message)):
+                // Matched here rather than in `handle`: the message goes from the parser to the
+                // callback borrowed, without a copy of the event (a retain and a release per message).
+                deliver(message)
             case .event(let event):
                 if !handle(event) { return }
             case .consumed:
@@ -450,15 +454,20 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, ConnectionCommand
     }
 
     /// Acts on one event of the receiver; false when reading stops (a close frame or a failure).
+    /// A message to `onMessage`. Messages the server sent before it saw our close frame are
+    /// delivered too (they are data, not noise); after a failure of ours nothing more is parsed.
+    private func deliver(_ message: borrowing WebSocketMessage) {
+        if let trace = config.trace { trace("< \(message.kind) message, \(message.data.readableBytes) bytes") }
+        if let client = client, !client.isDestroyed, let cb = client.onMessage {
+            cb(client, message)
+        }
+    }
+
     private func handle(_ event: FrameReceiver.Event) -> Bool {
         if let trace = config.trace { Self.trace(event, trace) }
         switch event {
-        case .message(let kind, let data):
-            // Messages the server sent before it saw our close frame are delivered too (they are
-            // data, not noise); after a failure of ours nothing more is parsed.
-            if let client = client, !client.isDestroyed, let cb = client.onMessage {
-                cb(client, WebSocketMessage(kind: kind, data: data))
-            }
+        case .message(let message):
+            deliver(message)
         case .ping(let payload):
             if machine.answersPings { answerPing(payload) }
         case .pong(let payload):
@@ -480,7 +489,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, ConnectionCommand
 
     private static func trace(_ event: FrameReceiver.Event, _ trace: (String) -> Void) {
         switch event {
-        case .message(let kind, let data): trace("< \(kind) message, \(data.readableBytes) bytes")
+        case .message(let m): trace("< \(m.kind) message, \(m.data.readableBytes) bytes")
         case .ping(let p): trace("< ping, \(p.readableBytes) bytes")
         case .pong(let p): trace("< pong, \(p.readableBytes) bytes")
         case .close(let code, let reason): trace("< close \(code.map(String.init) ?? "(no code)") \(reason)")

@@ -440,7 +440,9 @@ final class ServerConnectionHandler: ChannelInboundHandler {
             case .needMore: return
             }
             switch event {
-            case .message(let kind, var data):
+            case .message(let message):
+                let kind = message.kind
+                var data = message.data
                 if path == "/sink" {
                     sinkCount += 1
                     sinkBytes += data.readableBytes

@@ -38,7 +38,7 @@ final class FrameReceiverTests: XCTestCase {
             case .needMore: break loop
             }
             switch e {
-            case .message(let k, let d): out.append("\(k == .text ? "text" : "binary"):\(String(buffer: d))")
+            case .message(let m): out.append("\(m.kind == .text ? "text" : "binary"):\(String(buffer: m.data))")
             case .ping(let d): out.append("ping:\(String(buffer: d))")
             case .pong(let d): out.append("pong:\(String(buffer: d))")
             case .close(let c, let r): out.append("close:\(c.map(String.init) ?? "none"):\(r)")
@@ -76,9 +76,9 @@ final class FrameReceiverTests: XCTestCase {
         var messages: [ByteBuffer] = []
         var lent: [Bool] = []
         while case .event(let e) = r.next(from: &buffer) {
-            guard case .message(_, let data) = e else { return XCTFail("\(e)") }
-            messages.append(data)
-            lent.append(NULTerminatedBytes.lend(data) { bytes, count in
+            guard case .message(let m) = e else { return XCTFail("\(e)") }
+            messages.append(m.data)
+            lent.append(NULTerminatedBytes.lend(m.data) { bytes, count in
                 XCTAssertEqual(bytes[count], 0)
                 XCTAssertEqual(strlen(bytes), count)
             })
@@ -99,15 +99,16 @@ final class FrameReceiverTests: XCTestCase {
         let whole = buffer.storageCapacity
         var got: [ByteBuffer] = []
         while case .event(let e) = r.next(from: &buffer) {
-            guard case .message(_, let d) = e else { return XCTFail("unexpected \(e)") }
-            got.append(d)
+            guard case .message(let m) = e else { return XCTFail("unexpected \(e)") }
+            got.append(m.data)
         }
         XCTAssertEqual(got.map { Array($0.readableBytesView) }, [small, large, small])
         XCTAssertEqual(got.map(\.storageCapacity), [whole, 1024, whole], "1000 bytes in an allocation of its own (a power of two)")
         // Int.max (the default): every whole frame is a slice.
         r.ownStorageFrom = .max
         buffer = ByteBuffer(bytes: frame(2, large))
-        guard case .event(.message(_, let d)) = r.next(from: &buffer) else { return XCTFail() }
+        guard case .event(.message(let m)) = r.next(from: &buffer) else { return XCTFail() }
+        let d = m.data
         XCTAssertEqual(d.storageCapacity, buffer.storageCapacity)
     }
 
@@ -122,7 +123,8 @@ final class FrameReceiverTests: XCTestCase {
         let h = try XCTUnwrap(try FrameParser.parseHeader(buffer, maxFrameSize: 1 << 20))
         let data = ByteBuffer(bytes: payload)
         let address = data.withUnsafeReadableBytes { UInt(bitPattern: $0.baseAddress) }
-        guard case .event(.message(.binary, let d)) = r.completeFrame(h, payload: data) else { return XCTFail() }
+        guard case .event(.message(let m)) = r.completeFrame(h, payload: data), m.kind == .binary else { return XCTFail() }
+        let d = m.data
         XCTAssertEqual(Array(d.readableBytesView), payload)
         XCTAssertEqual(d.withUnsafeReadableBytes { UInt(bitPattern: $0.baseAddress) }, address, "not copied")
         XCTAssertEqual(r.ownStorageFrom, 10)
