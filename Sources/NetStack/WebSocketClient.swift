@@ -109,6 +109,9 @@ public final class WebSocketClient: @unchecked Sendable {
     public var progress: Progress {
         Progress(secure: attemptIsSecure, transportConnected: transportConnectedAt != 0, tlsDone: tlsCompletedAt != 0)
     }
+    /// Messages sent from other threads, waiting for the loop (`CrossThreadSends`).
+    let crossThread = CrossThreadSends()
+
     /// Loop-confined: the current connection, until its terminal event or `destroy` (the
     /// connection clears it then; `ConnectionCommands` says who owns what). Strong, not weak: a
     /// weak reference would load with an atomic and give the handler a side table, which makes
@@ -276,17 +279,27 @@ public final class WebSocketClient: @unchecked Sendable {
     public func send(_ bytes: UnsafeRawBufferPointer, kind: WebSocketMessageKind) throws {
         try checkSendable(bytes.count)
         queued.wrappingAdd(bytes.count, ordering: .relaxed)
-        if eventLoop.inEventLoop, let connection = connection {
-            connection.sendMessage(bytes, kind: kind)
-        } else {
-            var buffer = ByteBufferAllocator().buffer(capacity: bytes.count)
-            buffer.writeBytes(bytes)
-            eventLoop.execute { [self] in
-                if let connection = self.connection {
-                    buffer.withUnsafeReadableBytes { connection.sendMessage($0, kind: kind) }
-                } else {
-                    self.queued.wrappingSubtract(buffer.readableBytes, ordering: .relaxed)
-                }
+        if eventLoop.inEventLoop {
+            // Messages from other threads that are still waiting go first: one thread's
+            // messages keep their order even when it moves onto the loop.
+            if crossThread.isPending { drainCrossThreadSends() }
+            if let connection = connection {
+                connection.sendMessage(bytes, kind: kind)
+            } else {
+                queued.wrappingSubtract(bytes.count, ordering: .relaxed)
+            }
+        } else if crossThread.append(bytes, kind: kind) {
+            eventLoop.execute { [self] in self.drainCrossThreadSends() }
+        }
+    }
+
+    /// On the loop: frames every message other threads sent since the last drain, in order.
+    private func drainCrossThreadSends() {
+        crossThread.drain { payload, kind in
+            if let connection = self.connection {
+                connection.sendMessage(payload, kind: kind)
+            } else {
+                self.queued.wrappingSubtract(payload.count, ordering: .relaxed)
             }
         }
     }

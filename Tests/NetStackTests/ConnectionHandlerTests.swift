@@ -245,6 +245,38 @@ final class ConnectionHandlerTests: XCTestCase {
         XCTAssertNil(weakHandler, "the client never kept its connection alive")
     }
 
+    /// The client holds its connection (strongly, for `send`'s speed) only until the connection
+    /// ends: a client the application keeps does not keep a finished or destroyed connection.
+    func testAKeptClientReleasesItsConnectionAtTheEndAndOnDestroy() throws {
+        for ending in ["close", "destroy"] {
+            weak var weakHandler: WebSocketConnectionHandler?
+            var config = WebSocketClientConfiguration()
+            config.busyPoll = .zero
+            let client = WebSocketClient(configuration: config, eventLoop: loop)
+            var channel: EmbeddedChannel? = EmbeddedChannel(loop: loop)
+            try client.connect(over: channel!, to: "ws://example.test/")
+            try channel!.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 80)).wait()
+            let request = try outbound(channel!).map { String(decoding: $0, as: UTF8.self) }.joined()
+            try channel!.writeInbound(ByteBuffer(string: switching(request)))
+            XCTAssertEqual(client.state, .open)
+            weakHandler = client.connection as? WebSocketConnectionHandler
+            XCTAssertNotNil(weakHandler)
+            if ending == "close" {
+                try channel!.writeInbound(serverFrame(0x88, [0x03, 0xE8]))
+                try channel!.close().wait()
+                XCTAssertEqual(client.state, .closed)
+            } else {
+                client.destroy()
+            }
+            XCTAssertNil(client.connection, "\(ending): the reference ends with the connection")
+            _ = try? channel!.finish()
+            channel = nil
+            loop.run()
+            XCTAssertNil(weakHandler, "\(ending): the kept client does not keep its connection alive")
+            withExtendedLifetime(client) {}
+        }
+    }
+
     func testTheServersCloseIsEchoedAndTheCloseIsCleanWhenTCPEnds() throws {
         let c = try open()
         try c.channel.writeInbound(serverFrame(0x88, [0x03, 0xE8] + Array("bye".utf8)))

@@ -1,0 +1,86 @@
+import Foundation
+import NIOCore
+@testable import NetStack
+import NetStackTestServer
+import XCTest
+
+/// `send` from threads other than the connection's loop: messages are batched for the loop and
+/// keep each thread's order.
+final class CrossThreadSendTests: XCTestCase {
+    func testABatchKeepsOrderAndKindsAndSchedulesOneDrain() {
+        let sends = CrossThreadSends()
+        XCTAssertFalse(sends.isPending)
+        let first = Array("a".utf8).withUnsafeBytes { sends.append($0, kind: .text) }
+        let second = [UInt8]([0, 1, 2]).withUnsafeBytes { sends.append($0, kind: .binary) }
+        let third = [UInt8]().withUnsafeBytes { sends.append($0, kind: .text) }
+        XCTAssertEqual([first, second, third], [true, false, false], "only the first message of a batch schedules a drain")
+        XCTAssertTrue(sends.isPending)
+        var drained: [(WebSocketMessageKind, [UInt8])] = []
+        sends.drain { drained.append(($1, Array($0))) }
+        XCTAssertEqual(drained.map(\.0), [.text, .binary, .text])
+        XCTAssertEqual(drained.map(\.1), [Array("a".utf8), [0, 1, 2], []])
+        XCTAssertFalse(sends.isPending)
+        sends.drain { _, _ in XCTFail("an empty batch hands nothing over") }
+        let again = Array("b".utf8).withUnsafeBytes { sends.append($0, kind: .text) }
+        XCTAssertTrue(again, "after a drain the next message schedules one again")
+    }
+
+    /// Four threads send at once (and the loop itself, from onMessage): every message is echoed
+    /// once, and each sender's messages come back in the order it sent them.
+    func testMessagesFromManyThreadsArriveInEachSendersOrder() {
+        let threads = 4, perThread = 2_000
+        let client = WebSocketClient()
+        let recorder = EventRecorder()
+        let lock = NSLock()
+        var echoed: [String] = []
+        let allEchoed = DispatchSemaphore(value: 0)
+        let loopSends = 200
+        var loopSent = 0
+        recorder.onMessage = { c, m in
+            let text = m.text
+            var done = false
+            lock.withLock {
+                echoed.append(text)
+                done = echoed.count == threads * perThread + loopSends
+            }
+            // The loop sends too, interleaved with the other threads' batches.
+            if loopSent < loopSends, text.hasPrefix("t0:") {
+                try? c.send(text: "loop:\(loopSent)")
+                loopSent += 1
+            }
+            if done { allEchoed.signal() }
+        }
+        recorder.attach(client)
+        XCTAssertNoThrow(try client.connect(to: Servers.plain.url + "/echo?deflate=0"))
+        recorder.waitForOpen()
+        let senders = (0..<threads).map { t in
+            Thread {
+                for i in 0..<perThread {
+                    while true {
+                        do {
+                            try client.send(text: "t\(t):\(i)")
+                            break
+                        } catch let e as WebSocketError where e.code == .queueLengthExceeded {
+                            usleep(100)
+                        } catch {
+                            XCTFail("send: \(error)")
+                            return
+                        }
+                    }
+                }
+            }
+        }
+        senders.forEach { $0.start() }
+        XCTAssertEqual(allEchoed.wait(timeout: .now() + 30), .success, "echoes: \(lock.withLock { echoed.count })")
+        let got = lock.withLock { echoed }
+        for t in 0..<threads {
+            let mine = got.filter { $0.hasPrefix("t\(t):") }
+            XCTAssertEqual(mine, (0..<perThread).map { "t\(t):\($0)" }, "thread \(t)'s messages, once each and in order")
+        }
+        XCTAssertEqual(got.filter { $0.hasPrefix("loop:") }, (0..<loopSends).map { "loop:\($0)" })
+        try? client.close()
+        recorder.waitForTerminal()
+        XCTAssertEqual(recorder.close?.0, 1000)
+        XCTAssertEqual(client.bufferedAmount, 0)
+    }
+}
