@@ -1,14 +1,12 @@
 /// What a client may ask of its current connection: the only way in from `WebSocketClient` to the
 /// connection handler. Called on the connection's event loop only.
 ///
-/// Ownership. The channel's pipeline (and, before the channel exists, the connect attempt and its
-/// timer) owns the handler; the handler owns its client until the terminal event, so a client
-/// nobody else holds still gets its callbacks. The client refers to the connection through these
-/// commands, strongly but only until then: the handler's `finish` (every terminal event, and a
-/// redirect's hop that ends) and the client's `destroy` clear the reference, so the client never
-/// keeps a finished connection alive. (A weak reference did the same at a cost per message: an
-/// atomic load per `send`, and a side table that sends every retain and release of the handler
-/// down the runtime's slow path.)
+/// Ownership runs one way. The channel's pipeline (and, before the channel exists, the connect
+/// attempt and its timer) owns the handler; the handler owns its client until the terminal event,
+/// so a client nobody else holds still gets its callbacks; the client refers to the connection
+/// weakly, through these commands, and never keeps it alive. (The weak reference has a price per
+/// `send`: an atomic load, and the side table it gives the handler makes the handler's retains
+/// and releases take the runtime's slow path; docs/performance.md measures it.)
 protocol ConnectionCommands: AnyObject {
     /// Queues one message (its bytes are copied into the write batch before this returns).
     func sendMessage(_ bytes: UnsafeRawBufferPointer, kind: WebSocketMessageKind)

@@ -112,11 +112,9 @@ public final class WebSocketClient: @unchecked Sendable {
     /// Messages sent from other threads, waiting for the loop (`CrossThreadSends`).
     let crossThread = CrossThreadSends()
 
-    /// Loop-confined: the current connection, until its terminal event or `destroy` (the
-    /// connection clears it then; `ConnectionCommands` says who owns what). Strong, not weak: a
-    /// weak reference would load with an atomic and give the handler a side table, which makes
-    /// every retain and release of it take the runtime's slow path (per message on `send`).
-    @exclusivity(unchecked) var connection: (any ConnectionCommands)?
+    /// Loop-confined: the current connection, held weakly (`ConnectionCommands` says who owns
+    /// what); its `finish` and `destroy` also clear it.
+    @exclusivity(unchecked) weak var connection: (any ConnectionCommands)?
 
     public init(configuration: WebSocketClientConfiguration = .init(), eventLoop: EventLoop? = nil) {
         self.configuration = configuration
@@ -293,10 +291,13 @@ public final class WebSocketClient: @unchecked Sendable {
         }
     }
 
-    /// On the loop: frames every message other threads sent since the last drain, in order.
+    /// On the loop: frames every message other threads sent since the last drain, in order. The
+    /// connection is loaded once per batch (a weak load per message would cost more than framing
+    /// it); a connection that ends meanwhile drops the rest itself (`sendMessage` checks).
     private func drainCrossThreadSends() {
+        let connection = self.connection
         crossThread.drain { payload, kind in
-            if let connection = self.connection {
+            if let connection = connection {
                 connection.sendMessage(payload, kind: kind)
             } else {
                 self.queued.wrappingSubtract(payload.count, ordering: .relaxed)

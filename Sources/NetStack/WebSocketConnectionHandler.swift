@@ -15,8 +15,8 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, ConnectionCommand
     typealias OutboundOut = ByteBuffer
 
     /// Strong while the connection lives, so a client nobody else holds stays alive until its
-    /// terminal event; released then. The client holds this handler until then too, and `finish`
-    /// clears that (`ConnectionCommands`).
+    /// terminal event; released then. The client holds this handler only weakly
+    /// (`ConnectionCommands`).
     @exclusivity(unchecked) private var client: WebSocketClient?
     /// What only the opening handshake needs: dropped once the connection is open, so an open
     /// connection does not carry it.
