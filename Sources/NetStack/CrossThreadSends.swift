@@ -13,16 +13,9 @@ import Synchronization
 /// order) and its payload. Stored in the client itself (about 40 bytes, no allocation until a
 /// message is sent from another thread).
 struct CrossThreadSends: ~Copyable, Sendable {
-    /// Internal rather than private and nested: a private type inside this noncopyable struct
-    /// broke the debug build of Swift 6.3.1 ("Global is external, but doesn't have external or
-    /// weak linkage").
-    struct Batch {
-        var bytes: ByteBuffer?
-        /// A task to drain the batch is on the loop's queue.
-        var scheduled = false
-    }
-
-    private let batch = Mutex(Batch())
+    /// The waiting messages; nil when none wait. The first message of a batch creates it and its
+    /// sender schedules the drain, which takes it: one task per batch.
+    private let batch = Mutex<ByteBuffer?>(nil)
     /// Whether a batch waits: read without the lock by `send` on the loop, which drains first.
     private let pending = Atomic<Bool>(false)
     private static let recordHeader = 9
@@ -33,25 +26,23 @@ struct CrossThreadSends: ~Copyable, Sendable {
 
     /// Appends one message; true when the caller must schedule `drain` (the batch was empty).
     func append(_ payload: UnsafeRawBufferPointer, kind: WebSocketMessageKind) -> Bool {
-        batch.withLock { b in
-            if b.bytes == nil { b.bytes = ByteBufferAllocator().buffer(capacity: max(256, payload.count + Self.recordHeader)) }
-            b.bytes!.writeInteger(kind == .text ? UInt8(0) : UInt8(1))
-            b.bytes!.writeInteger(UInt64(payload.count), endianness: .host)
-            b.bytes!.writeBytes(payload)
+        batch.withLock { bytes in
+            let first = bytes == nil
+            if first { bytes = ByteBufferAllocator().buffer(capacity: max(256, payload.count + Self.recordHeader)) }
+            bytes!.writeInteger(kind == .text ? UInt8(0) : UInt8(1))
+            bytes!.writeInteger(UInt64(payload.count), endianness: .host)
+            bytes!.writeBytes(payload)
             pending.store(true, ordering: .releasing)
-            if b.scheduled { return false }
-            b.scheduled = true
-            return true
+            return first
         }
     }
 
     /// Takes the batch (on the loop) and hands each message to `body` in the order they were sent.
     func drain(_ body: (UnsafeRawBufferPointer, WebSocketMessageKind) -> Void) {
-        let taken: ByteBuffer? = batch.withLock { b in
-            b.scheduled = false
+        let taken: ByteBuffer? = batch.withLock { bytes in
             pending.store(false, ordering: .relaxed)
-            defer { b.bytes = nil }
-            return b.bytes
+            defer { bytes = nil }
+            return bytes
         }
         guard let records = taken else { return }
         records.withUnsafeReadableBytes { raw in

@@ -198,64 +198,50 @@ package enum FrameEncoder {
         (n < 126 ? 2 : (n <= 0xFFFF ? 4 : 10)) + (masked ? 4 : 0)
     }
 
-    /// Writes a frame header; when `maskKey` is given, the caller writes the payload and masks it.
+    /// Stores a frame header at `p` (`headerSize` bytes) and returns its size.
     @inline(__always)
-    package static func writeHeader(into buffer: inout ByteBuffer, fin: Bool = true, rsv1: Bool = false,
-                            opcode: FrameOpcode, payloadLength n: Int, maskKey: UInt32?) {
-        let b0 = (fin ? 0x80 : 0) | (rsv1 ? 0x40 : 0) | opcode.rawValue
+    private static func storeHeader(at p: UnsafeMutableRawPointer, fin: Bool, rsv1: Bool, opcode: FrameOpcode,
+                                    payloadLength n: Int, maskKey: UInt32?) -> Int {
+        p.storeBytes(of: (fin ? 0x80 : 0) | (rsv1 ? 0x40 : 0) | opcode.rawValue, as: UInt8.self)
         let maskBit: UInt8 = maskKey == nil ? 0 : 0x80
+        var at: Int
         if n < 126 {
-            buffer.writeInteger(UInt16(b0) << 8 | UInt16(maskBit | UInt8(n)))
+            p.storeBytes(of: maskBit | UInt8(n), toByteOffset: 1, as: UInt8.self)
+            at = 2
         } else if n <= 0xFFFF {
-            buffer.writeInteger(UInt16(b0) << 8 | UInt16(maskBit | 126))
-            buffer.writeInteger(UInt16(n))
+            p.storeBytes(of: maskBit | 126, toByteOffset: 1, as: UInt8.self)
+            p.storeBytes(of: UInt16(n).bigEndian, toByteOffset: 2, as: UInt16.self)
+            at = 4
         } else {
-            buffer.writeInteger(UInt16(b0) << 8 | UInt16(maskBit | 127))
-            buffer.writeInteger(UInt64(n))
+            p.storeBytes(of: maskBit | 127, toByteOffset: 1, as: UInt8.self)
+            p.storeBytes(of: UInt64(n).bigEndian, toByteOffset: 2, as: UInt64.self)
+            at = 10
         }
-        if let key = maskKey { buffer.writeInteger(key, endianness: .little) }
+        if let key = maskKey {
+            p.storeBytes(of: key.littleEndian, toByteOffset: at, as: UInt32.self)
+            at += 4
+        }
+        return at
     }
 
-    /// Appends one complete frame (header and payload, masked with `maskKey` when given).
+    /// Appends one complete frame: header and payload (masked with `maskKey` when given, as a
+    /// client's frames are) written in one pass into the buffer's spare capacity. One call into
+    /// the buffer per frame rather than one per field and a second pass to mask: each call into
+    /// ByteBuffer pays its storage's checks, and on a burst of small messages they were most of
+    /// the cost of sending one.
     package static func writeFrame(into buffer: inout ByteBuffer, fin: Bool = true, rsv1: Bool = false,
                            opcode: FrameOpcode, payload: UnsafeRawBufferPointer, maskKey: UInt32?) {
         let n = payload.count
-        guard let key = maskKey else {
-            buffer.reserveCapacity(minimumWritableBytes: headerSize(payloadLength: n, masked: false) + n)
-            writeHeader(into: &buffer, fin: fin, rsv1: rsv1, opcode: opcode, payloadLength: n, maskKey: nil)
-            buffer.writeBytes(payload)
-            return
-        }
-        writeMaskedFrame(into: &buffer, fin: fin, rsv1: rsv1, opcode: opcode, payload: payload, maskKey: key)
-    }
-
-    /// A client's frame, header and masked payload written in one pass into the buffer's spare
-    /// capacity: one call into the buffer per frame rather than one per field and a second pass to
-    /// mask (each call into ByteBuffer pays its storage's checks; on a burst of small messages they
-    /// were most of the cost of sending one).
-    package static func writeMaskedFrame(into buffer: inout ByteBuffer, fin: Bool = true, rsv1: Bool = false,
-                                         opcode: FrameOpcode, payload: UnsafeRawBufferPointer, maskKey key: UInt32) {
-        let n = payload.count
-        let total = headerSize(payloadLength: n, masked: true) + n
+        let total = headerSize(payloadLength: n, masked: maskKey != nil) + n
         buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: total) { out in
             let p = out.baseAddress!
-            p.storeBytes(of: (fin ? 0x80 : 0) | (rsv1 ? 0x40 : 0) | opcode.rawValue, as: UInt8.self)
-            var at: Int
-            if n < 126 {
-                p.storeBytes(of: 0x80 | UInt8(n), toByteOffset: 1, as: UInt8.self)
-                at = 2
-            } else if n <= 0xFFFF {
-                p.storeBytes(of: 0x80 | 126, toByteOffset: 1, as: UInt8.self)
-                p.storeBytes(of: UInt16(n).bigEndian, toByteOffset: 2, as: UInt16.self)
-                at = 4
+            let at = storeHeader(at: p, fin: fin, rsv1: rsv1, opcode: opcode, payloadLength: n, maskKey: maskKey)
+            guard n > 0 else { return total }
+            if let key = maskKey {
+                Masking.copy(from: payload.baseAddress!, to: p + at, count: n, key: key)
             } else {
-                p.storeBytes(of: 0x80 | 127, toByteOffset: 1, as: UInt8.self)
-                p.storeBytes(of: UInt64(n).bigEndian, toByteOffset: 2, as: UInt64.self)
-                at = 10
+                (p + at).copyMemory(from: payload.baseAddress!, byteCount: n)
             }
-            p.storeBytes(of: key.littleEndian, toByteOffset: at, as: UInt32.self)
-            at += 4
-            if n > 0 { Masking.copy(from: payload.baseAddress!, to: p + at, count: n, key: key) }
             return total
         }
     }

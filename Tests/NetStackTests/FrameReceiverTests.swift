@@ -306,7 +306,7 @@ final class FrameReceiverTests: XCTestCase {
             for (fin, rsv1) in [(true, false), (false, true)] {
                 var b = ByteBuffer(bytes: [0xEE, 0xEE, 0xEE])
                 b.moveReaderIndex(forwardBy: 1)
-                payload.withUnsafeBytes { FrameEncoder.writeMaskedFrame(into: &b, fin: fin, rsv1: rsv1, opcode: .binary, payload: $0, maskKey: key) }
+                payload.withUnsafeBytes { FrameEncoder.writeFrame(into: &b, fin: fin, rsv1: rsv1, opcode: .binary, payload: $0, maskKey: key) }
                 let expected = [0xEE, 0xEE] + frame(0x2, payload, fin: fin, rsv: rsv1 ? 4 : 0, mask: key)
                 XCTAssertEqual(Array(b.readableBytesView), expected, "length \(n), fin \(fin)")
             }
