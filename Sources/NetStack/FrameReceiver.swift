@@ -161,6 +161,7 @@ package struct FrameReceiver {
             validText = valid
         }
         guard buffer.readableBytes >= header.headerLength + header.payloadLength else {
+            if let violation = headerViolation(header) { return .event(violation) }
             if let failure = checkPartialText(header, buffer, payloadAt: header.headerLength) {
                 return .event(failure)
             }
@@ -191,8 +192,12 @@ package struct FrameReceiver {
         return slice
     }
 
-    private mutating func handle(_ h: FrameHeader, _ payload: consuming ByteBuffer, callerOwnsPayload: Bool, validText: Bool? = nil) -> Event? {
-        if let observe = observeFrame { observe(h, payload) }
+    /// The rules a frame's header decides on its own, given the message in progress (RFC 6455
+    /// §5.2, §5.4, §5.5): reserved bits, control frames, fragmentation order, opcodes. Checked as
+    /// soon as the header has arrived, so a frame that breaks them fails before its payload is
+    /// waited for (a server that declares a large payload cannot hold the failure back).
+    @inline(__always)
+    private func headerViolation(_ h: FrameHeader) -> Event? {
         let rsv1 = h.rsv & 0b100 != 0
         if h.rsv & 0b011 != 0 { return fail(CloseCode.protocolError, "reserved bits RSV2/RSV3 set") }
         switch h.opcode {
@@ -200,14 +205,30 @@ package struct FrameReceiver {
             if !h.fin { return fail(CloseCode.protocolError, "fragmented control frame") }
             if h.payloadLength > 125 { return fail(CloseCode.protocolError, "control frame payload over 125 bytes") }
             if rsv1 { return fail(CloseCode.protocolError, "RSV1 set on a control frame") }
+        case .text, .binary:
+            if messageKind != nil { return fail(CloseCode.protocolError, "new data frame while a fragmented message is open") }
+            if rsv1 && deflate == nil { return fail(CloseCode.protocolError, "RSV1 set but no extension was negotiated") }
+        case .continuation:
+            guard messageKind != nil else { return fail(CloseCode.protocolError, "continuation frame without a message to continue") }
+            if rsv1 { return fail(CloseCode.protocolError, "RSV1 set on a continuation frame") }
+        default:
+            return fail(CloseCode.protocolError, "unknown opcode \(h.opcode)")
+        }
+        return nil
+    }
+
+    private mutating func handle(_ h: FrameHeader, _ payload: consuming ByteBuffer, callerOwnsPayload: Bool, validText: Bool? = nil) -> Event? {
+        if let observe = observeFrame { observe(h, payload) }
+        if let violation = headerViolation(h) { return violation }
+        let rsv1 = h.rsv & 0b100 != 0
+        switch h.opcode {
+        case .close, .ping, .pong:
             switch h.opcode {
             case .ping: return .ping(payload)
             case .pong: return .pong(payload)
             default: return parseClose(payload)
             }
         case .text, .binary:
-            if messageKind != nil { return fail(CloseCode.protocolError, "new data frame while a fragmented message is open") }
-            if rsv1 && deflate == nil { return fail(CloseCode.protocolError, "RSV1 set but no extension was negotiated") }
             let kind: WebSocketMessageKind = h.opcode == .text ? .text : .binary
             if h.fin && !rsv1 {
                 // The common case: a whole, uncompressed message in one frame.
@@ -227,12 +248,9 @@ package struct FrameReceiver {
             utf8.reset()
             assembled = nil
             return appendFragment(payload, fin: h.fin)
-        case .continuation:
-            guard messageKind != nil else { return fail(CloseCode.protocolError, "continuation frame without a message to continue") }
-            if rsv1 { return fail(CloseCode.protocolError, "RSV1 set on a continuation frame") }
-            return appendFragment(payload, fin: h.fin)
         default:
-            return fail(CloseCode.protocolError, "unknown opcode \(h.opcode)")
+            // Continuation (headerViolation refused every other opcode).
+            return appendFragment(payload, fin: h.fin)
         }
     }
 

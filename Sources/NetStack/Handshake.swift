@@ -167,7 +167,9 @@ package final class ClientHandshake: Sendable {
               connection.split(separator: ",").contains(where: { UpgradeResponseHead.sameName(String($0).trimmingCharacters(in: " \t"), "upgrade") }) else {
             throw fail("missing or wrong Connection header")
         }
-        guard let accept = response.value(of: "sec-websocket-accept") else { throw fail("missing Sec-WebSocket-Accept") }
+        let accepts = response.values(of: "sec-websocket-accept")
+        guard let accept = accepts.first else { throw fail("missing Sec-WebSocket-Accept") }
+        guard accepts.count == 1 else { throw fail("more than one Sec-WebSocket-Accept header") }
         let expected = Self.acceptValue(forKey: key)
         // Header values arrive trimmed (UpgradeResponseHead.parse).
         guard accept == expected else {
@@ -207,6 +209,9 @@ package struct UpgradeResponseHead {
     var reason: String
     var headers: [WebSocketHeader]
 
+    /// An interim answer (1xx other than 101 Switching Protocols), to be skipped.
+    var isInterim: Bool { statusCode >= 100 && statusCode < 200 && statusCode != 101 }
+
     /// `name` is lowercase; header names compare ASCII case-insensitively.
     func value(of name: String) -> String? { headers.first(where: { Self.sameName($0.name, name) })?.value }
     func values(of name: String) -> [String] { headers.filter { Self.sameName($0.name, name) }.map(\.value) }
@@ -234,16 +239,23 @@ package struct UpgradeResponseHead {
         case invalid(String)
     }
 
-    /// Parses a response head from the start of `bytes` (ends at CRLF CRLF).
+    /// Parses a response head from the start of `bytes`. Lines end at CRLF, or at a bare LF
+    /// (RFC 9112 §2.2 lets a recipient accept one; servers that send them exist); the head ends at
+    /// the first empty line. A header line that starts with a space or tab continues the one
+    /// before (obs-fold, replaced by one space as RFC 9112 §5.2 asks of user agents). Control
+    /// characters other than tab (NUL, a bare CR, DEL...) make a header line malformed; the
+    /// status line is kept as it came (its reason is shown, escaped, in errors).
     package static func parse(_ bytes: UnsafeRawBufferPointer, maxSize: Int) -> ParseResult {
         let n = bytes.count
-        var end = -1
-        if n >= 4 {
-            var i = 0
-            while i + 3 < n {
-                if bytes[i] == 13 && bytes[i + 1] == 10 && bytes[i + 2] == 13 && bytes[i + 3] == 10 { end = i; break }
-                i += 1
+        // `end`: where the last line's content ends; `consumed`: just past the empty line.
+        var end = -1, consumed = 0
+        var i = 0
+        while i < n {
+            if bytes[i] == 10 {
+                if i + 1 < n && bytes[i + 1] == 10 { end = i; consumed = i + 2; break }
+                if i + 2 < n && bytes[i + 1] == 13 && bytes[i + 2] == 10 { end = i; consumed = i + 3; break }
             }
+            i += 1
         }
         if end < 0 {
             if n > maxSize { return .invalid("response head larger than \(maxSize) bytes") }
@@ -252,22 +264,24 @@ package struct UpgradeResponseHead {
             }
             return .needMore
         }
-        // Lines end at CRLF; the work is on bytes (Character-level splitting and trimming cost
-        // ~100k instructions per handshake), strings are made only for the parts kept.
+        if consumed > maxSize { return .invalid("response head larger than \(maxSize) bytes") }
+        // The work is on bytes (Character-level splitting and trimming cost ~100k instructions
+        // per handshake); strings are made only for the parts kept.
         func text(_ lo: Int, _ hi: Int) -> String { String(decoding: UnsafeRawBufferPointer(rebasing: bytes[lo..<hi]), as: UTF8.self) }
-        var lineStart = 0
-        var lines: [(Int, Int)] = []
-        var i = 0
-        while i < end {
-            if bytes[i] == 13 && i + 1 < end + 2 && bytes[i + 1] == 10 {
-                lines.append((lineStart, i))
-                i += 2
-                lineStart = i
-            } else {
-                i += 1
-            }
+        func hasControl(_ lo: Int, _ hi: Int) -> Bool {
+            for j in lo..<hi where (bytes[j] < 0x20 && bytes[j] != 0x09) || bytes[j] == 0x7F { return true }
+            return false
         }
-        lines.append((lineStart, end))
+        var lines: [(Int, Int)] = []
+        var lineStart = 0
+        i = 0
+        while i <= end {
+            if i == end || bytes[i] == 10 {
+                lines.append((lineStart, i > lineStart && bytes[i - 1] == 13 ? i - 1 : i))
+                lineStart = i + 1
+            }
+            i += 1
+        }
         let (statusStart, statusEnd) = lines[0]
         let statusLine = text(statusStart, statusEnd)
         // "HTTP/1.x SP 3DIGIT [SP reason]"
@@ -284,16 +298,28 @@ package struct UpgradeResponseHead {
         let reason = codeEnd < statusEnd ? text(codeEnd + 1, statusEnd) : ""
         var headers: [WebSocketHeader] = []
         headers.reserveCapacity(lines.count - 1)
+        func trimmed(_ lo: Int, _ hi: Int) -> (Int, Int) {
+            var lo = lo, hi = hi
+            while lo < hi && (bytes[lo] == 0x20 || bytes[lo] == 0x09) { lo += 1 }
+            while hi > lo && (bytes[hi - 1] == 0x20 || bytes[hi - 1] == 0x09) { hi -= 1 }
+            return (lo, hi)
+        }
         for (lo, hi) in lines.dropFirst() where hi > lo {
+            guard !hasControl(lo, hi) else { return .invalid("malformed header line '\(TerminalText.sanitize(text(lo, hi), keepNewlines: false))' (a control character)") }
+            if bytes[lo] == 0x20 || bytes[lo] == 0x09 {
+                guard let last = headers.popLast() else { return .invalid("malformed header line '\(text(lo, hi))'") }
+                let (vlo, vhi) = trimmed(lo, hi)
+                let joined = last.value.isEmpty ? text(vlo, vhi) : vlo < vhi ? last.value + " " + text(vlo, vhi) : last.value
+                headers.append(WebSocketHeader(last.name, joined))
+                continue
+            }
             var colon = lo
             while colon < hi && bytes[colon] != 0x3A { colon += 1 }
-            guard colon < hi else { return .invalid("malformed header line '\(text(lo, hi))'") }
-            var vlo = colon + 1, vhi = hi
-            while vlo < vhi && (bytes[vlo] == 0x20 || bytes[vlo] == 0x09) { vlo += 1 }
-            while vhi > vlo && (bytes[vhi - 1] == 0x20 || bytes[vhi - 1] == 0x09) { vhi -= 1 }
+            guard colon < hi, colon > lo else { return .invalid("malformed header line '\(text(lo, hi))'") }
+            let (vlo, vhi) = trimmed(colon + 1, hi)
             headers.append(WebSocketHeader(text(lo, colon), text(vlo, vhi)))
         }
-        return .head(UpgradeResponseHead(statusLine: statusLine, statusCode: code, reason: reason, headers: headers), consumed: end + 4)
+        return .head(UpgradeResponseHead(statusLine: statusLine, statusCode: code, reason: reason, headers: headers), consumed: consumed)
     }
 
     static func preview(_ bytes: UnsafeRawBufferPointer, limit: Int = 64) -> String {

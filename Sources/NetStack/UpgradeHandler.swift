@@ -2,7 +2,8 @@ import NIOCore
 
 /// The opening handshake (RFC 6455 §4.1) as a handler of its own: it writes the upgrade request
 /// when the channel becomes active, reads the response head, checks it (`ClientHandshake`), and
-/// tells the connection what came back as a user inbound event (`Outcome`). Then it leaves the
+/// tells the connection what came back as a user inbound event (`Outcome`); interim answers (1xx
+/// other than 101) before it are skipped. Then it leaves the
 /// pipeline; bytes that followed a 101 in the same read (frames) are passed on to the connection.
 ///
 /// It decides nothing about the connection's life: timeouts, the terminal event and closing the
@@ -33,6 +34,8 @@ final class UpgradeHandler: ChannelInboundHandler, RemovableChannelHandler {
     private let busyPollBudget: TimeAmount
     @exclusivity(unchecked) private var received: ByteBuffer?
     @exclusivity(unchecked) private var answered = false
+    /// Bytes of interim (1xx other than 101) heads skipped so far.
+    @exclusivity(unchecked) private var interimBytes = 0
 
     init(handshake: ClientHandshake, trace: (@Sendable (String) -> Void)?, busyPoll: TimeAmount) {
         self.handshake = handshake
@@ -55,7 +58,35 @@ final class UpgradeHandler: ChannelInboundHandler, RemovableChannelHandler {
         guard !answered else { return context.fireChannelRead(data) }
         var buffer = unwrapInboundIn(data)
         if received == nil { received = buffer } else { received!.writeBuffer(&buffer) }
-        let parsed = received!.withUnsafeReadableBytes { UpgradeResponseHead.parse($0, maxSize: Self.maxHeadSize) }
+        while true {
+            let parsed = received!.withUnsafeReadableBytes { UpgradeResponseHead.parse($0, maxSize: Self.maxHeadSize) }
+            guard case .head(let head, let consumed) = parsed, head.isInterim else {
+                if interimBytes > 0, case .needMore = parsed, interimBytes + received!.readableBytes > Self.maxHeadSize {
+                    return finish(context, .failed(Self.tooManyInterim), rest: nil)
+                }
+                answer(context, parsed)
+                return
+            }
+            // An interim response (100 Continue, 103 Early Hints...) may come before the real
+            // one; a client must be able to read and skip it (RFC 9110 §15.2). They count
+            // against the head's limit together, so a server cannot keep the handshake going with
+            // an endless series of them.
+            received!.moveReaderIndex(forwardBy: consumed)
+            interimBytes += consumed
+            traceHead(head)
+            if interimBytes > Self.maxHeadSize { return finish(context, .failed(Self.tooManyInterim), rest: nil) }
+        }
+    }
+
+    private static let tooManyInterim = WebSocketError(.protocolError, "handshake failed: interim (1xx) responses larger than \(maxHeadSize) bytes together")
+
+    private func traceHead(_ head: UpgradeResponseHead) {
+        guard let trace = trace else { return }
+        trace("< \(head.statusLine)")
+        for h in head.headers { trace("< \(h.name): \(h.value)") }
+    }
+
+    private func answer(_ context: ChannelHandlerContext, _ parsed: UpgradeResponseHead.ParseResult) {
         switch parsed {
         case .needMore:
             return
@@ -65,10 +96,7 @@ final class UpgradeHandler: ChannelInboundHandler, RemovableChannelHandler {
             received!.moveReaderIndex(forwardBy: consumed)
             let rest = received!
             received = nil
-            if let trace = trace {
-                trace("< \(head.statusLine)")
-                for h in head.headers { trace("< \(h.name): \(h.value)") }
-            }
+            traceHead(head)
             guard head.statusCode == 101 else {
                 finish(context, .refused(head, body: rest, wanted: Self.bodyWanted(head)), rest: nil)
                 return

@@ -139,6 +139,31 @@ final class ConnectionHandlerTests: XCTestCase {
         XCTAssertEqual(c.log.events, ["open 101"])
     }
 
+    /// Interim answers (100 Continue, 103 Early Hints) before the 101 are read and skipped, in
+    /// one read with the 101 and a frame or byte by byte; an endless series of them fails once
+    /// they exceed the head's limit together.
+    func testInterimAnswersBeforeThe101AreSkipped() throws {
+        let interim = "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n"
+        let c = try connect()
+        var answer = ByteBuffer(string: interim + switching(c.request))
+        var text = serverFrame(0x81, Array("hi".utf8))
+        answer.writeBuffer(&text)
+        try c.channel.writeInbound(answer)
+        XCTAssertEqual(c.log.events, ["open 101", "message text hi"])
+
+        let d = try connect()
+        for byte in (interim + switching(d.request)).utf8 { try d.channel.writeInbound(ByteBuffer(bytes: [byte])) }
+        XCTAssertEqual(d.log.events, ["open 101"])
+
+        let e = try connect()
+        let hundred = String(repeating: "HTTP/1.1 100 Continue\r\n\r\n", count: 1000)
+        for _ in 0..<3 where e.log.events.isEmpty { try e.channel.writeInbound(ByteBuffer(string: hundred)) }
+        loop.run()
+        XCTAssertEqual(e.log.events.count, 1)
+        XCTAssertTrue(e.log.events.first?.hasPrefix("error 1009 handshake failed: interim (1xx) responses larger than 65536 bytes") == true, "\(e.log.events)")
+        XCTAssertFalse(e.channel.isActive)
+    }
+
     func testAWrongAcceptValueFailsWith1009AndClosesTheChannel() throws {
         let c = try connect()
         try c.channel.writeInbound(ByteBuffer(string: "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: AAAAAAAAAAAAAAAAAAAAAAAAAAA=\r\n\r\n"))

@@ -193,6 +193,28 @@ final class FrameReceiverTests: XCTestCase {
         }
     }
 
+    /// Every rule a header decides alone fails as soon as the header is in, before the payload
+    /// it declares: a server that announces 60,000 bytes cannot make the client wait for them.
+    func testHeaderViolationsFailBeforeThePayloadArrives() {
+        let big = [UInt8](repeating: 0x61, count: 60_000)
+        let cases: [(String, [UInt8])] = [
+            ("RSV2", frame(2, big, rsv: 0b010)),
+            ("RSV1 without extension", frame(2, big, rsv: 0b100)),
+            ("reserved opcode", frame(3, big)),
+            ("fragmented close", frame(8, [0x03, 0xE8], fin: false)),
+            ("control frame over 125 bytes", frame(9, big)),
+            ("continuation without start", frame(0, big)),
+        ]
+        for (name, bytes) in cases {
+            let header = Array(bytes.prefix(bytes[1] & 0x7F == 127 ? 10 : bytes[1] & 0x7F == 126 ? 4 : 2))
+            XCTAssertEqual(events(header), ["fail:1002:1009"], name)
+        }
+        // The state counts too: a new message while fragments are open.
+        XCTAssertEqual(events(frame(1, [0x61], fin: false) + Array(frame(2, big).prefix(4))), ["fail:1002:1009"])
+        // A valid header still waits for its payload.
+        XCTAssertEqual(events(Array(frame(2, big).prefix(4))), ["partial:4"])
+    }
+
     func testMaskingDirectionIsEnforcedFromTheHeader() {
         // A masked frame from a server fails before its payload arrives.
         let masked = frame(1, Array("hello".utf8), mask: 0x0102_0304)

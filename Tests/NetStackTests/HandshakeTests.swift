@@ -97,6 +97,53 @@ final class HandshakeTests: XCTestCase {
         XCTAssertThrowsError(try handshake(deflate: false).validate(head))
     }
 
+    func parseResult(_ bytes: [UInt8]) -> UpgradeResponseHead.ParseResult {
+        bytes.withUnsafeBytes { UpgradeResponseHead.parse($0, maxSize: 1 << 16) }
+    }
+
+    /// Lines may end at a bare LF (RFC 9112 §2.2); the head ends at the first empty line whatever
+    /// its ending, and `consumed` stops there (frames may follow in the same read).
+    func testResponseHeadLineEndings() throws {
+        let frame: [UInt8] = [0x81, 0x02, 0x68, 0x69]
+        for head in [
+            "HTTP/1.1 101 OK\r\nUpgrade: websocket\r\n\r\n",
+            "HTTP/1.1 101 OK\nUpgrade: websocket\n\n",
+            "HTTP/1.1 101 OK\r\nUpgrade: websocket\n\r\n",
+            "HTTP/1.1 101 OK\nUpgrade: websocket\r\n\n",
+        ] {
+            guard case .head(let h, let consumed) = parseResult(Array(head.utf8) + frame) else { return XCTFail("no head in \(head.debugDescription)") }
+            XCTAssertEqual(consumed, head.utf8.count, head.debugDescription)
+            XCTAssertEqual(h.statusLine, "HTTP/1.1 101 OK")
+            XCTAssertEqual(h.headers.map { "\($0.name)=\($0.value)" }, ["Upgrade=websocket"], head.debugDescription)
+        }
+        guard case .needMore = parseResult(Array("HTTP/1.1 101 OK\nUpgrade: websocket\n".utf8)) else { return XCTFail("not complete yet") }
+        guard case .needMore = parseResult(Array("HTTP/1.1 101 OK\r\nUpgrade: websocket\r\n\r".utf8)) else { return XCTFail("not complete yet") }
+    }
+
+    /// A line starting with a space or tab continues the header before it (obs-fold), joined
+    /// with one space; a fold with nothing before it, control characters (NUL, DEL, a bare CR)
+    /// and a line without a name are malformed.
+    func testFoldedAndMalformedHeaderLines() throws {
+        let folded = try XCTUnwrap(parse("HTTP/1.1 101 OK\r\nX-A: one\r\n  two\r\n\tthree \r\nX-B: b\r\n\r\n"))
+        XCTAssertEqual(folded.headers.map { "\($0.name)=\($0.value)" }, ["X-A=one two three", "X-B=b"])
+        for bad in ["HTTP/1.1 101 OK\r\n folded first\r\n\r\n", "HTTP/1.1 101 OK\r\nX-A: a\u{0}b\r\n\r\n",
+                    "HTTP/1.1 101 OK\r\nX-A: a\u{7F}\r\n\r\n", "HTTP/1.1 101 OK\r\nX-A: a\rb\r\n\r\n",
+                    "HTTP/1.1 101 OK\r\n: nameless\r\n\r\n", "HTTP/1.1 101 OK\r\nno colon\r\n\r\n"] {
+            guard case .invalid(let why) = parseResult(Array(bad.utf8)) else { XCTFail("accepted \(bad.debugDescription)"); continue }
+            XCTAssertTrue(why.hasPrefix("malformed header line"), why)
+            XCTAssertFalse(why.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F }, "shown escaped: \(why.debugDescription)")
+        }
+        // The status line keeps what it carries (its reason is shown, escaped, where it is printed).
+        XCTAssertEqual(parse("HTTP/1.1 403 No\u{1B}[2J\r\n\r\n")?.reason, "No\u{1B}[2J")
+    }
+
+    func testMoreThanOneAcceptHeaderIsRefused() throws {
+        let head = try XCTUnwrap(parse(good + "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n"))
+        XCTAssertThrowsError(try handshake().validate(head)) { error in
+            XCTAssertTrue((error as! WebSocketError).message.contains("more than one Sec-WebSocket-Accept"), "\(error)")
+        }
+    }
+
     func testHeaderValidation() {
         XCTAssertNoThrow(try HeaderValidation.validate(WebSocketHeader("X-Token", "a b\tc")))
         XCTAssertNoThrow(try HeaderValidation.validate(WebSocketHeader("Sec-WebSocket-Protocol", "chat")))
