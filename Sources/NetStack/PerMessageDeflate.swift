@@ -137,11 +137,24 @@ package final class PerMessageDeflate {
             guard netstack_inflateInit2(&inflater, -15) == Z_OK else { throw InflateError.corrupt("inflateInit2 failed") }
             inflaterReady = true
         }
-        try feed(input, into: &output, limit: limit)
+        if !streamEnded { try feed(input, into: &output, limit: limit) }
         if final {
-            try Self.tail.withUnsafeBytes { try feed($0, into: &output, limit: limit) }
-            if resetInflaterPerMessage { inflateReset(&inflater) }
+            if !streamEnded { try Self.tail.withUnsafeBytes { try feed($0, into: &output, limit: limit) } }
+            if resetInflaterPerMessage && !streamEnded { inflateReset(&inflater) }
+            streamEnded = false
         }
+    }
+
+    /// A deflate block with BFINAL set ended the stream inside the current message (RFC 7692
+    /// §7.2.3.4 allows senders to flush that way). The inflater is reset for the next message,
+    /// which starts a fresh stream; what is left of this one (the padding byte the RFC's example
+    /// carries, the sync tail we append) is not fed: a reset inflater would read it as the start
+    /// of a stored block and fail on the next message.
+    private var streamEnded = false
+
+    private func endStream() {
+        inflateReset(&inflater)
+        streamEnded = true
     }
 
     private func feed(_ input: UnsafeRawBufferPointer, into output: inout ByteBuffer, limit: Int) throws {
@@ -154,15 +167,18 @@ package final class PerMessageDeflate {
             if room <= 0 {
                 // One more byte of output means the limit is exceeded; probe with a tiny buffer.
                 var probe: UInt8 = 0
+                var rc: Int32 = Z_OK
                 let produced = withUnsafeMutablePointer(to: &probe) { p -> Int in
                     inflater.next_out = p
                     inflater.avail_out = 1
-                    let rc = inflate(&inflater, Z_SYNC_FLUSH)
-                    if rc == Z_DATA_ERROR || rc == Z_NEED_DICT || rc == Z_MEM_ERROR { return -1 }
+                    rc = inflate(&inflater, Z_SYNC_FLUSH)
                     return 1 - Int(inflater.avail_out)
                 }
-                if produced < 0 { throw InflateError.corrupt(Self.message(inflater)) }
+                if rc == Z_DATA_ERROR || rc == Z_NEED_DICT || rc == Z_MEM_ERROR || rc == Z_STREAM_ERROR {
+                    throw InflateError.corrupt(Self.message(inflater))
+                }
                 if produced > 0 { throw InflateError.tooLarge }
+                if rc == Z_STREAM_END { endStream(); return }
                 if inflater.avail_in == 0 { return }
                 continue
             }
@@ -180,8 +196,7 @@ package final class PerMessageDeflate {
                 if inflater.avail_in == 0 && inflater.avail_out != 0 { return }
                 if rc == Z_BUF_ERROR && inflater.avail_in == 0 { return }
             case Z_STREAM_END:
-                // A final deflate block ends this stream; the next message starts a fresh one.
-                inflateReset(&inflater)
+                endStream()
                 return
             default:
                 throw InflateError.corrupt(Self.message(inflater))

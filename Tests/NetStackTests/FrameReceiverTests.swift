@@ -274,6 +274,30 @@ final class FrameReceiverTests: XCTestCase {
         XCTAssertEqual(events(frame(2, [0xFF, 0xFF, 0xFF, 0xFF], rsv: 0b100), deflate: client5), ["fail:1007:1009"])
     }
 
+    /// RFC 7692 §7.2.3.4: a sender may end each message with a deflate block that has BFINAL set
+    /// (the RFC's example carries one padding byte after it). Each such message is read, and the
+    /// next starts a fresh stream, with or without the padding byte, also before a message flushed
+    /// the usual way (7.2.3.1's "Hello").
+    func testMessagesEndingInAFinalDeflateBlock() {
+        var p = PerMessageDeflateParameters()
+        p.clientMaxWindowBits = 15
+        let final: [UInt8] = [0xF3, 0x48, 0xCD, 0xC9, 0xC9, 0x07, 0x00]
+        let flushed: [UInt8] = [0xF2, 0x48, 0xCD, 0xC9, 0xC9, 0x07, 0x00]
+        let client = PerMessageDeflate(agreed: p, isClient: true, compressionThreshold: 0)
+        let bytes = frame(1, final + [0x00], rsv: 0b100) + frame(1, final, rsv: 0b100) + frame(1, flushed, rsv: 0b100)
+            + frame(1, Array(final.prefix(3)), fin: false, rsv: 0b100) + frame(0, Array(final.dropFirst(3)) + [0x00])
+        XCTAssertEqual(events(bytes, deflate: client), ["text:Hello", "text:Hello", "text:Hello", "text:Hello"])
+        // At the size limit exactly (40 "a", 6 bytes compressed with BFINAL, zlib level 9), the
+        // final block still ends the message cleanly; one byte less is over the limit.
+        let forty: [UInt8] = [0x4B, 0x4C, 0x24, 0x0E, 0x00, 0x00]
+        let a40 = "text:" + String(repeating: "a", count: 40)
+        let client2 = PerMessageDeflate(agreed: p, isClient: true, compressionThreshold: 0)
+        XCTAssertEqual(events(frame(1, forty, rsv: 0b100) + frame(1, forty, rsv: 0b100) + frame(1, flushed, rsv: 0b100), max: 40, deflate: client2),
+                       [a40, a40, "text:Hello"])
+        let client3 = PerMessageDeflate(agreed: p, isClient: true, compressionThreshold: 0)
+        XCTAssertEqual(events(frame(1, forty, rsv: 0b100), max: 39, deflate: client3), ["fail:1009:1012"])
+    }
+
     func testContextTakeoverAcrossMessages() {
         var p = PerMessageDeflateParameters()
         p.clientMaxWindowBits = 15
