@@ -1,6 +1,8 @@
 // The bench client of shared/bench: `netstack-wsbench MODE URL N SIZE [CONNS]`.
 // Engine only (no Lua). Prints one RESULT line on stdout; diagnostics go to stderr.
 // Besides the kit's modes, `idle URL N SIZE CONNS` measures memory per idle connection (IdleMemory.swift).
+// Event loops: one per core for conns and idle, one otherwise; NETSTACK_WSBENCH_THREADS=T sets T
+// (conns on one loop measures the cost per connection without the second core).
 import Foundation
 import NIOCore
 import NIOPosix
@@ -35,7 +37,9 @@ struct Outcome {
 
 let done = DispatchSemaphore(value: 0)
 var outcome = Outcome()
-let loopGroup = MultiThreadedEventLoopGroup(numberOfThreads: mode == "conns" || mode == "idle" ? System.coreCount : 1)
+let loopThreads = ProcessInfo.processInfo.environment["NETSTACK_WSBENCH_THREADS"].flatMap { Int($0) }.map { max(1, min($0, 64)) }
+    ?? (mode == "conns" || mode == "idle" ? System.coreCount : 1)
+let loopGroup = MultiThreadedEventLoopGroup(numberOfThreads: loopThreads)
 
 func finishRun() { done.signal() }
 
