@@ -50,6 +50,10 @@ final class TLSContextCache: @unchecked Sendable {
     /// else the system store (`SSL_CERT_FILE` / `SSL_CERT_DIR` honoured, as OpenSSL does).
     static func configuration(for options: WebSocketTLSOptions) throws -> TLSConfiguration {
         var c = TLSConfiguration.makeClientConfiguration()
+        // When the connection closes the channel (after `closeTimeout`, a failure or a timeout),
+        // our close_notify is sent but the server's is not waited for: SwiftNIO SSL's default
+        // would add up to 5 s to every such close, on top of the waits the configuration documents.
+        c.shutdownTimeout = .zero
         c.minimumTLSVersion = version(options.minimumVersion ?? .tls1_2)
         if let max = options.maximumVersion {
             if let min = options.minimumVersion, WebSocketTLSVersion.allCases.firstIndex(of: min)! > WebSocketTLSVersion.allCases.firstIndex(of: max)! {

@@ -12,7 +12,7 @@ struct Serve: ParsableCommand {
         /headers, /close?code=C&reason=R, /status?code=C, and /misbehave/KIND with KIND one of: \
         bad-accept, invalid-utf8, oversized, masked, drop, no-close-reply, slow-handshake, hang, \
         half-response, garbage, rsv, opcode, fragmented, ping, silent, zipbomb, bad-close-code, \
-        big-control, unoffered-protocol, unoffered-extension, ping-flood, reject-hold, escape-status.
+        big-control, unoffered-protocol, unoffered-extension, ping-flood, reject-hold, escape-status, deaf.
         Runs until interrupted. Exit status: 1 when the port cannot be listened on; 2 for an \
         unreadable or unusable --cert/--key; 64 for bad options.
         """

@@ -155,6 +155,7 @@ enum Misbehaviour: String {
     case pingFlood = "ping-flood"            // pings as fast as TCP takes them for ?ms= (default 3000), never reading
     case rejectHold = "reject-hold"          // 403 without Content-Length, then hold the connection open
     case escapeStatus = "escape-status"      // a 403 whose status line carries terminal escape sequences
+    case deaf                                // after the 101, stop reading: no close frame, no TLS close_notify, TCP held open
 }
 
 final class ServerConnectionHandler: ChannelInboundHandler {
@@ -407,6 +408,10 @@ final class ServerConnectionHandler: ChannelInboundHandler {
             FrameEncoder.writeFrame(into: &b, rsv1: true, opcode: .binary, payload: compressed, maskKey: nil)
             context.writeAndFlush(wrapOutboundOut(b), promise: nil)
         case .badCloseCode: raw([0x88, 0x02, 0x03, 0xED])
+        case .deaf:
+            // Nothing more is read (so nothing is answered, not even a TLS close_notify) until the
+            // client ends the connection.
+            context.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
         case .pingFlood:
             // Stop reading: the client's pongs pile up in its socket and then in its own memory,
             // unless it bounds them.

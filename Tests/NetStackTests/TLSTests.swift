@@ -1,6 +1,7 @@
 import Foundation
-import NetStack
+@testable import NetStack
 import NetStackTestServer
+import NIOSSL
 import XCTest
 
 /// wss against local servers with certificates made at test time.
@@ -93,6 +94,32 @@ final class TLSTests: XCTestCase {
         let lone = WebSocketClient()
         lone.configuration.tls.clientKeyFile = client.key
         XCTAssertThrowsError(try lone.connect(to: server.url)) { XCTAssertEqual(($0 as? WebSocketError)?.code, .connectionError) }
+    }
+
+    /// Over TLS the close timeout is the whole wait: the server's close_notify is not waited
+    /// for on top of it (SwiftNIO SSL's default adds up to 5 s), after our close and after a
+    /// protocol error alike.
+    func testClosingOverTLSDoesNotWaitForTheServersCloseNotify() {
+        let start = DispatchTime.now()
+        let r = runClient(Servers.tls.url + "/misbehave/deaf", configure: {
+            $0.tls.caFile = pki.caCertificate
+            $0.closeTimeout = .milliseconds(300)
+        }, setup: { rec in
+            rec.onOpen = { c in try! c.close(code: 1000) }
+        })
+        let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
+        XCTAssertEqual(r.close?.0, 1006, "no close frame came back: \(r.events)")
+        XCTAssertLessThan(elapsed, 3, "the close timeout, not 5 s more for TLS")
+    }
+
+    func testTLSFailuresAreWordedWithoutSourcePaths() {
+        let alert = "Error: 268436526 error:1000042e:SSL routines:OPENSSL_internal:TLSV1_ALERT_PROTOCOL_VERSION at /src/ssl/tls_record.cc:491"
+        XCTAssertEqual(ConnectionErrorText.tlsReason(alert), "the server sent the TLS alert 'protocol version' (TLSV1_ALERT_PROTOCOL_VERSION)")
+        let mac = "Error: 268435595 error:1000008b:SSL routines:OPENSSL_internal:DECRYPTION_FAILED_OR_BAD_RECORD_MAC at /src/ssl/tls_record.cc:190"
+        XCTAssertEqual(ConnectionErrorText.tlsReason(mac), "decryption failed or bad record mac (DECRYPTION_FAILED_OR_BAD_RECORD_MAC)")
+        XCTAssertEqual(ConnectionErrorText.tlsReason("EOF during handshake"), "EOF during handshake")
+        XCTAssertEqual(ConnectionErrorText.describeIOError(NIOSSLError.handshakeFailed(.syscallError)), "TLS handshake failed: the connection failed during TLS")
+        XCTAssertEqual(ConnectionErrorText.describeIOError(NIOSSLError.uncleanShutdown), "TLS: the connection ended without a TLS close_notify")
     }
 
     func testLargeMessagesOverTLS() {
