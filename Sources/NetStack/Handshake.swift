@@ -245,11 +245,15 @@ package struct UpgradeResponseHead {
     /// before (obs-fold, replaced by one space as RFC 9112 §5.2 asks of user agents). Control
     /// characters other than tab (NUL, a bare CR, DEL...) make a header line malformed; the
     /// status line is kept as it came (its reason is shown, escaped, in errors).
-    package static func parse(_ bytes: UnsafeRawBufferPointer, maxSize: Int) -> ParseResult {
+    /// `searched`: how many bytes at the start are known to hold no end of the head (a caller
+    /// that appends reads and parses again passes what it had before), so a head that arrives a
+    /// byte at a time is scanned once, not once per read.
+    package static func parse(_ bytes: UnsafeRawBufferPointer, maxSize: Int, searched: Int = 0) -> ParseResult {
         let n = bytes.count
         // `end`: where the last line's content ends; `consumed`: just past the empty line.
         var end = -1, consumed = 0
-        var i = 0
+        // The terminator is at most three bytes: start two before the new bytes.
+        var i = max(0, min(searched, n) - 2)
         while i < n {
             if bytes[i] == 10 {
                 if i + 1 < n && bytes[i + 1] == 10 { end = i; consumed = i + 2; break }

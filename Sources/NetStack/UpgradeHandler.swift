@@ -57,9 +57,16 @@ final class UpgradeHandler: ChannelInboundHandler, RemovableChannelHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !answered else { return context.fireChannelRead(data) }
         var buffer = unwrapInboundIn(data)
-        if received == nil { received = buffer } else { received!.writeBuffer(&buffer) }
+        var searched = 0
+        if received == nil {
+            received = buffer
+        } else {
+            searched = received!.readableBytes
+            received!.writeBuffer(&buffer)
+        }
         while true {
-            let parsed = received!.withUnsafeReadableBytes { UpgradeResponseHead.parse($0, maxSize: Self.maxHeadSize) }
+            let parsed = received!.withUnsafeReadableBytes { UpgradeResponseHead.parse($0, maxSize: Self.maxHeadSize, searched: searched) }
+            searched = 0
             guard case .head(let head, let consumed) = parsed, head.isInterim else {
                 if interimBytes > 0, case .needMore = parsed, interimBytes + received!.readableBytes > Self.maxHeadSize {
                     return finish(context, .failed(Self.tooManyInterim), rest: nil)

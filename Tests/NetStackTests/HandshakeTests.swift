@@ -116,6 +116,15 @@ final class HandshakeTests: XCTestCase {
             XCTAssertEqual(h.statusLine, "HTTP/1.1 101 OK")
             XCTAssertEqual(h.headers.map { "\($0.name)=\($0.value)" }, ["Upgrade=websocket"], head.debugDescription)
         }
+        // Parsing again after more bytes arrived (at least the last is new) finds a terminator
+        // that straddles the old end.
+        for head in ["HTTP/1.1 101 OK\r\nA: b\r\n\r\n", "HTTP/1.1 101 OK\nA: b\n\n"] {
+            let bytes = Array(head.utf8)
+            for searched in 0..<bytes.count {
+                let r = bytes.withUnsafeBytes { UpgradeResponseHead.parse($0, maxSize: 1 << 16, searched: searched) }
+                guard case .head(_, let consumed) = r, consumed == bytes.count else { return XCTFail("\(head.debugDescription) after \(searched)") }
+            }
+        }
         guard case .needMore = parseResult(Array("HTTP/1.1 101 OK\nUpgrade: websocket\n".utf8)) else { return XCTFail("not complete yet") }
         guard case .needMore = parseResult(Array("HTTP/1.1 101 OK\r\nUpgrade: websocket\r\n\r".utf8)) else { return XCTFail("not complete yet") }
     }
