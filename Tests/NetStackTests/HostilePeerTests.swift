@@ -103,4 +103,19 @@ final class HostilePeerTests: XCTestCase {
         XCTAssertTrue(line.contains("\"data\":\"6162636465"), String(line.prefix(120)))
         XCTAssertEqual(line.count, "{\"event\":\"message\",\"client\":1,\"data\":\"\",\"kind\":\"binary\",\"length\":\(size)}".count + 2 * size)
     }
+
+    /// `Tests/HostilePeers/hostile_peers.py`: servers on raw sockets that answer the handshake
+    /// and send frames as no WebSocket library would (interim answers, bare LF, folded and
+    /// control-character header lines, rule-breaking frame headers with large declared payloads,
+    /// deflate streams ended with BFINAL or sent in thousands of fragments, broken TLS records,
+    /// TLS without close_notify), each against `netstack connect`: its exit status, its words, no
+    /// source paths, and a bound on the time it takes.
+    func testRawSocketMisbehaviours() throws {
+        let script = CLITests.root.appendingPathComponent("Tests/HostilePeers/hostile_peers.py").path
+        // Sanitizer builds are several times slower: the time bounds stretch for them.
+        let slowdown = ProcessInfo.processInfo.environment["NETSTACK_SANITIZER"] == nil ? "1" : "4"
+        let (status, output) = try runTool("python3", [script, CLITests.buildDir + "/netstack"], env: ["NETSTACK_HOSTILE_SLOWDOWN": slowdown])
+        XCTAssertEqual(status, 0, output)
+        XCTAssertTrue(output.contains(" ok, 0 failed"), output)
+    }
 }
