@@ -410,7 +410,8 @@ final class ServerConnectionHandler: ChannelInboundHandler {
         case .badCloseCode: raw([0x88, 0x02, 0x03, 0xED])
         case .deaf:
             // Nothing more is read (so nothing is answered, not even a TLS close_notify) until the
-            // client ends the connection.
+            // client ends the connection; a read already under way is dropped.
+            closed = true
             context.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
         case .pingFlood:
             // Stop reading: the client's pongs pile up in its socket and then in its own memory,
