@@ -139,8 +139,10 @@ package final class PerMessageDeflate {
         }
         if !streamEnded { try feed(input, into: &output, limit: limit) }
         if final {
-            if !streamEnded { try Self.tail.withUnsafeBytes { try feed($0, into: &output, limit: limit) } }
-            if resetInflaterPerMessage && !streamEnded { inflateReset(&inflater) }
+            if !streamEnded {
+                try Self.tail.withUnsafeBytes { try feed($0, into: &output, limit: limit) }
+                if resetInflaterPerMessage { inflateReset(&inflater) }
+            }
             streamEnded = false
         }
     }
