@@ -160,6 +160,8 @@ package final class ClientHandshake: Sendable {
             WebSocketError(.protocolError, "handshake failed: \(why) (\(response.statusLine))")
         }
         guard response.statusCode == 101 else { throw fail("status is not 101") }
+        // An upgrade exists only in HTTP/1.1 (RFC 6455 §4.1 and §4.2.2, RFC 9110 §7.8).
+        guard response.minorVersion == 1 else { throw fail("a 101 answer must be HTTP/1.1") }
         guard let upgrade = response.value(of: "upgrade"), UpgradeResponseHead.sameName(upgrade, "websocket") else {
             throw fail("missing or wrong Upgrade header")
         }
@@ -206,6 +208,8 @@ package final class ClientHandshake: Sendable {
 package struct UpgradeResponseHead {
     package var statusLine: String
     package var statusCode: Int
+    /// The x of "HTTP/1.x" (a 101 must be HTTP/1.1: an upgrade is an HTTP/1.1 mechanism).
+    var minorVersion: Int
     var reason: String
     var headers: [WebSocketHeader]
 
@@ -288,12 +292,13 @@ package struct UpgradeResponseHead {
         }
         let (statusStart, statusEnd) = lines[0]
         let statusLine = text(statusStart, statusEnd)
-        // "HTTP/1.x SP 3DIGIT [SP reason]"
+        // "HTTP/1." DIGIT SP 3DIGIT [SP reason] (RFC 9112 §2.3, §4)
         var firstSpace = statusStart
         while firstSpace < statusEnd && bytes[firstSpace] != 0x20 { firstSpace += 1 }
         let codeStart = firstSpace + 1
         let codeEnd = min(statusEnd, codeStart + 3)
-        guard firstSpace - statusStart >= 7, text(statusStart, statusStart + 7) == "HTTP/1.", codeEnd - codeStart == 3,
+        guard firstSpace - statusStart == 8, text(statusStart, statusStart + 7) == "HTTP/1.",
+              bytes[statusStart + 7] >= 0x30 && bytes[statusStart + 7] <= 0x39, codeEnd - codeStart == 3,
               (codeEnd == statusEnd || bytes[codeEnd] == 0x20),
               (codeStart..<codeEnd).allSatisfy({ bytes[$0] >= 0x30 && bytes[$0] <= 0x39 }) else {
             return .invalid("malformed status line '\(statusLine)'")
@@ -323,7 +328,8 @@ package struct UpgradeResponseHead {
             let (vlo, vhi) = trimmed(colon + 1, hi)
             headers.append(WebSocketHeader(text(lo, colon), text(vlo, vhi)))
         }
-        return .head(UpgradeResponseHead(statusLine: statusLine, statusCode: code, reason: reason, headers: headers), consumed: consumed)
+        return .head(UpgradeResponseHead(statusLine: statusLine, statusCode: code, minorVersion: Int(bytes[statusStart + 7] - 0x30),
+                                         reason: reason, headers: headers), consumed: consumed)
     }
 
     static func preview(_ bytes: UnsafeRawBufferPointer, limit: Int = 64) -> String {

@@ -172,6 +172,12 @@ def four_digit_status(c, k):
     until_closed(c)
 
 
+@case(6, ["a 101 answer must be HTTP/1.1"], seconds=2)
+def http10_upgrade(c, k):
+    c.sendall(ok(k).replace(b"HTTP/1.1 101", b"HTTP/1.0 101"))
+    until_closed(c)
+
+
 @case(6, ["missing or wrong Upgrade header"], seconds=2)
 def upgrade_list(c, k):
     c.sendall(ok(k).replace(b"Upgrade: websocket", b"Upgrade: websocket, h2c"))

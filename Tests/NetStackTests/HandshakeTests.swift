@@ -146,6 +146,23 @@ final class HandshakeTests: XCTestCase {
         XCTAssertEqual(parse("HTTP/1.1 403 No\u{1B}[2J\r\n\r\n")?.reason, "No\u{1B}[2J")
     }
 
+    /// The version is "HTTP/1." and one digit (RFC 9112 §2.3). A 101 must be HTTP/1.1 (an
+    /// upgrade does not exist in HTTP/1.0); a refusal from an HTTP/1.0 server is still read.
+    func testStatusLineVersions() throws {
+        let http10 = try XCTUnwrap(parse("HTTP/1.0" + good.dropFirst("HTTP/1.1".count) + "\r\n"))
+        XCTAssertEqual(http10.minorVersion, 0)
+        XCTAssertThrowsError(try handshake().validate(http10)) { error in
+            XCTAssertTrue((error as! WebSocketError).message.contains("must be HTTP/1.1"), "\(error)")
+        }
+        XCTAssertEqual(try handshake().validate(try XCTUnwrap(parse(good + "\r\n"))).statusCode, 101)
+        XCTAssertEqual(parse("HTTP/1.0 403 Forbidden\r\n\r\n")?.statusCode, 403)
+        for bad in ["HTTP/1.10 101 Switching Protocols\r\n\r\n", "HTTP/1.x 101 OK\r\n\r\n", "HTTP/1. 101 OK\r\n\r\n",
+                    "HTTP/2.0 101 OK\r\n\r\n", "HTTP/1.1  101 OK\r\n\r\n"] {
+            guard case .invalid(let why) = parseResult(Array(bad.utf8)) else { XCTFail("accepted \(bad.debugDescription)"); continue }
+            XCTAssertTrue(why.hasPrefix("malformed status line"), why)
+        }
+    }
+
     func testMoreThanOneAcceptHeaderIsRefused() throws {
         let head = try XCTUnwrap(parse(good + "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n"))
         XCTAssertThrowsError(try handshake().validate(head)) { error in

@@ -5,7 +5,7 @@ import XCTest
 /// Redirects of the opening handshake: the decision as a value, then end to end.
 final class RedirectTests: XCTestCase {
     private func head(_ status: Int, _ location: String?) -> UpgradeResponseHead {
-        UpgradeResponseHead(statusLine: "HTTP/1.1 \(status) Moved", statusCode: status, reason: "Moved",
+        UpgradeResponseHead(statusLine: "HTTP/1.1 \(status) Moved", statusCode: status, minorVersion: 1, reason: "Moved",
                             headers: location.map { [WebSocketHeader("Location", $0)] } ?? [])
     }
 
