@@ -73,26 +73,33 @@ struct Merge: ParsableCommand {
         }
         var exports: [SummaryExport] = []
         var names: [String] = []
-        for (f, data) in zip(files, contents) {
-            if let one = try? SummaryExport.decode(data) {
-                exports.append(one)
-                names.append(f)
-                continue
+        // One budget for the histograms of every file (they come from other machines).
+        let budget = HistogramBudget(limit: HistogramBudget.mergeLimit)
+        func accept(_ e: SummaryExport, _ name: String) throws {
+            do { try e.check() } catch let error as LoadOptionError {
+                printErr("netstack merge: '\(name)' is not a valid summary export: \(error.message)")
+                throw ExitCode(2)
             }
+            exports.append(e)
+            names.append(name)
+        }
+        for (f, data) in zip(files, contents) {
+            let whole: Error
+            do {
+                try accept(try SummaryExport.decode(data, budget: budget), f)
+                continue
+            } catch let e as ExitCode { throw e } catch { whole = error }
             // JSON lines (kubectl logs of a Job's pods): every line that starts with { and is an
             // export; other lines (tables, messages) are skipped.
             var found = 0
             for (n, line) in String(decoding: data, as: UTF8.self).split(separator: "\n").enumerated() where line.hasPrefix("{") {
-                if let e = try? SummaryExport.decode(Data(line.utf8)) {
-                    exports.append(e)
-                    names.append("\(f):\(n + 1)")
+                if let e = try? SummaryExport.decode(Data(line.utf8), budget: budget) {
+                    try accept(e, "\(f):\(n + 1)")
                     found += 1
                 }
             }
             if found == 0 {
-                var reason = "empty"
-                do { _ = try SummaryExport.decode(data) } catch { reason = "\(error)" }
-                printErr("netstack merge: '\(f)' holds no netstack summary export (\(reason))")
+                printErr("netstack merge: '\(f)' holds no netstack summary export (\(data.isEmpty ? "empty" : SummaryExport.describe(whole)))")
                 throw ExitCode(2)
             }
         }

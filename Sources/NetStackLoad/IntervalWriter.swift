@@ -82,13 +82,13 @@ public final class LiveView {
         let dt = max(0.001, p.elapsed - lastTime)
         lastTime = p.elapsed
         let rate = msgs / dt
-        let errors = Int((total.aggregate(BuiltinMetrics.scriptErrors)?.sum ?? 0) + (total.aggregate(BuiltinMetrics.connectFailures)?.sum ?? 0))
+        let errors = ((total.aggregate(BuiltinMetrics.scriptErrors)?.sum ?? 0) + (total.aggregate(BuiltinMetrics.connectFailures)?.sum ?? 0)).saturatingCount
         let frac = p.planned > 0 ? min(1, p.elapsed / p.planned) : 0
         let width = 20
         let filled = Int(frac * Double(width))
         let bar = "[" + String(repeating: "=", count: filled) + String(repeating: " ", count: width - filled) + "]"
         let state = p.stopping ? " stopping" : ""
-        let text = "\(bar) \(Int(p.elapsed))s/\(Int(p.planned))s  vus \(p.activeVUs)/\(p.maxVUs)  iters \(p.iterations)  msg/s \(Int(rate))  errors \(errors)\(state)"
+        let text = "\(bar) \(p.elapsed.saturatingCount)s/\(p.planned.saturatingCount)s  vus \(p.activeVUs)/\(p.maxVUs)  iters \(p.iterations)  msg/s \(rate.saturatingCount)  errors \(errors)\(state)"
         if tty {
             write("\r" + text + "\u{1b}[K")
         } else if p.elapsed - lastPlain >= 10 {

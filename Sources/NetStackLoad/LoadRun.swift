@@ -174,9 +174,9 @@ public final class LoadRun {
     /// Connections that failed: attempts that never opened plus connections dropped (1006) or
     /// failed by us for a protocol violation or a limit (1002, 1007, 1009).
     static func failures(_ set: MetricSet) -> Int {
-        var n = Int(set.aggregate(BuiltinMetrics.connectFailures)?.sum ?? 0)
+        var n = (set.aggregate(BuiltinMetrics.connectFailures)?.sum ?? 0).saturatingCount
         for code in ["1006", "1002", "1007", "1009", "1011"] {
-            n += Int(set.aggregate(BuiltinMetrics.closes, tags: ["code": code])?.sum ?? 0)
+            n = n.saturatingAdd((set.aggregate(BuiltinMetrics.closes, tags: ["code": code])?.sum ?? 0).saturatingCount)
         }
         return n
     }
@@ -336,7 +336,7 @@ public final class LoadRun {
         total.merge(interval)
         let elapsed = startedAt == 0 ? 0 : Double(DispatchTime.now().uptimeNanoseconds &- startedAt) / 1e9
         let progress = Progress(elapsed: elapsed, planned: settings.plan.plannedDuration.seconds, activeVUs: active, maxVUs: created,
-                                iterations: Int(total.aggregate(BuiltinMetrics.iterations)?.sum ?? 0), stopping: interrupts > 0)
+                                iterations: (total.aggregate(BuiltinMetrics.iterations)?.sum ?? 0).saturatingCount, stopping: interrupts > 0)
         settings.onInterval?(interval, total, progress)
         // Thresholds marked abortOnFail stop the run as soon as they fail.
         if !abortedByThreshold, settings.plan.thresholds.contains(where: { $0.abortOnFail && elapsed >= $0.delayAbortEval.seconds && !$0.evaluate(total, duration: elapsed).passed }) {

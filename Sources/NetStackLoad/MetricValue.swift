@@ -141,7 +141,7 @@ extension MetricValue: Codable {
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        self.init(kind: try c.decode(MetricKind.self, forKey: .kind))
+        self.kind = try c.decode(MetricKind.self, forKey: .kind)
         sum = try c.decode(Double.self, forKey: .sum)
         count = try c.decode(UInt64.self, forKey: .count)
         min = try c.decodeIfPresent(Double.self, forKey: .min) ?? .infinity
@@ -149,17 +149,30 @@ extension MetricValue: Codable {
         setAt = try c.decodeIfPresent(Int64.self, forKey: .setAt) ?? 0
         if kind == .trend {
             let pairs = try c.decodeIfPresent([[UInt64]].self, forKey: .histogram) ?? []
-            var total: UInt64 = 0
+            func corrupt(_ why: String) -> DecodingError {
+                DecodingError.dataCorruptedError(forKey: .histogram, in: c, debugDescription: why)
+            }
+            // Checked before anything is recorded: the file may come from another machine.
+            let limit = UInt64(MetricValue.trendLimit * MetricValue.trendScale)
+            var total: UInt64 = 0, largest: UInt64 = 0
             for p in pairs {
-                guard p.count == 2 else {
-                    throw DecodingError.dataCorruptedError(forKey: .histogram, in: c, debugDescription: "a histogram entry is [value, count]")
-                }
-                _ = histogram!.record(p[0], count: p[1])
-                total &+= p[1]
+                guard p.count == 2 else { throw corrupt("a histogram entry is [value, count]") }
+                guard p[0] <= limit else { throw corrupt("a histogram value above \(limit) (\(MetricValue.trendLimit) at a resolution of 1/1000)") }
+                guard p[1] > 0 else { throw corrupt("a histogram entry with the count 0") }
+                let (sum, overflow) = total.addingReportingOverflow(p[1])
+                guard !overflow else { throw corrupt("the histogram's counts add up past 2^64") }
+                total = sum
+                largest = Swift.max(largest, p[0])
             }
-            guard total == count else {
-                throw DecodingError.dataCorruptedError(forKey: .histogram, in: c, debugDescription: "the histogram holds \(total) samples, count says \(count)")
+            guard total == count else { throw corrupt("the histogram holds \(total) samples, count says \(count)") }
+            // Sized for its largest value, not for an hour: a merge may read thousands of series.
+            var h = Histogram<UInt64>(lowestDiscernibleValue: 1, highestTrackableValue: Swift.max(2, largest), numberOfSignificantValueDigits: .three)
+            h.autoResize = true
+            if let budget = decoder.userInfo[HistogramBudget.key] as? HistogramBudget, !budget.charge(h.estimatedFootprintInBytes) {
+                throw corrupt("the trend histograms read so far need more than \(budget.limit >> 20) MiB")
             }
+            for p in pairs { _ = h.record(p[0], count: p[1]) }
+            histogram = h
         }
     }
 }

@@ -51,9 +51,32 @@ public struct SummaryExport: Codable, Equatable, Sendable {
         return try e.encode(self)
     }
 
-    public static func decode(_ data: Data) throws -> SummaryExport {
+    /// Decodes an export; its trend histograms are charged to `budget` when one is given.
+    /// Decoding checks the histograms' entries; `check()` checks the rest.
+    public static func decode(_ data: Data, budget: HistogramBudget? = nil) throws -> SummaryExport {
         let d = JSONDecoder()
         d.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        if let budget { d.userInfo[HistogramBudget.key] = budget }
         return try d.decode(SummaryExport.self, from: data)
+    }
+
+    /// A decoding error in words: where in the file, and what was wrong.
+    public static func describe(_ error: Error) -> String {
+        func path(_ keys: [CodingKey]) -> String {
+            keys.map { $0.intValue.map { "[\($0)]" } ?? "." + $0.stringValue }.joined().drop(while: { $0 == "." }).description
+        }
+        switch error as? DecodingError {
+        case .dataCorrupted(let c)?:
+            return c.codingPath.isEmpty ? "not JSON, or a number out of range: \(c.underlyingError.map { "\($0)" } ?? c.debugDescription)"
+                : "\(path(c.codingPath)): \(c.debugDescription)"
+        case .keyNotFound(let key, let c)?:
+            return "\(path(c.codingPath + [key])) is missing"
+        case .typeMismatch(let type, let c)?:
+            return "\(path(c.codingPath)) is not \(type == Double.self || type == UInt64.self || type == Int32.self || type == Int64.self ? "a number that fits (\(type))" : "a \(type)")"
+        case .valueNotFound(let type, let c)?:
+            return "\(path(c.codingPath)) is null, not a \(type)"
+        default:
+            return "\(error)"
+        }
     }
 }

@@ -44,6 +44,21 @@ public struct SummaryMerge {
         if !missing.isEmpty && !allowPartial {
             throw LoadOptionError("merge: segments \(missing.map { "\($0)/\(count)" }.joined(separator: ", ")) are missing (--allow-partial merges what is there)")
         }
+        // Each file was checked on its own (`SummaryExport.check`); together, a metric has one kind
+        // and the samples fit 64 bits (merging adds counts).
+        var kinds: [String: (MetricKind, String)] = [:]
+        var samples: UInt64 = 0
+        for (e, name) in zip(exports, names) {
+            for (metric, d) in e.metrics.definitions {
+                if let (kind, other) = kinds[metric], kind != d.kind {
+                    throw LoadOptionError("merge: '\(metric)' is a \(d.kind) in \(name), a \(kind) in \(other)")
+                }
+                kinds[metric] = kinds[metric] ?? (d.kind, name)
+            }
+            let (sum, overflow) = samples.addingReportingOverflow(e.samples ?? .max)
+            guard e.samples != nil, !overflow else { throw LoadOptionError("merge: more than 2^64 samples in all") }
+            samples = sum
+        }
         var metrics = MetricSet()
         for e in exports { metrics.merge(e.metrics, acrossSegments: true) }
         let start = exports.map(\.startedAt).min()!
@@ -65,7 +80,7 @@ public struct SummaryMerge {
         } else {
             status = LoadRun.status(exit: nil, initFailure: false, interrupted: statuses.contains(130), thresholds: results,
                                     hasThresholds: !thresholds.isEmpty,
-                                    scriptErrors: Int(metrics.aggregate(BuiltinMetrics.scriptErrors)?.sum ?? 0),
+                                    scriptErrors: (metrics.aggregate(BuiltinMetrics.scriptErrors)?.sum ?? 0).saturatingCount,
                                     failedConnections: LoadRun.failures(metrics))
         }
         // A segment that failed on its own (a VU that could not start) fails the whole.

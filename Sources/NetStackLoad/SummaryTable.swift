@@ -59,8 +59,9 @@ public enum SummaryTable {
         case .gauge:
             return label + "\(number(v.value))  min=\(number(v.minimum)) max=\(number(v.maximum))\n"
         case .rate:
-            let trues = Int(v.sum), total = Int(v.count)
-            return label + String(format: "%.2f%%", v.value * 100) + "  ✓ \(trues)  ✗ \(total - trues)\n"
+            // sum: the true samples, at most count (a merged file is checked; never trap here).
+            let trues: UInt64 = !(v.sum > 0) ? 0 : v.sum >= Double(v.count) ? v.count : UInt64(v.sum)
+            return label + String(format: "%.2f%%", v.value * 100) + "  ✓ \(trues)  ✗ \(v.count - trues)\n"
         case .trend:
             var s = label + "count=\(v.count)\n"
             s += indent + "  " + ["avg=" + format(v.value, def.unit), "min=" + format(v.minimum, def.unit), "med=" + format(v.percentile(50), def.unit),
@@ -91,6 +92,8 @@ public enum SummaryTable {
 
     static func number(_ v: Double) -> String {
         if v == v.rounded() && abs(v) < 1e15 { return String(Int64(v)) }
+        // Past 1e15 digits mean nothing (a line stays within 80 columns): 1.234e+300, inf.
+        if abs(v) >= 1e15 || !v.isFinite { return String(format: "%.4g", v) }
         if abs(v) >= 100 { return String(format: "%.1f", v) }
         if abs(v) >= 1 { return String(format: "%.2f", v) }
         return String(format: "%.3f", v)
