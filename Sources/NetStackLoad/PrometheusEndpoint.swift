@@ -1,3 +1,4 @@
+import Atomics
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -9,7 +10,13 @@ import Prometheus
 /// (dots become `_`); counters end in `_total`; rates are `_ratio` gauges; trends are gauges
 /// with a `quantile` label (0, 0.5, 0.9, 0.95, 0.99, 1) plus `_count` and `_sum` counters.
 /// Updated once per collection interval from the merged totals (swift-prometheus renders them).
+/// Scrapers are peers too: each connection gets one answer and is closed (`Connection: close`;
+/// requests pipelined after the first are not answered), at most `maxConnections` are open at
+/// once (more are closed when accepted), and each lives at most `connectionLifetime`. So
+/// answers waiting for a client that does not read take at most `maxConnections` bodies.
 public final class PrometheusEndpoint: @unchecked Sendable {
+    public static let maxConnections = 32
+    public static let connectionLifetime = TimeAmount.seconds(10)
     let registry = PrometheusCollectorRegistry()
     let runLabels: [(String, String)]
     private var counters: [String: (Counter, Double)] = [:]
@@ -32,10 +39,21 @@ public final class PrometheusEndpoint: @unchecked Sendable {
         if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
         if host.isEmpty { host = "0.0.0.0" }
         let registry = self.registry
+        let open = ManagedAtomic(0)
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
-                channel.pipeline.configureHTTPServerPipeline().flatMap {
+                guard open.wrappingIncrementThenLoad(ordering: .relaxed) <= Self.maxConnections else {
+                    open.wrappingDecrement(ordering: .relaxed)
+                    channel.close(promise: nil)
+                    return channel.eventLoop.makeFailedFuture(ChannelError.ioOnClosedChannel)
+                }
+                let deadline = channel.eventLoop.scheduleTask(in: Self.connectionLifetime) { channel.close(promise: nil) }
+                channel.closeFuture.whenComplete { _ in
+                    deadline.cancel()
+                    open.wrappingDecrement(ordering: .relaxed)
+                }
+                return channel.pipeline.configureHTTPServerPipeline(withPipeliningAssistance: false).flatMap {
                     channel.pipeline.addHandler(MetricsHTTPHandler(registry: registry))
                 }
             }
@@ -106,16 +124,18 @@ public final class PrometheusEndpoint: @unchecked Sendable {
     }
 }
 
-/// GET /metrics → the registry's text; anything else 404.
+/// GET /metrics → the registry's text; anything else 404. One answer per connection, then close.
 private final class MetricsHTTPHandler: ChannelInboundHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
     let registry: PrometheusCollectorRegistry
     private var path = ""
+    private var answered = false
 
     init(registry: PrometheusCollectorRegistry) { self.registry = registry }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !answered else { return }
         switch unwrapInboundIn(data) {
         case .head(let head): path = head.method == .GET ? head.uri : ""
         case .body: break
@@ -125,11 +145,19 @@ private final class MetricsHTTPHandler: ChannelInboundHandler {
             var headers = HTTPHeaders()
             headers.add(name: "Content-Type", value: found ? "text/plain; version=0.0.4; charset=utf-8" : "text/plain")
             headers.add(name: "Content-Length", value: String(body.count))
+            headers.add(name: "Connection", value: "close")
+            answered = true
             context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: found ? .ok : .notFound, headers: headers))), promise: nil)
             var buffer = context.channel.allocator.buffer(capacity: body.count)
             buffer.writeBytes(body)
             context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
-            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+            let channel = context.channel
+            context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
         }
+    }
+
+    /// A request the parser refused: no answer, the connection ends.
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        context.close(promise: nil)
     }
 }

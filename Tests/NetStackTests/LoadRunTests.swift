@@ -375,6 +375,70 @@ final class LoadRunTests: XCTestCase {
         XCTAssertTrue(body.contains("netstack_per_vu_total{run=\"prom\",segment=\"2/3\",scenario=\"default\",vu=\"2\"}"), "segment 2 of 3 runs VU 2: \(body)")
     }
 
+    /// Scrapers are peers: 2,000 pipelined requests get one answer and the connection closes
+    /// (they grew the process by 2.5 GB before), connections past 32 are closed when accepted,
+    /// and the endpoint answers again once they are gone.
+    func testPrometheusEndpointBoundsWhatScrapersCanQueue() throws {
+        let s = try script("function main() netstack.setTimeout(function() end, 50) end")
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: CLITests.buildDir + "/netstack")
+        p.arguments = ["run", s, "--vus", "1", "--duration", "5m", "--quiet", "--metrics-addr", "127.0.0.1:0"]
+        let err = Pipe()
+        p.standardError = err
+        p.standardOutput = Pipe()
+        try p.run()
+        defer { if p.isRunning { p.terminate() }; p.waitUntilExit() }
+        var text = ""
+        let deadline = Date().addingTimeInterval(10 * CLITests.slowdown)
+        while !text.contains("/metrics") && Date() < deadline {
+            text += String(decoding: err.fileHandleForReading.availableData, as: UTF8.self)
+        }
+        guard let r = text.range(of: "http://"), let end = text[r.lowerBound...].range(of: "/metrics") else { return XCTFail(text) }
+        let address = String(text[text.index(r.lowerBound, offsetBy: 7)..<end.lowerBound])
+        let probe = """
+        import socket, sys, time, urllib.request
+        host, port = sys.argv[1].rsplit(":", 1); port = int(port)
+        s = socket.create_connection((host, port))
+        try: s.sendall(b"GET /metrics HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n" * 2000)
+        except OSError: pass
+        data = b""
+        s.settimeout(10)
+        try:
+            while True:
+                chunk = s.recv(65536)
+                if not chunk: break
+                data += chunk
+        except OSError: pass
+        print("answers", data.count(b"HTTP/1.1 200"))
+        time.sleep(0.5)
+        conns = [socket.create_connection((host, port)) for _ in range(40)]
+        time.sleep(2)
+        closed = 0
+        for c in conns:
+            c.settimeout(0.05)
+            try:
+                if c.recv(1) == b"": closed += 1
+            except socket.timeout: pass
+            except OSError: closed += 1
+        print("closed", closed)
+        for c in conns: c.close()
+        time.sleep(0.5)
+        print("scrape", urllib.request.urlopen("http://%s/metrics" % sys.argv[1], timeout=5).status)
+        """
+        let py = Process()
+        py.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        py.arguments = ["python3", "-c", probe, address]
+        let out = Pipe()
+        py.standardOutput = out
+        py.standardError = out
+        try py.run()
+        let report = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        py.waitUntilExit()
+        XCTAssertTrue(report.contains("answers 1\n"), report)
+        XCTAssertTrue(report.contains("closed 8\n") || report.contains("closed 9\n"), "40 connections, 32 kept: \(report)")
+        XCTAssertTrue(report.contains("scrape 200"), report)
+    }
+
     /// One SIGINT: no new iterations, the running ones finish (not interrupted), the summary, 130.
     func testOneSigintLetsRunningIterationsFinish() throws {
         let s = try script("function main() netstack.setTimeout(function() end, 1500); if netstack.vu.id == 1 and netstack.vu.iteration == 1 then io.stdout:write('started\\n'); io.stdout:flush() end end")
