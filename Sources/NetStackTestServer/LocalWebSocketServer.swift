@@ -158,8 +158,9 @@ enum Misbehaviour: String {
     case deaf                                // after the 101, stop reading: no close frame, no TLS close_notify, TCP held open
 }
 
-final class ServerConnectionHandler: ChannelInboundHandler {
+final class ServerConnectionHandler: ChannelDuplexHandler {
     typealias InboundIn = ByteBuffer
+    typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
     private let config: LocalWebSocketServer.Configuration
@@ -181,6 +182,15 @@ final class ServerConnectionHandler: ChannelInboundHandler {
     init(config: LocalWebSocketServer.Configuration, stats: LocalWebSocketServer.Stats) {
         self.config = config
         self.stats = stats
+    }
+
+    /// Numbers in the query are clamped (a request must not crash the server or make it allocate
+    /// without bound): sizes to 0 ... 256 MiB, times to 0 ... 1 h, counts to 0 and more.
+    static let sizes = 0...(256 << 20)
+    static let times = 0...3_600_000
+
+    private func number(_ name: String, _ fallback: Int, in range: ClosedRange<Int>) -> Int {
+        min(max(query[name].flatMap { Int($0) } ?? fallback, range.lowerBound), range.upperBound)
     }
 
     func channelActive(context: ChannelHandlerContext) {
@@ -210,6 +220,23 @@ final class ServerConnectionHandler: ChannelInboundHandler {
 
     func channelReadComplete(context: ChannelHandlerContext) {
         context.flush()
+    }
+
+    /// A client that sends without reading what it is sent (echoes, pongs) is not read again
+    /// until that has drained below the write buffer's low watermark: a connection holds at most
+    /// about the high watermark (64 KiB) plus what one read brought in, however much it is sent.
+    private var heldRead = false
+
+    func read(context: ChannelHandlerContext) {
+        if context.channel.isWritable { context.read() } else { heldRead = true }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable && heldRead {
+            heldRead = false
+            context.read()
+        }
+        context.fireChannelWritabilityChanged()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
@@ -315,8 +342,8 @@ final class ServerConnectionHandler: ChannelInboundHandler {
             let offered = (try? PerMessageDeflateParameters.parse(parameters: offer.parameters, isServerResponse: false)) ?? PerMessageDeflateParameters()
             agreed.serverNoContextTakeover = offered.serverNoContextTakeover || query["server_no_context_takeover"] != nil
             agreed.clientNoContextTakeover = offered.clientNoContextTakeover || query["client_no_context_takeover"] != nil
-            if let bits = query["client_max_window_bits"], offered.clientMaxWindowBits != nil { agreed.clientMaxWindowBits = Int(bits) }
-            if let bits = query["server_max_window_bits"] { agreed.serverMaxWindowBits = Int(bits) }
+            if query["client_max_window_bits"] != nil, offered.clientMaxWindowBits != nil { agreed.clientMaxWindowBits = number("client_max_window_bits", 15, in: 8...15) }
+            if query["server_max_window_bits"] != nil { agreed.serverMaxWindowBits = number("server_max_window_bits", 15, in: 8...15) }
             var value = "permessage-deflate"
             if agreed.serverNoContextTakeover { value += "; server_no_context_takeover" }
             if agreed.clientNoContextTakeover { value += "; client_no_context_takeover" }
@@ -331,7 +358,7 @@ final class ServerConnectionHandler: ChannelInboundHandler {
         var out = context.channel.allocator.buffer(capacity: response.utf8.count)
         out.writeString(response)
         if misbehaviour == .slowHandshake {
-            let ms = Int64(query["ms"] ?? "2000") ?? 2000
+            let ms = Int64(number("ms", 2000, in: Self.times))
             context.eventLoop.scheduleTask(in: .milliseconds(ms)) { [self] in
                 context.writeAndFlush(self.wrapOutboundOut(out), promise: nil)
                 self.didOpen(context: context)
@@ -354,7 +381,7 @@ final class ServerConnectionHandler: ChannelInboundHandler {
         head = ByteBuffer()
         switch path {
         case "/flood": startFlood(context: context)
-        case "/sink": sinkTarget = Int(query["n"] ?? "0") ?? 0
+        case "/sink": sinkTarget = number("n", 0, in: 0...Int.max)
         case "/headers":
             var json = "{"
             json += requestHeaders.map { JSONString.quote($0.0) + ":" + JSONString.quote($0.1) }.joined(separator: ",")
@@ -384,7 +411,7 @@ final class ServerConnectionHandler: ChannelInboundHandler {
         switch m {
         case .invalidUTF8: raw([0x81, 0x04, 0xCE, 0xBA, 0xE1, 0xBD])   // truncated sequence
         case .oversized:
-            let size = Int(query["size"] ?? "") ?? 2 * 1024 * 1024
+            let size = number("size", 2 * 1024 * 1024, in: Self.sizes)
             sendMessage(context, .binary, [UInt8](repeating: 0x61, count: size), allowCompression: false)
         case .masked: raw([0x81, 0x82, 1, 2, 3, 4, 0x68 ^ 1, 0x69 ^ 2])
         case .drop:
@@ -401,7 +428,7 @@ final class ServerConnectionHandler: ChannelInboundHandler {
                 sendMessage(context, .text, Array("zipbomb needs permessage-deflate".utf8))
                 return
             }
-            let size = Int(query["size"] ?? "") ?? 80 * 1024 * 1024
+            let size = number("size", 80 * 1024 * 1024, in: Self.sizes)
             let zeros = [UInt8](repeating: 0, count: size)
             let compressed = zeros.withUnsafeBytes { deflate.compress($0, allocator: alloc) }!
             var b = alloc.buffer(capacity: compressed.readableBytes + 16)
@@ -417,7 +444,7 @@ final class ServerConnectionHandler: ChannelInboundHandler {
             // Stop reading: the client's pongs pile up in its socket and then in its own memory,
             // unless it bounds them.
             context.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
-            let end = NIODeadline.now() + .milliseconds(Int64(query["ms"] ?? "") ?? 3000)
+            let end = NIODeadline.now() + .milliseconds(Int64(number("ms", 3000, in: Self.times)))
             let ping: [UInt8] = [0x89, 0x04] + Array("ping".utf8)
             let batch = [UInt8]((0..<16384).flatMap { _ in ping })
             func pump() {
@@ -512,8 +539,8 @@ final class ServerConnectionHandler: ChannelInboundHandler {
     }
 
     private func startFlood(context: ChannelHandlerContext) {
-        let n = Int(query["n"] ?? "10") ?? 10
-        let size = Int(query["size"] ?? "32") ?? 32
+        let n = number("n", 10, in: 0...Int.max)
+        let size = number("size", 32, in: Self.sizes)
         let binary = query["binary"] == "1"
         // "abc...zabc..." filled in place (a closure per byte made 16 MiB take seconds in debug builds).
         var payload = [UInt8](repeating: 0, count: max(0, size))

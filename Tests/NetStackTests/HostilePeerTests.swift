@@ -118,4 +118,17 @@ final class HostilePeerTests: XCTestCase {
         XCTAssertEqual(status, 0, output)
         XCTAssertTrue(output.contains(" ok, 0 failed"), output)
     }
+
+    /// `Tests/HostilePeers/hostile_clients.py`: clients of `netstack serve` that send without
+    /// reading (echoes and pongs were queued without bound: 570 MB in 8 s) and request URLs with
+    /// numbers out of range (negative counts and sizes, sizes of 100 TB, window bits of 99, which
+    /// crashed the server).
+    func testHostileClientsAgainstServe() throws {
+        let script = CLITests.root.appendingPathComponent("Tests/HostilePeers/hostile_clients.py").path
+        let sanitized = ProcessInfo.processInfo.environment["NETSTACK_SANITIZER"] != nil
+        let (status, output) = try runTool("python3", [script, CLITests.buildDir + "/netstack"],
+                                           env: ["NETSTACK_HOSTILE_RSS_MB": sanitized ? "384" : "64"])
+        XCTAssertEqual(status, 0, output)
+        XCTAssertTrue(output.contains("hostile clients: 0 failed"), output)
+    }
 }

@@ -1,0 +1,127 @@
+#!/usr/bin/env python3
+"""Hostile clients against `netstack serve`: clients that send without reading what they are
+sent (echoes, pongs), and request URLs whose numbers are out of range. Checked: the server stays
+up, answers a well-behaved client afterwards, and its resident memory stays bounded.
+
+  hostile_clients.py NETSTACK        exit 1 on a mismatch
+
+Python 3 standard library only. Run by `HostilePeerTests.testHostileClientsAgainstServe`;
+docs/robustness.md lists what it found.
+"""
+import base64, os, re, socket, subprocess, sys, time
+
+# AddressSanitizer keeps freed memory in quarantine (256 MB): the XCTest raises the bound for it.
+GROWTH_LIMIT_KB = int(os.environ.get("NETSTACK_HOSTILE_RSS_MB", "64")) * 1024
+
+
+def rss_kb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        return int(re.search(r"VmRSS:\s+(\d+)", f.read()).group(1))
+
+
+def upgrade(port, path="/echo"):
+    s = socket.create_connection(("127.0.0.1", port))
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    key = base64.b64encode(os.urandom(16))
+    s.sendall(b"GET " + path.encode() + b" HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+              b"Sec-WebSocket-Key: " + key + b"\r\nSec-WebSocket-Version: 13\r\n\r\n")
+    return s
+
+
+def masked(opcode, payload):
+    n = len(payload)
+    head = bytes([0x80 | opcode])
+    if n < 126:
+        head += bytes([0x80 | n])
+    elif n < 65536:
+        head += bytes([0x80 | 126]) + n.to_bytes(2, "big")
+    else:
+        head += bytes([0x80 | 127]) + n.to_bytes(8, "big")
+    return head + b"\0\0\0\0" + payload   # a zero mask key: the payload as it is
+
+
+def send_without_reading(port, frame, seconds=4):
+    s = upgrade(port)
+    time.sleep(0.2)
+    burst = frame * max(1, 65536 // len(frame))
+    s.settimeout(1)
+    end = time.time() + seconds
+    sent = 0
+    try:
+        while time.time() < end:
+            s.sendall(burst)
+            sent += len(burst)
+    except OSError:
+        pass   # the server stopped reading: what the test wants
+    s.close()
+    return sent
+
+
+def echo_works(port):
+    try:
+        return echo_once(port)
+    except OSError:
+        return False
+
+
+def echo_once(port):
+    s = upgrade(port)
+    s.settimeout(5)
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = s.recv(4096)
+        if not chunk:
+            return False
+        head += chunk
+    s.sendall(masked(1, b"still here"))
+    data = head.split(b"\r\n\r\n", 1)[1]
+    while len(data) < 12:
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    s.close()
+    return data[:12] == b"\x81\x0astill here"
+
+
+def main():
+    server = subprocess.Popen([sys.argv[1], "serve", "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        line = server.stdout.readline().decode()
+        port = int(re.search(r":(\d+)", line).group(1))
+        failures = 0
+
+        def check(name, ok, detail=""):
+            nonlocal failures
+            print("%-34s %s %s" % (name, "ok" if ok else "FAILED", detail))
+            failures += 0 if ok else 1
+
+        base = rss_kb(server.pid)
+        for name, frame in [("echo_without_reading", masked(2, bytes(60000))),
+                            ("pings_without_reading", masked(9, bytes(125)))]:
+            sent = send_without_reading(port, frame)
+            time.sleep(0.5)
+            growth = rss_kb(server.pid) - base
+            check(name, server.poll() is None and growth < GROWTH_LIMIT_KB and echo_works(port),
+                  "(sent %.1f MB, RSS +%d KiB)" % (sent / 1e6, growth))
+        for path in ["/flood?n=-5&size=-7", "/flood?n=1&size=99999999999999", "/misbehave/oversized?size=-1",
+                     "/misbehave/zipbomb?size=99999999999999", "/misbehave/slow-handshake?ms=99999999999999999999",
+                     "/misbehave/ping-flood?ms=-1", "/echo?server_max_window_bits=99"]:
+            s = upgrade(port, path)
+            s.settimeout(2)
+            try:
+                s.recv(65536)
+            except OSError:
+                pass
+            s.close()
+            time.sleep(0.3)
+            check(path, server.poll() is None and echo_works(port))
+        print("hostile clients: %d failed" % failures)
+        return 1 if failures else 0
+    finally:
+        server.kill()
+        server.wait()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
