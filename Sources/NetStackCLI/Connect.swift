@@ -41,7 +41,7 @@ struct Connect: ParsableCommand {
     @Flag(help: "Show binary messages as base64, and decode -b lines from base64 before sending.") var base64 = false
     @Flag(help: "Send each line 'METHOD [PARAMS]' as a JSON-RPC 2.0 request with the next id; answers are shown with the id and method they answer.")
     var jsonrpc = false
-    @Option(help: "CA file (PEM) to trust instead of the system store.") var ca: String?
+    @Option(name: [.long, .customLong("cacert")], help: "CA file (PEM) to trust instead of the system store (also --cacert, as curl).") var ca: String?
     @Option(help: "CA directory to trust instead of the system store.") var caPath: String?
     @Flag(name: [.customShort("k"), .customLong("insecure"), .customLong("no-check")],
           help: "Do not verify the server's certificate.") var insecure = false
@@ -54,6 +54,10 @@ struct Connect: ParsableCommand {
             help: "Accept the server only if its public key's SHA-256 is this 'sha256//BASE64' (repeatable; curl's --pinnedpubkey).") var pins: [String] = []
     @Flag(help: "Do not offer permessage-deflate.") var noCompression = false
     @Option(help: "Seconds between keepalive pings (0: none; default 30).") var pingInterval: Double?
+    @Option(help: "Seconds for connecting: TCP, a proxy's tunnel, TLS and the upgrade together (default 10).")
+    var connectTimeout: Double?
+    @Option(help: "Seconds to wait for the server's close frame after ours before dropping the connection (default 5).")
+    var closeTimeout: Double?
     @Option(name: [.customShort("w"), .long], help: "After the last message (end of input, or -x), seconds to wait for replies before closing.") var wait: Double = 1.0
     @Flag(name: [.customShort("n"), .customLong("no-close")], help: "Do not close when the input ends: wait until the server closes.") var noClose = false
     @Option(help: "Close code sent when the input ends (1000-1003, 1007-1011, 3000-4999).") var closeCode: UInt16 = 1000
@@ -77,6 +81,11 @@ struct Connect: ParsableCommand {
         guard wait.isFinite, wait >= 0, wait <= 2_147_483 else { throw ValidationError("--wait: \(wait) is not a number of seconds from 0 to 2147483") }
         if let i = pingInterval, !(i.isFinite && i >= 0 && i <= 2_147_483) {
             throw ValidationError("--ping-interval: \(i) is not a number of seconds from 0 to 2147483")
+        }
+        for (flag, v) in [("--connect-timeout", connectTimeout), ("--close-timeout", closeTimeout)] {
+            if let t = v, !(t.isFinite && t >= 0.001 && t <= 2_147_483) {
+                throw ValidationError("\(flag): \(t) is not a number of seconds from 0.001 to 2147483")
+            }
         }
         for h in header where Self.parseHeader(h) == nil { throw ValidationError("--header '\(h)' must look like 'Name: value'") }
         for (flag, v) in [("--tls-min", tlsMin), ("--tls-max", tlsMax)] where v != nil && WebSocketTLSVersion(rawValue: v!) == nil {
@@ -107,6 +116,8 @@ struct Connect: ParsableCommand {
         config.tls.pinnedPublicKeys = pins
         config.compression = !noCompression
         if let i = pingInterval { config.pingInterval = .nanoseconds(Int64((i * 1e9).rounded())) }
+        if let t = connectTimeout { config.connectTimeout = .nanoseconds(Int64((t * 1e9).rounded())) }
+        if let t = closeTimeout { config.closeTimeout = .nanoseconds(Int64((t * 1e9).rounded())) }
         config.proxy = proxyFlags.setting
         config.followRedirects = redirectFlags.followRedirects
         if verbose >= 1 { config.trace = { line in printErr(line) } }

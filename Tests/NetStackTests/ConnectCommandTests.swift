@@ -92,8 +92,21 @@ final class ConnectCommandTests: XCTestCase {
         XCTAssertTrue(ourCode.err.contains("closed 4000"), ourCode.err)
         let badURL = try connect("http://x/")
         XCTAssertEqual(badURL.status, 2, badURL.err)
+        // --connect-timeout: a server that accepts TCP and never answers the upgrade.
+        let started = Date()
+        let slow = try connect(Servers.plain.url + "/misbehave/hang", ["--connect-timeout", "0.5"])
+        XCTAssertEqual(slow.status, 6, "timed out in the upgrade stage: " + slow.err)
+        XCTAssertTrue(slow.err.contains("in upgrade: timed out after 500 ms"), slow.err)
+        XCTAssertLessThan(Date().timeIntervalSince(started), 5 * CLITests.slowdown, "0.5 s, not the default 10 s")
+        // --close-timeout: a server that never answers our close frame.
+        let closeStarted = Date()
+        let noReply = try connect(Servers.plain.url + "/misbehave/no-close-reply", ["--close-timeout", "0.3"], stdin: "x\n")
+        XCTAssertLessThan(Date().timeIntervalSince(closeStarted), 4 * CLITests.slowdown, "0.3 s, not the default 5 s: " + noReply.err)
+        // --cacert (curl's name) is --ca.
+        let viaCacert = try connect(Servers.tls.url + "/echo", ["--cacert", Servers.pki.caCertificate], stdin: "hi\n")
+        XCTAssertEqual(viaCacert.status, 0, viaCacert.err)
         for bad in [["--close-code", "1005"], ["--close-code", "70000"], ["--close-reason", String(repeating: "r", count: 124)], ["-b", "-t"],
-                    ["--ping-interval", "-1"]] {
+                    ["--ping-interval", "-1"], ["--connect-timeout", "0"], ["--connect-timeout", "nan"], ["--close-timeout", "1e300"]] {
             XCTAssertEqual(try connect(Servers.plain.url + "/echo", bad).status, 64, "\(bad)")
         }
     }
