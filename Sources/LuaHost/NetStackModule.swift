@@ -206,6 +206,9 @@ enum NetStackModule {
             ("setTimeout", .function(fnSetTimeout)),
             ("setInterval", .function(fnSetInterval)),
             ("clearTimer", .function(fnClearTimer)),
+            // JavaScript's names, for scripts ported from k6 or a browser (one id space for both).
+            ("clearTimeout", .function(fnClearTimer)),
+            ("clearInterval", .function(fnClearTimer)),
             ("exit", .function(fnExit)),
             ("stopping", .function(fnStopping)),
             ("log", .function(fnLog)),
@@ -276,21 +279,25 @@ enum Timers {
         let ref = vm.ref()
         let id = host.nextTimerID
         host.nextTimerID += 1
-        let timer = LuaTimer(function: ref, repeats: repeats)
+        let timer = LuaTimer(function: ref, repeats: repeats, timers: LoopTimers.forCurrentLoop(host.eventLoop))
         timer.iteration = host.currentIteration
-        let fire = { [weak host] in
-            guard let host = host, !host.vm.isClosed, let t = host.timers[id] else { return }
-            if !t.repeats { host.timers[id] = nil }
+        // An interval's next run is armed before its callback runs (which may clear it), at least
+        // 1 ms after this one.
+        let interval = max(delay, .milliseconds(1))
+        weak var weakHost = host
+        func fire() {
+            guard let host = weakHost, !host.vm.isClosed, let t = host.timers[id] else { return }
+            if t.repeats {
+                t.handle = t.timers.schedule(in: interval, fire)
+            } else {
+                host.timers[id] = nil
+            }
             host.vm.pushRef(t.function)
             if !host.vm.call(nargs: 0, context: "\(name) callback") { host.callbackFailed(nil) }
             if !t.repeats { host.vm.unref(t.function) }
             host.checkIdle()
         }
-        if repeats {
-            timer.repeated = host.eventLoop.scheduleRepeatedTask(initialDelay: delay, delay: max(delay, .milliseconds(1))) { _ in fire() }
-        } else {
-            timer.scheduled = host.eventLoop.scheduleTask(in: delay, fire)
-        }
+        timer.handle = timer.timers.schedule(in: delay, fire)
         host.timers[id] = timer
         lua_pushinteger(vm.L, Int64(id))
         return 1

@@ -1,8 +1,8 @@
 import NIOCore
 import NIOPosix
 
-/// The connections' timers of one event loop (connect, close and keepalive deadlines), kept in a
-/// heap of our own behind a single task on the loop.
+/// The timers of one event loop (the connections' connect, close and keepalive deadlines, and the
+/// Lua host's `setTimeout` / `setInterval`), kept in a heap of our own behind a single task on the loop.
 ///
 /// Why: every connection has two or three timers and nearly all of them are cancelled before they
 /// fire. SwiftNIO removes a cancelled task from its queue with a linear search, so with thousands
@@ -12,8 +12,8 @@ import NIOPosix
 /// queue holds one task per loop.
 ///
 /// Loop-confined: use it only from its loop's thread (`forCurrentLoop`).
-final class LoopTimers {
-    struct Handle: Hashable {
+package final class LoopTimers {
+    package struct Handle: Hashable {
         fileprivate let id: UInt64
     }
 
@@ -36,17 +36,17 @@ final class LoopTimers {
     private static let perThread = ThreadSpecificVariable<LoopTimers>()
 
     /// The timers of the loop whose thread this is.
-    static func forCurrentLoop(_ eventLoop: EventLoop) -> LoopTimers {
+    package static func forCurrentLoop(_ eventLoop: EventLoop) -> LoopTimers {
         eventLoop.preconditionInEventLoop()
         return perThread.currentValue(orMake: { LoopTimers(eventLoop: eventLoop) })
     }
 
     /// Live timers (for tests).
-    var count: Int { callbacks.count }
+    package var count: Int { callbacks.count }
 
     /// Runs `body` on the loop after `delay`, unless cancelled first.
     @discardableResult
-    func schedule(in delay: TimeAmount, _ body: @escaping () -> Void) -> Handle {
+    package func schedule(in delay: TimeAmount, _ body: @escaping () -> Void) -> Handle {
         let id = nextID
         nextID &+= 1
         // The loop's clock, not the wall's: an EmbeddedEventLoop's time is virtual (with the wall
@@ -59,7 +59,7 @@ final class LoopTimers {
     }
 
     /// Cancels a timer; a timer that already ran or was cancelled is ignored.
-    func cancel(_ handle: Handle?) {
+    package func cancel(_ handle: Handle?) {
         guard let h = handle, callbacks.removeValue(forKey: h.id) != nil else { return }
         if callbacks.isEmpty {
             heap.removeAll(keepingCapacity: heap.count < 1024)

@@ -291,7 +291,7 @@ final class LoadRunTests: XCTestCase {
             "removed\tnil\tnil\t5",
             "coroutine\tfunction",
             "json\t1\ttrue\tnil",
-            "pairs\t51\ttrue\ttrue\tnil\ttrue",
+            "pairs\t53\ttrue\ttrue\tnil\ttrue",
             "methods\tfunction\tfunction",
             "plugins\ttable",
             "debug\tnil\ttrue",
