@@ -122,8 +122,8 @@ struct Merge: ParsableCommand {
                   terminator: "")
         }
         if let path = summaryExport {
-            do { try m.encoded().write(to: URL(fileURLWithPath: path)) } catch {
-                printErr("netstack merge: cannot write '\(path)': \(error)")
+            do { try OutputFile.write(try m.encoded(), to: path) } catch {
+                printErr("netstack merge: --summary-export: \((error as? LoadOptionError)?.message ?? "\(error)")")
                 throw ExitCode(2)
             }
         }

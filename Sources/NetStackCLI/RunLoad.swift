@@ -86,9 +86,13 @@ struct LoadRunner {
         // --report: the timeline, kept on the control loop (onInterval's) and read after the run.
         final class TimelineBox: @unchecked Sendable { var timeline = ReportTimeline(); var last = 0.0 }
         let timeline = flags.report == nil ? nil : TimelineBox()
-        if let path = flags.report, !FileManager.default.createFile(atPath: path, contents: nil) {
-            printErr("netstack: --report: cannot create '\(path)'")
-            return 2
+        // Created (or truncated) now, so that a path that cannot be written fails before the run.
+        var reportFile: OutputFile?
+        if let path = flags.report {
+            do { reportFile = try OutputFile(path: path) } catch let e as LoadOptionError {
+                printErr("netstack: --report: \(e.message)")
+                return 2
+            }
         }
         settings.onInterval = { interval, total, progress in
             let now = Date().timeIntervalSince1970
@@ -150,20 +154,27 @@ struct LoadRunner {
                 if path == "-" {
                     print(String(decoding: try export.encoded(), as: UTF8.self))
                 } else {
-                    try export.encoded().write(to: URL(fileURLWithPath: path))
+                    try OutputFile.write(try export.encoded(), to: path)
                 }
             } catch {
-                printErr("netstack: cannot write the summary export '\(path)': \(error)")
+                printErr("netstack: --summary-export: \((error as? LoadOptionError)?.message ?? "\(error)")")
                 return outcome.status == 0 ? 2 : outcome.status
             }
         }
-        if let path = flags.report, let box = timeline {
+        if let file = reportFile, let box = timeline {
             let html = HTMLReport.render(.init(script: (script as NSString).lastPathComponent, runID: runID,
                                                startedAt: Date(timeIntervalSince1970: outcome.startedAt), duration: outcome.duration,
                                                status: outcome.status, summary: table, thresholds: outcome.thresholds),
                                          timeline: box.timeline)
-            do { try html.write(toFile: path, atomically: true, encoding: .utf8) } catch {
-                printErr("netstack: cannot write the report '\(path)': \(error)")
+            if !file.write(html) {
+                printErr("netstack: --report: \(file.failure!)")
+                return outcome.status == 0 ? 2 : outcome.status
+            }
+        }
+        // --out files: the first write that failed (a full disk) fails the run.
+        for w in writers {
+            if let why = w.failure {
+                printErr("netstack: --out: \(why)")
                 return outcome.status == 0 ? 2 : outcome.status
             }
         }

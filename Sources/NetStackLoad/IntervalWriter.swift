@@ -5,20 +5,17 @@ import Foundation
 public final class IntervalWriter {
     public enum Format { case json, csv }
     let format: Format
-    let handle: FileHandle
+    let file: OutputFile
+    /// Why the file stopped being written (a full disk...), or nil.
+    public var failure: String? { file.failure }
 
     public init(path: String, format: Format) throws {
-        guard FileManager.default.createFile(atPath: path, contents: nil), let h = FileHandle(forWritingAtPath: path) else {
-            throw LoadOptionError("--out: cannot create '\(path)'")
-        }
-        handle = h
+        do { file = try OutputFile(path: path) } catch let e as LoadOptionError { throw LoadOptionError("--out: \(e.message)") }
         self.format = format
         if format == .csv {
-            handle.write("time,metric,tags,type,count,value,min,avg,med,p90,p95,p99,max\n".data(using: .utf8)!)
+            file.write("time,metric,tags,type,count,value,min,avg,med,p90,p95,p99,max\n")
         }
     }
-
-    deinit { try? handle.close() }
 
     public func write(_ set: MetricSet, time: Double) {
         var out = ""
@@ -43,7 +40,7 @@ public final class IntervalWriter {
                 out += row.joined(separator: ",") + "\n"
             }
         }
-        if !out.isEmpty { handle.write(out.data(using: .utf8)!) }
+        if !out.isEmpty { file.write(out) }
     }
 
     func num(_ v: Double) -> String { v.isFinite ? (v == v.rounded() && abs(v) < 1e15 ? String(Int64(v)) : String(v)) : "0" }

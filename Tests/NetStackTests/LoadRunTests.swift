@@ -375,6 +375,35 @@ final class LoadRunTests: XCTestCase {
         XCTAssertTrue(body.contains("netstack_per_vu_total{run=\"prom\",segment=\"2/3\",scenario=\"default\",vu=\"2\"}"), "segment 2 of 3 runs VU 2: \(body)")
     }
 
+    /// Output files are written where the path points (a symbolic link's target, a device) and
+    /// every write is checked: a full disk is status 2 with the reason, not a short file and 0.
+    /// (The report was written atomically, by renaming a new file over the path: as root, that
+    /// replaced /dev/full with a regular file.)
+    func testOutputFilesAreWrittenInPlaceAndFailuresFailTheRun() throws {
+        let s = try script("function main() end")
+        let target = exportPath(), link = exportPath()
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: target)
+        let linked = try runNetstack(["run", s, "--iterations", "1", "--quiet", "--report", link])
+        XCTAssertEqual(linked.status, 0, linked.err)
+        XCTAssertEqual(try FileManager.default.destinationOfSymbolicLink(atPath: link), target, "the link is kept")
+        XCTAssertTrue(try String(contentsOfFile: target, encoding: .utf8).hasPrefix("<!DOCTYPE html>"))
+        let missing = NSTemporaryDirectory() + "no-such-dir-\(getpid())/x"
+        for flag in [["--report", missing], ["--summary-export", missing], ["--out", "json=" + missing]] {
+            let r = try runNetstack(["run", s, "--iterations", "1", "--quiet"] + flag)
+            XCTAssertEqual(r.status, 2, "\(flag): \(r.err)")
+            XCTAssertTrue(r.err.contains("cannot create '\(missing)': No such file or directory"), r.err)
+        }
+        // /dev/full: every write fails with ENOSPC (a character device in any Linux container).
+        var st = stat()
+        guard stat("/dev/full", &st) == 0, (st.st_mode & S_IFMT) == S_IFCHR else { return XCTFail("/dev/full is not a device here") }
+        for flag in [["--report", "/dev/full"], ["--summary-export", "/dev/full"], ["--out", "json=/dev/full"], ["--out", "csv=/dev/full"]] {
+            let r = try runNetstack(["run", s, "--iterations", "1", "--quiet"] + flag)
+            XCTAssertEqual(r.status, 2, "\(flag): \(r.err)")
+            XCTAssertTrue(r.err.contains("cannot write '/dev/full': No space left on device"), r.err)
+        }
+        XCTAssertTrue(stat("/dev/full", &st) == 0 && (st.st_mode & S_IFMT) == S_IFCHR, "/dev/full is still a device")
+    }
+
     /// Scrapers are peers: 2,000 pipelined requests get one answer and the connection closes
     /// (they grew the process by 2.5 GB before), connections past 32 are closed when accepted,
     /// and the endpoint answers again once they are gone.
