@@ -25,6 +25,28 @@ final class LoadRunTests: XCTestCase {
         return p
     }
 
+    /// Starts a five-minute run of `script` with `--metrics-addr 127.0.0.1:0` and `args`; returns
+    /// the process (the caller ends it) and the endpoint's HOST:PORT, read from stderr.
+    private func startWithMetricsEndpoint(_ script: String, _ args: [String]) throws -> (Process, String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: CLITests.buildDir + "/netstack")
+        p.arguments = ["run", script, "--duration", "5m", "--quiet", "--metrics-addr", "127.0.0.1:0"] + args
+        let err = Pipe()
+        p.standardError = err
+        p.standardOutput = Pipe()
+        try p.run()
+        var text = ""
+        let deadline = Date().addingTimeInterval(10 * CLITests.slowdown)
+        while !text.contains("/metrics") && Date() < deadline {
+            text += String(decoding: err.fileHandleForReading.availableData, as: UTF8.self)
+        }
+        guard let r = text.range(of: "http://"), let end = text[r.upperBound...].range(of: "/metrics") else {
+            p.terminate()
+            throw CLITests.Failure("no metrics address in: \(text)")
+        }
+        return (p, String(text[r.upperBound..<end.lowerBound]))
+    }
+
     /// Runs and returns the status, output and the decoded summary export.
     private func load(_ path: String, _ args: [String], timeout: Double = 30) throws -> (status: Int32, out: String, err: String, summary: SummaryExport?) {
         let export = exportPath()
@@ -339,21 +361,9 @@ final class LoadRunTests: XCTestCase {
     /// --metrics-addr: the totals so far in the Prometheus text format, labelled with run and segment.
     func testPrometheusEndpointServesTheRunsMetrics() throws {
         let s = try script(Self.counting + "\nfunction main() c:add(1, {vu = netstack.vu.id}); netstack.setTimeout(function() end, 50) end")
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: CLITests.buildDir + "/netstack")
-        p.arguments = ["run", s, "--vus", "2", "--duration", "5m", "--quiet", "--run-id", "prom", "--segment", "2/3", "--metrics-addr", "127.0.0.1:0"]
-        let err = Pipe()
-        p.standardError = err
-        p.standardOutput = Pipe()
-        try p.run()
+        let (p, address) = try startWithMetricsEndpoint(s, ["--vus", "2", "--run-id", "prom", "--segment", "2/3"])
         defer { if p.isRunning { p.terminate() }; p.waitUntilExit() }
-        var text = ""
-        let deadline = Date().addingTimeInterval(10 * CLITests.slowdown)
-        while !text.contains("/metrics") && Date() < deadline {
-            text += String(decoding: err.fileHandleForReading.availableData, as: UTF8.self)
-        }
-        guard let r = text.range(of: "http://"), let end = text[r.lowerBound...].range(of: "/metrics") else { return XCTFail(text) }
-        let url = String(text[r.lowerBound..<end.upperBound])
+        let url = "http://\(address)/metrics"
         // The totals appear after the first collection (each second): scrape until they do.
         var body = ""
         let scrapeDeadline = Date().addingTimeInterval(15 * CLITests.slowdown)
@@ -409,21 +419,8 @@ final class LoadRunTests: XCTestCase {
     /// and the endpoint answers again once they are gone.
     func testPrometheusEndpointBoundsWhatScrapersCanQueue() throws {
         let s = try script("function main() netstack.setTimeout(function() end, 50) end")
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: CLITests.buildDir + "/netstack")
-        p.arguments = ["run", s, "--vus", "1", "--duration", "5m", "--quiet", "--metrics-addr", "127.0.0.1:0"]
-        let err = Pipe()
-        p.standardError = err
-        p.standardOutput = Pipe()
-        try p.run()
+        let (p, address) = try startWithMetricsEndpoint(s, ["--vus", "1"])
         defer { if p.isRunning { p.terminate() }; p.waitUntilExit() }
-        var text = ""
-        let deadline = Date().addingTimeInterval(10 * CLITests.slowdown)
-        while !text.contains("/metrics") && Date() < deadline {
-            text += String(decoding: err.fileHandleForReading.availableData, as: UTF8.self)
-        }
-        guard let r = text.range(of: "http://"), let end = text[r.lowerBound...].range(of: "/metrics") else { return XCTFail(text) }
-        let address = String(text[text.index(r.lowerBound, offsetBy: 7)..<end.lowerBound])
         let probe = """
         import socket, sys, time, urllib.request
         host, port = sys.argv[1].rsplit(":", 1); port = int(port)
@@ -454,15 +451,7 @@ final class LoadRunTests: XCTestCase {
         time.sleep(0.5)
         print("scrape", urllib.request.urlopen("http://%s/metrics" % sys.argv[1], timeout=5).status)
         """
-        let py = Process()
-        py.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        py.arguments = ["python3", "-c", probe, address]
-        let out = Pipe()
-        py.standardOutput = out
-        py.standardError = out
-        try py.run()
-        let report = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        py.waitUntilExit()
+        let (_, report) = try runTool("python3", ["-c", probe, address])
         XCTAssertTrue(report.contains("answers 1\n"), report)
         XCTAssertTrue(report.contains("closed 8\n") || report.contains("closed 9\n"), "40 connections, 32 kept: \(report)")
         XCTAssertTrue(report.contains("scrape 200"), report)
