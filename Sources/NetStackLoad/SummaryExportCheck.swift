@@ -40,12 +40,9 @@ extension MetricSet {
             throw LoadOptionError("a definition of \(String(name.prefix(80)).debugDescription), which is not a metric name")
         }
         for (key, value) in series {
-            let (metric, tags) = SeriesName.split(key)
+            let metric = SeriesName.split(key).metric
             guard SeriesName.isValidMetricName(metric) else { throw bad(key, "not a metric name") }
-            guard tags.allSatisfy({ SeriesName.isValidTagText($0.key) && SeriesName.isValidTagText($0.value) }),
-                  SeriesName.make(metric, tags: tags.map { ($0.key, $0.value) }) == key else {
-                throw bad(key, "malformed tags (metric{name:value,...}, names sorted)")
-            }
+            guard SeriesName.hasWellFormedTags(key) else { throw bad(key, "malformed tags (metric{name:value,...}, each name once)") }
             guard let definition = definitions[metric] else { throw bad(key, "its metric is not defined") }
             guard definition.kind == value.kind else { throw bad(key, "a \(value.kind) of the \(definition.kind) '\(metric)'") }
             if let why = value.problem { throw bad(key, why) }
@@ -78,5 +75,24 @@ extension MetricValue {
             break
         }
         return nil
+    }
+}
+
+extension SeriesName {
+    /// `metric` alone, or `metric{name:value,...}` with each part a valid tag name and value and
+    /// each name once (what `make` writes; `split` would silently drop a part without a colon or
+    /// a repeated name).
+    static func hasWellFormedTags(_ key: String) -> Bool {
+        guard let open = key.firstIndex(of: "{") else { return !key.contains("}") }
+        guard key.hasSuffix("}"), key.index(after: open) < key.endIndex else { return false }
+        let inner = key[key.index(after: open)..<key.index(before: key.endIndex)]
+        var names = Set<String>()
+        for part in inner.split(separator: ",", omittingEmptySubsequences: false) {
+            guard let colon = part.firstIndex(of: ":") else { return false }
+            let name = String(part[..<colon]).trimmingCharacters(in: .whitespaces)
+            let value = String(part[part.index(after: colon)...]).trimmingCharacters(in: .whitespaces)
+            guard isValidTagText(name), isValidTagText(value), names.insert(name).inserted else { return false }
+        }
+        return true
     }
 }

@@ -63,7 +63,10 @@ final class SummaryExportCheckTests: XCTestCase {
                 s["nobody_defined_this"] = s[counter]; m["series"] = s; o["metrics"] = m }),
             ("malformed tags", { o in
                 var m = o["metrics"] as! [String: Any]; var s = m["series"] as! [String: Any]
-                s["iterations{b:1,a:2}"] = s[counter]; m["series"] = s; o["metrics"] = m }),
+                s["iterations{a:1,a:2}"] = s[counter]; m["series"] = s; o["metrics"] = m }),
+            ("malformed tags", { o in
+                var m = o["metrics"] as! [String: Any]; var s = m["series"] as! [String: Any]
+                s["iterations{a:1,b}"] = s[counter]; m["series"] = s; o["metrics"] = m }),
             ("sum is nan", series(counter) { $0["sum"] = "nan" }),
             ("a counter adds numbers ≥ 0", series(counter) { $0["sum"] = -5 }),
             ("min -inf and max inf", series(trend) { $0["min"] = "-inf"; $0["max"] = "inf" }),
@@ -78,7 +81,11 @@ final class SummaryExportCheckTests: XCTestCase {
             let why = try refusal(edit)
             XCTAssertTrue(why?.contains(words) == true, "expected '\(words)', got \(why ?? "acceptance")")
         }
-        // A counter's sum may reach infinity in a real run (1e308 added twice): accepted.
+        // What runs write is accepted: tag values with spaces at their ends, and a counter whose
+        // sum reached infinity (1e308 added twice).
+        XCTAssertNil(try refusal { o in
+            var m = o["metrics"] as! [String: Any]; var s = m["series"] as! [String: Any]
+            s["iterations{room: lobby ,scenario:a}"] = s[counter]; m["series"] = s; o["metrics"] = m })
         XCTAssertNil(try refusal(series(counter) { $0["sum"] = "inf" }))
     }
 
