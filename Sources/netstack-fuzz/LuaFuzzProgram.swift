@@ -117,7 +117,7 @@ struct LuaFuzzProgram {
         case 11: call = "\(client()):addHeader(\(value()), \(value()))"
         case 12: call = "T[#T + 1] = ns.setTimeout(function() \(block(depth: depth)) end, \(milliseconds()))"
         case 13: call = "T[#T + 1] = ns.setInterval(function() \(block(depth: depth)) end, \(milliseconds()))"
-        case 14: call = "ns.clearTimer(T[\(next() % 4 + 1)] or \(value()))"
+        case 14: call = "ns.\(["clearTimer", "clearTimeout", "clearInterval"][next() % 3])(T[\(next() % 4 + 1)] or \(value()))"
         case 15: call = "K[\(next() % 3 + 1)] = coroutine.wrap(function(...) \(block(depth: depth)) coroutine.yield() \(block(depth: depth)) end)"
         case 16: call = "K[\(next() % 3 + 1)]()"
         case 17: call = "coroutine.yield(\(value()))"
