@@ -22,24 +22,29 @@ public final class OutputFile {
     /// Appends `bytes`; false (and `failure` set) when they could not all be written.
     @discardableResult
     public func write(_ bytes: some Collection<UInt8>) -> Bool {
-        guard failure == nil else { return false }
-        let ok = Array(bytes).withUnsafeBytes { buffer -> Bool in
-            var offset = 0
-            while offset < buffer.count {
-                let n = Foundation.write(fd, buffer.baseAddress! + offset, buffer.count - offset)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    failure = "cannot write '\(path)': \(String(cString: strerror(errno)))"
-                    return false
-                }
-                offset += n
-            }
-            return true
-        }
-        return ok
+        bytes.withContiguousStorageIfAvailable { write(UnsafeRawBufferPointer($0)) } ?? Array(bytes).withUnsafeBytes { write($0) }
     }
 
-    public func write(_ text: String) -> Bool { write(Array(text.utf8)) }
+    @discardableResult
+    public func write(_ text: String) -> Bool {
+        var text = text
+        return text.withUTF8 { write(UnsafeRawBufferPointer($0)) }
+    }
+
+    private func write(_ buffer: UnsafeRawBufferPointer) -> Bool {
+        guard failure == nil else { return false }
+        var offset = 0
+        while offset < buffer.count {
+            let n = Foundation.write(fd, buffer.baseAddress! + offset, buffer.count - offset)
+            if n < 0 {
+                if errno == EINTR { continue }
+                failure = "cannot write '\(path)': \(String(cString: strerror(errno)))"
+                return false
+            }
+            offset += n
+        }
+        return true
+    }
 
     /// Creates or truncates `path` and writes `bytes`; the error says why it could not.
     public static func write(_ bytes: some Collection<UInt8>, to path: String) throws {

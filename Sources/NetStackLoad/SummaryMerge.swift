@@ -55,8 +55,9 @@ public struct SummaryMerge {
                 }
                 kinds[metric] = kinds[metric] ?? (d.kind, name)
             }
-            let (sum, overflow) = samples.addingReportingOverflow(e.samples ?? .max)
-            guard e.samples != nil, !overflow else { throw LoadOptionError("merge: more than 2^64 samples in all") }
+            guard let n = e.samples, case let (sum, false) = samples.addingReportingOverflow(n) else {
+                throw LoadOptionError("merge: more than 2^64 samples in all")
+            }
             samples = sum
         }
         var metrics = MetricSet()
