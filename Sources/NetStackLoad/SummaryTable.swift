@@ -52,29 +52,54 @@ public enum SummaryTable {
 
     static func line(_ name: String, _ v: MetricValue, _ def: MetricDefinition, _ duration: Double, indent: String) -> String {
         let label = clip(indent + name, 38).padding(toLength: 38, withPad: ".", startingAt: 0) + ": "
+        let more = indent + "  "
         switch def.kind {
         case .counter:
             let rate = duration > 0 ? v.sum / duration : 0
-            return label + "\(format(v.sum, def.unit))  \(format(rate, def.unit))/s\n"
+            return wrapped(label, [("", format(v.sum, def.unit)), ("  ", format(rate, def.unit) + "/s")], continuation: more)
         case .gauge:
-            return label + "\(number(v.value))  min=\(number(v.minimum)) max=\(number(v.maximum))\n"
+            return wrapped(label, [("", number(v.value)), ("  ", "min=" + number(v.minimum)), (" ", "max=" + number(v.maximum))], continuation: more)
         case .rate:
             // sum: the true samples, at most count (a merged file is checked; never trap here).
             let trues: UInt64 = !(v.sum > 0) ? 0 : v.sum >= Double(v.count) ? v.count : UInt64(v.sum)
-            return label + String(format: "%.2f%%", v.value * 100) + "  ✓ \(trues)  ✗ \(v.count - trues)\n"
+            return wrapped(label, [("", String(format: "%.2f%%", v.value * 100)), ("  ", "✓ \(trues)"), ("  ", "✗ \(v.count - trues)")], continuation: more)
         case .trend:
-            var s = label + "count=\(v.count)\n"
-            s += indent + "  " + ["avg=" + format(v.value, def.unit), "min=" + format(v.minimum, def.unit), "med=" + format(v.percentile(50), def.unit),
-                                  "p90=" + format(v.percentile(90), def.unit), "p95=" + format(v.percentile(95), def.unit),
-                                  "p99=" + format(v.percentile(99), def.unit), "max=" + format(v.maximum, def.unit)].joined(separator: " ") + "\n"
-            return s
+            let fields = [("avg", v.value), ("min", v.minimum), ("med", v.percentile(50)), ("p90", v.percentile(90)),
+                          ("p95", v.percentile(95)), ("p99", v.percentile(99)), ("max", v.maximum)]
+            return label + "count=\(v.count)\n"
+                + wrapped(more, fields.enumerated().map { ($0.offset == 0 ? "" : " ", $0.element.0 + "=" + format($0.element.1, def.unit, digits: 3)) }, continuation: more)
         }
+    }
+
+    /// The widest line the summary prints, in columns.
+    static let width = 80
+
+    /// `head` and then each part after its separator, continued on a new line that starts with
+    /// `continuation` wherever a part would take the line past `width` columns (a part itself is
+    /// never split). Ends with a newline.
+    static func wrapped(_ head: String, _ parts: [(separator: String, text: String)], continuation: String) -> String {
+        var out = ""
+        var line = head
+        var empty = true
+        for part in parts {
+            let joined = line + (empty ? "" : part.separator) + part.text
+            if joined.count > width && !empty {
+                out += line + "\n"
+                line = continuation + part.text
+            } else {
+                line = joined
+            }
+            empty = false
+        }
+        return out + line + "\n"
     }
 
     static func clip(_ s: String, _ n: Int) -> String { s.count <= n ? s : String(s.prefix(n - 1)) + "…" }
 
-    /// 3-4 significant digits, with the unit: 1.23ms, 4.5s, 12.3kB.
-    static func format(_ v: Double, _ unit: MetricUnit) -> String {
+    /// 3-4 significant digits, with the unit: 1.23ms, 4.5s, 12.3kB. `digits: 3` keeps three
+    /// (trend values: their histograms hold three, and seven of them then fit one line).
+    static func format(_ v: Double, _ unit: MetricUnit, digits: Int = 4) -> String {
+        let number = digits == 3 ? threeDigits : number
         switch unit {
         case .milliseconds:
             if v >= 1000 { return number(v / 1000) + "s" }
@@ -88,6 +113,15 @@ public enum SummaryTable {
         case .none:
             return number(v)
         }
+    }
+
+    /// Whole numbers as they are, others with three significant digits: 348, 18.1, 2.01, 0.123.
+    static func threeDigits(_ v: Double) -> String {
+        guard v.isFinite, abs(v) < 1e15, v != v.rounded() else { return number(v) }
+        if abs(v) >= 100 { return String(format: "%.0f", v) }
+        if abs(v) >= 10 { return String(format: "%.1f", v) }
+        if abs(v) >= 1 { return String(format: "%.2f", v) }
+        return String(format: "%.3f", v)
     }
 
     static func number(_ v: Double) -> String {
