@@ -8,7 +8,7 @@ import NetStack
 /// refused with a message that says to pass `{ path = ... }`, instead of a verification code
 /// for "unparsable" data.
 enum CertificateSource {
-    static let maxFileBytes = 64 << 20
+    static let maxFileBytes = BoundedFileRead.certificateLimit
 
     struct Failure: Error {
         let message: String
@@ -51,19 +51,6 @@ enum CertificateSource {
 
     /// The file's bytes, at most `maxFileBytes`.
     static func read(_ path: String) -> Result<[UInt8], Failure> {
-        guard let file = fopen(path, "rb") else {
-            return .failure(Failure("cannot read '\(TerminalText.sanitize(path, keepNewlines: false))': \(String(cString: strerror(errno)))"))
-        }
-        defer { fclose(file) }
-        var out: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65_536)
-        while true {
-            let n = chunk.withUnsafeMutableBytes { fread($0.baseAddress, 1, $0.count, file) }
-            if n == 0 { break }
-            out.append(contentsOf: chunk[0..<n])
-            if out.count > maxFileBytes { return .failure(Failure("'\(TerminalText.sanitize(path, keepNewlines: false))' is larger than \(maxFileBytes >> 20) MiB")) }
-        }
-        if ferror(file) != 0 { return .failure(Failure("cannot read '\(TerminalText.sanitize(path, keepNewlines: false))': \(String(cString: strerror(errno)))")) }
-        return .success(out)
+        BoundedFileRead.bytes(atPath: path, limit: maxFileBytes).mapError { Failure($0.description) }
     }
 }

@@ -71,14 +71,23 @@ final class TLSContextCache: @unchecked Sendable {
             guard let key = options.clientKeyFile else {
                 throw WebSocketError(.connectionError, "clientCert given without clientKey")
             }
-            c.certificateChain = try NIOSSLCertificate.fromPEMFile(cert).map { .certificate($0) }
-            if let password = options.clientKeyPassword {
-                let bytes = Array(password.utf8)
-                c.privateKey = .privateKey(try NIOSSLPrivateKey(file: key, format: .pem, passphraseCallback: { (setter: NIOSSLPassphraseSetter<[UInt8]>) in
-                    setter(bytes)
-                }))
-            } else {
-                c.privateKey = .privateKey(try NIOSSLPrivateKey(file: key, format: .pem))
+            let chain = (try? NIOSSLCertificate.fromPEMFile(cert)) ?? []
+            guard !chain.isEmpty else {
+                throw WebSocketError(.connectionError, "cannot load the client certificate from \(cert): not readable, or no PEM certificate in it")
+            }
+            c.certificateChain = chain.map { .certificate($0) }
+            do {
+                if let password = options.clientKeyPassword {
+                    let bytes = Array(password.utf8)
+                    c.privateKey = .privateKey(try NIOSSLPrivateKey(file: key, format: .pem, passphraseCallback: { (setter: NIOSSLPassphraseSetter<[UInt8]>) in
+                        setter(bytes)
+                    }))
+                } else {
+                    c.privateKey = .privateKey(try NIOSSLPrivateKey(file: key, format: .pem))
+                }
+            } catch {
+                let why = options.clientKeyPassword == nil ? "not readable, not a PEM private key, or encrypted (clientKeyPassword)" : "not readable, not a PEM private key, or the password is wrong"
+                throw WebSocketError(.connectionError, "cannot load the client key from \(key): \(why)")
             }
         } else if options.clientKeyFile != nil {
             throw WebSocketError(.connectionError, "clientKey given without clientCert")

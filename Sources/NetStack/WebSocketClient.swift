@@ -161,7 +161,7 @@ public final class WebSocketClient: @unchecked Sendable {
             do {
                 tlsContext = try TLSContextCache.shared.context(for: config.tls)
             } catch {
-                throw WebSocketError(.connectionError, "TLS configuration: \(error)")
+                throw WebSocketError(.connectionError, "TLS configuration: \((error as? WebSocketError)?.message ?? "\(error)")")
             }
         } else {
             tlsContext = nil

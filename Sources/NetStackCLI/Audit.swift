@@ -78,6 +78,7 @@ struct Audit: ParsableCommand {
 
     func run() throws {
         raiseOpenFileLimit()
+        try checkFiles()
         var list = targets
         if let file = targetsFile {
             guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
@@ -125,6 +126,26 @@ struct Audit: ParsableCommand {
         if let id = runID { options.append("audit.run=\(id)") }
         f.pluginOptions = options + f.pluginOptions
         try runInternalScript(Self.source, name: "audit", args: list, flags: f)
+    }
+
+    /// The --ca, --untrusted and --crl files are read here first (as the audit will), so that
+    /// one that cannot be used is a usage error (64) with its reason, never a read without end
+    /// or a failure of the audit's setup (a WARN's status).
+    func checkFiles() throws {
+        for (flag, paths, needsCertificate) in [("--ca", [ca].compactMap { $0 }, true), ("--untrusted", untrusted, true), ("--crl", crl, false)] {
+            for path in paths {
+                switch BoundedFileRead.bytes(atPath: path) {
+                case .failure(let failure):
+                    printErr("netstack audit: \(flag): \(failure)")
+                    throw ExitCode(64)
+                case .success(let bytes):
+                    if needsCertificate && CertificateInfo.parse(bytes, type: CertificateBlobType.detect(bytes)).isEmpty {
+                        printErr("netstack audit: \(flag): '\(TerminalText.sanitize(path, keepNewlines: false))' holds no certificate")
+                        throw ExitCode(64)
+                    }
+                }
+            }
+        }
     }
 
     static let source = """

@@ -64,8 +64,10 @@ struct Run: ParsableCommand {
     @Argument(parsing: .postTerminator, help: "Arguments for the script (after --).") var args: [String] = []
 
     func run() throws {
-        guard FileManager.default.isReadableFile(atPath: script) else {
-            printErr("netstack: cannot read script '\(script)'")
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.isReadableFile(atPath: script),
+              FileManager.default.fileExists(atPath: script, isDirectory: &isDirectory), !isDirectory.boolValue else {
+            printErr("netstack: cannot read script '\(script)'\(isDirectory.boolValue ? ": it is a folder" : "")")
             throw ExitCode(2)
         }
         raiseOpenFileLimit()

@@ -53,11 +53,12 @@ struct Verify: ParsableCommand {
 
     func run() throws {
         func read(_ path: String) throws -> Data {
-            guard let d = FileManager.default.contents(atPath: path) else {
-                printErr("netstack verify: cannot read '\(path)'")
+            switch BoundedFileRead.bytes(atPath: path) {
+            case .success(let bytes): return Data(bytes)
+            case .failure(let failure):
+                printErr("netstack verify: \(failure)")
                 throw ExitCode(2)
             }
-            return d
         }
         let certData = try read(cert)
         let caData = try ca.map(read)

@@ -192,4 +192,39 @@ final class RunStatusTests: XCTestCase {
             XCTAssertTrue(r.err.contains("Error:"), "\(bad): \(r.err)")
         }
     }
+
+    /// Files named on the command line may be folders, devices that never end or too large: each
+    /// is refused with its reason and the documented status, never read without end (`audit
+    /// /dev/zero` grew to gigabytes; an unusable --ca made the audit's setup fail with status 1,
+    /// a WARN's).
+    func testFoldersEndlessDevicesAndNonCertificatesAreRefused() throws {
+        let folder = NSTemporaryDirectory() + "status-folder-\(getpid())"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let garbage = NSTemporaryDirectory() + "status-garbage-\(getpid()).pem"
+        try "not a certificate".write(toFile: garbage, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: folder); unlink(garbage) }
+
+        let cases: [([String], Int32, String)] = [
+            (["run", folder], 2, "cannot read script '\(folder)': it is a folder"),
+            (["verify", "/dev/zero"], 2, "netstack verify: '/dev/zero' is larger than 64 MiB"),
+            (["verify", folder], 2, "netstack verify: cannot read '\(folder)': Is a directory"),
+            (["verify", garbage, "--ca", "/dev/zero"], 2, "'/dev/zero' is larger than 64 MiB"),
+            (["audit", "--ca", "/dev/zero", "127.0.0.1:1"], 64, "netstack audit: --ca: '/dev/zero' is larger than 64 MiB"),
+            (["audit", "--untrusted", garbage, "127.0.0.1:1"], 64, "netstack audit: --untrusted: '\(garbage)' holds no certificate"),
+            (["audit", "--crl", folder, "127.0.0.1:1"], 64, "netstack audit: --crl: cannot read '\(folder)': Is a directory"),
+            (["audit", "--ca", garbage, "127.0.0.1:1"], 64, "holds no certificate"),
+        ]
+        for (args, status, words) in cases {
+            let r = try runNetstack(args, timeout: 60 * CLITests.slowdown)
+            XCTAssertEqual(r.status, status, "\(args): \(r.err)")
+            XCTAssertTrue(r.err.contains(words), "\(args): \(r.err)")
+            XCTAssertFalse(r.err.contains("stack traceback"), "\(args): \(r.err)")
+        }
+        // Certificate files as audit targets: each its own ERROR row with the reason, status 3.
+        let audit = try runNetstack(["audit", "--lenient", "--no-crl-fetch", "/dev/zero", folder, garbage], timeout: 60 * CLITests.slowdown)
+        XCTAssertEqual(audit.status, 3, audit.out + audit.err)
+        XCTAssertTrue(audit.out.contains("cannot read /dev/zero: larger than 64 MiB"), audit.out)
+        XCTAssertTrue(audit.out.contains("cannot read \(folder): Is a directory"), audit.out)
+        XCTAssertTrue(audit.out.contains("cannot parse: no certificate could be parsed"), audit.out)
+    }
 }

@@ -105,9 +105,23 @@ final class TLSControlsTests: XCTestCase {
         client.configuration.tls.clientKeyPassword = "wrong"
         XCTAssertThrowsError(try client.connect(to: tlsURL)) { error in
             XCTAssertEqual((error as? WebSocketError)?.code, .connectionError)
-            XCTAssertTrue("\(error)".contains("TLS configuration"), "\(error)")
+            XCTAssertTrue("\(error)".contains("TLS configuration: cannot load the client key from \(dir)/enc.key: not readable, not a PEM private key, or the password is wrong"), "\(error)")
+            XCTAssertFalse("\(error)".contains("1003: 1003"), "the code once: \(error)")
         }
         client.destroy()
+
+        // Files that hold no certificate or key are named, in words (not SwiftNIO SSL's error names).
+        for (cert, key, words) in [("/dev/null", dir + "/plain.key", "cannot load the client certificate from /dev/null: not readable, or no PEM certificate in it"),
+                                   (dir + "/client.pem", "/dev/null", "cannot load the client key from /dev/null: not readable, not a PEM private key, or encrypted (clientKeyPassword)"),
+                                   (dir + "/client.pem", dir + "/enc.key", "cannot load the client key from \(dir)/enc.key: not readable, not a PEM private key, or encrypted (clientKeyPassword)")] {
+            let c = WebSocketClient()
+            c.configuration.tls.clientCertificateFile = cert
+            c.configuration.tls.clientKeyFile = key
+            XCTAssertThrowsError(try c.connect(to: tlsURL)) { error in
+                XCTAssertEqual("\(error)", "1003: TLS configuration: " + words)
+            }
+            c.destroy()
+        }
     }
 
     func testLuaAndTheCLITakeTheControls() throws {

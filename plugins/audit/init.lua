@@ -11,11 +11,20 @@ local CODE_EXPIRED, CODE_NOT_YET_VALID, CODE_REVOKED = 2305010, 2305009, 2305023
 local WEAK_CODES = { [2305066] = true, [2305067] = true, [2305068] = true }
 local OLD_TLS = { SSLv3 = true, TLSv1 = true, ["TLSv1.1"] = true }
 
+-- Files are read up to 64 MiB (as ns.verify's { path = }): a larger one, a device that never
+-- ends (/dev/zero) or a folder is an error, not a read without end.
+local MAX_FILE = 64 * 1024 * 1024
+
 local function readFile(path)
   local f, err = io.open(path, "rb")
   if not f then return nil, err end
-  local data = f:read("a")
+  local data, rerr = f:read(MAX_FILE + 1)
   f:close()
+  if data == nil then
+    if rerr then return nil, path .. ": " .. tostring(rerr) end
+    return ""
+  end
+  if #data > MAX_FILE then return nil, path .. ": larger than 64 MiB" end
   return data
 end
 
@@ -461,9 +470,13 @@ return {
             result.findings[1] = { severity = "ERROR", message = perr }
             complete()
           elseif target.kind == "file" then
-            local data = readFile(target.path)
-            local chain, ierr = ns.inspect(data or "")
-            if not chain then
+            local data, rerr = readFile(target.path)
+            local chain, ierr
+            if data then chain, ierr = ns.inspect(data) end
+            if not data then
+              result.status = "ERROR"
+              result.findings[1] = { severity = "ERROR", message = "cannot read " .. tostring(rerr) }
+            elseif not chain then
               result.status = "ERROR"
               result.findings[1] = { severity = "ERROR", message = "cannot parse: " .. tostring(ierr) }
             else
