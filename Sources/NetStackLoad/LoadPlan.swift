@@ -70,6 +70,12 @@ public struct LoadPlan: Sendable {
     }
 
     static func shortcutScenario(_ c: CommandLine) throws -> Scenario {
+        // The shortcuts' own words for what would run nothing (k6 refuses these too).
+        if c.stages.isEmpty {
+            if c.vus == 0 { throw LoadOptionError("--vus 0 (or options.vus = 0) would run nothing: give 1 or more, or ramp from 0 with --stage") }
+            if c.iterations == 0 { throw LoadOptionError("--iterations 0 (or options.iterations = 0) would run nothing: give 1 or more") }
+            if c.duration == .zero { throw LoadOptionError("--duration 0s (or options.duration) would run nothing: give a duration above 0") }
+        }
         let executor: Executor
         if !c.stages.isEmpty {
             executor = .rampingVUs(startVUs: c.vus ?? 1, stages: c.stages, gracefulRampDown: Scenario.defaultGracefulStop)

@@ -158,9 +158,21 @@ public struct Scenario: Equatable, Sendable {
         try validate()
     }
 
-    /// Checks what the types alone do not: a time unit above zero, maxVUs ≥ preAllocatedVUs, an exec name.
+    /// Checks what the types alone do not: a time unit above zero, maxVUs ≥ preAllocatedVUs, an
+    /// exec name, and (as k6 does) no executor that would run nothing: constant VUs need a VU and
+    /// a duration above 0, iterations need a VU and an iteration.
     public func validate() throws {
         let p = "scenarios.\(name)"
+        switch executor {
+        case .constantVUs(let vus, let duration):
+            guard vus > 0 else { throw LoadOptionError("\(p).vus: 0 VUs would run nothing (1 or more)") }
+            guard duration > .zero else { throw LoadOptionError("\(p).duration: 0 would run nothing (above 0, e.g. 30s)") }
+        case .sharedIterations(let vus, let iterations, let cap), .perVUIterations(let vus, let iterations, let cap):
+            guard vus > 0 else { throw LoadOptionError("\(p).vus: 0 VUs would run nothing (1 or more)") }
+            guard iterations > 0 else { throw LoadOptionError("\(p).iterations: 0 would run nothing (1 or more)") }
+            guard cap > .zero else { throw LoadOptionError("\(p).maxDuration: 0 would run nothing (above 0)") }
+        default: break
+        }
         switch executor {
         case .constantArrivalRate(_, let unit, _, let pre, let max), .rampingArrivalRate(_, let unit, _, let pre, let max):
             guard unit.nanoseconds > 0 else { throw LoadOptionError("\(p).timeUnit: must be above 0") }

@@ -40,6 +40,20 @@ final class LoadPlanTests: XCTestCase {
                                                         "preAllocatedVUs": .number(5), "maxVUs": .number(2)])])]), "maxVUs"),
             (.table(["vus": .number(-1)]), "options.vus"),
             (.table(["duraton": .string("1s")]), "options.duraton: unknown option"),
+            // Executors that would run nothing are refused, as k6 refuses them.
+            (.table(["scenarios": .table(["x": .table(["executor": .string("constant-vus"), "vus": .number(0), "duration": .string("1s")])])]),
+             "scenarios.x.vus: 0 VUs would run nothing"),
+            (.table(["scenarios": .table(["x": .table(["executor": .string("constant-vus"), "vus": .number(2), "duration": .string("0s")])])]),
+             "scenarios.x.duration: 0 would run nothing"),
+            (.table(["scenarios": .table(["x": .table(["executor": .string("per-vu-iterations"), "vus": .number(2), "iterations": .number(0)])])]),
+             "scenarios.x.iterations: 0 would run nothing"),
+            (.table(["scenarios": .table(["x": .table(["executor": .string("shared-iterations"), "vus": .number(0), "iterations": .number(5)])])]),
+             "scenarios.x.vus: 0 VUs would run nothing"),
+            (.table(["scenarios": .table(["x": .table(["executor": .string("shared-iterations"), "iterations": .number(5), "maxDuration": .string("0s")])])]),
+             "scenarios.x.maxDuration: 0 would run nothing"),
+            (.table(["vus": .number(0)]), "--vus 0 (or options.vus = 0) would run nothing"),
+            (.table(["iterations": .number(0)]), "--iterations 0 (or options.iterations = 0) would run nothing"),
+            (.table(["duration": .string("0s"), "vus": .number(3)]), "--duration 0s (or options.duration) would run nothing"),
         ]
         for (value, expected) in cases {
             XCTAssertThrowsError(try LoadPlan.make(commandLine: .init(), options: value)) { e in
@@ -68,6 +82,13 @@ final class LoadPlanTests: XCTestCase {
         only.vus = 7
         XCTAssertEqual(try LoadPlan.make(commandLine: only, options: nil).scenarios[0].executor,
                        .perVUIterations(vus: 7, iterations: 1, maxDuration: Scenario.defaultMaxDuration))
+        // --vus 0 is the start of a ramp, and nothing alone.
+        var zero = LoadPlan.CommandLine()
+        zero.vus = 0
+        XCTAssertThrowsError(try LoadPlan.make(commandLine: zero, options: nil))
+        zero.stages = [try Stage(parsing: "30s:10")]
+        XCTAssertEqual(try LoadPlan.make(commandLine: zero, options: nil).scenarios[0].executor,
+                       .rampingVUs(startVUs: 0, stages: [Stage(duration: .seconds(30), target: 10)], gracefulRampDown: .seconds(30)))
     }
 
     func testSegmentsDealEveryNumberToExactlyOneSegment() throws {
