@@ -10,7 +10,9 @@ struct Connect: ParsableCommand {
         Works as a pipe too: `echo hi | netstack connect ws://127.0.0.1:8765` sends one line, \
         waits up to --wait seconds for replies, closes (--close-code, default 1000) and exits; \
         `netstack connect -x hi -w 2 URL` does the same without standard input (wscat's flags); \
-        -n keeps the connection open after the input ends, until the server closes it.
+        -n keeps the connection open after the input ends, until the server closes it. \
+        A message is at most 4 MiB; an input line over 8 MiB (twice that, room for /binary's \
+        hex and base64) is skipped to its end and reported, never held whole.
         On a terminal, input has line editing and history (libedit, when installed; history in \
         NETSTACK_HISTORY, default ~/.netstack_history, empty for none), and (or with --slash) \
         lines starting with / are commands: /ping [data] (the \
@@ -149,9 +151,23 @@ struct Connect: ParsableCommand {
         // On a terminal: line editing and history (libedit, when it can be loaded), a "> " prompt.
         let editor = stdinIsTerminal && session.stdoutIsTerminal && !json && execute.isEmpty ? LineEditor.make() : nil
         if editor != nil { session.prompt = "> " }
+        // Input lines are read up to twice the send limit (room for /binary's hex and base64),
+        // so input without newlines cannot grow memory without end; a longer line is skipped.
+        let (doubled, overflow) = config.maxSendSize.multipliedReportingOverflow(by: 2)
+        let input = BoundedLineReader(limit: overflow ? Int.max : doubled.addingReportingOverflow(65_536).partialValue)
         func nextLine() -> String? {
             if let e = editor { return e.readLine(prompt: "> ") }
-            return readLine(strippingNewline: true)
+            while true {
+                switch input.next() {
+                case nil: return nil
+                case .line(let line)?: return line
+                case .tooLong(let bytes)?:
+                    if client.state != .open { return nil }
+                    let message = "a line of \(bytes) bytes exceeds the input limit of \(input.limit) bytes: not sent"
+                    session.emit(event: "error", fields: ["errorCode": "\(WebSocketErrCode.dataLengthExceeded.rawValue)", "errorMessage": message],
+                                 text: "send failed: \(WebSocketErrCode.dataLengthExceeded.rawValue): \(message)", style: .error)
+                }
+            }
         }
         var executed = execute.makeIterator()
         var quit = false

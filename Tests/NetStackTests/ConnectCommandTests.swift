@@ -138,4 +138,27 @@ final class ConnectCommandTests: XCTestCase {
         let pings = try runNetstack(["connect", "-v", "--ping-interval", "0.2", "-w", "1", "-x", "x", Servers.plain.url + "/echo"])
         XCTAssertGreaterThanOrEqual(pings.err.components(separatedBy: "> ping, 0 bytes").count - 1, 2, pings.err)
     }
+
+    /// Input lines are bounded: a line over the limit is skipped to its end and reported; the
+    /// lines around it are whole, whatever the read sizes.
+    func testInputLinesAreBounded() throws {
+        for chunk in [1, 3, 4, 7, 65_536] {
+            var fds: [Int32] = [0, 0]
+            XCTAssertEqual(pipe(&fds), 0)
+            let input: [UInt8] = Array("short\r\n".utf8) + [UInt8](repeating: 0x78, count: 100) + Array("\nok\n\n".utf8) + [0xFF, 0x41] + Array("\nlast".utf8)
+            XCTAssertEqual(input.withUnsafeBytes { write(fds[1], $0.baseAddress, $0.count) }, input.count)
+            close(fds[1])
+            let reader = BoundedLineReader(fd: fds[0], limit: 10, chunk: chunk)
+            var lines: [BoundedLineReader.Line] = []
+            while let l = reader.next() { lines.append(l) }
+            close(fds[0])
+            XCTAssertEqual(lines, [.line("short"), .tooLong(bytes: 100), .line("ok"), .line(""), .line("\u{FFFD}A"), .line("last")], "chunk \(chunk)")
+        }
+        // End to end: 20 MB without a newline (more than twice the 4 MiB send limit), then a line.
+        let long = String(repeating: "a", count: 20_000_000)
+        let r = try runNetstack(["connect", Servers.plain.url + "/echo"], stdin: long + "\nhello\n", timeout: 60 * CLITests.slowdown)
+        XCTAssertEqual(r.status, 0, r.err)
+        XCTAssertTrue(r.err.contains("send failed: 1012: a line of 20000000 bytes exceeds the input limit of 8454144 bytes: not sent"), r.err)
+        XCTAssertEqual(r.out, "hello\n", r.err)
+    }
 }
