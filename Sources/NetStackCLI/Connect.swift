@@ -11,8 +11,8 @@ struct Connect: ParsableCommand {
         waits up to --wait seconds for replies, closes (--close-code, default 1000) and exits; \
         `netstack connect -x hi -w 2 URL` does the same without standard input (wscat's flags); \
         -n keeps the connection open after the input ends, until the server closes it. \
-        A message is at most 4 MiB; an input line over 8 MiB (twice that, room for /binary's \
-        hex and base64) is skipped to its end and reported, never held whole.
+        A message is at most 4 MiB; an input line longer than 8 MiB + 64 KiB (room for \
+        /binary's hex and base64) is skipped to its end and reported, never held whole.
         On a terminal, input has line editing and history (libedit, when installed; history in \
         NETSTACK_HISTORY, default ~/.netstack_history, empty for none), and (or with --slash) \
         lines starting with / are commands: /ping [data] (the \
