@@ -213,6 +213,8 @@ final class RunStatusTests: XCTestCase {
             (["audit", "--untrusted", garbage, "127.0.0.1:1"], 64, "netstack audit: --untrusted: '\(garbage)' holds no certificate"),
             (["audit", "--crl", folder, "127.0.0.1:1"], 64, "netstack audit: --crl: cannot read '\(folder)': Is a directory"),
             (["audit", "--ca", garbage, "127.0.0.1:1"], 64, "holds no certificate"),
+            (["audit", "--targets", "/dev/zero"], 64, "netstack audit: --targets: '/dev/zero' is larger than 64 MiB"),
+            (["audit", "--targets", folder], 64, "netstack audit: --targets: cannot read '\(folder)': Is a directory"),
         ]
         for (args, status, words) in cases {
             let r = try runNetstack(args, timeout: 60 * CLITests.slowdown)
