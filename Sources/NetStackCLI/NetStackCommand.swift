@@ -33,6 +33,12 @@ func printErr(_ s: String) {
     FileHandle.standardError.write((TerminalText.sanitize(s) + "\n").data(using: .utf8)!)
 }
 
+/// A line on stdout shown the same way: certificate names and other text from servers and files
+/// (a subject or DNS name may carry escape sequences that clear the screen or retitle it).
+func printText(_ s: String) {
+    print(TerminalText.sanitize(s))
+}
+
 /// Raises the soft limit on open files to the hard limit, so a script can hold thousands of
 /// connections on systems whose soft limit is 1024 (as shells and servers such as nginx do).
 func raiseOpenFileLimit() {

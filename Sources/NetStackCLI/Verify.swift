@@ -103,20 +103,20 @@ struct Verify: ParsableCommand {
             }
             print("{" + fields.joined(separator: ",") + "}")
         } else {
-            print("\(result.code) \(result.meaning)")
+            printText("\(result.code) \(result.meaning)")
             if !result.isValid {
                 var detail = "  OpenSSL: \(result.reason)"
                 if let d = result.depth { detail += " (depth \(d)\(result.subject.map { ", \($0)" } ?? ""))" }
-                print(detail)
+                printText(detail)
             }
             for (i, c) in infos.enumerated() {
-                print("certificate \(i): \(c.subject)")
-                print("  issuer:     \(c.issuer)")
-                print("  valid:      \(c.notBefore) .. \(c.notAfter) (\(Int(c.daysUntilExpiry().rounded(.down))) days left)")
-                if !c.dnsNames.isEmpty || !c.ipAddresses.isEmpty { print("  names:      \((c.dnsNames + c.ipAddresses).joined(separator: ", "))") }
-                print("  key:        \(c.keyType) \(c.keyBits)\(c.keyCurve.map { " \($0)" } ?? ""), signed \(c.signatureAlgorithm)")
-                print("  sha256:     \(c.sha256Fingerprint)")
-                print("  CA:         \(c.isCA)\(c.isSelfSigned ? ", self-signed" : "")")
+                printText("certificate \(i): \(c.subject)")
+                printText("  issuer:     \(c.issuer)")
+                printText("  valid:      \(c.notBefore) .. \(c.notAfter) (\(Int(c.daysUntilExpiry().rounded(.down))) days left)")
+                if !c.dnsNames.isEmpty || !c.ipAddresses.isEmpty { printText("  names:      \((c.dnsNames + c.ipAddresses).joined(separator: ", "))") }
+                printText("  key:        \(c.keyType) \(c.keyBits)\(c.keyCurve.map { " \($0)" } ?? ""), signed \(c.signatureAlgorithm)")
+                printText("  sha256:     \(c.sha256Fingerprint)")
+                printText("  CA:         \(c.isCA)\(c.isSelfSigned ? ", self-signed" : "")")
             }
         }
         if !result.isValid { throw ExitCode(1) }

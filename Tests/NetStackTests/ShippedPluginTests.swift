@@ -288,6 +288,32 @@ final class ShippedPluginTests: XCTestCase {
         XCTAssertEqual(results.map { $0["status"] as? String }, Array(repeating: "ERROR", count: targets.count), r.out)
     }
 
+    /// Certificate names are text from whoever made the certificate (any server audited): escape
+    /// sequences in them are shown as \x1b, never sent to the terminal, in the audit's table and
+    /// CSV and in `verify`'s text; JSON keeps them, escaped as JSON does.
+    func testCertificateNamesCannotInjectTerminalEscapes() throws {
+        let dir = NSTemporaryDirectory() + "escape-cert-\(getpid())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let (rc, out) = try runTool("sh", ["-c", """
+            cd '\(dir)' && openssl req -x509 -newkey rsa:2048 -nodes -keyout k.pem -out c.pem -days 30 \
+              -subj "/CN=$(printf 'evil\\033[31mRED\\033]0;title\\007x')" \
+              -addext "subjectAltName=DNS:$(printf 'a\\033[2Jb').example" 2>&1
+            """])
+        XCTAssertEqual(rc, 0, out)
+        let cert = dir + "/c.pem"
+        for format in ["table", "csv"] {
+            let r = try runNetstack(["audit", "--lenient", "--no-crl-fetch", "--format", format, cert])
+            XCTAssertFalse(r.out.contains("\u{1B}") || r.out.contains("\u{07}"), "\(format): \(r.out)")
+            XCTAssertTrue(r.out.contains("evil\\x1b[31mRED") || r.out.contains("evil\\1B[31mRED"), "\(format): \(r.out)")
+        }
+        let verify = try runNetstack(["verify", "--inspect", cert])
+        XCTAssertFalse(verify.out.contains("\u{1B}") || verify.out.contains("\u{07}"), verify.out)
+        XCTAssertTrue(verify.out.contains("names:      a\\x1b[2Jb.example"), verify.out)
+        let json = try runNetstack(["verify", "--inspect", "--json", cert])
+        XCTAssertTrue(json.out.contains("a\\u001b[2Jb.example"), json.out)
+    }
+
     func testAuditWithCRLFindsARevokedCertificate() throws {
         let lab = CertificateLab.shared
         let revoked = Servers.tlsServer(certificate: lab.path("revoked+inter"), key: lab.dir + "/revoked.key")

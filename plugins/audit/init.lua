@@ -92,8 +92,16 @@ local function label(v)
   return (tostring(v):gsub("\\", "\\\\"):gsub('"', '\\"'):gsub("\n", "\\n"))
 end
 
+--- Text from certificates and servers made safe for a terminal (the table and CSV): control
+--- characters (C0, DEL, and C1 as UTF-8 U+0080-U+009F) become \xHH, as netstack shows
+--- everything it prints, so a certificate name cannot clear the screen or retitle it.
+local function printable(v)
+  local s = tostring(v):gsub("[\0-\31\127]", function(c) return string.format("\\x%02x", c:byte()) end)
+  return (s:gsub("\194([\128-\159])", function(c) return string.format("\\x%02x", c:byte()) end))
+end
+
 local function csvField(v)
-  v = tostring(v == nil and "" or v)
+  v = printable(v == nil and "" or v)
   if v:find('[,"\n\r]') then v = '"' .. v:gsub('"', '""') .. '"' end
   return v
 end
@@ -312,7 +320,8 @@ return {
         elseif c.daysLeft < 0 then
           add("FAIL", string.format("%s expired %d days ago (%s)", which, math.floor(-c.daysLeft), os.date("!%Y-%m-%d", math.floor(c.notAfter))))
         elseif c.daysLeft < opts.warnDays then
-          add("WARN", string.format("%s expires in %d days (%s)", which, math.floor(c.daysLeft), os.date("!%Y-%m-%d", math.floor(c.notAfter))))
+          local days = math.floor(c.daysLeft)
+          add("WARN", string.format("%s expires in %d day%s (%s)", which, days, days == 1 and "" or "s", os.date("!%Y-%m-%d", math.floor(c.notAfter))))
         end
         local wk = weakKey(c, opts.minRSABits)
         if wk then add("FAIL", which .. ": weak key, " .. wk) end
@@ -406,8 +415,8 @@ return {
         for _, r in ipairs(results) do
           local msgs = {}
           for _, f in ipairs(r.findings) do if f.severity ~= "INFO" then msgs[#msgs + 1] = f.message end end
-          rows[#rows + 1] = { r.status, r.target, r.commonName or r.subject or "-", r.daysLeft and tostring(r.daysLeft) or "-",
-                              #msgs > 0 and table.concat(msgs, "; ") or "ok" }
+          rows[#rows + 1] = { r.status, printable(r.target), printable(r.commonName or r.subject or "-"), r.daysLeft and tostring(r.daysLeft) or "-",
+                              #msgs > 0 and printable(table.concat(msgs, "; ")) or "ok" }
         end
         local w = {}
         for _, row in ipairs(rows) do for i = 1, 4 do w[i] = math.max(w[i] or 0, #row[i]) end end
