@@ -1,4 +1,5 @@
 import Foundation
+import NetStack
 
 /// The end-of-run summary as text for an 80-column terminal: one block per metric (a line with
 /// the count and rate, and for trends a second line with avg, min, med, p90, p95, p99, max and,
@@ -37,9 +38,11 @@ public enum SummaryTable {
         }
         if !errors.isEmpty {
             out += "  script errors:\n"
-            for e in errors { out += "    \(e.count)× \(clip(e.message, 70))\n" }
+            for e in errors { out += "    \(e.count)× \(clip(TerminalText.sanitize(e.message, keepNewlines: false), 70))\n" }
         }
-        return out
+        // Names, tags and errors may come from summary files made elsewhere (merge) or carry a
+        // server's words: nothing in them reaches the terminal as a control character.
+        return TerminalText.sanitize(out)
     }
 
     static func thresholdLine(_ r: ThresholdResult) -> String {

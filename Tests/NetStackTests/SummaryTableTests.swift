@@ -61,6 +61,17 @@ final class SummaryTableTests: XCTestCase {
         XCTAssertTrue(text.contains("max=987654321098765"), text)
     }
 
+    /// Script errors (and anything else in a summary file made elsewhere) never reach the
+    /// terminal as control characters.
+    func testControlCharactersAreShownAsEscapes() {
+        var set = MetricSet()
+        set.definitions["c"] = MetricDefinition(kind: .counter)
+        set.series["c"] = { var v = MetricValue(kind: .counter); v.add(1); return v }()
+        let text = SummaryTable.render(set, duration: 1, thresholds: [], errors: [(message: "got \u{1B}[2J\u{07}\nnext", count: 2)], histograms: false)
+        XCTAssertFalse(text.unicodeScalars.contains { $0.value == 0x1B || $0.value == 0x07 }, text)
+        XCTAssertTrue(text.contains("2× got \\x1b[2J\\x07\\x0anext"), text)
+    }
+
     func testWrappedKeepsPartsWhole() {
         let parts = (1...12).map { (separator: " ", text: String(repeating: "x", count: 9) + "\($0 % 10)") }
         let text = SummaryTable.wrapped("  ", parts, continuation: "  ")
