@@ -39,7 +39,7 @@ struct LuaFuzzProgram {
         local ns = require "netstack"
         local U = "\(url)"
         local C, K, T = {}, {}, {}
-        local BIG = string.rep("x", 70000)
+        local BIG = string.rep(string.rep("x", 1000), 70)
         local W = {}
         local EVIL = setmetatable({}, { __index = function() error("index") end,
             __tostring = function() error("tostring") end, __len = function() error("len") end,
