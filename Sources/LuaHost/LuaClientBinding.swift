@@ -383,7 +383,7 @@ enum LuaClientBinding {
     private static let methodSend = LuaFunction.hosted { vm, host in
         guard let resolved = selfClient(vm, host) else { return vm.argError(1, "send", "netstack client") }
         guard let c = resolved else { return fail(vm, destroyedError) }
-        guard let bytes = vm.bytes(at: 2) else { return vm.argError(2, "send", "string") }
+        guard let bytes = vm.messageBytes(at: 2) else { return vm.argError(2, "send", "string") }
         var binary = false
         if vm.type(at: 3) == LUA_TTABLE {
             vm.rawField(3, "binary")

@@ -234,6 +234,18 @@ public final class LuaVM {
         return UnsafeRawBufferPointer(start: p, count: len)
     }
 
+    /// The bytes of a message argument: a string, or a number converted as Lua converts numbers
+    /// where strings are expected (`luaL_checklstring`'s rule: 42 is "42", 1.5 is "1.5"). The slot
+    /// then holds the string; valid while it stays on the stack. (Hosted functions run with the
+    /// memory limit suspended, so the conversion cannot raise here.)
+    package func messageBytes(at i: Int32) -> UnsafeRawBufferPointer? {
+        let t = lua_type(L, i)
+        guard t == LUA_TSTRING || t == LUA_TNUMBER else { return nil }
+        var len = 0
+        guard let p = lua_tolstring(L, i, &len) else { return nil }
+        return UnsafeRawBufferPointer(start: p, count: len)
+    }
+
     package func integer(at i: Int32) -> Int64? {
         var isNum: Int32 = 0
         let v = lua_tointegerx(L, i, &isNum)

@@ -131,7 +131,7 @@ enum NetStackModule {
             lua_pushinteger(vm.L, Int64(WebSocketErrCode.sendDataNull.rawValue))
             return 1
         }
-        guard var bytes = vm.bytes(at: 2) else { return vm.argError(2, "OH_WebSocketClient_Send", "string") }
+        guard var bytes = vm.messageBytes(at: 2) else { return vm.argError(2, "OH_WebSocketClient_Send", "string") }
         if vm.type(at: 3) > LUA_TNIL {
             guard let n = vm.integer(at: 3), n >= 0 else { return vm.argError(3, "OH_WebSocketClient_Send", "non-negative integer") }
             guard n <= bytes.count else { return vm.raise("bad argument #3 to 'OH_WebSocketClient_Send' (length \(n) exceeds the data's \(bytes.count) bytes)") }

@@ -45,6 +45,12 @@ final class LuaHostTests: XCTestCase {
         XCTAssertTrue(o.stdout.contains("object_api ok"), o.stdout + o.log.joined(separator: "\n"))
     }
 
+    func testNumbersAreSentAsTheirText() throws {
+        let o = try run("number_messages.lua", args: [Servers.plain.url])
+        XCTAssertEqual(o.status, 0, o.log.joined(separator: "\n"))
+        XCTAssertTrue(o.stdout.contains("number_messages ok"), o.stdout + o.log.joined(separator: "\n"))
+    }
+
     /// As the engine test (HostilePeerTests): an echo sent from onMessage reaches the server, then
     /// the 1002 close frame, although the next frame of the same read is invalid and onError
     /// destroys the client.

@@ -369,7 +369,9 @@ local function wrapOperations()
     return type(url) == "string", c, url, options
   end)
 
+  -- A number is sent as its text (as the functions convert it), and hooks see that text.
   ns.OH_WebSocketClient_Send = documented("send", ns.OH_WebSocketClient_Send, function(c, data, length)
+    if math.type(data) then data = tostring(data) end
     if type(c) ~= "userdata" or type(data) ~= "string" then return false end
     local bytes = data
     if length ~= nil and math.type(length) == "integer" and length >= 0 and length < #data then bytes = data:sub(1, length) end
@@ -377,6 +379,7 @@ local function wrapOperations()
     return true, c, bytes, host.classify(bytes)
   end)
   methods.send = method("send", methods.send, function(c, data, options)
+    if math.type(data) then data = tostring(data) end
     return type(data) == "string", c, data, (type(options) == "table" and options.binary) and "binary" or "text"
   end)
 
