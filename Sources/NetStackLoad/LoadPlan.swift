@@ -62,6 +62,7 @@ public struct LoadPlan: Sendable {
         let fromCLI = try cli.thresholds.map { try Threshold(commandLine: $0) }
         let replaced = Set(fromCLI.map(\.target))
         thresholds = thresholds.filter { !replaced.contains($0.target) } + fromCLI
+        for t in thresholds { try t.checkAgainstBuiltins() }
         if var r = reader {
             for key in ["vus", "duration", "iterations", "stages", "scenarios", "thresholds"] { _ = r.value(key) }
             try r.rejectUnknown()

@@ -114,33 +114,57 @@ public struct Threshold: Equatable, Sendable {
         return best
     }
 
+    /// The aggregate a threshold without one takes: count, value, rate or avg by kind.
+    static func naturalAggregate(_ kind: MetricKind) -> Aggregate {
+        switch kind {
+        case .counter: return .count
+        case .gauge: return .value
+        case .rate: return .rate
+        case .trend: return .avg
+        }
+    }
+
+    /// The aggregate's value over `v`, a metric of `kind`, or nil when it does not apply to that
+    /// kind (a percentile of a counter). One table for the evaluation and the check up front.
+    static func value(_ agg: Aggregate, of v: MetricValue, kind: MetricKind, duration: Double) -> Double? {
+        switch (agg, kind) {
+        case (.count, .counter): return v.sum
+        case (.count, _): return Double(v.count)
+        case (.rate, .counter): return duration > 0 ? v.sum / duration : 0
+        case (.rate, .rate): return v.value
+        case (.value, .gauge): return v.value
+        case (.avg, .trend): return v.value
+        case (.min, .trend), (.min, .gauge): return v.minimum
+        case (.max, .trend), (.max, .gauge): return v.maximum
+        case (.med, .trend): return v.percentile(50)
+        case (.percentile(let p), .trend): return v.percentile(p)
+        default: return nil
+        }
+    }
+
+    /// Refuses, before a run, a threshold whose aggregate cannot apply to its metric when the
+    /// metric's kind is known then (a built-in metric; a script's own metrics are only defined
+    /// while it runs, and are judged at the end).
+    public func checkAgainstBuiltins() throws {
+        guard let def = BuiltinMetrics.definitions[metric], let agg = aggregate else { return }
+        guard Threshold.value(agg, of: MetricValue(kind: def.kind), kind: def.kind, duration: 1) == nil else { return }
+        let takes: String
+        switch def.kind {
+        case .counter: takes = "count, rate"
+        case .gauge: takes = "value, min, max, count"
+        case .rate: takes = "rate, count"
+        case .trend: takes = "avg, min, max, med, p(N), count"
+        }
+        throw LoadOptionError("threshold '\(target): \(expression)': '\(metric)' is a \(def.kind.rawValue), which takes \(takes)")
+    }
+
     /// Evaluates over the run's metrics; `duration` (seconds) gives counters' rate.
     public func evaluate(_ set: MetricSet, duration: Double) -> ThresholdResult {
         guard let def = set.definitions[metric] ?? BuiltinMetrics.definitions[metric] else {
             return ThresholdResult(threshold: self, actual: nil, passed: false, note: "no metric '\(metric)' was defined")
         }
         let v = set.aggregate(metric, tags: tags) ?? MetricValue(kind: def.kind)
-        let agg = aggregate ?? {
-            switch def.kind {
-            case .counter: return .count
-            case .gauge: return .value
-            case .rate: return .rate
-            case .trend: return .avg
-            }
-        }()
-        let actual: Double
-        switch (agg, def.kind) {
-        case (.count, .counter): actual = v.sum
-        case (.count, _): actual = Double(v.count)
-        case (.rate, .counter): actual = duration > 0 ? v.sum / duration : 0
-        case (.rate, .rate): actual = v.value
-        case (.value, .gauge): actual = v.value
-        case (.avg, .trend): actual = v.value
-        case (.min, .trend), (.min, .gauge): actual = v.minimum
-        case (.max, .trend), (.max, .gauge): actual = v.maximum
-        case (.med, .trend): actual = v.percentile(50)
-        case (.percentile(let p), .trend): actual = v.percentile(p)
-        default:
+        guard let actual = Threshold.value(aggregate ?? Threshold.naturalAggregate(def.kind), of: v, kind: def.kind, duration: duration) else {
             return ThresholdResult(threshold: self, actual: nil, passed: false, note: "'\(expression)' does not apply to a \(def.kind.rawValue)")
         }
         let passed: Bool

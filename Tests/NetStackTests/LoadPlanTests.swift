@@ -52,6 +52,11 @@ final class LoadPlanTests: XCTestCase {
             (.table(["scenarios": .table(["x": .table(["executor": .string("shared-iterations"), "iterations": .number(5), "maxDuration": .string("0s")])])]),
              "scenarios.x.maxDuration: 0 would run nothing"),
             (.table(["vus": .number(0)]), "--vus 0 (or options.vus = 0) would run nothing"),
+            // A threshold that cannot apply to a built-in metric is refused before the run.
+            (.table(["thresholds": .table(["iterations": .list([.string("p(95)<10")])])]),
+             "threshold 'iterations: p(95)<10': 'iterations' is a counter, which takes count, rate"),
+            (.table(["thresholds": .table(["ws_connecting{scenario:a}": .list([.string("value>1")])])]),
+             "'ws_connecting' is a trend, which takes avg, min, max, med, p(N), count"),
             (.table(["iterations": .number(0)]), "--iterations 0 (or options.iterations = 0) would run nothing"),
             (.table(["duration": .string("0s"), "vus": .number(3)]), "--duration 0s (or options.duration) would run nothing"),
         ]
