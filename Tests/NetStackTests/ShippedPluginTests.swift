@@ -291,6 +291,25 @@ final class ShippedPluginTests: XCTestCase {
     /// Certificate names are text from whoever made the certificate (any server audited): escape
     /// sequences in them are shown as \x1b, never sent to the terminal, in the audit's table and
     /// CSV and in `verify`'s text; JSON keeps them, escaped as JSON does.
+    /// Files the plugins write: one that cannot be created stops the run before it starts (3);
+    /// one that cannot be written in full (a full disk: /dev/full) is reported and makes the
+    /// status 2, as an --out file does, never a traceback or a silent 0.
+    func testPluginFilesThatCannotBeWrittenAreReported() throws {
+        let bot = "examples/hello-bot.lua"
+        let url = Servers.plain.url + "/echo"
+        let missing = try runNetstack(["run", bot, "--url", url, "--plugin", "metrics", "-P", "metrics.file=/nonexistent/m.json"])
+        XCTAssertEqual(missing.status, 3, missing.err)
+        XCTAssertTrue(missing.err.contains("cannot write /nonexistent/m.json: No such file or directory"), missing.err)
+        guard FileManager.default.fileExists(atPath: "/dev/full") else { return }
+        let metrics = try runNetstack(["run", bot, "--url", url, "--plugin", "metrics", "-P", "metrics.file=/dev/full"])
+        XCTAssertEqual(metrics.status, 2, metrics.err)
+        XCTAssertTrue(metrics.err.contains("cannot write /dev/full: No space left on device"), metrics.err)
+        XCTAssertFalse(metrics.err.contains("stack traceback"), metrics.err)
+        let record = try runNetstack(["run", bot, "--url", url, "--plugin", "record", "-P", "record.file=/dev/full"])
+        XCTAssertEqual(record.status, 2, record.err)
+        XCTAssertTrue(record.err.contains("cannot write /dev/full: No space left on device (the recording is incomplete)"), record.err)
+    }
+
     func testCertificateNamesCannotInjectTerminalEscapes() throws {
         let dir = NSTemporaryDirectory() + "escape-cert-\(getpid())"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)

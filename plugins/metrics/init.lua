@@ -80,6 +80,12 @@ return {
   setup = function(ctx, opts)
     local thresholds, err = parseThresholds(opts.thresholds)
     if not thresholds then error(err, 0) end
+    if opts.file then
+      -- Found out now, not after the run: a file that cannot be written stops the run (status 3).
+      local f, ferr = io.open(opts.file, "a")
+      if not f then error("cannot write " .. tostring(ferr), 0) end
+      f:close()
+    end
     local started = ns.now()
     local c = { connections = 0, connect_failures = 0, closes = 0, closes_abnormal = 0, errors = 0,
                 messages_in = 0, messages_out = 0, bytes_in = 0, bytes_out = 0, send_failures = 0 }
@@ -213,16 +219,26 @@ return {
       elseif mode == "table" then
         io.stderr:write(table_(s, results), "\n")
       end
+      local written = true
       if opts.file then
         local f, ferr = io.open(opts.file, "w")
-        if not f then error("cannot write " .. opts.file .. ": " .. tostring(ferr), 0) end
-        f:write(ns.json.encode(s), "\n")
-        f:close()
+        local ok, werr = f ~= nil, ferr
+        if f then
+          ok, werr = f:write(ns.json.encode(s), "\n")
+          local closed, cerr = f:close()
+          if ok and not closed then ok, werr = false, cerr end
+        end
+        if not ok then
+          ctx.log("error", "cannot write " .. opts.file .. ": " .. tostring(werr))
+          written = false
+        end
       end
       if failed > 0 then
         ctx.log("error", string.format("%d of %d thresholds failed", failed, #results))
         return 99
       end
+      -- As an --out file that cannot be written in full (docs/exit-status.md).
+      if not written then return 2 end
     end)
 
     return {

@@ -107,9 +107,14 @@ return {
     if opts.mode == "record" then
       local out, err = io.open(opts.file, "w")
       if not out then error("cannot write " .. opts.file .. ": " .. tostring(err), 0) end
+      -- A write that fails (a full disk) is reported once and makes the status 2: a recording
+      -- with holes must not pass for a whole one.
+      local failed
       local function write(entry)
+        if failed then return end
         entry.t = t()
-        out:write(json.encode(entry), "\n")
+        local ok, werr = out:write(json.encode(entry), "\n")
+        if not ok then failed = tostring(werr) end
       end
       write({ type = "session", version = 1, netstack = ns.VERSION })
       local function data(entry, bytes, kind)
@@ -139,7 +144,12 @@ return {
         write({ client = c:id(), dir = "in", type = "close", code = r.code, reason = r.reason })
       end)
       ctx.onExit(function()
-        out:close()
+        local closed, cerr = out:close()
+        if not failed and not closed then failed = tostring(cerr) end
+        if failed then
+          ctx.log("error", string.format("cannot write %s: %s (the recording is incomplete)", opts.file, failed))
+          return 2
+        end
         ctx.log(string.format("recorded to %s", opts.file))
       end)
       return { file = opts.file, mode = "record" }
