@@ -308,6 +308,37 @@ final class ShippedPluginTests: XCTestCase {
         let record = try runNetstack(["run", bot, "--url", url, "--plugin", "record", "-P", "record.file=/dev/full"])
         XCTAssertEqual(record.status, 2, record.err)
         XCTAssertTrue(record.err.contains("cannot write /dev/full: No space left on device (the recording is incomplete)"), record.err)
+        // Replaying a file that is not a recording (a device that never ends) stops at the line
+        // limit instead of reading without end.
+        let endless = try runNetstack(["run", bot, "--url", url, "--plugin", "record", "-P", "record.mode=replay", "-P", "record.file=/dev/zero"],
+                                      timeout: 120 * CLITests.slowdown)
+        XCTAssertEqual(endless.status, 3, endless.err)
+        XCTAssertTrue(endless.err.contains("/dev/zero: a line longer than 512 MiB: not a recording"), endless.err)
+    }
+
+    /// Recordings are read in chunks: lines longer than a chunk (1 MiB) come back whole.
+    func testRecordingsWithLongLinesReplay() throws {
+        let dir = NSTemporaryDirectory() + "long-recording-\(getpid())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let script = dir + "/bot.lua"
+        try """
+        function onOpen(c) c:send(string.rep("a", 3000000)) c:send("short") end
+        local n = 0
+        function onMessage(c, data) n = n + 1 if n == 2 then c:close() end end
+        """.write(toFile: script, atomically: true, encoding: .utf8)
+        let file = dir + "/rec.jsonl"
+        let recorded = try runNetstack(["run", script, "--url", Servers.plain.url + "/echo", "--plugin", "record", "-P", "record.file=" + file])
+        XCTAssertEqual(recorded.status, 0, recorded.err)
+        let check = try runNetstack(["run", script, "--url", Servers.plain.url + "/echo", "--plugin", "record", "-P", "record.mode=check", "-P", "record.file=" + file])
+        XCTAssertEqual(check.status, 0, check.err)
+        XCTAssertTrue(check.err.contains("2 sent, 0 mismatch(es)"), check.err)
+        // The long line was read whole: a bot that differs in its last byte is caught.
+        try String(contentsOfFile: script, encoding: .utf8).replacingOccurrences(of: "string.rep(\"a\", 3000000)", with: "string.rep(\"a\", 2999999) .. \"b\"")
+            .write(toFile: script, atomically: true, encoding: .utf8)
+        let differs = try runNetstack(["run", script, "--url", Servers.plain.url + "/echo", "--plugin", "record", "-P", "record.mode=check", "-P", "record.file=" + file])
+        XCTAssertEqual(differs.status, 1, differs.err)
+        XCTAssertTrue(differs.err.contains("2 sent, 1 mismatch(es)"), differs.err)
     }
 
     func testCertificateNamesCannotInjectTerminalEscapes() throws {

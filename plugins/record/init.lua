@@ -6,6 +6,39 @@ local json = ns.json
 local function hex(s) return (s:gsub(".", function(c) return string.format("%02x", c:byte()) end)) end
 local function unhex(h) return (h:gsub("%x%x", function(x) return string.char(tonumber(x, 16)) end)) end
 
+-- A recording's lines are read through this, each at most MAX_LINE bytes (a 64 MiB message
+-- recorded as hex or escaped JSON stays within it), so that a wrong file (a device that never
+-- ends, a binary) is an error, not a read without end.
+local MAX_LINE = 512 * 1024 * 1024
+
+local function boundedLines(f, name)
+  local chunk, pos = "", 1
+  return function()
+    local parts, size = nil, 0
+    while true do
+      local nl = chunk:find("\n", pos, true)
+      if nl then
+        local piece = chunk:sub(pos, nl - 1)
+        pos = nl + 1
+        if not parts then return piece end
+        parts[#parts + 1] = piece
+        return table.concat(parts)
+      end
+      if pos <= #chunk then
+        parts = parts or {}
+        parts[#parts + 1] = chunk:sub(pos)
+        size = size + #chunk - pos + 1
+        if size > MAX_LINE then error(name .. ": a line longer than 512 MiB: not a recording", 0) end
+      end
+      chunk, pos = f:read(1 << 20), 1
+      if not chunk then
+        chunk = ""
+        return parts and table.concat(parts) or nil
+      end
+    end
+  end
+end
+
 local function payload(entry)
   if entry.hex then return unhex(entry.hex) end
   return entry.data or ""
@@ -159,7 +192,7 @@ return {
     local f, err = io.open(opts.file, "r")
     if not f then error("cannot read " .. opts.file .. ": " .. tostring(err), 0) end
     local sessions, order, lineNo = {}, {}, 0
-    for line in f:lines() do
+    for line in boundedLines(f, opts.file) do
       lineNo = lineNo + 1
       if line:match("%S") then
         local entry, jerr = json.decode(line)
@@ -182,7 +215,9 @@ return {
     if opts.rules then
       local rf, rerr = io.open(opts.rules, "r")
       if not rf then error("cannot read " .. opts.rules .. ": " .. tostring(rerr), 0) end
-      local rules, jerr = json.decode(rf:read("a"))
+      local text = rf:read(16 * 1024 * 1024 + 1) or ""
+      if #text > 16 * 1024 * 1024 then rf:close() error(opts.rules .. ": larger than 16 MiB: not a rules file", 0) end
+      local rules, jerr = json.decode(text)
       rf:close()
       if type(rules) ~= "table" or rules[1] ~= nil then error(opts.rules .. ": " .. tostring(jerr or "not a JSON object"), 0) end
       for key in pairs(rules) do
@@ -387,8 +422,9 @@ return {
     local f, err = io.open(opts.file, "r")
     if not f then return false, "cannot read " .. opts.file .. ": " .. tostring(err) end
     local n = 0
-    for _ in f:lines() do n = n + 1 end
+    local ok, err2 = pcall(function() for _ in boundedLines(f, opts.file) do n = n + 1 end end)
     f:close()
+    if not ok then return false, tostring(err2) end
     return true, string.format("%s: %d lines to %s", opts.file, n, opts.mode)
   end,
 }
