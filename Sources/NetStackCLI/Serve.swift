@@ -62,7 +62,7 @@ struct Serve: ParsableCommand {
             printErr("netstack serve: cannot use the certificate '\(cert ?? "")' with the key '\(key ?? "")' (PEM expected): \(error)")
             throw ExitCode(2)
         } catch {
-            printErr("netstack serve: cannot listen on 127.0.0.1:\(port): \(error)")
+            printErr("netstack serve: cannot listen on 127.0.0.1:\(port): \(ListenErrorText.describe(error))")
             throw ExitCode(1)
         }
         print("listening on \(server.url)")

@@ -2,6 +2,7 @@ import Atomics
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NetStack
 import Prometheus
 
 /// `--metrics-addr HOST:PORT`: the run's metrics so far in the Prometheus text format at
@@ -62,7 +63,7 @@ public final class PrometheusEndpoint: @unchecked Sendable {
             channel = ch
             boundAddress = "\(host):\(ch.localAddress?.port ?? port)"
         } catch {
-            throw LoadOptionError("--metrics-addr: cannot listen on \(address): \(error)")
+            throw LoadOptionError("--metrics-addr: cannot listen on \(address): \(ListenErrorText.describe(error))")
         }
     }
 

@@ -229,4 +229,20 @@ final class RunStatusTests: XCTestCase {
         XCTAssertTrue(audit.out.contains("cannot read \(folder): Is a directory"), audit.out)
         XCTAssertTrue(audit.out.contains("cannot parse: no certificate could be parsed"), audit.out)
     }
+
+    /// A listening socket that cannot be opened is said in words (not SwiftNIO's `bind(descriptor:
+    /// ptr:bytes:): ... (errno: 98)`), with the documented status 1.
+    func testListeningFailuresAreWorded() throws {
+        let busy = URL(string: Servers.plain.url)!.port!
+        let serve = try runNetstack(["serve", "--port", "\(busy)"])
+        XCTAssertEqual(serve.status, 1, serve.err)
+        XCTAssertTrue(serve.err.contains("cannot listen on 127.0.0.1:\(busy): the address is already in use"), serve.err)
+        let metrics = try runNetstack(["run", Self.bot, "--vus", "1", "--metrics-addr", "127.0.0.1:\(busy)"])
+        XCTAssertEqual(metrics.status, 1, metrics.err)
+        XCTAssertTrue(metrics.err.contains("--metrics-addr: cannot listen on 127.0.0.1:\(busy): the address is already in use"), metrics.err)
+        let unknown = try runNetstack(["run", Self.bot, "--vus", "1", "--metrics-addr", "999.1.1.1:9464"])
+        XCTAssertEqual(unknown.status, 1, unknown.err)
+        XCTAssertTrue(unknown.err.contains("'999.1.1.1' is not an IP address or a host name that resolves"), unknown.err)
+        XCTAssertFalse((serve.err + metrics.err + unknown.err).contains("errno"), serve.err + metrics.err + unknown.err)
+    }
 }
