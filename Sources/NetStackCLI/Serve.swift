@@ -59,7 +59,13 @@ struct Serve: ParsableCommand {
         do {
             try server.start()
         } catch let error as NIOSSLError {
-            printErr("netstack serve: cannot use the certificate '\(cert ?? "")' with the key '\(key ?? "")' (PEM expected): \(error)")
+            let why: String
+            switch error {
+            case .failedToLoadCertificate: why = "'\(cert ?? "")' holds no PEM certificate"
+            case .failedToLoadPrivateKey: why = "'\(key ?? "")' is not a PEM private key, or not the certificate's"
+            default: why = "\(error)"
+            }
+            printErr("netstack serve: cannot use the certificate '\(cert ?? "")' with the key '\(key ?? "")': \(why)")
             throw ExitCode(2)
         } catch {
             printErr("netstack serve: cannot listen on 127.0.0.1:\(port): \(ListenErrorText.describe(error))")

@@ -74,7 +74,7 @@ final class RunStatusTests: XCTestCase {
         XCTAssertTrue(unreadable.err.contains("cannot read the certificate '/nonexistent.pem'"), unreadable.err)
         let unusable = try runNetstack(["serve", "--cert", garbage, "--key", garbage, "--port", "0"])
         XCTAssertEqual(unusable.status, 2, unusable.err)
-        XCTAssertTrue(unusable.err.contains("cannot use the certificate"), unusable.err)
+        XCTAssertTrue(unusable.err.contains("cannot use the certificate '\(garbage)' with the key '\(garbage)': '\(garbage)' holds no PEM certificate"), unusable.err)
     }
 
     /// Failed clients that the script destroyed (a bot replacing failing connections) still fail
