@@ -9,10 +9,11 @@ struct CompiledChunk {
     let source: [UInt8]
     let binary: [UInt8]?
 
-    init(name: String, source: [UInt8]) {
+    /// `strip: false` keeps the debug information (line numbers in errors and tracebacks).
+    init(name: String, source: [UInt8], strip: Bool = true) {
         self.name = name
         self.source = source
-        self.binary = Self.compile(name: name, source: source)
+        self.binary = Self.compile(name: name, source: source, strip: strip)
     }
 
     /// Pushes the chunk as a function on `L`'s stack; returns lua_load's status (on error the
@@ -24,7 +25,7 @@ struct CompiledChunk {
         }
     }
 
-    private static func compile(name: String, source: [UInt8]) -> [UInt8]? {
+    private static func compile(name: String, source: [UInt8], strip: Bool) -> [UInt8]? {
         guard let L = luaL_newstate() else { return nil }
         defer { lua_close(L) }
         let status = source.withUnsafeBufferPointer { buf in
@@ -37,7 +38,7 @@ struct CompiledChunk {
             guard let p = p, let ud = ud else { return 1 }
             Unmanaged<Sink>.fromOpaque(ud).takeUnretainedValue().bytes.append(contentsOf: UnsafeRawBufferPointer(start: p, count: n))
             return 0
-        }, Unmanaged.passUnretained(sink).toOpaque(), 1)
+        }, Unmanaged.passUnretained(sink).toOpaque(), strip ? 1 : 0)
         return rc == 0 ? sink.bytes : nil
     }
 }

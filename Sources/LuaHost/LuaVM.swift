@@ -147,7 +147,7 @@ public final class LuaVM {
     /// Room on the Lua stack for `count` arguments (and the error handler a call pushes): the
     /// stack is only guaranteed LUA_MINSTACK (20) free slots, and pushing past them writes out of
     /// bounds. False (reported) when Lua cannot grow it that far (about a million slots).
-    private func reserveArguments(_ count: Int, context: String) -> Bool {
+    func reserveArguments(_ count: Int, context: String) -> Bool {
         guard count > 0 else { return true }
         guard count < 900_000, lua_checkstack(L, Int32(count + 8)) != 0 else {
             errorCount += 1

@@ -20,13 +20,13 @@ package enum IterationEnd: Equatable, Sendable {
 extension ScriptHost {
     /// Runs the main chunk once, as the VU's init: globals, options, and connections it makes
     /// are kept across iterations. False (reported) when it raised.
-    package func initVU(path: String, args: [String]) -> Bool {
+    package func initVU(script: ScriptChunk, args: [String]) -> Bool {
         vuMode = true
         starting = true
         defer { starting = false }
-        setArgTable(path: path, args: args)
+        setArgTable(path: script.path, args: args)
         guard startPlugins() else { return false }
-        guard vm.runFile(path, args: args) else { return false }
+        guard vm.run(script, args: args) else { return false }
         // What compiling and running the init left behind is garbage: collected now, a VM of
         // thousands starts at its live size (peak RSS per VM-only VU: 38.1 -> 33.2 KiB).
         netstack_gc_collect(vm.mainState)

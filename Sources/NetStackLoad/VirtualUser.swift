@@ -6,6 +6,8 @@ import NIOCore
 /// What every VU of a run shares (read-only after the start, or thread-safe).
 final class RunContext: @unchecked Sendable {
     let scriptPath: String
+    /// The script compiled once for every VU.
+    let script: ScriptChunk
     let args: [String]
     let segment: Segment
     let totalVUs: Int
@@ -19,6 +21,7 @@ final class RunContext: @unchecked Sendable {
          hostOptions: ScriptHost.Options, errors: ErrorReport, connectionMetrics: Bool = true) {
         self.connectionMetrics = connectionMetrics
         self.scriptPath = scriptPath
+        self.script = ScriptChunk(path: scriptPath)
         self.args = args
         self.segment = segment
         self.totalVUs = totalVUs
@@ -96,7 +99,7 @@ final class VirtualUser {
             return "\(error)"
         }
         self.host = host
-        guard host.initVU(path: context.scriptPath, args: context.args) else { return "the init failed" }
+        guard host.initVU(script: context.script, args: context.args) else { return "the init failed" }
         return nil
     }
 

@@ -141,6 +141,29 @@ final class LoadRunTests: XCTestCase {
         XCTAssertFalse(vus.contains { $0.contains("\"value\":4") }, "never more than 3 VUs")
     }
 
+    /// VUs load the script compiled once for the run (not the file, read and parsed per VU), and
+    /// it behaves as the file does: a shebang line and a byte order mark are skipped, and errors
+    /// and tracebacks name the file and the line.
+    func testVUsRunTheScriptCompiledOnceWithItsFileAndLines() throws {
+        let s = try script("\u{FEFF}#!/usr/bin/env netstack\n" + LoadRunTests.counting + """
+
+        function fails()
+          error("fails on line 5")
+        end
+        """)
+        let ok = try load(s, ["--vus", "3", "--iterations", "9"])
+        XCTAssertEqual(ok.status, 0, ok.err)
+        XCTAssertEqual(perVU(ok.summary).values.reduce(0, +), 9)
+        let failing = try load(s, ["--vus", "2", "--iterations", "2", "--exec", "fails"])
+        XCTAssertEqual(failing.status, 1, failing.err)
+        XCTAssertTrue(failing.err.contains("\(s):5: fails on line 5"), failing.err)
+        XCTAssertTrue(failing.err.contains("\(s):5: in function"), "the traceback keeps the lines: \(failing.err)")
+        let broken = try script("function main(\n  x = \n")
+        let syntax = try load(broken, ["--vus", "1"])
+        XCTAssertEqual(syntax.status, 1, syntax.err)
+        XCTAssertTrue(syntax.err.contains("\(broken):2: ')' expected near '='"), syntax.err)
+    }
+
     func testVUsAreIsolatedAndARaisingVUDoesNotStopTheOthers() throws {
         // Per-VU iterations: VU 2 surely runs a second iteration (shared ones could all go elsewhere).
         let s = try script("""
