@@ -48,6 +48,8 @@ public final class LoopMetrics {
     /// past it, samples go to the series `METRIC{overflow:true}` and are counted in `overflowed`.
     public static let seriesLimit = 20_000
     @exclusivity(unchecked) public private(set) var overflowed = 0
+    /// The built-in series' handles by tag set (`VUMetricsRecorder`); handles never change.
+    @exclusivity(unchecked) var recorderHandles: [String: VUMetricsRecorder.Handles] = [:]
 
     public init() {}
 

@@ -10,25 +10,46 @@ final class VUMetricsRecorder: ScriptObserver {
     private let attempts, sessions, connecting, connectTime, handshake, session, msgsOut, msgsIn, bytesOut, bytesIn: Int
     let iterations, iterationDuration, interrupted, scriptErrors, rtt: Int
 
+    /// The built-in series' handles for one set of tags, made once per loop and shared by the
+    /// VUs of a scenario there (each VU made its fifteen series names: 7 % of starting 30,000 VUs).
+    struct Handles {
+        let attempts, sessions, connecting, connectTime, handshake, session, msgsOut, msgsIn, bytesOut, bytesIn: Int
+        let iterations, iterationDuration, interrupted, scriptErrors, rtt: Int
+
+        init(loop: LoopMetrics, tags: [(String, String)]) {
+            func h(_ name: String, _ kind: MetricKind) -> Int { loop.handle(SeriesName.make(name, tags: tags), kind: kind) }
+            attempts = h(BuiltinMetrics.connectAttempts, .counter)
+            sessions = h(BuiltinMetrics.sessions, .counter)
+            connecting = h(BuiltinMetrics.connecting, .trend)
+            connectTime = h(BuiltinMetrics.connectTime, .trend)
+            handshake = h(BuiltinMetrics.handshakeTime, .trend)
+            session = h(BuiltinMetrics.sessionDuration, .trend)
+            msgsOut = h(BuiltinMetrics.msgsSent, .counter)
+            msgsIn = h(BuiltinMetrics.msgsReceived, .counter)
+            bytesOut = h(BuiltinMetrics.bytesSent, .counter)
+            bytesIn = h(BuiltinMetrics.bytesReceived, .counter)
+            iterations = h(BuiltinMetrics.iterations, .counter)
+            iterationDuration = h(BuiltinMetrics.iterationDuration, .trend)
+            interrupted = h(BuiltinMetrics.interruptedIterations, .counter)
+            scriptErrors = h(BuiltinMetrics.scriptErrors, .counter)
+            rtt = h(BuiltinMetrics.rtt, .trend)
+        }
+    }
+
     init(loop: LoopMetrics, tags: [(String, String)]) {
         self.loop = loop
         self.tags = tags
-        func h(_ name: String, _ kind: MetricKind) -> Int { loop.handle(SeriesName.make(name, tags: tags), kind: kind) }
-        attempts = h(BuiltinMetrics.connectAttempts, .counter)
-        sessions = h(BuiltinMetrics.sessions, .counter)
-        connecting = h(BuiltinMetrics.connecting, .trend)
-        connectTime = h(BuiltinMetrics.connectTime, .trend)
-        handshake = h(BuiltinMetrics.handshakeTime, .trend)
-        session = h(BuiltinMetrics.sessionDuration, .trend)
-        msgsOut = h(BuiltinMetrics.msgsSent, .counter)
-        msgsIn = h(BuiltinMetrics.msgsReceived, .counter)
-        bytesOut = h(BuiltinMetrics.bytesSent, .counter)
-        bytesIn = h(BuiltinMetrics.bytesReceived, .counter)
-        iterations = h(BuiltinMetrics.iterations, .counter)
-        iterationDuration = h(BuiltinMetrics.iterationDuration, .trend)
-        interrupted = h(BuiltinMetrics.interruptedIterations, .counter)
-        scriptErrors = h(BuiltinMetrics.scriptErrors, .counter)
-        rtt = h(BuiltinMetrics.rtt, .trend)
+        let key = SeriesName.make("", tags: tags)
+        let h: Handles
+        if let cached = loop.recorderHandles[key] {
+            h = cached
+        } else {
+            h = Handles(loop: loop, tags: tags)
+            loop.recorderHandles[key] = h
+        }
+        (attempts, sessions, connecting, connectTime, handshake) = (h.attempts, h.sessions, h.connecting, h.connectTime, h.handshake)
+        (session, msgsOut, msgsIn, bytesOut, bytesIn) = (h.session, h.msgsOut, h.msgsIn, h.bytesOut, h.bytesIn)
+        (iterations, iterationDuration, interrupted, scriptErrors, rtt) = (h.iterations, h.iterationDuration, h.interrupted, h.scriptErrors, h.rtt)
     }
 
     /// A series of `metric` with the VU's tags and one more.
