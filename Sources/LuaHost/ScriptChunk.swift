@@ -1,5 +1,6 @@
 import CLuaBridge
 import Foundation
+import NetStack
 
 /// A script file read and compiled once for many VMs (a load run's VUs): each VM then loads the
 /// compiled chunk instead of opening, reading and parsing the file (10,000 VUs of a 23 KB script
@@ -12,9 +13,13 @@ package struct ScriptChunk: Sendable {
     /// only the file loader's checks should see).
     let chunk: CompiledChunk?
 
+    static let sizeLimit = 64 << 20
+
     package init(path: String) {
         self.path = path
-        guard var bytes = FileManager.default.contents(atPath: path).map({ [UInt8]($0) }),
+        // A file that is not read here (over 64 MiB, a device, unreadable) goes to the file
+        // loader, which reports it as before.
+        guard case .success(var bytes) = BoundedFileRead.bytes(atPath: path, limit: ScriptChunk.sizeLimit),
               !bytes.starts(with: [0x1B, 0x4C, 0x75, 0x61]) else {
             chunk = nil
             return
