@@ -81,15 +81,15 @@ struct Audit: ParsableCommand {
         try checkFiles()
         var list = targets
         if let file = targetsFile {
-            let text: String
+            let bytes: [UInt8]
             switch BoundedFileRead.bytes(atPath: file) {
-            case .success(let bytes) where String(validating: bytes, as: UTF8.self) != nil:
-                text = String(decoding: bytes, as: UTF8.self)
-            case .success:
-                printErr("netstack audit: --targets: '\(TerminalText.sanitize(file, keepNewlines: false))' is not UTF-8 text")
-                throw ExitCode(64)
+            case .success(let b): bytes = b
             case .failure(let failure):
                 printErr("netstack audit: --targets: \(failure)")
+                throw ExitCode(64)
+            }
+            guard let text = String(validating: bytes, as: UTF8.self) else {
+                printErr("netstack audit: --targets: '\(TerminalText.sanitize(file, keepNewlines: false))' is not UTF-8 text")
                 throw ExitCode(64)
             }
             for line in text.split(whereSeparator: \.isNewline) {

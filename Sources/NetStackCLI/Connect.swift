@@ -153,8 +153,8 @@ struct Connect: ParsableCommand {
         if editor != nil { session.prompt = "> " }
         // Input lines are read up to twice the send limit (room for /binary's hex and base64),
         // so input without newlines cannot grow memory without end; a longer line is skipped.
-        let (doubled, overflow) = config.maxSendSize.multipliedReportingOverflow(by: 2)
-        let input = BoundedLineReader(limit: overflow ? Int.max : doubled.addingReportingOverflow(65_536).partialValue)
+        let sendLimit = config.maxSendSize
+        let input = BoundedLineReader(limit: sendLimit > (Int.max - 65_536) / 2 ? Int.max : sendLimit * 2 + 65_536)
         func nextLine() -> String? {
             if let e = editor { return e.readLine(prompt: "> ") }
             while true {

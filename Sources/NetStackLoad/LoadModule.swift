@@ -46,7 +46,7 @@ enum LoadModule {
             return 1
         }
         let ms = Double(DispatchTime.now().uptimeNanoseconds &- start) / 1e6
-        vu.recorder.loop.add(vu.recorder.rtt, ms)
+        vu.recorder.loop.add(vu.recorder.handles.rtt, ms)
         lua_pushnumber(vm.L, ms)
         return 1
     }

@@ -7,8 +7,8 @@ final class VUMetricsRecorder: ScriptObserver {
     let loop: LoopMetrics
     /// `scenario:NAME` plus the scenario's tags, as (name, value) pairs.
     let tags: [(String, String)]
-    private let attempts, sessions, connecting, connectTime, handshake, session, msgsOut, msgsIn, bytesOut, bytesIn: Int
-    let iterations, iterationDuration, interrupted, scriptErrors, rtt: Int
+    /// The built-in series' handles (shared with the loop's other VUs of the same tags).
+    let handles: Handles
 
     /// The built-in series' handles for one set of tags, made once per loop and shared by the
     /// VUs of a scenario there (each VU made its fifteen series names: 7 % of starting 30,000 VUs).
@@ -40,16 +40,12 @@ final class VUMetricsRecorder: ScriptObserver {
         self.loop = loop
         self.tags = tags
         let key = SeriesName.make("", tags: tags)
-        let h: Handles
         if let cached = loop.recorderHandles[key] {
-            h = cached
+            handles = cached
         } else {
-            h = Handles(loop: loop, tags: tags)
-            loop.recorderHandles[key] = h
+            handles = Handles(loop: loop, tags: tags)
+            loop.recorderHandles[key] = handles
         }
-        (attempts, sessions, connecting, connectTime, handshake) = (h.attempts, h.sessions, h.connecting, h.connectTime, h.handshake)
-        (session, msgsOut, msgsIn, bytesOut, bytesIn) = (h.session, h.msgsOut, h.msgsIn, h.bytesOut, h.bytesIn)
-        (iterations, iterationDuration, interrupted, scriptErrors, rtt) = (h.iterations, h.iterationDuration, h.interrupted, h.scriptErrors, h.rtt)
     }
 
     /// A series of `metric` with the VU's tags and one more.
@@ -57,13 +53,13 @@ final class VUMetricsRecorder: ScriptObserver {
         loop.handle(SeriesName.make(metric, tags: tags + [(key, value)]), kind: kind)
     }
 
-    func connectStarted() { loop.add(attempts, 1) }
+    func connectStarted() { loop.add(handles.attempts, 1) }
 
     func opened(connectNanos: UInt64, handshakeNanos: UInt64) {
-        loop.add(sessions, 1)
-        loop.add(connectTime, Double(connectNanos) / 1e6)
-        loop.add(handshake, Double(handshakeNanos) / 1e6)
-        loop.add(connecting, Double(connectNanos &+ handshakeNanos) / 1e6)
+        loop.add(handles.sessions, 1)
+        loop.add(handles.connectTime, Double(connectNanos) / 1e6)
+        loop.add(handles.handshake, Double(handshakeNanos) / 1e6)
+        loop.add(handles.connecting, Double(connectNanos &+ handshakeNanos) / 1e6)
     }
 
     /// Series of the per-code counters this VU has used, by code: a connection's close then
@@ -78,19 +74,19 @@ final class VUMetricsRecorder: ScriptObserver {
     }
 
     func closed(code: UInt32, clean: Bool, sessionNanos: UInt64) {
-        loop.add(session, Double(sessionNanos) / 1e6)
+        loop.add(handles.session, Double(sessionNanos) / 1e6)
         let h = closesByCode[code] ?? tagged(BuiltinMetrics.closes, .counter, "code", String(code))
         closesByCode[code] = h
         loop.add(h, 1)
     }
 
     func received(bytes: Int) {
-        loop.add(msgsIn, 1)
-        loop.add(bytesIn, Double(bytes))
+        loop.add(handles.msgsIn, 1)
+        loop.add(handles.bytesIn, Double(bytes))
     }
 
     func sent(bytes: Int) {
-        loop.add(msgsOut, 1)
-        loop.add(bytesOut, Double(bytes))
+        loop.add(handles.msgsOut, 1)
+        loop.add(handles.bytesOut, Double(bytes))
     }
 }

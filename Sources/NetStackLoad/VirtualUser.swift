@@ -87,7 +87,7 @@ final class VirtualUser {
         let recorder: VUMetricsRecorder = self.recorder
         let vuID = id
         options.onScriptError = { message in
-            recorder.loop.add(recorder.scriptErrors, 1)
+            recorder.loop.add(recorder.handles.scriptErrors, 1)
             errors.report(message, vu: vuID)
         }
         options.install = { [unowned self] host in LoadModule.install(host, self) }
@@ -116,10 +116,10 @@ final class VirtualUser {
         let started = DispatchTime.now().uptimeNanoseconds
         let recorder: VUMetricsRecorder = self.recorder
         host.runIteration(iterationsStarted, entry: entry) { end in
-            recorder.loop.add(recorder.iterationDuration, Double(DispatchTime.now().uptimeNanoseconds &- started) / 1e6)
+            recorder.loop.add(recorder.handles.iterationDuration, Double(DispatchTime.now().uptimeNanoseconds &- started) / 1e6)
             switch end {
-            case .completed: recorder.loop.add(recorder.iterations, 1)
-            case .interrupted: recorder.loop.add(recorder.interrupted, 1)
+            case .completed: recorder.loop.add(recorder.handles.iterations, 1)
+            case .interrupted: recorder.loop.add(recorder.handles.interrupted, 1)
             case .failed, .exit: break
             }
             done(end)
