@@ -50,7 +50,53 @@ void netstack_push_swift_function(lua_State *L, netstack_swift_fn fn, void *cont
     lua_pushcclosure(L, trampoline, 2);
 }
 
+/* os.exit in a host's state (netstack_lua_bridge.h). */
+static const char host_exit_key = 0;
+static const char exit_unwind = 0;
+
+static int host_os_exit(lua_State *L) {
+    int n = lua_gettop(L);
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &host_exit_key) != LUA_TFUNCTION) {
+        /* No host: Lua's own os.exit (its upvalue). */
+        lua_pop(L, 1);
+        lua_pushvalue(L, lua_upvalueindex(1));
+        lua_insert(L, 1);
+        lua_call(L, n, 0);
+        return 0;
+    }
+    if (n == 0) lua_pushnil(L); else lua_pushvalue(L, 1);
+    if (lua_type(L, -1) == LUA_TSTRING) {  /* os.exit("3") is 3, as in Lua */
+        int isnum = 0;
+        lua_Integer v = lua_tointegerx(L, -1, &isnum);
+        if (isnum) { lua_pop(L, 1); lua_pushinteger(L, v); }
+    }
+    lua_call(L, 1, 0);  /* the host's exit: raises for a status it refuses */
+    lua_pushlightuserdata(L, (void *)&exit_unwind);
+    return lua_error(L);
+}
+
+void netstack_patch_os_exit(lua_State *L) {
+    lua_getfield(L, -1, "exit");
+    lua_pushcclosure(L, host_os_exit, 1);
+    lua_setfield(L, -2, "exit");
+}
+
+int netstack_luaopen_os(lua_State *L) {
+    luaopen_os(L);
+    netstack_patch_os_exit(L);
+    return 1;
+}
+
+void netstack_set_host_exit(lua_State *L) { lua_rawsetp(L, LUA_REGISTRYINDEX, &host_exit_key); }
+
+int netstack_is_exit_unwind(lua_State *L, int idx) {
+    return lua_type(L, idx) == LUA_TLIGHTUSERDATA && lua_touserdata(L, idx) == (void *)&exit_unwind;
+}
+
+void netstack_push_exit_unwind(lua_State *L) { lua_pushlightuserdata(L, (void *)&exit_unwind); }
+
 static int msghandler(lua_State *L) {
+    if (netstack_is_exit_unwind(L, 1)) return 1;  /* os.exit unwinding: not an error */
     const char *msg = lua_tostring(L, 1);
     if (msg == NULL) {
         if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING) return 1;
@@ -132,7 +178,14 @@ static lua_State *newstate(size_t memory_limit, int lazy) {
     if (!u) return NULL;
     lua_State *L = lua_newstate(alloc, u);
     if (!L) { free(u); return NULL; }
-    if (lazy) netstack_openlibs_lazy(L); else luaL_openlibs(L);
+    if (lazy) {
+        netstack_openlibs_lazy(L);
+    } else {
+        luaL_openlibs(L);
+        lua_getglobal(L, LUA_OSLIBNAME);
+        netstack_patch_os_exit(L);
+        lua_pop(L, 1);
+    }
     u->limit = memory_limit;
     return L;
 }

@@ -108,6 +108,8 @@ public final class LuaVM {
     }
 
     func reportTopError(context: String, status: Int32) {
+        // os.exit unwinding the script: the exit is requested, nothing to report.
+        if netstack_is_exit_unwind(L, -1) != 0 { return netstack_pop(L, 1) }
         let message = string(at: -1) ?? "(error object is a \(typeName(at: -1)) value)"
         netstack_pop(L, 1)
         reportError(context: context, message: message, outOfMemory: status == LUA_ERRMEM)

@@ -219,6 +219,9 @@ enum NetStackModule {
         let vm = host.vm
         let L = vm.L
         installClientMetatable(host)
+        // os.exit ends the run as netstack.exit does (netstack_lua_bridge.h).
+        vm.pushFunction(fnExit)
+        netstack_set_host_exit(L)
         table.push(on: vm)
 
         // package.loaded.netstack = module; global netstack = module.

@@ -26,7 +26,8 @@ extension ScriptHost {
         defer { starting = false }
         setArgTable(path: script.path, args: args)
         guard startPlugins() else { return false }
-        guard vm.run(script, args: args) else { return false }
+        // os.exit in the init unwinds it: not a failure, the run stops at the first iteration.
+        guard vm.run(script, args: args) || exitCode != nil else { return false }
         // What compiling and running the init left behind is garbage: collected now, a VM of
         // thousands starts at its live size (peak RSS per VM-only VU: 38.1 -> 33.2 KiB).
         netstack_gc_collect(vm.mainState)
@@ -58,7 +59,7 @@ extension ScriptHost {
         iterationFailed = false
         starting = true
         let createdBefore = clientsCreated
-        if entry != "bot" {
+        if entry != "bot" && exitCode == nil {
             vm.pushGlobal(entry)
             if lua_type(vm.L, -1) == LUA_TFUNCTION {
                 vm.pushGlobal("arg")

@@ -263,16 +263,16 @@ public final class ScriptHost {
         guard startPlugins() else { return finish(code: Self.pluginLoadFailureStatus) }
         if exitCode != nil { return finish(code: exitCode!) }
         if let source = source {
-            guard vm.runString(source, name: "=" + path, args: args) else { return finish(code: 1) }
+            guard vm.runString(source, name: "=" + path, args: args) else { return finish(code: exitCode ?? 1) }
         } else {
-            guard vm.runFile(path, args: args) else { return finish(code: 1) }
+            guard vm.runFile(path, args: args) else { return finish(code: exitCode ?? 1) }
         }
         if exitCode != nil { return finish(code: exitCode!) }
         // main(args), when defined.
         vm.pushGlobal("main")
         if lua_type(L, -1) == LUA_TFUNCTION {
             vm.pushGlobal("arg")
-            if !vm.call(nargs: 1, context: "main") { return finish(code: 1) }
+            if !vm.call(nargs: 1, context: "main") { return finish(code: exitCode ?? 1) }
         } else {
             netstack_pop(L, 1)
         }
@@ -462,6 +462,8 @@ public final class ScriptHost {
 
     /// After an uncaught error in a callback of `client` (nil: a timer or other callback).
     func callbackFailed(_ client: LuaClient?) {
+        // The run is ending (netstack.exit, or os.exit unwinding the callback).
+        if exitCode != nil { return }
         switch options.onError {
         case .exit:
             if vuMode { iterationFailed = true; return }

@@ -67,6 +67,12 @@ final class VirtualUser {
     /// (the error itself was reported).
     func start() -> String? {
         if let failure = startInit() { return failure }
+        // os.exit or netstack.exit in the init: the first iteration ends the run with that status
+        // (it runs nothing; the entry may not even be defined yet).
+        if let host = host, host.requestedExit != nil {
+            entry = "bot"
+            return nil
+        }
         guard let host = host, let e = host.iterationEntry(exec: scenario.exec) else {
             if let name = scenario.exec { return "scenario '\(scenario.name)': exec '\(name)' is not a global function" }
             return "nothing to iterate: define main(args), a bot (onOpen/onMessage/onError/onClose), or options.scenarios.NAME.exec"

@@ -188,6 +188,30 @@ final class LoadRunTests: XCTestCase {
         XCTAssertTrue(r.out.contains("1× netstack: error in main"), r.out)
     }
 
+    /// os.exit in a VU stops the run as netstack.exit does, with the summary and its export
+    /// written; before, it ended the process at once, with neither.
+    func testOSExitInAVUStopsTheRunWithItsSummary() throws {
+        let s = try script("""
+        local c = netstack.metrics.counter("per_vu")
+        function main()
+          c:add(1, {vu = netstack.vu.id})
+          if netstack.vu.id == 1 and netstack.vu.iteration == 3 then os.exit(7) end
+        end
+        """)
+        let r = try load(s, ["--vus", "2", "--duration", "20s"])
+        XCTAssertEqual(r.status, 7, r.err)
+        XCTAssertNotNil(r.summary, "the summary export is written")
+        XCTAssertTrue(r.out.contains("iterations"), r.out)
+        XCTAssertFalse(r.err.contains("error in"), "an exit is not a script error: \(r.err)")
+        XCTAssertEqual(r.summary?.metrics.aggregate("script_errors")?.sum ?? 0, 0)
+        // In the init: no iteration runs, the status is the exit's.
+        let i = try script("os.exit(6)\nfunction main() error('an iteration ran') end")
+        let ri = try load(i, ["--vus", "2", "--iterations", "4"])
+        XCTAssertEqual(ri.status, 6, ri.err)
+        XCTAssertNotNil(ri.summary)
+        XCTAssertFalse(ri.err.contains("an iteration ran"), ri.err)
+    }
+
     func testAFailedThresholdExits99AndAPassingOneZero() throws {
         let s = try script("function main() end")
         let fail = try load(s, ["--vus", "2", "--iterations", "4", "--threshold", "iterations: count>100"])

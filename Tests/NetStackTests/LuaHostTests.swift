@@ -92,6 +92,31 @@ final class LuaHostTests: XCTestCase {
         XCTAssertLessThan(Date().timeIntervalSince(started), 5 * CLITests.slowdown)
     }
 
+    /// os.exit ends the run through the host with its status, as netstack.exit does, and does
+    /// not return; before, it ended the process at once (this test process with it).
+    func testOSExitEndsTheRunThroughTheHost() throws {
+        let cases: [(mode: String, status: Int32)] = [
+            ("top", 3), ("timer", 1), ("true", 0), ("pcall", 4), ("string", 5), ("coroutine", 6), ("main", 7),
+        ]
+        for c in cases {
+            let o = try run("os_exit.lua", args: [c.mode])
+            let log = o.log.joined(separator: "\n")
+            XCTAssertEqual(o.status, c.status, "\(c.mode): \(log)")
+            XCTAssertFalse(o.stdout.contains("after os.exit"), "\(c.mode): os.exit returned")
+            XCTAssertFalse(o.stdout.contains("second timer ran"), "\(c.mode): the run went on")
+            XCTAssertFalse(log.contains("error"), "\(c.mode): an exit is not an error: \(log)")
+        }
+        XCTAssertTrue(try run("os_exit.lua", args: ["top"]).stdout.contains("before"))
+        XCTAssertTrue(try run("os_exit.lua", args: ["pcall"]).stdout.contains("pcall returned\tfalse\tuserdata"))
+        // A status the shell cannot see is refused, as netstack.exit refuses it.
+        let range = try run("os_exit.lua", args: ["range"])
+        XCTAssertEqual(range.status, 1)
+        XCTAssertTrue(range.log.joined().contains("exit status from 0 to 255"), range.log.joined(separator: "\n"))
+        // In a callback of the bot: the connection is closed and the run ends with the status.
+        let bot = try run("os_exit.lua", args: ["onopen"]) { $0.url = Servers.plain.url }
+        XCTAssertEqual(bot.status, 8, bot.log.joined(separator: "\n"))
+    }
+
     func testErrorsInCallbacksAreContainedWithTraceback() throws {
         // --on-error continue: reported, counted, the run goes on, the status is 1.
         let o = try run("errors.lua") { $0.onError = .continue }

@@ -31,6 +31,19 @@ int netstack_pcall_base(lua_State *L, int nargs, int nresults);
  * receives nargs values already pushed. Returns the status; message on top on error. */
 int netstack_dofile(lua_State *L, const char *path, int nargs);
 
+/* os.exit in the states made below ends the run through the host instead of ending the process
+ * at once (which would skip the run's summary and output files, and free what other threads still
+ * use): it calls the function registered by netstack_set_host_exit with its status (nil, a
+ * boolean or an integer; a numeric string is converted, as os.exit does), then unwinds with an
+ * error object that is not an error: netstack_is_exit_unwind is true for it, and the message
+ * handler leaves it as it is. With no function registered, os.exit is Lua's own. */
+void netstack_set_host_exit(lua_State *L);  /* pops the host's exit function */
+int netstack_is_exit_unwind(lua_State *L, int idx);
+void netstack_push_exit_unwind(lua_State *L);
+/* luaopen_os with that os.exit (for the lazy libraries), and the patch of an os table on top. */
+int netstack_luaopen_os(lua_State *L);
+void netstack_patch_os_exit(lua_State *L);
+
 /* A new state whose allocator enforces a byte limit (0: none), with the standard libraries. The
  * limit applies while Lua code runs; outside it (Swift functions, host calls) allocations are not
  * limited, and a real allocation failure aborts the process instead of raising a Lua error through

@@ -18,6 +18,7 @@ local waiting = {}                                  -- coroutine -> token while 
 local function step(co, ...)
   local ok, err = resume(co, ...)
   if not ok then
+    if err == ns.EXIT_UNWIND then error(err, 0) end  -- os.exit: the run is ending, not an error
     error(traceback(co, type(err) == "string" and err or tostring(err)), 0)
   end
   if status(co) == "suspended" and waiting[co] == nil then
