@@ -5,10 +5,10 @@ import NetStackLoad
 /// `netstack run`'s load-test options. Any of them (or an `options = {...}` table in the
 /// script) makes the run a load run: VUs, iterations, metrics, a summary.
 struct LoadFlags: ParsableArguments {
-    @Option(help: "Virtual users: each runs the script in a Lua VM of its own (load run).") var vus: Int?
+    @Option(help: "Virtual users: each runs the script in a Lua VM of its own (load run); the script's options keep their duration, iterations or stages.") var vus: Int?
     @Option(help: "How long VUs iterate: 30s, 5m, 1h30m (with --vus: constant VUs).") var duration: String?
     @Option(help: "Iterations shared by the VUs (shared iterations; --duration then caps the time).") var iterations: Int?
-    @Option(name: .customLong("stage"), help: "A ramp stage DURATION:TARGET_VUS, e.g. 30s:100 (repeatable; ramping VUs from --vus, default 1).")
+    @Option(name: .customLong("stage"), help: "A ramp stage DURATION:TARGET_VUS, e.g. 30s:100 (repeatable; ramping VUs from --vus, default 1; not with --duration or --iterations).")
     var stages: [String] = []
     @Option(help: "Event loops (threads) for the VUs (default: one per core).") var threads: Int?
     @Option(name: .customLong("threshold"), help: "A threshold: 'METRIC{tags}: EXPR' (ws_rtt: p(95)<50) or the metrics plugin's 'latency.p95<50' (repeatable). A failed one: exit 99.")

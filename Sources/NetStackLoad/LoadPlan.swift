@@ -27,7 +27,9 @@ public struct LoadPlan: Sendable {
         public var segment: Segment = .whole
         public init() {}
 
-        var hasShortcut: Bool { vus != nil || duration != nil || iterations != nil || !stages.isEmpty }
+        var hasShortcut: Bool { vus != nil || setsLength }
+        /// A duration, an iteration count or stages: what decides how long the run lasts.
+        var setsLength: Bool { duration != nil || iterations != nil || !stages.isEmpty }
     }
 
     /// The plan: scenarios from the command line's shortcuts if any, else the options'
@@ -37,17 +39,31 @@ public struct LoadPlan: Sendable {
     public static func make(commandLine cli: CommandLine, options: OptionValue?) throws -> LoadPlan {
         var reader = try options.map { try OptionReader(path: "options", $0) }
         var scenarios: [Scenario]
-        var shortcut = cli
-        if !cli.hasShortcut, var r = reader {
-            shortcut.vus = try r.integer("vus", in: 0...Scenario.countLimit)
-            shortcut.duration = try r.duration("duration")
-            shortcut.iterations = try r.integer("iterations", in: 0...Scenario.countLimit)
-            if let s = r.value("stages") { shortcut.stages = try Stage.list(s, name: "options.stages") }
+        // The options' shortcuts, merged with the command line's as k6 merges them: `--vus`
+        // replaces `vus` alone; a command-line `--duration`, `--iterations` or `--stage` sets the
+        // run's length and replaces all three of the script's (and its scenarios).
+        var fromOptions = CommandLine()
+        if var r = reader {
+            fromOptions.vus = try r.integer("vus", in: 0...Scenario.countLimit)
+            fromOptions.duration = try r.duration("duration")
+            fromOptions.iterations = try r.integer("iterations", in: 0...Scenario.countLimit)
+            if let s = r.value("stages") { fromOptions.stages = try Stage.list(s, name: "options.stages") }
             reader = r
         }
+        var shortcut = cli
+        if !cli.setsLength {
+            shortcut.duration = fromOptions.duration
+            shortcut.iterations = fromOptions.iterations
+            shortcut.stages = fromOptions.stages
+        }
+        if shortcut.vus == nil { shortcut.vus = fromOptions.vus }
         if cli.hasShortcut || reader?.fields["scenarios"] == nil {
             scenarios = [try shortcutScenario(shortcut)]
         } else {
+            // A length given beside scenarios would be ignored: refused, as k6 refuses it.
+            for (name, given) in [("duration", fromOptions.duration != nil), ("iterations", fromOptions.iterations != nil), ("stages", !fromOptions.stages.isEmpty)] where given {
+                throw LoadOptionError("options.\(name) and options.scenarios together: each scenario sets its own length; move \(name) into the scenarios")
+            }
             guard case .table(let named)? = reader!.value("scenarios"), !named.isEmpty else {
                 throw LoadOptionError("options.scenarios: expected a table of NAME = {executor = ...}")
             }
@@ -76,6 +92,13 @@ public struct LoadPlan: Sendable {
             if c.vus == 0 { throw LoadOptionError("--vus 0 (or options.vus = 0) would run nothing: give 1 or more, or ramp from 0 with --stage") }
             if c.iterations == 0 { throw LoadOptionError("--iterations 0 (or options.iterations = 0) would run nothing: give 1 or more") }
             if c.duration == .zero { throw LoadOptionError("--duration 0s (or options.duration) would run nothing: give a duration above 0") }
+        }
+        // The stages set the run's length: a duration or an iteration count beside them would be
+        // ignored (k6 refuses these pairs as well).
+        if !c.stages.isEmpty {
+            for (name, given) in [("--duration (or options.duration)", c.duration != nil), ("--iterations (or options.iterations)", c.iterations != nil)] where given {
+                throw LoadOptionError("--stage (or options.stages) and \(name) together: the stages set how long the run lasts; give one of them")
+            }
         }
         let executor: Executor
         if !c.stages.isEmpty {

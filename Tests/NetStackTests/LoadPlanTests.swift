@@ -96,6 +96,48 @@ final class LoadPlanTests: XCTestCase {
                        .rampingVUs(startVUs: 0, stages: [Stage(duration: .seconds(30), target: 10)], gracefulRampDown: .seconds(30)))
     }
 
+    /// The command line and the options merge as k6 merges them, and a shortcut that would be
+    /// ignored is refused (before, `--stage` silently dropped `--iterations`, and `--vus` dropped
+    /// the script's duration).
+    func testShortcutsMergeAsK6MergesThemAndConflictsAreRefused() throws {
+        let options = OptionValue.table(["vus": .number(10), "duration": .string("30s")])
+        var vus = LoadPlan.CommandLine()
+        vus.vus = 100
+        XCTAssertEqual(try LoadPlan.make(commandLine: vus, options: options).scenarios[0].executor,
+                       .constantVUs(vus: 100, duration: .seconds(30)), "--vus keeps the script's duration")
+        var iterations = LoadPlan.CommandLine()
+        iterations.iterations = 5
+        XCTAssertEqual(try LoadPlan.make(commandLine: iterations, options: options).scenarios[0].executor,
+                       .sharedIterations(vus: 10, iterations: 5, maxDuration: Scenario.defaultMaxDuration),
+                       "--iterations replaces the script's duration and keeps its vus")
+        var ramp = LoadPlan.CommandLine()
+        ramp.stages = [try Stage(parsing: "10s:4")]
+        XCTAssertEqual(try LoadPlan.make(commandLine: ramp, options: options).scenarios[0].executor,
+                       .rampingVUs(startVUs: 10, stages: [Stage(duration: .seconds(10), target: 4)], gracefulRampDown: .seconds(30)))
+        // Conflicts in one place.
+        func refused(_ cli: LoadPlan.CommandLine, _ options: OptionValue?, _ words: String, line: UInt = #line) {
+            XCTAssertThrowsError(try LoadPlan.make(commandLine: cli, options: options), line: line) { e in
+                XCTAssertTrue("\(e)".contains(words), "\(e)", line: line)
+            }
+        }
+        var both = ramp
+        both.iterations = 1
+        refused(both, nil, "--stage (or options.stages) and --iterations (or options.iterations) together")
+        both = ramp
+        both.duration = .seconds(5)
+        refused(both, nil, "--stage (or options.stages) and --duration (or options.duration) together")
+        let stagesAndIterations = OptionValue.table(["iterations": .number(3), "stages": .list([.table(["duration": .string("5s"), "target": .number(2)])])])
+        refused(.init(), stagesAndIterations, "and --iterations (or options.iterations) together")
+        let scenarios = OptionValue.table(["duration": .string("1m"),
+                                           "scenarios": .table(["a": .table(["executor": .string("constant-vus"), "vus": .number(1), "duration": .string("5s")])])])
+        refused(.init(), scenarios, "options.duration and options.scenarios together")
+        // The command line's length replaces the script's: no conflict across the two.
+        XCTAssertEqual(try LoadPlan.make(commandLine: iterations, options: stagesAndIterations).scenarios[0].executor,
+                       .sharedIterations(vus: 1, iterations: 5, maxDuration: Scenario.defaultMaxDuration))
+        XCTAssertEqual(try LoadPlan.make(commandLine: iterations, options: scenarios).scenarios[0].executor,
+                       .sharedIterations(vus: 1, iterations: 5, maxDuration: Scenario.defaultMaxDuration))
+    }
+
     func testSegmentsDealEveryNumberToExactlyOneSegment() throws {
         for n in [1, 2, 3, 4, 7] {
             for total in [0, 1, 5, 10, 101] {
