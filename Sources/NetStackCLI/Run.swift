@@ -17,7 +17,7 @@ struct Run: ParsableCommand {
         The run ends when no connection or timer is left, on netstack.exit(code), or (with the \
         default --on-error exit) after the first uncaught error in a callback. SIGINT closes open \
         connections with 1001 and ends with 130; a second SIGINT exits at once with 130.
-        Exit status, first that applies: the code given to netstack.exit (0-255); 1 if any \
+        Exit status, first that applies: the code given to netstack.exit or os.exit (0-255); 1 if any \
         error was raised in the script, a callback or a plugin hook; a plugin's status (metrics \
         thresholds: 99); 1 if a connection failed (an error before the open: DNS, refused, TLS, \
         rejected upgrade, timeout; or a close that was not clean: dropped without a close frame, \
@@ -27,7 +27,7 @@ struct Run: ParsableCommand {
         loaded (the script does not run); 130 after SIGINT.
         Load runs (any option under "Load runs", or a script with a line starting `options =`): \
         VUs each run the script in a VM of their own (docs/load-testing.md). Their exit status, \
-        first that applies: the code given to netstack.exit; 1 when a VU's init failed; 130 after \
+        first that applies: the code given to netstack.exit or os.exit; 1 when a VU's init failed; 130 after \
         SIGINT (once: graceful stop; twice: stop now; the summary is printed either way); 99 when a \
         threshold failed (not in a --segment run: netstack merge judges those); 1 after script \
         errors; 1 when no threshold is defined and a connection failed; else 0. 64 for bad options \
