@@ -221,7 +221,10 @@ struct Connect: ParsableCommand {
 
     private func send(_ client: WebSocketClient, _ session: ConnectSession, _ body: () throws -> Void) {
         do { try body() } catch let e as WebSocketError {
-            session.emit(event: "error", fields: ["errorCode": "\(e.code.rawValue)", "errorMessage": e.message], text: "send failed: \(e)", style: .error)
+            // A line read just as the connection ended is not reported after that end (which
+            // stays the last line and says why nothing more was sent).
+            session.emit(event: "error", fields: ["errorCode": "\(e.code.rawValue)", "errorMessage": e.message], text: "send failed: \(e)", style: .error,
+                         unlessEnded: e.code == .noConnection)
         } catch {}
     }
 }

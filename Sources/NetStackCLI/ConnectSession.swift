@@ -28,6 +28,8 @@ final class ConnectSession: @unchecked Sendable {
     private var isFinished = false
     private let lock = NSLock()
     private(set) var exitCode: Int32 = ConnectSession.abnormal
+    /// Set (under `lock`) when the terminal event is printed.
+    private var endPrinted = false
     /// `--jsonrpc`: requests made from input lines, and answers matched to them.
     private var rpc: JSONRPCInput?
 
@@ -97,9 +99,14 @@ final class ConnectSession: @unchecked Sendable {
     }
 
     /// An event: a JSON line, or `text` on stdout (received messages) or stderr (the rest).
-    func emit(event: String, fields: [String: String], text: String, style: Style) {
+    /// `ends`: this is the connection's terminal event (its close, or an error before the open).
+    /// `unlessEnded`: not printed once the terminal event was (a line read just as the connection
+    /// ended: the end, printed last, says why it was not sent).
+    func emit(event: String, fields: [String: String], text: String, style: Style, ends: Bool = false, unlessEnded: Bool = false) {
         lock.lock()
         defer { lock.unlock() }
+        if unlessEnded && endPrinted { return }
+        if ends { endPrinted = true }
         if json {
             var parts = ["\"event\":\"\(event)\""]
             for (k, v) in fields.sorted(by: { $0.key < $1.key }) {
@@ -191,7 +198,8 @@ final class ConnectSession: @unchecked Sendable {
                 fields["stage"] = stage!.rawValue
             }
             emit(event: "error", fields: fields,
-                 text: "error \(e.code.rawValue) (\(e.code.name))\(stage.map { " in \($0.rawValue)" } ?? ""): \(e.message)", style: .error)
+                 text: "error \(e.code.rawValue) (\(e.code.name))\(stage.map { " in \($0.rawValue)" } ?? ""): \(e.message)", style: .error,
+                 ends: beforeOpen)
             if let stage = stage {
                 exitCode = Self.status(for: stage)
                 opened.signal()
@@ -200,7 +208,7 @@ final class ConnectSession: @unchecked Sendable {
         }
         client.onClose = { [self] _, r in
             emit(event: "close", fields: ["code": "\(r.code)", "reason": r.reason],
-                 text: "closed \(r.code)\(r.reason.isEmpty ? "" : " \(r.reason)")", style: .info)
+                 text: "closed \(r.code)\(r.reason.isEmpty ? "" : " \(r.reason)")", style: .info, ends: true)
             lock.lock()
             let ours = closeSent
             lock.unlock()

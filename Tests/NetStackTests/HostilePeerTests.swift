@@ -76,7 +76,7 @@ final class HostilePeerTests: XCTestCase {
             let start = Date()
             let r = try runNetstack(["connect", Servers.plain.url + "/misbehave/rsv"], stdin: "hello\n", timeout: 30)
             XCTAssertEqual(r.status, 1, r.err)
-            XCTAssertTrue(r.err.hasSuffix("closed 1002 reserved bits RSV2/RSV3 set\n"), r.err)
+            XCTAssertTrue(r.err.hasSuffix("closed 1002 reserved bits RSV2/RSV3 set\n"), "status \(r.status) after \(Date().timeIntervalSince(start)) s, stderr \(r.err.debugDescription), stdout \(r.out.debugDescription)")
             XCTAssertLessThan(Date().timeIntervalSince(start), 5 * CLITests.slowdown, r.err)
         }
     }
