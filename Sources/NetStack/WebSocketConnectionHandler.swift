@@ -172,18 +172,22 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, ConnectionCommand
         }
     }
 
+    private static let receiveAllocator = AdaptiveRecvByteBufferAllocator(minimum: 512, initial: 512, maximum: 1024 * 1024)
+
     private func open(url: WebSocketURL, tls: NIOSSLContextBox?, tunnel: Tunnel?) {
         let timeout = config.connectTimeout
         let serverName = upgrade?.serverName ?? (url.hostIsIPLiteral ? nil : url.host)
         let trace = config.trace
         // TCP_NODELAY is on by default in ClientBootstrap.
         let bootstrap = ClientBootstrap(group: eventLoop)
-            // Reads start at 512 bytes and grow (to 1 MiB) only while they fill the buffer: NIO keeps
-            // each channel's receive buffer, so the initial size is memory per idle connection.
-            .channelOption(ChannelOptions.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 512, initial: 512, maximum: 1024 * 1024))
             .connectTimeout(timeout)
             .channelInitializer { [self] channel in
                 do {
+                    // Reads start at 512 bytes and grow (to 1 MiB) only while they fill the buffer:
+                    // NIO keeps each channel's receive buffer, so the initial size is memory per
+                    // idle connection. Set here, synchronously: a bootstrap's `channelOption` is
+                    // applied through a chain of futures, per connection.
+                    try channel.syncOptions?.setOption(ChannelOptions.recvAllocator, value: Self.receiveAllocator)
                     switch tunnel {
                     case .http(let proxy):
                         try HTTPConnectTunnel.install(on: channel, proxy: proxy, target: url, deadline: .now() + timeout, trace: trace)
