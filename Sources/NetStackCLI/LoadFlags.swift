@@ -52,6 +52,8 @@ struct LoadFlags: ParsableArguments {
         if let s = startAt, Self.parseTime(s) == nil {
             throw ValidationError("--start-at: '\(s)' is not a time (ISO 8601 with a zone, e.g. 2026-11-28T15:00:00Z, or Unix seconds)")
         }
+        // An empty path can never exist: the run would wait out --start-timeout (10 minutes).
+        if let b = startBarrier, b.isEmpty { throw ValidationError("--start-barrier: empty path") }
         if let t = startTimeout {
             do { _ = try LoadDuration(parsing: t) } catch let e as LoadOptionError { throw ValidationError("--start-timeout: \(e.message)") }
         }

@@ -371,7 +371,7 @@ final class LoadRunTests: XCTestCase {
     func testBadLoadOptionsAreUsageErrors() throws {
         let s = try script("function main() end")
         for bad in [["--vus", "-1"], ["--duration", "5x"], ["--stage", "10s"], ["--threshold", "ws_rtt p95"], ["--segment", "5/4"],
-                    ["--out", "xml=f"], ["--threads", "0"], ["--iterations", "99999999999"], ["--exec", ""]] {
+                    ["--out", "xml=f"], ["--threads", "0"], ["--iterations", "99999999999"], ["--exec", ""], ["--start-barrier", ""], ["--iterations", "1", "--stage", "1s:2"]] {
             let r = try runNetstack(["run", s] + bad)
             XCTAssertEqual(r.status, 64, "\(bad): \(r.err)")
         }
