@@ -124,7 +124,7 @@ struct LuaFuzzProgram {
         case 18: call = "ns.json.encode(ns.json.decode(\(value())) or \(value()))"
         case 19: call = "ns.now(); ns.stopping()"
         case 20: call = "ns.log(\(value()), \(value()))"
-        case 21: call = "ns.exit(\(value()))"
+        case 21: call = pick(["ns.exit", "os.exit"]) + "(\(value()))"
         case 22: call = "error(\(value()))"
         case 23: call = pick(["collectgarbage()", "collectgarbage(\"step\")", "collectgarbage(\"incremental\")"])
         case 24: call = "\(client()) = nil"
