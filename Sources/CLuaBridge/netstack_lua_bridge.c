@@ -54,6 +54,8 @@ void netstack_push_swift_function(lua_State *L, netstack_swift_fn fn, void *cont
 static const char host_exit_key = 0;
 static const char exit_unwind = 0;
 
+void netstack_push_exit_unwind(lua_State *L) { lua_pushlightuserdata(L, (void *)&exit_unwind); }
+
 static int host_os_exit(lua_State *L) {
     int n = lua_gettop(L);
     if (lua_rawgetp(L, LUA_REGISTRYINDEX, &host_exit_key) != LUA_TFUNCTION) {
@@ -71,7 +73,7 @@ static int host_os_exit(lua_State *L) {
         if (isnum) { lua_pop(L, 1); lua_pushinteger(L, v); }
     }
     lua_call(L, 1, 0);  /* the host's exit: raises for a status it refuses */
-    lua_pushlightuserdata(L, (void *)&exit_unwind);
+    netstack_push_exit_unwind(L);
     return lua_error(L);
 }
 
@@ -92,8 +94,6 @@ void netstack_set_host_exit(lua_State *L) { lua_rawsetp(L, LUA_REGISTRYINDEX, &h
 int netstack_is_exit_unwind(lua_State *L, int idx) {
     return lua_type(L, idx) == LUA_TLIGHTUSERDATA && lua_touserdata(L, idx) == (void *)&exit_unwind;
 }
-
-void netstack_push_exit_unwind(lua_State *L) { lua_pushlightuserdata(L, (void *)&exit_unwind); }
 
 static int msghandler(lua_State *L) {
     if (netstack_is_exit_unwind(L, 1)) return 1;  /* os.exit unwinding: not an error */
