@@ -7,30 +7,58 @@ import NetStack
 /// parsed it 10,000 times). Debug information is kept, so errors and tracebacks name the file and
 /// line as they do when the file is loaded. As `luaL_loadfile`, a UTF-8 byte order mark and a
 /// first line starting with `#` (a shebang) are skipped, the line kept for the numbering.
-package struct ScriptChunk: Sendable {
-    package let path: String
+public struct ScriptChunk: Sendable {
+    /// The script's name in messages: its path, or `stdin` for standard input.
+    public let path: String
+    /// Read from standard input (`netstack run -`).
+    public let isStandardInput: Bool
     /// Nil: each VM loads the file itself (unreadable now, or a precompiled binary script, which
     /// only the file loader's checks should see).
     let chunk: CompiledChunk?
+    /// The script's bytes as read (nil for a file not read here), for its digest and for
+    /// `ScriptOptions.declaresOptions`.
+    public let bytes: [UInt8]?
 
-    static let sizeLimit = 64 << 20
+    public static let sizeLimit = 64 << 20
 
-    package init(path: String) {
+    public init(path: String) {
         self.path = path
+        isStandardInput = false
         // A file that is not read here (over 64 MiB, a device, unreadable) goes to the file
         // loader, which reports it as before.
-        guard case .success(var bytes) = BoundedFileRead.bytes(atPath: path, limit: ScriptChunk.sizeLimit),
+        guard case .success(let bytes) = BoundedFileRead.bytes(atPath: path, limit: ScriptChunk.sizeLimit),
               !bytes.starts(with: [0x1B, 0x4C, 0x75, 0x61]) else {
             chunk = nil
+            bytes = nil
             return
         }
+        self.bytes = bytes
+        chunk = CompiledChunk(name: "@" + path, source: Self.withoutPreamble(bytes), strip: false)
+    }
+
+    /// A script read from standard input (`netstack run -`): named `stdin` in messages, as
+    /// `lua -` names it, with `-` as `arg[0]`. Text only: a precompiled chunk is refused when loaded.
+    public init(standardInput source: [UInt8]) {
+        path = "stdin"
+        isStandardInput = true
+        bytes = source
+        chunk = CompiledChunk(name: "=stdin", source: Self.withoutPreamble(source), strip: false)
+    }
+
+    /// The bytes as Lua's file loader sees them: without a UTF-8 byte order mark, and without a
+    /// first line that starts with `#` (a shebang), its newline kept for the line numbers.
+    static func withoutPreamble(_ source: [UInt8]) -> [UInt8] {
+        var bytes = source
         if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { bytes.removeFirst(3) }
         if bytes.first == UInt8(ascii: "#") {
             let end = bytes.firstIndex(of: UInt8(ascii: "\n")) ?? bytes.endIndex
             bytes.removeSubrange(0..<end)
         }
-        chunk = CompiledChunk(name: "@" + path, source: bytes, strip: false)
+        return bytes
     }
+
+    /// `arg[0]`: the path, or `-` as `lua -` gives it.
+    public var argumentZero: String { isStandardInput ? "-" : path }
 }
 
 extension LuaVM {

@@ -24,7 +24,7 @@ extension ScriptHost {
         vuMode = true
         starting = true
         defer { starting = false }
-        setArgTable(path: script.path, args: args)
+        setArgTable(path: script.argumentZero, args: args)
         guard startPlugins() else { return false }
         // os.exit in the init unwinds it: not a failure, the run stops at the first iteration.
         guard vm.run(script, args: args) || exitCode != nil else { return false }

@@ -197,15 +197,27 @@ public final class ScriptHost {
     /// `netstack.exit(n)` → n; an uncaught error → 1; a connection that failed (see
     /// `failedConnections`) → 1; else 0.
     public func run(path: String, args: [String]) -> Int32 {
-        run(path: path, source: nil, args: args)
+        run(path: path, source: .file, args: args)
     }
 
     /// Runs Lua `source` (named `name` in messages) as the script.
     public func run(source: String, name: String, args: [String]) -> Int32 {
-        run(path: name, source: source, args: args)
+        run(path: name, source: .text(source), args: args)
     }
 
-    private func run(path: String, source: String?, args: [String]) -> Int32 {
+    /// Runs a script read beforehand (standard input: `netstack run -`).
+    public func run(script: ScriptChunk, args: [String]) -> Int32 {
+        run(path: script.argumentZero, source: .chunk(script), args: args)
+    }
+
+    /// Where `start` takes the script from.
+    private enum Source {
+        case file
+        case text(String)
+        case chunk(ScriptChunk)
+    }
+
+    private func run(path: String, source: Source, args: [String]) -> Int32 {
         let future = eventLoop.submit { [self] () -> Void in
             start(path: path, source: source, args: args)
         }
@@ -254,7 +266,7 @@ public final class ScriptHost {
         vm.setGlobal("arg")
     }
 
-    private func start(path: String, source: String?, args: [String]) {
+    private func start(path: String, source: Source, args: [String]) {
         starting = true
         defer { starting = false }
         setArgTable(path: path, args: args)
@@ -262,11 +274,13 @@ public final class ScriptHost {
 
         guard startPlugins() else { return finish(code: Self.pluginLoadFailureStatus) }
         if exitCode != nil { return finish(code: exitCode!) }
-        if let source = source {
-            guard vm.runString(source, name: "=" + path, args: args) else { return finish(code: exitCode ?? 1) }
-        } else {
-            guard vm.runFile(path, args: args) else { return finish(code: exitCode ?? 1) }
+        let ran: Bool
+        switch source {
+        case .file: ran = vm.runFile(path, args: args)
+        case .text(let text): ran = vm.runString(text, name: "=" + path, args: args)
+        case .chunk(let chunk): ran = vm.run(chunk, args: args)
         }
+        guard ran else { return finish(code: exitCode ?? 1) }
         if exitCode != nil { return finish(code: exitCode!) }
         // main(args), when defined.
         vm.pushGlobal("main")

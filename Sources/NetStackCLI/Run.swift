@@ -22,7 +22,7 @@ struct Run: ParsableCommand {
         thresholds: 99); 1 if a connection failed (an error before the open: DNS, refused, TLS, \
         rejected upgrade, timeout; or a close that was not clean: dropped without a close frame, \
         or closed by us for a protocol violation), unless a later connect of that client opened; \
-        else 0. 2 for a missing script, or one that only defines misnamed handlers (onopen, \
+        else 0. 2 for a missing script (or over 64 MiB from standard input with -), or one that only defines misnamed handlers (onopen, \
         on_message: a warning names them); 64 for bad options; 3 when a --plugin plugin cannot be \
         loaded (the script does not run); 130 after SIGINT.
         Load runs (any option under "Load runs", or a script with a line starting `options =`): \
@@ -35,7 +35,7 @@ struct Run: ParsableCommand {
         """
     )
 
-    @Argument(help: "The Lua script.") var script: String
+    @Argument(help: "The Lua script; - reads it from standard input.") var script: String
     @Option(help: "URL a bot script connects to.") var url: String?
     @Option(help: "Memory limit for the script, in bytes (suffixes k, m, g).") var memoryLimit: String?
     @Option(help: "Instructions one callback may run before it is stopped (0: no limit).") var instructionLimit: Int = 0
@@ -64,11 +64,22 @@ struct Run: ParsableCommand {
     @Argument(parsing: .postTerminator, help: "Arguments for the script (after --).") var args: [String] = []
 
     func run() throws {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.isReadableFile(atPath: script),
-              FileManager.default.fileExists(atPath: script, isDirectory: &isDirectory), !isDirectory.boolValue else {
-            printErr("netstack: cannot read script '\(script)'\(isDirectory.boolValue ? ": it is a folder" : "")")
-            throw ExitCode(2)
+        let chunk: ScriptChunk
+        if script == "-" {
+            // The script from standard input, as `lua -` and `k6 run -` read it.
+            switch BoundedFileRead.bytes(atPath: "/dev/stdin", limit: ScriptChunk.sizeLimit) {
+            case .success(let bytes): chunk = ScriptChunk(standardInput: bytes)
+            case .failure(.tooLarge): printErr("netstack: cannot read the script from standard input: larger than \(ScriptChunk.sizeLimit >> 20) MiB"); throw ExitCode(2)
+            case .failure(.unreadable(_, let reason)): printErr("netstack: cannot read the script from standard input: \(reason)"); throw ExitCode(2)
+            }
+        } else {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.isReadableFile(atPath: script),
+                  FileManager.default.fileExists(atPath: script, isDirectory: &isDirectory), !isDirectory.boolValue else {
+                printErr("netstack: cannot read script '\(TerminalText.sanitize(script, keepNewlines: false))'\(isDirectory.boolValue ? ": it is a folder" : "")")
+                throw ExitCode(2)
+            }
+            chunk = ScriptChunk(path: script)
         }
         raiseOpenFileLimit()
         var options = ScriptHost.Options()
@@ -96,8 +107,8 @@ struct Run: ParsableCommand {
                 lock.unlock()
             }
         }
-        if load.any || ScriptOptions.declaresOptions((try? String(contentsOfFile: script, encoding: .utf8)) ?? "") {
-            let code = try LoadRunner(script: script, args: args, flags: load, hostOptions: options, json: json).run()
+        if load.any || ScriptOptions.declaresOptions(String(decoding: chunk.bytes ?? [], as: UTF8.self)) {
+            let code = try LoadRunner(script: chunk, args: args, flags: load, hostOptions: options, json: json).run()
             if code != 0 { throw ExitCode(code) }
             return
         }
@@ -133,7 +144,7 @@ struct Run: ParsableCommand {
             fflush(stdout)
             _exit(130)
         })
-        let code = host.run(path: script, args: args)
+        let code = chunk.isStandardInput ? host.run(script: chunk, args: args) : host.run(path: script, args: args)
         server?.stop()
         if json { print("{\"event\":\"exit\",\"status\":\(code)}") }
         if code != 0 { throw ExitCode(code) }

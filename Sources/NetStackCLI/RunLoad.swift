@@ -10,7 +10,7 @@ import NetStackTestServer
 /// `netstack run` as a load run: the plan from the flags and the script's options, the VUs,
 /// the live view, the outputs, the summary and the status.
 struct LoadRunner {
-    let script: String
+    let script: ScriptChunk
     let args: [String]
     let flags: LoadFlags
     var hostOptions: ScriptHost.Options
@@ -23,14 +23,14 @@ struct LoadRunner {
             printErr("netstack: cannot install the SIGINT handler")
             return 1
         }
-        let source = (try? Data(contentsOf: URL(fileURLWithPath: script))) ?? Data()
+        let source = script.bytes ?? []
         // The script's options: its init run once in a VU of its own.
         var options: OptionValue?
         if ScriptOptions.declaresOptions(String(decoding: source, as: UTF8.self)) {
             let probe = MultiThreadedEventLoopGroup(numberOfThreads: 1)
             defer { try? probe.syncShutdownGracefully() }
             do {
-                options = try ScriptOptions.read(scriptPath: script, args: args, hostOptions: hostOptions, on: probe.next(), errorSink: { printErr($0) })
+                options = try ScriptOptions.read(script: script, args: args, hostOptions: hostOptions, on: probe.next(), errorSink: { printErr($0) })
             } catch let e as LoadOptionError {
                 printErr("netstack: \(e.message)")
                 // The init raised (1), or the table it made is not an options table (64).
@@ -71,7 +71,7 @@ struct LoadRunner {
         defer { server?.stop() }
         host.startLocalServer = nil
 
-        var settings = LoadRun.Settings(scriptPath: script, plan: plan)
+        var settings = LoadRun.Settings(script: script, plan: plan)
         settings.args = args
         settings.hostOptions = host
         if let t = flags.threads { settings.threads = t }
@@ -135,7 +135,7 @@ struct LoadRunner {
         if let f = outcome.initFailure { printErr("netstack: a VU could not start: \(f)") }
         let segmentNote = plan.segment == .whole ? "" : " (segment \(plan.segment); its thresholds see only its share: netstack merge judges the run)"
         let table = SummaryTable.render(outcome.metrics, duration: outcome.duration, thresholds: outcome.thresholds,
-                                        errors: outcome.errors, header: "netstack load run\(segmentNote): \(script)",
+                                        errors: outcome.errors, header: "netstack load run\(segmentNote): \(script.path)",
                                         histograms: !flags.noSummaryHistograms)
         // With --summary-export - the export is stdout's line and the table goes to stderr.
         if json {
@@ -146,7 +146,7 @@ struct LoadRunner {
             print(table, terminator: "")
         }
         if let path = flags.summaryExport {
-            var export = SummaryExport(runID: runID, script: (script as NSString).lastPathComponent,
+            var export = SummaryExport(runID: runID, script: (script.path as NSString).lastPathComponent,
                                        scriptSHA256: Digest.sha256Hex([UInt8](source)), segment: plan.segment, startedAt: outcome.startedAt,
                                        duration: outcome.duration, status: outcome.status, thresholds: outcome.thresholds, metrics: outcome.metrics)
             if outcome.lateBy > 0 { export.lateBy = outcome.lateBy }
@@ -162,7 +162,7 @@ struct LoadRunner {
             }
         }
         if let file = reportFile, let box = timeline {
-            let html = HTMLReport.render(.init(script: (script as NSString).lastPathComponent, runID: runID,
+            let html = HTMLReport.render(.init(script: (script.path as NSString).lastPathComponent, runID: runID,
                                                startedAt: Date(timeIntervalSince1970: outcome.startedAt), duration: outcome.duration,
                                                status: outcome.status, summary: table, thresholds: outcome.thresholds),
                                          timeline: box.timeline)

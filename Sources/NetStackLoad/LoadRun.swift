@@ -8,7 +8,8 @@ import NIOPosix
 /// collected per loop each interval and merged, then the summary and the thresholds' verdict.
 public final class LoadRun {
     public struct Settings {
-        public var scriptPath: String
+        /// The script, compiled once for every VU.
+        public var script: ScriptChunk
         public var args: [String] = []
         public var plan: LoadPlan
         /// Event loops for the VUs (default: one per core).
@@ -28,9 +29,13 @@ public final class LoadRun {
         public var connectionMetrics = true
         /// Where script errors are printed (each distinct one once).
         public var errorSink: (String) -> Void = { FileHandle.standardError.write(($0 + "\n").data(using: .utf8)!) }
-        public init(scriptPath: String, plan: LoadPlan) {
-            self.scriptPath = scriptPath
+        public init(script: ScriptChunk, plan: LoadPlan) {
+            self.script = script
             self.plan = plan
+        }
+
+        public init(scriptPath: String, plan: LoadPlan) {
+            self.init(script: ScriptChunk(path: scriptPath), plan: plan)
         }
     }
 
@@ -89,7 +94,7 @@ public final class LoadRun {
         loopMetrics = loops.map { _ in LoopMetrics() }
         errors = ErrorReport(sink: settings.errorSink)
         let totalVUs = settings.plan.scenarios.reduce(0) { $0 + $1.executor.maxVUs }
-        context = RunContext(scriptPath: settings.scriptPath, args: settings.args, segment: settings.plan.segment,
+        context = RunContext(script: settings.script, args: settings.args, segment: settings.plan.segment,
                              totalVUs: totalVUs, catalog: MetricCatalog(), hostOptions: settings.hostOptions, errors: errors,
                              connectionMetrics: settings.connectionMetrics)
         finished = control.makePromise(of: Void.self)

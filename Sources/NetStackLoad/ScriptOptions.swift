@@ -23,11 +23,11 @@ public enum ScriptOptions {
     }
 
     /// Runs the init on `eventLoop` (blocking the caller) and returns the options (nil: none).
-    public static func read(scriptPath: String, args: [String], hostOptions: ScriptHost.Options, on eventLoop: EventLoop,
+    public static func read(script: ScriptChunk, args: [String], hostOptions: ScriptHost.Options, on eventLoop: EventLoop,
                             errorSink: @escaping (String) -> Void) throws -> OptionValue? {
         try eventLoop.submit { () -> OptionValue? in
             let errors = ErrorReport(sink: errorSink)
-            let context = RunContext(scriptPath: scriptPath, args: args, segment: .whole, totalVUs: 0, catalog: MetricCatalog(),
+            let context = RunContext(script: script, args: args, segment: .whole, totalVUs: 0, catalog: MetricCatalog(),
                                      hostOptions: hostOptions, errors: errors)
             let vu = VirtualUser(id: 0, scenario: Scenario(name: "options", executor: .perVUIterations(vus: 0, iterations: 0, maxDuration: .zero)),
                                  context: context, eventLoop: eventLoop, metrics: LoopMetrics())

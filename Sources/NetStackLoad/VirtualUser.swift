@@ -5,7 +5,6 @@ import NIOCore
 
 /// What every VU of a run shares (read-only after the start, or thread-safe).
 final class RunContext: @unchecked Sendable {
-    let scriptPath: String
     /// The script compiled once for every VU.
     let script: ScriptChunk
     let args: [String]
@@ -17,11 +16,10 @@ final class RunContext: @unchecked Sendable {
     let errors: ErrorReport
     let connectionMetrics: Bool
 
-    init(scriptPath: String, args: [String], segment: Segment, totalVUs: Int, catalog: MetricCatalog,
+    init(script: ScriptChunk, args: [String], segment: Segment, totalVUs: Int, catalog: MetricCatalog,
          hostOptions: ScriptHost.Options, errors: ErrorReport, connectionMetrics: Bool = true) {
         self.connectionMetrics = connectionMetrics
-        self.scriptPath = scriptPath
-        self.script = ScriptChunk(path: scriptPath)
+        self.script = script
         self.args = args
         self.segment = segment
         self.totalVUs = totalVUs

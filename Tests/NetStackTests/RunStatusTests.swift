@@ -1,4 +1,5 @@
 import Foundation
+import NetStack
 import XCTest
 
 /// `netstack run` exit statuses as --help states them, and its option checks: CI gates on these.
@@ -35,6 +36,38 @@ final class RunStatusTests: XCTestCase {
         // A clean run still exits 0.
         let clean = try runNetstack(["run", "examples/echo-bot.lua", "--url", Servers.plain.url + "/echo"])
         XCTAssertEqual(clean.status, 0, clean.err)
+    }
+
+    /// `netstack run -` reads the script from standard input, as `lua -` and `k6 run -` do:
+    /// named `stdin` in errors, `-` as `arg[0]`, a shebang line skipped, plain and load runs.
+    func testTheScriptFromStandardInput() throws {
+        let plain = try runNetstack(["run", "-", "--", "a", "b"], stdin: "#!/usr/bin/env netstack\nprint(arg[0], ...)\n")
+        XCTAssertEqual(plain.status, 0, plain.err)
+        XCTAssertEqual(plain.out, "-\ta\tb\n")
+        let bot = try runNetstack(["run", "-", "--url", Servers.plain.url + "/echo"],
+                                  stdin: "function onOpen(c) c:send('hi') end\nfunction onMessage(c, m) print('got', m) c:close() end\n")
+        XCTAssertEqual(bot.status, 0, bot.err)
+        XCTAssertEqual(bot.out, "got\thi\n")
+        let raises = try runNetstack(["run", "-"], stdin: "local t\nprint(t.x)\n")
+        XCTAssertEqual(raises.status, 1)
+        XCTAssertTrue(raises.err.contains("stdin:2: attempt to index a nil value"), raises.err)
+        // A load run from standard input: options read, VUs started from the same source.
+        let export = NSTemporaryDirectory() + "stdin-export-\(getpid()).json"
+        defer { try? FileManager.default.removeItem(atPath: export) }
+        let source = "options = { vus = 3, iterations = 6 }\nfunction main() print('vu', netstack.vu.id) end\n"
+        let load = try runNetstack(["run", "-", "--quiet", "--summary-export", export], stdin: source)
+        XCTAssertEqual(load.status, 0, load.err)
+        XCTAssertEqual(load.out.split(separator: "\n").filter { $0.hasPrefix("vu\t") }.count, 6, load.out)
+        let summary = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: export))) as? [String: Any])
+        XCTAssertEqual(summary["script"] as? String, "stdin")
+        XCTAssertEqual(summary["scriptSHA256"] as? String, Digest.sha256Hex(Array(source.utf8)))
+        let broken = try runNetstack(["run", "-", "--vus", "2", "--iterations", "2"], stdin: "x = (")
+        XCTAssertEqual(broken.status, 1, broken.err)
+        XCTAssertTrue(broken.err.contains("stdin:1: unexpected symbol"), broken.err)
+        // Bounded, as script files are: an endless input is refused, not read without end.
+        let endless = try runNetstack(["-c", "exec \"$0\" run - < /dev/zero", CLITests.buildDir + "/netstack"], timeout: 60, executable: "/bin/sh")
+        XCTAssertEqual(endless.status, 2, endless.err)
+        XCTAssertTrue(endless.err.contains("larger than 64 MiB"), endless.err)
     }
 
     /// Out of descriptors (a load test at `ulimit -n`): each connection that cannot get a socket
