@@ -181,6 +181,53 @@ package struct FrameReceiver {
         return Self.step(handle(header, payload, callerOwnsPayload: false, validText: validText))
     }
 
+    /// Finds, in one access to `buffer`'s bytes, the whole messages at its front that `next`
+    /// would turn into `.message` events with nothing else to check or do: final, unmasked,
+    /// uncompressed text or binary frames, complete in the buffer, within the size limit, below
+    /// `ownStorageFrom`, text valid UTF-8, with no fragmented message in progress. Consumes
+    /// nothing. It stops at the first frame that is anything else (a control frame, a fragment, a
+    /// violation, a frame not yet whole), which `next` then handles. Only for a receiver of
+    /// unmasked frames, without a frame observer; otherwise it finds nothing.
+    package func scanWholeMessages(in buffer: ByteBuffer, into batch: inout WholeMessageBatch) {
+        guard !expectMaskedFrames, messageKind == nil, observeFrame == nil else { return }
+        let limit = min(maxMessageSize, ownStorageFrom - 1)
+        buffer.withUnsafeReadableBytes { raw in
+            var at = 0
+            while !batch.isFull, raw.count - at >= 2 {
+                let b0 = raw[at], b1 = raw[at + 1]
+                // FIN, no RSV bits, text (0x1) or binary (0x2); mask bit clear.
+                guard b0 == 0x81 || b0 == 0x82, b1 & 0x80 == 0 else { return }
+                var length = Int(b1)
+                var headerLength = 2
+                if length == 126 {
+                    guard raw.count - at >= 4 else { return }
+                    length = Int(raw[at + 2]) << 8 | Int(raw[at + 3])
+                    headerLength = 4
+                } else if length == 127 {
+                    guard raw.count - at >= 10 else { return }
+                    var l64: UInt64 = 0
+                    for i in 2..<10 { l64 = l64 << 8 | UInt64(raw[at + i]) }
+                    guard l64 <= UInt64(max(limit, 0)) else { return }
+                    length = Int(l64)
+                    headerLength = 10
+                }
+                guard length <= limit, raw.count - at - headerLength >= length else { return }
+                let start = at + headerLength
+                if b0 == 0x81 {
+                    guard UTF8Validator.isValid(UnsafeRawBufferPointer(rebasing: raw[start..<(start + length)])) else { return }
+                }
+                batch.append(headerLength: headerLength, payloadLength: length, kind: b0 == 0x81 ? .text : .binary)
+                at = start + length
+            }
+        }
+    }
+
+    /// The whole messages `scanWholeMessages` found are being taken: a frame that was partly
+    /// validated (`checkPartialText`) has now arrived whole.
+    package mutating func takingWholeMessages() {
+        partialText = nil
+    }
+
     /// The next `length` bytes as a slice of `buffer`. For a payload long enough to be lent
     /// (`NULTerminatedBytes.minimumLength`) with a byte after it in the buffer, the slice's
     /// capacity covers that byte (its writer index stays at the payload's end), so the payload can

@@ -69,7 +69,12 @@ public final class WebSocketClient: @unchecked Sendable {
     @exclusivity(unchecked) public var configuration: WebSocketClientConfiguration
 
     @exclusivity(unchecked) public var onOpen: ((WebSocketClient, WebSocketOpenResult) -> Void)?
-    @exclusivity(unchecked) public var onMessage: ((WebSocketClient, WebSocketMessage) -> Void)?
+    @exclusivity(unchecked) public var onMessage: ((WebSocketClient, WebSocketMessage) -> Void)? {
+        didSet { onMessageVersion &+= 1 }
+    }
+    /// Changes whenever `onMessage` is set: the connection delivers a run of messages with the
+    /// callback it read once, and reads it again only when this has changed.
+    @exclusivity(unchecked) var onMessageVersion: UInt32 = 0
     @exclusivity(unchecked) public var onError: ((WebSocketClient, WebSocketError) -> Void)?
     @exclusivity(unchecked) public var onClose: ((WebSocketClient, WebSocketCloseResult) -> Void)?
     /// Fires once the send queue drained after having gone over `writeHighWatermark`.

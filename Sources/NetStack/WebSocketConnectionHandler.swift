@@ -442,6 +442,15 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, ConnectionCommand
 
     private func processFrames(_ buffer: inout ByteBuffer) {
         while machine.isReceiving {
+            // Runs of whole messages are found in one look at the buffer and delivered from the
+            // list (a read of flood32 holds thousands); anything else goes through `next`.
+            var batch = WholeMessageBatch()
+            receiver.scanWholeMessages(in: buffer, into: &batch)
+            if batch.count > 0 {
+                receiver.takingWholeMessages()
+                deliver(batch, from: &buffer)
+                continue
+            }
             switch receiver.next(from: &buffer) {
             case .event(.message(let message)):
                 // Matched here rather than in `handle`: the message goes from the parser to the
@@ -455,6 +464,32 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, ConnectionCommand
             case .needMore:
                 return
             }
+        }
+    }
+
+    /// The messages of `batch`, taken from the front of `buffer`, each as `deliver` would. The
+    /// client and its callback are read once for the run (not a retain and a release of each per
+    /// message), and again only when a callback has replaced `onMessage`.
+    private func deliver(_ batch: WholeMessageBatch, from buffer: inout ByteBuffer) {
+        guard let client = client else {
+            for i in 0..<batch.count { buffer.moveReaderIndex(forwardBy: batch[i].headerLength + batch[i].payloadLength) }
+            return
+        }
+        var callback = client.onMessage
+        var version = client.onMessageVersion
+        for i in 0..<batch.count {
+            // As in the loop of `processFrames`: once a callback has ended receiving, nothing more.
+            if i > 0, !machine.isReceiving { return }
+            let m = batch[i]
+            buffer.moveReaderIndex(forwardBy: m.headerLength)
+            let message = WebSocketMessage(kind: m.kind, data: FrameReceiver.takePayload(&buffer, length: m.payloadLength))
+            if let trace = config.trace { trace("< \(message.kind) message, \(message.data.readableBytes) bytes") }
+            guard self.client === client, !client.isDestroyed else { continue }
+            if client.onMessageVersion != version {
+                callback = client.onMessage
+                version = client.onMessageVersion
+            }
+            callback?(client, message)
         }
     }
 

@@ -235,6 +235,50 @@ final class ConnectionHandlerTests: XCTestCase {
         assertFrames(try written(c), [([0x8A, 0x80], [])])
     }
 
+    /// Many messages in one read are delivered as a run (`WholeMessageBatch`): a callback that
+    /// replaces `onMessage` within the run sends the rest to the new one, one that removes it stops
+    /// the deliveries, and one that destroys the client ends them; a ping in the run is answered
+    /// in its place.
+    func testARunOfMessagesInOneReadHonoursWhatTheCallbacksChange() throws {
+        let c = try open()
+        var read = ByteBuffer()
+        for i in 1...6 {
+            var f = serverFrame(0x81, Array("m\(i)".utf8))
+            read.writeBuffer(&f)
+            if i == 3 {
+                var ping = serverFrame(0x89, Array("p".utf8))
+                read.writeBuffer(&ping)
+            }
+        }
+        let log = c.log
+        c.client.onMessage = { client, m in
+            log.events.append("A \(String(buffer: m.data))")
+            if String(buffer: m.data) == "m2" {
+                client.onMessage = { client, m in
+                    log.events.append("B \(String(buffer: m.data))")
+                    if String(buffer: m.data) == "m4" { client.destroy() }
+                }
+            }
+        }
+        try c.channel.writeInbound(read)
+        XCTAssertEqual(log.events, ["A m1", "A m2", "B m3", "B m4"])
+        XCTAssertEqual(try written(c).first?.header, [0x8A, 0x81], "the ping between m3 and m4 was answered")
+
+        let d = try open()
+        let dlog = d.log
+        d.client.onMessage = { client, m in
+            dlog.events.append(String(buffer: m.data))
+            if String(buffer: m.data) == "b" { client.onMessage = nil }
+        }
+        var two = serverFrame(0x81, Array("a".utf8))
+        for text in ["b", "c", "d"] { var f = serverFrame(0x82, Array(text.utf8)); two.writeBuffer(&f) }
+        try d.channel.writeInbound(two)
+        XCTAssertEqual(dlog.events, ["a", "b"])
+        // Reading went on: a close frame after the run is answered.
+        try d.channel.writeInbound(serverFrame(0x88, [0x03, 0xE8]))
+        XCTAssertEqual(try written(d).first?.header, [0x88, 0x82])
+    }
+
     // MARK: The close handshake
 
     /// The pipeline owns the handler and the handler owns its client until the terminal event;

@@ -1,0 +1,28 @@
+/// Whole messages found at the front of a read buffer by one look at its bytes
+/// (`FrameReceiver.scanWholeMessages`): each a final, unmasked, uncompressed text or binary frame
+/// whose payload has fully arrived and, for text, is valid UTF-8. Taking them from the buffer needs
+/// no further check, so a read of many small messages pays one access to the buffer's storage
+/// (an exclusivity-checked call into SwiftNIO) instead of one per message.
+package struct WholeMessageBatch {
+    /// At most this many per scan: the rest of the buffer is scanned again after they are delivered.
+    package static let capacity = 32
+
+    /// Each entry: payload length (bits 0-47), header length (bits 48-55), binary (bit 56).
+    private var entries = InlineArray<32, UInt64>(repeating: 0)
+    package private(set) var count = 0
+
+    package init() {}
+
+    package var isFull: Bool { count == Self.capacity }
+
+    mutating func append(headerLength: Int, payloadLength: Int, kind: WebSocketMessageKind) {
+        entries[count] = UInt64(truncatingIfNeeded: payloadLength) | UInt64(truncatingIfNeeded: headerLength) << 48
+            | (kind == .binary ? 1 << 56 : 0)
+        count += 1
+    }
+
+    package subscript(i: Int) -> (headerLength: Int, payloadLength: Int, kind: WebSocketMessageKind) {
+        let e = entries[i]
+        return (Int(truncatingIfNeeded: (e >> 48) & 0xFF), Int(truncatingIfNeeded: e & 0xFFFF_FFFF_FFFF), e >> 56 & 1 == 1 ? .binary : .text)
+    }
+}
