@@ -156,6 +156,7 @@ void netstack_openlibs_lazy(lua_State *L) {
         luaL_requiref(L, l->name, l->func, 1);
         lua_pop(L, 1);
     }
+    netstack_set_line_print(L);
     lua_pushcfunction(L, lazy_getmetatable);
     lua_setglobal(L, "getmetatable");
     lua_pushcfunction(L, lazy_setmetatable);

@@ -89,6 +89,29 @@ int netstack_luaopen_os(lua_State *L) {
     return 1;
 }
 
+static int line_print(lua_State *L) {
+    int n = lua_gettop(L);
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    for (int i = 1; i <= n; i++) {
+        if (i > 1) luaL_addchar(&b, '\t');
+        luaL_tolstring(L, i, NULL);
+        luaL_addvalue(&b);
+    }
+    luaL_addchar(&b, '\n');
+    luaL_pushresult(&b);
+    size_t len;
+    const char *line = lua_tolstring(L, -1, &len);
+    fwrite(line, 1, len, stdout);
+    fflush(stdout);
+    return 0;
+}
+
+void netstack_set_line_print(lua_State *L) {
+    lua_pushcfunction(L, line_print);
+    lua_setglobal(L, "print");
+}
+
 void netstack_set_host_exit(lua_State *L) { lua_rawsetp(L, LUA_REGISTRYINDEX, &host_exit_key); }
 
 int netstack_is_exit_unwind(lua_State *L, int idx) {
@@ -182,6 +205,7 @@ static lua_State *newstate(size_t memory_limit, int lazy) {
         netstack_openlibs_lazy(L);
     } else {
         luaL_openlibs(L);
+        netstack_set_line_print(L);
         lua_getglobal(L, LUA_OSLIBNAME);
         netstack_patch_os_exit(L);
         lua_pop(L, 1);

@@ -188,6 +188,25 @@ final class LoadRunTests: XCTestCase {
         XCTAssertTrue(r.out.contains("1× netstack: error in main"), r.out)
     }
 
+    /// VUs printing at once on both threads: every line arrives whole. Lua's own print writes
+    /// each argument, tab and newline separately, so lines of two threads were cut into each other.
+    func testLinesPrintedByVUsAtOnceNeverInterleave() throws {
+        let script = NSTemporaryDirectory() + "print-lines-\(getpid()).lua"
+        defer { try? FileManager.default.removeItem(atPath: script) }
+        try """
+        local long = string.rep("x", 3000)
+        function main() for i = 1, 5 do print(long, netstack.vu.id, i) end end
+        """.write(toFile: script, atomically: true, encoding: .utf8)
+        let r = try load(script, ["--vus", "8", "--iterations", "400", "--threads", "2"])
+        XCTAssertEqual(r.status, 0, r.err)
+        // The summary follows the printed lines on stdout.
+        let lines = r.out.split(separator: "\n", omittingEmptySubsequences: false).filter { $0.contains("xxxxxxxx") }
+        let whole = try NSRegularExpression(pattern: "^x{3000}\t[1-8]\t[1-5]$")
+        let cut = lines.filter { whole.firstMatch(in: String($0), range: NSRange($0.startIndex..., in: $0)) == nil }
+        XCTAssertEqual(cut.count, 0, "cut lines, e.g. \(cut.first.map { String($0.suffix(40)) } ?? "")")
+        XCTAssertEqual(lines.count, 2000)
+    }
+
     /// os.exit in a VU stops the run as netstack.exit does, with the summary and its export
     /// written; before, it ended the process at once, with neither.
     func testOSExitInAVUStopsTheRunWithItsSummary() throws {

@@ -43,6 +43,10 @@ void netstack_push_exit_unwind(lua_State *L);
 /* luaopen_os with that os.exit (for the lazy libraries), and the patch of an os table on top. */
 int netstack_luaopen_os(lua_State *L);
 void netstack_patch_os_exit(lua_State *L);
+/* print as Lua's (tostring of each argument, tabs between, a newline), but the line is written to
+ * stdout with one fwrite: the lines of VUs printing at once on other threads never interleave.
+ * Set as the global print of every state made below. */
+void netstack_set_line_print(lua_State *L);
 
 /* A new state whose allocator enforces a byte limit (0: none), with the standard libraries. The
  * limit applies while Lua code runs; outside it (Swift functions, host calls) allocations are not
