@@ -442,14 +442,19 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, ConnectionCommand
 
     private func processFrames(_ buffer: inout ByteBuffer) {
         while machine.isReceiving {
+            // No frame begins in fewer than two bytes (what `next` would answer, without a look).
+            if buffer.readableBytes < 2 { return }
             // Runs of whole messages are found in one look at the buffer and delivered from the
-            // list (a read of flood32 holds thousands); anything else goes through `next`.
+            // list (a read of flood32 holds thousands); anything else goes through `next`. A run
+            // that did not fill the list ended at a frame that is not a whole message (or at the
+            // end of the read): `next` takes that one, without a second look.
             var batch = WholeMessageBatch()
             receiver.scanWholeMessages(in: buffer, into: &batch)
             if batch.count > 0 {
                 receiver.takingWholeMessages()
                 deliver(batch, from: &buffer)
-                continue
+                if batch.isFull { continue }
+                if !machine.isReceiving || buffer.readableBytes < 2 { return }
             }
             switch receiver.next(from: &buffer) {
             case .event(.message(let message)):
