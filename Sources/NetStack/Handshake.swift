@@ -95,12 +95,19 @@ package final class ClientHandshake: Sendable {
     }
 
     package static func acceptValue(forKey key: String) -> String {
-        var digest = [UInt8](repeating: 0, count: 20)
-        let input = Array((key + guid).utf8)
-        input.withUnsafeBytes { raw in
-            digest.withUnsafeMutableBufferPointer { netstack_sha1(raw.baseAddress, raw.count, $0.baseAddress) }
+        // The key and the GUID hashed from one stack buffer (no joined string, no arrays).
+        var key = key
+        return key.withUTF8 { k in
+            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: k.count + 36 + 20) { buffer in
+                let input = UnsafeMutableBufferPointer(rebasing: buffer[0..<(k.count + 36)])
+                _ = input.initialize(fromContentsOf: k)
+                var guid = guid
+                guid.withUTF8 { g in _ = UnsafeMutableBufferPointer(rebasing: input[k.count...]).initialize(fromContentsOf: g) }
+                let digest = UnsafeMutableBufferPointer(rebasing: buffer[(k.count + 36)...])
+                netstack_sha1(input.baseAddress, input.count, digest.baseAddress)
+                return Base64.encode(UnsafeBufferPointer(digest))
+            }
         }
-        return Base64.encode(digest)
     }
 
     func writeRequest(into buffer: inout ByteBuffer) {
@@ -162,31 +169,46 @@ package final class ClientHandshake: Sendable {
         guard response.statusCode == 101 else { throw fail("status is not 101") }
         // An upgrade exists only in HTTP/1.1 (RFC 6455 §4.1 and §4.2.2, RFC 9110 §7.8).
         guard response.minorVersion == 1 else { throw fail("a 101 answer must be HTTP/1.1") }
-        guard let upgrade = response.value(of: "upgrade"), UpgradeResponseHead.sameName(upgrade, "websocket") else {
+        // The headers checked here, found in one pass (names compare ASCII case-insensitively).
+        var upgrade: String?, connection: String?
+        var accept: String?, accepts = 0, chosenProtocol: String?, protocolHeaders = 0
+        var extensions: [String] = []
+        for h in response.headers {
+            if UpgradeResponseHead.sameName(h.name, "upgrade") {
+                if upgrade == nil { upgrade = h.value }
+            } else if UpgradeResponseHead.sameName(h.name, "connection") {
+                if connection == nil { connection = h.value }
+            } else if UpgradeResponseHead.sameName(h.name, "sec-websocket-accept") {
+                if accepts == 0 { accept = h.value }
+                accepts += 1
+            } else if UpgradeResponseHead.sameName(h.name, "sec-websocket-protocol") {
+                if protocolHeaders == 0 { chosenProtocol = h.value }
+                protocolHeaders += 1
+            } else if UpgradeResponseHead.sameName(h.name, "sec-websocket-extensions") {
+                extensions.append(h.value)
+            }
+        }
+        guard let upgrade = upgrade, UpgradeResponseHead.sameName(upgrade, "websocket") else {
             throw fail("missing or wrong Upgrade header")
         }
-        guard let connection = response.value(of: "connection"),
-              connection.split(separator: ",").contains(where: { UpgradeResponseHead.sameName(String($0).trimmingCharacters(in: " \t"), "upgrade") }) else {
+        guard let connection = connection, UpgradeResponseHead.listContains(connection, "upgrade") else {
             throw fail("missing or wrong Connection header")
         }
-        let accepts = response.values(of: "sec-websocket-accept")
-        guard let accept = accepts.first else { throw fail("missing Sec-WebSocket-Accept") }
-        guard accepts.count == 1 else { throw fail("more than one Sec-WebSocket-Accept header") }
+        guard let accept = accept else { throw fail("missing Sec-WebSocket-Accept") }
+        guard accepts == 1 else { throw fail("more than one Sec-WebSocket-Accept header") }
         let expected = Self.acceptValue(forKey: key)
         // Header values arrive trimmed (UpgradeResponseHead.parse).
         guard accept == expected else {
             throw fail("Sec-WebSocket-Accept is '\(accept)', expected '\(expected)'")
         }
         var chosen: String? = nil
-        let protocolValues = response.values(of: "sec-websocket-protocol")
-        if protocolValues.count > 1 { throw fail("more than one Sec-WebSocket-Protocol header") }
-        if let p = protocolValues.first {
-            let name = p
+        if protocolHeaders > 1 { throw fail("more than one Sec-WebSocket-Protocol header") }
+        if let name = chosenProtocol {
             guard protocols.contains(name) else { throw fail("server chose subprotocol '\(name)', which was not offered") }
             chosen = name
         }
         var deflate: PerMessageDeflateParameters? = nil
-        for value in response.values(of: "sec-websocket-extensions") {
+        for value in extensions {
             for element in ExtensionHeader.parse(value) {
                 guard element.name.lowercased() == "permessage-deflate", let offer = deflateOffer else {
                     throw fail("server enabled extension '\(element.name)', which was not offered")
@@ -219,6 +241,35 @@ package struct UpgradeResponseHead {
     /// `name` is lowercase; header names compare ASCII case-insensitively.
     func value(of name: String) -> String? { headers.first(where: { Self.sameName($0.name, name) })?.value }
     func values(of name: String) -> [String] { headers.filter { Self.sameName($0.name, name) }.map(\.value) }
+
+    /// Whether the comma-separated list `value` (a header's value, as `Connection: keep-alive,
+    /// Upgrade`) has an element equal to `lowercased`, ASCII case-insensitively, with the spaces
+    /// and tabs around each element ignored (RFC 9110 §5.6.1). On the bytes: no substrings.
+    static func listContains(_ value: String, _ lowercased: String) -> Bool {
+        var value = value, token = lowercased
+        return value.withUTF8 { v in
+            token.withUTF8 { t in
+                var start = 0
+                while start <= v.count {
+                    var end = start
+                    while end < v.count && v[end] != UInt8(ascii: ",") { end += 1 }
+                    var a = start, b = end
+                    while a < b && (v[a] == 0x20 || v[a] == 0x09) { a += 1 }
+                    while b > a && (v[b - 1] == 0x20 || v[b - 1] == 0x09) { b -= 1 }
+                    if b - a == t.count {
+                        var same = true
+                        for i in 0..<t.count {
+                            let c = v[a + i]
+                            if ((c >= 0x41 && c <= 0x5A) ? c | 0x20 : c) != t[i] { same = false; break }
+                        }
+                        if same { return true }
+                    }
+                    start = end + 1
+                }
+                return false
+            }
+        }
+    }
 
     /// ASCII case-insensitive equality with a name already in lower case, on the UTF-8 bytes of
     /// both strings (`withUTF8` gives contiguous bytes, copying only a bridged string); iterating

@@ -19,6 +19,24 @@ final class HandshakeTests: XCTestCase {
         XCTAssertNoThrow(try handshake().validate(XCTUnwrap(parse(shouting))))
     }
 
+    /// `Connection` is a list (RFC 9110 §5.6.1, §7.6.1): "upgrade" is found as a whole element,
+    /// whatever its case and the spaces and tabs around it.
+    func testTheConnectionHeaderIsAList() throws {
+        for yes in ["upgrade", "Upgrade", "keep-alive, Upgrade", "keep-alive,upgrade", " \tUPGRADE\t ", "a,,upgrade,", "upgrade,close"] {
+            XCTAssertTrue(UpgradeResponseHead.listContains(yes, "upgrade"), yes)
+        }
+        for no in ["", ",", "upgrades", "keep-alive", "up grade", "upgrade-x, close", "x-upgrade", "üpgrade"] {
+            XCTAssertFalse(UpgradeResponseHead.listContains(no, "upgrade"), no)
+        }
+        let withList = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: keep-alive, Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n"
+        XCTAssertNoThrow(try handshake().validate(XCTUnwrap(parse(withList))))
+        let without = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: keep-alive, upgrades\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n"
+        XCTAssertThrowsError(try handshake().validate(XCTUnwrap(parse(without))))
+        // Two subprotocol headers, even naming one offered, are refused.
+        let twice = try XCTUnwrap(parse(good + "Sec-WebSocket-Protocol: chat\r\nsec-websocket-protocol: chat\r\n\r\n"))
+        XCTAssertThrowsError(try handshake(protocols: ["chat"]).validate(twice)) { XCTAssertTrue("\($0)".contains("more than one Sec-WebSocket-Protocol")) }
+    }
+
     func testAcceptValueMatchesRFCExample() {
         XCTAssertEqual(ClientHandshake.acceptValue(forKey: "dGhlIHNhbXBsZSBub25jZQ=="), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=")
     }
