@@ -49,6 +49,28 @@ final class LoopTimersTests: XCTestCase {
         XCTAssertEqual(result.1, 10, "the short timers ran; the long ones did not")
     }
 
+    /// A cancelled timer's slot is reused by the next one: the old heap entry (due first) does not
+    /// run the new callback early, and the old handle does not cancel the new timer.
+    func testAReusedSlotBelongsToItsNewTimerOnly() throws {
+        let loop = group.next()
+        let (log, live) = try loop.submit { () -> EventLoopFuture<([String], Int)> in
+            let timers = LoopTimers.forCurrentLoop(loop)
+            let promise = loop.makePromise(of: ([String], Int).self)
+            var log: [String] = []
+            let old = timers.schedule(in: .milliseconds(5)) { log.append("old") }
+            timers.cancel(old)
+            let new = timers.schedule(in: .milliseconds(40)) { log.append("new") }
+            timers.cancel(old)
+            let live = timers.count
+            timers.schedule(in: .milliseconds(20)) { log.append("mid") }
+            timers.schedule(in: .milliseconds(80)) { promise.succeed((log, live)) }
+            _ = new
+            return promise.futureResult
+        }.flatMap { $0 }.wait()
+        XCTAssertEqual(log, ["mid", "new"])
+        XCTAssertEqual(live, 1)
+    }
+
     func testATimerCanScheduleAnother() throws {
         let loop = group.next()
         let n = try loop.submit { () -> EventLoopFuture<Int> in
