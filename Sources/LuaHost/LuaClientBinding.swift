@@ -354,8 +354,9 @@ enum LuaClientBinding {
     private static func ok(_ vm: LuaVM) -> Int32 { lua_pushboolean(vm.L, 1); return 1 }
     /// The method's client: nil when argument 1 is not a client, .some(nil) when it was destroyed.
     private static func selfClient(_ vm: LuaVM, _ host: ScriptHost) -> LuaClient?? {
-        guard isClientUserdata(vm, 1) else { return .none }
-        guard let c = clientFromUserdata(vm, host, 1), !c.destroyed else { return .some(nil) }
+        // One check of the userdata's metatable (it was two: is it a client, then which).
+        guard let p = luaL_testudata(vm.L, 1, NetStackModule.clientMetatable) else { return .none }
+        guard let c = host.clients[p.load(as: Int.self)], !c.destroyed else { return .some(nil) }
         return .some(c)
     }
     private static let destroyedError = WebSocketError(.clientNotCreated, "client was destroyed")

@@ -6,7 +6,10 @@ import NetStack
 /// The `netstack` Lua module: the documented functions and constants, the client object,
 /// timers and utilities.
 enum NetStackModule {
-    static let clientMetatable = "netstack.client"
+    /// The client userdata's metatable name, as a C string made once: a Swift string passed to
+    /// `luaL_testudata` is converted (allocated, copied, freed) on every call, and every method
+    /// call checks its `self` with it.
+    static let clientMetatable: UnsafePointer<CChar> = UnsafePointer(strdup("netstack.client")!)
     static let weakClientsKey = "netstack.clients"
 
     static let fnOHWebSocketClientConstructor = LuaFunction.hosted { vm, host in

@@ -360,7 +360,7 @@ public final class ScriptHost {
         }
         let c = makeClient(callbacks: refs)
         // client:connect(url) through the methods table, so plugins' connect hooks see it.
-        vm.rawField(netstack_registryindex(), NetStackModule.clientMetatable)
+        lua_getfield(L, netstack_registryindex(), NetStackModule.clientMetatable)
         vm.rawField(-1, "__index")
         if vm.type(at: -1) == LUA_TTABLE { netstack_getfield_protected(L, -1, "connect") } else { lua_pushnil(L) }
         netstack_remove(L, -2)
