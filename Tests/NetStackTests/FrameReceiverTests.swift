@@ -5,25 +5,7 @@ import XCTest
 /// The receiving state machine, fed bytes directly: no I/O.
 final class FrameReceiverTests: XCTestCase {
     func frame(_ opcode: UInt8, _ payload: [UInt8], fin: Bool = true, rsv: UInt8 = 0, mask: UInt32? = nil) -> [UInt8] {
-        var b = ByteBuffer()
-        b.writeInteger(UInt8((fin ? 0x80 : 0) | (rsv << 4) | opcode))
-        let maskBit: UInt8 = mask == nil ? 0 : 0x80
-        if payload.count < 126 {
-            b.writeInteger(maskBit | UInt8(payload.count))
-        } else if payload.count <= 0xFFFF {
-            b.writeInteger(maskBit | 126)
-            b.writeInteger(UInt16(payload.count))
-        } else {
-            b.writeInteger(maskBit | 127)
-            b.writeInteger(UInt64(payload.count))
-        }
-        var p = payload
-        if let key = mask {
-            b.writeInteger(key, endianness: .little)
-            p.withUnsafeMutableBytes { _ = Masking.apply(key: key, to: $0.baseAddress!, count: $0.count) }
-        }
-        b.writeBytes(p)
-        return Array(b.readableBytesView)
+        TestFrames.frame(opcode, payload, fin: fin, rsv: rsv, mask: mask)
     }
 
     func events(_ bytes: [UInt8], masked: Bool = false, max: Int = 1 << 20, deflate: PerMessageDeflate? = nil) -> [String] {

@@ -5,28 +5,8 @@ import XCTest
 /// `FrameReceiver.scanWholeMessages`: the runs of whole messages the connection delivers without
 /// going through `next` frame by frame. No I/O.
 final class WholeMessageBatchTests: XCTestCase {
-    /// A frame as a server sends it (unmasked unless `mask`); `longLength` forces the 64-bit
-    /// length form, which RFC 6455 does not require to be minimal.
     static func frame(_ opcode: UInt8, _ payload: [UInt8], fin: Bool = true, rsv: UInt8 = 0, mask: UInt32? = nil, longLength: Bool = false) -> [UInt8] {
-        var b = ByteBuffer()
-        b.writeInteger(UInt8((fin ? 0x80 : 0) | (rsv << 4) | opcode))
-        let maskBit: UInt8 = mask == nil ? 0 : 0x80
-        if payload.count < 126 && !longLength {
-            b.writeInteger(maskBit | UInt8(payload.count))
-        } else if payload.count <= 0xFFFF && !longLength {
-            b.writeInteger(maskBit | 126)
-            b.writeInteger(UInt16(payload.count))
-        } else {
-            b.writeInteger(maskBit | 127)
-            b.writeInteger(UInt64(payload.count))
-        }
-        var p = payload
-        if let key = mask {
-            b.writeInteger(key, endianness: .little)
-            p.withUnsafeMutableBytes { _ = Masking.apply(key: key, to: $0.baseAddress!, count: $0.count) }
-        }
-        b.writeBytes(p)
-        return Array(b.readableBytesView)
+        TestFrames.frame(opcode, payload, fin: fin, rsv: rsv, mask: mask, longLength: longLength)
     }
 
     func scan(_ bytes: [UInt8], masked: Bool = false, max: Int = 1 << 20, ownStorageFrom: Int = .max) -> [String] {
