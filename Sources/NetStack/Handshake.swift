@@ -240,7 +240,6 @@ package struct UpgradeResponseHead {
 
     /// `name` is lowercase; header names compare ASCII case-insensitively.
     func value(of name: String) -> String? { headers.first(where: { Self.sameName($0.name, name) })?.value }
-    func values(of name: String) -> [String] { headers.filter { Self.sameName($0.name, name) }.map(\.value) }
 
     /// Whether the comma-separated list `value` (a header's value, as `Connection: keep-alive,
     /// Upgrade`) has an element equal to `lowercased`, ASCII case-insensitively, with the spaces
@@ -256,14 +255,7 @@ package struct UpgradeResponseHead {
                     var a = start, b = end
                     while a < b && (v[a] == 0x20 || v[a] == 0x09) { a += 1 }
                     while b > a && (v[b - 1] == 0x20 || v[b - 1] == 0x09) { b -= 1 }
-                    if b - a == t.count {
-                        var same = true
-                        for i in 0..<t.count {
-                            let c = v[a + i]
-                            if ((c >= 0x41 && c <= 0x5A) ? c | 0x20 : c) != t[i] { same = false; break }
-                        }
-                        if same { return true }
-                    }
+                    if equalsLowercased(UnsafeBufferPointer(rebasing: v[a..<b]), t) { return true }
                     start = end + 1
                 }
                 return false
@@ -277,15 +269,18 @@ package struct UpgradeResponseHead {
     static func sameName(_ a: String, _ lowercased: String) -> Bool {
         guard a.utf8.count == lowercased.utf8.count else { return false }
         var a = a, b = lowercased
-        return a.withUTF8 { x in
-            b.withUTF8 { y in
-                for i in 0..<x.count {
-                    let c = x[i]
-                    if ((c >= 0x41 && c <= 0x5A) ? c | 0x20 : c) != y[i] { return false }
-                }
-                return true
-            }
+        return a.withUTF8 { x in b.withUTF8 { y in equalsLowercased(x, y) } }
+    }
+
+    /// Whether `bytes` equal `lowercased` with ASCII A-Z folded to a-z (no other folding).
+    @inline(__always)
+    static func equalsLowercased(_ bytes: UnsafeBufferPointer<UInt8>, _ lowercased: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard bytes.count == lowercased.count else { return false }
+        for i in 0..<bytes.count {
+            let c = bytes[i]
+            if ((c >= 0x41 && c <= 0x5A) ? c | 0x20 : c) != lowercased[i] { return false }
         }
+        return true
     }
 
     package enum ParseResult {

@@ -107,8 +107,9 @@ struct Run: ParsableCommand {
                 lock.unlock()
             }
         }
-        if load.any || ScriptOptions.declaresOptions(String(decoding: chunk.bytes ?? [], as: UTF8.self)) {
-            let code = try LoadRunner(script: chunk, args: args, flags: load, hostOptions: options, json: json).run()
+        let declaresOptions = ScriptOptions.declaresOptions(String(decoding: chunk.bytes ?? [], as: UTF8.self))
+        if load.any || declaresOptions {
+            let code = try LoadRunner(script: chunk, declaresOptions: declaresOptions, args: args, flags: load, hostOptions: options, json: json).run()
             if code != 0 { throw ExitCode(code) }
             return
         }
@@ -144,7 +145,8 @@ struct Run: ParsableCommand {
             fflush(stdout)
             _exit(130)
         })
-        let code = chunk.isStandardInput ? host.run(script: chunk, args: args) : host.run(path: script, args: args)
+        // The script read and compiled above (not read and parsed again by the file loader).
+        let code = host.run(script: chunk, args: args)
         server?.stop()
         if json { print("{\"event\":\"exit\",\"status\":\(code)}") }
         if code != 0 { throw ExitCode(code) }

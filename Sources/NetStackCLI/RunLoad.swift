@@ -11,6 +11,8 @@ import NetStackTestServer
 /// the live view, the outputs, the summary and the status.
 struct LoadRunner {
     let script: ScriptChunk
+    /// Whether the script has a line `options = ...` (`ScriptOptions.declaresOptions`).
+    let declaresOptions: Bool
     let args: [String]
     let flags: LoadFlags
     var hostOptions: ScriptHost.Options
@@ -26,7 +28,7 @@ struct LoadRunner {
         let source = script.bytes ?? []
         // The script's options: its init run once in a VU of its own.
         var options: OptionValue?
-        if ScriptOptions.declaresOptions(String(decoding: source, as: UTF8.self)) {
+        if declaresOptions {
             let probe = MultiThreadedEventLoopGroup(numberOfThreads: 1)
             defer { try? probe.syncShutdownGracefully() }
             do {
