@@ -121,8 +121,22 @@ public final class LuaVM {
         if outOfMemory || netstack_memory_limit_hit(L) != 0 {
             message = "memory limit of \(options.memoryLimit) bytes exceeded: " + message
         }
+        if host?.vuMode != true, let hint = Self.loadRunHint(for: message) {
+            let end = message.firstIndex(of: "\n") ?? message.endIndex
+            message.insert(contentsOf: hint, at: end)
+        }
         errorCount += 1
         errorSink("netstack: error in \(context): \(message)")
+    }
+
+    /// For an error that indexed a missing `netstack.vu` or `netstack.metrics` outside a load run
+    /// (they exist only in one): how to start one.
+    static func loadRunHint(for message: String) -> String? {
+        let firstLine = message.prefix { $0 != "\n" }
+        for field in ["vu", "metrics"] where firstLine.contains("attempt to index a nil value (field '\(field)')") {
+            return " (netstack.\(field) exists only in load runs: run with --vus 1, or give the script an `options = { ... }` line)"
+        }
+        return nil
     }
 
     /// Runs a chunk of Lua source with `args` as `...`; false (reported) if it failed to compile

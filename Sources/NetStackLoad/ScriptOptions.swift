@@ -11,11 +11,15 @@ public enum ScriptOptions {
     static let maxEntries = 100_000
     public static let initFailurePrefix = "the script's init failed"
 
-    /// Whether `source` looks like a load script: a line that starts with `options =` (a global
-    /// options table). Plain scripts run as before.
+    /// Whether `source` looks like a load script: a line that starts with `options =`,
+    /// `_G.options =` or `_ENV.options =` (a global options table). Plain scripts run as before.
     public static func declaresOptions(_ source: String) -> Bool {
         source.split(separator: "\n", omittingEmptySubsequences: true).contains { line in
-            let t = line.drop { $0 == " " || $0 == "\t" }
+            var t = line.drop { $0 == " " || $0 == "\t" }
+            for table in ["_G", "_ENV"] where t.hasPrefix(table) {
+                let dot = t.dropFirst(table.count).drop { $0 == " " || $0 == "\t" }
+                if dot.hasPrefix(".") { t = dot.dropFirst().drop { $0 == " " || $0 == "\t" } }
+            }
             guard t.hasPrefix("options") else { return false }
             let rest = t.dropFirst("options".count).drop { $0 == " " || $0 == "\t" }
             return rest.hasPrefix("=") && !rest.hasPrefix("==")

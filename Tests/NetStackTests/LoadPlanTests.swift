@@ -18,6 +18,17 @@ final class LoadPlanTests: XCTestCase {
         XCTAssertEqual(LoadDuration.seconds(90).description, "1m30s")
     }
 
+    func testALoadScriptIsOneThatAssignsTheGlobalOptions() {
+        for source in ["options = { vus = 2 }", "  options={}", "\toptions\t= {}", "_G.options = {}",
+                       "_ENV.options = { vus = 1 }", "_G . options={}", "print(1)\noptions = {}\n"] {
+            XCTAssertTrue(ScriptOptions.declaresOptions(source), source)
+        }
+        for source in ["local options = {}", "if options == nil then end", "myoptions = {}", "options.vus = 2",
+                       "-- options = {}", "_G.optionsx = {}", "_G.options == 1", "t.options = {}", "_Goptions = {}"] {
+            XCTAssertFalse(ScriptOptions.declaresOptions(source), source)
+        }
+    }
+
     func testScenariosFromOptionsAndTheirErrors() throws {
         let options = OptionValue.table(["scenarios": .table([
             "ramp": .table(["executor": .string("ramping-vus"), "startVUs": .number(0),

@@ -70,6 +70,30 @@ final class RunStatusTests: XCTestCase {
         XCTAssertTrue(endless.err.contains("larger than 64 MiB"), endless.err)
     }
 
+    /// `netstack.vu` and `netstack.metrics` exist only in load runs: a plain run may test for
+    /// them (nil), and indexing them says how to start a load run. `_G.options` makes one.
+    func testLoadRunOnlyTablesInAPlainRunAndTheOptionsThroughG() throws {
+        let probe = try runNetstack(["run", "-"], stdin: "print(netstack.vu == nil, netstack.metrics == nil)\n")
+        XCTAssertEqual(probe.status, 0, probe.err)
+        XCTAssertEqual(probe.out, "true\ttrue\n")
+        for (field, source) in [("metrics", "local n = netstack.metrics.counter('n')\n"), ("vu", "print(netstack.vu.id)\n")] {
+            let plain = try runNetstack(["run", "-"], stdin: source)
+            XCTAssertEqual(plain.status, 1, plain.err)
+            XCTAssertTrue(plain.err.contains("stdin:1: attempt to index a nil value (field '\(field)') (netstack.\(field) exists only in load runs: run with --vus 1"),
+                          plain.err)
+            let load = try runNetstack(["run", "-", "--vus", "1", "--quiet"], stdin: source + "function main() end\n")
+            XCTAssertEqual(load.status, 0, load.err)
+        }
+        // The user's own table of that name gets no hint inside a load run.
+        let own = try runNetstack(["run", "-", "--vus", "1", "--quiet"], stdin: "function main() local s = {} print(s.vu.x) end\n")
+        XCTAssertEqual(own.status, 1, own.err)
+        XCTAssertTrue(own.err.contains("(field 'vu')"), own.err)
+        XCTAssertFalse(own.err.contains("exists only in load runs"), own.err)
+        let viaG = try runNetstack(["run", "-", "--quiet"], stdin: "_G.options = { vus = 2, iterations = 4 }\nfunction main() print('vu', netstack.vu.id) end\n")
+        XCTAssertEqual(viaG.status, 0, viaG.err)
+        XCTAssertEqual(viaG.out.split(separator: "\n").filter { $0.hasPrefix("vu\t") }.count, 4, viaG.out)
+    }
+
     /// Out of descriptors (a load test at `ulimit -n`): each connection that cannot get a socket
     /// fails with 1003 and the reason, the others work, and the run ends with status 1. The socket
     /// fails inside Connect; its error came back inside that call, before the host counted the
