@@ -254,7 +254,8 @@ enum LuaClientBinding {
                 case "insecure": config.tls.insecure = vm.boolean(at: -1)
                 case "compression": config.compression = vm.boolean(at: -1)
                 case "connectTimeout": if let t = ms(), t.nanoseconds > 0 { config.connectTimeout = t } else { bad = true }
-                case "pingInterval": if let t = ms() { config.pingInterval = t } else { bad = true }
+                case "pingInterval":
+                    if let t = ms(), t.nanoseconds == 0 || t >= WebSocketClientConfiguration.minimumPingInterval { config.pingInterval = t } else { bad = true }
                 case "pongTimeout": if let t = ms() { config.pongTimeout = t } else { bad = true }
                 case "busyPoll": if let t = ms() { config.busyPoll = t } else { bad = true }
                 case "tlsMinVersion", "tlsMaxVersion":
@@ -305,7 +306,8 @@ enum LuaClientBinding {
                 default: break
                 }
                 if bad {
-                    let expected = ["connectTimeout", "pingInterval", "pongTimeout", "busyPoll"].contains(key) ? " (\(DurationArgument.expected))"
+                    let expected = key == "pingInterval" ? " (0, or milliseconds from 1 to 2147483647)"
+                        : ["connectTimeout", "pongTimeout", "busyPoll"].contains(key) ? " (\(DurationArgument.expected))"
                         : key == "followRedirects" ? " (true, false or a whole number from 0 to 10)"
                         : key.hasPrefix("tlsM") ? " (\"1.0\", \"1.1\", \"1.2\" or \"1.3\")"
                         : key == "pinnedPublicKey" ? " (a pin \"sha256//BASE64\" or a list of them)" : ""

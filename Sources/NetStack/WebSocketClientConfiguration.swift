@@ -128,6 +128,9 @@ public struct WebSocketClientConfiguration: Sendable {
         get { storage.connectTimeout }
         set { uniqueStorage().connectTimeout = newValue }
     }
+    /// The shortest keepalive interval used (1 ms): a shorter one would spend the connection on
+    /// pings. The command line and the Lua API refuse shorter ones.
+    public static let minimumPingInterval: TimeAmount = .milliseconds(1)
     /// After a close frame was sent or received, how long to wait for the TCP connection to end
     /// before dropping it. Default 5 s.
     public var closeTimeout: TimeAmount {
@@ -135,6 +138,7 @@ public struct WebSocketClientConfiguration: Sendable {
         set { uniqueStorage().closeTimeout = newValue }
     }
     /// Automatic ping interval; zero disables keepalive. Default 30 s, like the original.
+    /// Intervals above zero and below `minimumPingInterval` count as that minimum.
     public var pingInterval: TimeAmount {
         get { storage.pingInterval }
         set { uniqueStorage().pingInterval = newValue }

@@ -802,8 +802,8 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, ConnectionCommand
     // MARK: Keepalive
 
     private func startKeepalive() {
-        let interval = config.pingInterval
-        guard interval.nanoseconds > 0 else { return }
+        guard config.pingInterval.nanoseconds > 0 else { return }
+        let interval = max(config.pingInterval, WebSocketClientConfiguration.minimumPingInterval)
         pingTimer = timers.schedule(in: interval) { [self] in
             self.pingTimer = nil
             guard self.machine.canSend else { return }

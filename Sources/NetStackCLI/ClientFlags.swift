@@ -16,7 +16,7 @@ struct ClientFlags: ParsableArguments {
     @Option(help: "Private key (PEM) of --cert.") var key: String?
     @Flag(name: [.customShort("k"), .customLong("insecure"), .customLong("no-check")],
           help: "Do not verify the server's certificate.") var insecure = false
-    @Option(help: "Seconds between keepalive pings (0: none; default 30).") var pingInterval: Double?
+    @Option(help: "Seconds between keepalive pings, at least 0.001 (0: none; default 30).") var pingInterval: Double?
 
     static let tokenBytes = Set("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ".utf8)
 
@@ -32,8 +32,8 @@ struct ClientFlags: ParsableArguments {
         for (flag, path) in [("--ca", ca), ("--cert", cert), ("--key", key)] {
             if let p = path, !FileManager.default.isReadableFile(atPath: p) { throw ValidationError("\(flag): cannot read '\(p)'") }
         }
-        if let i = pingInterval, !(i.isFinite && i >= 0 && i <= 2_147_483) {
-            throw ValidationError("--ping-interval: \(i) is not a number of seconds from 0 to 2147483")
+        if let i = pingInterval, !(i == 0 || (i.isFinite && i >= 0.001 && i <= 2_147_483)) {
+            throw ValidationError("--ping-interval: \(i) is not 0 (no pings) or a number of seconds from 0.001 to 2147483")
         }
     }
 

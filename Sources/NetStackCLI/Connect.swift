@@ -55,7 +55,7 @@ struct Connect: ParsableCommand {
     @Option(name: .customLong("pinnedpubkey"), parsing: .singleValue,
             help: "Accept the server only if its public key's SHA-256 is this 'sha256//BASE64' (repeatable; curl's --pinnedpubkey).") var pins: [String] = []
     @Flag(help: "Do not offer permessage-deflate.") var noCompression = false
-    @Option(help: "Seconds between keepalive pings (0: none; default 30).") var pingInterval: Double?
+    @Option(help: "Seconds between keepalive pings, at least 0.001 (0: none; default 30).") var pingInterval: Double?
     @Option(help: "Seconds for connecting: TCP, a proxy's tunnel, TLS and the upgrade together (default 10).")
     var connectTimeout: Double?
     @Option(help: "Seconds to wait for the server's close frame after ours before dropping the connection (default 5).")
@@ -81,8 +81,8 @@ struct Connect: ParsableCommand {
 
     func validate() throws {
         guard wait.isFinite, wait >= 0, wait <= 2_147_483 else { throw ValidationError("--wait: \(wait) is not a number of seconds from 0 to 2147483") }
-        if let i = pingInterval, !(i.isFinite && i >= 0 && i <= 2_147_483) {
-            throw ValidationError("--ping-interval: \(i) is not a number of seconds from 0 to 2147483")
+        if let i = pingInterval, !(i == 0 || (i.isFinite && i >= 0.001 && i <= 2_147_483)) {
+            throw ValidationError("--ping-interval: \(i) is not 0 (no pings) or a number of seconds from 0.001 to 2147483")
         }
         for (flag, v) in [("--connect-timeout", connectTimeout), ("--close-timeout", closeTimeout)] {
             if let t = v, !(t.isFinite && t >= 0.001 && t <= 2_147_483) {

@@ -24,6 +24,12 @@ for _, key in ipairs({ "pingInterval", "pongTimeout", "busyPoll", "connectTimeou
   raises(function() c:connect(url .. "/echo", { [key] = -5 }) end, "invalid value for '" .. key .. "'")
   c:destroy()
 end
+-- A keepalive interval above zero is at least 1 ms (a shorter one would spend the connection on pings).
+for _, interval in ipairs({ 0.5, 0.000001 }) do
+  local c = ns.OH_WebSocketClient_Constructor()
+  raises(function() c:connect(url .. "/echo", { pingInterval = interval }) end, "invalid value for 'pingInterval' %(0, or milliseconds from 1 to 2147483647%)")
+  c:destroy()
+end
 
 local closes = { 1e300, 1000.5, "abc", true, -1, 2^40 }
 local pending = #closes

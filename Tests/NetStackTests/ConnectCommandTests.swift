@@ -106,7 +106,7 @@ final class ConnectCommandTests: XCTestCase {
         let viaCacert = try connect(Servers.tls.url + "/echo", ["--cacert", Servers.pki.caCertificate], stdin: "hi\n")
         XCTAssertEqual(viaCacert.status, 0, viaCacert.err)
         for bad in [["--close-code", "1005"], ["--close-code", "70000"], ["--close-reason", String(repeating: "r", count: 124)], ["-b", "-t"],
-                    ["--ping-interval", "-1"], ["--connect-timeout", "0"], ["--connect-timeout", "nan"], ["--close-timeout", "1e300"]] {
+                    ["--ping-interval", "-1"], ["--ping-interval", "0.0005"], ["--connect-timeout", "0"], ["--connect-timeout", "nan"], ["--close-timeout", "1e300"]] {
             XCTAssertEqual(try connect(Servers.plain.url + "/echo", bad).status, 64, "\(bad)")
         }
     }

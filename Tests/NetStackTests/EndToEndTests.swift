@@ -1,4 +1,5 @@
 import Foundation
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 @testable import NetStack
@@ -273,6 +274,22 @@ final class EndToEndTests: XCTestCase {
         })
         XCTAssertEqual(ok.close?.0, 1000)
         XCTAssertTrue(ok.errors.isEmpty)
+    }
+
+    /// An interval above zero counts as at least `minimumPingInterval` (1 ms): one of 1 ns would
+    /// send a ping on every loop turn. Over 300 ms that is at most about 300 pings.
+    func testAPingIntervalBelowTheMinimumCountsAsTheMinimum() {
+        let pings = NIOLockedValueBox(0)
+        let r = runClient(base + "/echo", configure: {
+            $0.pingInterval = .nanoseconds(1)
+            $0.frameTrace = { line in if line.hasPrefix("> FIN ping") { pings.withLockedValue { $0 += 1 } } }
+        }, setup: { rec in
+            rec.onOpen = { c in c.eventLoop.scheduleTask(in: .milliseconds(300)) { try? c.close() } }
+        })
+        XCTAssertEqual(r.close?.0, 1000)
+        let sent = pings.withLockedValue { $0 }
+        XCTAssertGreaterThan(sent, 0, "keepalive still pings")
+        XCTAssertLessThanOrEqual(sent, 400, "no more than one ping a millisecond")
     }
 
     // MARK: Send and close contract

@@ -88,7 +88,7 @@ final class RunClientFlagsTests: XCTestCase {
         XCTAssertEqual(quiet.status, 0, quiet.err)
         XCTAssertFalse(quiet.err.contains("> ping"), quiet.err)
         for bad in [["-H", "no colon"], ["-H", "Bad Name: x"], ["-H", "Sec-WebSocket-Key: x"], ["-s", "a b"], ["--cert", "/nonexistent"],
-                    ["--ca", "/nonexistent/ca.pem"], ["--ping-interval", "-1"], ["--ping-interval", "1e300"], ["--cert", Servers.pki.caCertificate]] {
+                    ["--ca", "/nonexistent/ca.pem"], ["--ping-interval", "-1"], ["--ping-interval", "1e300"], ["--ping-interval", "0.0001"], ["--cert", Servers.pki.caCertificate]] {
             let r = try runNetstack(["run", "examples/echo-bot.lua"] + bad, cwd: CLITests.root)
             XCTAssertEqual(r.status, 64, "\(bad): \(r.err)")
         }
