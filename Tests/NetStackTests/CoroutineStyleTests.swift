@@ -133,6 +133,42 @@ final class CoroutineStyleTests: XCTestCase {
         XCTAssertTrue(lines[6].contains("entry 1 is not a client from netstack.connect"), r.out)
     }
 
+    /// Destroying a client ends its connection without callbacks: a coroutine waiting on it (in
+    /// receive or select, with no timeout) wakes with "closed" 1006 "destroyed" instead of waiting
+    /// for ever, and later receives say the same; a to-be-closed ws does too.
+    func testDestroyWakesWhoWaitsOnTheClient() throws {
+        let r = try run("""
+        local url = ...
+        local a = nil
+        netstack.spawn(function()
+          a = assert(netstack.connect(url))
+          print("receive", a:receive())
+          print("again", a:receive(10))
+        end)
+        netstack.spawn(function()
+          local b = assert(netstack.connect(url))
+          local c = assert(netstack.connect(url))
+          netstack.spawn(function() netstack.sleep(50); c:destroy() end)
+          local who, data, what, code, reason = netstack.select({ b, c })
+          print("select", who == c, data, what, code, reason, c:state())
+          b:close()
+          do
+            local d <close> = assert(netstack.connect(url))
+            saved = d
+          end
+          print("closed by <close>", saved:receive())
+          netstack.sleep(50)
+          a:destroy()
+        end)
+        """, args: [Servers.plain.url + "/echo"], timeout: 20)
+        XCTAssertEqual(r.status, 0, r.err)
+        let lines = r.out.split(separator: "\n").map(String.init)
+        XCTAssertEqual(lines, ["select\ttrue\tnil\tclosed\t1006\tdestroyed\tdestroyed",
+                               "closed by <close>\tnil\tclosed\t1006\tdestroyed",
+                               "receive\tnil\tclosed\t1006\tdestroyed",
+                               "again\tnil\tclosed\t1006\tdestroyed"], r.out)
+    }
+
     func testCallbacksAndCoroutinesShareOneScript() throws {
         let r = try run("""
         local url = ...

@@ -62,9 +62,6 @@ function WebSocket:__tostring()
   return "netstack.websocket (" .. tostring(self.client) .. ")"
 end
 
-function WebSocket:__close()
-  self.client:destroy()
-end
 
 local function isReader(r)
   return r ~= nil and waiting[r.co] == r.token
@@ -136,7 +133,25 @@ end
 
 function WebSocket:send(data, options) return self.client:send(data, options) end
 function WebSocket:close(code, reason) return self.client:close(code, reason) end
-function WebSocket:destroy() return self.client:destroy() end
+-- Destroying ends the connection without callbacks: receive (and a coroutine already waiting in
+-- it or in select, woken from a timer so its errors are the host's) gets nil, "closed", 1006,
+-- "destroyed".
+local function markDestroyed(ws)
+  if ws.closed then return end
+  ws.closed = { code = 1006, reason = "destroyed" }
+  if ws.reader then pcall(ns.setTimeout, function() ready(ws) end, 0) end
+end
+
+function WebSocket:destroy()
+  local r = self.client:destroy()
+  markDestroyed(self)
+  return r
+end
+
+function WebSocket:__close()
+  self.client:destroy()
+  markDestroyed(self)
+end
 function WebSocket:state() return self.client:state() end
 function WebSocket:id() return self.client:id() end
 function WebSocket:bufferedAmount() return self.client:bufferedAmount() end
