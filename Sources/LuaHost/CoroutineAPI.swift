@@ -28,8 +28,8 @@ enum CoroutineAPI {
                 return
             }
             // What it builds on, given directly (the module table may not be in place yet, or
-            // replaced by the script): the constructor, timers and two codes.
-            lua_createtable(L, 0, 6)
+            // replaced by the script): the constructor, timers and three codes.
+            lua_createtable(L, 0, 7)
             vm.pushFunction(NetStackModule.fnOHWebSocketClientConstructor)
             lua_setfield(L, -2, "OH_WebSocketClient_Constructor")
             vm.pushFunction(NetStackModule.fnSetTimeout)
@@ -40,6 +40,8 @@ enum CoroutineAPI {
             lua_setfield(L, -2, "WEBSOCKET_QUEUE_LENGTH_EXCEEDED")
             lua_pushinteger(L, Int64(WebSocketErrCode.connectionError.rawValue))
             lua_setfield(L, -2, "WEBSOCKET_CONNECTION_ERROR")
+            lua_pushinteger(L, Int64(WebSocketErrCode.noConnection.rawValue))
+            lua_setfield(L, -2, "WEBSOCKET_NO_CONNECTION")
             netstack_push_exit_unwind(L)
             lua_setfield(L, -2, "EXIT_UNWIND")
             guard lua_pcallk(L, 1, 1, 0, 0, nil) == LUA_OK, lua_type(L, -1) == LUA_TTABLE else {

@@ -135,11 +135,17 @@ final class CoroutineStyleTests: XCTestCase {
 
     /// Destroying a client ends its connection without callbacks: a coroutine waiting on it (in
     /// receive or select, with no timeout) wakes with "closed" 1006 "destroyed" instead of waiting
-    /// for ever, and later receives say the same; a to-be-closed ws does too.
+    /// for ever, and later receives say the same; a to-be-closed ws does too. One waiting for a
+    /// pong gets 1017, as when the connection ends.
     func testDestroyWakesWhoWaitsOnTheClient() throws {
         let r = try run("""
-        local url = ...
+        local url, silent = ...
         local a = nil
+        netstack.spawn(function()
+          local s = assert(netstack.connect(silent))
+          netstack.spawn(function() netstack.sleep(30); s:destroy() end)
+          print("ping", s:ping("x"))
+        end)
         netstack.spawn(function()
           a = assert(netstack.connect(url))
           print("receive", a:receive())
@@ -160,9 +166,11 @@ final class CoroutineStyleTests: XCTestCase {
           netstack.sleep(50)
           a:destroy()
         end)
-        """, args: [Servers.plain.url + "/echo"], timeout: 20)
+        """, args: [Servers.plain.url + "/echo", Servers.plain.url + "/misbehave/silent"], timeout: 20)
         XCTAssertEqual(r.status, 0, r.err)
-        let lines = r.out.split(separator: "\n").map(String.init)
+        var lines = r.out.split(separator: "\n").map(String.init)
+        XCTAssertTrue(lines.contains("ping\tnil\tthe connection was destroyed before the pong came\t1017"), r.out)
+        lines.removeAll { $0.hasPrefix("ping") }
         XCTAssertEqual(lines, ["select\ttrue\tnil\tclosed\t1006\tdestroyed\tdestroyed",
                                "closed by <close>\tnil\tclosed\t1006\tdestroyed",
                                "receive\tnil\tclosed\t1006\tdestroyed",

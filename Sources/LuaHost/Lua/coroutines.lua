@@ -124,7 +124,11 @@ function WebSocket:ping(data, timeout)
   local ok, message, code = self.client:ping(data, function(rtt, err, errCode) wake(co, token, rtt, err, errCode) end)
   if not ok then return nil, message, code end
   local timer = timeout and ns.setTimeout(function() wake(co, token, nil, "timeout") end, timeout)
+  local pinger = { co = co, token = token }
+  self.pingers = self.pingers or {}
+  self.pingers[pinger] = true
   local rtt, err, errCode = wait(co, token)
+  if self.pingers then self.pingers[pinger] = nil end
   if timer then ns.clearTimer(timer) end
   if rtt then return rtt end
   if errCode == nil then return nil, err end
@@ -135,8 +139,17 @@ function WebSocket:send(data, options) return self.client:send(data, options) en
 function WebSocket:close(code, reason) return self.client:close(code, reason) end
 -- Destroying ends the connection without callbacks: receive (and a coroutine already waiting in
 -- it or in select, woken from a timer so its errors are the host's) gets nil, "closed", 1006,
--- "destroyed".
+-- "destroyed"; a coroutine waiting in ping gets nil, message, 1017 (as when the connection ends).
 local function markDestroyed(ws)
+  if ws.pingers and next(ws.pingers) then
+    local pingers = ws.pingers
+    ws.pingers = nil
+    pcall(ns.setTimeout, function()
+      for p in pairs(pingers) do
+        wake(p.co, p.token, nil, "the connection was destroyed before the pong came", ns.WEBSOCKET_NO_CONNECTION)
+      end
+    end, 0)
+  end
   if ws.closed then return end
   ws.closed = { code = 1006, reason = "destroyed" }
   if ws.reader then pcall(ns.setTimeout, function() ready(ws) end, 0) end
