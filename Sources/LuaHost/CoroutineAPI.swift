@@ -49,8 +49,17 @@ enum CoroutineAPI {
                 lua_pushnil(L)
                 return
             }
-            lua_pushvalue(L, -1)
-            lua_setfield(L, netstack_registryindex(), registryKey)
+            // Loading may have made the module's other entries (a lazy VM makes every entry when
+            // `debug` opens): one of them then loaded this code too and registered its table.
+            // Its functions share their state with the entries already made: keep that one.
+            lua_getfield(L, netstack_registryindex(), registryKey)
+            if lua_type(L, -1) == LUA_TTABLE {
+                netstack_remove(L, -2)
+            } else {
+                netstack_pop(L, 1)
+                lua_pushvalue(L, -1)
+                lua_setfield(L, netstack_registryindex(), registryKey)
+            }
         }
         lua_getfield(L, -1, name)
         netstack_remove(L, -2)

@@ -260,6 +260,41 @@ final class LoadRunTests: XCTestCase {
         XCTAssertEqual(r.summary?.metrics.aggregate("ws_connecting")?.count, 9)
     }
 
+    /// The coroutine style works in VUs: each iteration's spawned function connects, waits for
+    /// its echo and closes, and the iteration lasts until it has; an error in one is a script
+    /// error with the function's traceback. (Loading the coroutine code in a VU opened `debug`,
+    /// which made the module's other entries from a second copy of that code: `connect` then
+    /// never saw the coroutines `spawn` had made, and failed in every VU.)
+    func testTheCoroutineStyleRunsInVUs() throws {
+        let s = try script("""
+        options = { scenarios = { each = { executor = "per-vu-iterations", vus = 3, iterations = 2 } } }
+        local url = "\(Servers.plain.url)/echo"
+        local ok = netstack.metrics.counter("echoed")
+        function main()
+          netstack.spawn(function()
+            local ws = assert(netstack.connect(url))
+            ws:send("vu" .. netstack.vu.id)
+            local data = ws:receive(5000)
+            if data == "vu" .. netstack.vu.id then ok:add() end
+            netstack.sleep(20)
+            ws:close()
+            if netstack.vu.iteration == 2 and netstack.vu.id == 1 then error("raised in a spawned function") end
+          end)
+        end
+        """)
+        let r = try load(s, [])
+        XCTAssertEqual(r.status, 1, r.err)
+        XCTAssertEqual(count(r.summary, "echoed"), 6, r.err)
+        XCTAssertEqual(count(r.summary, "iterations"), 5, "the failed one is not completed")
+        XCTAssertEqual(r.summary?.metrics.aggregate("iteration_duration")?.count, 6)
+        XCTAssertEqual(count(r.summary, "ws_sessions"), 6)
+        XCTAssertEqual(count(r.summary, "ws_closes", ["code": "1000"]), 6)
+        XCTAssertEqual(count(r.summary, "script_errors"), 1)
+        XCTAssertFalse(r.err.contains("must be called inside a function started with netstack.spawn"), r.err)
+        XCTAssertTrue(r.err.contains("raised in a spawned function"), r.err)
+        XCTAssertTrue(r.err.contains("stack traceback"), r.err)
+    }
+
     func testFailedConnectionsMakeTheStatus1WithoutThresholds() throws {
         let s = try script("function onOpen(c) c:close() end")
         let r = try load(s, ["--vus", "2", "--iterations", "2", "--url", "ws://127.0.0.1:1/"])

@@ -4,7 +4,9 @@
 -- Loaded into a VM the first time a script reads one of those names.
 local ns = ...
 local create, resume, yield, running, status = coroutine.create, coroutine.resume, coroutine.yield, coroutine.running, coroutine.status
-local traceback = debug.traceback
+-- debug is read only when an error needs a traceback: in a load run's VU, opening it makes every
+-- entry of the module's tables.
+local function traceback(co, message) return debug.traceback(co, message) end
 local setmetatable, getmetatable, type, error, tostring, select = setmetatable, getmetatable, type, error, tostring, select
 
 -- Bytes of messages a client keeps for receive; past it the connection is closed (1008) and
