@@ -316,6 +316,47 @@ final class ShippedPluginTests: XCTestCase {
         XCTAssertTrue(endless.err.contains("/dev/zero: a line longer than 512 MiB: not a recording"), endless.err)
     }
 
+    /// In a load run every VU has its own record (and metrics) instance: `{vu}` in the file name gives each its
+    /// own recording, which each VU then checks against; VUs that would record into one file are
+    /// refused (they overwrote each other: one VU's events and a stray tail of the other's).
+    func testPluginFilesInALoadRunAreOnePerVU() throws {
+        let dir = NSTemporaryDirectory() + "vu-recording-\(getpid())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let bot = dir + "/bot.lua"
+        try """
+        function onOpen(c) c:send("hello from " .. netstack.vu.id) end
+        function onMessage(c) c:close() end
+        """.write(toFile: bot, atomically: true, encoding: .utf8)
+        let url = Servers.plain.url + "/echo"
+        let shared = try runNetstack(["run", bot, "--quiet", "--vus", "3", "--url", url, "--plugin", "record", "-P", "record.file=\(dir)/one.jsonl"])
+        XCTAssertEqual(shared.status, 1, shared.err)
+        XCTAssertTrue(shared.err.contains("3 VUs would all record to \(dir)/one.jsonl: put {vu} in the name"), shared.err)
+        let recorded = try runNetstack(["run", bot, "--quiet", "--vus", "3", "--url", url, "--plugin", "record", "-P", "record.file=\(dir)/vu-{vu}.jsonl"])
+        XCTAssertEqual(recorded.status, 0, recorded.err)
+        for id in 1...3 {
+            let lines = try String(contentsOfFile: "\(dir)/vu-\(id).jsonl", encoding: .utf8).split(separator: "\n")
+            XCTAssertEqual(lines.filter { $0.contains("\"type\":\"session\"") }.count, 1, "VU \(id)")
+            XCTAssertEqual(lines.filter { $0.contains("hello from \(id)") }.count, 2, "VU \(id): its send and its echo")
+            XCTAssertTrue(lines.allSatisfy { $0.hasPrefix("{") && $0.hasSuffix("}") }, "VU \(id): whole lines")
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: "\(dir)/vu-0.jsonl"))
+        let checked = try runNetstack(["run", bot, "--quiet", "--vus", "3", "--url", url, "--plugin", "record", "-P", "record.mode=check",
+                                       "-P", "record.file=\(dir)/vu-{vu}.jsonl"])
+        XCTAssertEqual(checked.status, 0, checked.err)
+        XCTAssertEqual(checked.err.components(separatedBy: "1 sent, 0 mismatch(es)").count - 1, 3, checked.err)
+        // The metrics plugin's file follows the same rule.
+        let oneFile = try runNetstack(["run", bot, "--quiet", "--vus", "2", "--url", url, "--plugin", "metrics", "-P", "metrics.file=\(dir)/m.json"])
+        XCTAssertEqual(oneFile.status, 1, oneFile.err)
+        XCTAssertTrue(oneFile.err.contains("2 VUs would all write \(dir)/m.json: put {vu} in the name"), oneFile.err)
+        let perVU = try runNetstack(["run", bot, "--quiet", "--vus", "2", "--url", url, "--plugin", "metrics", "-P", "metrics.file=\(dir)/m-{vu}.json"])
+        XCTAssertEqual(perVU.status, 0, perVU.err)
+        for id in 1...2 {
+            let summary = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(dir)/m-\(id).json"))) as? [String: Any]
+            XCTAssertNotNil(summary, "VU \(id)")
+        }
+    }
+
     /// Recordings are read in chunks: lines longer than a chunk (1 MiB) come back whole.
     func testRecordingsWithLongLinesReplay() throws {
         let dir = NSTemporaryDirectory() + "long-recording-\(getpid())"

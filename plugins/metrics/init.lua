@@ -80,6 +80,20 @@ return {
   setup = function(ctx, opts)
     local thresholds, err = parseThresholds(opts.thresholds)
     if not thresholds then error(err, 0) end
+    -- In a load run every VU has its own instance: `{vu}` in the file name is the VU's id; VUs
+    -- writing one file would overwrite each other, so that is refused. VU 0 (the init that reads
+    -- the options) writes no file.
+    local vu = ns.vu
+    if opts.file and vu then
+      if vu.id == 0 then
+        opts.file = nil
+      elseif opts.file:find("{vu}", 1, true) then
+        opts.file = opts.file:gsub("{vu}", tostring(vu.id))
+      elseif vu.total > 1 then
+        error(string.format("metrics.file: %d VUs would all write %s: put {vu} in the name (metrics.file=metrics-{vu}.json), which becomes each VU's id",
+          vu.total, opts.file), 0)
+      end
+    end
     if opts.file then
       -- Found out now, not after the run: a file that cannot be written stops the run (status 3).
       local f, ferr = io.open(opts.file, "a")

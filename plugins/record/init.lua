@@ -136,6 +136,19 @@ return {
   setup = function(ctx, opts)
     local started = ns.now()
     local function t() return math.floor((ns.now() - started) * 1e6) / 1e6 end
+    -- In a load run every VU has its own instance: `{vu}` in the file name is the VU's id. VUs
+    -- recording into one file would overwrite each other, so that is refused; the init that
+    -- reads the options (VU 0) records nothing.
+    local vu = ns.vu
+    if vu then
+      if vu.id == 0 and opts.mode == "record" then return { mode = "record" } end
+      if opts.file:find("{vu}", 1, true) then
+        opts.file = opts.file:gsub("{vu}", tostring(vu.id))
+      elseif opts.mode == "record" and vu.total > 1 then
+        error(string.format("record.file: %d VUs would all record to %s: put {vu} in the name (record.file=session-{vu}.jsonl), which becomes each VU's id",
+          vu.total, opts.file), 0)
+      end
+    end
 
     if opts.mode == "record" then
       local out, err = io.open(opts.file, "w")
