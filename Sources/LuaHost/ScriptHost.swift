@@ -497,8 +497,12 @@ public final class ScriptHost {
 
     var exitRequested: Bool { exitCode != nil }
 
-    /// True once the run is ending (`exit`, SIGINT, or finished): plugins stop reconnecting.
-    var isStopping: Bool { exitCode != nil || interrupted || finished }
+    /// True once the run is ending (`exit`, SIGINT, or finished), or, in a load run's VU, once
+    /// `windingDown` says so: plugins stop reconnecting.
+    var isStopping: Bool { exitCode != nil || interrupted || finished || windingDown?() == true }
+    /// A load run's VU: whether it should finish its iteration and start nothing new (its
+    /// scenario's schedule ended, or a ramp took it off). Read on the VU's loop.
+    @exclusivity(unchecked) package var windingDown: (() -> Bool)?
 
     /// After every callback: end the run on `exit`, or when nothing is left to wait for.
     func checkIdle() {

@@ -33,7 +33,12 @@ final class ScenarioRunner {
     @exclusivity(unchecked) private var endAt: UInt64 = 0
     @exclusivity(unchecked) private(set) var finished = false
     @exclusivity(unchecked) private var stopping = false {
-        didSet { if stopping { stopSignal.store(true, ordering: .relaxed) } }
+        didSet {
+            if stopping {
+                stopSignal.store(true, ordering: .relaxed)
+                for vu in vus { vu.windingDown.store(true, ordering: .relaxed) }
+            }
+        }
     }
     /// `stopping`, for VUs that run their iterations on their own loop (`launch`).
     private let stopSignal = ManagedAtomic<Bool>(false)
@@ -177,9 +182,11 @@ final class ScenarioRunner {
             let want = r < target && now < endAt
             if want && !active[r] {
                 active[r] = true
+                vus[r].windingDown.store(false, ordering: .relaxed)
                 next(r)
             } else if !want && active[r] {
                 active[r] = false
+                vus[r].windingDown.store(true, ordering: .relaxed)
                 if busy[r] {
                     let n = done[r]
                     control.scheduleTask(in: .nanoseconds(grace.nanoseconds)) { [weak self] in

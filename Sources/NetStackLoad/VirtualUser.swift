@@ -1,3 +1,4 @@
+import Atomics
 import CLuaBridge
 import Dispatch
 import LuaHost
@@ -52,6 +53,9 @@ final class VirtualUser {
     @exclusivity(unchecked) private(set) var iterationsStarted = 0
     /// The function each iteration calls ("bot" for the bot connect), found after the init.
     @exclusivity(unchecked) private(set) var entry: String?
+    /// Set by the scenario (on its control loop) when the VU should finish its iteration and
+    /// start nothing new: the schedule ended or a ramp took the VU off. `netstack.stopping()`.
+    let windingDown = ManagedAtomic<Bool>(false)
 
     init(id: Int, scenario: Scenario, context: RunContext, eventLoop: EventLoop, metrics: LoopMetrics) {
         self.id = id
@@ -103,6 +107,8 @@ final class VirtualUser {
             return "\(error)"
         }
         self.host = host
+        let windingDown = self.windingDown
+        host.windingDown = { windingDown.load(ordering: .relaxed) }
         guard host.initVU(script: context.script, args: context.args) else { return "the init failed" }
         return nil
     }

@@ -295,6 +295,30 @@ final class LoadRunTests: XCTestCase {
         XCTAssertTrue(r.err.contains("stack traceback"), r.err)
     }
 
+    /// `netstack.stopping()` turns true in a VU once its scenario's time is up (or a ramp takes it
+    /// off), so an iteration that runs until then (a timer loop, the reconnect plugin) ends
+    /// within the graceful stop instead of being interrupted at its end (30 s later).
+    func testStoppingTellsVUsTheirScenarioEnded() throws {
+        let s = try script("""
+        function main()
+          local id
+          id = netstack.setInterval(function()
+            if netstack.stopping() then netstack.clearTimer(id) end
+          end, 10)
+        end
+        """)
+        let started = Date()
+        let constant = try load(s, ["--vus", "2", "--duration", "300ms"])
+        XCTAssertEqual(constant.status, 0, constant.err)
+        XCTAssertEqual(count(constant.summary, "iterations"), 2)
+        XCTAssertLessThanOrEqual(count(constant.summary, "interrupted_iterations"), 0, "none (no series)")
+        XCTAssertLessThan(Date().timeIntervalSince(started), 20 * CLITests.slowdown, "ended at the schedule, not after the 30 s graceful stop")
+        let ramp = try load(s, ["--vus", "2", "--stage", "300ms:2", "--stage", "10ms:0"])
+        XCTAssertEqual(ramp.status, 0, ramp.err)
+        XCTAssertEqual(count(ramp.summary, "iterations"), 2)
+        XCTAssertLessThanOrEqual(count(ramp.summary, "interrupted_iterations"), 0, "none (no series)")
+    }
+
     func testFailedConnectionsMakeTheStatus1WithoutThresholds() throws {
         let s = try script("function onOpen(c) c:close() end")
         let r = try load(s, ["--vus", "2", "--iterations", "2", "--url", "ws://127.0.0.1:1/"])
