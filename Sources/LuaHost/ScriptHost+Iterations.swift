@@ -144,9 +144,23 @@ extension ScriptHost {
 
 extension ScriptHost {
     /// `netstack.vu.keep(client)`: the client at stack `index` outlives its iteration. False when
-    /// the value is not a live client of this VM.
+    /// the value is not a live client of this VM. A `ws` of the coroutine style
+    /// (`netstack.connect`) stands for the client it wraps.
     package func keepClient(at index: Int32) -> Bool {
-        guard let c = LuaClientBinding.clientFromUserdata(vm, self, index), !c.destroyed else { return false }
+        let L = vm.L
+        let i = lua_absindex(L, index)
+        if lua_type(L, i) == LUA_TTABLE, lua_getmetatable(L, i) != 0 {
+            lua_pushstring(L, "__name")
+            lua_rawget(L, -2)
+            let isWebSocket = vm.string(at: -1) == "netstack.websocket"
+            netstack_pop(L, 2)
+            guard isWebSocket else { return false }
+            lua_pushstring(L, "client")
+            lua_rawget(L, i)
+            defer { netstack_pop(L, 1) }
+            return keepClient(at: -1)
+        }
+        guard let c = LuaClientBinding.clientFromUserdata(vm, self, i), !c.destroyed else { return false }
         keep(c)
         return true
     }

@@ -295,6 +295,33 @@ final class LoadRunTests: XCTestCase {
         XCTAssertTrue(r.err.contains("stack traceback"), r.err)
     }
 
+    /// `netstack.vu.keep` takes a coroutine-style `ws` as it takes a client: one connection serves
+    /// every iteration of the VU (it held the first iteration open until the run's end).
+    func testAKeptCoroutineClientServesEveryIteration() throws {
+        let s = try script("""
+        local url = "\(Servers.plain.url)/echo"
+        local echoed = netstack.metrics.counter("echoed")
+        local ws
+        function main()
+          netstack.spawn(function()
+            if not ws then
+              ws = assert(netstack.connect(url))
+              netstack.vu.keep(ws)
+            end
+            ws:send("it" .. netstack.vu.iteration)
+            if ws:receive(5000) == "it" .. netstack.vu.iteration then echoed:add() end
+          end)
+          assert(not pcall(netstack.vu.keep, setmetatable({}, { __name = "other" })))
+          assert(not pcall(netstack.vu.keep, {}))
+        end
+        """)
+        let r = try load(s, ["--vus", "2", "--iterations", "6"], timeout: 20)
+        XCTAssertEqual(r.status, 0, r.err)
+        XCTAssertEqual(count(r.summary, "iterations"), 6)
+        XCTAssertEqual(count(r.summary, "echoed"), 6)
+        XCTAssertLessThanOrEqual(count(r.summary, "ws_sessions"), 2, "one connection per VU")
+    }
+
     /// `netstack.stopping()` turns true in a VU once its scenario's time is up (or a ramp takes it
     /// off), so an iteration that runs until then (a timer loop, the reconnect plugin) ends
     /// within the graceful stop instead of being interrupted at its end (30 s later).
