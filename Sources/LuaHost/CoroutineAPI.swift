@@ -15,9 +15,54 @@ enum CoroutineAPI {
         names.map { name in (name, .make({ vm in push(name, on: vm) })) }
     }
 
+    /// A VM that makes every module entry at start (a plain run's) gets, for each name, a small
+    /// Lua function that loads the code on its first call and then tail-calls the real one (a
+    /// tail call from Lua, so the real one may still wait by yielding). Made once per VM from
+    /// this factory: `make(name, resolve)`.
+    private static let stubFactory = CompiledChunk(name: "=coroutines.lua", source: Array("""
+        return function(name, resolve)
+          local real
+          return function(...)
+            real = real or resolve(name)
+            return real(...)
+          end
+        end
+        """.utf8))
+
+    /// `resolve(name)`: the real function (the code loaded on first use); raises when it
+    /// cannot load.
+    private static let fnResolve = LuaFunction.shared { vm in
+        guard let name = vm.string(at: 1), names.contains(name) else { return vm.argError(1, "resolve", "name") }
+        pushReal(name, on: vm)
+        if lua_type(vm.L, -1) == LUA_TNIL {
+            netstack_pop(vm.L, 1)
+            vm.pushString("netstack.\(name): the coroutine functions could not be loaded (not enough memory?)")
+            return -1
+        }
+        return 1
+    }
+
+    /// Pushes `netstack.NAME`: in a lazy VM the real function (read now, so load now), else the
+    /// stub that loads on first call. Never raises (nil when it cannot load).
+    static func push(_ name: String, on vm: LuaVM) {
+        if vm.options.lazyLibraries { return pushReal(name, on: vm) }
+        let L = vm.L
+        guard stubFactory.load(into: L) == LUA_OK, lua_pcallk(L, 0, 1, 0, 0, nil) == LUA_OK else {
+            netstack_pop(L, 1)
+            lua_pushnil(L)
+            return
+        }
+        vm.pushString(name)
+        vm.pushFunction(fnResolve)
+        if lua_pcallk(L, 2, 1, 0, 0, nil) != LUA_OK {
+            netstack_pop(L, 1)
+            lua_pushnil(L)
+        }
+    }
+
     /// Pushes the function `name`, loading the Lua code on first use; nil if it cannot load
     /// (a memory limit hit while loading), never raising.
-    static func push(_ name: String, on vm: LuaVM) {
+    private static func pushReal(_ name: String, on vm: LuaVM) {
         let L = vm.L
         lua_getfield(L, netstack_registryindex(), registryKey)
         if lua_type(L, -1) != LUA_TTABLE {

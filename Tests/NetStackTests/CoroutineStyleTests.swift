@@ -177,6 +177,24 @@ final class CoroutineStyleTests: XCTestCase {
                                "again\tnil\tclosed\t1006\tdestroyed"], r.out)
     }
 
+    /// A plain run makes every module entry at start, but the coroutine code loads only when one
+    /// of its functions is first called (it was loaded into every plain run: about 16 KiB).
+    func testTheCodeLoadsOnFirstCall() throws {
+        let r = try run("""
+        local registry = debug.getregistry()
+        local spawn, sleep = netstack.spawn, netstack.sleep
+        print(type(spawn), registry["netstack.coroutines"] == nil)
+        spawn(function() sleep(1) print("slept", registry["netstack.coroutines"] ~= nil) end)
+        print(netstack.spawn == spawn, pcall(netstack.sleep, 1))
+        """)
+        XCTAssertEqual(r.status, 0, r.err)
+        let lines = r.out.split(separator: "\n").map(String.init)
+        XCTAssertEqual(lines.count, 3, r.out)
+        XCTAssertEqual(lines.first, "function\ttrue")
+        XCTAssertTrue(lines[1].hasPrefix("true\tfalse\t") && lines[1].contains("must be called inside a function started with netstack.spawn"), r.out)
+        XCTAssertEqual(lines.last, "slept\ttrue")
+    }
+
     func testCallbacksAndCoroutinesShareOneScript() throws {
         let r = try run("""
         local url = ...
