@@ -96,6 +96,13 @@ struct LoadRunner {
                 return 2
             }
         }
+        var exportFile: OutputFile?
+        if let path = flags.summaryExport, path != "-" {
+            do { exportFile = try OutputFile(path: path) } catch let e as LoadOptionError {
+                printErr("netstack: --summary-export: \(e.message)")
+                return 2
+            }
+        }
         settings.onInterval = { interval, total, progress in
             let now = Date().timeIntervalSince1970
             for w in writers { w.write(interval, time: now) }
@@ -155,8 +162,8 @@ struct LoadRunner {
             do {
                 if path == "-" {
                     print(String(decoding: try export.encoded(), as: UTF8.self))
-                } else {
-                    try OutputFile.write(try export.encoded(), to: path)
+                } else if let file = exportFile, !file.write(try export.encoded()) {
+                    throw LoadOptionError(file.failure!)
                 }
             } catch {
                 printErr("netstack: --summary-export: \((error as? LoadOptionError)?.message ?? "\(error)")")

@@ -554,6 +554,7 @@ final class LoadRunTests: XCTestCase {
             let r = try runNetstack(["run", s, "--iterations", "1", "--quiet"] + flag)
             XCTAssertEqual(r.status, 2, "\(flag): \(r.err)")
             XCTAssertTrue(r.err.contains("cannot create '\(missing)': No such file or directory"), r.err)
+            XCTAssertFalse(r.out.contains("netstack load run"), "\(flag): refused before the run, not after it: \(r.out)")
         }
         // /dev/full: every write fails with ENOSPC (a character device in any Linux container).
         var st = stat()
