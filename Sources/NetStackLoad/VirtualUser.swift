@@ -90,6 +90,11 @@ final class VirtualUser {
         recorder = VUMetricsRecorder(loop: metrics, tags: tags)
         var options = context.hostOptions
         options.vm.lazyLibraries = true
+        // --json: every VU numbers its clients from 1, so each event says which VU it is from.
+        if let events = options.events {
+            let prefix = "{\"vu\":\(id),"
+            options.events = { line in events(line.hasPrefix("{") ? prefix + line.dropFirst() : line) }
+        }
         if context.connectionMetrics { options.observer = recorder }
         let errors = context.errors
         let recorder: VUMetricsRecorder = self.recorder

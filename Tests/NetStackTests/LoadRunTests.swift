@@ -346,6 +346,24 @@ final class LoadRunTests: XCTestCase {
         XCTAssertLessThanOrEqual(count(ramp.summary, "interrupted_iterations"), 0, "none (no series)")
     }
 
+    /// `--json` in a load run: every VU numbers its clients from 1, so each event names its VU.
+    func testJSONEventsNameTheirVU() throws {
+        let s = try script("""
+        function onOpen(c) c:send("x") end
+        function onMessage(c, d) print("got", d) c:close() end
+        """)
+        let r = try runNetstack(["run", s, "--vus", "3", "--json", "--quiet"])
+        XCTAssertEqual(r.status, 0, r.err)
+        let events = r.out.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        let perVU = events.filter { $0["event"] as? String != "summary" && $0["event"] as? String != "exit" }
+        XCTAssertEqual(perVU.count, 12, r.out)
+        XCTAssertEqual(Set(perVU.compactMap { $0["vu"] as? Int }), [1, 2, 3], r.out)
+        XCTAssertTrue(perVU.allSatisfy { $0["vu"] is Int }, r.out)
+        for vu in 1...3 {
+            XCTAssertEqual(perVU.filter { $0["vu"] as? Int == vu }.compactMap { $0["event"] as? String }, ["open", "message", "print", "close"], r.out)
+        }
+    }
+
     func testFailedConnectionsMakeTheStatus1WithoutThresholds() throws {
         let s = try script("function onOpen(c) c:close() end")
         let r = try load(s, ["--vus", "2", "--iterations", "2", "--url", "ws://127.0.0.1:1/"])
