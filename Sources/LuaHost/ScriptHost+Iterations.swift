@@ -88,13 +88,16 @@ extension ScriptHost {
     package var iterationRunning: Bool { iterationDone != nil }
 
     /// Ends the VU: every client destroyed, timers cancelled, plugins' exit hooks, the state closed.
-    package func endVU() {
+    /// Returns the status the VU's plugins' exit hooks give (0: none; the metrics plugin's failed
+    /// threshold: 99).
+    @discardableResult
+    package func endVU() -> Int32 {
         if let done = iterationDone {
             iterationDone = nil
             done(.interrupted)
         }
         finished = true
-        _ = exitPlugins(status: 0)
+        let pluginStatus = exitPlugins(status: 0)
         cancelTimers()
         for c in Array(clients.values) {
             c.client.destroy()
@@ -102,6 +105,7 @@ extension ScriptHost {
         }
         vm.close()
         done.succeed(0)
+        return pluginStatus
     }
 
     /// After every callback in a VU: ends the iteration once what it started is idle.

@@ -25,12 +25,15 @@ struct Run: ParsableCommand {
         else 0. 2 for a missing script (or over 64 MiB from standard input with -), or one that only defines misnamed handlers (onopen, \
         on_message: a warning names them); 64 for bad options; 3 when a --plugin plugin cannot be \
         loaded (the script does not run); 130 after SIGINT.
-        Load runs (any option under "Load runs", or a script with a line starting `options =`): \
+        Load runs (any option under "Load runs", or a script with a line starting `options =`, \
+        `_G.options =` or `_ENV.options =`): \
         VUs each run the script in a VM of their own (docs/load-testing.md). Their exit status, \
         first that applies: the code given to netstack.exit or os.exit; 1 when a VU's init failed; 130 after \
         SIGINT (once: graceful stop; twice: stop now; the summary is printed either way); 99 when a \
         threshold failed (not in a --segment run: netstack merge judges those); 1 after script \
-        errors; 1 when no threshold is defined and a connection failed; else 0. 64 for bad options \
+        errors; a plugin's status (the largest a VU's plugins gave: a metrics-plugin threshold, 99); \
+        1 when no threshold is defined and a connection failed; else 0. 2 when an --out, --report \
+        or --summary-export file cannot be created (before the run) or written. 64 for bad options \
         or a malformed options table.
         """
     )

@@ -158,7 +158,8 @@ public final class LoadRun {
         // Every VU ends on its own loop; then the last interval is collected.
         let vus = (try? control.submit { [self] in runners.flatMap(\.vus) }.wait()) ?? []
         let stopVUs = vus.map { vu in vu.eventLoop.submit { vu.stop() } }
-        for f in stopVUs { _ = try? f.wait() }
+        // A plugin's exit status (the metrics plugin's failed threshold: 99): the largest a VU gave.
+        let pluginStatus = stopVUs.compactMap { try? $0.wait() }.max() ?? 0
         _ = try? control.flatSubmit { [self] in collect() }.wait()
         let outcome = try! control.submit { [self] () -> Outcome in
             collector?.cancel()
@@ -168,7 +169,8 @@ public final class LoadRun {
                            // A segment's thresholds see only its share: netstack merge judges them.
                            status: LoadRun.status(exit: exitCode, initFailure: initFailure != nil, interrupted: interrupts > 0,
                                                   thresholds: settings.plan.segment == .whole ? results : [], hasThresholds: !settings.plan.thresholds.isEmpty,
-                                                  scriptErrors: errors.total, failedConnections: Self.failures(total)),
+                                                  scriptErrors: errors.total, failedConnections: Self.failures(total),
+                                                  pluginStatus: pluginStatus),
                            errors: errors.entries, duration: duration, interrupted: interrupts > 0, initFailure: initFailure,
                            startedAt: startedAtWall == 0 ? Date().timeIntervalSince1970 : startedAtWall, lateBy: lateBy)
         }.wait()
@@ -187,15 +189,17 @@ public final class LoadRun {
     }
 
     /// The exit status of a load run, first that applies: `netstack.exit(n)` → n; 1 when a VU's
-    /// init failed; 130 after SIGINT; 99 when a threshold failed; 1 after script errors; 1 when
-    /// no threshold is defined and a connection failed; else 0.
+    /// init failed; 130 after SIGINT; 99 when a threshold failed; 1 after script errors; a
+    /// plugin's status (the largest a VU's plugins gave); 1 when no threshold is defined and a
+    /// connection failed; else 0.
     public static func status(exit: Int32?, initFailure: Bool, interrupted: Bool, thresholds: [ThresholdResult],
-                              hasThresholds: Bool, scriptErrors: Int, failedConnections: Int) -> Int32 {
+                              hasThresholds: Bool, scriptErrors: Int, failedConnections: Int, pluginStatus: Int32 = 0) -> Int32 {
         if let e = exit { return e }
         if initFailure { return 1 }
         if interrupted { return 130 }
         if thresholds.contains(where: { !$0.passed }) { return 99 }
         if scriptErrors > 0 { return 1 }
+        if pluginStatus != 0 { return pluginStatus }
         if !hasThresholds && failedConnections > 0 { return 1 }
         return 0
     }

@@ -145,9 +145,12 @@ final class VirtualUser {
 
     func interrupt() { host?.interruptIteration() }
 
-    /// Ends the VU (clients destroyed, state closed).
-    func stop() {
-        if let h = host, !h.vm.isClosed { h.endVU() }
+    /// Ends the VU (clients destroyed, state closed); returns its plugins' exit status (0: none).
+    @discardableResult
+    func stop() -> Int32 {
+        var status: Int32 = 0
+        if let h = host, !h.vm.isClosed { status = h.endVU() }
         host = nil
+        return status
     }
 }

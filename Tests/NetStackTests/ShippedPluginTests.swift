@@ -355,6 +355,12 @@ final class ShippedPluginTests: XCTestCase {
             let summary = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(dir)/m-\(id).json"))) as? [String: Any]
             XCTAssertNotNil(summary, "VU \(id)")
         }
+        // A VU's failed metrics threshold is the run's status (it printed FAILED and exited 0).
+        let failing = try runNetstack(["run", bot, "--quiet", "--vus", "2", "--url", url, "--plugin", "metrics", "-P", "metrics.thresholds=connections>5"])
+        XCTAssertEqual(failing.status, 99, failing.err)
+        XCTAssertTrue(failing.out.contains("threshold FAILED") || failing.err.contains("threshold FAILED"), failing.out + failing.err)
+        let passing = try runNetstack(["run", bot, "--quiet", "--vus", "2", "--url", url, "--plugin", "metrics", "-P", "metrics.thresholds=connections>0"])
+        XCTAssertEqual(passing.status, 0, passing.err)
     }
 
     /// Recordings are read in chunks: lines longer than a chunk (1 MiB) come back whole.
