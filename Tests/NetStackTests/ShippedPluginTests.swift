@@ -316,12 +316,18 @@ final class ShippedPluginTests: XCTestCase {
         XCTAssertTrue(endless.err.contains("/dev/zero: a line longer than 512 MiB: not a recording"), endless.err)
     }
 
+    /// A new folder under the temporary directory (the caller removes it).
+    private func scratchFolder(_ name: String) throws -> String {
+        let dir = NSTemporaryDirectory() + "\(name)-\(getpid())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        return dir
+    }
+
     /// In a load run every VU has its own record (and metrics) instance: `{vu}` in the file name gives each its
     /// own recording, which each VU then checks against; VUs that would record into one file are
     /// refused (they overwrote each other: one VU's events and a stray tail of the other's).
     func testPluginFilesInALoadRunAreOnePerVU() throws {
-        let dir = NSTemporaryDirectory() + "vu-recording-\(getpid())"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let dir = try scratchFolder("vu-recording")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let bot = dir + "/bot.lua"
         try """
@@ -329,10 +335,14 @@ final class ShippedPluginTests: XCTestCase {
         function onMessage(c) c:close() end
         """.write(toFile: bot, atomically: true, encoding: .utf8)
         let url = Servers.plain.url + "/echo"
-        let shared = try runNetstack(["run", bot, "--quiet", "--vus", "3", "--url", url, "--plugin", "record", "-P", "record.file=\(dir)/one.jsonl"])
+        /// A load run of `vus` VUs of the bot with `plugin` and its `-P` options.
+        func loadRun(_ vus: Int, _ plugin: String, _ options: String...) throws -> (status: Int32, out: String, err: String) {
+            try runNetstack(["run", bot, "--quiet", "--vus", "\(vus)", "--url", url, "--plugin", plugin] + options.flatMap { ["-P", $0] })
+        }
+        let shared = try loadRun(3, "record", "record.file=\(dir)/one.jsonl")
         XCTAssertEqual(shared.status, 1, shared.err)
         XCTAssertTrue(shared.err.contains("3 VUs would all record to \(dir)/one.jsonl: put {vu} in the name"), shared.err)
-        let recorded = try runNetstack(["run", bot, "--quiet", "--vus", "3", "--url", url, "--plugin", "record", "-P", "record.file=\(dir)/vu-{vu}.jsonl"])
+        let recorded = try loadRun(3, "record", "record.file=\(dir)/vu-{vu}.jsonl")
         XCTAssertEqual(recorded.status, 0, recorded.err)
         for id in 1...3 {
             let lines = try String(contentsOfFile: "\(dir)/vu-\(id).jsonl", encoding: .utf8).split(separator: "\n")
@@ -341,32 +351,30 @@ final class ShippedPluginTests: XCTestCase {
             XCTAssertTrue(lines.allSatisfy { $0.hasPrefix("{") && $0.hasSuffix("}") }, "VU \(id): whole lines")
         }
         XCTAssertFalse(FileManager.default.fileExists(atPath: "\(dir)/vu-0.jsonl"))
-        let checked = try runNetstack(["run", bot, "--quiet", "--vus", "3", "--url", url, "--plugin", "record", "-P", "record.mode=check",
-                                       "-P", "record.file=\(dir)/vu-{vu}.jsonl"])
+        let checked = try loadRun(3, "record", "record.mode=check", "record.file=\(dir)/vu-{vu}.jsonl")
         XCTAssertEqual(checked.status, 0, checked.err)
         XCTAssertEqual(checked.err.components(separatedBy: "1 sent, 0 mismatch(es)").count - 1, 3, checked.err)
         // The metrics plugin's file follows the same rule.
-        let oneFile = try runNetstack(["run", bot, "--quiet", "--vus", "2", "--url", url, "--plugin", "metrics", "-P", "metrics.file=\(dir)/m.json"])
+        let oneFile = try loadRun(2, "metrics", "metrics.file=\(dir)/m.json")
         XCTAssertEqual(oneFile.status, 1, oneFile.err)
         XCTAssertTrue(oneFile.err.contains("2 VUs would all write \(dir)/m.json: put {vu} in the name"), oneFile.err)
-        let perVU = try runNetstack(["run", bot, "--quiet", "--vus", "2", "--url", url, "--plugin", "metrics", "-P", "metrics.file=\(dir)/m-{vu}.json"])
+        let perVU = try loadRun(2, "metrics", "metrics.file=\(dir)/m-{vu}.json")
         XCTAssertEqual(perVU.status, 0, perVU.err)
         for id in 1...2 {
             let summary = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(dir)/m-\(id).json"))) as? [String: Any]
             XCTAssertNotNil(summary, "VU \(id)")
         }
         // A VU's failed metrics threshold is the run's status (it printed FAILED and exited 0).
-        let failing = try runNetstack(["run", bot, "--quiet", "--vus", "2", "--url", url, "--plugin", "metrics", "-P", "metrics.thresholds=connections>5"])
+        let failing = try loadRun(2, "metrics", "metrics.thresholds=connections>5")
         XCTAssertEqual(failing.status, 99, failing.err)
         XCTAssertTrue(failing.out.contains("threshold FAILED") || failing.err.contains("threshold FAILED"), failing.out + failing.err)
-        let passing = try runNetstack(["run", bot, "--quiet", "--vus", "2", "--url", url, "--plugin", "metrics", "-P", "metrics.thresholds=connections>0"])
+        let passing = try loadRun(2, "metrics", "metrics.thresholds=connections>0")
         XCTAssertEqual(passing.status, 0, passing.err)
     }
 
     /// Recordings are read in chunks: lines longer than a chunk (1 MiB) come back whole.
     func testRecordingsWithLongLinesReplay() throws {
-        let dir = NSTemporaryDirectory() + "long-recording-\(getpid())"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let dir = try scratchFolder("long-recording")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let script = dir + "/bot.lua"
         try """
