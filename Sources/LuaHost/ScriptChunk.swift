@@ -63,8 +63,9 @@ public struct ScriptChunk: Sendable {
 
 extension LuaVM {
     /// Runs `script` with `args` as `...`, as `runFile` runs its file. False (reported) if it
-    /// failed to load or raised.
+    /// failed to load or raised. A script file's folder comes first on `package.path`.
     func run(_ script: ScriptChunk, args: [String]) -> Bool {
+        if !script.isStandardInput { prependScriptFolder(of: script.path) }
         guard let chunk = script.chunk else { return runFile(script.path, args: args) }
         let status = chunk.load(into: L)
         guard status == LUA_OK else {
@@ -81,5 +82,25 @@ extension LuaVM {
         if result == LUA_OK { return true }
         reportTopError(context: script.path, status: result)
         return false
+    }
+}
+
+extension LuaVM {
+    /// `require "helper"` finds `helper.lua` beside the script wherever the run started, as a
+    /// k6 script imports its neighbours and Python puts the script's folder first on its path:
+    /// `DIR/?.lua;DIR/?/init.lua;` goes before `package.path`. A folder whose name holds `;` or
+    /// `?` (which the path syntax cannot hold) is left out.
+    func prependScriptFolder(of path: String) {
+        let dir = (path as NSString).deletingLastPathComponent
+        let folder = dir.isEmpty ? "." : dir
+        guard !folder.contains(";"), !folder.contains("?") else { return }
+        pushGlobal("package")
+        defer { netstack_pop(L, 1) }
+        guard lua_type(L, -1) == LUA_TTABLE else { return }
+        rawField(-1, "path")
+        let current = string(at: -1) ?? ""
+        netstack_pop(L, 1)
+        pushString("\(folder)/?.lua;\(folder)/?/init.lua;" + current)
+        lua_setfield(L, -2, "path")
     }
 }

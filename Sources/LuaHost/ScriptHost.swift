@@ -276,7 +276,9 @@ public final class ScriptHost {
         if exitCode != nil { return finish(code: exitCode!) }
         let ran: Bool
         switch source {
-        case .file: ran = vm.runFile(path, args: args)
+        case .file:
+            vm.prependScriptFolder(of: path)
+            ran = vm.runFile(path, args: args)
         case .text(let text): ran = vm.runString(text, name: "=" + path, args: args)
         case .chunk(let chunk): ran = vm.run(chunk, args: args)
         }

@@ -94,6 +94,31 @@ final class RunStatusTests: XCTestCase {
         XCTAssertEqual(viaG.out.split(separator: "\n").filter { $0.hasPrefix("vu\t") }.count, 4, viaG.out)
     }
 
+    /// `require` finds modules beside the script wherever the run starts (k6 imports relative to
+    /// the script; Lua's own path is relative to the working folder), in plain and load runs; the
+    /// script's folder comes first.
+    func testModulesBesideTheScriptAreFoundFromAnyFolder() throws {
+        let dir = NSTemporaryDirectory() + "script-folder-\(getpid())"
+        try FileManager.default.createDirectory(atPath: dir + "/lib", withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try "return { greet = function() return 'hi from helper' end }".write(toFile: dir + "/helper.lua", atomically: true, encoding: .utf8)
+        try "return { name = 'lib' }".write(toFile: dir + "/lib/init.lua", atomically: true, encoding: .utf8)
+        try "local h, lib = require 'helper', require 'lib'\nprint(h.greet(), lib.name, package.path:sub(1, #'\(dir)/?.lua;') == '\(dir)/?.lua;')\n"
+            .write(toFile: dir + "/plain.lua", atomically: true, encoding: .utf8)
+        try "local h = require 'helper'\nfunction main() print(h.greet()) end\n".write(toFile: dir + "/load.lua", atomically: true, encoding: .utf8)
+        let plain = try runNetstack(["run", dir + "/plain.lua"], cwd: URL(fileURLWithPath: "/"))
+        XCTAssertEqual(plain.status, 0, plain.err)
+        XCTAssertEqual(plain.out, "hi from helper\tlib\ttrue\n")
+        let load = try runNetstack(["run", dir + "/load.lua", "--vus", "2", "--quiet"], cwd: URL(fileURLWithPath: "/"))
+        XCTAssertEqual(load.status, 0, load.err)
+        XCTAssertEqual(load.out.split(separator: "\n").filter { $0 == "hi from helper" }.count, 2, load.out)
+        // From standard input there is no script folder: the working folder's ./?.lua applies.
+        let stdin = try runNetstack(["run", "-"], stdin: "print(pcall(require, 'helper'))", cwd: URL(fileURLWithPath: "/"))
+        XCTAssertTrue(stdin.out.hasPrefix("false"), stdin.out)
+        let stdinHere = try runNetstack(["run", "-"], stdin: "print(require('helper').greet())", cwd: URL(fileURLWithPath: dir))
+        XCTAssertEqual(stdinHere.out, "hi from helper\n", stdinHere.err)
+    }
+
     /// Out of descriptors (a load test at `ulimit -n`): each connection that cannot get a socket
     /// fails with 1003 and the reason, the others work, and the run ends with status 1. The socket
     /// fails inside Connect; its error came back inside that call, before the host counted the
