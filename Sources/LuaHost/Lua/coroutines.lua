@@ -64,7 +64,6 @@ function WebSocket:__tostring()
   return "netstack.websocket (" .. tostring(self.client) .. ")"
 end
 
-
 local function isReader(r)
   return r ~= nil and waiting[r.co] == r.token
 end
