@@ -32,9 +32,16 @@ struct ClientFlags: ParsableArguments {
         for (flag, path) in [("--ca", ca), ("--cert", cert), ("--key", key)] {
             if let p = path, !FileManager.default.isReadableFile(atPath: p) { throw ValidationError("\(flag): cannot read '\(p)'") }
         }
-        if let i = pingInterval, !(i == 0 || (i.isFinite && i >= 0.001 && i <= 2_147_483)) {
+        if let i = pingInterval { _ = try ClientFlags.pingInterval(seconds: i) }
+    }
+
+    /// `--ping-interval SECONDS` (on `run` and `connect`): 0 (no pings), or 0.001 (the engine's
+    /// `minimumPingInterval`) to 2147483.
+    static func pingInterval(seconds i: Double) throws -> TimeAmount {
+        guard i == 0 || (i.isFinite && i >= 0.001 && i <= 2_147_483) else {
             throw ValidationError("--ping-interval: \(i) is not 0 (no pings) or a number of seconds from 0.001 to 2147483")
         }
+        return .nanoseconds(Int64((i * 1e9).rounded()))
     }
 
     var defaults: ClientDefaults {
@@ -45,7 +52,7 @@ struct ClientFlags: ParsableArguments {
         d.clientCertificateFile = cert
         d.clientKeyFile = key
         d.insecure = insecure
-        if let i = pingInterval { d.pingInterval = .nanoseconds(Int64((i * 1e9).rounded())) }
+        if let i = pingInterval, let t = try? Self.pingInterval(seconds: i) { d.pingInterval = t }
         return d
     }
 }

@@ -81,9 +81,7 @@ struct Connect: ParsableCommand {
 
     func validate() throws {
         guard wait.isFinite, wait >= 0, wait <= 2_147_483 else { throw ValidationError("--wait: \(wait) is not a number of seconds from 0 to 2147483") }
-        if let i = pingInterval, !(i == 0 || (i.isFinite && i >= 0.001 && i <= 2_147_483)) {
-            throw ValidationError("--ping-interval: \(i) is not 0 (no pings) or a number of seconds from 0.001 to 2147483")
-        }
+        if let i = pingInterval { _ = try ClientFlags.pingInterval(seconds: i) }
         for (flag, v) in [("--connect-timeout", connectTimeout), ("--close-timeout", closeTimeout)] {
             if let t = v, !(t.isFinite && t >= 0.001 && t <= 2_147_483) {
                 throw ValidationError("\(flag): \(t) is not a number of seconds from 0.001 to 2147483")
@@ -117,7 +115,7 @@ struct Connect: ParsableCommand {
         config.tls.maximumVersion = tlsMax.flatMap(WebSocketTLSVersion.init(rawValue:))
         config.tls.pinnedPublicKeys = pins
         config.compression = !noCompression
-        if let i = pingInterval { config.pingInterval = .nanoseconds(Int64((i * 1e9).rounded())) }
+        if let i = pingInterval, let t = try? ClientFlags.pingInterval(seconds: i) { config.pingInterval = t }
         if let t = connectTimeout { config.connectTimeout = .nanoseconds(Int64((t * 1e9).rounded())) }
         if let t = closeTimeout { config.closeTimeout = .nanoseconds(Int64((t * 1e9).rounded())) }
         config.proxy = proxyFlags.setting
