@@ -33,8 +33,8 @@ struct Run: ParsableCommand {
         threshold failed (not in a --segment run: netstack merge judges those); 1 after script \
         errors; a plugin's status (the largest a VU's plugins gave: a metrics-plugin threshold, 99); \
         1 when no threshold is defined and a connection failed; else 0. 2 when an --out, --report \
-        or --summary-export file cannot be created (before the run) or written. 64 for bad options \
-        or a malformed options table.
+        or --summary-export file cannot be created (before the run) or written. 64 for bad options, \
+        a malformed options table, or an exec (--exec, options.scenarios.NAME.exec) naming no global function.
         """
     )
 

@@ -27,12 +27,17 @@ struct LoadRunner {
         }
         let source = script.bytes ?? []
         // The script's options: its init run once in a VU of its own.
+        // Also run when `--exec` names a function, so a name that is none is bad usage (64) before
+        // any VU starts, as one named by `options.scenarios.NAME.exec` is.
         var options: OptionValue?
-        if declaresOptions {
+        var globalFunctions: Set<String>?
+        if declaresOptions || flags.exec != nil {
             let probe = MultiThreadedEventLoopGroup(numberOfThreads: 1)
             defer { try? probe.syncShutdownGracefully() }
             do {
-                options = try ScriptOptions.read(script: script, args: args, hostOptions: hostOptions, on: probe.next(), errorSink: { printErr($0) })
+                let read = try ScriptOptions.read(script: script, args: args, hostOptions: hostOptions, on: probe.next(), errorSink: { printErr($0) })
+                options = read.options
+                globalFunctions = read.globalFunctions
             } catch let e as LoadOptionError {
                 printErr("netstack: \(e.message)")
                 // The init raised (1), or the table it made is not an options table (64).
@@ -45,6 +50,14 @@ struct LoadRunner {
         } catch let e as LoadOptionError {
             printErr("netstack: \(e.message)")
             return 64
+        }
+        if let functions = globalFunctions {
+            for s in plan.scenarios {
+                if let name = s.exec, !functions.contains(name) {
+                    printErr("netstack: scenario '\(s.name)': exec '\(name)' is not a global function of the script")
+                    return 64
+                }
+            }
         }
         var writers: [IntervalWriter] = []
         for o in flags.outputs {

@@ -26,10 +26,17 @@ public enum ScriptOptions {
         }
     }
 
-    /// Runs the init on `eventLoop` (blocking the caller) and returns the options (nil: none).
+    /// What the init left: the options (nil: none) and the names of the global functions (so a
+    /// scenario's `exec` can be checked before any VU starts).
+    public struct Probe {
+        public let options: OptionValue?
+        public let globalFunctions: Set<String>
+    }
+
+    /// Runs the init on `eventLoop` (blocking the caller) and returns what it left.
     public static func read(script: ScriptChunk, args: [String], hostOptions: ScriptHost.Options, on eventLoop: EventLoop,
-                            errorSink: @escaping (String) -> Void) throws -> OptionValue? {
-        try eventLoop.submit { () -> OptionValue? in
+                            errorSink: @escaping (String) -> Void) throws -> Probe {
+        try eventLoop.submit { () -> Probe in
             let errors = ErrorReport(sink: errorSink)
             let context = RunContext(script: script, args: args, segment: .whole, totalVUs: 0, catalog: MetricCatalog(),
                                      hostOptions: hostOptions, errors: errors)
@@ -37,13 +44,31 @@ public enum ScriptOptions {
                                  context: context, eventLoop: eventLoop, metrics: LoopMetrics())
             defer { vu.stop() }
             if let failure = vu.startInit() { throw LoadOptionError("\(initFailurePrefix) (\(failure))") }
-            guard let host = vu.host else { return nil }
+            guard let host = vu.host else { return Probe(options: nil, globalFunctions: []) }
+            let functions = globalFunctions(host.vm)
             host.vm.pushGlobal("options")
             defer { netstack_pop(host.vm.L, 1) }
-            if lua_type(host.vm.L, -1) == LUA_TNIL { return nil }
+            if lua_type(host.vm.L, -1) == LUA_TNIL { return Probe(options: nil, globalFunctions: functions) }
             var budget = maxEntries
-            return try convert(host.vm, depth: 0, path: "options", budget: &budget)
+            return Probe(options: try convert(host.vm, depth: 0, path: "options", budget: &budget), globalFunctions: functions)
         }.wait()
+    }
+
+    /// The names of `_G`'s function values, read raw (no metamethods run), at most `maxEntries`.
+    static func globalFunctions(_ vm: LuaVM) -> Set<String> {
+        let L = vm.L
+        var names: Set<String> = []
+        var budget = maxEntries
+        netstack_push_globals(L)
+        lua_pushnil(L)
+        while budget > 0, lua_next(L, -2) != 0 {
+            budget -= 1
+            if lua_type(L, -1) == LUA_TFUNCTION, lua_type(L, -2) == LUA_TSTRING, let k = vm.string(at: -2) { names.insert(k) }
+            netstack_pop(L, 1)
+        }
+        // Stopped early: the key is still on the stack.
+        netstack_pop(L, budget > 0 ? 1 : 2)
+        return names
     }
 
     /// The value on top of the stack.

@@ -502,6 +502,23 @@ final class LoadRunTests: XCTestCase {
         let r = try runNetstack(["run", typo])
         XCTAssertEqual(r.status, 64, r.err)
         XCTAssertTrue(r.err.contains("scenarios.a.duraton: unknown option"), r.err)
+        // An exec that names no global function, from the command line or the options table, is
+        // refused before any VU starts; one that names a function runs.
+        let two = try script("function main() end\nfunction other() print('other ran') end\nnotAFunction = 1")
+        for name in ["nope", "notAFunction"] {
+            let e = try runNetstack(["run", two, "--vus", "1", "--iterations", "1", "--exec", name])
+            XCTAssertEqual(e.status, 64, e.err)
+            XCTAssertTrue(e.err.contains("scenario 'default': exec '\(name)' is not a global function"), e.err)
+            XCTAssertFalse(e.out.contains("iterations"), e.out)
+        }
+        let other = try runNetstack(["run", two, "--vus", "1", "--iterations", "1", "--exec", "other", "--quiet"])
+        XCTAssertEqual(other.status, 0, other.err)
+        XCTAssertTrue(other.out.contains("other ran"), other.out)
+        let inOptions = try script("options = { scenarios = { a = { executor = 'shared-iterations', vus = 1, iterations = 1, exec = 'nope' } } }\nfunction main() end")
+        let o = try runNetstack(["run", inOptions])
+        XCTAssertEqual(o.status, 64, o.err)
+        XCTAssertTrue(o.err.contains("scenario 'a': exec 'nope' is not a global function"), o.err)
+        XCTAssertEqual(try runNetstack(["run", inOptions, "--exec", "main", "--quiet"]).status, 0)
         let nothing = try script("x = 1")
         let n = try runNetstack(["run", nothing, "--vus", "1"])
         XCTAssertEqual(n.status, 1, n.err)
