@@ -74,11 +74,13 @@ enum CoroutineAPI {
             }
             // What it builds on, given directly (the module table may not be in place yet, or
             // replaced by the script): the constructor, timers and three codes.
-            lua_createtable(L, 0, 7)
+            lua_createtable(L, 0, 8)
             vm.pushFunction(NetStackModule.fnOHWebSocketClientConstructor)
             lua_setfield(L, -2, "OH_WebSocketClient_Constructor")
             vm.pushFunction(NetStackModule.fnSetTimeout)
             lua_setfield(L, -2, "setTimeout")
+            vm.pushFunction(NetStackModule.fnSetInterval)
+            lua_setfield(L, -2, "setInterval")
             vm.pushFunction(NetStackModule.fnClearTimer)
             lua_setfield(L, -2, "clearTimer")
             lua_pushinteger(L, Int64(WebSocketErrCode.queueLengthExceeded.rawValue))

@@ -37,7 +37,7 @@ enum NetStackModule {
 
     static let fnSetTimeout = LuaFunction.hosted { vm, host in Timers.add(vm, host, repeats: false, "setTimeout") }
 
-    private static let fnSetInterval = LuaFunction.hosted { vm, host in Timers.add(vm, host, repeats: true, "setInterval") }
+    static let fnSetInterval = LuaFunction.hosted { vm, host in Timers.add(vm, host, repeats: true, "setInterval") }
 
     static let fnClearTimer = LuaFunction.hosted { vm, host in
         guard let id = vm.integer(at: 1) else { return vm.argError(1, "clearTimer", "timer id") }

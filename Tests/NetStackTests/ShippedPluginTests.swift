@@ -69,6 +69,20 @@ final class ShippedPluginTests: XCTestCase {
         XCTAssertTrue(delays.count >= 3 && delays[1] > delays[0] && delays[2] > delays[1], "exponential: \(delays)")
     }
 
+    func testReconnectWithTheCoroutineStyle() throws {
+        // Each connection sends "bye" and drops; maxAttempts=2 gives three connections.
+        let r = try runNetstack(["run", "Tests/PluginScripts/reconnect-coroutines.lua", "--plugin", "reconnect",
+                                 "-P", "reconnect.initialDelay=20", "-P", "reconnect.maxAttempts=2", "-P", "reconnect.jitter=0",
+                                 "--", Servers.plain.url + "/misbehave/drop"])
+        XCTAssertEqual(r.status, 1, "giving up fails the run: " + r.err)
+        XCTAssertEqual(r.out.split(separator: "\n").map(String.init), [
+            "bye text nil, nil closed 1006, bye text nil, nil closed 1006, bye text nil, nil closed 1006",
+            "after giving up\tnil\tclosed\t1006\ttrue",
+            "state\tclosed\t2\tfalse",
+        ], r.out + r.err)
+        XCTAssertTrue(r.err.contains("giving up after 2 attempts"), r.err)
+    }
+
     func testReconnectGivesUpAfterMaxAttempts() throws {
         // A port nothing listens on.
         let s = LocalWebSocketServer(configuration: .init())

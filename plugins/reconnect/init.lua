@@ -28,6 +28,8 @@ return {
     local gaveUp = 0
 
     local function of(c)
+      -- A coroutine-style ws (from netstack.connect) stands for the client it wraps.
+      if type(c) == "table" and c.client ~= nil then c = c.client end
       local s = state[c]
       if not s then
         s = { attempts = 0, reconnects = 0 }
@@ -121,6 +123,14 @@ return {
       attempts = function(c) return of(c).attempts end,
       --- Successful reconnects of `c` so far.
       reconnects = function(c) return of(c).reconnects end,
+      --- Whether a new connection of `c` is on its way: an attempt is scheduled or connecting.
+      --- (The coroutine style's receive waits for it instead of answering the last close again.)
+      pending = function(c)
+        if type(c) == "table" and c.client ~= nil then c = c.client end
+        local s = state[c]
+        if not s or s.stopped or s.userClosed or ns.stopping() then return false end
+        return s.timer ~= nil or c:state() == "connecting"
+      end,
       --- No more reconnecting for `c` (a pending attempt is cancelled).
       stop = function(c)
         local s = of(c)

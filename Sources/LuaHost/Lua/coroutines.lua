@@ -77,8 +77,59 @@ local function ready(ws)
   end
 end
 
+-- The queue holds messages and, in their place among them, what ended a connection: an error
+-- (kind FAILED, data { message, code }) and a close (kind CLOSED, data the close result). So a
+-- client that connects again (c:connect, or the reconnect plugin) reports each ending once, in
+-- order, and then the new connection's messages. ws.closed is the latest ending while no new
+-- connection has opened: receive returns it again once the queue is empty.
+local FAILED, CLOSED = 1, 2
+
+-- Whether the reconnect plugin will connect ws's client again: its latest end is then not final,
+-- and receive waits for the new connection instead of answering it again.
+local loaded = type(package) == "table" and type(package.loaded) == "table" and package.loaded or {}
+local function reconnecting(ws)
+  local r = loaded.reconnect
+  return not ws.destroyed and type(r) == "table" and type(r.pending) == "function" and r.pending(ws.client) == true
+end
+
+local function final(ws)
+  return ws.closed ~= nil and not reconnecting(ws)
+end
+
 local function hasNews(ws)
-  return ws.first <= ws.last or (ws.failure ~= nil and not ws.failureTold) or ws.closed ~= nil
+  return ws.first <= ws.last or final(ws)
+end
+
+-- While a reader waits on a closed client that is to be connected again, checks every 100 ms
+-- whether the plugin gave up (then the end is final and the reader wakes). A new open stops it.
+local function watch(ws)
+  if ws.watch or not ws.closed then return end
+  ws.watch = ns.setInterval(function()
+    if not reconnecting(ws) then
+      ns.clearTimer(ws.watch)
+      ws.watch = nil
+      ready(ws)
+    end
+  end, 100)
+end
+
+local function unwatch(ws)
+  if ws.watch then
+    ns.clearTimer(ws.watch)
+    ws.watch = nil
+  end
+end
+
+-- Queues an ending. At most two endings wait in a row: a client that keeps failing to connect
+-- again while nobody receives replaces the second with the latest (the queue stays bounded).
+local function push(ws, kind, data)
+  local last = ws.last
+  if last >= ws.first + 1 and type(ws.kinds[last]) == "number" and type(ws.kinds[last - 1]) == "number" then
+    ws.data[last], ws.kinds[last] = data, kind
+    return
+  end
+  ws.last = last + 1
+  ws.data[ws.last], ws.kinds[ws.last] = data, kind
 end
 
 -- The next message or ending, without waiting; nothing when there is none yet.
@@ -88,14 +139,12 @@ local function take(ws)
     local data, kind = ws.data[i], ws.kinds[i]
     ws.data[i], ws.kinds[i] = nil, nil
     ws.first = i + 1
+    if kind == FAILED then return true, nil, data.message, data.code end
+    if kind == CLOSED then return true, nil, "closed", data.code, data.reason end
     ws.bytes = ws.bytes - #data
     return true, data, kind
   end
-  if ws.failure and not ws.failureTold then
-    ws.failureTold = true
-    return true, nil, ws.failure.message, ws.failure.code
-  end
-  if ws.closed then
+  if final(ws) then
     return true, nil, "closed", ws.closed.code, ws.closed.reason
   end
   return false
@@ -110,7 +159,9 @@ function WebSocket:receive(timeout)
   local token = {}
   self.reader = { co = co, token = token }
   local timer = timeout and ns.setTimeout(function() wake(co, token, nil) end, timeout)
+  watch(self)
   wait(co, token)
+  unwatch(self)
   if timer then ns.clearTimer(timer) end
   if self.reader and self.reader.token == token then self.reader = nil end
   if hasNews(self) then return select(2, take(self)) end
@@ -151,8 +202,9 @@ local function markDestroyed(ws)
       end
     end, 0)
   end
-  if ws.closed then return end
-  ws.closed = { code = 1006, reason = "destroyed" }
+  if ws.destroyed then return end
+  ws.destroyed = true
+  if not ws.closed then ws.closed = { code = 1006, reason = "destroyed" } end
   if ws.reader then pcall(ns.setTimeout, function() ready(ws) end, 0) end
 end
 
@@ -192,15 +244,21 @@ function M.connect(url, options)
   local token = {}
   local c = ns.OH_WebSocketClient_Constructor(
     function(_, result)
+      -- A later open is a new connection of the same client (a reconnect): it is open again.
+      if ws.opened and not ws.destroyed then
+        ws.closed, ws.overflowed = nil, nil
+        unwatch(ws)
+      end
       ws.opened = true
       ws.result = result
       wake(co, token)
     end,
     function(client, data, length, kind)
-      if ws.failure then return end
+      if ws.overflowed then return end
       if ws.bytes + length > MAX_QUEUE then
-        ws.failure = { message = "receive queue over " .. MAX_QUEUE .. " bytes: the script does not call receive",
-                       code = ns.WEBSOCKET_QUEUE_LENGTH_EXCEEDED }
+        ws.overflowed = true
+        push(ws, FAILED, { message = "receive queue over " .. MAX_QUEUE .. " bytes: the script does not call receive",
+                           code = ns.WEBSOCKET_QUEUE_LENGTH_EXCEEDED })
         client:close(1008, "receive queue full")
       else
         ws.last = ws.last + 1
@@ -213,14 +271,18 @@ function M.connect(url, options)
       if not ws.opened then
         ws.connectError = err
         wake(co, token)
-      elseif not ws.failure then
-        ws.failure = { message = err.errorMessage, code = err.errorCode }
+      elseif not ws.overflowed then
+        push(ws, FAILED, { message = err.errorMessage, code = err.errorCode })
         ready(ws)
       end
     end,
     function(_, result)
+      if ws.destroyed then return end
       ws.closed = result
-      ready(ws)
+      push(ws, CLOSED, result)
+      -- The reader wakes from a timer: after the plugins' hooks on this close (the reconnect
+      -- plugin decides there whether the client connects again).
+      if ws.reader then pcall(ns.setTimeout, function() ready(ws) end, 0) end
     end)
   ws.client = c
   local ok, message, code = c:connect(url, options)
@@ -263,11 +325,15 @@ function M.select(clients, timeout)
   end
   local token = {}
   local reader = { co = co, token = token }
-  for i = 1, #clients do clients[i].reader = reader end
+  for i = 1, #clients do
+    clients[i].reader = reader
+    watch(clients[i])
+  end
   local timer = timeout and ns.setTimeout(function() wake(co, token, nil) end, timeout)
   local ws = wait(co, token)
   if timer then ns.clearTimer(timer) end
   for i = 1, #clients do
+    unwatch(clients[i])
     if clients[i].reader == reader then clients[i].reader = nil end
   end
   if ws then return ws, ws:receive() end
