@@ -368,6 +368,14 @@ final class ShippedPluginTests: XCTestCase {
         let checked = try loadRun(3, "record", "record.mode=check", "record.file=\(dir)/vu-{vu}.jsonl")
         XCTAssertEqual(checked.status, 0, checked.err)
         XCTAssertEqual(checked.err.components(separatedBy: "1 sent, 0 mismatch(es)").count - 1, 3, checked.err)
+        // Replay: each VU plays its own recording (no network: --url is the local server's, unused);
+        // one recording played to every VU finds the other VUs' sends different.
+        let replayed = try loadRun(3, "record", "record.mode=replay", "record.file=\(dir)/vu-{vu}.jsonl")
+        XCTAssertEqual(replayed.status, 0, replayed.err)
+        XCTAssertEqual(replayed.err.components(separatedBy: "1 bot message(s) checked, 0 mismatch(es)").count - 1, 3, replayed.err)
+        let oneForAll = try loadRun(3, "record", "record.mode=replay", "record.file=\(dir)/vu-1.jsonl")
+        XCTAssertEqual(oneForAll.status, 1, oneForAll.err)
+        XCTAssertEqual(oneForAll.err.components(separatedBy: "send #1 differs: expected text \"hello from 1\"").count - 1, 2, oneForAll.err)
         // The metrics plugin's file follows the same rule.
         let oneFile = try loadRun(2, "metrics", "metrics.file=\(dir)/m.json")
         XCTAssertEqual(oneFile.status, 1, oneFile.err)
