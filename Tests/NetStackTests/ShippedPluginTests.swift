@@ -394,6 +394,29 @@ final class ShippedPluginTests: XCTestCase {
         XCTAssertEqual(passing.status, 0, passing.err)
     }
 
+    /// `plugins check` calls a plugin's check without its setup: checking the record plugin
+    /// truncated the recording it named, and checking metrics wrote its summary file.
+    func testAHealthCheckDoesNotSetThePluginUp() throws {
+        let dir = try scratchFolder("health-check")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let recording = dir + "/kept.jsonl"
+        try "{\"type\":\"session\",\"version\":1}\n".write(toFile: recording, atomically: true, encoding: .utf8)
+        let r = try runNetstack(["plugins", "check", "record", "-P", "record.file=\(recording)"])
+        XCTAssertEqual(r.status, 0, r.err)
+        XCTAssertTrue(r.out.contains("will record to \(recording) (it exists: a run replaces it)"), r.out)
+        XCTAssertEqual(try String(contentsOfFile: recording, encoding: .utf8), "{\"type\":\"session\",\"version\":1}\n")
+        XCTAssertFalse(r.err.contains("recorded to"), r.err)
+        let fresh = try runNetstack(["plugins", "check", "record", "-P", "record.file=\(dir)/new.jsonl"])
+        XCTAssertEqual(fresh.status, 0, fresh.err)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/new.jsonl"), "the writability test leaves no file")
+        let unwritable = try runNetstack(["plugins", "check", "record", "-P", "record.file=\(dir)/no/such/folder.jsonl"])
+        XCTAssertEqual(unwritable.status, 1, unwritable.out)
+        let metrics = try runNetstack(["plugins", "check", "metrics", "-P", "metrics.file=\(dir)/m.json"])
+        XCTAssertEqual(metrics.status, 0, metrics.err)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/m.json"))
+        XCTAssertFalse(metrics.out.contains("connections"), metrics.out)
+    }
+
     /// Recordings are read in chunks: lines longer than a chunk (1 MiB) come back whole.
     func testRecordingsWithLongLinesReplay() throws {
         let dir = try scratchFolder("long-recording")

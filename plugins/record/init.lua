@@ -427,10 +427,15 @@ return {
 
   check = function(ctx, opts)
     if opts.mode == "record" then
+      -- Writable? Opened to append (an existing recording is left as it is); a file made only
+      -- for the test is removed again.
+      local existing = io.open(opts.file, "r")
+      if existing then existing:close() end
       local f, err = io.open(opts.file, "a")
       if not f then return false, "cannot write " .. opts.file .. ": " .. tostring(err) end
       f:close()
-      return true, "will record to " .. opts.file
+      if not existing then os.remove(opts.file) end
+      return true, "will record to " .. opts.file .. (existing and " (it exists: a run replaces it)" or "")
     end
     local f, err = io.open(opts.file, "r")
     if not f then return false, "cannot read " .. opts.file .. ": " .. tostring(err) end

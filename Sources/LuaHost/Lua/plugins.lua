@@ -458,7 +458,9 @@ end
 
 --- Loads and sets up `name` (and what it requires); returns its exports. Raises
 --- "plugin 'name': reason" on any failure, leaving no hook of the failed plugin behind.
-function loadPlugin(name, options, via)
+--- `forCheck`: for a health check: a plugin that defines `check` is loaded, its options resolved
+--- and its context made, but `setup` does not run (a check must not open files or hook events).
+function loadPlugin(name, options, via, forCheck)
   if not validName(name) then error(format("invalid plugin name '%s'", tostring(name)), 0) end
   local rec = loaded[name]
   if rec then
@@ -485,7 +487,7 @@ function loadPlugin(name, options, via)
     if manifest.native then record.native = loadNative(record) end
     record.ctx = newContext(record)
     record.ctx.native = record.native
-    if manifest.setup then
+    if manifest.setup and not (forCheck and manifest.check) then
       local okSetup, exports = pcall(manifest.setup, record.ctx, record.options)
       if not okSetup then
         removeHooksOf(name)
@@ -627,9 +629,11 @@ function api.available()
   return list
 end
 
---- Loads `name` and runs its health check: true/false, message.
+--- Loads `name` and runs its health check: true/false, message. A plugin with a check is not
+--- set up (setup may write files: a check of the record plugin must not truncate a recording);
+--- one without is set up, which is then its check.
 function api.check(name)
-  local ok, err = pcall(loadPlugin, name)
+  local ok, err = pcall(loadPlugin, name, nil, nil, true)
   if not ok then return false, tostring(err) end
   local r = loaded[name]
   if not r.manifest.check then return true, "loaded (the plugin defines no health check)" end
