@@ -90,9 +90,11 @@ struct Plugins: ParsableCommand {
           return
         end
         if #list == 0 then print("no plugins found") return end
+        -- Text from plugin files goes to a terminal: control bytes are shown as \\xNN.
+        local function clean(v) return (tostring(v):gsub("[%c\\127]", function(c) return string.format("\\\\x%02x", c:byte()) end)) end
         local rows = { { "NAME", "VERSION", "FROM", "STATUS", "PATH" } }
         for _, p in ipairs(list) do
-          rows[#rows + 1] = { p.name, p.version or "-", p.origin, p.status, p.path }
+          rows[#rows + 1] = { clean(p.name), clean(p.version or "-"), p.origin, clean(p.status), clean(p.path) }
         end
         local widths = {}
         for _, r in ipairs(rows) do for i = 1, 4 do widths[i] = math.max(widths[i] or 0, #r[i]) end end
@@ -103,7 +105,7 @@ struct Plugins: ParsableCommand {
           print(table.concat(cells, "  "))
         end
         for _, p in ipairs(list) do
-          for _, s in ipairs(p.shadowed) do print(string.format("note: %s at %s is shadowed by %s", p.name, s, p.path)) end
+          for _, s in ipairs(p.shadowed) do print(string.format("note: %s at %s is shadowed by %s", clean(p.name), clean(s), clean(p.path))) end
         end
         """
     }
@@ -120,24 +122,35 @@ struct Plugins: ParsableCommand {
         static let source = """
         local name = ...
         local ns = require "netstack"
+        -- Text from plugin files goes to a terminal: control bytes are shown as \\xNN.
+        local function clean(v) return (tostring(v):gsub("[%c\\127]", function(c) return string.format("\\\\x%02x", c:byte()) end)) end
         for _, p in ipairs(ns.plugins.available()) do
           if p.name == name then
-            print(string.format("%s %s (%s)", p.name, p.version or "?", p.path))
-            if p.description then print("  " .. p.description) end
-            print("  from: " .. p.origin .. "; status: " .. p.status)
-            if p.api then print("  host API: " .. p.api) end
-            if p.requires and #p.requires > 0 then print("  requires: " .. table.concat(p.requires, ", ")) end
-            if p.options then
+            print(string.format("%s %s (%s)", clean(p.name), clean(p.version or "?"), clean(p.path)))
+            if p.description then print("  " .. clean(p.description)) end
+            print("  from: " .. p.origin .. "; status: " .. clean(p.status))
+            if p.api then print("  host API: " .. clean(p.api)) end
+            if type(p.requires) == "table" and #p.requires > 0 then
+              local r = {}
+              for i, v in ipairs(p.requires) do r[i] = clean(v) end
+              print("  requires: " .. table.concat(r, ", "))
+            end
+            if type(p.options) == "table" then
               local keys = {}
-              for k in pairs(p.options) do keys[#keys + 1] = k end
+              for k in pairs(p.options) do keys[#keys + 1] = tostring(k) end
               table.sort(keys)
-              if #keys > 0 then print("  options (-P " .. name .. ".KEY=VALUE):") end
+              if #keys > 0 then print("  options (-P " .. clean(name) .. ".KEY=VALUE):") end
               for _, k in ipairs(keys) do
                 local o = p.options[k]
+                if type(o) ~= "table" then o = {} end
                 local default = o.default
-                if type(default) == "table" then default = table.concat(default, ",") end
-                print(string.format("    %-16s %-8s %s%s", k, o.type or "string", o.help or "",
-                  default ~= nil and (" (default: " .. tostring(default) .. ")") or ""))
+                if type(default) == "table" then
+                  local d = {}
+                  for i, v in ipairs(default) do d[i] = tostring(v) end
+                  default = table.concat(d, ",")
+                end
+                print(string.format("    %-16s %-8s %s%s", clean(k), clean(o.type or "string"), clean(o.help or ""),
+                  default ~= nil and (" (default: " .. clean(default) .. ")") or ""))
               end
             end
             return

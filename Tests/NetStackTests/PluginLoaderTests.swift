@@ -186,6 +186,17 @@ final class PluginLoaderTests: XCTestCase {
         let info = try runNetstack(["plugins", "info", "reconnect"], cwd: emptyDir)
         XCTAssertEqual(info.status, 0, info.err)
         XCTAssertTrue(info.out.contains("maxAttempts") && info.out.contains("(default: 10)"), info.out)
+        // Text from a plugin's manifest reaches the terminal with its control bytes shown, not sent.
+        let evil = emptyDir.path + "/evil-plugins"
+        try FileManager.default.createDirectory(atPath: evil + "/evil", withIntermediateDirectories: true)
+        try """
+        return { name = "evil", version = "1.0.0", description = "bad\\27]0;title\\7 text", api = 1,
+                 options = { x = { type = "string", default = "a\\27[2J", help = "h\\r" } }, setup = function() end }
+        """.write(toFile: evil + "/evil/init.lua", atomically: true, encoding: .utf8)
+        let shown = try runNetstack(["plugins", "info", "evil", "--plugin-path", evil], cwd: emptyDir)
+        XCTAssertEqual(shown.status, 0, shown.err)
+        XCTAssertFalse(shown.out.unicodeScalars.contains { $0.value < 0x20 && $0 != "\n" }, shown.out)
+        XCTAssertTrue(shown.out.contains("bad\\x1b]0;title\\x07 text") && shown.out.contains("h\\x0d (default: a\\x1b[2J)"), shown.out)
     }
 
     func testNativeModuleLoadsAndSandboxWithholdsIt() throws {
