@@ -242,6 +242,18 @@ package struct FrameReceiver {
         return slice
     }
 
+    /// `takePayload` for a payload at `index` of `buffer` (known to be there), leaving the
+    /// buffer's indexes alone.
+    @inline(__always)
+    static func payload(of buffer: ByteBuffer, at index: Int, length: Int) -> ByteBuffer {
+        if length >= NULTerminatedBytes.minimumLength, buffer.writerIndex - index > length,
+           var slice = buffer.getSlice(at: index, length: length + 1) {
+            slice.moveWriterIndex(to: length)
+            return slice
+        }
+        return buffer.getSlice(at: index, length: length)!
+    }
+
     /// The rules a frame's header decides on its own, given the message in progress (RFC 6455
     /// §5.2, §5.4, §5.5): reserved bits, control frames, fragmentation order, opcodes. Checked as
     /// soon as the header has arrived, so a frame that breaks them fails before its payload is

@@ -482,12 +482,17 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, ConnectionCommand
         }
         var callback = client.onMessage
         var version = client.onMessageVersion
+        // The reader index moves once, when the run ends (the callbacks cannot see `buffer`):
+        // each message is a slice at its offset.
+        var at = buffer.readerIndex
+        defer { buffer.moveReaderIndex(to: at) }
         for i in 0..<batch.count {
             // As in the loop of `processFrames`: once a callback has ended receiving, nothing more.
             if i > 0, !machine.isReceiving { return }
             let m = batch[i]
-            buffer.moveReaderIndex(forwardBy: m.headerLength)
-            let message = WebSocketMessage(kind: m.kind, data: FrameReceiver.takePayload(&buffer, length: m.payloadLength))
+            at &+= m.headerLength
+            let message = WebSocketMessage(kind: m.kind, data: FrameReceiver.payload(of: buffer, at: at, length: m.payloadLength))
+            at &+= m.payloadLength
             if let trace = config.trace { trace("< \(message.kind) message, \(message.data.readableBytes) bytes") }
             guard self.client === client, !client.isDestroyed else { continue }
             if client.onMessageVersion != version {
