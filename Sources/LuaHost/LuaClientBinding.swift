@@ -90,14 +90,14 @@ enum LuaClientBinding {
             }
             host.checkIdle()
         }
-        c.client.onMessage = { [host, c] _, m in
+        c.client.onMessage = { [host, c] client, m in
             let L = vm.L
             host.observer?.received(bytes: m.data.readableBytes)
             host.emit(["event": .string("message"), "client": .int(Int64(c.id)), "kind": .string(m.kind == .text ? "text" : "binary"),
                        "length": .int(Int64(m.data.readableBytes)),
                        "data": .string(m.kind == .text ? m.text : m.data.withUnsafeReadableBytes { Hex.encode($0) })])
             if let extra = dispatchPrologue(c, 1, host) {
-                m.data.withUnsafeReadableBytes { vm.pushBytes($0) }
+                if let raw = client.lentPayloadBytes(of: m) { vm.pushBytes(raw) } else { m.data.withUnsafeReadableBytes { vm.pushBytes($0) } }
                 lua_pushinteger(L, Int64(m.data.readableBytes))
                 netstack_getregistry_ref(L, m.kind == .text ? host.textRef : host.binaryRef)
                 if !vm.call(nargs: 4 + extra, context: "onMessage") { host.callbackFailed(c) }

@@ -14,7 +14,7 @@ package enum NULTerminatedBytes {
     /// than slicing for the slack byte and lending (callgrind on the C ABI's flood of 32-byte
     /// messages: about 70 instructions more per message to lend; for 64 KiB messages lending does
     /// a tenth of the copy's work).
-    package static let minimumLength = 1024
+    @inlinable package static var minimumLength: Int { 1024 }
 
     /// Calls `body` with a pointer to the readable bytes and their count, `pointer[count] == 0`,
     /// and returns true; returns false without calling it when the buffer is shorter than

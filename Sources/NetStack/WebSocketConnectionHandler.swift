@@ -480,26 +480,36 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, ConnectionCommand
             for i in 0..<batch.count { buffer.moveReaderIndex(forwardBy: batch[i].headerLength + batch[i].payloadLength) }
             return
         }
-        var callback = client.onMessage
-        var version = client.onMessageVersion
         // The reader index moves once, when the run ends (the callbacks cannot see `buffer`):
         // each message is a slice at its offset.
-        var at = buffer.readerIndex
+        let start = buffer.readerIndex
+        var at = start
         defer { buffer.moveReaderIndex(to: at) }
-        for i in 0..<batch.count {
-            // As in the loop of `processFrames`: once a callback has ended receiving, nothing more.
-            if i > 0, !machine.isReceiving { return }
-            let m = batch[i]
-            at &+= m.headerLength
-            let message = WebSocketMessage(kind: m.kind, data: FrameReceiver.payload(of: buffer, at: at, length: m.payloadLength))
-            at &+= m.payloadLength
-            if let trace = config.trace { trace("< \(message.kind) message, \(message.data.readableBytes) bytes") }
-            guard self.client === client, !client.isDestroyed else { continue }
-            if client.onMessageVersion != version {
-                callback = client.onMessage
-                version = client.onMessageVersion
+        // One access to the buffer's bytes for the run: each message's bytes are lent to the
+        // callback from it (`WebSocketClient.withPayloadBytes`).
+        buffer.withUnsafeReadableBytes { raw in
+            // Locals of the closure: captured from outside, the callback was retained for each call.
+            var callback = client.onMessage
+            var version = client.onMessageVersion
+            for i in 0..<batch.count {
+                // As in the loop of `processFrames`: once a callback has ended receiving, nothing more.
+                if i > 0, !machine.isReceiving { return }
+                let m = batch[i]
+                at &+= m.headerLength
+                let message = WebSocketMessage(kind: m.kind, data: FrameReceiver.payload(of: buffer, at: at, length: m.payloadLength))
+                // In range: the scan found the whole frame in these bytes.
+                let bytes = UnsafeRawBufferPointer(start: raw.baseAddress.map { $0 + (at &- start) }, count: m.payloadLength)
+                at &+= m.payloadLength
+                if let trace = config.trace { trace("< \(message.kind) message, \(message.data.readableBytes) bytes") }
+                guard self.client === client, !client.isDestroyed else { continue }
+                if client.onMessageVersion != version {
+                    callback = client.onMessage
+                    version = client.onMessageVersion
+                }
+                client.deliveringBytes = bytes
+                callback?(client, message)
+                client.deliveringBytes = nil
             }
-            callback?(client, message)
         }
     }
 

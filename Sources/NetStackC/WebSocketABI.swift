@@ -154,7 +154,7 @@ public func OH_WebSocketClient_Constructor(_ onOpen: WebSocket_OnOpenCallback?, 
         r.reason.withCString { f(p, WebSocket_OpenResult(code: r.code, reason: $0)) }
     }
     let scratch = MessageScratch()
-    engine.onMessage = { _, m in
+    engine.onMessage = { client, m in
         guard let f = p.pointee.onMessage else { return }
         let n = m.data.readableBytes
         // A long message where it is, with a NUL in the byte after it, when there is one
@@ -164,8 +164,12 @@ public func OH_WebSocketClient_Constructor(_ onOpen: WebSocket_OnOpenCallback?, 
         // Otherwise a NUL-terminated copy, valid during the callback only, in storage kept across messages.
         let buf = scratch.buffer(for: n)
         defer { scratch.release(buf) }
-        m.data.withUnsafeReadableBytes { raw in
-            if n > 0 { UnsafeMutableRawPointer(buf).copyMemory(from: raw.baseAddress!, byteCount: n) }
+        if n > 0 {
+            if let raw = client.lentPayloadBytes(of: m) {
+                UnsafeMutableRawPointer(buf).copyMemory(from: raw.baseAddress!, byteCount: n)
+            } else {
+                m.data.withUnsafeReadableBytes { UnsafeMutableRawPointer(buf).copyMemory(from: $0.baseAddress!, byteCount: n) }
+            }
         }
         buf[n] = 0
         f(p, buf, UInt32(truncatingIfNeeded: n))

@@ -98,7 +98,11 @@ final class ConnectionHandlerTests: XCTestCase {
     }
 
     func serverFrame(_ first: UInt8, _ payload: [UInt8]) -> ByteBuffer {
-        ByteBuffer(bytes: [first, UInt8(payload.count)] + payload)
+        switch payload.count {
+        case ..<126: return ByteBuffer(bytes: [first, UInt8(payload.count)] + payload)
+        case ..<65536: return ByteBuffer(bytes: [first, 126, UInt8(payload.count >> 8), UInt8(payload.count & 0xFF)] + payload)
+        default: return ByteBuffer(bytes: [first, 127] + (0..<8).reversed().map { UInt8(truncatingIfNeeded: payload.count >> ($0 * 8)) } + payload)
+        }
     }
 
     // MARK: The upgrade
@@ -277,6 +281,39 @@ final class ConnectionHandlerTests: XCTestCase {
         // Reading went on: a close frame after the run is answered.
         try d.channel.writeInbound(serverFrame(0x88, [0x03, 0xE8]))
         XCTAssertEqual(try written(d).first?.header, [0x88, 0x82])
+    }
+
+    /// Messages of a run are lent to the callback as bytes of the read buffer (what the C ABI and
+    /// the Lua host copy); each lent range is exactly its message, and nothing is lent outside a
+    /// run (a message with storage of its own, a fragmented one) or after the callback.
+    func testTheBytesLentDuringARunAreEachMessages() throws {
+        let c = try open()
+        var read = ByteBuffer()
+        let texts = ["", "a", String(repeating: "x", count: 125), String(repeating: "é", count: 100), String(repeating: "z", count: 70_000)]
+        for t in texts { var f = serverFrame(0x81, Array(t.utf8)); read.writeBuffer(&f) }
+        var ping = serverFrame(0x89, [])
+        read.writeBuffer(&ping)
+        var after = serverFrame(0x82, [1, 2, 3])
+        read.writeBuffer(&after)
+        var first = serverFrame(0x01, Array("frag".utf8))
+        read.writeBuffer(&first)
+        var last = serverFrame(0x80, Array("ment".utf8))
+        read.writeBuffer(&last)
+        let log = c.log
+        var lentAfterCallback: [Bool] = []
+        var client: WebSocketClient?
+        c.client.onMessage = { cl, m in
+            client = cl
+            let lent = cl.lentPayloadBytes(of: m).map { Array($0) }
+            let data = Array(m.data.readableBytesView)
+            log.events.append("\(m.data.readableBytes) \(lent == nil ? "copied" : (lent == data ? "lent" : "WRONG"))")
+        }
+        try c.channel.writeInbound(read)
+        if let cl = client { lentAfterCallback.append(cl.deliveringBytes != nil) }
+        // 70,000 bytes is over the size for a slice of the read buffer: it gets storage of its own
+        // through `next`, as the fragmented message does; the scan after the ping finds a run again.
+        XCTAssertEqual(log.events, ["0 lent", "1 lent", "125 lent", "200 lent", "70000 copied", "3 lent", "8 copied"])
+        XCTAssertEqual(lentAfterCallback, [false])
     }
 
     // MARK: The close handshake
