@@ -178,10 +178,16 @@ public final class ScriptHost {
     }
 
     /// One JSON line on the event sink, keys in a fixed order (event, client, then the rest sorted).
-    /// `fields` is built only with `--json` (events are emitted on every connection's open and close).
+    /// `fields` is built only with `--json` (events are emitted on every connection's open and close,
+    /// and every message). Inlined, so that without `--json` the autoclosure is not even made: made,
+    /// it retained and released what it captures (two pairs per message on the Lua flood).
+    @inline(__always)
     func emit(_ fields: @autoclosure () -> [String: JSONValue]) {
         guard let sink = options.events else { return }
-        let fields = fields()
+        emit(fields(), to: sink)
+    }
+
+    private func emit(_ fields: [String: JSONValue], to sink: (String) -> Void) {
         let order = ["event", "client"]
         let keys = order.filter { fields[$0] != nil } + fields.keys.filter { !order.contains($0) }.sorted()
         let body = keys.map { k -> String in
