@@ -30,7 +30,7 @@ enum LuaClientBinding {
     static func clientFromUserdata(_ vm: LuaVM, _ host: ScriptHost, _ index: Int32) -> LuaClient? {
         guard let p = luaL_testudata(vm.L, index, NetStackModule.clientMetatable) else { return nil }
         let id = p.load(as: Int.self)
-        return host.clients[id]
+        return host.client(id: id)
     }
 
     static func pushNewUserdata(_ c: LuaClient, host: ScriptHost) {
@@ -358,7 +358,7 @@ enum LuaClientBinding {
     private static func selfClient(_ vm: LuaVM, _ host: ScriptHost) -> LuaClient?? {
         // One check of the userdata's metatable (it was two: is it a client, then which).
         guard let p = luaL_testudata(vm.L, 1, NetStackModule.clientMetatable) else { return .none }
-        guard let c = host.clients[p.load(as: Int.self)], !c.destroyed else { return .some(nil) }
+        guard let c = host.client(id: p.load(as: Int.self)), !c.destroyed else { return .some(nil) }
         return .some(c)
     }
     private static let destroyedError = WebSocketError(.clientNotCreated, "client was destroyed")

@@ -74,6 +74,19 @@ public final class ScriptHost {
 
     // Live handles.
     @exclusivity(unchecked) var clients: [Int: LuaClient] = [:]
+    /// The client a method call found last: a script calls methods on one client in a row (a send
+    /// loop), and the lookup in `clients` hashed the id for every call (about 100 instructions).
+    /// Cleared when that client is forgotten.
+    @exclusivity(unchecked) private var lastClient: LuaClient?
+
+    /// The live client with this id (nil when there is none, or it was forgotten).
+    @inline(__always)
+    func client(id: Int) -> LuaClient? {
+        if let c = lastClient, c.id == id { return c }
+        guard let c = clients[id] else { return nil }
+        lastClient = c
+        return c
+    }
     @exclusivity(unchecked) var nextClientID = 1
     @exclusivity(unchecked) var clientsCreated = 0
     @exclusivity(unchecked) var timers: [Int: LuaTimer] = [:]
@@ -456,6 +469,7 @@ public final class ScriptHost {
         for r in c.callbacks { vm.unref(r) }
         c.callbacks = [LUA_NOREF, LUA_NOREF, LUA_NOREF, LUA_NOREF]
         clients[c.id] = nil
+        if lastClient === c { lastClient = nil }
         if failedConnections.remove(c.id) != nil { failedAndDestroyed += 1 }
     }
 
