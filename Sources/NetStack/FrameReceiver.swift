@@ -234,10 +234,7 @@ package struct FrameReceiver {
     /// be lent to C with a NUL after it without a copy.
     @inline(__always)
     static func takePayload(_ buffer: inout ByteBuffer, length: Int) -> ByteBuffer {
-        guard length >= NULTerminatedBytes.minimumLength, buffer.readableBytes > length, var slice = buffer.getSlice(at: buffer.readerIndex, length: length + 1) else {
-            return buffer.readSlice(length: length)!
-        }
-        slice.moveWriterIndex(to: length)
+        let slice = payload(of: buffer, at: buffer.readerIndex, length: length)
         buffer.moveReaderIndex(forwardBy: length)
         return slice
     }

@@ -486,7 +486,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, ConnectionCommand
         var at = start
         defer { buffer.moveReaderIndex(to: at) }
         // One access to the buffer's bytes for the run: each message's bytes are lent to the
-        // callback from it (`WebSocketClient.withPayloadBytes`).
+        // callback from it (`WebSocketClient.lentPayloadBytes`).
         buffer.withUnsafeReadableBytes { raw in
             // Locals of the closure: captured from outside, the callback was retained for each call.
             var callback = client.onMessage
