@@ -54,6 +54,12 @@ func internalScriptStatus(_ source: String, name: String, args: [String], flags:
     return host.run(source: source, name: name, args: args)
 }
 
+/// Lua for `list` and `info`: `clean(v)`, text from plugin files made safe for a terminal
+/// (control bytes shown as \xNN).
+private let cleanFunction = """
+local function clean(v) return (tostring(v):gsub("[%c\\127]", function(c) return string.format("\\\\x%02x", c:byte()) end)) end
+"""
+
 struct Plugins: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "List, describe and check plugins.",
@@ -90,8 +96,7 @@ struct Plugins: ParsableCommand {
           return
         end
         if #list == 0 then print("no plugins found") return end
-        -- Text from plugin files goes to a terminal: control bytes are shown as \\xNN.
-        local function clean(v) return (tostring(v):gsub("[%c\\127]", function(c) return string.format("\\\\x%02x", c:byte()) end)) end
+        \(cleanFunction)
         local rows = { { "NAME", "VERSION", "FROM", "STATUS", "PATH" } }
         for _, p in ipairs(list) do
           rows[#rows + 1] = { clean(p.name), clean(p.version or "-"), p.origin, clean(p.status), clean(p.path) }
@@ -122,8 +127,7 @@ struct Plugins: ParsableCommand {
         static let source = """
         local name = ...
         local ns = require "netstack"
-        -- Text from plugin files goes to a terminal: control bytes are shown as \\xNN.
-        local function clean(v) return (tostring(v):gsub("[%c\\127]", function(c) return string.format("\\\\x%02x", c:byte()) end)) end
+        \(cleanFunction)
         for _, p in ipairs(ns.plugins.available()) do
           if p.name == name then
             print(string.format("%s %s (%s)", clean(p.name), clean(p.version or "?"), clean(p.path)))

@@ -27,9 +27,14 @@ return {
     local state = setmetatable({}, { __mode = "k" })
     local gaveUp = 0
 
+    -- A coroutine-style ws (from netstack.connect) stands for the client it wraps.
+    local function clientOf(c)
+      if type(c) == "table" and c.client ~= nil then return c.client end
+      return c
+    end
+
     local function of(c)
-      -- A coroutine-style ws (from netstack.connect) stands for the client it wraps.
-      if type(c) == "table" and c.client ~= nil then c = c.client end
+      c = clientOf(c)
       local s = state[c]
       if not s then
         s = { attempts = 0, reconnects = 0 }
@@ -126,7 +131,7 @@ return {
       --- Whether a new connection of `c` is on its way: an attempt is scheduled or connecting.
       --- (The coroutine style's receive waits for it instead of answering the last close again.)
       pending = function(c)
-        if type(c) == "table" and c.client ~= nil then c = c.client end
+        c = clientOf(c)
         local s = state[c]
         if not s or s.stopped or s.userClosed or ns.stopping() then return false end
         return s.timer ~= nil or c:state() == "connecting"
