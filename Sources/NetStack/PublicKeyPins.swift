@@ -1,3 +1,5 @@
+import NIOSSL
+
 /// Certificate pinning by public key: the SHA-256 of the server certificate's
 /// SubjectPublicKeyInfo (DER), written as curl's `--pinnedpubkey` and HPKP write it,
 /// `sha256//BASE64` (the prefix may be left out). The connection is accepted when the leaf's key
@@ -31,5 +33,20 @@ public struct PublicKeyPins: Hashable, Sendable {
     public func matches(spki: [UInt8]) -> Bool {
         let digest = Digest.sha256(spki)
         return digests.contains(digest)
+    }
+}
+
+extension PublicKeyPins {
+    /// The pin check of a handshake: valid when the leaf's public key matches a pin, else the
+    /// failure with `mismatchCode`, naming the key the server presented.
+    func check(leaf: NIOSSLCertificate?) -> CertificateVerificationResult {
+        guard let spki = try? leaf?.extractPublicKey().toSPKIBytes() else {
+            return CertificateVerificationResult(code: Self.mismatchCode, openSSLError: 0, depth: 0, subject: nil,
+                                                 reason: "the server presented no readable public key", crlChecked: false)
+        }
+        if matches(spki: spki) { return .valid }
+        return CertificateVerificationResult(code: Self.mismatchCode, openSSLError: 0, depth: 0, subject: nil,
+                                             reason: "\(Self.mismatchMeaning); the server's is \(Self.pin(ofSPKI: spki))",
+                                             crlChecked: false)
     }
 }

@@ -106,151 +106,37 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, ConnectionCommand
     func start(tls: NIOSSLContextBox?, proxy: WebSocketProxy? = nil) {
         let url = upgrade!.handshake.url
         armConnectTimer()
-        guard let proxy = proxy else { return open(url: url, tls: tls, tunnel: nil) }
-        let tunnel: Tunnel
-        switch proxy.kind {
-        case .http:
-            tunnel = .http(proxy)
-        case .socks5h where !url.hostIsIPLiteral:
-            guard url.host.utf8.count <= 255 else {
-                return run(machine.failBeforeOpen(ProxyFailure.refused(proxy, target: url.host, "a host name over 255 bytes does not fit a SOCKS5 request")))
-            }
-            tunnel = .socks(proxy, .name(url.host, port: url.port))
-        case .socks5, .socks5h:
-            if url.hostIsIPLiteral, let bytes = IPAddressBytes.parse(url.host) {
-                tunnel = .socks(proxy, .address(bytes, port: url.port))
-            } else {
-                // socks5:// resolves the target here (curl's meaning), on NIO's blocking-I/O pool.
-                let host = url.host, port = url.port
-                NIOThreadPool.singleton.runIfActive(eventLoop: eventLoop) {
-                    try SocketAddress.makeAddressResolvingHost(host, port: port)
-                }.whenComplete { [self] result in
-                    guard !self.machine.isClosed else { return }
-                    switch result {
-                    case .success(let address):
-                        guard let bytes = Self.addressBytes(address) else {
-                            return self.run(self.machine.failBeforeOpen(WebSocketError(.connectionError, "DNS lookup for '\(host)' gave no IP address")))
-                        }
-                        self.open(url: url, tls: tls, tunnel: .socks(proxy, .address(bytes, port: port)))
-                    case .failure(let error):
-                        self.run(self.machine.failBeforeOpen(WebSocketError(.connectionError, "DNS lookup failed for '\(host)': \(error)")))
-                    }
-                }
-                return
-            }
-        }
-        open(url: url, tls: tls, tunnel: tunnel)
-    }
-
-    /// The pin check of the leaf certificate's public key (`PublicKeyPins`).
-    private static func checkPins(_ pins: PublicKeyPins, leaf: NIOSSLCertificate?) -> CertificateVerificationResult {
-        guard let spki = try? leaf?.extractPublicKey().toSPKIBytes() else {
-            return CertificateVerificationResult(code: PublicKeyPins.mismatchCode, openSSLError: 0, depth: 0, subject: nil,
-                                                 reason: "the server presented no readable public key", crlChecked: false)
-        }
-        if pins.matches(spki: spki) { return .valid }
-        return CertificateVerificationResult(code: PublicKeyPins.mismatchCode, openSSLError: 0, depth: 0, subject: nil,
-                                             reason: "\(PublicKeyPins.mismatchMeaning); the server's is \(PublicKeyPins.pin(ofSPKI: spki))",
-                                             crlChecked: false)
-    }
-
-    /// What stands between the TCP connection and TLS or the upgrade.
-    private enum Tunnel {
-        case http(WebSocketProxy)
-        case socks(WebSocketProxy, SOCKS5Handshake.Target)
-
-        var proxy: WebSocketProxy {
-            switch self { case .http(let p), .socks(let p, _): return p }
-        }
-    }
-
-    private static func addressBytes(_ address: SocketAddress) -> [UInt8]? {
-        switch address {
-        case .v4(let a): return withUnsafeBytes(of: a.address.sin_addr) { Array($0) }
-        case .v6(let a): return withUnsafeBytes(of: a.address.sin6_addr) { Array($0) }
-        case .unixDomainSocket: return nil
-        }
-    }
-
-    private static let receiveAllocator = AdaptiveRecvByteBufferAllocator(minimum: 512, initial: 512, maximum: 1024 * 1024)
-
-    private func open(url: WebSocketURL, tls: NIOSSLContextBox?, tunnel: Tunnel?) {
-        let timeout = config.connectTimeout
-        let serverName = upgrade?.serverName ?? (url.hostIsIPLiteral ? nil : url.host)
-        let trace = config.trace
-        // TCP_NODELAY is on by default in ClientBootstrap.
-        let bootstrap = ClientBootstrap(group: eventLoop)
-            .connectTimeout(timeout)
-            .channelInitializer { [self] channel in
-                do {
-                    // Reads start at 512 bytes and grow (to 1 MiB) only while they fill the buffer:
-                    // NIO keeps each channel's receive buffer, so the initial size is memory per
-                    // idle connection. Set here, synchronously: a bootstrap's `channelOption` is
-                    // applied through a chain of futures, per connection.
-                    try channel.syncOptions?.setOption(ChannelOptions.recvAllocator, value: Self.receiveAllocator)
-                    switch tunnel {
-                    case .http(let proxy):
-                        try HTTPConnectTunnel.install(on: channel, proxy: proxy, target: url, deadline: .now() + timeout, trace: trace)
-                    case .socks(let proxy, let target):
-                        try channel.pipeline.syncOperations.addHandler(
-                            SOCKS5TunnelHandler(proxy: proxy, target: target, targetText: "\(url.bracketedHost):\(url.port)", trace: trace))
-                    case nil:
-                        break
-                    }
-                    if let tls = tls {
-                        let ssl: NIOSSLClientHandler
-                        if tls.verifiesInCallback {
-                            let options = CertificateVerificationOptions(
-                                hostname: serverName ?? (url.hostIsIPLiteral ? nil : url.host),
-                                ipAddress: serverName == nil && url.hostIsIPLiteral ? url.host : nil)
-                            let store = tls.store, pins = tls.pins
-                            ssl = try NIOSSLClientHandler(context: tls.context, serverHostname: serverName) { [self] certificates, promise in
-                                var result = CertificateVerificationResult.valid
-                                if let store = store {
-                                    let ders = certificates.compactMap { try? $0.toDERBytes() }
-                                    result = CertificateVerifier.verify(presentedChain: ders, store: store, options: options)
-                                }
-                                if result.isValid, !pins.isEmpty {
-                                    result = Self.checkPins(pins, leaf: certificates.first)
-                                }
-                                self.upgrade?.tlsVerification = result
-                                promise.succeed(result.isValid ? .certificateVerified : .failed)
-                            }
-                        } else {
-                            ssl = try NIOSSLClientHandler(context: tls.context, serverHostname: serverName)
-                        }
-                        try channel.pipeline.syncOperations.addHandler(ssl)
-                    }
-                    try self.install(on: channel)
-                    return channel.eventLoop.makeSucceededVoidFuture()
-                } catch {
-                    return channel.eventLoop.makeFailedFuture(error)
+        switch ConnectionRoute.plan(for: url, through: proxy) {
+        case .direct:
+            dial(url: url, tls: tls, tunnel: nil)
+        case .tunnel(let tunnel):
+            dial(url: url, tls: tls, tunnel: tunnel)
+        case .refused(let error):
+            run(machine.failBeforeOpen(error))
+        case .resolveThenTunnel(let proxy, let host, let port):
+            // On NIO's blocking-I/O pool.
+            NIOThreadPool.singleton.runIfActive(eventLoop: eventLoop) {
+                try SocketAddress.makeAddressResolvingHost(host, port: port)
+            }.whenComplete { [self] result in
+                guard !self.machine.isClosed else { return }
+                switch result.mapError({ WebSocketError(.connectionError, "DNS lookup failed for '\(host)': \($0)") })
+                    .flatMap({ ConnectionRoute.resolved($0, through: proxy, host: host, port: port) }) {
+                case .success(let tunnel):
+                    self.dial(url: url, tls: tls, tunnel: tunnel)
+                case .failure(let error):
+                    self.run(self.machine.failBeforeOpen(error))
                 }
             }
-        let host = tunnel?.proxy.host ?? url.host
-        let port = tunnel?.proxy.port ?? url.port
-        let connected: EventLoopFuture<Channel>
-        if let address = try? SocketAddress(ipAddress: host, port: port) {
-            // An address needs no resolving: connect(host:port:) would still run getaddrinfo on
-            // another thread and race two address families (about 1 KiB and a thread hop per
-            // connection, which load runs' thousands of connections pay at once).
-            connected = bootstrap.connect(to: address)
-        } else {
-            connected = bootstrap.connect(host: host, port: port)
         }
-        // A bootstrap that fails at once (no descriptor left, a refused socket option) completes
-        // inside this call: its outcome waits for the next loop turn, so no callback ever runs
-        // inside connect (the caller has not finished its own bookkeeping yet).
-        let insideStart = LoopFlag(true)
-        let proxy = tunnel?.proxy
-        connected.whenComplete { [self] result in
-            if insideStart.value {
-                self.eventLoop.execute { self.connectCompleted(result, url: url, proxy: proxy) }
-            } else {
-                self.connectCompleted(result, url: url, proxy: proxy)
-            }
-        }
-        insideStart.value = false
+    }
+
+    private func dial(url: WebSocketURL, tls: NIOSSLContextBox?, tunnel: ConnectionRoute.Tunnel?) {
+        let dialer = ConnectionDialer(eventLoop: eventLoop, url: url, tls: tls, serverName: upgrade?.serverName,
+                                      connectTimeout: config.connectTimeout, trace: config.trace)
+        dialer.dial(through: tunnel,
+                    verified: { [self] in self.upgrade?.tlsVerification = $0 },
+                    install: { [self] in try self.install(on: $0) },
+                    completed: { [self] in self.connectCompleted($0, url: url, proxy: tunnel?.proxy) })
     }
 
     private func connectCompleted(_ result: Result<Channel, Error>, url: WebSocketURL, proxy: WebSocketProxy?) {
@@ -533,7 +419,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, ConnectionCommand
         case .pong(let payload):
             timers.cancel(pongDeadline)
             pongDeadline = nil
-            if !pingsAwaitingPong.isEmpty { pongArrived(payload) }
+            if !pings.isEmpty { pongArrived(payload) }
         case .close(let code, let reason):
             run(machine.receivedClose(code: code, reason: reason))
             return false
@@ -557,38 +443,29 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, ConnectionCommand
         }
     }
 
-    // MARK: Pongs
+    // MARK: Pings and pongs
 
-    /// Pings sent with a completion, oldest first (at most `WebSocketClient.maxPingsAwaitingPong`).
-    @exclusivity(unchecked) private var pingsAwaitingPong: [(payload: [UInt8], sentAt: UInt64, completion: WebSocketClient.PingCompletion)] = []
+    /// Pings sent with `onPong`, until their pongs come.
+    @exclusivity(unchecked) private var pings = PingLedger()
+    /// Which pings are answered now, and which wait for the channel to drain.
+    @exclusivity(unchecked) private var pongs = PongReplies()
 
-    /// The payload of the newest ping not answered yet because the peer is not reading.
-    @exclusivity(unchecked) private var pendingPong: ByteBuffer?
-    /// Pong bytes in the outbox since the last flush.
-    @exclusivity(unchecked) private var pongBytesInOutbox = 0
-    /// Pong bytes the outbox may hold before pings are coalesced (one read of tiny pings).
-    static let pongOutboxLimit = 64 * 1024
-
-    /// Every ping is answered while the peer reads what we write. A peer that sends pings and
-    /// stops reading would otherwise grow our memory by a pong per ping: once the channel is not
-    /// writable (its high watermark, 64 KiB, is queued) or the outbox holds `pongOutboxLimit` of
-    /// pongs, only the newest ping is kept and answered when the channel drains (RFC 6455 5.5.3
-    /// allows answering only the most recent ping).
     private func answerPing(_ payload: ByteBuffer) {
-        if pendingPong != nil || pongBytesInOutbox >= Self.pongOutboxLimit || !(context?.channel.isWritable ?? true) {
-            pendingPong = payload
-            return
-        }
-        pongBytesInOutbox += payload.readableBytes + 6
-        writeControl(.pong, payload)
+        if let pong = pongs.ping(payload, writable: context?.channel.isWritable ?? true) { writeControl(.pong, pong) }
     }
 
-    /// Writes the pending pong once the channel takes writes again.
-    private func sendPendingPong() {
-        guard let p = pendingPong, let context = context, context.channel.isWritable, machine.answersPings else { return }
-        pendingPong = nil
-        pongBytesInOutbox += p.readableBytes + 6
-        writeControl(.pong, p)
+    /// Writes the waiting pong once the channel takes writes again.
+    private func sendWaitingPong() {
+        guard let context = context, machine.answersPings,
+              let pong = pongs.takeWaiting(writable: context.channel.isWritable) else { return }
+        writeControl(.pong, pong)
+    }
+
+    private func pongArrived(_ payload: ByteBuffer) {
+        // A completion may destroy the client: the ones after it then do not run.
+        for p in pings.pong(payload, at: DispatchTime.now().uptimeNanoseconds) where client.map({ !$0.isDestroyed }) ?? false {
+            p.run()
+        }
     }
 
     // MARK: Writing
@@ -610,8 +487,8 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, ConnectionCommand
     }
 
     private func flushOutbox() {
-        pongBytesInOutbox = 0
-        if pendingPong != nil { sendPendingPong() }
+        pongs.flushed()
+        if pongs.waiting != nil { sendWaitingPong() }
         guard let context = context, let out = outbox, out.readableBytes > 0 else { return }
         let payload = payloadInOutbox
         payloadInOutbox = 0
@@ -642,7 +519,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, ConnectionCommand
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
         // Not flushed from here: this runs inside writeAndFlush when a write changes writability.
-        if pendingPong != nil { scheduleFlush() }
+        if pongs.waiting != nil { scheduleFlush() }
         updateSocketBacklog(context)
         context.fireChannelWritabilityChanged()
     }
@@ -709,28 +586,12 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, ConnectionCommand
             completion?(.failure(WebSocketError(.noConnection, "not connected (the connection is closing)")))
             return
         }
-        if let completion = completion {
-            if pingsAwaitingPong.count >= WebSocketClient.maxPingsAwaitingPong {
-                completion(.failure(WebSocketError(.queueLengthExceeded, "\(WebSocketClient.maxPingsAwaitingPong) pings already await their pong")))
-                return
-            }
-            pingsAwaitingPong.append((payload, DispatchTime.now().uptimeNanoseconds, completion))
+        if let completion = completion, let refused = pings.sent(payload, at: DispatchTime.now().uptimeNanoseconds, completion: completion) {
+            return refused.run()
         }
         var b = allocator.buffer(capacity: payload.count)
         b.writeBytes(payload)
         writeControl(.ping, b)
-    }
-
-    /// A pong: the pings it answers (the first with its payload and every one before it) get
-    /// their round trips.
-    private func pongArrived(_ payload: ByteBuffer) {
-        guard let i = pingsAwaitingPong.firstIndex(where: { payload.readableBytesView.elementsEqual($0.payload) }) else { return }
-        let answered = pingsAwaitingPong[...i]
-        pingsAwaitingPong.removeFirst(i + 1)
-        let now = DispatchTime.now().uptimeNanoseconds
-        for p in answered where client.map({ !$0.isDestroyed }) ?? false {
-            p.completion(.success(.nanoseconds(Int64(now &- p.sentAt))))
-        }
     }
 
     private func writeControl(_ opcode: FrameOpcode, _ payload: ByteBuffer) {
@@ -862,11 +723,10 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, ConnectionCommand
     }
 
     private func finish() {
-        if !pingsAwaitingPong.isEmpty {
-            let pings = pingsAwaitingPong
-            pingsAwaitingPong = []
+        if !pings.isEmpty {
+            let failed = pings.connectionEnded()
             if let client = client, !client.isDestroyed {
-                for p in pings { p.completion(.failure(WebSocketError(.noConnection, "the connection ended before the pong"))) }
+                for p in failed { p.run() }
             }
         }
         cancelTimers()
@@ -886,7 +746,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, ConnectionCommand
     func abandon() {
         machine.abandon()
         client = nil
-        pingsAwaitingPong = []
+        pings.forget()
         cancelTimers()
         // Closed at once, not after the write: with the timers gone nothing would end a
         // connection whose peer stopped reading.
