@@ -366,8 +366,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, ConnectionCommand
             for i in 0..<batch.count { buffer.moveReaderIndex(forwardBy: batch[i].headerLength + batch[i].payloadLength) }
             return
         }
-        // The reader index moves once, when the run ends (the callbacks cannot see `buffer`):
-        // each message is a slice at its offset.
+        // The reader index moves once, when the run ends (the callbacks cannot see `buffer`).
         let start = buffer.readerIndex
         var at = start
         defer { buffer.moveReaderIndex(to: at) }
@@ -377,12 +376,20 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, ConnectionCommand
             // Locals of the closure: captured from outside, the callback was retained for each call.
             var callback = client.onMessage
             var version = client.onMessageVersion
+            // One message value for the run, over the read buffer: each message moves its indices
+            // to its payload (a new slice per message was a retain and a release of the storage,
+            // and building the slice). A callback that keeps the message keeps a copy of the
+            // indices, so what it kept stays that message's bytes.
+            var message = WebSocketMessage(kind: .binary, data: buffer)
             for i in 0..<batch.count {
                 // As in the loop of `processFrames`: once a callback has ended receiving, nothing more.
                 if i > 0, !machine.isReceiving { return }
                 let m = batch[i]
                 at &+= m.headerLength
-                let message = WebSocketMessage(kind: m.kind, data: FrameReceiver.payload(of: buffer, at: at, length: m.payloadLength))
+                message.kind = m.kind
+                // The writer first: each payload lies after the one before.
+                message.data.moveWriterIndex(to: at &+ m.payloadLength)
+                message.data.moveReaderIndex(to: at)
                 // In range: the scan found the whole frame in these bytes.
                 let bytes = UnsafeRawBufferPointer(start: raw.baseAddress.map { $0 + (at &- start) }, count: m.payloadLength)
                 at &+= m.payloadLength

@@ -316,6 +316,32 @@ final class ConnectionHandlerTests: XCTestCase {
         XCTAssertEqual(lentAfterCallback, [false])
     }
 
+    /// The messages of a run share one value whose indices move from payload to payload: a
+    /// message the callback keeps is a copy, and stays its own bytes after the run moved on and
+    /// after the read buffer was written again.
+    func testAMessageKeptFromARunKeepsItsBytes() throws {
+        let c = try open()
+        var read = ByteBuffer()
+        let payloads: [[UInt8]] = [Array("first".utf8), [], [0, 1, 2, 255], Array(String(repeating: "q", count: 300).utf8)]
+        for (i, p) in payloads.enumerated() { var f = serverFrame(i == 2 ? 0x82 : 0x81, p); read.writeBuffer(&f) }
+        var kept: [WebSocketMessage] = []
+        c.client.onMessage = { _, m in kept.append(m) }
+        try c.channel.writeInbound(read)
+        XCTAssertEqual(kept.map { Array($0.data.readableBytesView) }, payloads)
+        XCTAssertEqual(kept.map(\.kind), [.text, .text, .binary, .text])
+        XCTAssertEqual(kept.map(\.text), payloads.map { String(decoding: $0, as: UTF8.self) })
+        // The next read, into a buffer that may reuse the storage: what was kept does not change.
+        var again = ByteBuffer()
+        for _ in 0..<4 { var f = serverFrame(0x81, Array("xxxxxxxx".utf8)); again.writeBuffer(&f) }
+        try c.channel.writeInbound(again)
+        XCTAssertEqual(kept.count, 8)
+        XCTAssertEqual(kept.prefix(4).map { Array($0.data.readableBytesView) }, payloads)
+        // A kept message is a value of its own: reading from it does not disturb the others.
+        var first = kept[0]
+        XCTAssertEqual(first.data.readString(length: 5), "first")
+        XCTAssertEqual(kept[0].data.readableBytes, 5)
+    }
+
     // MARK: The close handshake
 
     /// The pipeline owns the handler and the handler owns its client until the terminal event;
