@@ -372,6 +372,9 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, ConnectionCommand
         defer { buffer.moveReaderIndex(to: at) }
         // One access to the buffer's bytes for the run: each message's bytes are lent to the
         // callback from it (`WebSocketClient.lentPayloadBytes`).
+        // Bytes are lent only with a byte of the buffer's storage after them (the next frame's
+        // first byte, or room after the read): the C ABI puts its NUL there during the callback.
+        let capacity = buffer.capacity
         buffer.withUnsafeReadableBytes { raw in
             // Locals of the closure: captured from outside, the callback was retained for each call.
             var callback = client.onMessage
@@ -399,7 +402,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, ConnectionCommand
                     callback = client.onMessage
                     version = client.onMessageVersion
                 }
-                client.deliveringBytes = bytes
+                client.deliveringBytes = at < capacity ? bytes : nil
                 callback?(client, message)
                 client.deliveringBytes = nil
             }
