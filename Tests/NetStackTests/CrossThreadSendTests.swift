@@ -25,6 +25,32 @@ final class CrossThreadSendTests: XCTestCase {
         XCTAssertTrue(again, "after a drain the next message schedules one again")
     }
 
+    /// The batch grows as records arrive (from 256 bytes, past a single large message), gives
+    /// every byte back in order, and a batch nobody drained goes away with its sends.
+    func testABatchGrowsAndGivesEveryByteBack() {
+        let sends = CrossThreadSends()
+        var sent: [(WebSocketMessageKind, [UInt8])] = []
+        for i in 0..<1_000 {
+            let payload = (0..<(i * 37 % 700)).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ i) }
+            let kind: WebSocketMessageKind = i % 3 == 0 ? .binary : .text
+            _ = payload.withUnsafeBytes { sends.append($0, kind: kind) }
+            sent.append((kind, payload))
+        }
+        let large = [UInt8](repeating: 0xAB, count: 300_000)
+        _ = large.withUnsafeBytes { sends.append($0, kind: .binary) }
+        sent.append((.binary, large))
+        var drained: [(WebSocketMessageKind, [UInt8])] = []
+        sends.drain { drained.append(($1, Array($0))) }
+        XCTAssertEqual(drained.count, sent.count)
+        XCTAssertEqual(drained.map(\.0), sent.map(\.0))
+        XCTAssertTrue(zip(drained, sent).allSatisfy { $0.1 == $1.1 }, "every payload, byte for byte")
+        do {
+            let undrained = CrossThreadSends()
+            _ = large.withUnsafeBytes { undrained.append($0, kind: .binary) }
+            XCTAssertTrue(undrained.isPending)
+        }
+    }
+
     /// Four threads send at once (and the loop itself, from onMessage): every message is echoed
     /// once, and each sender's messages come back in the order it sent them.
     func testMessagesFromManyThreadsArriveInEachSendersOrder() {
