@@ -87,9 +87,8 @@ struct ConnectionDialer {
     private static func tlsHandler(_ tls: NIOSSLContextBox, url: WebSocketURL, serverName: String?,
                                    verified: @escaping (CertificateVerificationResult) -> Void) throws -> NIOSSLClientHandler {
         guard tls.verifiesInCallback else { return try NIOSSLClientHandler(context: tls.context, serverHostname: serverName) }
-        let options = CertificateVerificationOptions(
-            hostname: serverName ?? (url.hostIsIPLiteral ? nil : url.host),
-            ipAddress: serverName == nil && url.hostIsIPLiteral ? url.host : nil)
+        // `serverName` is nil only for an IP literal without a configured name: then the address is checked.
+        let options = CertificateVerificationOptions(hostname: serverName, ipAddress: serverName == nil ? url.host : nil)
         let store = tls.store, pins = tls.pins
         return try NIOSSLClientHandler(context: tls.context, serverHostname: serverName) { certificates, promise in
             var result = CertificateVerificationResult.valid

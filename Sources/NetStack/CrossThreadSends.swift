@@ -1,5 +1,4 @@
 import Glibc
-import NIOCore
 import Synchronization
 
 /// Messages `send` accepted on a thread other than the connection's loop, waiting for the loop.
@@ -66,16 +65,14 @@ struct CrossThreadSends: ~Copyable, Sendable {
         }
         guard let base = taken.base else { return }
         defer { free(base) }
-        do {
-            let raw = UnsafeRawBufferPointer(start: base, count: taken.count)
-            var at = 0
-            while at + Self.recordHeader <= raw.count {
-                let kind: WebSocketMessageKind = raw[at] == 0 ? .text : .binary
-                let length = Int(raw.loadUnaligned(fromByteOffset: at + 1, as: UInt64.self))
-                let start = at + Self.recordHeader
-                body(UnsafeRawBufferPointer(rebasing: raw[start..<(start + length)]), kind)
-                at = start + length
-            }
+        let raw = UnsafeRawBufferPointer(start: base, count: taken.count)
+        var at = 0
+        while at + Self.recordHeader <= raw.count {
+            let kind: WebSocketMessageKind = raw[at] == 0 ? .text : .binary
+            let length = Int(raw.loadUnaligned(fromByteOffset: at + 1, as: UInt64.self))
+            let start = at + Self.recordHeader
+            body(UnsafeRawBufferPointer(rebasing: raw[start..<(start + length)]), kind)
+            at = start + length
         }
     }
 

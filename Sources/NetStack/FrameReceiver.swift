@@ -234,15 +234,8 @@ package struct FrameReceiver {
     /// be lent to C with a NUL after it without a copy.
     @inline(__always)
     static func takePayload(_ buffer: inout ByteBuffer, length: Int) -> ByteBuffer {
-        let slice = payload(of: buffer, at: buffer.readerIndex, length: length)
-        buffer.moveReaderIndex(forwardBy: length)
-        return slice
-    }
-
-    /// `takePayload` for a payload at `index` of `buffer` (known to be there), leaving the
-    /// buffer's indexes alone.
-    @inline(__always)
-    static func payload(of buffer: ByteBuffer, at index: Int, length: Int) -> ByteBuffer {
+        let index = buffer.readerIndex
+        defer { buffer.moveReaderIndex(forwardBy: length) }
         if length >= NULTerminatedBytes.minimumLength, buffer.writerIndex - index > length,
            var slice = buffer.getSlice(at: index, length: length + 1) {
             slice.moveWriterIndex(to: length)

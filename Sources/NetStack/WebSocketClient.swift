@@ -80,7 +80,8 @@ public final class WebSocketClient: @unchecked Sendable {
     /// of a run of whole messages), else nil: read them from `message.data` then. The C ABI and
     /// the Lua host read them from here. Valid during the callback only. The byte after them is
     /// the read buffer's too (the next frame's first byte, or room after the read), so it may hold
-    /// a NUL during the callback (`NULTerminatedBytes.lend(lent:_:)`).
+    /// a NUL during the callback (the C ABI's `onMessage` puts one there, as `NULTerminatedBytes`
+    /// does for long messages).
     @inlinable @inline(__always)
     package func lentPayloadBytes(of message: borrowing WebSocketMessage) -> UnsafeRawBufferPointer? {
         guard let bytes = deliveringBytes, bytes.count == message.data.readableBytes else { return nil }

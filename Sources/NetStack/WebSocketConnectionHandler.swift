@@ -371,9 +371,9 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, ConnectionCommand
         var at = start
         defer { buffer.moveReaderIndex(to: at) }
         // One access to the buffer's bytes for the run: each message's bytes are lent to the
-        // callback from it (`WebSocketClient.lentPayloadBytes`).
-        // Bytes are lent only with a byte of the buffer's storage after them (the next frame's
-        // first byte, or room after the read): the C ABI puts its NUL there during the callback.
+        // callback from it (`WebSocketClient.lentPayloadBytes`), only with a byte of the buffer's
+        // storage after them (the next frame's first byte, or room after the read), where the C
+        // ABI puts its NUL during the callback.
         let capacity = buffer.capacity
         buffer.withUnsafeReadableBytes { raw in
             // Locals of the closure: captured from outside, the callback was retained for each call.
