@@ -5,6 +5,7 @@ import Foundation
 public final class ErrorReport: @unchecked Sendable {
     private let lock = NSLock()
     private var counts: [String: Int] = [:]
+    private var notesGiven: Set<String> = []
     private var order: [String] = []
     private let sink: (String) -> Void
     /// Distinct messages kept at most; later ones are only counted.
@@ -46,5 +47,13 @@ public final class ErrorReport: @unchecked Sendable {
 extension ErrorReport {
     /// A host note (not a script error, not counted).
     func reportNote(_ message: String) { sinkNote(message) }
+
+    /// A host note given once per run for `key`, whichever thread asks first.
+    func reportNoteOnce(key: String, _ message: @autoclosure () -> String) {
+        lock.lock()
+        let first = notesGiven.insert(key).inserted
+        lock.unlock()
+        if first { sinkNote(message()) }
+    }
     private func sinkNote(_ message: String) { noteSink(message) }
 }

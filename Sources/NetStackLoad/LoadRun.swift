@@ -91,8 +91,11 @@ public final class LoadRun {
         control = controlGroup.next()
         let group = self.group
         loops = (0..<threads).map { _ in group.next() }
-        loopMetrics = loops.map { _ in LoopMetrics() }
-        errors = ErrorReport(sink: settings.errorSink)
+        let errors = ErrorReport(sink: settings.errorSink)
+        self.errors = errors
+        loopMetrics = loops.map { _ in
+            LoopMetrics(onFirstOverflow: { series in errors.reportNoteOnce(key: "series overflow", LoadRun.overflowNote(series)) })
+        }
         let totalVUs = settings.plan.scenarios.reduce(0) { $0 + $1.executor.maxVUs }
         context = RunContext(script: settings.script, args: settings.args, segment: settings.plan.segment,
                              totalVUs: totalVUs, catalog: MetricCatalog(), hostOptions: settings.hostOptions, errors: errors,
@@ -322,6 +325,15 @@ public final class LoadRun {
 
     // MARK: Metrics
 
+    /// Said once when series first go to an overflow series (on a loop, or in the totals, which
+    /// collect every loop's series).
+    static func overflowNote(_ series: String?) -> String {
+        let limits = SeriesLimits.run
+        let which = series.map { "series '\(String($0.prefix(120)))' and later new ones" } ?? "new series"
+        return "netstack: more than \(limits.series) series or \(limits.trendSeries) trend series (each distinct set of tags is one): "
+            + "\(which) are recorded as METRIC{overflow:true}"
+    }
+
     /// Collects every loop's interval (on its loop) and merges it into the totals (on the control loop).
     @discardableResult
     private func collect() -> EventLoopFuture<Void> {
@@ -342,7 +354,9 @@ public final class LoadRun {
         controlMetrics.set(controlMetrics.handle(BuiltinMetrics.vus, kind: .gauge), Double(active), at: now)
         controlMetrics.set(controlMetrics.handle(BuiltinMetrics.vusMax, kind: .gauge), Double(created), at: now)
         interval.merge(controlMetrics.drain(definitions: defs))
-        total.merge(interval)
+        if total.merge(interval, within: .run) > 0 {
+            errors.reportNoteOnce(key: "series overflow", LoadRun.overflowNote(nil))
+        }
         let elapsed = startedAt == 0 ? 0 : Double(DispatchTime.now().uptimeNanoseconds &- startedAt) / 1e9
         let progress = Progress(elapsed: elapsed, planned: settings.plan.plannedDuration.seconds, activeVUs: active, maxVUs: created,
                                 iterations: (total.aggregate(BuiltinMetrics.iterations)?.sum ?? 0).saturatingCount, stopping: interrupts > 0)

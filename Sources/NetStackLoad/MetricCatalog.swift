@@ -44,21 +44,28 @@ public final class LoopMetrics {
     @exclusivity(unchecked) private var names: [String] = []
     @exclusivity(unchecked) private var handles: [String: Int] = [:]
     @exclusivity(unchecked) private var touched: [Bool] = []
-    /// Distinct series on this loop at most (tags made from data would grow without bound);
-    /// past it, samples go to the series `METRIC{overflow:true}` and are counted in `overflowed`.
-    public static let seriesLimit = 20_000
+    @exclusivity(unchecked) private var trendSeries = 0
+    /// Distinct series on this loop at most; past them, samples go to `METRIC{overflow:true}`.
+    public let limits: SeriesLimits
+    /// Series that went to an overflow series instead of being made.
     @exclusivity(unchecked) public private(set) var overflowed = 0
+    /// Called on the loop the first time a series goes to an overflow series, with its name.
+    private let onFirstOverflow: ((String) -> Void)?
     /// The built-in series' handles by tag set (`VUMetricsRecorder`); handles never change.
     @exclusivity(unchecked) var recorderHandles: [String: VUMetricsRecorder.Handles] = [:]
 
-    public init() {}
+    public init(limits: SeriesLimits = .run, onFirstOverflow: ((String) -> Void)? = nil) {
+        self.limits = limits
+        self.onFirstOverflow = onFirstOverflow
+    }
 
     /// The handle of a series (made on first use).
     public func handle(_ series: String, kind: MetricKind) -> Int {
         if let h = handles[series] { return h }
-        if values.count >= LoopMetrics.seriesLimit {
+        if limits.overflows(kind: kind, series: values.count, trendSeries: trendSeries) {
             overflowed += 1
-            let fallback = SeriesName.split(series).metric + "{overflow:true}"
+            if overflowed == 1 { onFirstOverflow?(series) }
+            let fallback = SeriesLimits.overflowSeries(of: SeriesName.split(series).metric)
             if let h = handles[fallback] { return h }
             return make(fallback, kind: kind)
         }
@@ -71,6 +78,7 @@ public final class LoopMetrics {
         names.append(series)
         touched.append(false)
         handles[series] = h
+        if kind == .trend { trendSeries += 1 }
         return h
     }
 

@@ -80,6 +80,41 @@ public struct MetricSet: Codable, Equatable, Sendable {
         }
     }
 
+    /// `merge`, for a store that must stay within `limits` (the run's totals): a series new to
+    /// this set goes to its metric's overflow series once the set holds as many series (or trend
+    /// series) as the limits allow, taken in name order. Returns how many series went there.
+    @discardableResult
+    public mutating func merge(_ other: MetricSet, within limits: SeriesLimits) -> Int {
+        var count = series.count
+        var trends = series.values.reduce(0) { $0 + ($1.kind == .trend ? 1 : 0) }
+        var bounded = MetricSet()
+        bounded.definitions = other.definitions
+        var folded = 0
+        // In name order, so which series overflow does not depend on a dictionary's order.
+        for key in other.series.keys.sorted() {
+            let v = other.series[key]!
+            var target = key
+            if series[key] == nil {
+                if limits.overflows(kind: v.kind, series: count, trendSeries: trends) {
+                    target = SeriesLimits.overflowSeries(of: SeriesName.split(key).metric)
+                    folded += 1
+                }
+                if series[target] == nil && bounded.series[target] == nil {
+                    count += 1
+                    if v.kind == .trend { trends += 1 }
+                }
+            }
+            if var mine = bounded.series[target] {
+                mine.merge(v)
+                bounded.series[target] = mine
+            } else {
+                bounded.series[target] = v
+            }
+        }
+        merge(bounded)
+        return folded
+    }
+
     /// Additive gauges (vus) of parts measured at the same time: values, minimums and maximums sum.
     static func addGauges(_ a: MetricValue, _ b: MetricValue) -> MetricValue {
         MetricValue(gauge: a.value + b.value, min: a.minimum + b.minimum, max: a.maximum + b.maximum,

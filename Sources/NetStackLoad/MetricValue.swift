@@ -25,7 +25,9 @@ public struct MetricValue: Equatable, Sendable {
     public private(set) var max: Double = -.infinity
     /// Gauge: when the latest value was set (nanoseconds since 1970), so merges keep the newest.
     public private(set) var setAt: Int64 = 0
-    /// Trend: samples × 1000 (three decimals kept), 3 significant digits.
+    /// Trend: samples × 1000 (three decimals kept), 3 significant digits; nil until the first
+    /// sample (a histogram's counts take about 184 KiB, and a loop's interval starts every
+    /// series afresh: only series that get samples pay for one).
     public private(set) var histogram: Histogram<UInt64>?
 
     /// Trend samples are recorded at a resolution of 1/1000 and must be 0 ... 1e12.
@@ -34,7 +36,6 @@ public struct MetricValue: Equatable, Sendable {
 
     public init(kind: MetricKind) {
         self.kind = kind
-        if kind == .trend { histogram = MetricValue.makeHistogram() }
     }
 
     /// A gauge with the given state (additive merges).
@@ -74,6 +75,7 @@ public struct MetricValue: Equatable, Sendable {
             return
         case .trend:
             sum += v
+            if histogram == nil { histogram = MetricValue.makeHistogram() }
             _ = histogram!.record(UInt64((v * MetricValue.trendScale).rounded()))
         }
         if v < min { min = v }
@@ -90,7 +92,10 @@ public struct MetricValue: Equatable, Sendable {
         }
         if other.min < min { min = other.min }
         if other.max > max { max = other.max }
-        if kind == .trend { histogram!.add(other.histogram!) }
+        if kind == .trend, let theirs = other.histogram {
+            // Shared until written (copy on write): the first merge into an empty value copies nothing.
+            if histogram == nil { histogram = theirs } else { histogram!.add(theirs) }
+        }
     }
 
     // MARK: Aggregates
@@ -165,6 +170,8 @@ extension MetricValue: Codable {
                 largest = Swift.max(largest, p[0])
             }
             guard total == count else { throw corrupt("the histogram holds \(total) samples, count says \(count)") }
+            // No samples, no histogram (as a value that never had one).
+            if pairs.isEmpty { return }
             // Sized for its largest value, not for an hour: a merge may read thousands of series.
             var h = Histogram<UInt64>(lowestDiscernibleValue: 1, highestTrackableValue: Swift.max(2, largest), numberOfSignificantValueDigits: .three)
             h.autoResize = true

@@ -4,7 +4,8 @@
 /// of crashing the merge or skewing its verdict. (Histogram entries are checked as they are
 /// decoded: `MetricValue.init(from:)`.)
 extension SummaryExport {
-    /// Series in one file (a run keeps at most 20,000 per event loop, and more go to an overflow series).
+    /// Series in one file (a run's totals keep at most 20,000 (`SeriesLimits.run`), and more go to
+    /// overflow series; this allows for files written by other builds).
     public static let maxSeries = 200_000
 
     public func check() throws {
