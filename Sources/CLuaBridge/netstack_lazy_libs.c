@@ -18,7 +18,7 @@ static const luaL_Reg eager_libs[] = {
     {NULL, NULL}};
 
 static const luaL_Reg lazy_libs[] = {
-    {LUA_TABLIBNAME, luaopen_table}, {LUA_COLIBNAME, luaopen_coroutine}, {LUA_IOLIBNAME, luaopen_io}, {LUA_OSLIBNAME, netstack_luaopen_os},
+    {LUA_TABLIBNAME, luaopen_table}, {LUA_COLIBNAME, netstack_luaopen_coroutine}, {LUA_IOLIBNAME, luaopen_io}, {LUA_OSLIBNAME, netstack_luaopen_os},
     {LUA_MATHLIBNAME, luaopen_math}, {LUA_UTF8LIBNAME, luaopen_utf8}, {LUA_DBLIBNAME, luaopen_debug},
     {NULL, NULL}};
 

@@ -11,6 +11,7 @@ typedef struct {
     long long budget;
     long long remaining;
     void *owner;          /* the Swift LuaVM (unretained), NULL once it is gone */
+    volatile int *interrupt_flag;  /* owned by the host; non-zero: Lua code here is to stop (netstack_interrupt.c) */
 } netstack_ud;
 
 static netstack_ud *get_ud(lua_State *L) {
@@ -120,6 +121,7 @@ int netstack_is_exit_unwind(lua_State *L, int idx) {
 
 static int msghandler(lua_State *L) {
     if (netstack_is_exit_unwind(L, 1)) return 1;  /* os.exit unwinding: not an error */
+    if (netstack_is_interrupt_unwind(L, 1)) return 1;  /* stopped from outside: not an error */
     const char *msg = lua_tostring(L, 1);
     if (msg == NULL) {
         if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING) return 1;
@@ -136,11 +138,16 @@ int netstack_pcall_traceback(lua_State *L, int nargs, int nresults) {
     lua_pushcfunction(L, msghandler);
     lua_insert(L, base);
     u->enforce = 1;
+    lua_State *outer = netstack_running_state;
+    netstack_running_state = L;
     int status = lua_pcall(L, nargs, nresults, base);
+    netstack_running_state = outer;
     u->enforce = saved;
     lua_remove(L, base);
     return status;
 }
+
+int netstack_is_msghandler(lua_CFunction f) { return f == msghandler; }
 
 void netstack_install_msghandler(lua_State *L) {
     lua_settop(L, 0);
@@ -153,7 +160,10 @@ int netstack_pcall_base(lua_State *L, int nargs, int nresults) {
     netstack_ud *u = get_ud(L);
     int saved = u->enforce;
     u->enforce = 1;
+    lua_State *outer = netstack_running_state;
+    netstack_running_state = L;
     int status = lua_pcall(L, nargs, nresults, 1);
+    netstack_running_state = outer;
     u->enforce = saved;
     return status;
 }
@@ -209,6 +219,9 @@ static lua_State *newstate(size_t memory_limit, int lazy) {
         lua_getglobal(L, LUA_OSLIBNAME);
         netstack_patch_os_exit(L);
         lua_pop(L, 1);
+        lua_getglobal(L, LUA_COLIBNAME);
+        netstack_track_coroutines(L);
+        lua_pop(L, 1);
     }
     u->limit = memory_limit;
     return L;
@@ -258,6 +271,15 @@ void netstack_set_instruction_budget(lua_State *L, long long count) {
     if (count > 0) lua_sethook(L, count_hook, LUA_MASKCOUNT, 1000);
     else lua_sethook(L, NULL, 0, 0);
 }
+
+void netstack_restore_hook(lua_State *L) {
+    netstack_ud *u = get_ud(L);
+    if (u->budget > 0) lua_sethook(L, count_hook, LUA_MASKCOUNT, 1000);
+    else lua_sethook(L, NULL, 0, 0);
+}
+
+void netstack_set_interrupt_flag(lua_State *L, volatile int *flag) { get_ud(L)->interrupt_flag = flag; }
+volatile int *netstack_interrupt_flag(lua_State *L) { return get_ud(L)->interrupt_flag; }
 
 void netstack_reset_instruction_budget(lua_State *L) {
     netstack_ud *u = get_ud(L);

@@ -57,6 +57,24 @@ public final class LuaVM {
     /// True once the state is closed: every entry from Swift (timers, connection events, finished
     /// background work) checks this first and does nothing.
     @exclusivity(unchecked) public private(set) var isClosed = false
+    /// Set when Lua code of this VM was stopped from outside (`stopWhenBusy`): its protected call
+    /// returned the interruption, which is not an error. The host clears it once it has acted.
+    @exclusivity(unchecked) package var interruptUnwound = false
+
+    /// Lets another thread stop this VM's Lua code when it never gives the thread back: while
+    /// `*flag` is non-zero, a signal to the VM's thread (`netstack_vm_interrupt_thread`) unwinds
+    /// the code running there. The caller owns `flag` and keeps it alive as long as the VM.
+    package func stopWhenBusy(flag: UnsafeMutablePointer<Int32>) {
+        _ = netstack_vm_interrupt_install()
+        netstack_set_interrupt_flag(mainState, flag)
+    }
+
+    /// After an interruption: the hook the VM runs with again (its instruction budget, or none).
+    package func interruptHandled() {
+        guard !isClosed else { return }
+        netstack_restore_hook(mainState)
+        interruptUnwound = false
+    }
 
     /// Closes the Lua state (finalizers run now) and drops the Swift functions, whose closures may
     /// hold their owner. Called on the VM's loop; nothing may use the state afterwards.
@@ -110,6 +128,12 @@ public final class LuaVM {
     func reportTopError(context: String, status: Int32) {
         // os.exit unwinding the script: the exit is requested, nothing to report.
         if netstack_is_exit_unwind(L, -1) != 0 { return netstack_pop(L, 1) }
+        // Stopped from outside (a load run ending a VU's iteration that never returned): nothing
+        // to report; the host ends the iteration as interrupted.
+        if netstack_is_interrupt_unwind(L, -1) != 0 {
+            interruptUnwound = true
+            return netstack_pop(L, 1)
+        }
         let message = string(at: -1) ?? "(error object is a \(typeName(at: -1)) value)"
         netstack_pop(L, 1)
         reportError(context: context, message: message, outOfMemory: status == LUA_ERRMEM)

@@ -63,14 +63,14 @@ extension ScriptHost {
             vm.pushGlobal(entry)
             if lua_type(vm.L, -1) == LUA_TFUNCTION {
                 vm.pushGlobal("arg")
-                if !vm.call(nargs: 1, context: entry) { iterationFailed = true }
+                if !vm.call(nargs: 1, context: entry) && !vm.interruptUnwound { iterationFailed = true }
             } else {
                 netstack_pop(vm.L, 1)
                 vm.reportError(context: "iteration", message: "'\(entry)' is not a function any more")
                 iterationFailed = true
             }
         }
-        if !iterationFailed && exitCode == nil && (entry == "bot" || entry == "main") && clientsCreated == createdBefore && definesHandlers() {
+        if !iterationFailed && exitCode == nil && !vm.interruptUnwound && (entry == "bot" || entry == "main") && clientsCreated == createdBefore && definesHandlers() {
             startBot()
         }
         starting = false
@@ -112,6 +112,8 @@ extension ScriptHost {
     func checkIterationIdle() {
         guard iterationDone != nil, !starting else { return }
         if let code = exitCode { return endIteration(.exit(code), closeCode: 1001, reason: "going away") }
+        // Its Lua code was stopped from outside: the stop it was stopped for ends it.
+        if vm.interruptUnwound { return endIteration(.interrupted, closeCode: 1001, reason: "going away") }
         if iterationFailed { return endIteration(.failed, closeCode: 1011, reason: "script error") }
         let n = currentIteration
         if pendingOperations > 0 { return }

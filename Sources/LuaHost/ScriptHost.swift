@@ -498,8 +498,9 @@ public final class ScriptHost {
 
     /// After an uncaught error in a callback of `client` (nil: a timer or other callback).
     func callbackFailed(_ client: LuaClient?) {
-        // The run is ending (netstack.exit, or os.exit unwinding the callback).
-        if exitCode != nil { return }
+        // The run is ending (netstack.exit, or os.exit unwinding the callback), or the VU's
+        // iteration is being stopped from outside.
+        if exitCode != nil || vm.interruptUnwound { return }
         switch options.onError {
         case .exit:
             if vuMode { iterationFailed = true; return }

@@ -192,7 +192,9 @@ final class ScenarioRunner {
                     control.scheduleTask(in: .nanoseconds(grace.nanoseconds)) { [weak self] in
                         guard let self = self, self.busy[r], !self.active[r], self.done[r] == n else { return }
                         let vu = self.vus[r]
+                        vu.requestInterrupt()
                         vu.eventLoop.execute { vu.interrupt() }
+                        self.nudgeStuck([vu])
                     }
                 }
             }
@@ -283,11 +285,28 @@ final class ScenarioRunner {
     func interruptAll() {
         stopping = true
         ticker?.cancel()
+        var asked: [VirtualUser] = []
         for r in vus.indices where busy[r] {
             let vu = vus[r]
+            vu.requestInterrupt()
+            asked.append(vu)
             vu.eventLoop.execute { vu.interrupt() }
         }
+        nudgeStuck(asked)
         checkDone()
+    }
+
+    /// An iteration whose Lua code never gives its loop back (`while true do end`) cannot take
+    /// the interrupt queued there: every `nudgeInterval` until each VU asked took it, the loops
+    /// of those that did not are signalled, which stops the Lua code running there.
+    static let nudgeInterval: TimeAmount = .milliseconds(100)
+
+    private func nudgeStuck(_ vus: [VirtualUser]) {
+        guard !vus.isEmpty else { return }
+        control.scheduleTask(in: Self.nudgeInterval) { [weak self] in
+            let pending = vus.filter { $0.nudgeIfStuck() }
+            self?.nudgeStuck(pending)
+        }
     }
 
     private func checkDone() {

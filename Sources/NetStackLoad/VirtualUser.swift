@@ -56,6 +56,15 @@ final class VirtualUser {
     /// Set by the scenario (on its control loop) when the VU should finish its iteration and
     /// start nothing new: the schedule ended or a ramp took the VU off. `netstack.stopping()`.
     let windingDown = ManagedAtomic<Bool>(false)
+    /// Non-zero while the VU is to stop what its VM runs (`requestInterrupt`): read by the VM's
+    /// hook on the VU's thread, written from any thread. Outlives the VM (freed with the VU).
+    private let interruptFlag: UnsafeMutablePointer<Int32> = {
+        let p = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
+        p.initialize(to: 0)
+        return p
+    }()
+    /// The VU's loop thread (`netstack_current_thread`), once the VU started there; 0 before.
+    private let thread = ManagedAtomic<UInt>(0)
 
     init(id: Int, scenario: Scenario, context: RunContext, eventLoop: EventLoop, metrics: LoopMetrics) {
         self.id = id
@@ -63,6 +72,10 @@ final class VirtualUser {
         self.context = context
         self.eventLoop = eventLoop
         self.metrics = metrics
+    }
+
+    deinit {
+        interruptFlag.deallocate()
     }
 
     /// Makes the VM and runs the init (on the loop). Returns nil on success, else why it failed
@@ -112,6 +125,8 @@ final class VirtualUser {
             return "\(error)"
         }
         self.host = host
+        host.vm.stopWhenBusy(flag: interruptFlag)
+        thread.store(UInt(netstack_current_thread()), ordering: .releasing)
         let windingDown = self.windingDown
         host.windingDown = { windingDown.load(ordering: .relaxed) }
         guard host.initVU(script: context.script, args: context.args) else { return "the init failed" }
@@ -143,7 +158,30 @@ final class VirtualUser {
 
     var iterationRunning: Bool { host?.iterationRunning ?? false }
 
-    func interrupt() { host?.interruptIteration() }
+    /// On the loop: ends the running iteration (its clients closed with 1001). Lua code of the
+    /// VU that a signal stopped meanwhile (`requestInterrupt`) has unwound by now.
+    func interrupt() {
+        netstack_flag_store(interruptFlag, 0)
+        host?.interruptIteration()
+        host?.vm.interruptHandled()
+    }
+
+    /// Any thread, before `interrupt` is queued on the VU's loop: marks the VU's Lua code as to
+    /// be stopped, so that `nudgeIfStuck` can stop code that never gives the loop back.
+    func requestInterrupt() {
+        netstack_flag_store(interruptFlag, 1)
+    }
+
+    /// Control loop: when the VU's `interrupt` has still not run on its loop, signals the loop's
+    /// thread so that the Lua code running there checks whether it is to stop. True while the
+    /// interrupt is pending.
+    @discardableResult
+    func nudgeIfStuck() -> Bool {
+        guard netstack_flag_load(interruptFlag) != 0 else { return false }
+        let t = thread.load(ordering: .acquiring)
+        if t != 0 { _ = netstack_vm_interrupt_thread(UInt(t)) }
+        return true
+    }
 
     /// Ends the VU (clients destroyed, state closed); returns its plugins' exit status (0: none).
     @discardableResult

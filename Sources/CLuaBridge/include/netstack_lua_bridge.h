@@ -98,6 +98,38 @@ int netstack_memory_limit_hit(lua_State *L);
 void netstack_set_instruction_budget(lua_State *L, long long count);
 /* Remaining budget reset for the next callback. */
 void netstack_reset_instruction_budget(lua_State *L);
+/* Puts back the hook a state runs with: the instruction budget's, or none. */
+void netstack_restore_hook(lua_State *L);
+
+/* Stopping Lua code that never gives its thread back (netstack_interrupt.c). A load run stops a
+ * VU whose iteration loops without end (`while true do end`) as Lua's own interpreter stops one
+ * on Ctrl-C: a signal to the thread sets a hook (lua_sethook may be called from a signal handler)
+ * on the state that thread runs, and the hook raises an error object that is not an error
+ * (netstack_is_interrupt_unwind; the message handler leaves it as it is) while the VM's flag is
+ * set, on every call, return and instruction, so that a pcall in the script cannot keep it.
+ * The hook of a state whose VM is not being stopped puts its usual hook back. */
+/* The thread's state that runs Lua code now: set by the host's protected calls and by the
+ * coroutine.resume and coroutine.wrap of the states made here, which replace Lua's own. */
+extern __thread lua_State *netstack_running_state __attribute__((tls_model("initial-exec")));
+/* The VM's flag: any thread may set *flag (netstack_flag_store); the host owns the memory and
+ * keeps it alive as long as the state. */
+void netstack_set_interrupt_flag(lua_State *L, volatile int *flag);
+volatile int *netstack_interrupt_flag(lua_State *L);
+void netstack_flag_store(volatile int *flag, int value);
+int netstack_flag_load(volatile int *flag);
+int netstack_is_interrupt_unwind(lua_State *L, int idx);
+int netstack_is_msghandler(lua_CFunction f);
+/* Installs the signal handler (SIGURG, whose default is to be ignored), once per process; 0 when
+ * it is in place. */
+int netstack_vm_interrupt_install(void);
+/* Asks the thread `thread` (a pthread_t) to check its running state: 0 when the signal was sent. */
+int netstack_vm_interrupt_thread(unsigned long thread);
+/* The calling thread, as netstack_vm_interrupt_thread takes it. */
+unsigned long netstack_current_thread(void);
+/* luaopen_coroutine with resume and wrap that keep netstack_running_state. */
+int netstack_luaopen_coroutine(lua_State *L);
+/* In an opened coroutine table on top of the stack: resume and wrap that keep it. */
+void netstack_track_coroutines(lua_State *L);
 
 /* Macro wrappers Swift cannot import. */
 static inline void netstack_pop(lua_State *L, int n) { lua_pop(L, n); }
