@@ -34,7 +34,8 @@ struct Run: ParsableCommand {
         errors; a plugin's status (the largest a VU's plugins gave: a metrics-plugin threshold, 99); \
         1 when no threshold is defined and a connection failed; else 0. 2 when an --out, --report \
         or --summary-export file cannot be created (before the run) or written. 64 for bad options, \
-        a malformed options table, or an exec (--exec, options.scenarios.NAME.exec) naming no global function.
+        a malformed options table, an exec (--exec, options.scenarios.NAME.exec) naming no global function, \
+        or more VUs than this machine's memory can hold (32 KiB each at least).
         """
     )
 

@@ -51,6 +51,10 @@ struct LoadRunner {
             printErr("netstack: \(e.message)")
             return 64
         }
+        if let why = VUMemoryCheck.problem(vus: plan.vusInThisProcess, available: VUMemoryCheck.availableBytes()) {
+            printErr("netstack: \(why)")
+            return 64
+        }
         if let functions = globalFunctions {
             for s in plan.scenarios {
                 if let name = s.exec, !functions.contains(name) {

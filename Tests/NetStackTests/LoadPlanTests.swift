@@ -315,4 +315,21 @@ final class LoadPlanTests: XCTestCase {
         json = json.replacingOccurrences(of: "\"count\":\(ta.count)", with: "\"count\":\(ta.count + 1)")
         XCTAssertThrowsError(try SummaryExport.decode(Data(json.utf8)))
     }
+
+    func testTheVUsOfAPlanAreCheckedAgainstTheMemory() throws {
+        XCTAssertNil(VUMemoryCheck.problem(vus: 1000, available: 1 << 30))
+        XCTAssertNil(VUMemoryCheck.problem(vus: 32768, available: 1 << 30), "exactly 1 GiB")
+        let why = try XCTUnwrap(VUMemoryCheck.problem(vus: 32769, available: 1 << 30))
+        XCTAssertTrue(why.hasPrefix("32769 VUs need at least 1.0 GiB"), why)
+        XCTAssertNotNil(VUMemoryCheck.problem(vus: Int.max, available: UInt64.max), "no overflow")
+        XCTAssertGreaterThan(VUMemoryCheck.availableBytes(), 0)
+        // A segment counts its share only.
+        var cli = LoadPlan.CommandLine()
+        cli.vus = 10_000_000
+        cli.duration = .seconds(1)
+        var plan = try LoadPlan.make(commandLine: cli, options: nil)
+        XCTAssertEqual(plan.vusInThisProcess, 10_000_000)
+        plan.segment = try Segment(index: 3, count: 1000)
+        XCTAssertEqual(plan.vusInThisProcess, 10_000)
+    }
 }

@@ -788,4 +788,18 @@ final class LoadRunTests: XCTestCase {
             XCTFail("no peak in: \(r.out.suffix(500))")
         }
     }
+
+    /// A plan of more VUs than the machine's memory can hold (32 KiB each at least) is refused
+    /// before any VU starts. Before, 1,000,000 VUs allocated for minutes (9 GB after 30 s) on
+    /// their way to exhausting the machine.
+    func testMoreVUsThanTheMemoryHoldsAreRefusedAtOnce() throws {
+        let s = try script("function main() end")
+        let huge = Int(VUMemoryCheck.availableBytes() / UInt64(VUMemoryCheck.bytesPerVU)) + 1
+        let r = try load(s, ["--vus", "\(huge)", "--duration", "1s"], timeout: 20)
+        XCTAssertEqual(r.status, 64, r.err)
+        XCTAssertTrue(r.err.contains("\(huge) VUs need at least") && r.err.contains("--segment"), r.err)
+        XCTAssertNil(r.summary)
+        let options = try script("options = { scenarios = { a = { executor = \"constant-arrival-rate\", rate = 1, duration = \"1s\", preAllocatedVUs = \(huge) } } }\nfunction main() end")
+        XCTAssertEqual(try load(options, []).status, 64)
+    }
 }
