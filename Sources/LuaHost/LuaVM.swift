@@ -62,12 +62,14 @@ public final class LuaVM {
     @exclusivity(unchecked) package var interruptUnwound = false
 
     /// Lets another thread stop this VM's Lua code when it never gives the thread back: while
-    /// `*flag` is non-zero, a signal to the VM's thread (`netstack_vm_interrupt_thread`) unwinds
-    /// the code running there. The caller owns `flag` and keeps it alive as long as the VM.
-    package func stopWhenBusy(flag: UnsafeMutablePointer<Int32>) {
+    /// `flag` is set, a signal to the VM's thread (`netstack_vm_interrupt_thread`) unwinds the
+    /// code running there. The VM keeps `flag` until its state is closed.
+    package func stopWhenBusy(flag: InterruptFlag) {
         _ = netstack_vm_interrupt_install()
-        netstack_set_interrupt_flag(mainState, flag)
+        interruptFlag = flag
+        netstack_set_interrupt_flag(mainState, flag.pointer)
     }
+    private var interruptFlag: InterruptFlag?
 
     /// After an interruption: the hook the VM runs with again (its instruction budget, or none).
     package func interruptHandled() {
@@ -86,6 +88,7 @@ public final class LuaVM {
         netstack_close(mainState)
         isClosed = true
         boxes.removeAll()
+        interruptFlag = nil
     }
 
     /// True from the start of `close` on: Swift functions called by finalizers then refuse work
@@ -100,11 +103,12 @@ public final class LuaVM {
             // The state belongs to its loop: finalizers may call back into the host, which is
             // confined there. Close it there; the boxes stay alive until then.
             let state = mainState
-            let boxes = self.boxes
+            let boxes = self.boxes, flag = interruptFlag
             netstack_set_owner(state, nil)
             eventLoop.execute {
                 netstack_close(state)
                 _ = boxes
+                _ = flag
             }
         }
     }

@@ -56,13 +56,8 @@ final class VirtualUser {
     /// Set by the scenario (on its control loop) when the VU should finish its iteration and
     /// start nothing new: the schedule ended or a ramp took the VU off. `netstack.stopping()`.
     let windingDown = ManagedAtomic<Bool>(false)
-    /// Non-zero while the VU is to stop what its VM runs (`requestInterrupt`): read by the VM's
-    /// hook on the VU's thread, written from any thread. Outlives the VM (freed with the VU).
-    private let interruptFlag: UnsafeMutablePointer<Int32> = {
-        let p = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
-        p.initialize(to: 0)
-        return p
-    }()
+    /// Set while the VU is to stop what its VM runs (`requestInterrupt`).
+    private let interruptFlag = InterruptFlag()
     /// The VU's loop thread (`netstack_current_thread`), once the VU started there; 0 before.
     private let thread = ManagedAtomic<UInt>(0)
 
@@ -72,10 +67,6 @@ final class VirtualUser {
         self.context = context
         self.eventLoop = eventLoop
         self.metrics = metrics
-    }
-
-    deinit {
-        interruptFlag.deallocate()
     }
 
     /// Makes the VM and runs the init (on the loop). Returns nil on success, else why it failed
@@ -161,7 +152,7 @@ final class VirtualUser {
     /// On the loop: ends the running iteration (its clients closed with 1001). Lua code of the
     /// VU that a signal stopped meanwhile (`requestInterrupt`) has unwound by now.
     func interrupt() {
-        netstack_flag_store(interruptFlag, 0)
+        interruptFlag.clear()
         host?.interruptIteration()
         host?.vm.interruptHandled()
     }
@@ -169,7 +160,7 @@ final class VirtualUser {
     /// Any thread, before `interrupt` is queued on the VU's loop: marks the VU's Lua code as to
     /// be stopped, so that `nudgeIfStuck` can stop code that never gives the loop back.
     func requestInterrupt() {
-        netstack_flag_store(interruptFlag, 1)
+        interruptFlag.set()
     }
 
     /// Control loop: when the VU's `interrupt` has still not run on its loop, signals the loop's
@@ -177,7 +168,7 @@ final class VirtualUser {
     /// interrupt is pending.
     @discardableResult
     func nudgeIfStuck() -> Bool {
-        guard netstack_flag_load(interruptFlag) != 0 else { return false }
+        guard interruptFlag.isSet else { return false }
         let t = thread.load(ordering: .acquiring)
         if t != 0 { _ = netstack_vm_interrupt_thread(UInt(t)) }
         return true
