@@ -82,10 +82,10 @@ static void propagate_if_interrupted(lua_State *L, lua_State *co) {
     }
 }
 
-/* coroutine.resume(co, ...): Lua's own, with co as the running state meanwhile. */
-static int tracked_resume(lua_State *L) {
-    lua_State *co = lua_tothread(L, 1);
-    luaL_checktype(L, 1, LUA_TTHREAD);
+/* Calls Lua's own function (upvalue 1) with the n arguments on the stack, in protected mode,
+ * with co as the running state meanwhile. On an interruption, the caller is armed too (a pcall
+ * of the script's cannot keep it). */
+static int call_as_running(lua_State *L, lua_State *co) {
     int n = lua_gettop(L);
     lua_pushvalue(L, lua_upvalueindex(1));
     lua_insert(L, 1);
@@ -93,10 +93,15 @@ static int tracked_resume(lua_State *L) {
     if (co != NULL) netstack_running_state = co;
     int status = lua_pcall(L, n, LUA_MULTRET, 0);
     netstack_running_state = outer;
-    if (status != LUA_OK) {
-        if (netstack_is_interrupt_unwind(L, -1)) arm(L);
-        return lua_error(L);
-    }
+    if (status != LUA_OK && netstack_is_interrupt_unwind(L, -1)) arm(L);
+    return status;
+}
+
+/* coroutine.resume(co, ...): Lua's own, with co as the running state meanwhile. */
+static int tracked_resume(lua_State *L) {
+    luaL_checktype(L, 1, LUA_TTHREAD);
+    lua_State *co = lua_tothread(L, 1);
+    if (call_as_running(L, co) != LUA_OK) return lua_error(L);
     /* false, the interruption: the coroutine was stopped; so is its caller. */
     if (lua_gettop(L) >= 2 && lua_toboolean(L, 1) == 0 && netstack_is_interrupt_unwind(L, 2)) propagate_if_interrupted(L, co);
     return lua_gettop(L);
@@ -104,16 +109,8 @@ static int tracked_resume(lua_State *L) {
 
 /* The function coroutine.wrap returns: Lua's own, with its coroutine as the running state. */
 static int tracked_wrapped(lua_State *L) {
-    lua_State *co = lua_tothread(L, lua_upvalueindex(2));
-    int n = lua_gettop(L);
-    lua_pushvalue(L, lua_upvalueindex(1));
-    lua_insert(L, 1);
-    lua_State *outer = netstack_running_state;
-    if (co != NULL) netstack_running_state = co;
-    int status = lua_pcall(L, n, LUA_MULTRET, 0);
-    netstack_running_state = outer;
+    int status = call_as_running(L, lua_tothread(L, lua_upvalueindex(2)));
     if (status != LUA_OK) {
-        if (netstack_is_interrupt_unwind(L, -1)) arm(L);
         /* Lua's wrap puts where it was called before a message; called from here, it found no
          * place (a C function), so the caller's place is added here, as Lua's would have. */
         if (status != LUA_ERRMEM && lua_type(L, -1) == LUA_TSTRING) {
