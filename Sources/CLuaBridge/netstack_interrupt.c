@@ -140,12 +140,8 @@ static int tracked_wrap(lua_State *L) {
 
 void netstack_track_coroutines(lua_State *L) {
     if (lua_type(L, -1) != LUA_TTABLE) return;
-    lua_getfield(L, -1, "resume");
-    lua_pushcclosure(L, tracked_resume, 1);
-    lua_setfield(L, -2, "resume");
-    lua_getfield(L, -1, "wrap");
-    lua_pushcclosure(L, tracked_wrap, 1);
-    lua_setfield(L, -2, "wrap");
+    netstack_wrap_field(L, "resume", tracked_resume);
+    netstack_wrap_field(L, "wrap", tracked_wrap);
 }
 
 int netstack_luaopen_coroutine(lua_State *L) {

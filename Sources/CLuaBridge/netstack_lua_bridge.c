@@ -78,11 +78,13 @@ static int host_os_exit(lua_State *L) {
     return lua_error(L);
 }
 
-void netstack_patch_os_exit(lua_State *L) {
-    lua_getfield(L, -1, "exit");
-    lua_pushcclosure(L, host_os_exit, 1);
-    lua_setfield(L, -2, "exit");
+void netstack_wrap_field(lua_State *L, const char *name, lua_CFunction wrapper) {
+    lua_getfield(L, -1, name);
+    lua_pushcclosure(L, wrapper, 1);
+    lua_setfield(L, -2, name);
 }
+
+void netstack_patch_os_exit(lua_State *L) { netstack_wrap_field(L, "exit", host_os_exit); }
 
 int netstack_luaopen_os(lua_State *L) {
     luaopen_os(L);

@@ -85,33 +85,27 @@ public struct MetricSet: Codable, Equatable, Sendable {
     /// series) as the limits allow, taken in name order. Returns how many series went there.
     @discardableResult
     public mutating func merge(_ other: MetricSet, within limits: SeriesLimits) -> Int {
+        for (name, d) in other.definitions where definitions[name] == nil { definitions[name] = d }
         var count = series.count
         var trends = series.values.reduce(0) { $0 + ($1.kind == .trend ? 1 : 0) }
-        var bounded = MetricSet()
-        bounded.definitions = other.definitions
         var folded = 0
         // In name order, so which series overflow does not depend on a dictionary's order.
         for key in other.series.keys.sorted() {
             let v = other.series[key]!
             var target = key
-            if series[key] == nil {
-                if limits.overflows(kind: v.kind, series: count, trendSeries: trends) {
-                    target = SeriesLimits.overflowSeries(of: SeriesName.split(key).metric)
-                    folded += 1
-                }
-                if series[target] == nil && bounded.series[target] == nil {
-                    count += 1
-                    if v.kind == .trend { trends += 1 }
-                }
+            if series[key] == nil && limits.overflows(kind: v.kind, series: count, trendSeries: trends) {
+                target = SeriesLimits.overflowSeries(of: SeriesName.split(key).metric)
+                folded += 1
             }
-            if var mine = bounded.series[target] {
+            if var mine = series[target] {
                 mine.merge(v)
-                bounded.series[target] = mine
+                series[target] = mine
             } else {
-                bounded.series[target] = v
+                series[target] = v
+                count += 1
+                if v.kind == .trend { trends += 1 }
             }
         }
-        merge(bounded)
         return folded
     }
 

@@ -126,6 +126,9 @@ int netstack_vm_interrupt_install(void);
 int netstack_vm_interrupt_thread(unsigned long thread);
 /* The calling thread, as netstack_vm_interrupt_thread takes it. */
 unsigned long netstack_current_thread(void);
+/* Replaces field `name` of the table on top of the stack with `wrapper`, whose upvalue 1 is the
+ * field's old value (os.exit, coroutine.resume and coroutine.wrap are patched so). */
+void netstack_wrap_field(lua_State *L, const char *name, lua_CFunction wrapper);
 /* luaopen_coroutine with resume and wrap that keep netstack_running_state. */
 int netstack_luaopen_coroutine(lua_State *L);
 /* In an opened coroutine table on top of the stack: resume and wrap that keep it. */
