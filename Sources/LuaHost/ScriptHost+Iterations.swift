@@ -99,6 +99,16 @@ extension ScriptHost {
         finished = true
         let pluginStatus = exitPlugins(status: 0)
         cancelTimers()
+        // Sessions the end of the run cuts off: closed with 1001 by the interrupt whose close
+        // reply has not come yet, or kept clients still open. They end here, with the code the
+        // run closes them with, so every opened session counts once in the closes.
+        if let o = observer {
+            let now = DispatchTime.now().uptimeNanoseconds
+            for c in clients.values where c.openedAt != 0 {
+                o.closed(code: 1001, clean: false, sessionNanos: now &- c.openedAt)
+                c.openedAt = 0
+            }
+        }
         for c in Array(clients.values) {
             c.client.destroy()
             forget(c)

@@ -33,7 +33,7 @@ public final class IntervalWriter {
                 }
                 out += "{" + fields.joined(separator: ",") + "}\n"
             case .csv:
-                let tagText = tags.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ";")
+                let tagText = tags.sorted { $0.key < $1.key }.map { "\(tagPart($0.key))=\(tagPart($0.value))" }.joined(separator: ";")
                 var row = [String(format: "%.3f", time), metric, csvField(tagText), v.kind.rawValue, String(v.count), num(v.value)]
                 row += v.kind == .trend ? [num(v.minimum), num(v.value), num(v.percentile(50)), num(v.percentile(90)), num(v.percentile(95)), num(v.percentile(99)), num(v.maximum)]
                                         : ["", "", "", "", "", "", ""]
@@ -55,6 +55,13 @@ public final class IntervalWriter {
             }
         }
         return out + "\""
+    }
+
+    /// A tag's name or value in the CSV tags column (`k=v;k2=v2`): `%`, `;` and `=` percent-encoded,
+    /// so a value that holds them still splits back into the pairs it was.
+    func tagPart(_ s: String) -> String {
+        guard s.contains(where: { $0 == "%" || $0 == ";" || $0 == "=" }) else { return s }
+        return s.replacingOccurrences(of: "%", with: "%25").replacingOccurrences(of: ";", with: "%3B").replacingOccurrences(of: "=", with: "%3D")
     }
 
     func csvField(_ s: String) -> String { s.contains(",") || s.contains("\"") ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s }

@@ -354,6 +354,12 @@ public final class LoadRun {
         controlMetrics.set(controlMetrics.handle(BuiltinMetrics.vus, kind: .gauge), Double(active), at: now)
         controlMetrics.set(controlMetrics.handle(BuiltinMetrics.vusMax, kind: .gauge), Double(created), at: now)
         interval.merge(controlMetrics.drain(definitions: defs))
+        // A metric the script defined but never recorded is still the script's: its thresholds
+        // judge zero samples (an error counter that stayed at 0 passes `count==0`), and the
+        // export carries its definition to `netstack merge`.
+        for (name, d) in defs where total.definitions[name] == nil && BuiltinMetrics.definitions[name] == nil {
+            total.definitions[name] = d
+        }
         if total.merge(interval, within: .run) > 0 {
             errors.reportNoteOnce(key: "series overflow", LoadRun.overflowNote(nil))
         }
