@@ -296,6 +296,16 @@ public final class LoadRun {
         stopNow()
     }
 
+    /// Control loop: the VUs active over every scenario (`ScenarioRunner.activeCount`, summed),
+    /// kept as each VU starts and stops counting, and the most since the last interval.
+    @exclusivity(unchecked) private var activeVUsNow = 0
+    @exclusivity(unchecked) private var activeVUsPeak = 0
+
+    func activeVUsChanged(by delta: Int) {
+        activeVUsNow += delta
+        if activeVUsNow > activeVUsPeak { activeVUsPeak = activeVUsNow }
+    }
+
     func droppedIteration(_ scenario: Scenario) {
         let h = controlMetrics.handle(SeriesName.make(BuiltinMetrics.droppedIterations, tags: [("scenario", scenario.name)]), kind: .counter)
         controlMetrics.add(h, 1)
@@ -351,7 +361,13 @@ public final class LoadRun {
         let now = Int64(Date().timeIntervalSince1970 * 1e9)
         let active = runners.reduce(0) { $0 + $1.activeCount }
         let created = runners.reduce(0) { $0 + $1.vus.count }
-        controlMetrics.set(controlMetrics.handle(BuiltinMetrics.vus, kind: .gauge), Double(active), at: now)
+        // The most active VUs since the last interval, then the count now (the gauge's value): a
+        // ramp shorter than an interval still shows its peak as `vus` max. (Not the fewest: while
+        // a scenario starts its VUs one by one, the count passes through 0.)
+        let vusHandle = controlMetrics.handle(BuiltinMetrics.vus, kind: .gauge)
+        if activeVUsPeak > active { controlMetrics.set(vusHandle, Double(activeVUsPeak), at: now) }
+        activeVUsPeak = active
+        controlMetrics.set(vusHandle, Double(active), at: now)
         controlMetrics.set(controlMetrics.handle(BuiltinMetrics.vusMax, kind: .gauge), Double(created), at: now)
         interval.merge(controlMetrics.drain(definitions: defs))
         // A metric the script defined but never recorded is still the script's: its thresholds

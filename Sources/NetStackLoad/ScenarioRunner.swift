@@ -87,9 +87,25 @@ final class ScenarioRunner {
 
     private func setBusy(_ r: Int, _ value: Bool) {
         guard busy[r] != value else { return }
+        let was = counted(r)
         busy[r] = value
         busyCount += value ? 1 : -1
         if !value { free.append(r) }
+        if counted(r) != was { run.activeVUsChanged(by: value ? 1 : -1) }
+    }
+
+    private func setActive(_ r: Int, _ value: Bool) {
+        let was = counted(r)
+        active[r] = value
+        if counted(r) != was { run.activeVUsChanged(by: value ? 1 : -1) }
+    }
+
+    /// Whether VU `r` counts in `activeCount`.
+    private func counted(_ r: Int) -> Bool {
+        switch scenario.executor {
+        case .constantArrivalRate, .rampingArrivalRate: return busy[r]
+        default: return active[r] || busy[r]
+        }
     }
 
     // MARK: Running
@@ -99,12 +115,12 @@ final class ScenarioRunner {
         endAt = startedAt &+ UInt64(scenario.executor.duration.nanoseconds)
         switch scenario.executor {
         case .constantVUs, .perVUIterations:
-            for r in vus.indices { active[r] = true; next(r) }
+            for r in vus.indices { setActive(r, true); next(r) }
         case .sharedIterations(let v, let iterations, _):
             // Iteration j goes to the segment of VU slot (j mod v): segments get work in
             // proportion to their VUs, and the union is exactly `iterations`.
             remaining = v == 0 ? 0 : (iterations / v) * segment.share(of: v) + segment.share(of: iterations % v)
-            for r in vus.indices { active[r] = true; next(r) }
+            for r in vus.indices { setActive(r, true); next(r) }
         case .rampingVUs:
             tick()
             ticker = control.scheduleRepeatedTask(initialDelay: .milliseconds(10), delay: .milliseconds(10)) { [weak self] _ in self?.tick() }
@@ -181,11 +197,11 @@ final class ScenarioRunner {
         for r in vus.indices {
             let want = r < target && now < endAt
             if want && !active[r] {
-                active[r] = true
+                setActive(r, true)
                 vus[r].windingDown.store(false, ordering: .relaxed)
                 next(r)
             } else if !want && active[r] {
-                active[r] = false
+                setActive(r, false)
                 vus[r].windingDown.store(true, ordering: .relaxed)
                 if busy[r] {
                     let n = done[r]

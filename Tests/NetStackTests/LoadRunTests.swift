@@ -139,6 +139,17 @@ final class LoadRunTests: XCTestCase {
         let vus = samples.filter { $0.contains("\"metric\":\"vus\"") }
         XCTAssertFalse(vus.isEmpty, "the interval samples carry the vus gauge")
         XCTAssertFalse(vus.contains { $0.contains("\"value\":4") }, "never more than 3 VUs")
+        XCTAssertEqual(r.summary?.metrics.aggregate("vus")?.maximum, 3, "the peak is in the gauge")
+    }
+
+    /// A ramp that ends between two samples of the `vus` gauge still shows its peak as the
+    /// gauge's max (it showed only the count at each second: here, 0).
+    func testTheVUsGaugeKeepsThePeakOfARampShorterThanAnInterval() throws {
+        let s = try script("function main() netstack.setTimeout(function() end, 20) end")
+        let r = try load(s, ["--vus", "0", "--stage", "200ms:4", "--stage", "200ms:4", "--stage", "100ms:0"])
+        XCTAssertEqual(r.status, 0, r.err)
+        XCTAssertEqual(r.summary?.metrics.aggregate("vus")?.maximum, 4, r.out)
+        XCTAssertEqual(r.summary?.metrics.aggregate("vus")?.value, 0, "the value is the count at the end")
     }
 
     /// VUs load the script compiled once for the run (not the file, read and parsed per VU), and
