@@ -111,6 +111,7 @@ enum LuaClientBinding {
                 host.connectionFailed(c)
                 if c.openedAt == 0 { host.observer?.failedBeforeOpen(code: Int32(e.code.rawValue)) }
             }
+            host.observer?.errorReported(code: Int32(e.code.rawValue))
             host.emit(["event": .string("error"), "client": .int(Int64(c.id)), "errorCode": .int(Int64(e.code.rawValue)), "errorMessage": .string(e.message)])
             if let extra = dispatchPrologue(c, 2, host) {
                 lua_createtable(L, 0, 2)

@@ -8,6 +8,8 @@ package protocol ScriptObserver: AnyObject {
     func opened(connectNanos: UInt64, handshakeNanos: UInt64)
     /// The attempt ended before the open, with this `WebSocket_ErrCode`.
     func failedBeforeOpen(code: Int32)
+    /// An `onError` event (before or after the open), with its `WebSocket_ErrCode`.
+    func errorReported(code: Int32)
     /// An open connection ended: its close code (1006 when dropped), whether the close
     /// handshake completed, and how long it was open.
     func closed(code: UInt32, clean: Bool, sessionNanos: UInt64)

@@ -5,7 +5,7 @@ public enum BuiltinMetrics {
     public static let droppedIterations = "dropped_iterations", interruptedIterations = "interrupted_iterations"
     public static let scriptErrors = "script_errors"
     public static let connectAttempts = "ws_connect_attempts", sessions = "ws_sessions"
-    public static let connectFailures = "ws_connect_failures"
+    public static let connectFailures = "ws_connect_failures", errors = "ws_errors"
     public static let connecting = "ws_connecting", connectTime = "ws_connect_time", handshakeTime = "ws_handshake_time"
     public static let sessionDuration = "ws_session_duration"
     public static let msgsSent = "ws_msgs_sent", msgsReceived = "ws_msgs_received"
@@ -24,6 +24,7 @@ public enum BuiltinMetrics {
         (connectAttempts, .init(kind: .counter), "connects accepted (connection attempts)"),
         (sessions, .init(kind: .counter), "connections opened (the upgrade succeeded)"),
         (connectFailures, .init(kind: .counter), "attempts that ended before the open; tag code (WebSocket_ErrCode)"),
+        (errors, .init(kind: .counter), "onError events (before and after the open); tag code (WebSocket_ErrCode)"),
         (connecting, .init(kind: .trend, unit: .milliseconds), "connect accepted → open (DNS, TCP, TLS, upgrade)"),
         (connectTime, .init(kind: .trend, unit: .milliseconds), "connect accepted → TCP established"),
         (handshakeTime, .init(kind: .trend, unit: .milliseconds), "TCP established → open (TLS and the HTTP upgrade)"),

@@ -31,7 +31,7 @@ public struct Threshold: Equatable, Sendable {
         "connect_failures": (BuiltinMetrics.connectFailures, [:]), "messages_in": (BuiltinMetrics.msgsReceived, [:]),
         "bytes_in": (BuiltinMetrics.bytesReceived, [:]), "messages_out": (BuiltinMetrics.msgsSent, [:]),
         "bytes_out": (BuiltinMetrics.bytesSent, [:]), "closes": (BuiltinMetrics.closes, [:]),
-        "closes_abnormal": (BuiltinMetrics.closes, ["code": "1006"]),
+        "closes_abnormal": (BuiltinMetrics.closes, ["code": "1006"]), "errors": (BuiltinMetrics.errors, [:]),
     ]
 
     /// `target` and an expression `AGG OP NUMBER` (AGG may be omitted: the kind's natural one).

@@ -66,6 +66,13 @@ final class VUMetricsRecorder: ScriptObserver {
     /// costs an integer lookup, not a series name built and hashed. Loop-confined, as the VU is.
     @exclusivity(unchecked) private var closesByCode: [UInt32: Int] = [:]
     @exclusivity(unchecked) private var failuresByCode: [Int32: Int] = [:]
+    @exclusivity(unchecked) private var errorsByCode: [Int32: Int] = [:]
+
+    func errorReported(code: Int32) {
+        let h = errorsByCode[code] ?? tagged(BuiltinMetrics.errors, .counter, "code", String(code))
+        errorsByCode[code] = h
+        loop.add(h, 1)
+    }
 
     func failedBeforeOpen(code: Int32) {
         let h = failuresByCode[code] ?? tagged(BuiltinMetrics.connectFailures, .counter, "code", String(code))

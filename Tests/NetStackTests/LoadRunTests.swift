@@ -441,6 +441,29 @@ final class LoadRunTests: XCTestCase {
         XCTAssertEqual(judged.status, 0, "with thresholds, failures are theirs to judge: \(judged.err)")
     }
 
+    /// `ws_errors` counts every `onError` event by code, before the open (a refused connect) and
+    /// after it (a server that breaks the protocol); the metrics plugin's `errors` names it on
+    /// the command line (it was "no metric 'errors' was defined", status 99 whatever happened).
+    func testErrorsAreCountedByCodeBeforeAndAfterTheOpen() throws {
+        let s = try script("""
+        options = { scenarios = { each = { executor = "per-vu-iterations", vus = 2, iterations = 2 } } }
+        function main()
+          local c = netstack.OH_WebSocketClient_Constructor(nil, nil, function() end)
+          local url = netstack.vu.id == 1 and "ws://127.0.0.1:1/" or "\(Servers.plain.url)/misbehave/invalid-utf8"
+          netstack.OH_WebSocketClient_Connect(c, url)
+        end
+        """)
+        let r = try load(s, ["--threshold", "errors==4", "--threshold", "ws_errors{code:1003}: count==2"])
+        XCTAssertEqual(r.status, 0, r.out + r.err)
+        XCTAssertEqual(count(r.summary, "ws_errors"), 4, r.out)
+        XCTAssertEqual(count(r.summary, "ws_errors", ["code": "1003"]), 2, r.out)
+        XCTAssertEqual(count(r.summary, "ws_connect_failures"), 2, r.out)
+        XCTAssertEqual(count(r.summary, "ws_sessions"), 2, r.out)
+        let clean = try load(try script("function onOpen(c) c:close() end"), ["--vus", "1", "--iterations", "2", "--threshold", "errors==0"])
+        XCTAssertEqual(clean.status, 0, clean.out + clean.err)
+        XCTAssertTrue(clean.out.contains("✓ ==0 (0)"), clean.out)
+    }
+
     func testTwoSigintsStopNowAndTheSummaryIsStillPrinted() throws {
         let s = try script("function main() netstack.setTimeout(function() end, 60000); if netstack.vu.id == 1 then io.stdout:write('started\\n'); io.stdout:flush() end end")
         let r = try twoSigints(s, vus: 3)
