@@ -30,6 +30,10 @@ int netstack_interrupt_install(void) {
     return sigaction(SIGINT, &action, NULL) == 0 ? 0 : -1;
 }
 
+int netstack_interrupt_count(void) {
+    return (int)interrupts;
+}
+
 int netstack_interrupt_wait(void) {
     if (wake_pipe[0] < 0) return -1;
     char c;

@@ -35,11 +35,14 @@ struct LoadRunner {
             let probe = MultiThreadedEventLoopGroup(numberOfThreads: 1)
             defer { try? probe.syncShutdownGracefully() }
             do {
-                let read = try ScriptOptions.read(script: script, args: args, hostOptions: hostOptions, on: probe.next(), errorSink: { printErr($0) })
+                // A SIGINT meanwhile stops the init (also one that never returns): status 130.
+                let read = try ScriptOptions.read(script: script, args: args, hostOptions: hostOptions, on: probe.next(), errorSink: { printErr($0) },
+                                                  stopRequested: { netstack_interrupt_count() > 0 })
                 options = read.options
                 globalFunctions = read.globalFunctions
             } catch let e as LoadOptionError {
                 printErr("netstack: \(e.message)")
+                if e.message == ScriptOptions.initInterrupted { return 130 }
                 // The init raised (1), or the table it made is not an options table (64).
                 return e.message.hasPrefix(ScriptOptions.initFailurePrefix) ? 1 : 64
             }

@@ -131,22 +131,53 @@ public final class LoadRun {
     /// A failed init stops the run (status 1) with its reason.
     func initialize(_ vus: [VirtualUser], done: @escaping (Bool) -> Void) {
         if vus.isEmpty { return done(true) }
-        let futures = vus.map { vu in vu.eventLoop.submit { vu.start() } }
+        for vu in vus { initializing[ObjectIdentifier(vu)] = vu }
+        // Once stopping now, an init that never returns is stopped like an iteration.
+        if stoppingNow { interruptInits(vus) }
+        let futures = vus.map { vu in
+            vu.eventLoop.submit { vu.start() }.hop(to: control).always { [weak self] _ in self?.initializing[ObjectIdentifier(vu)] = nil }
+        }
         EventLoopFuture.whenAllSucceed(futures, on: control).whenComplete { [weak self] result in
             guard let self = self else { return }
             let failure: String?
             switch result {
-            case .success(let reasons): failure = reasons.compactMap { $0 }.first
+            case .success(let reasons):
+                let failures = reasons.compactMap { $0 }
+                failure = failures.first { $0 != VirtualUser.initInterrupted } ?? failures.first
             case .failure(let e): failure = "VU init failed: \(e)"
             }
             if let f = failure {
-                self.initFailure = self.initFailure ?? f
-                self.stopNow()
+                // An init stopped from outside is the stop's doing, not the script's failure.
+                if f != VirtualUser.initInterrupted {
+                    self.initFailure = self.initFailure ?? f
+                    self.stopNow()
+                }
                 done(false)
             } else {
                 done(true)
             }
         }
+    }
+
+    /// Control loop: VUs whose init runs (or waits for its loop).
+    @exclusivity(unchecked) private var initializing: [ObjectIdentifier: VirtualUser] = [:]
+    /// Set by `stopNow`: inits started from then on are stopped as they start.
+    @exclusivity(unchecked) private var stoppingNow = false
+
+    /// Stops the inits of `vus` that have not returned: asks each VU to stop, and signals the
+    /// loops of those still running Lua code every `ScenarioRunner.nudgeInterval` until their
+    /// init returned (a script that loops for ever in its main chunk).
+    private func interruptInits(_ vus: [VirtualUser]) {
+        let pending = vus.filter { initializing[ObjectIdentifier($0)] != nil }
+        guard !pending.isEmpty else { return }
+        for vu in pending { vu.requestInterrupt() }
+        func nudge() {
+            let still = pending.filter { initializing[ObjectIdentifier($0)] != nil }
+            guard !still.isEmpty else { return }
+            for vu in still { vu.nudgeIfStuck() }
+            control.scheduleTask(in: ScenarioRunner.nudgeInterval) { nudge() }
+        }
+        control.scheduleTask(in: ScenarioRunner.nudgeInterval) { nudge() }
     }
 
     @exclusivity(unchecked) private var initFailure: String?
@@ -313,6 +344,10 @@ public final class LoadRun {
 
     /// Stops every scenario now: running iterations are interrupted (1001).
     func stopNow() {
+        if !stoppingNow {
+            stoppingNow = true
+            interruptInits(Array(initializing.values))
+        }
         for r in runners { r.interruptAll() }
         if runners.isEmpty || runners.allSatisfy(\.finished) { end() }
     }

@@ -10,6 +10,8 @@ public enum ScriptOptions {
     static let maxDepth = 16
     static let maxEntries = 100_000
     public static let initFailurePrefix = "the script's init failed"
+    /// The error's message when `stopRequested` stopped the init.
+    public static let initInterrupted = "interrupted while the script's init read the options"
 
     /// Whether `source` looks like a load script: a line that starts with `options =`,
     /// `_G.options =` or `_ENV.options =` (a global options table). Plain scripts run as before.
@@ -34,16 +36,21 @@ public enum ScriptOptions {
     }
 
     /// Runs the init on `eventLoop` (blocking the caller) and returns what it left.
+    /// `stopRequested` is asked every 100 ms while the init runs; once it says yes, the init is
+    /// stopped (also Lua code that never returns) and this throws `initInterrupted`.
     public static func read(script: ScriptChunk, args: [String], hostOptions: ScriptHost.Options, on eventLoop: EventLoop,
-                            errorSink: @escaping (String) -> Void) throws -> Probe {
-        try eventLoop.submit { () -> Probe in
-            let errors = ErrorReport(sink: errorSink)
-            let context = RunContext(script: script, args: args, segment: .whole, totalVUs: 0, catalog: MetricCatalog(),
-                                     hostOptions: hostOptions, errors: errors)
-            let vu = VirtualUser(id: 0, scenario: Scenario(name: "options", executor: .perVUIterations(vus: 0, iterations: 0, maxDuration: .zero)),
-                                 context: context, eventLoop: eventLoop, metrics: LoopMetrics())
+                            errorSink: @escaping (String) -> Void, stopRequested: (() -> Bool)? = nil) throws -> Probe {
+        let errors = ErrorReport(sink: errorSink)
+        let context = RunContext(script: script, args: args, segment: .whole, totalVUs: 0, catalog: MetricCatalog(),
+                                 hostOptions: hostOptions, errors: errors)
+        let vu = VirtualUser(id: 0, scenario: Scenario(name: "options", executor: .perVUIterations(vus: 0, iterations: 0, maxDuration: .zero)),
+                             context: context, eventLoop: eventLoop, metrics: LoopMetrics())
+        let probe = eventLoop.submit { () -> Probe in
             defer { vu.stop() }
-            if let failure = vu.startInit() { throw LoadOptionError("\(initFailurePrefix) (\(failure))") }
+            if let failure = vu.startInit() {
+                if failure == VirtualUser.initInterrupted { throw LoadOptionError(initInterrupted) }
+                throw LoadOptionError("\(initFailurePrefix) (\(failure))")
+            }
             guard let host = vu.host else { return Probe(options: nil, globalFunctions: []) }
             let functions = globalFunctions(host.vm)
             host.vm.pushGlobal("options")
@@ -51,7 +58,20 @@ public enum ScriptOptions {
             if lua_type(host.vm.L, -1) == LUA_TNIL { return Probe(options: nil, globalFunctions: functions) }
             var budget = maxEntries
             return Probe(options: try convert(host.vm, depth: 0, path: "options", budget: &budget), globalFunctions: functions)
-        }.wait()
+        }
+        if let stop = stopRequested {
+            let returned = DispatchSemaphore(value: 0)
+            probe.whenComplete { _ in returned.signal() }
+            var asked = false
+            while returned.wait(timeout: .now() + .milliseconds(100)) == .timedOut {
+                if !asked && stop() {
+                    asked = true
+                    vu.requestInterrupt()
+                }
+                if asked { vu.nudgeIfStuck() }
+            }
+        }
+        return try probe.wait()
     }
 
     /// The names of `_G`'s function values, read raw (no metamethods run), at most `maxEntries`.

@@ -120,9 +120,19 @@ final class VirtualUser {
         thread.store(UInt(netstack_current_thread()), ordering: .releasing)
         let windingDown = self.windingDown
         host.windingDown = { windingDown.load(ordering: .relaxed) }
-        guard host.initVU(script: context.script, args: context.args) else { return "the init failed" }
-        return nil
+        let ok = host.initVU(script: context.script, args: context.args)
+        // Stopped from outside (`requestInterrupt`: the run stops now, or the VU's scenario ended
+        // while an arrival's VU was made): not a failure of the script.
+        if host.vm.interruptUnwound || interruptFlag.isSet {
+            interruptFlag.clear()
+            host.vm.interruptHandled()
+            return Self.initInterrupted
+        }
+        return ok ? nil : "the init failed"
     }
+
+    /// What `start` and `startInit` return when the init was stopped from outside.
+    static let initInterrupted = "interrupted"
 
     /// Runs one iteration; `done` gets how it ended (on the loop).
     func iterate(done: @escaping (IterationEnd) -> Void) {

@@ -480,6 +480,38 @@ final class LoadRunTests: XCTestCase {
         XCTAssertTrue(r.out.contains("interrupted_iterations..") && r.out.contains(": 2 "), r.out)
     }
 
+    /// A VU whose init (the main chunk) never returns is stopped by the second SIGINT, and the
+    /// summary is printed; it needed a third SIGINT, which exits at once without one.
+    func testTwoSigintsStopAnInitThatNeverReturns() throws {
+        let s = try script("if netstack.vu.id == 1 then io.stdout:write('started\\n'); io.stdout:flush(); while true do end end\nfunction main() end")
+        let r = try twoSigints(s, vus: 2)
+        XCTAssertEqual(r.status, 130)
+        XCTAssertTrue(r.out.contains("netstack load run:") && r.out.contains("vus_max"), r.out)
+    }
+
+    /// The init that reads the options (before any VU) is stopped by the first SIGINT: status 130.
+    func testASigintStopsTheInitThatReadsTheOptions() throws {
+        let s = try script("options = { vus = 1 }\nio.stdout:write('started\\n'); io.stdout:flush()\nwhile true do end")
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: CLITests.buildDir + "/netstack")
+        p.arguments = ["run", s, "--quiet"]
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        _ = out.fileHandleForReading.availableData  // "started": the init runs
+        kill(p.processIdentifier, SIGINT)
+        let deadline = Date().addingTimeInterval(10 * CLITests.slowdown)
+        while p.isRunning && Date() < deadline { usleep(10_000) }
+        let still = p.isRunning
+        if still { p.terminate() }
+        p.waitUntilExit()
+        XCTAssertFalse(still, "still running after a SIGINT")
+        XCTAssertEqual(p.terminationStatus, 130)
+        let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        XCTAssertTrue(text.contains("interrupted while the script's init read the options"), text)
+    }
+
     /// Runs `script` with `--vus vus --duration 5m` until it prints "started", then sends SIGINT,
     /// waits for the graceful stop's note and sends the second; fails when it still runs 20 s later.
     private func twoSigints(_ script: String, vus: Int) throws -> (status: Int32, out: String) {

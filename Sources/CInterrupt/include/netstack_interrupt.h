@@ -13,4 +13,7 @@ int netstack_interrupt_install(void);
 /// Blocks until the next SIGINT; returns how many have arrived so far, or -1 if not installed.
 int netstack_interrupt_wait(void);
 
+/// How many SIGINTs have arrived so far (does not wait, and wakes nobody).
+int netstack_interrupt_count(void);
+
 #endif
