@@ -25,7 +25,7 @@ public enum HTMLReport {
     }
 
     /// Counters charted as errors (per second); every other counter is a rate.
-    static let errorCounters: Set<String> = [BuiltinMetrics.connectFailures, BuiltinMetrics.scriptErrors,
+    static let errorCounters: Set<String> = [BuiltinMetrics.connectFailures, BuiltinMetrics.errors, BuiltinMetrics.scriptErrors,
                                              BuiltinMetrics.droppedIterations, BuiltinMetrics.interruptedIterations]
     static let palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"]
 

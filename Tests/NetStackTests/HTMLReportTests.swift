@@ -50,6 +50,7 @@ final class HTMLReportTests: XCTestCase {
         XCTAssertTrue(html.contains("<pre>a &amp; b</pre>"))
         XCTAssertTrue(html.contains("data-chart=\"rates\"") && html.contains("data-series=\"ws_msgs_sent\""))
         XCTAssertTrue(html.contains("data-chart=\"errors\"") && html.contains("data-series=\"ws_connect_failures\""))
+        XCTAssertTrue(html.contains("data-series=\"ws_errors\""), "drawn at 0 when there were none")
         XCTAssertTrue(html.contains("data-chart=\"trend-ws_rtt\""))
         XCTAssertTrue(html.contains("class=\"fail\">99<"), "the exit status")
         XCTAssertFalse(html.contains("<script") || html.contains("http://") && !html.contains("xmlns=\"http://www.w3.org/2000/svg\""), "nothing fetched, nothing run")
