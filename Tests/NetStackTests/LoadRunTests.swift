@@ -414,6 +414,21 @@ final class LoadRunTests: XCTestCase {
         XCTAssertLessThanOrEqual(count(ramp.summary, "interrupted_iterations"), 0, "none (no series)")
     }
 
+    /// A VU of the reconnect plugin that waits out a backoff when its scenario ends stops waiting
+    /// (the wait checks `netstack.stopping()` every 250 ms): its iteration completes at once. It
+    /// sat out the whole backoff (here 20 s) and was interrupted at the end of the graceful stop.
+    func testAReconnectBackoffEndsWithTheScenario() throws {
+        let s = try script("function onOpen(c) end")
+        let started = Date()
+        let r = try load(s, ["--vus", "2", "--duration", "500ms", "--url", Servers.plain.url + "/misbehave/drop",
+                             "--plugin", "reconnect", "-P", "reconnect.initialDelay=20000", "-P", "reconnect.jitter=0", "-P", "reconnect.quiet=true"],
+                     timeout: 40)
+        XCTAssertEqual(count(r.summary, "iterations"), 2, r.out + r.err)
+        XCTAssertLessThanOrEqual(count(r.summary, "interrupted_iterations"), 0, "none (no series)")
+        XCTAssertGreaterThanOrEqual(count(r.summary, "ws_sessions"), 2, r.out)
+        XCTAssertLessThan(Date().timeIntervalSince(started), 10 * CLITests.slowdown, "did not sit out the 20 s backoff")
+    }
+
     /// `--json` in a load run: every VU numbers its clients from 1, so each event names its VU.
     func testJSONEventsNameTheirVU() throws {
         let s = try script("""

@@ -50,7 +50,8 @@ return {
       return math.max(1, d)
     end
 
-    local schedule
+    local schedule, wait
+    local stopCheck = 250
 
     local function attempt(c)
       local s = of(c)
@@ -85,7 +86,21 @@ return {
       if not opts.quiet then
         ctx.log(string.format("client %d: %s; attempt %d in %d ms", c:id(), why, s.attempts, math.floor(ms)))
       end
-      s.timer = ns.setTimeout(function() attempt(c) end, ms)
+      wait(c, s, ms)
+    end
+
+    --- Waits `ms` before the attempt, in steps of at most `stopCheck` ms: once the run or the VU's
+    --- scenario is stopping (`ns.stopping()`), the wait ends there and the client is left closed,
+    --- so a load run's iteration does not sit out the rest of a long backoff (up to `maxDelay`)
+    --- and get interrupted at the end of the graceful stop.
+    function wait(c, s, ms)
+      local step = math.min(ms, stopCheck)
+      s.timer = ns.setTimeout(function()
+        s.timer = nil
+        if ns.stopping() then return end
+        if ms > step then return wait(c, s, ms - step) end
+        attempt(c)
+      end, step)
     end
 
     ctx.after("connect", function(c, url, options, rc)
