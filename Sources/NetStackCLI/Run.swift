@@ -35,7 +35,8 @@ struct Run: ParsableCommand {
         1 when no threshold is defined and a connection failed; else 0. 2 when an --out, --report \
         or --summary-export file cannot be created (before the run) or written. 64 for bad options, \
         a malformed options table, an exec (--exec, options.scenarios.NAME.exec) naming no global function, \
-        or more VUs than this machine's memory can hold (32 KiB each at least).
+        a threshold on a metric --no-connection-metrics turns off, or more VUs than this machine's memory \
+        can hold (32 KiB each at least).
         """
     )
 

@@ -54,6 +54,11 @@ struct LoadRunner {
             printErr("netstack: \(e.message)")
             return 64
         }
+        // A threshold on a metric that is not recorded would judge no samples and pass.
+        if flags.noConnectionMetrics, let t = plan.thresholds.first(where: { BuiltinMetrics.connectionMetrics.contains($0.metric) }) {
+            printErr("netstack: threshold '\(t.target): \(t.expression)': --no-connection-metrics turns '\(t.metric)' off")
+            return 64
+        }
         if let why = VUMemoryCheck.problem(vus: plan.vusInThisProcess, available: VUMemoryCheck.availableBytes()) {
             printErr("netstack: \(why)")
             return 64

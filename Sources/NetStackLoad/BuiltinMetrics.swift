@@ -37,6 +37,10 @@ public enum BuiltinMetrics {
         (rtt, .init(kind: .trend, unit: .milliseconds), "request → reply time the script marks (netstack.metrics.request/reply)"),
     ]
 
+    /// What the connections record (`--no-connection-metrics` turns these off; `ws_rtt` stays).
+    public static let connectionMetrics: Set<String> = [connectAttempts, sessions, connectFailures, errors, connecting, connectTime,
+                                                        handshakeTime, sessionDuration, msgsSent, msgsReceived, bytesSent, bytesReceived, closes]
+
     public static var definitions: [String: MetricDefinition] {
         Dictionary(uniqueKeysWithValues: all.map { ($0.0, $0.1) })
     }

@@ -429,6 +429,27 @@ final class LoadRunTests: XCTestCase {
         XCTAssertLessThan(Date().timeIntervalSince(started), 10 * CLITests.slowdown, "did not sit out the 20 s backoff")
     }
 
+    /// `--no-connection-metrics`: the connections record nothing (no `ws_*` series but `ws_rtt`,
+    /// which the script marks), iterations are still counted; a threshold on a metric it turns off
+    /// is refused before the run (it would judge no samples and pass).
+    func testNoConnectionMetricsRecordsNoConnectionSeriesAndRefusesTheirThresholds() throws {
+        let s = try script("""
+        function onOpen(c) netstack.metrics.request("k"); c:send("x") end
+        function onMessage(c) netstack.metrics.reply("k"); c:close() end
+        """)
+        let r = try load(s, ["--vus", "2", "--iterations", "4", "--no-connection-metrics", "--threshold", "ws_rtt: count==4"])
+        XCTAssertEqual(r.status, 0, r.out + r.err)
+        XCTAssertEqual(count(r.summary, "iterations"), 4)
+        XCTAssertEqual(r.summary?.metrics.aggregate("ws_rtt")?.count, 4)
+        let recorded = Set(r.summary?.metrics.series.keys.map { SeriesName.split($0).metric } ?? [])
+        XCTAssertTrue(recorded.isDisjoint(with: BuiltinMetrics.connectionMetrics), "\(recorded)")
+        for t in ["ws_connecting: p(95)<500", "errors==0", "ws_closes{code:1006}: count==0"] {
+            let refused = try load(s, ["--vus", "1", "--no-connection-metrics", "--threshold", t])
+            XCTAssertEqual(refused.status, 64, t + ": " + refused.err)
+            XCTAssertTrue(refused.err.contains("--no-connection-metrics turns"), refused.err)
+        }
+    }
+
     /// `--json` in a load run: every VU numbers its clients from 1, so each event names its VU.
     func testJSONEventsNameTheirVU() throws {
         let s = try script("""
