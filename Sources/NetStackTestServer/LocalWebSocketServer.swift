@@ -456,6 +456,9 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
                 b.writeBytes(batch)
                 context.writeAndFlush(wrapOutboundOut(b)).whenComplete { _ in pump() }
             }
+            // Closed at the deadline also when a write never completes: a client that stopped
+            // reading (its pongs cannot go out either) would otherwise hold the flood open for ever.
+            context.eventLoop.scheduleTask(deadline: end) { context.close(promise: nil) }
             pump()
         case .bigControl: raw([0x89, 0x7E, 0x00, 0x7E] + [UInt8](repeating: 0x61, count: 126))
         default: break

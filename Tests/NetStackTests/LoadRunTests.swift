@@ -528,37 +528,41 @@ final class LoadRunTests: XCTestCase {
     /// The init that reads the options (before any VU) is stopped by the first SIGINT: status 130.
     func testASigintStopsTheInitThatReadsTheOptions() throws {
         let s = try script("options = { vus = 1 }\nio.stdout:write('started\\n'); io.stdout:flush()\nwhile true do end")
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: CLITests.buildDir + "/netstack")
-        p.arguments = ["run", s, "--quiet"]
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        _ = out.fileHandleForReading.availableData  // "started": the init runs
+        let (p, _, err) = try startedRun(["run", s, "--quiet"])
         kill(p.processIdentifier, SIGINT)
-        let deadline = Date().addingTimeInterval(10 * CLITests.slowdown)
-        while p.isRunning && Date() < deadline { usleep(10_000) }
-        let still = p.isRunning
-        if still { p.terminate() }
-        p.waitUntilExit()
-        XCTAssertFalse(still, "still running after a SIGINT")
+        XCTAssertTrue(ends(p, within: 10), "still running after a SIGINT")
         XCTAssertEqual(p.terminationStatus, 130)
         let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         XCTAssertTrue(text.contains("interrupted while the script's init read the options"), text)
     }
 
-    /// Runs `script` with `--vus vus --duration 5m` until it prints "started", then sends SIGINT,
-    /// waits for the graceful stop's note and sends the second; fails when it still runs 20 s later.
-    private func twoSigints(_ script: String, vus: Int) throws -> (status: Int32, out: String) {
+    /// `netstack ARGS`, once its script has written its first output ("started").
+    private func startedRun(_ args: [String]) throws -> (Process, Pipe, Pipe) {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: CLITests.buildDir + "/netstack")
-        p.arguments = ["run", script, "--vus", "\(vus)", "--duration", "5m", "--quiet"]
+        p.arguments = args
         let out = Pipe(), err = Pipe()
         p.standardOutput = out
         p.standardError = err
         try p.run()
-        _ = out.fileHandleForReading.availableData  // "started": the VUs run
+        _ = out.fileHandleForReading.availableData
+        return (p, out, err)
+    }
+
+    /// Waits up to `seconds` (times the slowdown) for `p` to end; terminates it if it has not.
+    private func ends(_ p: Process, within seconds: Double) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds * CLITests.slowdown)
+        while p.isRunning && Date() < deadline { usleep(10_000) }
+        let ended = !p.isRunning
+        if !ended { p.terminate() }
+        p.waitUntilExit()
+        return ended
+    }
+
+    /// Runs `script` with `--vus vus --duration 5m` until it prints "started", then sends SIGINT,
+    /// waits for the graceful stop's note and sends the second; fails when it still runs 20 s later.
+    private func twoSigints(_ script: String, vus: Int) throws -> (status: Int32, out: String) {
+        let (p, out, err) = try startedRun(["run", script, "--vus", "\(vus)", "--duration", "5m", "--quiet"])
         kill(p.processIdentifier, SIGINT)
         // Two SIGINTs sent before the process runs again are one (signals do not queue): the
         // second goes once the first was seen.
@@ -569,12 +573,7 @@ final class LoadRunTests: XCTestCase {
         }
         XCTAssertTrue(p.isRunning, "the first SIGINT waits for the running iterations (graceful stop: 30 s)")
         kill(p.processIdentifier, SIGINT)
-        let deadline = Date().addingTimeInterval(20 * CLITests.slowdown)
-        while p.isRunning && Date() < deadline { usleep(10_000) }
-        let still = p.isRunning
-        if still { p.terminate() }
-        p.waitUntilExit()
-        XCTAssertFalse(still, "still running after the second SIGINT")
+        XCTAssertTrue(ends(p, within: 20), "still running after the second SIGINT")
         return (p.terminationStatus, String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self))
     }
 
