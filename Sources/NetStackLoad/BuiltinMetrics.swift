@@ -41,7 +41,5 @@ public enum BuiltinMetrics {
     public static let connectionMetrics: Set<String> = [connectAttempts, sessions, connectFailures, errors, connecting, connectTime,
                                                         handshakeTime, sessionDuration, msgsSent, msgsReceived, bytesSent, bytesReceived, closes]
 
-    public static var definitions: [String: MetricDefinition] {
-        Dictionary(uniqueKeysWithValues: all.map { ($0.0, $0.1) })
-    }
+    public static let definitions: [String: MetricDefinition] = Dictionary(uniqueKeysWithValues: all.map { ($0.0, $0.1) })
 }

@@ -165,19 +165,12 @@ public final class LoadRun {
     @exclusivity(unchecked) private var stoppingNow = false
 
     /// Stops the inits of `vus` that have not returned: asks each VU to stop, and signals the
-    /// loops of those still running Lua code every `ScenarioRunner.nudgeInterval` until their
-    /// init returned (a script that loops for ever in its main chunk).
+    /// loops of those still running Lua code until their init returned (a script that loops for
+    /// ever in its main chunk).
     private func interruptInits(_ vus: [VirtualUser]) {
         let pending = vus.filter { initializing[ObjectIdentifier($0)] != nil }
-        guard !pending.isEmpty else { return }
         for vu in pending { vu.requestInterrupt() }
-        func nudge() {
-            let still = pending.filter { initializing[ObjectIdentifier($0)] != nil }
-            guard !still.isEmpty else { return }
-            for vu in still { vu.nudgeIfStuck() }
-            control.scheduleTask(in: ScenarioRunner.nudgeInterval) { nudge() }
-        }
-        control.scheduleTask(in: ScenarioRunner.nudgeInterval) { nudge() }
+        VirtualUser.nudgeWhileStuck(pending, on: control) { [weak self] vu in self?.initializing[ObjectIdentifier(vu)] != nil }
     }
 
     @exclusivity(unchecked) private var initFailure: String?

@@ -210,7 +210,7 @@ final class ScenarioRunner {
                         let vu = self.vus[r]
                         vu.requestInterrupt()
                         vu.eventLoop.execute { vu.interrupt() }
-                        self.nudgeStuck([vu])
+                        VirtualUser.nudgeWhileStuck([vu], on: self.control)
                     }
                 }
             }
@@ -308,21 +308,8 @@ final class ScenarioRunner {
             asked.append(vu)
             vu.eventLoop.execute { vu.interrupt() }
         }
-        nudgeStuck(asked)
+        VirtualUser.nudgeWhileStuck(asked, on: control)
         checkDone()
-    }
-
-    /// An iteration whose Lua code never gives its loop back (`while true do end`) cannot take
-    /// the interrupt queued there: every `nudgeInterval` until each VU asked took it, the loops
-    /// of those that did not are signalled, which stops the Lua code running there.
-    static let nudgeInterval: TimeAmount = .milliseconds(100)
-
-    private func nudgeStuck(_ vus: [VirtualUser]) {
-        guard !vus.isEmpty else { return }
-        control.scheduleTask(in: Self.nudgeInterval) { [weak self] in
-            let pending = vus.filter { $0.nudgeIfStuck() }
-            self?.nudgeStuck(pending)
-        }
     }
 
     private func checkDone() {

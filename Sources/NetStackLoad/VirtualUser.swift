@@ -167,6 +167,19 @@ final class VirtualUser {
         host?.vm.interruptHandled()
     }
 
+    /// Lua code that never gives its loop back (`while true do end`: an iteration, or an init)
+    /// cannot take an interrupt queued there. Every `nudgeInterval`, on `loop`, the loops of the
+    /// VUs of `vus` still asked to stop (and `pending`) are signalled, which stops the Lua code
+    /// running there; it ends when none is left.
+    static let nudgeInterval: TimeAmount = .milliseconds(100)
+
+    static func nudgeWhileStuck(_ vus: [VirtualUser], on loop: EventLoop, while pending: @escaping (VirtualUser) -> Bool = { _ in true }) {
+        guard !vus.isEmpty else { return }
+        loop.scheduleTask(in: nudgeInterval) {
+            nudgeWhileStuck(vus.filter { pending($0) && $0.nudgeIfStuck() }, on: loop, while: pending)
+        }
+    }
+
     /// Any thread, before `interrupt` is queued on the VU's loop: marks the VU's Lua code as to
     /// be stopped, so that `nudgeIfStuck` can stop code that never gives the loop back.
     func requestInterrupt() {
