@@ -65,6 +65,25 @@ final class LoopBusyPollTests: XCTestCase {
         XCTAssertNil(EpollDescriptorProbe.waitedDescriptor(syscallLine: "441 zz"))
         XCTAssertNil(EpollDescriptorProbe.waitedDescriptor(syscallLine: "441"))
         XCTAssertNil(EpollDescriptorProbe.waitedDescriptor(syscallLine: "441 0xffffffffffffffff"))
+        // As read from the file: the line ends in a newline; only the first line counts.
+        XCTAssertEqual(EpollDescriptorProbe.waitedDescriptor(syscallLine: "441 0x1f\n"), 31)
+        XCTAssertEqual(EpollDescriptorProbe.waitedDescriptor(syscallLine: "441 0x7fffffff 0x1"), CInt.max)
+        XCTAssertNil(EpollDescriptorProbe.waitedDescriptor(syscallLine: "441 0x80000000 0x1"))
+        XCTAssertNil(EpollDescriptorProbe.waitedDescriptor(syscallLine: "441 0x\n0x5"))
+        XCTAssertNil(EpollDescriptorProbe.waitedDescriptor(syscallLine: "441\n0x5"))
+        XCTAssertNil(EpollDescriptorProbe.waitedDescriptor(syscallLine: "4410 0x5 0x1"))
+        XCTAssertNil(EpollDescriptorProbe.waitedDescriptor(syscallLine: "441 0x5g 0x1"))
+        XCTAssertNil(EpollDescriptorProbe.waitedDescriptor(syscallLine: ""))
+    }
+
+    /// A loop that never waits in epoll is sampled about 1,150 times in the probe's two seconds,
+    /// not 4,000: 500 µs apart for the first 100 ms, then 2 ms.
+    func testTheProbeSamplesLessOftenAfterItsFirstTenthOfASecond() {
+        XCTAssertEqual(EpollDescriptorProbe.pause(afterSamples: 0), 500)
+        XCTAssertEqual(EpollDescriptorProbe.pause(afterSamples: 199), 500)
+        XCTAssertEqual(EpollDescriptorProbe.pause(afterSamples: 200), 2000)
+        let samples = (0..<4000).reduce((0, 0)) { acc, k in acc.0 >= 2_000_000 ? acc : (acc.0 + Int(EpollDescriptorProbe.pause(afterSamples: k)), acc.1 + 1) }.1
+        XCTAssertEqual(samples, 1150)
     }
 
     func testEngagesAfterWritesToALocalPeerAndNotWhenDisabled() throws {
