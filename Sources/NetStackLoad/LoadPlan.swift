@@ -93,6 +93,14 @@ public struct LoadPlan: Sendable {
             if c.iterations == 0 { throw LoadOptionError("--iterations 0 (or options.iterations = 0) would run nothing: give 1 or more") }
             if c.duration == .zero { throw LoadOptionError("--duration 0s (or options.duration) would run nothing: give a duration above 0") }
         }
+        if !c.stages.isEmpty {
+            if !c.stages.contains(where: { $0.duration > .zero }) {
+                throw LoadOptionError("--stage (or options.stages): the stages last 0 in all, which would run nothing: give a stage a duration above 0")
+            }
+            if c.vus == 0, c.stages.allSatisfy({ $0.target == 0 }) {
+                throw LoadOptionError("--vus 0 (or options.vus = 0) with stages that all target 0 would run nothing: give a stage a target above 0")
+            }
+        }
         // The stages set the run's length: a duration or an iteration count beside them would be
         // ignored (k6 refuses these pairs as well).
         if !c.stages.isEmpty {

@@ -160,7 +160,8 @@ public struct Scenario: Equatable, Sendable {
 
     /// Checks what the types alone do not: a time unit above zero, maxVUs ≥ preAllocatedVUs, an
     /// exec name, and (as k6 does) no executor that would run nothing: constant VUs need a VU and
-    /// a duration above 0, iterations need a VU and an iteration.
+    /// a duration above 0, iterations need a VU and an iteration, stages need a duration above 0
+    /// in all, and a ramp of VUs a start or a target above 0.
     public func validate() throws {
         let p = "scenarios.\(name)"
         switch executor {
@@ -183,7 +184,14 @@ public struct Scenario: Equatable, Sendable {
         switch executor {
         case .rampingVUs(_, let stages, _), .rampingArrivalRate(_, _, let stages, _, _):
             guard !stages.isEmpty else { throw LoadOptionError("\(p).stages: at least one stage is needed") }
+            guard stages.contains(where: { $0.duration > .zero }) else {
+                throw LoadOptionError("\(p).stages: they last 0 in all, which would run nothing (give a stage a duration above 0)")
+            }
         default: break
+        }
+        // A ramp of VUs that never has one (k6 refuses it too; an arrival rate may ramp through 0).
+        if case .rampingVUs(let start, let stages, _) = executor, start == 0, stages.allSatisfy({ $0.target == 0 }) {
+            throw LoadOptionError("\(p): startVUs and every stage's target are 0, which would run nothing (a target above 0 is needed)")
         }
         if let e = exec, e.isEmpty { throw LoadOptionError("\(p).exec: empty function name") }
     }

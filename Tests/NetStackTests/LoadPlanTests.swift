@@ -63,6 +63,17 @@ final class LoadPlanTests: XCTestCase {
             (.table(["scenarios": .table(["x": .table(["executor": .string("shared-iterations"), "iterations": .number(5), "maxDuration": .string("0s")])])]),
              "scenarios.x.maxDuration: 0 would run nothing"),
             (.table(["vus": .number(0)]), "--vus 0 (or options.vus = 0) would run nothing"),
+            // A ramp that never has a VU, and stages that take no time.
+            (.table(["scenarios": .table(["x": .table(["executor": .string("ramping-vus"), "startVUs": .number(0),
+                                                     "stages": .list([.table(["duration": .string("10s"), "target": .number(0)])])])])]),
+             "scenarios.x: startVUs and every stage's target are 0, which would run nothing"),
+            (.table(["vus": .number(0), "stages": .list([.table(["duration": .string("10s"), "target": .number(0)])])]),
+             "--vus 0 (or options.vus = 0) with stages that all target 0 would run nothing"),
+            (.table(["stages": .list([.table(["duration": .string("0s"), "target": .number(5)]), .table(["duration": .number(0), "target": .number(0)])])]),
+             "--stage (or options.stages): the stages last 0 in all, which would run nothing"),
+            (.table(["scenarios": .table(["x": .table(["executor": .string("ramping-arrival-rate"), "preAllocatedVUs": .number(2),
+                                                     "stages": .list([.table(["duration": .string("0s"), "target": .number(5)])])])])]),
+             "scenarios.x.stages: they last 0 in all"),
             // A threshold that cannot apply to a built-in metric is refused before the run.
             (.table(["thresholds": .table(["iterations": .list([.string("p(95)<10")])])]),
              "threshold 'iterations: p(95)<10': 'iterations' is a counter, which takes count, rate"),
