@@ -142,6 +142,10 @@ final class PluginRuntime {
             host.options.log(vm.string(at: 1) ?? "")
             return 0
         }
+        vm.setFunction("loadFailed") { vm in
+            (host.options.onPluginLoadFailure ?? host.options.log)(vm.string(at: 1) ?? "")
+            return 0
+        }
         vm.setFunction("listdir") { vm in
             let names = (try? FileManager.default.contentsOfDirectory(atPath: vm.string(at: 1) ?? "")) ?? []
             lua_createtable(vm.L, Int32(names.count), 0)

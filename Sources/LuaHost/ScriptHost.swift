@@ -45,6 +45,9 @@ public final class ScriptHost {
         package var install: ((ScriptHost) -> Void)?
         /// Load runs: where uncaught errors go (instead of `log` or `events`).
         package var onScriptError: ((String) -> Void)?
+        /// Load runs: where a `--plugin` that cannot load is reported (instead of `log`), so that
+        /// the same failure in every VU is printed once.
+        package var onPluginLoadFailure: ((String) -> Void)?
         public init() {}
     }
 
@@ -164,8 +167,14 @@ public final class ScriptHost {
     /// Loads the --plugin list and runs start functions; false when a plugin failed to load.
     func startPlugins() -> Bool {
         pluginsStarted = true
-        return plugins?.start(vm) ?? true
+        let ok = plugins?.start(vm) ?? true
+        pluginLoadFailed = !ok
+        return ok
     }
+
+    /// A `--plugin` could not load when the plugins started (the run then stops with
+    /// `pluginLoadFailureStatus`).
+    @exclusivity(unchecked) package private(set) var pluginLoadFailed = false
 
     /// Runs the plugins' exit functions (if the runtime was loaded); returns the final status.
     func exitPlugins(status: Int32) -> Int32 {

@@ -28,7 +28,7 @@ struct Run: ParsableCommand {
         Load runs (any option under "Load runs", or a script with a line starting `options =`, \
         `_G.options =` or `_ENV.options =`): \
         VUs each run the script in a VM of their own (docs/load-testing.md). Their exit status, \
-        first that applies: the code given to netstack.exit or os.exit; 1 when a VU's init failed; 130 after \
+        first that applies: the code given to netstack.exit or os.exit; 3 when a --plugin cannot be loaded in a VU's init; 1 when a VU's init failed otherwise; 130 after \
         SIGINT (once: graceful stop; twice: stop now; the summary is printed either way); 99 when a \
         threshold failed (not in a --segment run: netstack merge judges those); 1 after script \
         errors; a plugin's status (the largest a VU's plugins gave: a metrics-plugin threshold, 99); \

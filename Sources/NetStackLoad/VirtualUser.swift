@@ -107,6 +107,8 @@ final class VirtualUser {
             recorder.loop.add(recorder.handles.scriptErrors, 1)
             errors.report(message, vu: vuID)
         }
+        // The same --plugin fails the same way in every VU: said once.
+        options.onPluginLoadFailure = { message in errors.reportNoteOnce(key: message, message) }
         options.install = { [unowned self] host in LoadModule.install(host, self) }
         let host: ScriptHost
         do {
@@ -128,11 +130,15 @@ final class VirtualUser {
             host.vm.interruptHandled()
             return Self.initInterrupted
         }
+        if !ok && host.pluginLoadFailed { return Self.pluginLoadFailed }
         return ok ? nil : "the init failed"
     }
 
     /// What `start` and `startInit` return when the init was stopped from outside.
     static let initInterrupted = "interrupted"
+    /// What they return when a `--plugin` could not load (the run's status is then 3, as a
+    /// plain run's is).
+    static let pluginLoadFailed = "a --plugin could not load"
 
     /// Runs one iteration; `done` gets how it ended (on the loop).
     func iterate(done: @escaping (IterationEnd) -> Void) {

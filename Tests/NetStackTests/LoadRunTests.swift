@@ -429,6 +429,27 @@ final class LoadRunTests: XCTestCase {
         XCTAssertLessThan(Date().timeIntervalSince(started), 10 * CLITests.slowdown, "did not sit out the 20 s backoff")
     }
 
+    /// A `--plugin` whose setup fails in every VU is reported once (it was printed once per VU)
+    /// and the run exits 3, as a plain run does (it exited 1, as for a failing script init).
+    func testAPluginThatCannotLoadIsReportedOnceAndExits3() throws {
+        let dir = NSTemporaryDirectory() + "load-plugins-\(getpid())-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try """
+        return { name = "failing", version = "1.0", api = 1, setup = function() error("no token given", 0) end }
+        """.write(toFile: dir + "/failing.lua", atomically: true, encoding: .utf8)
+        let s = try script("function main() end")
+        let r = try load(s, ["--vus", "4", "--plugin-path", dir, "--plugin", "failing"])
+        XCTAssertEqual(r.status, 3, r.err)
+        XCTAssertEqual(r.err.components(separatedBy: "plugin 'failing': setup failed: no token given").count - 1, 1, r.err)
+        XCTAssertTrue(r.err.contains("a VU could not start: a --plugin could not load"), r.err)
+        // Two failing plugins: each said once, every one tried.
+        let both = try load(s, ["--vus", "3", "--plugin-path", dir, "--plugin", "absent", "--plugin", "failing"])
+        XCTAssertEqual(both.status, 3, both.err)
+        XCTAssertEqual(both.err.components(separatedBy: "plugin 'absent': not found").count - 1, 1, both.err)
+        XCTAssertEqual(both.err.components(separatedBy: "plugin 'failing': setup failed").count - 1, 1, both.err)
+    }
+
     /// `--no-connection-metrics`: the connections record nothing (no `ws_*` series but `ws_rtt`,
     /// which the script marks), iterations are still counted; a threshold on a metric it turns off
     /// is refused before the run (it would judge no samples and pass).

@@ -545,7 +545,7 @@ function runtime.start()
     local ok, err = pcall(loadPlugin, name)
     if not ok then
       failed = failed + 1
-      host.log("netstack: " .. tostring(err))
+      host.loadFailed("netstack: " .. tostring(err))
     end
   end
   if failed > 0 then return false end
