@@ -15,11 +15,18 @@ enum ConnectionErrorText {
         describeConnectError(error, host: url.host, port: url.port)
     }
 
+    /// The resolver's own words (getaddrinfo's `gai_strerror`, e.g. "Name or service not known"),
+    /// without the library's type name and the host and port the message already gives.
+    static func describeDNSError(_ error: Error) -> String {
+        if let e = error as? SocketAddressError.UnknownHost, !e.errorDescription.isEmpty { return e.errorDescription }
+        return "\(error)"
+    }
+
     static func describeConnectError(_ error: Error, host: String, port: Int) -> String {
         let target = host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
         if let e = error as? NIOConnectionError {
             if e.connectionErrors.isEmpty, e.dnsAError != nil || e.dnsAAAAError != nil {
-                return "DNS lookup failed for '\(host)': \(e.dnsAError ?? e.dnsAAAAError!)"
+                return "DNS lookup failed for '\(host)': \(describeDNSError(e.dnsAError ?? e.dnsAAAAError!))"
             }
             if let first = e.connectionErrors.first {
                 return "could not connect to \(target) (\(first.target)): \(describeIOError(first.error))"

@@ -67,7 +67,10 @@ final class ConnectCommandTests: XCTestCase {
         XCTAssertEqual(ok.status, 0, ok.err)
         let resolve = try connect("ws://nonexistent.invalid/")
         XCTAssertEqual(resolve.status, 3, resolve.err)
-        XCTAssertTrue(resolve.err.contains("in resolve: DNS lookup failed"), resolve.err)
+        XCTAssertTrue(resolve.err.contains("in resolve: DNS lookup failed for 'nonexistent.invalid': "), resolve.err)
+        // The resolver's words, once, without the library's type name or a second host and port.
+        XCTAssertFalse(resolve.err.contains("SocketAddressError"), resolve.err)
+        XCTAssertEqual(resolve.err.components(separatedBy: "nonexistent.invalid").count - 1, 1, resolve.err)
         let refused = try connect("ws://127.0.0.1:1/")
         XCTAssertEqual(refused.status, 4, refused.err)
         XCTAssertTrue(refused.err.contains("in connect:"), refused.err)
