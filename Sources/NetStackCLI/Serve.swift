@@ -9,7 +9,7 @@ struct Serve: ParsableCommand {
         abstract: "Run the local ws/wss test server on 127.0.0.1.",
         discussion: """
         Paths pick the behaviour: /echo (default), /flood?n=N&size=S&binary=0|1, /sink?n=N, \
-        /headers, /close?code=C&reason=R, /status?code=C, and /misbehave/KIND with KIND one of: \
+        /headers, /close?code=C&reason=R (sent as given, also a code or reason a client must refuse), /status?code=C, and /misbehave/KIND with KIND one of: \
         bad-accept, invalid-utf8, oversized, masked, drop, no-close-reply, slow-handshake, hang, \
         half-response, garbage, rsv, opcode, fragmented, ping, silent, zipbomb, bad-close-code, \
         big-control, unoffered-protocol, unoffered-extension, ping-flood, reject-hold, escape-status, deaf.

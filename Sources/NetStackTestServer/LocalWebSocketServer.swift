@@ -15,7 +15,7 @@ import NetStack
 /// | `/flood?n=N&size=S&binary=0/1` | send N messages of S bytes, then close 1000 |
 /// | `/sink?n=N` | count N messages, answer `done <n> <bytes>`, close 1000 |
 /// | `/headers` | send the request headers as a JSON object, then echo |
-/// | `/close?code=C&reason=R` | close with C/R right after the upgrade |
+/// | `/close?code=C&reason=R` | close with C/R right after the upgrade, as given (also a code or a reason over 123 bytes that a client must refuse) |
 /// | `/status?code=C` | answer the upgrade with HTTP status C and a short body |
 /// | `/redirect?to=URL&code=C` | answer with status C (default 302) and `Location: URL` (percent-decoded; without `to`, to itself: a loop) |
 /// | `/misbehave/KIND` | scripted misbehaviour, see `Misbehaviour` |
