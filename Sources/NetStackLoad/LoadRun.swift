@@ -372,7 +372,7 @@ public final class LoadRun {
         let limits = SeriesLimits.run
         let which = series.map { "series '\(String($0.prefix(120)))' and later new ones" } ?? "new series"
         return "netstack: more than \(limits.series) series or \(limits.trendSeries) trend series (each distinct set of tags is one): "
-            + "\(which) are recorded as METRIC{overflow:true}"
+            + "\(which) are recorded as METRIC{overflow:true,scenario:NAME} (one per metric and scenario)"
     }
 
     /// Collects every loop's interval (on its loop) and merges it into the totals (on the control loop).

@@ -45,7 +45,8 @@ public final class LoopMetrics {
     @exclusivity(unchecked) private var handles: [String: Int] = [:]
     @exclusivity(unchecked) private var touched: [Bool] = []
     @exclusivity(unchecked) private var trendSeries = 0
-    /// Distinct series on this loop at most; past them, samples go to `METRIC{overflow:true}`.
+    /// Distinct series on this loop at most; past them, samples go to `METRIC{overflow:true,...}`
+    /// (`SeriesLimits.overflowSeries`).
     public let limits: SeriesLimits
     /// Series that went to an overflow series instead of being made.
     @exclusivity(unchecked) public private(set) var overflowed = 0
@@ -65,7 +66,7 @@ public final class LoopMetrics {
         if limits.overflows(kind: kind, series: values.count, trendSeries: trendSeries) {
             overflowed += 1
             if overflowed == 1 { onFirstOverflow?(series) }
-            let fallback = SeriesLimits.overflowSeries(of: SeriesName.split(series).metric)
+            let fallback = SeriesLimits.overflowSeries(of: series)
             if let h = handles[fallback] { return h }
             return make(fallback, kind: kind)
         }

@@ -94,7 +94,7 @@ public struct MetricSet: Codable, Equatable, Sendable {
             let v = other.series[key]!
             var target = key
             if series[key] == nil && limits.overflows(kind: v.kind, series: count, trendSeries: trends) {
-                target = SeriesLimits.overflowSeries(of: SeriesName.split(key).metric)
+                target = SeriesLimits.overflowSeries(of: key)
                 folded += 1
             }
             if var mine = series[target] {

@@ -966,13 +966,14 @@ final class LoadRunTests: XCTestCase {
           end
         end
         """)
-        let r = try load(s, ["--threads", "1"], timeout: 120)
-        XCTAssertEqual(r.status, 0, r.err)
-        let notes = r.err.components(separatedBy: "recorded as METRIC{overflow:true}").count - 1
+        // The overflow series keeps the scenario: a threshold on the scenario sees every sample.
+        let r = try load(s, ["--threads", "1", "--threshold", "lat{scenario:default}: count==5000"], timeout: 120)
+        XCTAssertEqual(r.status, 0, r.out + r.err)
+        let notes = r.err.components(separatedBy: "recorded as METRIC{overflow:true,scenario:NAME}").count - 1
         XCTAssertEqual(notes, 1, r.err)
         let lat = r.summary?.metrics.series.filter { $0.key.hasPrefix("lat{") } ?? [:]
         XCTAssertLessThanOrEqual(lat.count, SeriesLimits.run.trendSeries + 1)
-        XCTAssertEqual(lat["lat{overflow:true}"].map { $0.count + UInt64(lat.count - 1) }, 5000, "\(lat.keys.sorted().suffix(3))")
+        XCTAssertEqual(lat["lat{overflow:true,scenario:default}"].map { $0.count + UInt64(lat.count - 1) }, 5000, "\(lat.keys.sorted().suffix(3))")
         XCTAssertEqual(r.summary?.metrics.aggregate("lat")?.count, 5000)
         if let line = r.out.split(separator: "\n").first(where: { $0.hasPrefix("peak ") }), let kb = Int(line.dropFirst(5)) {
             XCTAssertLessThan(kb, 600_000, "peak RSS in KiB")

@@ -111,4 +111,28 @@ final class SeriesLimitTests: XCTestCase {
         XCTAssertEqual(counted.series["lat{overflow:true}"]?.count, 3)
         XCTAssertEqual(counted.aggregate("hits")?.sum, 6)
     }
+
+    /// The overflow series keeps the scenario (one per metric and scenario), so thresholds and
+    /// sub-metrics of a scenario still count what overflowed; other tags are dropped.
+    func testOverflowSeriesKeepTheirScenario() {
+        XCTAssertEqual(SeriesLimits.overflowSeries(of: "lat{id:3,room:a,scenario:chat}"), "lat{overflow:true,scenario:chat}")
+        XCTAssertEqual(SeriesLimits.overflowSeries(of: "lat{id:3}"), "lat{overflow:true}")
+        XCTAssertEqual(SeriesLimits.overflowSeries(of: "lat"), "lat{overflow:true}")
+        let loop = LoopMetrics(limits: SeriesLimits(series: 100, trendSeries: 1))
+        let kept = loop.handle("lat{id:1,scenario:a}", kind: .trend)
+        let a = loop.handle("lat{id:2,scenario:a}", kind: .trend)
+        let b = loop.handle("lat{id:3,scenario:b}", kind: .trend)
+        XCTAssertEqual(a, loop.handle("lat{id:4,scenario:a}", kind: .trend))
+        XCTAssertEqual(Set([kept, a, b]).count, 3)
+        for h in [kept, a, a, b] { loop.add(h, 1) }
+        let set = loop.drain(definitions: ["lat": .init(kind: .trend)])
+        XCTAssertEqual(set.series["lat{overflow:true,scenario:a}"]?.count, 2)
+        XCTAssertEqual(set.series["lat{overflow:true,scenario:b}"]?.count, 1)
+        XCTAssertEqual(set.aggregate("lat", tags: ["scenario": "a"])?.count, 3)
+        // The totals fold the same way.
+        var total = MetricSet()
+        XCTAssertEqual(total.merge(set, within: SeriesLimits(series: 100, trendSeries: 1)), 2)
+        XCTAssertEqual(total.aggregate("lat", tags: ["scenario": "b"])?.count, 1)
+        XCTAssertEqual(total.aggregate("lat")?.count, 4)
+    }
 }
