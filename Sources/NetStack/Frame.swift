@@ -141,9 +141,17 @@ package enum Masking {
     package static func copy(from source: UnsafeRawPointer, to destination: UnsafeMutableRawPointer, count: Int, key: UInt32) {
         let wide = UInt64(key) | (UInt64(key) << 32)
         var i = 0
-        while i + 8 <= count {
+        // Sixteen bytes a turn, then eight: `count` is a buffer's length, so `i + 16` cannot overflow.
+        while i &+ 16 <= count {
+            let a = source.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+            let b = source.loadUnaligned(fromByteOffset: i &+ 8, as: UInt64.self)
+            destination.storeBytes(of: a ^ wide, toByteOffset: i, as: UInt64.self)
+            destination.storeBytes(of: b ^ wide, toByteOffset: i &+ 8, as: UInt64.self)
+            i &+= 16
+        }
+        if i &+ 8 <= count {
             destination.storeBytes(of: source.loadUnaligned(fromByteOffset: i, as: UInt64.self) ^ wide, toByteOffset: i, as: UInt64.self)
-            i += 8
+            i &+= 8
         }
         var k = key
         while i < count {
@@ -243,6 +251,33 @@ package enum FrameEncoder {
                 (p + at).copyMemory(from: payload.baseAddress!, byteCount: n)
             }
             return total
+        }
+    }
+
+    /// Bytes the masked frames of these payloads take on the wire, headers included.
+    package static func maskedFramesSize(_ payloads: UnsafeBufferPointer<UnsafeRawBufferPointer>) -> Int {
+        var total = 0
+        for p in payloads { total += headerSize(payloadLength: p.count, masked: true) + p.count }
+        return total
+    }
+
+    /// Appends one final, masked frame per payload, each with its own key from `keys`, in one
+    /// pass over the buffer's spare capacity (`frameBytes` = `maskedFramesSize(payloads)`): the
+    /// write batch of `send(batch:)`, without a call into the buffer per frame.
+    package static func writeMaskedFrames(into buffer: inout ByteBuffer, opcode: FrameOpcode,
+                                          payloads: UnsafeBufferPointer<UnsafeRawBufferPointer>,
+                                          frameBytes: Int, keys: MaskKeySource) {
+        guard frameBytes > 0 else { return }
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: frameBytes) { out in
+            var p = out.baseAddress!
+            for payload in payloads {
+                let n = payload.count
+                let key = keys.nextKey()
+                p += storeHeader(at: p, fin: true, rsv1: false, opcode: opcode, payloadLength: n, maskKey: key)
+                if n > 0 { Masking.copy(from: payload.baseAddress!, to: p, count: n, key: key) }
+                p += n
+            }
+            return frameBytes
         }
     }
 

@@ -282,7 +282,10 @@ public final class WebSocketClient: @unchecked Sendable {
 
     // MARK: Send
 
-    private func checkSendable(_ count: Int) throws {
+    private func checkSendable(_ count: Int) throws { try checkSendable(count, queueing: count) }
+
+    /// `count`: the largest message; `queueing`: the bytes all of them add to the send queue.
+    private func checkSendable(_ count: Int, queueing: Int) throws {
         let s = stateAtomic.load(ordering: .acquiring)
         guard s == WebSocketClientState.open.rawValue else {
             if s == WebSocketClientState.destroyed.rawValue { throw WebSocketError(.clientNotCreated, "client was destroyed") }
@@ -292,8 +295,8 @@ public final class WebSocketClient: @unchecked Sendable {
             throw WebSocketError(.dataLengthExceeded, "message of \(count) bytes exceeds the limit of \(configuration.maxSendSize) bytes")
         }
         let q = bufferedAmount
-        if q + count > configuration.maxSendQueue {
-            throw WebSocketError(.queueLengthExceeded, "send queue holds \(q) bytes; \(count) more would exceed the limit of \(configuration.maxSendQueue)")
+        if q + queueing > configuration.maxSendQueue {
+            throw WebSocketError(.queueLengthExceeded, "send queue holds \(q) bytes; \(queueing) more would exceed the limit of \(configuration.maxSendQueue)")
         }
     }
 
@@ -314,6 +317,40 @@ public final class WebSocketClient: @unchecked Sendable {
             }
         } else if crossThread.append(bytes, kind: kind) {
             eventLoop.execute { [self] in self.drainCrossThreadSends() }
+        }
+    }
+
+    /// Sends several messages of one kind, in order, as if by one `send` each, but checked and
+    /// framed together: one check of the state and the send queue, one write batch, one pass that
+    /// frames and masks them (each frame with its own masking key). For bursts of small messages,
+    /// where the per-call work of `send` costs more than framing a message. All or nothing: when
+    /// one message is over `maxSendSize` (1012), or all of them would not fit the send queue
+    /// (1013), none is sent. The bytes are copied before this returns. Errors as `send`.
+    public func send(batch messages: [UnsafeRawBufferPointer], kind: WebSocketMessageKind) throws {
+        guard !messages.isEmpty else { return }
+        // One pass for the checks and the size of the frames (the handler reserves that once).
+        var total = 0
+        var largest = 0
+        var frameBytes = 0
+        for m in messages {
+            total += m.count
+            largest = max(largest, m.count)
+            frameBytes += FrameEncoder.headerSize(payloadLength: m.count, masked: true)
+        }
+        frameBytes += total
+        try checkSendable(largest, queueing: total)
+        queued.wrappingAdd(total, ordering: .relaxed)
+        if eventLoop.inEventLoop {
+            if crossThread.isPending { drainCrossThreadSends() }
+            if let connection = connection {
+                messages.withUnsafeBufferPointer { connection.sendMessages($0, kind: kind, payloadBytes: total, frameBytes: frameBytes) }
+            } else {
+                queued.wrappingSubtract(total, ordering: .relaxed)
+            }
+        } else {
+            var schedule = false
+            for m in messages where crossThread.append(m, kind: kind) { schedule = true }
+            if schedule { eventLoop.execute { [self] in self.drainCrossThreadSends() } }
         }
     }
 

@@ -584,6 +584,23 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, ConnectionCommand
         accountPayload(bytes.count)
     }
 
+    func sendMessages(_ messages: UnsafeBufferPointer<UnsafeRawBufferPointer>, kind: WebSocketMessageKind, payloadBytes: Int, frameBytes: Int) {
+        guard machine.canSend else {
+            client?.queued.wrappingSubtract(payloadBytes, ordering: .relaxed)
+            return
+        }
+        // Compression and tracing decide per message: the single path does both.
+        if deflate?.canCompress == true || config.trace != nil || config.frameTrace != nil {
+            for m in messages { sendMessage(m, kind: kind) }
+            return
+        }
+        let opcode: FrameOpcode = kind == .text ? .text : .binary
+        appendToOutbox {
+            FrameEncoder.writeMaskedFrames(into: &$0, opcode: opcode, payloads: messages, frameBytes: frameBytes, keys: masks)
+        }
+        accountPayload(payloadBytes)
+    }
+
     private func accountPayload(_ n: Int) {
         payloadInOutbox += n
         if let client = client, client.bufferedAmount > config.writeHighWatermark {

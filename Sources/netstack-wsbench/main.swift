@@ -61,11 +61,23 @@ func runSingle() {
     let payload = [UInt8](repeating: UInt8(ascii: "x"), count: size)
     if mode == "echo" { state.rtts.reserveCapacity(n) }
 
+    // sink sends batches of up to `sinkBatch` messages (`send(batch:)`: one check and one framing
+    // pass per batch); NETSTACK_WSBENCH_SINK_BATCH=1 sends one message per `send` call instead.
+    let sinkBatch = ProcessInfo.processInfo.environment["NETSTACK_WSBENCH_SINK_BATCH"].flatMap { Int($0) }.map { max(1, $0) } ?? 256
     func pumpSink(_ c: WebSocketClient) {
         payload.withUnsafeBytes { raw in
+            let batch = [UnsafeRawBufferPointer](repeating: raw, count: sinkBatch)
             while state.sent < n && c.isWritable {
-                do { try c.send(raw, kind: .text) } catch { outcome.error = "send: \(error)"; c.destroy(); finishRun(); return }
-                state.sent += 1
+                do {
+                    if sinkBatch == 1 {
+                        try c.send(raw, kind: .text)
+                        state.sent += 1
+                    } else {
+                        let k = min(sinkBatch, n - state.sent)
+                        try c.send(batch: k == sinkBatch ? batch : Array(batch[..<k]), kind: .text)
+                        state.sent += k
+                    }
+                } catch { outcome.error = "send: \(error)"; c.destroy(); finishRun(); return }
             }
         }
     }

@@ -1,4 +1,5 @@
 import NIOCore
+import NIOConcurrencyHelpers
 import NIOEmbedded
 @testable import NetStack
 import XCTest
@@ -221,6 +222,53 @@ final class ConnectionHandlerTests: XCTestCase {
         try c.client.send(text: "hello")
         try c.client.send(binary: [1, 2, 3])
         assertFrames(try written(c), [([0x81, 0x85], Array("hello".utf8)), ([0x82, 0x83], [1, 2, 3])])
+    }
+
+    /// A batch is one masked frame per message, in order with the sends around it, all in the
+    /// same write; an empty batch sends nothing.
+    func testABatchIsOneFramePerMessageInOrderInOneWrite() throws {
+        let c = try open()
+        try c.client.send(text: "first")
+        let parts: [[UInt8]] = [Array("a".utf8), [], Array("ccc".utf8)]
+        try parts[0].withUnsafeBytes { a in try parts[1].withUnsafeBytes { b in try parts[2].withUnsafeBytes { d in
+            try c.client.send(batch: [a, b, d], kind: .binary)
+            try c.client.send(batch: [], kind: .text)
+        } } }
+        try c.client.send(text: "last")
+        let writes = try outbound(c.channel)
+        XCTAssertEqual(writes.count, 1, "one write for the sends of one loop turn")
+        assertFrames(frames(writes.flatMap { $0 }), [([0x81, 0x85], Array("first".utf8)), ([0x82, 0x81], Array("a".utf8)),
+                                                     ([0x82, 0x80], []), ([0x82, 0x83], Array("ccc".utf8)), ([0x81, 0x84], Array("last".utf8))])
+        XCTAssertEqual(c.client.bufferedAmount, 0, "written: nothing counted as queued")
+    }
+
+    /// All or nothing: one message over `maxSendSize` (1012) or a batch over the queue's room
+    /// (1013) sends none of the batch; a batch before the open is 1017.
+    func testABatchIsCheckedAsAWhole() throws {
+        let early = WebSocketClient(configuration: WebSocketClientConfiguration(), eventLoop: loop)
+        try Array("x".utf8).withUnsafeBytes { x in
+            XCTAssertThrowsError(try early.send(batch: [x], kind: .text)) { XCTAssertEqual(($0 as? WebSocketError)?.code, .noConnection) }
+        }
+        let c = try open { $0.maxSendSize = 8; $0.maxSendQueue = 20 }
+        let eight = [UInt8](repeating: 0x61, count: 8)
+        let nine = [UInt8](repeating: 0x62, count: 9)
+        try eight.withUnsafeBytes { e in try nine.withUnsafeBytes { n in
+            XCTAssertThrowsError(try c.client.send(batch: [e, n], kind: .text)) { XCTAssertEqual(($0 as? WebSocketError)?.code, .dataLengthExceeded) }
+            XCTAssertThrowsError(try c.client.send(batch: [e, e, e], kind: .text)) { XCTAssertEqual(($0 as? WebSocketError)?.code, .queueLengthExceeded) }
+            XCTAssertEqual(c.client.bufferedAmount, 0, "a refused batch counts nothing")
+            try c.client.send(batch: [e, e], kind: .text)
+        } }
+        assertFrames(try written(c), [([0x81, 0x88], eight), ([0x81, 0x88], eight)])
+    }
+
+    /// With frame tracing on, a batch is traced message by message as single sends are.
+    func testABatchIsTracedPerMessage() throws {
+        let lines = NIOLockedValueBox<[String]>([])
+        let c = try open { $0.frameTrace = { line in lines.withLockedValue { $0.append(line) } } }
+        lines.withLockedValue { $0.removeAll() }
+        try Array("ab".utf8).withUnsafeBytes { m in try c.client.send(batch: [m, m], kind: .text) }
+        assertFrames(try written(c), [([0x81, 0x82], Array("ab".utf8)), ([0x81, 0x82], Array("ab".utf8))])
+        XCTAssertEqual(lines.withLockedValue { $0.filter { $0.hasPrefix("> FIN text") }.count }, 2, "\(lines.withLockedValue { $0 })")
     }
 
     func testAPingIsAnsweredWithAPongWithItsPayload() throws {

@@ -51,8 +51,8 @@ final class CrossThreadSendTests: XCTestCase {
         }
     }
 
-    /// Four threads send at once (and the loop itself, from onMessage): every message is echoed
-    /// once, and each sender's messages come back in the order it sent them.
+    /// Four threads send at once (one of them in batches, and the loop itself, from onMessage):
+    /// every message is echoed once, and each sender's messages come back in the order it sent them.
     func testMessagesFromManyThreadsArriveInEachSendersOrder() {
         let threads = 4, perThread = 2_000
         let client = WebSocketClient()
@@ -81,10 +81,17 @@ final class CrossThreadSendTests: XCTestCase {
         recorder.waitForOpen()
         let senders = (0..<threads).map { t in
             Thread {
-                for i in 0..<perThread {
+                // Thread 1 sends its messages ten at a time with send(batch:).
+                let step = t == 1 ? 10 : 1
+                for i in stride(from: 0, to: perThread, by: step) {
                     while true {
                         do {
-                            try client.send(text: "t\(t):\(i)")
+                            if step == 1 {
+                                try client.send(text: "t\(t):\(i)")
+                            } else {
+                                let texts = (i..<(i + step)).map { Array("t\(t):\($0)".utf8) }
+                                try withRawPointers(texts) { try client.send(batch: $0, kind: .text) }
+                            }
                             break
                         } catch let e as WebSocketError where e.code == .queueLengthExceeded {
                             usleep(100)
@@ -109,4 +116,13 @@ final class CrossThreadSendTests: XCTestCase {
         XCTAssertEqual(recorder.close?.0, 1000)
         XCTAssertEqual(client.bufferedAmount, 0)
     }
+}
+
+/// Raw pointers to every array's bytes, valid inside `body`.
+func withRawPointers<R>(_ arrays: [[UInt8]], _ body: ([UnsafeRawBufferPointer]) throws -> R) rethrows -> R {
+    func nest(_ i: Int, _ acc: [UnsafeRawBufferPointer]) throws -> R {
+        guard i < arrays.count else { return try body(acc) }
+        return try arrays[i].withUnsafeBytes { try nest(i + 1, acc + [$0]) }
+    }
+    return try nest(0, [])
 }

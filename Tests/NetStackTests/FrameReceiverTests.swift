@@ -329,7 +329,7 @@ final class FrameReceiverTests: XCTestCase {
     /// appended after bytes already in the buffer and with the reserved bit and fin varied.
     func testMaskedEncoderMatchesTheReferenceAtEveryLength() {
         let key: UInt32 = 0xA1B2_C3D4
-        for n in [0, 1, 5, 7, 8, 9, 15, 16, 17, 125, 126, 127, 1000, 65_535, 65_536, 70_001] {
+        for n in [0, 1, 5, 7, 8, 9, 15, 16, 17, 23, 24, 25, 31, 32, 33, 40, 125, 126, 127, 1000, 65_535, 65_536, 70_001] {
             let payload = (0..<n).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) }
             for (fin, rsv1) in [(true, false), (false, true)] {
                 var b = ByteBuffer(bytes: [0xEE, 0xEE, 0xEE])
@@ -345,6 +345,38 @@ final class FrameReceiverTests: XCTestCase {
         applied.withUnsafeMutableBytes { _ = Masking.apply(key: key, to: $0.baseAddress!, count: $0.count) }
         data.withUnsafeBytes { src in copied.withUnsafeMutableBytes { Masking.copy(from: src.baseAddress!, to: $0.baseAddress!, count: 37, key: key) } }
         XCTAssertEqual(copied, applied)
+    }
+
+    /// `send(batch:)`'s encoder: one final masked frame per payload, in order, at every length
+    /// encoding, each with a key of its own, appended after bytes already in the buffer; the bytes
+    /// of each frame equal the reference frame with that frame's key.
+    func testBatchEncoderWritesOneReferenceFramePerPayloadWithItsOwnKey() {
+        let lengths = [0, 1, 7, 8, 9, 32, 125, 126, 127, 65_535, 65_536, 70_001]
+        let payloads = lengths.map { n in (0..<n).map { UInt8(truncatingIfNeeded: $0 &* 17 &+ n) } }
+        var b = ByteBuffer(bytes: [0xEE, 0xEE])
+        b.moveReaderIndex(forwardBy: 1)
+        let keys = MaskKeySource()
+        withRawPointers(payloads) { raws in
+            raws.withUnsafeBufferPointer { list in
+                let size = FrameEncoder.maskedFramesSize(list)
+                XCTAssertEqual(size, zip(lengths, payloads).map { n, p in frame(0x1, p, mask: 1).count }.reduce(0, +))
+                FrameEncoder.writeMaskedFrames(into: &b, opcode: .text, payloads: list, frameBytes: size, keys: keys)
+            }
+        }
+        var bytes = Array(b.readableBytesView)
+        XCTAssertEqual(bytes.removeFirst(), 0xEE)
+        var seenKeys = Set<UInt32>()
+        for (n, payload) in zip(lengths, payloads) {
+            let keyAt = FrameEncoder.headerSize(payloadLength: n, masked: true) - 4
+            guard bytes.count >= keyAt + 4 else { return XCTFail("frames end early at length \(n)") }
+            let key = bytes[keyAt..<(keyAt + 4)].withUnsafeBytes { $0.loadUnaligned(as: UInt32.self) }
+            seenKeys.insert(key)
+            let expected = frame(0x1, payload, mask: key)
+            XCTAssertEqual(Array(bytes.prefix(expected.count)), expected, "length \(n)")
+            bytes.removeFirst(min(expected.count, bytes.count))
+        }
+        XCTAssertEqual(bytes, [], "nothing after the last frame")
+        XCTAssertGreaterThan(seenKeys.count, lengths.count - 2, "a key per frame (two equal random keys: once in 2^32)")
     }
 
     func testEncoderWritesRFCExampleBytes() {
