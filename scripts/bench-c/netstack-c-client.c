@@ -24,7 +24,10 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t changed = PTHREAD_COND_INITIALIZER;
 static int finished, failed, opened;
 
-static atomic_ullong received, received_bytes, echoed;
+/* flood and echo have one connection, whose callbacks all run on its loop thread: plain counters
+ * (the main thread reads them after finish(), under the lock). conns counts on every loop. */
+static unsigned long long received, received_bytes;
+static atomic_ullong echoed;
 static double t0, t1;
 static double *rtts, sent_at;
 static uint64_t sink_n, sink_bytes;
@@ -67,15 +70,15 @@ static void on_open(struct WebSocket *c, struct WebSocket_OpenResult r) {
 static void on_message(struct WebSocket *c, char *data, uint32_t length) {
     switch (args.mode) {
     case MODE_FLOOD: {
-        unsigned long long n = atomic_fetch_add(&received, 1) + 1;
-        atomic_fetch_add(&received_bytes, length);
+        unsigned long long n = ++received;
+        received_bytes += length;
         if (n == args.n) t1 = now_s();
         break;
     }
     case MODE_ECHO: {
-        unsigned long long n = atomic_fetch_add(&received, 1) + 1;
+        unsigned long long n = ++received;
         rtts[n - 1] = now_s() - sent_at;
-        atomic_fetch_add(&received_bytes, length);
+        received_bytes += length;
         if (length != args.size) { fprintf(stderr, "error: echo of %u bytes\n", length); finish(1); return; }
         if (n < args.n) {
             sent_at = now_s();
