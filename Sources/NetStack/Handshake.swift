@@ -169,6 +169,11 @@ package final class ClientHandshake: Sendable {
         guard response.statusCode == 101 else { throw fail("status is not 101") }
         // An upgrade exists only in HTTP/1.1 (RFC 6455 §4.1 and §4.2.2, RFC 9110 §7.8).
         guard response.minorVersion == 1 else { throw fail("a 101 answer must be HTTP/1.1") }
+        // No whitespace between a field name and its colon (RFC 9112 §5.1): such a line would
+        // otherwise be a header of another name, and the failure would name a missing header.
+        if let bad = response.headers.first(where: { $0.name.utf8.last == 0x20 || $0.name.utf8.last == 0x09 }) {
+            throw fail("malformed header line '\(bad.name): \(bad.value)' (whitespace before the colon)")
+        }
         // The headers checked here, found in one pass (names compare ASCII case-insensitively).
         var upgrade: String?, connection: String?
         var accept: String?, accepts = 0, chosenProtocol: String?, protocolHeaders = 0

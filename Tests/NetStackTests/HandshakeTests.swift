@@ -181,6 +181,18 @@ final class HandshakeTests: XCTestCase {
         }
     }
 
+    /// Whitespace between a field name and its colon (RFC 9112 §5.1) fails a 101 naming the line,
+    /// not as the header it hides being missing; a refusal with such a line is still read.
+    func testWhitespaceBeforeAColonIsNamed() throws {
+        for line in ["Upgrade : websocket", "Upgrade\t: websocket", "X-Extra : 1"] {
+            let head = try XCTUnwrap(parse("HTTP/1.1 101 Switching Protocols\r\n\(line)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n"))
+            XCTAssertThrowsError(try handshake().validate(head)) { error in
+                XCTAssertTrue((error as! WebSocketError).message.contains("whitespace before the colon"), "\(error)")
+            }
+        }
+        XCTAssertEqual(parse("HTTP/1.1 403 Forbidden\r\nUpgrade : websocket\r\n\r\n")?.statusCode, 403)
+    }
+
     func testMoreThanOneAcceptHeaderIsRefused() throws {
         let head = try XCTUnwrap(parse(good + "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n"))
         XCTAssertThrowsError(try handshake().validate(head)) { error in
