@@ -125,6 +125,9 @@ static int msghandler(lua_State *L) {
     if (netstack_is_exit_unwind(L, 1)) return 1;  /* os.exit unwinding: not an error */
     if (netstack_is_interrupt_unwind(L, 1)) return 1;  /* stopped from outside: not an error */
     const char *msg = lua_tostring(L, 1);
+    /* A message that already carries a traceback (a spawned function's, raised again by whatever
+     * resumed it) gets no second one of the frames that resumed it. */
+    if (msg != NULL && lua_type(L, 1) == LUA_TSTRING && strstr(msg, "\nstack traceback:\n") != NULL) return 1;
     if (msg == NULL) {
         if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING) return 1;
         msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));

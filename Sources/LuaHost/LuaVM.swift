@@ -143,9 +143,20 @@ public final class LuaVM {
         reportError(context: context, message: message, outOfMemory: status == LUA_ERRMEM)
     }
 
+    /// How Lua/coroutines.lua starts the error of a spawned function it raises again (with the
+    /// function's own traceback after it).
+    static let spawnedErrorPrefix = "in a function started with netstack.spawn: "
+
     /// Reports an uncaught error through the error policy (counted; makes the run's status 1).
     func reportError(context: String, message: String, outOfMemory: Bool = false) {
         var message = message
+        var context = context
+        // An error of a function started with netstack.spawn is raised again in whatever resumed
+        // it (a client's callback, a timer); it is reported as the spawned function's own.
+        if message.hasPrefix(Self.spawnedErrorPrefix) {
+            message.removeFirst(Self.spawnedErrorPrefix.count)
+            context = "a function started with netstack.spawn"
+        }
         if outOfMemory || netstack_memory_limit_hit(L) != 0 {
             message = "memory limit of \(options.memoryLimit) bytes exceeded: " + message
         }

@@ -229,6 +229,33 @@ final class CoroutineStyleTests: XCTestCase {
         XCTAssertEqual(r.status, 1)
         XCTAssertTrue(r.err.contains("attempt to index a nil value (local 't')"), r.err)
         XCTAssertTrue(r.err.contains(".lua:7: in function"), "the coroutine's own traceback: \(r.err)")
+        // Labelled as the spawned function's, not as the callback that resumed it (onMessage
+        // here), with one traceback: the function's, none of the frames that resumed it.
+        XCTAssertTrue(r.err.contains("netstack: error in a function started with netstack.spawn: "), r.err)
+        XCTAssertFalse(r.err.contains("error in onMessage"), r.err)
+        XCTAssertEqual(r.err.components(separatedBy: "stack traceback:").count - 1, 1, r.err)
+        XCTAssertFalse(r.err.contains("in upvalue '?'"), r.err)
+
+        // Resumed by a timer, by a ping's answer, and at once by spawn itself (under the script's
+        // pcall): the same label; an error object that is not a string is named by its type.
+        let others = try run("""
+        local url = ...
+        local ok, e = pcall(netstack.spawn, function() error("at once") end)
+        print(ok, (e:gsub("\\n.*", "")))
+        netstack.spawn(function() netstack.sleep(10); error({ code = 7 }) end)
+        netstack.spawn(function()
+          local ws = assert(netstack.connect(url))
+          ws:ping("p")
+          error("after the pong")
+        end)
+        """, args: [Servers.plain.url + "/echo"], extra: ["--on-error", "close"])
+        XCTAssertEqual(others.status, 1, others.err)
+        XCTAssertTrue(others.out.contains("false\tin a function started with netstack.spawn: "), others.out)
+        XCTAssertTrue(others.err.contains("error in a function started with netstack.spawn: (error object is a table value)"), others.err)
+        XCTAssertTrue(others.err.contains("error in a function started with netstack.spawn: "), others.err)
+        XCTAssertTrue(others.err.contains("after the pong"), others.err)
+        XCTAssertFalse(others.err.contains("error in ping callback") || others.err.contains("error in timer"), others.err)
+        XCTAssertEqual(others.err.components(separatedBy: "stack traceback:").count - 1, 2, others.err)
 
         let yielded = try run("netstack.spawn(function() coroutine.yield(1) end)")
         XCTAssertEqual(yielded.status, 1)

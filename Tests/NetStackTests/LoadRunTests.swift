@@ -336,6 +336,7 @@ final class LoadRunTests: XCTestCase {
         XCTAssertEqual(count(r.summary, "script_errors"), 1)
         XCTAssertFalse(r.err.contains("must be called inside a function started with netstack.spawn"), r.err)
         XCTAssertTrue(r.err.contains("raised in a spawned function"), r.err)
+        XCTAssertTrue(r.err.contains("error in a function started with netstack.spawn: "), r.err)
         XCTAssertTrue(r.err.contains("stack traceback"), r.err)
     }
 
