@@ -73,8 +73,9 @@ enum CoroutineAPI {
                 return
             }
             // What it builds on, given directly (the module table may not be in place yet, or
-            // replaced by the script): the constructor, timers and three codes.
-            lua_createtable(L, 0, 8)
+            // replaced by the script): the constructor, timers, three codes, the exit marker and how a
+            // spawned function's error starts.
+            lua_createtable(L, 0, 9)
             vm.pushFunction(NetStackModule.fnOHWebSocketClientConstructor)
             lua_setfield(L, -2, "OH_WebSocketClient_Constructor")
             vm.pushFunction(NetStackModule.fnSetTimeout)
@@ -91,6 +92,8 @@ enum CoroutineAPI {
             lua_setfield(L, -2, "WEBSOCKET_NO_CONNECTION")
             netstack_push_exit_unwind(L)
             lua_setfield(L, -2, "EXIT_UNWIND")
+            vm.pushString(LuaVM.spawnedErrorPrefix)
+            lua_setfield(L, -2, "SPAWNED_ERROR_PREFIX")
             guard lua_pcallk(L, 1, 1, 0, 0, nil) == LUA_OK, lua_type(L, -1) == LUA_TTABLE else {
                 netstack_pop(L, 1)
                 lua_pushnil(L)

@@ -12,7 +12,7 @@ protocol ConnectionCommands: AnyObject {
     func sendMessage(_ bytes: UnsafeRawBufferPointer, kind: WebSocketMessageKind)
     /// Queues several messages of one kind, in order, framed into the write batch in one pass
     /// (`payloadBytes` is the sum of their lengths, already counted in the client's `queued`;
-    /// `frameBytes` what their masked frames take, `FrameEncoder.maskedFramesSize`).
+    /// `frameBytes` what their masked frames take, `FrameEncoder.maskedBatchSizes`).
     func sendMessages(_ messages: UnsafeBufferPointer<UnsafeRawBufferPointer>, kind: WebSocketMessageKind, payloadBytes: Int, frameBytes: Int)
     /// Queues a ping (payload at most 125 bytes, checked by the client); `completion`, when
     /// given, gets the round trip or why there was none.

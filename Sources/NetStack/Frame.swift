@@ -254,15 +254,20 @@ package enum FrameEncoder {
         }
     }
 
-    /// Bytes the masked frames of these payloads take on the wire, headers included.
-    package static func maskedFramesSize(_ payloads: UnsafeBufferPointer<UnsafeRawBufferPointer>) -> Int {
-        var total = 0
-        for p in payloads { total += headerSize(payloadLength: p.count, masked: true) + p.count }
-        return total
+    /// What a batch of masked frames needs, in one pass: the payload bytes, the largest payload,
+    /// and the bytes the frames take on the wire, headers included.
+    package static func maskedBatchSizes(_ payloads: UnsafeBufferPointer<UnsafeRawBufferPointer>) -> (payload: Int, largest: Int, frames: Int) {
+        var payload = 0, largest = 0, headers = 0
+        for p in payloads {
+            payload += p.count
+            largest = max(largest, p.count)
+            headers += headerSize(payloadLength: p.count, masked: true)
+        }
+        return (payload, largest, payload + headers)
     }
 
     /// Appends one final, masked frame per payload, each with its own key from `keys`, in one
-    /// pass over the buffer's spare capacity (`frameBytes` = `maskedFramesSize(payloads)`): the
+    /// pass over the buffer's spare capacity (`frameBytes` = `maskedBatchSizes(payloads).frames`): the
     /// write batch of `send(batch:)`, without a call into the buffer per frame.
     package static func writeMaskedFrames(into buffer: inout ByteBuffer, opcode: FrameOpcode,
                                           payloads: UnsafeBufferPointer<UnsafeRawBufferPointer>,

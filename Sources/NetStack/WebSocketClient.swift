@@ -328,29 +328,23 @@ public final class WebSocketClient: @unchecked Sendable {
     /// (1013), none is sent. The bytes are copied before this returns. Errors as `send`.
     public func send(batch messages: [UnsafeRawBufferPointer], kind: WebSocketMessageKind) throws {
         guard !messages.isEmpty else { return }
-        // One pass for the checks and the size of the frames (the handler reserves that once).
-        var total = 0
-        var largest = 0
-        var frameBytes = 0
-        for m in messages {
-            total += m.count
-            largest = max(largest, m.count)
-            frameBytes += FrameEncoder.headerSize(payloadLength: m.count, masked: true)
-        }
-        frameBytes += total
-        try checkSendable(largest, queueing: total)
-        queued.wrappingAdd(total, ordering: .relaxed)
-        if eventLoop.inEventLoop {
-            if crossThread.isPending { drainCrossThreadSends() }
-            if let connection = connection {
-                messages.withUnsafeBufferPointer { connection.sendMessages($0, kind: kind, payloadBytes: total, frameBytes: frameBytes) }
+        try messages.withUnsafeBufferPointer { list in
+            // One pass for the checks and the size of the frames (the handler reserves that once).
+            let sizes = FrameEncoder.maskedBatchSizes(list)
+            try checkSendable(sizes.largest, queueing: sizes.payload)
+            queued.wrappingAdd(sizes.payload, ordering: .relaxed)
+            if eventLoop.inEventLoop {
+                if crossThread.isPending { drainCrossThreadSends() }
+                if let connection = connection {
+                    connection.sendMessages(list, kind: kind, payloadBytes: sizes.payload, frameBytes: sizes.frames)
+                } else {
+                    queued.wrappingSubtract(sizes.payload, ordering: .relaxed)
+                }
             } else {
-                queued.wrappingSubtract(total, ordering: .relaxed)
+                var schedule = false
+                for m in list where crossThread.append(m, kind: kind) { schedule = true }
+                if schedule { eventLoop.execute { [self] in self.drainCrossThreadSends() } }
             }
-        } else {
-            var schedule = false
-            for m in messages where crossThread.append(m, kind: kind) { schedule = true }
-            if schedule { eventLoop.execute { [self] in self.drainCrossThreadSends() } }
         }
     }
 

@@ -358,7 +358,7 @@ final class FrameReceiverTests: XCTestCase {
         let keys = MaskKeySource()
         withRawPointers(payloads) { raws in
             raws.withUnsafeBufferPointer { list in
-                let size = FrameEncoder.maskedFramesSize(list)
+                let size = FrameEncoder.maskedBatchSizes(list).frames
                 XCTAssertEqual(size, zip(lengths, payloads).map { n, p in frame(0x1, p, mask: 1).count }.reduce(0, +))
                 FrameEncoder.writeMaskedFrames(into: &b, opcode: .text, payloads: list, frameBytes: size, keys: keys)
             }

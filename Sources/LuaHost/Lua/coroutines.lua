@@ -21,12 +21,12 @@ local function step(co, ...)
   local ok, err = resume(co, ...)
   if not ok then
     if err == ns.EXIT_UNWIND then error(err, 0) end  -- os.exit: the run is ending, not an error
-    -- The host reports an error that starts so as the spawned function's own (LuaVM.spawnedErrorPrefix),
+    -- The host reports an error that starts with this prefix as the spawned function's own,
     -- whichever callback resumed it; the traceback is the function's, the handler adds none.
     local text = (type(err) == "string" or type(err) == "number") and tostring(err)
       or (getmetatable(err) ~= nil and type(getmetatable(err).__tostring) == "function" and tostring(err))
       or "(error object is a " .. type(err) .. " value)"
-    error(traceback(co, "in a function started with netstack.spawn: " .. text), 0)
+    error(traceback(co, ns.SPAWNED_ERROR_PREFIX .. text), 0)
   end
   if status(co) == "suspended" and waiting[co] == nil then
     error("netstack.spawn: the function yielded by itself; inside netstack.spawn, wait with "
