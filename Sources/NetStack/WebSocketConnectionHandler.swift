@@ -79,6 +79,9 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, ConnectionCommand
     /// Polls briefly for the answer after each write (see LoopBusyPoll).
     private lazy var busyPoll = LoopBusyPoll.forCurrentLoop(eventLoop)
     @exclusivity(unchecked) private var connectTimer: LoopTimers.Handle?
+    /// Where this connection stands in the loop's window of opening connections.
+    private enum OpeningPlace: UInt8 { case none, waiting, holding }
+    @exclusivity(unchecked) private var openingPlace = OpeningPlace.none
     @exclusivity(unchecked) private var closeTimer: LoopTimers.Handle?
     @exclusivity(unchecked) private var pingTimer: LoopTimers.Handle?
     @exclusivity(unchecked) private var pongDeadline: LoopTimers.Handle?
@@ -130,7 +133,34 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, ConnectionCommand
         }
     }
 
+    /// Dials once the loop's window of opening connections has a place (LoopConnectWindow). While
+    /// it waits no connect timer runs: the timeout counts from when it dials.
     private func dial(url: WebSocketURL, tls: NIOSSLContextBox?, tunnel: ConnectionRoute.Tunnel?) {
+        openingPlace = .waiting
+        let window = LoopConnectWindow.forCurrentLoop(eventLoop)
+        let now = window.enter { [self] in
+            guard self.openingPlace == .waiting else {
+                // Destroyed while it waited: the place goes to the next.
+                window.leave()
+                return
+            }
+            self.openingPlace = .holding
+            if self.connectTimer == nil { self.armConnectTimer() }
+            self.dialNow(url: url, tls: tls, tunnel: tunnel)
+        }
+        if !now {
+            timers.cancel(connectTimer)
+            connectTimer = nil
+        }
+    }
+
+    /// Ends this connection's opening: gives its place in the window back (or stops waiting).
+    private func leaveOpening() {
+        if openingPlace == .holding { LoopConnectWindow.forCurrentLoop(eventLoop).leave() }
+        openingPlace = .none
+    }
+
+    private func dialNow(url: WebSocketURL, tls: NIOSSLContextBox?, tunnel: ConnectionRoute.Tunnel?) {
         let dialer = ConnectionDialer(eventLoop: eventLoop, url: url, tls: tls, serverName: upgrade?.serverName,
                                       connectTimeout: config.connectTimeout, trace: config.trace)
         dialer.dial(through: tunnel,
@@ -671,6 +701,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, ConnectionCommand
         case .cancelConnectTimer:
             timers.cancel(connectTimer)
             connectTimer = nil
+            leaveOpening()
         case .startKeepalive:
             startKeepalive()
         case .stopKeepalive:
@@ -786,6 +817,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, ConnectionCommand
     private func cancelTimers() {
         timers.cancel(connectTimer)
         connectTimer = nil
+        leaveOpening()
         timers.cancel(closeTimer)
         closeTimer = nil
         stopKeepalive()
