@@ -15,10 +15,11 @@ struct ConnectionDialer {
     let connectTimeout: TimeAmount
     let trace: (@Sendable (String) -> Void)?
 
-    /// Reads start at 512 bytes and grow (to 1 MiB) only while they fill the buffer: NIO keeps
-    /// each channel's receive buffer, so the initial size is memory per idle connection. One
-    /// value shared by every connection.
-    private static let receiveAllocator = AdaptiveRecvByteBufferAllocator(minimum: 512, initial: 512, maximum: 1024 * 1024)
+    /// Reads start at 256 bytes and double (up to 1 MiB) each time a read fills the buffer: NIO
+    /// keeps each channel's receive buffer, so the initial size is memory per idle connection.
+    /// A typical 101 answer fits in 256 bytes; a longer one takes one more read. One value shared
+    /// by every connection.
+    private static let receiveAllocator = AdaptiveRecvByteBufferAllocator(minimum: 256, initial: 256, maximum: 1024 * 1024)
 
     /// Connects through `tunnel` (nil: straight to the URL's host). `verified` gets the outcome of
     /// the certificate check (chain and pins) when TLS checks in a callback of ours; `install`
