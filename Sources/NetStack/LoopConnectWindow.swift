@@ -20,8 +20,7 @@ package final class LoopConnectWindow {
     /// At most this many opening at once; 0: no limit. Changing it affects later `enter`s.
     @exclusivity(unchecked) package var limit: Int
     @exclusivity(unchecked) private var opening = 0
-    @exclusivity(unchecked) private var waiting: [() -> Void] = []
-    @exclusivity(unchecked) private var head = 0
+    @exclusivity(unchecked) private var waiting = CircularBuffer<() -> Void>()
 
     /// Connections of one loop that may be opening at once, unless the environment says otherwise.
     package static let defaultLimit = 1024
@@ -49,7 +48,7 @@ package final class LoopConnectWindow {
     /// Connections holding a place (for tests).
     package var openingCount: Int { opening }
     /// Connections waiting for a place (for tests).
-    package var waitingCount: Int { waiting.count - head }
+    package var waitingCount: Int { waiting.count }
 
     /// Runs `start` now when a place is free (and returns true), or later, on the loop, when one
     /// frees up (false). Whoever it runs for holds a place until it calls `leave()`, which it must
@@ -68,16 +67,7 @@ package final class LoopConnectWindow {
     /// Gives a place back; the next waiting start (if any) gets it, in a task of its own.
     package func leave() {
         opening -= 1
-        guard head < waiting.count, limit <= 0 || opening < limit else { return }
-        let next = waiting[head]
-        head += 1
-        if head == waiting.count {
-            waiting.removeAll(keepingCapacity: waiting.count <= 1024)
-            head = 0
-        } else if head >= 1024 && head * 2 >= waiting.count {
-            waiting.removeFirst(head)
-            head = 0
-        }
+        guard limit <= 0 || opening < limit, let next = waiting.popFirst() else { return }
         opening += 1
         eventLoop.execute(next)
     }
