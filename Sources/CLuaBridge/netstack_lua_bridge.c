@@ -173,6 +173,87 @@ int netstack_pcall_base(lua_State *L, int nargs, int nresults) {
     return status;
 }
 
+/* Entry threads: an iteration's entry point (and a plain run's main) runs in a coroutine of its
+ * own, so it may wait as a spawned function does. The thread's extra space holds this mark (a
+ * thread made by lua_newthread copies the main thread's extra space, which stays NULL). */
+static const char entry_mark = 0;
+static const char wait_mark = 0;
+
+void netstack_push_wait_mark(lua_State *L) { lua_pushlightuserdata(L, (void *)&wait_mark); }
+
+int netstack_is_entry_thread(lua_State *co) {
+    return *(const void **)lua_getextraspace(co) == (const void *)&entry_mark;
+}
+
+static int is_entry_thread(lua_State *L) {
+    lua_State *co = lua_tothread(L, 1);
+    lua_pushboolean(L, co != NULL && netstack_is_entry_thread(co));
+    return 1;
+}
+
+void netstack_push_is_entry_thread(lua_State *L) { lua_pushcfunction(L, is_entry_thread); }
+
+/* The VM's entry thread, made once and kept in the registry (a thread is about 1 KiB: made per
+ * iteration and left as garbage, an idle VU would keep one until a collection). A new one
+ * replaces it while it still waits (an iteration interrupted during a wait) or runs. */
+static lua_State *entry_thread(lua_State *L) {
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &entry_mark);
+    lua_State *co = lua_tothread(L, -1);
+    if (co != NULL && co != netstack_running_state && lua_status(co) == LUA_OK && lua_gettop(co) == 0) return co;
+    lua_pop(L, 1);
+    co = lua_newthread(L);
+    *(const void **)lua_getextraspace(co) = (const void *)&entry_mark;
+    lua_pushvalue(L, -1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &entry_mark);
+    return co;
+}
+
+int netstack_resume_entry(lua_State *L, int nargs) {
+    lua_State *co = entry_thread(L);
+    lua_insert(L, -(nargs + 2));
+    lua_xmove(L, co, nargs + 1);
+    netstack_ud *u = get_ud(L);
+    int saved = u->enforce;
+    u->enforce = 1;
+    lua_State *outer = netstack_running_state;
+    netstack_running_state = co;
+    int nres = 0;
+    int status = lua_resume(co, L, nargs, &nres);
+    netstack_running_state = outer;
+    u->enforce = saved;
+    if (status == LUA_OK || status == LUA_YIELD) {
+        int waits = status == LUA_YIELD && nres >= 1 && lua_type(co, -1) == LUA_TLIGHTUSERDATA
+            && lua_touserdata(co, -1) == (void *)&wait_mark;
+        lua_pop(co, nres);
+        if (status == LUA_OK) lua_resetthread(co);  /* back to its smallest stack, for the next entry */
+        lua_pop(L, 1);  /* the thread: the registry, and whatever it waits for, hold it */
+        if (status == LUA_YIELD && !waits) {
+            lua_pushliteral(L, "the function yielded by itself (coroutine.yield outside a coroutine of its "
+                "own); wait with netstack.sleep, netstack.connect, ws:receive or netstack.select");
+            return LUA_ERRRUN;
+        }
+        return status;
+    }
+    /* An error: the message with the coroutine's traceback (the exit and interrupt markers as
+     * they are), on L's top; the thread's to-be-closed variables are closed. */
+    if (netstack_is_exit_unwind(co, -1) || netstack_is_interrupt_unwind(co, -1)) {
+        lua_xmove(co, L, 1);
+    } else if (lua_type(co, -1) == LUA_TSTRING || lua_type(co, -1) == LUA_TNUMBER) {
+        const char *msg = lua_tostring(co, -1);
+        if (strstr(msg, "\nstack traceback:\n") != NULL) lua_xmove(co, L, 1);
+        else luaL_traceback(L, co, msg, 0);
+    } else if (luaL_callmeta(co, -1, "__tostring") && lua_type(co, -1) == LUA_TSTRING) {
+        luaL_traceback(L, co, lua_tostring(co, -1), 0);
+    } else {
+        lua_pushfstring(L, "(error object is a %s value)", luaL_typename(co, -1));
+        luaL_traceback(L, co, lua_tostring(L, -1), 0);
+        lua_remove(L, -2);
+    }
+    lua_resetthread(co);
+    lua_remove(L, -2);  /* the thread */
+    return status;
+}
+
 int netstack_dofile(lua_State *L, const char *path, int nargs) {
     int status = luaL_loadfile(L, path);
     if (status != LUA_OK) {

@@ -73,9 +73,9 @@ enum CoroutineAPI {
                 return
             }
             // What it builds on, given directly (the module table may not be in place yet, or
-            // replaced by the script): the constructor, timers, three codes, the exit marker and how a
-            // spawned function's error starts.
-            lua_createtable(L, 0, 9)
+            // replaced by the script): the constructor, timers, three codes, the exit marker, how a
+            // spawned function's and an entry thread's errors start, the wait mark and the entry-thread test.
+            lua_createtable(L, 0, 12)
             vm.pushFunction(NetStackModule.fnOHWebSocketClientConstructor)
             lua_setfield(L, -2, "OH_WebSocketClient_Constructor")
             vm.pushFunction(NetStackModule.fnSetTimeout)
@@ -94,6 +94,12 @@ enum CoroutineAPI {
             lua_setfield(L, -2, "EXIT_UNWIND")
             vm.pushString(LuaVM.spawnedErrorPrefix)
             lua_setfield(L, -2, "SPAWNED_ERROR_PREFIX")
+            vm.pushString(LuaVM.entryErrorPrefix)
+            lua_setfield(L, -2, "ENTRY_ERROR_PREFIX")
+            netstack_push_wait_mark(L)
+            lua_setfield(L, -2, "WAIT_MARK")
+            netstack_push_is_entry_thread(L)
+            lua_setfield(L, -2, "isEntryThread")
             guard lua_pcallk(L, 1, 1, 0, 0, nil) == LUA_OK, lua_type(L, -1) == LUA_TTABLE else {
                 netstack_pop(L, 1)
                 lua_pushnil(L)

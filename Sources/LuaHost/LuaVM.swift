@@ -129,6 +129,26 @@ public final class LuaVM {
         return false
     }
 
+    /// Calls the function below `nargs` arguments as an entry point (a plain run's `main`, a load
+    /// run's iteration function): in a coroutine of its own, so it may wait (`netstack.connect`,
+    /// `sleep`, `receive`, `select`) as a function started with `netstack.spawn` does; what it
+    /// waits for resumes it. True when it returned or waits; on an error before its first wait,
+    /// reports it (as `call` does) and returns false. An error after a wait is raised in what
+    /// resumed it and reported under `context` too.
+    @discardableResult
+    package func callEntry(nargs: Int32, context: String) -> Bool {
+        guard !isClosed else { return false }
+        if options.instructionBudget > 0 { netstack_reset_instruction_budget(L) }
+        entryContext = context
+        let status = netstack_resume_entry(L, nargs)
+        if status == LUA_OK || status == LUA_YIELD { return true }
+        reportTopError(context: context, status: status)
+        return false
+    }
+
+    /// The entry point an entry thread runs (for its errors after a wait).
+    private var entryContext = "main"
+
     func reportTopError(context: String, status: Int32) {
         // os.exit unwinding the script: the exit is requested, nothing to report.
         if netstack_is_exit_unwind(L, -1) != 0 { return netstack_pop(L, 1) }
@@ -146,6 +166,8 @@ public final class LuaVM {
     /// How Lua/coroutines.lua starts the error of a spawned function it raises again (with the
     /// function's own traceback after it).
     static let spawnedErrorPrefix = "in a function started with netstack.spawn: "
+    /// The same for an entry thread (`callEntry`) that raised after it waited.
+    static let entryErrorPrefix = "in the entry point, after it waited: "
 
     /// Reports an uncaught error through the error policy (counted; makes the run's status 1).
     func reportError(context: String, message: String, outOfMemory: Bool = false) {
@@ -156,6 +178,9 @@ public final class LuaVM {
         if message.hasPrefix(Self.spawnedErrorPrefix) {
             message.removeFirst(Self.spawnedErrorPrefix.count)
             context = "a function started with netstack.spawn"
+        } else if message.hasPrefix(Self.entryErrorPrefix) {
+            message.removeFirst(Self.entryErrorPrefix.count)
+            context = entryContext
         }
         if outOfMemory || netstack_memory_limit_hit(L) != 0 {
             message = "memory limit of \(options.memoryLimit) bytes exceeded: " + message

@@ -63,7 +63,7 @@ extension ScriptHost {
             vm.pushGlobal(entry)
             if lua_type(vm.L, -1) == LUA_TFUNCTION {
                 vm.pushGlobal("arg")
-                if !vm.call(nargs: 1, context: entry) && !vm.interruptUnwound { iterationFailed = true }
+                if !vm.callEntry(nargs: 1, context: entry) && !vm.interruptUnwound { iterationFailed = true }
             } else {
                 netstack_pop(vm.L, 1)
                 vm.reportError(context: "iteration", message: "'\(entry)' is not a function any more")

@@ -316,7 +316,7 @@ public final class ScriptHost {
         vm.pushGlobal("main")
         if lua_type(L, -1) == LUA_TFUNCTION {
             vm.pushGlobal("arg")
-            if !vm.call(nargs: 1, context: "main") { return finish(code: exitCode ?? 1) }
+            if !vm.callEntry(nargs: 1, context: "main") { return finish(code: exitCode ?? 1) }
         } else {
             netstack_pop(L, 1)
         }

@@ -177,6 +177,41 @@ final class CoroutineStyleTests: XCTestCase {
                                "again\tnil\tclosed\t1006\tdestroyed"], r.out)
     }
 
+    /// `main` may wait itself (it runs in a coroutine of its own); the run goes on until what it
+    /// waits for is done. An error after its first wait is reported as main's, with main's
+    /// traceback; a `coroutine.yield` of its own says how to wait instead.
+    func testMainWaitsWithoutSpawn() throws {
+        let ok = try run("""
+        function main(args)
+          local ws <close> = assert(netstack.connect(args[1]))
+          ws:send("hi")
+          print(ws:receive(2000))
+          netstack.sleep(20)
+          print(coroutine.isyieldable(), select(2, coroutine.running()))
+          ws:close(1000, "done")
+          print(ws:receive())
+        end
+        print("the main chunk ends first")
+        """, args: [Servers.plain.url + "/echo"])
+        XCTAssertEqual(ok.status, 0, ok.err)
+        XCTAssertEqual(ok.out, "the main chunk ends first\nhi\ttext\ntrue\tfalse\nnil\tclosed\t1000\tdone\n")
+        let late = try run("""
+        function main() netstack.sleep(5) local t = nil; return t.field end
+        """)
+        XCTAssertEqual(late.status, 1, late.err)
+        XCTAssertTrue(late.err.hasPrefix("netstack: error in main: "), late.err)
+        XCTAssertTrue(late.err.contains("attempt to index a nil value (local 't')"), late.err)
+        XCTAssertTrue(late.err.contains("in function 'main'"), late.err)
+        XCTAssertFalse(late.err.contains("netstack.spawn"), late.err)
+        let yielded = try run("function main() coroutine.yield(1) print('never') end")
+        XCTAssertEqual(yielded.status, 1)
+        XCTAssertEqual(yielded.out, "")
+        XCTAssertTrue(yielded.err.contains("netstack: error in main: the function yielded by itself"), yielded.err)
+        let exited = try run("function main() netstack.sleep(5) os.exit(7) end")
+        XCTAssertEqual(exited.status, 7, exited.err)
+        XCTAssertEqual(exited.err, "")
+    }
+
     /// A plain run makes every module entry at start, but the coroutine code loads only when one
     /// of its functions is first called (it was loaded into every plain run: about 16 KiB).
     func testTheCodeLoadsOnFirstCall() throws {

@@ -340,6 +340,46 @@ final class LoadRunTests: XCTestCase {
         XCTAssertTrue(r.err.contains("stack traceback"), r.err)
     }
 
+    /// An iteration function may wait itself, as k6's default function does, without
+    /// `netstack.spawn`: it runs in a coroutine of its own. Its iteration lasts until it has
+    /// returned and what it started is idle; an error before or after its first wait is a
+    /// script error of that function, with its traceback, and a `coroutine.yield` of its own is
+    /// an error that says how to wait.
+    func testAnIterationFunctionWaitsWithoutSpawn() throws {
+        let s = try script("""
+        options = { scenarios = {
+          talk = { executor = "per-vu-iterations", vus = 2, iterations = 3, exec = "talk" },
+          odd = { executor = "shared-iterations", vus = 1, iterations = 2, exec = "odd", startTime = "300ms" },
+        } }
+        local url = "\(Servers.plain.url)/echo"
+        local echoed = netstack.metrics.counter("echoed")
+        function talk()
+          local ws <close> = assert(netstack.connect(url))
+          ws:send("vu" .. netstack.vu.id .. "." .. netstack.vu.iteration)
+          local data = ws:receive(5000)
+          netstack.sleep(10)
+          if data == "vu" .. netstack.vu.id .. "." .. netstack.vu.iteration then echoed:add() end
+          if netstack.vu.id == 2 and netstack.vu.iteration == 3 then error("raised after a wait") end
+        end
+        function odd()
+          if netstack.vu.iteration == 1 then coroutine.yield() end
+          error("raised before any wait")
+        end
+        """)
+        let r = try load(s, [], timeout: 20)
+        XCTAssertEqual(r.status, 1, r.err)
+        XCTAssertEqual(count(r.summary, "echoed"), 6, r.err)
+        XCTAssertEqual(count(r.summary, "iterations", ["scenario": "talk"]), 5, "the failed one is not completed")
+        XCTAssertEqual(count(r.summary, "ws_sessions"), 6)
+        XCTAssertEqual(count(r.summary, "script_errors"), 3)
+        XCTAssertFalse(r.err.contains("must be called inside a function started with netstack.spawn"), r.err)
+        XCTAssertTrue(r.err.contains("netstack: error in talk: "), r.err)
+        XCTAssertTrue(r.err.contains("raised after a wait"), r.err)
+        XCTAssertTrue(r.err.contains("in function 'talk'"), "the function's own traceback: \(r.err)")
+        XCTAssertTrue(r.err.contains("netstack: error in odd: the function yielded by itself"), r.err)
+        XCTAssertTrue(r.err.contains("netstack: error in odd: ") && r.err.contains("raised before any wait"), r.err)
+    }
+
     /// `netstack.vu.keep` takes a coroutine-style `ws` as it takes a client: one connection serves
     /// every iteration of the VU (it held the first iteration open until the run's end).
     func testAKeptCoroutineClientServesEveryIteration() throws {
@@ -682,7 +722,7 @@ final class LoadRunTests: XCTestCase {
             "utf8\ttrue\ttrue\tH",
             "pairs\ttrue\ttrue\ttrue\ttrue\tnil",
             "number\tundefined global undefined_x",
-            "string\tfalse\ttrue",
+            "string\ttrue\ttrue",  // main runs in a coroutine of its own: it may wait
             "false\tbad argument #2 to 'setmetatable' (nil or table expected, got number)",
         ], r.out + r.err)
     }

@@ -27,6 +27,19 @@ void netstack_install_msghandler(lua_State *L);
  * to netstack_pcall_traceback, which pushes one. */
 int netstack_pcall_base(lua_State *L, int nargs, int nresults);
 
+/* Calls the function below nargs arguments in a coroutine, the VM's entry thread (an iteration's
+ * entry point, a plain run's main; made once and reused while it is free), with the memory limit
+ * enforced and the thread as the running state. Returns LUA_OK (it returned; results dropped), LUA_YIELD (it waits: it yielded the wait
+ * mark, as coroutines.lua's waiting functions do, and whatever it waits for resumes it), or an
+ * error status with the message and the coroutine's traceback on top (the exit and interrupt
+ * markers as they are; a yield without the mark is an error too). Nothing else is left on L. */
+int netstack_resume_entry(lua_State *L, int nargs);
+/* True for a thread netstack_resume_entry made. */
+int netstack_is_entry_thread(lua_State *co);
+/* Pushes the wait mark (a light userdata), and a function isEntryThread(co) for coroutines.lua. */
+void netstack_push_wait_mark(lua_State *L);
+void netstack_push_is_entry_thread(lua_State *L);
+
 /* Loads and runs a chunk from a file (NULL: stdin) in protected mode, with traceback. The chunk
  * receives nargs values already pushed. Returns the status; message on top on error. */
 int netstack_dofile(lua_State *L, const char *path, int nargs);

@@ -14,6 +14,9 @@ local setmetatable, getmetatable, type, error, tostring, select = setmetatable, 
 local MAX_QUEUE = 16 * 1024 * 1024
 
 local spawned = setmetatable({}, { __mode = "k" })  -- coroutines made by spawn
+-- The host runs a load run's iteration entry points and a plain run's main in coroutines of its
+-- own (entry threads): they wait as spawned functions do, and yield WAIT_MARK to say they wait.
+local isEntryThread, WAIT_MARK = ns.isEntryThread, ns.WAIT_MARK
 local waiting = {}                                  -- coroutine -> token while it waits
 
 -- Runs `co` until it waits again or ends; its error is raised here, with its own traceback.
@@ -26,7 +29,8 @@ local function step(co, ...)
     local text = (type(err) == "string" or type(err) == "number") and tostring(err)
       or (getmetatable(err) ~= nil and type(getmetatable(err).__tostring) == "function" and tostring(err))
       or "(error object is a " .. type(err) .. " value)"
-    error(traceback(co, ns.SPAWNED_ERROR_PREFIX .. text), 0)
+    local prefix = isEntryThread(co) and ns.ENTRY_ERROR_PREFIX or ns.SPAWNED_ERROR_PREFIX
+    error(traceback(co, prefix .. text), 0)
   end
   if status(co) == "suspended" and waiting[co] == nil then
     error("netstack.spawn: the function yielded by itself; inside netstack.spawn, wait with "
@@ -44,8 +48,9 @@ end
 
 local function current(what)
   local co = running()
-  if not spawned[co] then
-    error(what .. " waits, so it must be called inside a function started with netstack.spawn", 3)
+  if not spawned[co] and not isEntryThread(co) then
+    error(what .. " waits, so it must be called inside a function started with netstack.spawn"
+      .. " (or directly in main, or in a load run's iteration function)", 3)
   end
   return co
 end
@@ -53,7 +58,7 @@ end
 -- Waits until wake(co, token, ...) and returns what it passed.
 local function wait(co, token)
   waiting[co] = token
-  return yield()
+  return yield(WAIT_MARK)
 end
 
 local function checkTimeout(timeout, what)
