@@ -4,13 +4,13 @@ import CLuaBridge
 /// process to a stripped binary chunk: each VM then loads it without parsing and without line
 /// information. Falls back to the source when compiling failed, so that the VM reports the
 /// error itself.
-struct CompiledChunk {
+package struct CompiledChunk {
     let name: String
     let source: [UInt8]
     let binary: [UInt8]?
 
     /// `strip: false` keeps the debug information (line numbers in errors and tracebacks).
-    init(name: String, source: [UInt8], strip: Bool = true) {
+    package init(name: String, source: [UInt8], strip: Bool = true) {
         self.name = name
         self.source = source
         self.binary = Self.compile(name: name, source: source, strip: strip)
@@ -18,7 +18,7 @@ struct CompiledChunk {
 
     /// Pushes the chunk as a function on `L`'s stack; returns lua_load's status (on error the
     /// message is pushed instead).
-    func load(into L: OpaquePointer) -> Int32 {
+    package func load(into L: OpaquePointer) -> Int32 {
         let (bytes, mode) = binary.map { ($0, "b") } ?? (source, "t")
         return bytes.withUnsafeBufferPointer { buf in
             buf.withMemoryRebound(to: CChar.self) { luaL_loadbufferx(L, $0.baseAddress, $0.count, name, mode) }

@@ -5,7 +5,7 @@ import LuaHost
 
 /// The load-run part of the `netstack` module, installed in every VU:
 /// `netstack.vu` (id, iteration, scenario, total, segment, keep) and `netstack.metrics`
-/// (counter, gauge, rate, trend, request, reply).
+/// (counter, gauge, rate, trend, request, reply, check).
 enum LoadModule {
     static let metricMetatable = "netstack.metric"
     /// Unanswered `request` marks a VU keeps at most.
@@ -82,7 +82,51 @@ enum LoadModule {
     /// netstack.metrics.
     private static let metricsTable = LuaModuleTable(
         fnDefine.map { ($0.0.rawValue, .function($0.1)) }
-        + [("request", .function(fnRequest)), ("reply", .function(fnReply))])
+        + [("request", .function(fnRequest)), ("reply", .function(fnReply)), ("check", .make(pushCheck))])
+
+    /// `netstack.metrics.check(value, checks [, tags])`, k6's `check`: each entry of `checks`
+    /// (name = function of `value`, or a value) is one sample of the rate metric `checks`, tagged
+    /// `check = name` (and `tags`); true when every one passed. Lua code (a check calls the
+    /// script's functions, whose errors must not unwind through Swift frames), compiled once per
+    /// process; made in a VM when the script first reads it.
+    private static let checkChunk = CompiledChunk(name: "=netstack.metrics.check", source: Array("""
+        local defineRate = ...
+        local type, pairs, error, tostring = type, pairs, error, tostring
+        local checks
+        return function(value, sets, tags)
+          if type(sets) ~= "table" then
+            error("bad argument #2 to 'check' (table of checks expected, got " .. type(sets) .. ")", 2)
+          end
+          if tags ~= nil and type(tags) ~= "table" then
+            error("bad argument #3 to 'check' (table of tags expected, got " .. type(tags) .. ")", 2)
+          end
+          checks = checks or defineRate("checks")
+          local all = true
+          for name, test in pairs(sets) do
+            if type(name) ~= "string" then
+              error("bad argument #2 to 'check' (check names are strings, got " .. type(name) .. " " .. tostring(name) .. ")", 2)
+            end
+            local ok = test
+            if type(test) == "function" then ok = test(value) end
+            ok = ok and true or false
+            local t = { check = name }
+            if tags then for k, v in pairs(tags) do if k ~= "check" then t[k] = v end end end
+            checks:add(ok, t)
+            all = all and ok
+          end
+          return all
+        end
+        """.utf8))
+
+    private static func pushCheck(_ vm: LuaVM) {
+        let L = vm.L
+        guard checkChunk.load(into: L) == LUA_OK else { netstack_pop(L, 1); lua_pushnil(L); return }
+        vm.pushFunction(fnDefine.first { $0.0 == .rate }!.1)
+        if lua_pcallk(L, 1, 1, 0, 0, nil) != LUA_OK {
+            netstack_pop(L, 1)
+            lua_pushnil(L)
+        }
+    }
 
     /// Pushes the metatable of metric objects ({name = ..., kind = ...} with add/set methods),
     /// made on first use.

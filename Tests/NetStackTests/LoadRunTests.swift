@@ -380,6 +380,41 @@ final class LoadRunTests: XCTestCase {
         XCTAssertTrue(r.err.contains("netstack: error in odd: ") && r.err.contains("raised before any wait"), r.err)
     }
 
+    /// `netstack.metrics.check` is k6's `check`: every entry is a sample of the rate `checks`
+    /// tagged with its name (and the call's tags), the result says whether all passed, and
+    /// thresholds judge it as any rate, per check too.
+    func testChecksAreOneRateTaggedByName() throws {
+        let s = try script("""
+        options = {
+          scenarios = { each = { executor = "per-vu-iterations", vus = 2, iterations = 3 } },
+          thresholds = { checks = { "rate>0.6" }, ["checks{check:is long}"] = { "rate>0.7" } },
+        }
+        local check = netstack.metrics.check
+        local results = netstack.metrics.counter("all_passed")
+        function main()
+          local n = netstack.vu.iteration
+          local ok = check("reply" .. string.rep("!", n), {
+            ["is reply"] = function(v) return v:sub(1, 5) == "reply" end,
+            ["is long"] = function(v) return #v > 6 end,
+            ["even"] = n % 2 == 0,
+          }, { room = "lobby" })
+          if ok then results:add() end
+          assert(check(nil, {}) == true)
+          assert(not pcall(check, 1, 5) and not pcall(check, 1, { true }) and not pcall(check, 1, { a = true }, "t"))
+          assert(select(2, pcall(check, 1, { bad = function() error("raised in a check") end })):find("raised in a check"))
+        end
+        """)
+        let r = try load(s, [])
+        XCTAssertEqual(r.status, 99, r.err + r.out)
+        // Iterations 1, 2, 3 of each VU: "is long" passes for 2 and 3, "even" for 2 only.
+        XCTAssertEqual(count(r.summary, "all_passed"), 2)
+        XCTAssertEqual(r.summary?.metrics.aggregate("checks")?.count, 18, "3 checks x 6 iterations; the raising check adds none")
+        XCTAssertTrue(r.out.range(of: #"\{check:is reply,room:lobby\}\.+: 100\.00%  ✓ 6  ✗ 0"#, options: .regularExpression) != nil, r.out)
+        XCTAssertTrue(r.out.range(of: #"\{check:even,room:lobby\}\.+: 33\.33%  ✓ 2  ✗ 4"#, options: .regularExpression) != nil, r.out)
+        XCTAssertTrue(r.out.contains("✓ rate>0.6 (0.667)"), r.out)
+        XCTAssertTrue(r.out.contains("✗ checks{check:is long} rate>0.7 (0.667)"), r.out)
+    }
+
     /// `netstack.vu.keep` takes a coroutine-style `ws` as it takes a client: one connection serves
     /// every iteration of the VU (it held the first iteration open until the run's end).
     func testAKeptCoroutineClientServesEveryIteration() throws {
