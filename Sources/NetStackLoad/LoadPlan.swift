@@ -70,6 +70,12 @@ public struct LoadPlan: Sendable {
             scenarios = try named.sorted { $0.key < $1.key }.map { try Scenario(name: $0.key, options: $0.value) }
         }
         if let exec = cli.exec { for i in scenarios.indices { scenarios[i].exec = exec } }
+        // k6's global tags: on every scenario's samples, under the scenario's own tags.
+        if var r = reader, let t = r.value("tags") {
+            let global = try Scenario.tags(t, path: "options.tags")
+            for i in scenarios.indices { scenarios[i].tags = global.merging(scenarios[i].tags) { _, own in own } }
+            reader = r
+        }
         var thresholds: [Threshold] = []
         if var r = reader, let t = r.value("thresholds") {
             thresholds = try Threshold.list(t)
@@ -80,7 +86,7 @@ public struct LoadPlan: Sendable {
         thresholds = thresholds.filter { !replaced.contains($0.target) } + fromCLI
         for t in thresholds { try t.checkAgainstBuiltins() }
         if var r = reader {
-            for key in ["vus", "duration", "iterations", "stages", "scenarios", "thresholds"] { _ = r.value(key) }
+            for key in ["vus", "duration", "iterations", "stages", "scenarios", "thresholds", "tags"] { _ = r.value(key) }
             try r.rejectUnknown()
         }
         return LoadPlan(scenarios: scenarios, thresholds: thresholds, segment: cli.segment)

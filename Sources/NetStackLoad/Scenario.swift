@@ -88,6 +88,31 @@ public struct Scenario: Equatable, Sendable {
     }
 
     /// From a `scenarios.NAME` table of the script's options.
+    /// Tags from `options.tags` or a scenario's `tags`: names and values (strings, numbers or
+    /// booleans) under the rules of every tag (non-empty, at most 256 bytes, without `{ } , :`
+    /// or control characters), so a series name always parses back.
+    static func tags(_ value: OptionValue, path: String) throws -> [String: String] {
+        guard case .table(let fields) = value else { throw LoadOptionError("\(path): expected a table of NAME = value") }
+        var tags: [String: String] = [:]
+        for (k, v) in fields {
+            guard SeriesName.isValidTagText(k) else {
+                throw LoadOptionError("\(path): tag name '\(k)': non-empty, at most 256 bytes, without { } , : or control characters")
+            }
+            let text: String
+            switch v {
+            case .string(let s): text = s
+            case .number(let n): text = n == n.rounded() && abs(n) < 1e15 ? String(Int64(n)) : String(n)
+            case .bool(let b): text = String(b)
+            default: throw LoadOptionError("\(path).\(k): expected a string, number or boolean")
+            }
+            guard SeriesName.isValidTagText(text) else {
+                throw LoadOptionError("\(path).\(k): '\(text)': non-empty, at most 256 bytes, without { } , : or control characters")
+            }
+            tags[k] = text
+        }
+        return tags
+    }
+
     public init(name: String, options value: OptionValue) throws {
         var r = try OptionReader(path: "scenarios.\(name)", value)
         let limit = 0...Scenario.countLimit
@@ -139,17 +164,7 @@ public struct Scenario: Equatable, Sendable {
             throw LoadOptionError("scenarios.\(name).executor: '\(kind)' is not an executor (one of \(Executor.names.joined(separator: ", ")))")
         }
         var tags: [String: String] = [:]
-        if let t = r.value("tags") {
-            guard case .table(let fields) = t else { throw LoadOptionError("\(r.name("tags")): expected a table of strings") }
-            for (k, v) in fields {
-                switch v {
-                case .string(let s): tags[k] = s
-                case .number(let n): tags[k] = n == n.rounded() && abs(n) < 1e15 ? String(Int64(n)) : String(n)
-                case .bool(let b): tags[k] = String(b)
-                default: throw LoadOptionError("\(r.name("tags")).\(k): expected a string")
-                }
-            }
-        }
+        if let t = r.value("tags") { tags = try Self.tags(t, path: r.name("tags")) }
         self.init(name: name, executor: executor, exec: try r.string("exec"),
                   startTime: try r.duration("startTime") ?? .zero,
                   gracefulStop: try r.duration("gracefulStop") ?? Scenario.defaultGracefulStop, tags: tags)

@@ -89,6 +89,37 @@ final class LoadPlanTests: XCTestCase {
         }
     }
 
+    /// k6's global `options.tags` go on every scenario, under the scenario's own tags; tags that
+    /// would break a series name (`{ } , :`, control characters, empty) are refused with the
+    /// option's path (a scenario's `tags = { ["a:b"] = "x,y}" }` once made `c{a:b:x,y},scenario:s}`).
+    func testGlobalTagsGoUnderTheScenariosAndBadTagsAreRefused() throws {
+        let options = OptionValue.table([
+            "tags": .table(["env": .string("staging"), "build": .number(42), "canary": .bool(true)]),
+            "scenarios": .table([
+                "a": .table(["executor": .string("per-vu-iterations"), "tags": .table(["env": .string("prod")])]),
+                "b": .table(["executor": .string("per-vu-iterations")]),
+            ]),
+        ])
+        let plan = try LoadPlan.make(commandLine: .init(), options: options)
+        XCTAssertEqual(plan.scenarios.map(\.tags), [["env": "prod", "build": "42", "canary": "true"], ["env": "staging", "build": "42", "canary": "true"]])
+        let shortcut = try LoadPlan.make(commandLine: .init(), options: .table(["vus": .number(2), "tags": .table(["env": .string("x")])]))
+        XCTAssertEqual(shortcut.scenarios.map(\.tags), [["env": "x"]])
+        let bad: [(OptionValue, String)] = [
+            (.table(["tags": .table(["a:b": .string("x")])]), "options.tags: tag name 'a:b'"),
+            (.table(["tags": .table(["a": .string("x,y}")])]), "options.tags.a: 'x,y}'"),
+            (.table(["tags": .table(["a": .string("")])]), "options.tags.a: ''"),
+            (.table(["tags": .string("env")]), "options.tags: expected a table"),
+            (.table(["tags": .table(["a": .table([:])])]), "options.tags.a: expected a string, number or boolean"),
+            (.table(["scenarios": .table(["s": .table(["executor": .string("per-vu-iterations"), "tags": .table(["k": .string("new\nline")])])])]),
+             "scenarios.s.tags.k:"),
+        ]
+        for (value, expected) in bad {
+            XCTAssertThrowsError(try LoadPlan.make(commandLine: .init(), options: value)) { error in
+                XCTAssertTrue("\(error)".contains(expected), "\(error) should contain \(expected)")
+            }
+        }
+    }
+
     func testTheCommandLineWinsAndShortcutsPickTheExecutor() throws {
         let options = OptionValue.table(["vus": .number(50), "duration": .string("1m"),
                                          "thresholds": .table(["ws_rtt": .list([.string("p(95)<100")])])])
