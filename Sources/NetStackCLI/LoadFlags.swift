@@ -33,6 +33,8 @@ struct LoadFlags: ParsableArguments {
     var report: String?
     @Flag(name: .customLong("no-summary-histograms"), help: "No terminal histogram under each trend metric in the summary.")
     var noSummaryHistograms = false
+    @Option(help: "The trend columns of the summary, comma-separated: avg, min, med, max, count, p(N) (default avg,min,med,p(90),p(95),p(99),max).")
+    var summaryTrendStats: String?
 
     var any: Bool {
         vus != nil || duration != nil || iterations != nil || !stages.isEmpty || threads != nil || !thresholds.isEmpty
@@ -83,6 +85,9 @@ struct LoadFlags: ParsableArguments {
                 c.exec = e
             }
             if let s = segment { c.segment = try Segment(parsing: s, environment: ProcessInfo.processInfo.environment) }
+            if let t = summaryTrendStats {
+                do { c.summaryTrendStats = try TrendStat.list(t) } catch let e as LoadOptionError { throw ValidationError("--summary-trend-stats: \(e.message)") }
+            }
         } catch let e as LoadOptionError {
             throw ValidationError(e.message)
         }

@@ -26,7 +26,17 @@ struct Merge: ParsableCommand {
     @Flag(help: "Print the merged summary as JSON instead of the table.") var json = false
     @Flag(name: .customLong("no-summary-histograms"), help: "No terminal histogram under each trend metric in the summary.")
     var noSummaryHistograms = false
+    @Option(help: "The trend columns of the summary, comma-separated: avg, min, med, max, count, p(N) (default avg,min,med,p(90),p(95),p(99),max).")
+    var summaryTrendStats: String?
     @Option(help: "Audit reports: the merged report's format, table (default), json or csv.") var format: String?
+
+    func validate() throws {
+        if let t = summaryTrendStats {
+            do { _ = try TrendStat.list(t) } catch let e as LoadOptionError { throw ValidationError("--summary-trend-stats: \(e.message)") }
+        }
+    }
+
+    private var trendStats: [TrendStat] { summaryTrendStats.flatMap { try? TrendStat.list($0) } ?? TrendStat.defaults }
 
     func run() throws {
         var files: [String] = []
@@ -118,7 +128,7 @@ struct Merge: ParsableCommand {
             }
             print(SummaryTable.render(m.metrics, duration: m.duration, thresholds: result.thresholds,
                                       header: "netstack merge: run \(m.runID), \(m.script), \(result.segments.count) of \(result.count) segments\(partial)",
-                                      histograms: !noSummaryHistograms),
+                                      histograms: !noSummaryHistograms, trendStats: trendStats),
                   terminator: "")
         }
         if let path = summaryExport {

@@ -170,7 +170,7 @@ struct LoadRunner {
         let segmentNote = plan.segment == .whole ? "" : " (segment \(plan.segment); its thresholds see only its share: netstack merge judges the run)"
         let table = SummaryTable.render(outcome.metrics, duration: outcome.duration, thresholds: outcome.thresholds,
                                         errors: outcome.errors, header: "netstack load run\(segmentNote): \(script.path)",
-                                        histograms: !flags.noSummaryHistograms)
+                                        histograms: !flags.noSummaryHistograms, trendStats: plan.summaryTrendStats)
         // With --summary-export - the export is stdout's line and the table goes to stderr.
         if json {
             print("{\"event\":\"summary\",\"status\":\(outcome.status)}")

@@ -4,11 +4,15 @@ public struct LoadPlan: Sendable {
     public var scenarios: [Scenario]
     public var thresholds: [Threshold]
     public var segment: Segment
+    /// The trend columns of the summary (`--summary-trend-stats`, `options.summaryTrendStats`).
+    public var summaryTrendStats: [TrendStat]
 
-    public init(scenarios: [Scenario], thresholds: [Threshold] = [], segment: Segment = .whole) {
+    public init(scenarios: [Scenario], thresholds: [Threshold] = [], segment: Segment = .whole,
+                summaryTrendStats: [TrendStat] = TrendStat.defaults) {
         self.scenarios = scenarios
         self.thresholds = thresholds
         self.segment = segment
+        self.summaryTrendStats = summaryTrendStats
     }
 
     /// The longest scenario's end (start time + schedule), without graceful stops.
@@ -25,6 +29,7 @@ public struct LoadPlan: Sendable {
         public var thresholds: [String] = []
         public var exec: String?
         public var segment: Segment = .whole
+        public var summaryTrendStats: [TrendStat]?
         public init() {}
 
         var hasShortcut: Bool { vus != nil || setsLength }
@@ -85,11 +90,23 @@ public struct LoadPlan: Sendable {
         let replaced = Set(fromCLI.map(\.target))
         thresholds = thresholds.filter { !replaced.contains($0.target) } + fromCLI
         for t in thresholds { try t.checkAgainstBuiltins() }
+        var trendStats = TrendStat.defaults
+        if var r = reader, let v = r.value("summaryTrendStats") {
+            guard case .list(let items) = v, !items.isEmpty else {
+                throw LoadOptionError("options.summaryTrendStats: expected a list such as { \"avg\", \"p(95)\", \"max\" }")
+            }
+            trendStats = try items.map { item in
+                guard case .string(let s) = item else { throw LoadOptionError("options.summaryTrendStats: expected strings such as \"p(95)\"") }
+                do { return try TrendStat(parsing: s) } catch let e as LoadOptionError { throw LoadOptionError("options.summaryTrendStats: \(e.message)") }
+            }
+            reader = r
+        }
+        if let fromCLI = cli.summaryTrendStats { trendStats = fromCLI }
         if var r = reader {
-            for key in ["vus", "duration", "iterations", "stages", "scenarios", "thresholds", "tags"] { _ = r.value(key) }
+            for key in ["vus", "duration", "iterations", "stages", "scenarios", "thresholds", "tags", "summaryTrendStats"] { _ = r.value(key) }
             try r.rejectUnknown()
         }
-        return LoadPlan(scenarios: scenarios, thresholds: thresholds, segment: cli.segment)
+        return LoadPlan(scenarios: scenarios, thresholds: thresholds, segment: cli.segment, summaryTrendStats: trendStats)
     }
 
     static func shortcutScenario(_ c: CommandLine) throws -> Scenario {

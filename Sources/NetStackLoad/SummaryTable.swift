@@ -2,13 +2,15 @@ import Foundation
 import NetStack
 
 /// The end-of-run summary as text for an 80-column terminal: one block per metric (a line with
-/// the count and rate, and for trends a second line with avg, min, med, p90, p95, p99, max and,
+/// the count and rate, and for trends a second line with avg, min, med, p90, p95, p99, max (or the
+/// chosen `TrendStat`s) and,
 /// unless turned off, the distribution as a terminal histogram, `TrendChart`),
 /// sub-metrics per scenario and tag indented under it, thresholds marked ✓ or ✗, then the
 /// script errors.
 public enum SummaryTable {
     public static func render(_ set: MetricSet, duration: Double, thresholds: [ThresholdResult],
-                              errors: [(message: String, count: Int)] = [], header: String? = nil, histograms: Bool = true) -> String {
+                              errors: [(message: String, count: Int)] = [], header: String? = nil, histograms: Bool = true,
+                              trendStats: [TrendStat] = TrendStat.defaults) -> String {
         var out = ""
         if let h = header { out += h + "\n" }
         out += String(format: "  duration %.1fs\n", duration)
@@ -16,7 +18,7 @@ public enum SummaryTable {
         for metric in set.metricNames {
             let def = set.definitions[metric] ?? BuiltinMetrics.definitions[metric] ?? MetricDefinition(kind: .counter)
             guard let all = set.aggregate(metric) else { continue }
-            out += line(metric, all, def, duration, indent: "  ")
+            out += line(metric, all, def, duration, indent: "  ", trendStats: trendStats)
             if histograms, def.kind == .trend {
                 for row in TrendChart.render(all, unit: def.unit) { out += row + "\n" }
             }
@@ -28,7 +30,7 @@ public enum SummaryTable {
                 let interesting = tags.filter { $0.key != "scenario" || scenarios.count > 1 }
                 guard !interesting.isEmpty, keys.count > 1 || interesting.count > 0 && (scenarios.count > 1 || tags.count > 1) else { continue }
                 let label = "{" + interesting.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" }.joined(separator: ",") + "}"
-                out += line(label, set.series[key]!, def, duration, indent: "    ")
+                out += line(label, set.series[key]!, def, duration, indent: "    ", trendStats: trendStats)
             }
             for r in byMetric[metric] ?? [] { out += thresholdLine(r) }
         }
@@ -53,7 +55,8 @@ public enum SummaryTable {
         return "    \(mark) \(target)\(r.threshold.expression)\(actual)\(note)\n"
     }
 
-    static func line(_ name: String, _ v: MetricValue, _ def: MetricDefinition, _ duration: Double, indent: String) -> String {
+    static func line(_ name: String, _ v: MetricValue, _ def: MetricDefinition, _ duration: Double, indent: String,
+                     trendStats: [TrendStat] = TrendStat.defaults) -> String {
         let label = clip(indent + name, 38).padding(toLength: 38, withPad: ".", startingAt: 0) + ": "
         let more = indent + "  "
         switch def.kind {
@@ -67,10 +70,11 @@ public enum SummaryTable {
             let trues: UInt64 = !(v.sum > 0) ? 0 : v.sum >= Double(v.count) ? v.count : UInt64(v.sum)
             return wrapped(label, [("", String(format: "%.2f%%", v.value * 100)), ("  ", "✓ \(trues)"), ("  ", "✗ \(v.count - trues)")], continuation: more)
         case .trend:
-            let fields = [("avg", v.value), ("min", v.minimum), ("med", v.percentile(50)), ("p90", v.percentile(90)),
-                          ("p95", v.percentile(95)), ("p99", v.percentile(99)), ("max", v.maximum)]
+            let fields = trendStats.map { stat in
+                stat.label + "=" + (stat == .count ? String(v.count) : format(stat.value(of: v), def.unit, digits: 3))
+            }
             return label + "count=\(v.count)\n"
-                + wrapped(more, fields.enumerated().map { ($0.offset == 0 ? "" : " ", $0.element.0 + "=" + format($0.element.1, def.unit, digits: 3)) }, continuation: more)
+                + wrapped(more, fields.enumerated().map { ($0.offset == 0 ? "" : " ", $0.element) }, continuation: more)
         }
     }
 

@@ -16,6 +16,32 @@ final class SummaryTableTests: XCTestCase {
         }
     }
 
+    /// The trend columns may be chosen, as k6's summaryTrendStats: in the order given, p(N) shown
+    /// as pN, count as the whole number; a bad list names what is allowed.
+    func testChosenTrendStatsAreTheColumnsInTheirOrder() throws {
+        var set = MetricSet()
+        set.definitions["t"] = MetricDefinition(kind: .trend, unit: .milliseconds)
+        set.series["t"] = trend((1...1000).map(Double.init))
+        let stats = try TrendStat.list("p(99.9),count,avg,p(0),p(100)")
+        let lines = SummaryTable.render(set, duration: 1, thresholds: [], histograms: false, trendStats: stats).split(separator: "\n")
+        XCTAssertEqual(lines.count, 3, lines.joined(separator: "\n"))
+        XCTAssertEqual(lines[2], "    p99.9=999ms count=1000 avg=500ms p0=1ms p100=1s")
+        XCTAssertEqual(try TrendStat.list("avg,min,med,max"), [.avg, .min, .med, .max])
+        XCTAssertEqual(TrendStat.defaults.map(\.label), ["avg", "min", "med", "p90", "p95", "p99", "max"])
+        for bad in ["", "avg,", "p(101)", "p(-1)", "p50", "p(x)", "mean", "p( 5)", "p(nan)"] {
+            XCTAssertThrowsError(try TrendStat.list(bad), bad)
+        }
+        // From the options, and the command line's list wins.
+        let options = OptionValue.table(["summaryTrendStats": .list([.string("avg"), .string("p(99)")])])
+        XCTAssertEqual(try LoadPlan.make(commandLine: .init(), options: options).summaryTrendStats, [.avg, .percentile(99)])
+        var cli = LoadPlan.CommandLine()
+        cli.summaryTrendStats = [.max]
+        XCTAssertEqual(try LoadPlan.make(commandLine: cli, options: options).summaryTrendStats, [.max])
+        XCTAssertEqual(try LoadPlan.make(commandLine: .init(), options: nil).summaryTrendStats, TrendStat.defaults)
+        XCTAssertThrowsError(try LoadPlan.make(commandLine: .init(), options: .table(["summaryTrendStats": .string("avg")])))
+        XCTAssertThrowsError(try LoadPlan.make(commandLine: .init(), options: .table(["summaryTrendStats": .list([.string("p(200)")])])))
+    }
+
     /// Trends in microseconds with four digits each (the widest values the format makes) used to
     /// reach 81-86 columns, more on an indented sub-metric: the fields now continue on a second line.
     func testTrendLinesWrapAt80Columns() {
