@@ -64,6 +64,10 @@ struct LoadRunner {
             return 64
         }
         if let functions = globalFunctions {
+            // k6's lifecycle functions are not called here: say so rather than skip them silently.
+            for name in ["setup", "teardown"] where functions.contains(name) {
+                printErr("netstack: warning: the script defines \(name)(), which k6 calls once per run; netstack does not call it (docs/load-testing.md: do that work in the main chunk, or in a scenario of its own that starts first)")
+            }
             for s in plan.scenarios {
                 if let name = s.exec, !functions.contains(name) {
                     printErr("netstack: scenario '\(s.name)': exec '\(name)' is not a global function of the script")

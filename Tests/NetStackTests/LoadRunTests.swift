@@ -380,6 +380,23 @@ final class LoadRunTests: XCTestCase {
         XCTAssertTrue(r.err.contains("netstack: error in odd: ") && r.err.contains("raised before any wait"), r.err)
     }
 
+    /// k6's setup() and teardown() are not called: a script that defines them is told so, once,
+    /// and runs.
+    func testK6LifecycleFunctionsAreNamedAsNotCalled() throws {
+        let s = try script("""
+        options = { vus = 2, iterations = 2 }
+        function setup() error("never called") end
+        function teardown() error("never called") end
+        function main() end
+        """)
+        let r = try load(s, [])
+        XCTAssertEqual(r.status, 0, r.err)
+        XCTAssertEqual(count(r.summary, "iterations"), 2)
+        XCTAssertEqual(r.err.components(separatedBy: "netstack: warning: the script defines setup()").count - 1, 1, r.err)
+        XCTAssertEqual(r.err.components(separatedBy: "netstack: warning: the script defines teardown()").count - 1, 1, r.err)
+        XCTAssertFalse(r.err.contains("never called"), r.err)
+    }
+
     /// `netstack.metrics.check` is k6's `check`: every entry is a sample of the rate `checks`
     /// tagged with its name (and the call's tags), the result says whether all passed, and
     /// thresholds judge it as any rate, per check too.
