@@ -13,7 +13,9 @@ struct Run: ParsableCommand {
         discussion: """
         A script that defines global onOpen/onMessage/onError/onClose (and optionally main(args)) \
         but creates no client is a bot: the host creates the client, wires the globals and \
-        connects to --url. Without --url, the built-in local echo server is started and used.         main (and a load run's iteration function) may wait as a netstack.spawn function does:         netstack.connect, ws:receive, netstack.sleep.
+        connects to --url. Without --url, the built-in local echo server is started and used. \
+        main (and a load run's iteration function) may wait as a netstack.spawn function does: \
+        netstack.connect, ws:receive, netstack.sleep.
         The run ends when no connection or timer is left, on netstack.exit(code), or (with the \
         default --on-error exit) after the first uncaught error in a callback. SIGINT closes open \
         connections with 1001 and ends with 130; a second SIGINT exits at once with 130.

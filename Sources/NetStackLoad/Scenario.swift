@@ -87,7 +87,6 @@ public struct Scenario: Equatable, Sendable {
         self.tags = tags
     }
 
-    /// From a `scenarios.NAME` table of the script's options.
     /// Tags from `options.tags` or a scenario's `tags`: names and values (strings, numbers or
     /// booleans) under the rules of every tag (non-empty, at most 256 bytes, without `{ } , :`
     /// or control characters), so a series name always parses back.
@@ -113,6 +112,7 @@ public struct Scenario: Equatable, Sendable {
         return tags
     }
 
+    /// From a `scenarios.NAME` table of the script's options.
     public init(name: String, options value: OptionValue) throws {
         var r = try OptionReader(path: "scenarios.\(name)", value)
         let limit = 0...Scenario.countLimit
