@@ -53,6 +53,29 @@ package enum JSONModule {
         ("decode", .function(fnDecode)),
     ])
 
+    /// The value at stack `index` as JSON text, or why it cannot be (the message `encode` gives).
+    /// Raises nothing: the caller runs inside a Swift function called from Lua, or outside Lua.
+    package static func encode(_ vm: LuaVM, at index: Int32) -> Result<[UInt8], JSONTextError> {
+        var out: [UInt8] = []
+        var e = Encoder(vm: vm)
+        if let error = e.encode(index: lua_absindex(vm.L, index), depth: 0, into: &out) { return .failure(JSONTextError(message: error)) }
+        return .success(out)
+    }
+
+    /// Pushes the value the JSON text `bytes` stands for (as `decode` makes it); nil, or why
+    /// the text is not JSON (then nothing is pushed).
+    package static func pushDecoded(_ vm: LuaVM, _ bytes: [UInt8]) -> String? {
+        let base = vm.top
+        return bytes.withUnsafeBytes { raw in
+            var d = Decoder(vm: vm, bytes: raw)
+            if let error = d.decodeDocument() {
+                lua_settop(vm.L, base)
+                return error
+            }
+            return nil
+        }
+    }
+
     /// netstack.json.decode of `bytes`, then encode of the value it made, on `vm`'s stack (left
     /// as found). nil when the text is not JSON; else the encoded text, or nil with
     /// `encodeError` set when the decoded value cannot be encoded (which would be a bug: what
@@ -378,4 +401,9 @@ package enum JSONModule {
             return nil
         }
     }
+}
+
+/// Why a value is not JSON text (`JSONModule.encode`).
+package struct JSONTextError: Error {
+    package let message: String
 }

@@ -170,7 +170,7 @@ public final class LuaVM {
     static let entryErrorPrefix = "in the entry point, after it waited: "
 
     /// Reports an uncaught error through the error policy (counted; makes the run's status 1).
-    func reportError(context: String, message: String, outOfMemory: Bool = false) {
+    package func reportError(context: String, message: String, outOfMemory: Bool = false) {
         var message = message
         var context = context
         // An error of a function started with netstack.spawn is raised again in whatever resumed

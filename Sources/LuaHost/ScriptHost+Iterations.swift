@@ -52,7 +52,12 @@ extension ScriptHost {
     /// Starts iteration `number` (1, 2, ...): calls `entry` (a function name, or "bot") and,
     /// for `main` in a script that defines handlers, connects the bot when `main` made no client.
     /// `done` runs once, on the loop, when the iteration ends.
-    package func runIteration(_ number: Int, entry: String, done: @escaping (IterationEnd) -> Void) {
+    ///
+    /// `pushEntry` pushes the function to call instead of the global `entry` (which then only
+    /// names it in error reports). With `data` (a registry reference; `LUA_REFNIL`: nil) the
+    /// function is called as `f(arg, data)`, else as `f(arg)`.
+    package func runIteration(_ number: Int, entry: String, pushEntry: ((LuaVM) -> Void)? = nil, data: Int32? = nil,
+                              done: @escaping (IterationEnd) -> Void) {
         precondition(vuMode && iterationDone == nil)
         currentIteration = number
         iterationDone = done
@@ -60,10 +65,13 @@ extension ScriptHost {
         starting = true
         let createdBefore = clientsCreated
         if entry != "bot" && exitCode == nil {
-            vm.pushGlobal(entry)
+            if let push = pushEntry { push(vm) } else { vm.pushGlobal(entry) }
             if lua_type(vm.L, -1) == LUA_TFUNCTION {
                 vm.pushGlobal("arg")
-                if !vm.callEntry(nargs: 1, context: entry) && !vm.interruptUnwound { iterationFailed = true }
+                if let ref = data {
+                    if ref == LUA_REFNIL { lua_pushnil(vm.L) } else { vm.pushRef(ref) }
+                }
+                if !vm.callEntry(nargs: data == nil ? 1 : 2, context: entry) && !vm.interruptUnwound { iterationFailed = true }
             } else {
                 netstack_pop(vm.L, 1)
                 vm.reportError(context: "iteration", message: "'\(entry)' is not a function any more")

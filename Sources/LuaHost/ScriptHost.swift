@@ -351,6 +351,13 @@ public final class ScriptHost {
         return found
     }
 
+    /// Whether the global `name` is a function (read raw: no metamethod of `_G` runs).
+    package func definesFunction(_ name: String) -> Bool {
+        vm.pushGlobal(name)
+        defer { netstack_pop(vm.L, 1) }
+        return lua_type(vm.L, -1) == LUA_TFUNCTION
+    }
+
     func definesHandlers() -> Bool {
         for name in ["onOpen", "onMessage", "onError", "onClose"] {
             vm.pushGlobal(name)

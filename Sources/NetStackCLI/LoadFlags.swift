@@ -29,6 +29,8 @@ struct LoadFlags: ParsableArguments {
     @Flag(help: "Do not record the connection metrics (ws_*) per message and connection; iterations and the script's own metrics remain.")
     var noConnectionMetrics = false
     @Flag(help: "No live progress line on stderr.") var quiet = false
+    @Flag(help: "Do not call the script's setup() (the VUs' data is then nil).") var noSetup = false
+    @Flag(help: "Do not call the script's teardown().") var noTeardown = false
     @Option(help: "Write a self-contained HTML report here: charts over time of rates, latencies, errors and VUs, the thresholds and the summary.")
     var report: String?
     @Flag(name: .customLong("no-summary-histograms"), help: "No terminal histogram under each trend metric in the summary.")
@@ -39,7 +41,7 @@ struct LoadFlags: ParsableArguments {
     var any: Bool {
         vus != nil || duration != nil || iterations != nil || !stages.isEmpty || threads != nil || !thresholds.isEmpty
             || exec != nil || segment != nil || summaryExport != nil || !outputs.isEmpty || runID != nil
-            || startAt != nil || startBarrier != nil || metricsAddr != nil || report != nil
+            || startAt != nil || startBarrier != nil || metricsAddr != nil || report != nil || noSetup || noTeardown
     }
 
     func validate() throws {

@@ -29,11 +29,14 @@ struct Run: ParsableCommand {
         loaded (the script does not run); 130 after SIGINT.
         Load runs (any option under "Load runs", or a script with a line starting `options =`, \
         `_G.options =` or `_ENV.options =`): \
-        VUs each run the script in a VM of their own (docs/load-testing.md). Their exit status, \
-        first that applies: the code given to netstack.exit or os.exit; 3 when a --plugin cannot be loaded in a VU's init; 1 when a VU's init failed otherwise; 130 after \
+        VUs each run the script in a VM of their own (docs/load-testing.md); a global setup() is \
+        called once before them (its value is every iteration's second argument) and teardown() \
+        once after them. Their exit status, first that applies: the code given to netstack.exit or \
+        os.exit; 3 when a --plugin cannot be loaded in a VU's init; 1 when a VU's init failed \
+        otherwise, or setup() raised or outlived setupTimeout; 130 after \
         SIGINT (once: graceful stop; twice: stop now; the summary is printed either way); 99 when a \
         threshold failed (not in a --segment run: netstack merge judges those); 1 after script \
-        errors; a plugin's status (the largest a VU's plugins gave: a metrics-plugin threshold, 99); \
+        errors (teardown's and its timeout too); a plugin's status (the largest a VU's plugins gave: a metrics-plugin threshold, 99); \
         1 when no threshold is defined and a connection failed; else 0. 2 when an --out, --report \
         or --summary-export file cannot be created (before the run) or written. 64 for bad options, \
         a malformed options table, an exec (--exec, options.scenarios.NAME.exec) naming no global function, \

@@ -64,10 +64,6 @@ struct LoadRunner {
             return 64
         }
         if let functions = globalFunctions {
-            // k6's lifecycle functions are not called here: say so rather than skip them silently.
-            for name in ["setup", "teardown"] where functions.contains(name) {
-                printErr("netstack: warning: the script defines \(name)(), which k6 calls once per run; netstack does not call it (docs/load-testing.md: do that work in the main chunk, or in a scenario of its own that starts first)")
-            }
             for s in plan.scenarios {
                 if let name = s.exec, !functions.contains(name) {
                     printErr("netstack: scenario '\(s.name)': exec '\(name)' is not a global function of the script")
@@ -107,6 +103,8 @@ struct LoadRunner {
         settings.hostOptions = host
         if let t = flags.threads { settings.threads = t }
         settings.connectionMetrics = !flags.noConnectionMetrics
+        settings.runSetup = !flags.noSetup
+        settings.runTeardown = !flags.noTeardown
         settings.startAt = flags.startAt.flatMap(LoadFlags.parseTime)
         settings.barrierFile = flags.startBarrier
         if let t = flags.startTimeout, let d = try? LoadDuration(parsing: t) { settings.startTimeout = d }
@@ -170,7 +168,11 @@ struct LoadRunner {
         })
         let outcome = run.run()
         live?.finish()
-        if let f = outcome.initFailure { printErr("netstack: a VU could not start: \(f)") }
+        if let f = outcome.setupFailure {
+            printErr("netstack: \(f); no iteration ran")
+        } else if let f = outcome.initFailure {
+            printErr("netstack: a VU could not start: \(f)")
+        }
         let segmentNote = plan.segment == .whole ? "" : " (segment \(plan.segment); its thresholds see only its share: netstack merge judges the run)"
         let table = SummaryTable.render(outcome.metrics, duration: outcome.duration, thresholds: outcome.thresholds,
                                         errors: outcome.errors, header: "netstack load run\(segmentNote): \(script.path)",

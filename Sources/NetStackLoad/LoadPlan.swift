@@ -6,6 +6,13 @@ public struct LoadPlan: Sendable {
     public var segment: Segment
     /// The trend columns of the summary (`--summary-trend-stats`, `options.summaryTrendStats`).
     public var summaryTrendStats: [TrendStat]
+    /// k6's global tags (`options.tags`): also on the samples of setup() and teardown().
+    public var globalTags: [String: String] = [:]
+    /// How long setup() and teardown() may take (`options.setupTimeout`, `options.teardownTimeout`).
+    public var setupTimeout = LoadPlan.defaultLifecycleTimeout
+    public var teardownTimeout = LoadPlan.defaultLifecycleTimeout
+    /// k6's default for both.
+    public static let defaultLifecycleTimeout = LoadDuration.milliseconds(60_000)
 
     public init(scenarios: [Scenario], thresholds: [Threshold] = [], segment: Segment = .whole,
                 summaryTrendStats: [TrendStat] = TrendStat.defaults) {
@@ -76,8 +83,9 @@ public struct LoadPlan: Sendable {
         }
         if let exec = cli.exec { for i in scenarios.indices { scenarios[i].exec = exec } }
         // k6's global tags: on every scenario's samples, under the scenario's own tags.
+        var global: [String: String] = [:]
         if var r = reader, let t = r.value("tags") {
-            let global = try Scenario.tags(t, path: "options.tags")
+            global = try Scenario.tags(t, path: "options.tags")
             for i in scenarios.indices { scenarios[i].tags = global.merging(scenarios[i].tags) { _, own in own } }
             reader = r
         }
@@ -102,11 +110,18 @@ public struct LoadPlan: Sendable {
             reader = r
         }
         if let fromCLI = cli.summaryTrendStats { trendStats = fromCLI }
+        var plan = LoadPlan(scenarios: scenarios, thresholds: thresholds, segment: cli.segment, summaryTrendStats: trendStats)
+        plan.globalTags = global
         if var r = reader {
+            plan.setupTimeout = try r.duration("setupTimeout") ?? defaultLifecycleTimeout
+            plan.teardownTimeout = try r.duration("teardownTimeout") ?? defaultLifecycleTimeout
+            for (key, d) in [("setupTimeout", plan.setupTimeout), ("teardownTimeout", plan.teardownTimeout)] where d == .zero {
+                throw LoadOptionError("options.\(key): must be longer than 0s")
+            }
             for key in ["vus", "duration", "iterations", "stages", "scenarios", "thresholds", "tags", "summaryTrendStats"] { _ = r.value(key) }
             try r.rejectUnknown()
         }
-        return LoadPlan(scenarios: scenarios, thresholds: thresholds, segment: cli.segment, summaryTrendStats: trendStats)
+        return plan
     }
 
     static func shortcutScenario(_ c: CommandLine) throws -> Scenario {

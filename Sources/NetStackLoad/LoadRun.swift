@@ -27,6 +27,9 @@ public final class LoadRun {
         /// The connection metrics (ws_*) recorded per message and connection; off, only the
         /// iteration metrics and the script's own remain (the bench measures their cost).
         public var connectionMetrics = true
+        /// Whether the script's `setup()` and `teardown()` are called (k6's --no-setup, --no-teardown).
+        public var runSetup = true
+        public var runTeardown = true
         /// Where script errors are printed (each distinct one once).
         public var errorSink: (String) -> Void = { FileHandle.standardError.write(($0 + "\n").data(using: .utf8)!) }
         public init(script: ScriptChunk, plan: LoadPlan) {
@@ -59,6 +62,8 @@ public final class LoadRun {
         public var duration: Double
         public var interrupted: Bool
         public var initFailure: String?
+        /// setup() failed, timed out or was stopped: nothing iterated.
+        public var setupFailure: String?
         /// Wall clock at the start (seconds since 1970), and how late it was after --start-at.
         public var startedAt: Double
         public var lateBy: Double
@@ -186,11 +191,13 @@ public final class LoadRun {
         let vus = (try? control.submit { [self] in runners.flatMap(\.vus) }.wait()) ?? []
         let stopVUs = vus.map { vu in vu.eventLoop.submit { vu.stop() } }
         // A plugin's exit status (the metrics plugin's failed threshold: 99): the largest a VU gave.
-        let pluginStatus = stopVUs.compactMap { try? $0.wait() }.max() ?? 0
+        var pluginStatus = stopVUs.compactMap { try? $0.wait() }.max() ?? 0
+        if let status = try? control.flatSubmit({ [self] in teardown() }).wait() { pluginStatus = max(pluginStatus, status) }
         _ = try? control.flatSubmit { [self] in collect() }.wait()
         let outcome = try! control.submit { [self] () -> Outcome in
             collector?.cancel()
-            let duration = startedAt == 0 ? 0 : Double(DispatchTime.now().uptimeNanoseconds &- startedAt) / 1e9
+            // Until the scenarios ended: teardown's time is not the run's (its rates stay true).
+            let duration = startedAt == 0 ? 0 : Double((endedAt == 0 ? DispatchTime.now().uptimeNanoseconds : endedAt) &- startedAt) / 1e9
             let results = settings.plan.thresholds.map { $0.evaluate(total, duration: duration) }
             return Outcome(metrics: total, thresholds: results,
                            // A segment's thresholds see only its share: netstack merge judges them.
@@ -200,6 +207,7 @@ public final class LoadRun {
                                                   scriptErrors: errors.total, failedConnections: Self.failures(total),
                                                   pluginStatus: pluginStatus),
                            errors: errors.entries, duration: duration, interrupted: interrupts > 0, initFailure: initFailure,
+                           setupFailure: setupFailure,
                            startedAt: startedAtWall == 0 ? Date().timeIntervalSince1970 : startedAtWall, lateBy: lateBy)
         }.wait()
         shutDownLoops()
@@ -246,8 +254,91 @@ public final class LoadRun {
         }
         initialize(vus) { [self] ok in
             guard ok else { return }
-            waitForStart { [self] in begin() }
+            setup(knownBy: vus.first) { [self] in
+                waitForStart { [self] in begin() }
+            }
         }
+    }
+
+    // MARK: setup() and teardown()
+
+    /// Control loop: the setup() or teardown() call running, which SIGINT stops.
+    @exclusivity(unchecked) private var lifecycleRunning: LifecycleCall?
+    @exclusivity(unchecked) private var setupFailure: String?
+    /// Whether the script defines teardown (nil: not known yet, no VU has run the init).
+    @exclusivity(unchecked) private var definesTeardown: Bool?
+
+    private func lifecycleCall(_ stage: LifecycleCall.Stage) -> LifecycleCall {
+        LifecycleCall(stage: stage, tags: settings.plan.globalTags,
+                      timeout: stage == .setup ? settings.plan.setupTimeout : settings.plan.teardownTimeout,
+                      context: context, eventLoop: loops[0], metrics: loopMetrics[0], control: control)
+    }
+
+    /// Calls the script's setup() (when it has one and it is not turned off), then `next`; its
+    /// value becomes the VUs' data. A setup that fails, times out or is stopped stops the run
+    /// before any iteration; `netstack.exit` in it ends the run with that status.
+    /// `vu`: a VU whose init ran, which tells whether there is a setup (nil: none ran yet).
+    private func setup(knownBy vu: VirtualUser?, then next: @escaping () -> Void) {
+        if let vu = vu { definesTeardown = vu.definesTeardown }
+        guard settings.runSetup, vu?.definesSetup != false else { return next() }
+        let call = lifecycleCall(.setup)
+        lifecycleRunning = call
+        call.run(data: nil) { [self] outcome in
+            lifecycleRunning = nil
+            if outcome != .notDefined || definesTeardown == nil { definesTeardown = call.vu.definesTeardown }
+            call.end().hop(to: control).whenComplete { [self] status in
+                lifecyclePluginStatus = max(lifecyclePluginStatus, (try? status.get()) ?? 0)
+                switch outcome {
+                case .notDefined:
+                    next()
+                case .returned(let data):
+                    context.setupData = data
+                    next()
+                case .failed:
+                    setupFailure = "setup() failed"
+                    initFailure = setupFailure
+                    stopNow()
+                case .timedOut:
+                    errors.report("netstack: error in setup: it did not end within setupTimeout (\(settings.plan.setupTimeout)); its clients were closed with 1001", vu: 0)
+                    setupFailure = "setup() did not end within \(settings.plan.setupTimeout)"
+                    initFailure = setupFailure
+                    stopNow()
+                case .interrupted:
+                    setupFailure = "setup() was interrupted"
+                    stopNow()
+                case .exit(let code):
+                    setupFailure = "setup() called netstack.exit(\(code))"
+                    exitRequested(code)
+                }
+            }
+        }
+    }
+
+    /// The largest status the plugins of setup's and teardown's VUs gave.
+    @exclusivity(unchecked) private var lifecyclePluginStatus: Int32 = 0
+
+    /// Control loop, after every VU stopped: calls the script's teardown(args, data) when it has
+    /// one, setup ran to its end (or there is none) and no second SIGINT came. Its errors and
+    /// its timeout are the run's script errors. The future gives the plugins' status of the
+    /// lifecycle VUs.
+    private func teardown() -> EventLoopFuture<Int32> {
+        guard settings.runTeardown, definesTeardown != false, startedAt != 0, setupFailure == nil, interrupts < 2 else {
+            return control.makeSucceededFuture(lifecyclePluginStatus)
+        }
+        let call = lifecycleCall(.teardown)
+        lifecycleRunning = call
+        let done = control.makePromise(of: Int32.self)
+        call.run(data: context.setupData) { [self] outcome in
+            lifecycleRunning = nil
+            if outcome == .timedOut {
+                errors.report("netstack: error in teardown: it did not end within teardownTimeout (\(settings.plan.teardownTimeout)); its clients were closed with 1001", vu: 0)
+            }
+            if case .exit(let code) = outcome, exitCode == nil { exitCode = code }
+            call.end().hop(to: control).whenComplete { [self] status in
+                done.succeed(max(lifecyclePluginStatus, (try? status.get()) ?? 0))
+            }
+        }
+        return done.futureResult
     }
 
     /// A common start for segments: `startAt` (wall clock), then the barrier file, within
@@ -308,9 +399,13 @@ public final class LoadRun {
 
     @exclusivity(unchecked) private var ended = false
 
+    /// Uptime nanoseconds at which the scenarios ended (0: not yet).
+    @exclusivity(unchecked) private var endedAt: UInt64 = 0
+
     private func end() {
         guard !ended else { return }
         ended = true
+        endedAt = DispatchTime.now().uptimeNanoseconds
         finished.succeed(())
     }
 
@@ -356,6 +451,11 @@ public final class LoadRun {
         guard !loopsShutDown else { return }
         control.execute { [self] in
             interrupts += 1
+            // setup() or teardown() running: stopped (setup's stop then stops the run).
+            if let call = lifecycleRunning {
+                call.stop()
+                return
+            }
             if interrupts == 1 {
                 for r in runners { r.stop(grace: r.scenario.gracefulStop) }
             } else {

@@ -16,6 +16,9 @@ final class RunContext: @unchecked Sendable {
     let hostOptions: ScriptHost.Options
     let errors: ErrorReport
     let connectionMetrics: Bool
+    /// setup()'s value, set on the control loop before the first iteration starts (nil: the
+    /// script has no setup, or it was not called). Each VU decodes its own copy.
+    @exclusivity(unchecked) var setupData: SetupData?
 
     init(script: ScriptChunk, args: [String], segment: Segment, totalVUs: Int, catalog: MetricCatalog,
          hostOptions: ScriptHost.Options, errors: ErrorReport, connectionMetrics: Bool = true) {
@@ -53,6 +56,13 @@ final class VirtualUser {
     @exclusivity(unchecked) private(set) var iterationsStarted = 0
     /// The function each iteration calls ("bot" for the bot connect), found after the init.
     @exclusivity(unchecked) private(set) var entry: String?
+    /// Whether the script defines k6's `setup` and `teardown` (globals after the init).
+    @exclusivity(unchecked) private(set) var definesSetup = false
+    @exclusivity(unchecked) private(set) var definesTeardown = false
+    /// This VU's copy of setup()'s value (a registry reference), made at its first iteration.
+    @exclusivity(unchecked) private var dataRef: Int32 = LUA_NOREF
+    /// The value setup() returned, as JSON text (a lifecycle VU's; nil: nil).
+    @exclusivity(unchecked) var lifecycleValue: [UInt8]?
     /// Set by the scenario (on its control loop) when the VU should finish its iteration and
     /// start nothing new: the schedule ended or a ramp took the VU off. `netstack.stopping()`.
     let windingDown = ManagedAtomic<Bool>(false)
@@ -89,6 +99,15 @@ final class VirtualUser {
 
     /// The VM and the init only.
     func startInit() -> String? {
+        let failure = makeVM()
+        if failure == nil, let host = host {
+            definesSetup = host.definesFunction("setup")
+            definesTeardown = host.definesFunction("teardown")
+        }
+        return failure
+    }
+
+    private func makeVM() -> String? {
         var tags = [("scenario", scenario.name)]
         for (k, v) in scenario.tags.sorted(by: { $0.key < $1.key }) where k != "scenario" { tags.append((k, v)) }
         recorder = VUMetricsRecorder(loop: metrics, tags: tags)
@@ -150,9 +169,17 @@ final class VirtualUser {
             lua_setfield(host.vm.L, -2, "iteration")
             netstack_pop(host.vm.L, 1)
         }
+        var data: Int32?
+        if let setup = context.setupData, entry != "bot" {
+            if dataRef == LUA_NOREF {
+                guard let ref = decode(setup) else { return done(.failed) }
+                dataRef = ref
+            }
+            data = dataRef
+        }
         let started = DispatchTime.now().uptimeNanoseconds
         let recorder: VUMetricsRecorder = self.recorder
-        host.runIteration(iterationsStarted, entry: entry) { end in
+        host.runIteration(iterationsStarted, entry: entry, data: data) { end in
             recorder.loop.add(recorder.handles.iterationDuration, Double(DispatchTime.now().uptimeNanoseconds &- started) / 1e6)
             switch end {
             case .completed: recorder.loop.add(recorder.handles.iterations, 1)
@@ -164,6 +191,31 @@ final class VirtualUser {
     }
 
     var iterationRunning: Bool { host?.iterationRunning ?? false }
+
+    /// Calls the script's global `name` (`setup` or `teardown`) as this VU's one iteration,
+    /// with `data` (setup's value) as its second argument. `keepValue`: what the function
+    /// returns is kept in `lifecycleValue` (a value JSON cannot carry is the call's error).
+    func callLifecycle(_ name: String, data: SetupData?, keepValue: Bool, done: @escaping (IterationEnd) -> Void) {
+        guard let host = host, !host.vm.isClosed else { return done(.failed) }
+        var ref: Int32?
+        if let d = data {
+            guard let r = decode(d) else { return done(.failed) }
+            ref = r
+        }
+        host.runIteration(1, entry: name, pushEntry: keepValue ? { vm in LifecycleCall.pushKeepingCall(vm, name) } : nil,
+                          data: ref, done: done)
+    }
+
+    /// setup()'s value made in this VM (a registry reference; `LUA_REFNIL` for nil). Nil when
+    /// it cannot be (reported as this VU's script error).
+    private func decode(_ data: SetupData) -> Int32? {
+        guard let host = host, let json = data.json else { return LUA_REFNIL }
+        if let why = JSONModule.pushDecoded(host.vm, json) {
+            host.vm.reportError(context: "setup data", message: "the value of setup() could not be made in VU \(id): \(why)")
+            return nil
+        }
+        return host.vm.ref()
+    }
 
     /// On the loop: ends the running iteration (its clients closed with 1001). Lua code of the
     /// VU that a signal stopped meanwhile (`requestInterrupt`) has unwound by now.

@@ -120,6 +120,30 @@ final class LoadPlanTests: XCTestCase {
         }
     }
 
+    /// k6's setupTimeout and teardownTimeout: 60 s unless the options say otherwise; 0 and
+    /// what is no duration are refused with the option's name. Global tags are kept for setup's
+    /// and teardown's samples.
+    func testLifecycleTimeoutsDefaultToAMinute() throws {
+        let plain = try LoadPlan.make(commandLine: .init(), options: .table(["vus": .number(1)]))
+        XCTAssertEqual(plain.setupTimeout, .milliseconds(60_000))
+        XCTAssertEqual(plain.teardownTimeout, .milliseconds(60_000))
+        let set = try LoadPlan.make(commandLine: .init(), options: .table(["setupTimeout": .string("2m"), "teardownTimeout": .number(1500),
+                                                                           "tags": .table(["env": .string("ci")])]))
+        XCTAssertEqual(set.setupTimeout, .milliseconds(120_000))
+        XCTAssertEqual(set.teardownTimeout, .milliseconds(1500))
+        XCTAssertEqual(set.globalTags, ["env": "ci"])
+        let bad: [(OptionValue, String)] = [
+            (.table(["setupTimeout": .string("0s")]), "options.setupTimeout: must be longer than 0s"),
+            (.table(["teardownTimeout": .string("soon")]), "options.teardownTimeout:"),
+            (.table(["setupTimeOut": .string("1s")]), "setupTimeOut"),
+        ]
+        for (value, expected) in bad {
+            XCTAssertThrowsError(try LoadPlan.make(commandLine: .init(), options: value)) { error in
+                XCTAssertTrue("\(error)".contains(expected), "\(error) should contain \(expected)")
+            }
+        }
+    }
+
     func testTheCommandLineWinsAndShortcutsPickTheExecutor() throws {
         let options = OptionValue.table(["vus": .number(50), "duration": .string("1m"),
                                          "thresholds": .table(["ws_rtt": .list([.string("p(95)<100")])])])

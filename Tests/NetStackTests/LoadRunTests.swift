@@ -12,7 +12,7 @@ final class LoadRunTests: XCTestCase {
         files = []
     }
 
-    private func script(_ source: String) throws -> String {
+    func script(_ source: String) throws -> String {
         let path = NSTemporaryDirectory() + "load-\(getpid())-\(files.count)-\(UUID().uuidString.prefix(8)).lua"
         try source.write(toFile: path, atomically: true, encoding: .utf8)
         files.append(path)
@@ -48,14 +48,14 @@ final class LoadRunTests: XCTestCase {
     }
 
     /// Runs and returns the status, output and the decoded summary export.
-    private func load(_ path: String, _ args: [String], timeout: Double = 30) throws -> (status: Int32, out: String, err: String, summary: SummaryExport?) {
+    func load(_ path: String, _ args: [String], timeout: Double = 30) throws -> (status: Int32, out: String, err: String, summary: SummaryExport?) {
         let export = exportPath()
         let r = try runNetstack(["run", path, "--quiet", "--summary-export", export] + args, timeout: timeout * CLITests.slowdown)
         let summary = (try? Data(contentsOf: URL(fileURLWithPath: export))).flatMap { try? SummaryExport.decode($0) }
         return (r.status, r.out, r.err, summary)
     }
 
-    private func count(_ s: SummaryExport?, _ metric: String, _ tags: [String: String] = [:]) -> Double {
+    func count(_ s: SummaryExport?, _ metric: String, _ tags: [String: String] = [:]) -> Double {
         s?.metrics.aggregate(metric, tags: tags)?.sum ?? -1
     }
 
@@ -380,23 +380,6 @@ final class LoadRunTests: XCTestCase {
         XCTAssertTrue(r.err.contains("netstack: error in odd: ") && r.err.contains("raised before any wait"), r.err)
     }
 
-    /// k6's setup() and teardown() are not called: a script that defines them is told so, once,
-    /// and runs.
-    func testK6LifecycleFunctionsAreNamedAsNotCalled() throws {
-        let s = try script("""
-        options = { vus = 2, iterations = 2 }
-        function setup() error("never called") end
-        function teardown() error("never called") end
-        function main() end
-        """)
-        let r = try load(s, [])
-        XCTAssertEqual(r.status, 0, r.err)
-        XCTAssertEqual(count(r.summary, "iterations"), 2)
-        XCTAssertEqual(r.err.components(separatedBy: "netstack: warning: the script defines setup()").count - 1, 1, r.err)
-        XCTAssertEqual(r.err.components(separatedBy: "netstack: warning: the script defines teardown()").count - 1, 1, r.err)
-        XCTAssertFalse(r.err.contains("never called"), r.err)
-    }
-
     /// `netstack.metrics.check` is k6's `check`: every entry is a sample of the rate `checks`
     /// tagged with its name (and the call's tags), the result says whether all passed, and
     /// thresholds judge it as any rate, per check too.
@@ -651,7 +634,7 @@ final class LoadRunTests: XCTestCase {
     }
 
     /// `netstack ARGS`, once its script has written its first output ("started").
-    private func startedRun(_ args: [String]) throws -> (Process, Pipe, Pipe) {
+    func startedRun(_ args: [String]) throws -> (Process, Pipe, Pipe) {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: CLITests.buildDir + "/netstack")
         p.arguments = args
@@ -664,7 +647,7 @@ final class LoadRunTests: XCTestCase {
     }
 
     /// Waits up to `seconds` (times the slowdown) for `p` to end; terminates it if it has not.
-    private func ends(_ p: Process, within seconds: Double) -> Bool {
+    func ends(_ p: Process, within seconds: Double) -> Bool {
         let deadline = Date().addingTimeInterval(seconds * CLITests.slowdown)
         while p.isRunning && Date() < deadline { usleep(10_000) }
         let ended = !p.isRunning

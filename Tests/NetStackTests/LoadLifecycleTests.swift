@@ -1,0 +1,149 @@
+import Foundation
+import NetStackLoad
+import XCTest
+
+/// k6's `setup()` and `teardown()` in a load run: called once each around the VUs, setup's value
+/// given to every iteration as JSON, their failures, time limits, stops and flags.
+extension LoadRunTests {
+    /// setup() may wait (it talks to the server); its value reaches every iteration of every VU
+    /// as a copy of its own (integers stay integers, json.null stays null) and teardown gets the
+    /// value as setup made it. Both run once, as VU 0 of scenarios "setup" and "teardown", whose
+    /// connections are tagged so.
+    func testSetupValueReachesEveryIterationAndTeardown() throws {
+        let s = try script("""
+        options = { scenarios = {
+          a = { executor = "per-vu-iterations", vus = 2, iterations = 2 },
+          b = { executor = "shared-iterations", vus = 1, iterations = 3, exec = "other" },
+        } }
+        local url = "\(Servers.plain.url)/echo"
+        local good = netstack.metrics.counter("good")
+        function setup(args)
+          assert(netstack.vu.id == 0 and netstack.vu.scenario == "setup", netstack.vu.scenario)
+          local ws <close> = assert(netstack.connect(url))
+          ws:send("token-" .. args[1])
+          local token = ws:receive(5000)
+          return { token = token, n = 3, half = 0.5, list = { "x", "y" }, nested = { deep = { true } }, none = netstack.json.null }
+        end
+        local function check(data)
+          return data.token == "token-abc" and math.type(data.n) == "integer" and math.type(data.half) == "float"
+            and data.list[2] == "y" and data.nested.deep[1] == true and data.none == netstack.json.null
+        end
+        function main(args, data)
+          if check(data) and data.n == 3 + (netstack.vu.iteration - 1) then good:add() end
+          data.n = data.n + 1
+        end
+        function other(args, data)
+          if check(data) then good:add() end
+        end
+        function teardown(args, data)
+          assert(netstack.vu.id == 0 and netstack.vu.scenario == "teardown")
+          print("teardown", args[1], data.token, data.n, check(data))
+        end
+        """)
+        let r = try load(s, ["--", "abc"])
+        XCTAssertEqual(r.status, 0, r.err)
+        XCTAssertEqual(count(r.summary, "good"), 7, r.err)
+        XCTAssertEqual(count(r.summary, "iterations"), 7, "setup and teardown are no iterations")
+        XCTAssertEqual(r.out.components(separatedBy: "teardown\tabc\ttoken-abc\t3\ttrue\n").count - 1, 1, r.out)
+        XCTAssertEqual(count(r.summary, "ws_sessions", ["scenario": "setup"]), 1, r.out)
+        XCTAssertEqual(count(r.summary, "ws_sessions"), 1, r.out)
+    }
+
+    /// A setup that raises, returns what JSON cannot carry, outlives setupTimeout or calls
+    /// netstack.exit stops the run before any iteration, and teardown is not called.
+    func testSetupFailuresStopTheRunBeforeAnyIteration() throws {
+        let cases: [(body: String, status: Int32, says: [String])] = [
+            ("netstack.sleep(10); error('no token')", 1, ["netstack: error in setup: ", "no token", "setup() failed; no iteration ran"]),
+            ("return { f = print }", 1, ["cannot go to the VUs as JSON: cannot encode a function"]),
+            ("return { t = setmetatable({}, { __index = function() end }), cycle = _G }", 1, ["cannot go to the VUs as JSON"]),
+            ("netstack.sleep(60000)", 1, ["it did not end within setupTimeout (300ms)", "setup() did not end within 300ms"]),
+            ("while true do end", 1, ["setup() did not end within 300ms"]),
+            ("netstack.sleep(10); netstack.exit(3)", 3, ["setup() called netstack.exit(3)"]),
+        ]
+        for c in cases {
+            let s = try script("""
+            options = { vus = 2, iterations = 4, setupTimeout = "300ms" }
+            function setup() \(c.body) end
+            function main() print("iterated") end
+            function teardown() print("teardown") end
+            """)
+            let started = Date()
+            let r = try load(s, [])
+            XCTAssertEqual(r.status, c.status, c.body + ": " + r.err)
+            for text in c.says { XCTAssertTrue(r.err.contains(text), c.body + ": " + r.err) }
+            XCTAssertFalse(r.out.contains("iterated") || r.out.contains("teardown"), c.body + ": " + r.out)
+            XCTAssertLessThan(Date().timeIntervalSince(started), 15 * CLITests.slowdown, c.body)
+        }
+    }
+
+    /// teardown's error and its timeout are the run's script errors (status 1); a failed
+    /// threshold still says 99; netstack.exit in teardown gives the status; --no-setup and --no-teardown call neither (the VUs get nil).
+    func testTeardownErrorsTimeoutsAndTheFlagsThatTurnThemOff() throws {
+        let s = try script("""
+        options = { vus = 2, iterations = 2, teardownTimeout = "300ms", thresholds = { iterations = { arg[1] == "threshold" and "count>5" or "count>0" } } }
+        function setup() return 7 end
+        function main(args, data) print("data", data) end
+        function teardown(args, data)
+          print("teardown", data)
+          if args[1] == "raise" then error("teardown raised") elseif args[1] == "slow" then netstack.sleep(60000)
+          elseif args[1] == "exit" then netstack.exit(5) end
+        end
+        """)
+        let raised = try load(s, ["--", "raise"])
+        XCTAssertEqual(raised.status, 1, raised.err)
+        XCTAssertTrue(raised.err.contains("netstack: error in teardown: ") && raised.err.contains("teardown raised"), raised.err)
+        XCTAssertEqual(count(raised.summary, "script_errors"), 1, raised.err)
+        let slow = try load(s, ["--", "slow"])
+        XCTAssertEqual(slow.status, 1, slow.err)
+        XCTAssertTrue(slow.err.contains("did not end within teardownTimeout (300ms)"), slow.err)
+        let threshold = try load(s, ["--", "threshold"])
+        XCTAssertEqual(threshold.status, 99, threshold.err)
+        XCTAssertTrue(threshold.out.contains("teardown\t7\n"), threshold.out)
+        let exited = try load(s, ["--", "exit"])
+        XCTAssertEqual(exited.status, 5, exited.err)
+        let fine = try load(s, [])
+        XCTAssertEqual(fine.status, 0, fine.err)
+        XCTAssertEqual(fine.out.components(separatedBy: "data\t7\n").count - 1, 2, fine.out)
+        let off = try load(s, ["--no-setup", "--no-teardown"])
+        XCTAssertEqual(off.status, 0, off.err)
+        XCTAssertEqual(off.out.components(separatedBy: "data\tnil\n").count - 1, 2, off.out)
+        XCTAssertFalse(off.out.contains("teardown"), off.out)
+        // A script without them runs as before, its iteration function called with one argument.
+        let plain = try load(try script("options = { vus = 1, iterations = 1 }\nfunction main(...) print('args', select('#', ...)) end"), [])
+        XCTAssertEqual(plain.status, 0, plain.err)
+        XCTAssertTrue(plain.out.contains("args\t1\n"), plain.out)
+    }
+
+    /// SIGINT during setup stops it and the run (130, no iteration, no teardown); the first
+    /// SIGINT during the scenarios still lets teardown run.
+    func testSigintDuringSetupStopsTheRunAndDuringTheScenariosKeepsTeardown() throws {
+        let inSetup = try script("""
+        options = { vus = 1, duration = "5m" }
+        function setup() io.stdout:write("started\\n"); io.stdout:flush(); netstack.sleep(60000) end
+        function main() print("iterated") end
+        function teardown() print("teardown") end
+        """)
+        let (p, out, _) = try startedRun(["run", inSetup, "--quiet"])
+        kill(p.processIdentifier, SIGINT)
+        XCTAssertTrue(ends(p, within: 10), "still running after a SIGINT in setup")
+        XCTAssertEqual(p.terminationStatus, 130)
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        XCTAssertFalse(text.contains("iterated") || text.contains("teardown"), text)
+
+        let inScenario = try script("""
+        options = { scenarios = { s = { executor = "constant-vus", vus = 1, duration = "5m", gracefulStop = "200ms" } } }
+        function setup() return "d" end
+        function main(args, data)
+          if netstack.vu.iteration == 1 then io.stdout:write("started\\n"); io.stdout:flush() end
+          netstack.sleep(60000)
+        end
+        function teardown(args, data) print("teardown", data) end
+        """)
+        let (q, out2, _) = try startedRun(["run", inScenario, "--quiet"])
+        kill(q.processIdentifier, SIGINT)
+        XCTAssertTrue(ends(q, within: 10), "still running after the graceful stop")
+        XCTAssertEqual(q.terminationStatus, 130)
+        let text2 = String(decoding: out2.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        XCTAssertTrue(text2.contains("teardown\td\n"), text2)
+    }
+}
