@@ -49,6 +49,7 @@ final class LifecycleCall {
         self.control = control
         let scenario = Scenario(name: stage.rawValue, executor: .perVUIterations(vus: 1, iterations: 1, maxDuration: timeout), tags: tags)
         vu = VirtualUser(id: 0, scenario: scenario, context: context, eventLoop: eventLoop, metrics: metrics)
+        vu.readsLifecycle = true
     }
 
     /// On the control loop: makes the VU, calls the function (teardown's with `data`) and gives

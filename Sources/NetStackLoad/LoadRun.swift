@@ -252,6 +252,7 @@ public final class LoadRun {
         for r in runners {
             for _ in 0..<r.initialVUs { vus.append(r.makeVU()) }
         }
+        vus.first?.readsLifecycle = true
         initialize(vus) { [self] ok in
             guard ok else { return }
             setup(knownBy: vus.first) { [self] in

@@ -56,7 +56,11 @@ final class VirtualUser {
     @exclusivity(unchecked) private(set) var iterationsStarted = 0
     /// The function each iteration calls ("bot" for the bot connect), found after the init.
     @exclusivity(unchecked) private(set) var entry: String?
-    /// Whether the script defines k6's `setup` and `teardown` (globals after the init).
+    /// Set before `start` on the one VU asked: its init then reads whether the script defines
+    /// k6's `setup` and `teardown` (no other VM pays for the two names).
+    @exclusivity(unchecked) var readsLifecycle = false
+    /// Whether the script defines k6's `setup` and `teardown` (globals after the init; only read
+    /// when `readsLifecycle`).
     @exclusivity(unchecked) private(set) var definesSetup = false
     @exclusivity(unchecked) private(set) var definesTeardown = false
     /// This VU's copy of setup()'s value (a registry reference), made at its first iteration.
@@ -100,7 +104,7 @@ final class VirtualUser {
     /// The VM and the init only.
     func startInit() -> String? {
         let failure = makeVM()
-        if failure == nil, let host = host {
+        if failure == nil, readsLifecycle, let host = host {
             definesSetup = host.definesFunction("setup")
             definesTeardown = host.definesFunction("teardown")
         }
