@@ -159,12 +159,12 @@ struct LoadRunner {
         let run = LoadRun(settings: settings)
         // SIGINT: the first is a graceful stop, the second stops now; the summary is printed
         // either way (a third exits at once, from the handler).
+        let note: @Sendable (String) -> Void = { printErr("netstack: \($0)") }
         watchInterrupts(first: {
-            printErr("\nnetstack: stopping gracefully (SIGINT again stops now)")
-            run.interrupt()
+            printErr("")
+            run.interrupt(note: note)
         }, second: {
-            printErr("netstack: stopping now")
-            run.interrupt()
+            run.interrupt(note: note)
         })
         let outcome = run.run()
         live?.finish()

@@ -121,10 +121,11 @@ final class LifecycleCall {
     }
 
     /// Lua, so that the script's function may wait (yield) on its way; compiled once per process.
-    private static let keepingChunk = CompiledChunk(name: "=setup", source: Array("""
+    /// It is a frame of setup's tracebacks, so it keeps its line and says what it is.
+    private static let keepingChunk = CompiledChunk(name: "=[netstack: calls setup]", source: Array("""
         local setup, keep = ...
         return function(...) return keep((setup(...))) end
-        """.utf8))
+        """.utf8), strip: false)
 
     private static let fnKeep = LuaFunction.hosted { vm, host in
         guard let vu = host.owner as? VirtualUser else { return vm.raise("netstack: not a load run's VM") }

@@ -445,21 +445,25 @@ public final class LoadRun {
     }
 
     /// SIGINT: the first stops starting iterations and gives running ones their graceful stop;
-    /// the second interrupts them now. Any thread.
-    public func interrupt() {
+    /// the second interrupts them now. During setup() or teardown(), any SIGINT stops that call
+    /// at once (setup's stop then ends the run). Any thread; `note` gets, on the control loop,
+    /// what the signal does, as one line for the user.
+    public func interrupt(note: (@Sendable (String) -> Void)? = nil) {
         lifecycle.lock()
         defer { lifecycle.unlock() }
         guard !loopsShutDown else { return }
         control.execute { [self] in
             interrupts += 1
-            // setup() or teardown() running: stopped (setup's stop then stops the run).
             if let call = lifecycleRunning {
+                note?(call.stage == .setup ? "stopping setup(); the run ends with no iteration" : "stopping teardown()")
                 call.stop()
                 return
             }
             if interrupts == 1 {
+                note?("stopping gracefully (SIGINT again stops now)")
                 for r in runners { r.stop(grace: r.scenario.gracefulStop) }
             } else {
+                note?("stopping now")
                 stopNow()
             }
         }

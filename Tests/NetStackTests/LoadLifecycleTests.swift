@@ -123,12 +123,16 @@ extension LoadRunTests {
         function main() print("iterated") end
         function teardown() print("teardown") end
         """)
-        let (p, out, _) = try startedRun(["run", inSetup, "--quiet"])
+        let (p, out, err) = try startedRun(["run", inSetup, "--quiet"])
         kill(p.processIdentifier, SIGINT)
         XCTAssertTrue(ends(p, within: 10), "still running after a SIGINT in setup")
         XCTAssertEqual(p.terminationStatus, 130)
         let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         XCTAssertFalse(text.contains("iterated") || text.contains("teardown"), text)
+        // The note says what this SIGINT does: setup stops at once, with no graceful stop.
+        let said = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        XCTAssertTrue(said.contains("netstack: stopping setup(); the run ends with no iteration\n"), said)
+        XCTAssertFalse(said.contains("gracefully"), said)
 
         let inScenario = try script("""
         options = { scenarios = { s = { executor = "constant-vus", vus = 1, duration = "5m", gracefulStop = "200ms" } } }
@@ -139,11 +143,13 @@ extension LoadRunTests {
         end
         function teardown(args, data) print("teardown", data) end
         """)
-        let (q, out2, _) = try startedRun(["run", inScenario, "--quiet"])
+        let (q, out2, err2) = try startedRun(["run", inScenario, "--quiet"])
         kill(q.processIdentifier, SIGINT)
         XCTAssertTrue(ends(q, within: 10), "still running after the graceful stop")
         XCTAssertEqual(q.terminationStatus, 130)
         let text2 = String(decoding: out2.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         XCTAssertTrue(text2.contains("teardown\td\n"), text2)
+        let said2 = String(decoding: err2.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        XCTAssertTrue(said2.contains("netstack: stopping gracefully (SIGINT again stops now)\n"), said2)
     }
 }
