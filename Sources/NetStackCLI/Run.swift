@@ -47,12 +47,12 @@ struct Run: ParsableCommand {
 
     @Argument(help: "The Lua script; - reads it from standard input.") var script: String
     @Option(help: "URL a bot script connects to.") var url: String?
-    @Option(help: "Memory limit for the script, in bytes (suffixes k, m, g).") var memoryLimit: String?
+    @Option(help: "Memory limit for the script, in bytes (suffixes k, m, g, also written kb or kib...: all powers of 1024).") var memoryLimit: String?
     @Option(help: "Instructions one callback may run before it is stopped (0: no limit).") var instructionLimit: Int = 0
 
     func validate() throws {
         if let m = memoryLimit, parseSize(m) == nil {
-            throw ValidationError("--memory-limit: '\(m)' is not a size (a whole number of bytes, optionally with k, m or g; 0 means no limit)")
+            throw ValidationError("--memory-limit: '\(m)' is not a size (a whole number of bytes, optionally with k, m or g, also written kb or kib...: powers of 1024; 0 means no limit)")
         }
         guard instructionLimit >= 0 else { throw ValidationError("--instruction-limit: expected 0 or more, got \(instructionLimit)") }
         guard gc == "generational" || gc == "incremental" else { throw ValidationError("--gc: expected generational or incremental, got '\(gc)'") }
@@ -165,13 +165,14 @@ struct Run: ParsableCommand {
 
 extension ScriptHost.ErrorPolicy: ExpressibleByArgument {}
 
-/// A byte count with an optional k, m or g suffix (powers of 1024); nil when it is not a
+/// A byte count with an optional k, m or g suffix, also written kb/kib... (powers of 1024); nil when it is not a
 /// non-negative whole number or does not fit 64 bits.
 func parseSize(_ s: String) -> Int? {
-    let lower = s.lowercased()
-    var digits = Substring(lower)
+    var digits = Substring(s.lowercased())
+    // Units are powers of 1024, as systemd's and Docker's: "20m", "20mb" and "20mib" are alike.
+    if digits.hasSuffix("ib") { digits = digits.dropLast(2) } else if digits.hasSuffix("b") { digits = digits.dropLast() }
     var multiplier = 1
-    for (suffix, m) in [("k", 1 << 10), ("m", 1 << 20), ("g", 1 << 30)] where lower.hasSuffix(suffix) {
+    for (suffix, m) in [("k", 1 << 10), ("m", 1 << 20), ("g", 1 << 30)] where digits.hasSuffix(suffix) {
         digits = digits.dropLast()
         multiplier = m
     }

@@ -275,6 +275,22 @@ final class RunStatusTests: XCTestCase {
         }
     }
 
+    /// `--memory-limit` sizes are powers of 1024 however the unit is written (k, kb, KiB...).
+    func testMemoryLimitUnitsArePowersOf1024() throws {
+        let hog = NSTemporaryDirectory() + "status-hog-\(getpid()).lua"
+        try "local t = {} for i = 1, 1e8 do t[i] = ('x'):rep(64) .. i end".write(toFile: hog, atomically: true, encoding: .utf8)
+        defer { unlink(hog) }
+        for (size, bytes) in [("2m", 2_097_152), ("2MB", 2_097_152), ("2MiB", 2_097_152), ("2048kb", 2_097_152), ("3000000b", 3_000_000), ("3000000", 3_000_000)] {
+            let r = try runNetstack(["run", hog, "--memory-limit", size])
+            XCTAssertEqual(r.status, 1, size + ": " + r.err)
+            XCTAssertTrue(r.err.contains("memory limit of \(bytes) bytes exceeded"), size + ": " + r.err)
+        }
+        for bad in ["2mbb", "mb", "2bm", "2 mb", "2kg"] {
+            let r = try runNetstack(["run", hog, "--memory-limit", bad])
+            XCTAssertEqual(r.status, 64, bad + ": " + r.err)
+        }
+    }
+
     /// Files named on the command line may be folders, devices that never end or too large: each
     /// is refused with its reason and the documented status, never read without end (`audit
     /// /dev/zero` grew to gigabytes; an unusable --ca made the audit's setup fail with status 1,
