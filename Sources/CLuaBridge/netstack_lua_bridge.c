@@ -121,6 +121,37 @@ int netstack_is_exit_unwind(lua_State *L, int idx) {
     return lua_type(L, idx) == LUA_TLIGHTUSERDATA && lua_touserdata(L, idx) == (void *)&exit_unwind;
 }
 
+static int message_run_caller(lua_State *L) {
+    netstack_message_run *run = (netstack_message_run *)lua_touserdata(L, 5);
+    const void *data;
+    size_t length;
+    int binary;
+    while (run->next(run->context, &data, &length, &binary)) {
+        lua_pushvalue(L, 1);
+        lua_pushvalue(L, 2);
+        lua_pushlstring(L, (const char *)data, length);
+        lua_pushinteger(L, (lua_Integer)length);
+        lua_pushvalue(L, binary ? 4 : 3);
+        if (run->reset_budget) netstack_reset_instruction_budget(L);
+        lua_call(L, 4, 0);
+    }
+    return 0;
+}
+
+void netstack_push_message_run_caller(lua_State *L) { lua_pushcfunction(L, message_run_caller); }
+
+/* Whether the outermost function of L's calls is message_run_caller: its line ("[C]: in ?") is
+ * then left out of a traceback, which reads as it does for a callback called on its own. */
+static int called_by_message_run(lua_State *L) {
+    lua_Debug ar;
+    int level = 1;
+    while (lua_getstack(L, level, &ar)) level++;
+    if (level < 2 || !lua_getstack(L, level - 1, &ar) || !lua_getinfo(L, "f", &ar)) return 0;
+    int is = lua_tocfunction(L, -1) == message_run_caller;
+    lua_pop(L, 1);
+    return is;
+}
+
 static int msghandler(lua_State *L) {
     if (netstack_is_exit_unwind(L, 1)) return 1;  /* os.exit unwinding: not an error */
     if (netstack_is_interrupt_unwind(L, 1)) return 1;  /* stopped from outside: not an error */
@@ -132,7 +163,18 @@ static int msghandler(lua_State *L) {
         if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING) return 1;
         msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
     }
+    int drop_last = called_by_message_run(L);
     luaL_traceback(L, L, msg, 1);
+    if (drop_last) {
+        size_t n;
+        const char *t = lua_tolstring(L, -1, &n);
+        const char *last = NULL;
+        for (const char *p = t; (p = strstr(p, "\n\t")) != NULL; p += 2) last = p;
+        if (last != NULL) {
+            lua_pushlstring(L, t, (size_t)(last - t));
+            lua_remove(L, -2);
+        }
+    }
     return 1;
 }
 

@@ -104,6 +104,7 @@ enum LuaClientBinding {
             }
             host.checkIdle()
         }
+        c.client.onMessageRun = { [host, c] _, run in LuaMessageRun.consume(&run, c, host) }
         c.client.onError = { [host, c] client, e in
             let L = vm.L
             let terminal = client.state == .closed

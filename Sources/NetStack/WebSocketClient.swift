@@ -142,6 +142,12 @@ public final class WebSocketClient: @unchecked Sendable {
     /// loop both write, and the C ABI's sink ran 13 % slower.)
     @usableFromInline @exclusivity(unchecked) var deliveringBytes: UnsafeRawBufferPointer?
 
+    /// Called once for a run of two or more whole messages of one read, before `onMessage`: it
+    /// takes what it can with `run.next()`, and the connection delivers what it leaves to
+    /// `onMessage`. The Lua host calls its script for a run in one protected call. Set before
+    /// `connect`; loop-confined.
+    @exclusivity(unchecked) package var onMessageRun: ((WebSocketClient, inout MessageRun) -> Void)?
+
     public init(configuration: WebSocketClientConfiguration = .init(), eventLoop: EventLoop? = nil) {
         self.configuration = configuration
         self.eventLoop = eventLoop ?? NetStackRuntime.eventLoopGroup.next()
@@ -437,6 +443,7 @@ public final class WebSocketClient: @unchecked Sendable {
             self.connection = nil
             self.onOpen = nil
             self.onMessage = nil
+            self.onMessageRun = nil
             self.onError = nil
             self.onClose = nil
             self.onWritable = nil

@@ -406,6 +406,16 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, ConnectionCommand
         // ABI puts its NUL during the callback.
         let capacity = buffer.capacity
         buffer.withUnsafeReadableBytes { raw in
+            // A consumer of runs (the Lua host) takes what it can; the loop delivers the rest. A
+            // lone message (an echo's answer) costs less as a callback of its own.
+            var first = 0
+            if batch.count > 1, let consume = client.onMessageRun, config.trace == nil {
+                var run = MessageRun(handler: self, client: client, batch: batch, base: raw.baseAddress, start: start)
+                consume(client, &run)
+                first = run.index
+                at = run.at
+                if first == batch.count { return }
+            }
             // Locals of the closure: captured from outside, the callback was retained for each call.
             var callback = client.onMessage
             var version = client.onMessageVersion
@@ -414,7 +424,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, ConnectionCommand
             // and building the slice). A callback that keeps the message keeps a copy of the
             // indices, so what it kept stays that message's bytes.
             var message = WebSocketMessage(kind: .binary, data: buffer)
-            for i in 0..<batch.count {
+            for i in first..<batch.count {
                 // As in the loop of `processFrames`: once a callback has ended receiving, nothing more.
                 if i > 0, !machine.isReceiving { return }
                 let m = batch[i]
@@ -438,6 +448,12 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, ConnectionCommand
             }
         }
     }
+
+    /// For `MessageRun`: whether messages are still delivered (receiving has not ended).
+    var isReceivingMessages: Bool { machine.isReceiving }
+
+    /// For `MessageRun`: whether `client` is still this connection's and not destroyed.
+    func delivers(to client: WebSocketClient) -> Bool { self.client === client && !client.isDestroyed }
 
     /// A message to `onMessage`. Messages the server sent before it saw our close frame are
     /// delivered too (they are data, not noise); after a failure of ours nothing more is parsed.

@@ -27,6 +27,20 @@ void netstack_install_msghandler(lua_State *L);
  * to netstack_pcall_traceback, which pushes one. */
 int netstack_pcall_base(lua_State *L, int nargs, int nresults);
 
+/* A run of messages for one protected call: next() gives the next message (1, with its bytes,
+ * length and whether it is binary) or ends the run (0). */
+typedef struct {
+    int (*next)(void *context, const void **data, size_t *length, int *binary);
+    void *context;
+    /* Nonzero: the instruction budget is reset before each message, as for each callback. */
+    int reset_budget;
+} netstack_message_run;
+
+/* Pushes the function that, called (through netstack_pcall_base) with (callback, client, text
+ * kind, binary kind, run as a light userdata), calls callback(client, data, length, kind) for each
+ * message of the run. A traceback of an error in the callback does not show this function. */
+void netstack_push_message_run_caller(lua_State *L);
+
 /* Calls the function below nargs arguments in a coroutine, the VM's entry thread (an iteration's
  * entry point, a plain run's main; made once and reused while it is free), with the memory limit
  * enforced and the thread as the running state. Returns LUA_OK (it returned; results dropped), LUA_YIELD (it waits: it yielded the wait
