@@ -108,7 +108,7 @@ package enum JSONModule {
                     out += Array(String(lua_tointegerx(L, i, nil)).utf8)
                 } else {
                     let d = lua_tonumberx(L, i, nil)
-                    guard d.isFinite else { return "cannot encode \(d)" }
+                    guard d.isFinite else { return "cannot encode \(d.isNaN ? "NaN" : d > 0 ? "infinity" : "-infinity") (JSON has no such number)" }
                     if d == d.rounded(), abs(d) < 1e15 { out += Array(String(Int64(d)).utf8) } else { out += Array("\(d)".utf8) }
                 }
             case LUA_TSTRING:
