@@ -165,8 +165,8 @@ struct Run: ParsableCommand {
 
 extension ScriptHost.ErrorPolicy: ExpressibleByArgument {}
 
-/// A byte count with an optional k, m or g suffix, also written kb/kib... (powers of 1024); nil when it is not a
-/// non-negative whole number or does not fit 64 bits.
+/// A byte count with an optional k, m or g suffix, also written kb/kib... (powers of 1024); nil
+/// when it is not a non-negative whole number or does not fit 64 bits.
 func parseSize(_ s: String) -> Int? {
     var digits = Substring(s.lowercased())
     // Units are powers of 1024, as systemd's and Docker's: "20m", "20mb" and "20mib" are alike.
