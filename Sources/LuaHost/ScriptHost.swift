@@ -312,6 +312,7 @@ public final class ScriptHost {
         }
         guard ran else { return finish(code: exitCode ?? 1) }
         if exitCode != nil { return finish(code: exitCode!) }
+        if let wrong = nonFunctionGlobal(among: ["main"]) { return refuseEntryPoint(wrong) }
         // main(args), when defined.
         vm.pushGlobal("main")
         if lua_type(L, -1) == LUA_TFUNCTION {
@@ -321,6 +322,7 @@ public final class ScriptHost {
             netstack_pop(L, 1)
         }
         if exitCode != nil { return finish(code: exitCode!) }
+        if clientsCreated == 0, let wrong = nonFunctionGlobal(among: Self.handlerNames) { return refuseEntryPoint(wrong) }
         if clientsCreated == 0 && definesHandlers() {
             startBot()
         } else if clientsCreated == 0, let wrong = misspelledHandler() {
@@ -358,8 +360,37 @@ public final class ScriptHost {
         return lua_type(vm.L, -1) == LUA_TFUNCTION
     }
 
+    /// The globals a bot's client is made from.
+    package static let handlerNames = ["onOpen", "onMessage", "onError", "onClose"]
+
+    /// The first of `names` whose global is set to something other than a function (read raw),
+    /// with its type name. The host calls these globals, so such a value is a mistake in the
+    /// script (`setup = 5`, `onMessage = "x"`) that would otherwise be skipped without a word.
+    package func nonFunctionGlobal(among names: [String]) -> (name: String, type: String)? {
+        for name in names {
+            vm.pushGlobal(name)
+            defer { netstack_pop(vm.L, 1) }
+            let t = lua_type(vm.L, -1)
+            if t != LUA_TNIL && t != LUA_TFUNCTION { return (name, vm.typeName(at: -1)) }
+        }
+        return nil
+    }
+
+    /// The words for `nonFunctionGlobal`'s finding (without the `netstack: ` prefix).
+    package static func entryPointMessage(_ wrong: (name: String, type: String)) -> String {
+        entryPointMessagePrefix + "\(wrong.name)' is a \(wrong.type), not a function: the host calls it (define function \(wrong.name)(...) or use another name)"
+    }
+
+    package static let entryPointMessagePrefix = "the global '"
+
+    /// Ends a plain run whose script set an entry point or handler to a non-function: status 2.
+    private func refuseEntryPoint(_ wrong: (name: String, type: String)) {
+        options.log("netstack: " + Self.entryPointMessage(wrong))
+        finish(code: 2)
+    }
+
     func definesHandlers() -> Bool {
-        for name in ["onOpen", "onMessage", "onError", "onClose"] {
+        for name in Self.handlerNames {
             vm.pushGlobal(name)
             let isFunction = lua_type(vm.L, -1) == LUA_TFUNCTION
             netstack_pop(vm.L, 1)

@@ -24,15 +24,17 @@ struct Run: ParsableCommand {
         thresholds: 99); 1 if a connection failed (an error before the open: DNS, refused, TLS, \
         rejected upgrade, timeout; or a close that was not clean: dropped without a close frame, \
         or closed by us for a protocol violation), unless a later connect of that client opened; \
-        else 0. 2 for a missing script (or over 64 MiB from standard input with -), or one that only defines misnamed handlers (onopen, \
-        on_message: a warning names them); 64 for bad options; 3 when a --plugin plugin cannot be \
+        else 0. 2 for a missing script (or over 64 MiB from standard input with -), one that only defines misnamed handlers (onopen, \
+        on_message: a warning names them), or one that sets main or a handler the host would call to a value that is \
+        not a function (main = 5); 64 for bad options; 3 when a --plugin plugin cannot be \
         loaded (the script does not run); 130 after SIGINT.
         Load runs (any option under "Load runs", or a script with a line starting `options =`, \
         `_G.options =` or `_ENV.options =`): \
         VUs each run the script in a VM of their own (docs/load-testing.md); a global setup() is \
         called once before them (its value is every iteration's second argument) and teardown() \
         once after them. Their exit status, first that applies: the code given to netstack.exit or \
-        os.exit; 3 when a --plugin cannot be loaded in a VU's init; 1 when a VU's init failed \
+        os.exit; 3 when a --plugin cannot be loaded in a VU's init; 2 when the script sets main, setup, \
+        teardown or a handler to a value that is not a function; 1 when a VU's init failed \
         otherwise, or setup() raised or outlived setupTimeout; 130 after \
         SIGINT (once: graceful stop; twice: stop now; the summary is printed either way); 99 when a \
         threshold failed (not in a --segment run: netstack merge judges those); 1 after script \

@@ -202,7 +202,9 @@ public final class LoadRun {
             return Outcome(metrics: total, thresholds: results,
                            // A segment's thresholds see only its share: netstack merge judges them.
                            status: LoadRun.status(exit: exitCode, initFailure: initFailure != nil,
-                                                  pluginLoadFailed: initFailure == VirtualUser.pluginLoadFailed, interrupted: interrupts > 0,
+                                                  pluginLoadFailed: initFailure == VirtualUser.pluginLoadFailed,
+                                                  scriptUnusable: initFailure?.hasPrefix(ScriptHost.entryPointMessagePrefix) == true,
+                                                  interrupted: interrupts > 0,
                                                   thresholds: settings.plan.segment == .whole ? results : [], hasThresholds: !settings.plan.thresholds.isEmpty,
                                                   scriptErrors: errors.total, failedConnections: Self.failures(total),
                                                   pluginStatus: pluginStatus),
@@ -225,14 +227,17 @@ public final class LoadRun {
     }
 
     /// The exit status of a load run, first that applies: `netstack.exit(n)` → n; 3 when a
-    /// `--plugin` could not load in a VU's init (as in a plain run); 1 when a VU's init failed
-    /// otherwise; 130 after SIGINT; 99 when a threshold failed; 1 after script errors; a
+    /// `--plugin` could not load in a VU's init (as in a plain run); 2 when the script set a
+    /// global the run calls (`main`, `setup`, a handler...) to something other than a function
+    /// (as in a plain run); 1 when a VU's init failed otherwise; 130 after SIGINT; 99 when a threshold failed; 1 after script errors; a
     /// plugin's status (the largest a VU's plugins gave); 1 when no threshold is defined and a
     /// connection failed; else 0.
-    public static func status(exit: Int32?, initFailure: Bool, pluginLoadFailed: Bool = false, interrupted: Bool, thresholds: [ThresholdResult],
-                              hasThresholds: Bool, scriptErrors: Int, failedConnections: Int, pluginStatus: Int32 = 0) -> Int32 {
+    public static func status(exit: Int32?, initFailure: Bool, pluginLoadFailed: Bool = false, scriptUnusable: Bool = false, interrupted: Bool,
+                              thresholds: [ThresholdResult], hasThresholds: Bool, scriptErrors: Int, failedConnections: Int,
+                              pluginStatus: Int32 = 0) -> Int32 {
         if let e = exit { return e }
         if pluginLoadFailed { return ScriptHost.pluginLoadFailureStatus }
+        if scriptUnusable { return 2 }
         if initFailure { return 1 }
         if interrupted { return 130 }
         if thresholds.contains(where: { !$0.passed }) { return 99 }

@@ -126,17 +126,25 @@ public enum SummaryTable {
     static func threeDigits(_ v: Double) -> String {
         guard v.isFinite, abs(v) < 1e15, v != v.rounded() else { return number(v) }
         if abs(v) >= 100 { return String(format: "%.0f", v) }
-        if abs(v) >= 10 { return String(format: "%.1f", v) }
-        if abs(v) >= 1 { return String(format: "%.2f", v) }
-        return String(format: "%.3f", v)
+        if abs(v) >= 10 { return wholeWhenZeros(String(format: "%.1f", v)) }
+        if abs(v) >= 1 { return wholeWhenZeros(String(format: "%.2f", v)) }
+        return wholeWhenZeros(String(format: "%.3f", v))
     }
 
     static func number(_ v: Double) -> String {
         if v == v.rounded() && abs(v) < 1e15 { return String(Int64(v)) }
         // Past 1e15 digits mean nothing (a line stays within 80 columns): 1.234e+300, inf.
         if abs(v) >= 1e15 || !v.isFinite { return String(format: "%.4g", v) }
-        if abs(v) >= 100 { return String(format: "%.1f", v) }
-        if abs(v) >= 1 { return String(format: "%.2f", v) }
-        return String(format: "%.3f", v)
+        if abs(v) >= 100 { return wholeWhenZeros(String(format: "%.1f", v)) }
+        if abs(v) >= 1 { return wholeWhenZeros(String(format: "%.2f", v)) }
+        return wholeWhenZeros(String(format: "%.3f", v))
+    }
+
+    /// "15.0" as "15": a value that rounds to a whole number at the digits shown prints as a
+    /// whole number does, so 15.0001 and 15 (a maximum and a percentile) read the same.
+    static func wholeWhenZeros(_ s: String) -> String {
+        guard let dot = s.firstIndex(of: "."), s[s.index(after: dot)...].allSatisfy({ $0 == "0" }) else { return s }
+        let whole = String(s[..<dot])
+        return whole == "-0" ? "0" : whole
     }
 }

@@ -150,6 +150,41 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(busy.err.contains("defines 'on_close' but not 'onClose'"), busy.err)
     }
 
+    /// A global the host calls (main, a handler; in load runs also setup and teardown) set to
+    /// a value that is not a function is refused with status 2, in plain and load runs alike,
+    /// instead of being skipped without a word.
+    func testEntryPointsThatAreNotFunctionsAreRefused() throws {
+        let script = NSTemporaryDirectory() + "entry-\(getpid()).lua"
+        defer { try? FileManager.default.removeItem(atPath: script) }
+        let url = Servers.plain.url + "/echo"
+        let cases: [(source: String, name: String, type: String, plain: Int32, load: Int32)] = [
+            ("main = 5", "main", "number", 2, 2),
+            ("function onOpen(c) print('opened') c:close() end\nonMessage = 'x'", "onMessage", "string", 2, 2),
+            ("onClose = {}", "onClose", "table", 2, 2),
+            // setup and teardown are a load run's only: a plain run does not call them.
+            ("setup = 5\nfunction main() print('main ran') end", "setup", "number", 0, 2),
+            ("teardown = true\nfunction main() print('main ran') end", "teardown", "boolean", 0, 2),
+        ]
+        for c in cases {
+            try (c.source + "\n").write(toFile: script, atomically: true, encoding: .utf8)
+            let words = "the global '\(c.name)' is a \(c.type), not a function"
+            let plain = try netstack(["run", script, "--url", url])
+            XCTAssertEqual(plain.status, c.plain, "\(c.source): \(plain.err)")
+            XCTAssertEqual(plain.err.contains(words), c.plain == 2, "\(c.source): \(plain.err)")
+            if c.plain == 2 { XCTAssertFalse(plain.out.contains("opened") || plain.out.contains("ran"), plain.out) }
+            let load = try netstack(["run", script, "--url", url, "--vus", "2", "--iterations", "4", "--quiet"])
+            XCTAssertEqual(load.status, c.load, "\(c.source): \(load.err)")
+            XCTAssertTrue(load.err.contains(words), "\(c.source): \(load.err)")
+            XCTAssertEqual(load.err.components(separatedBy: words).count, 2, "said once: \(load.err)")
+            XCTAssertFalse(load.out.contains("ran") || load.out.contains("opened"), "no iteration runs: \(load.out)")
+        }
+        // nil and functions are what they were: a global set back to nil is no entry point.
+        try "main = 5\nmain = nil\nfunction onOpen(c) print('opened') c:close() end\n".write(toFile: script, atomically: true, encoding: .utf8)
+        let fine = try netstack(["run", script, "--url", url])
+        XCTAssertEqual(fine.status, 0, fine.err)
+        XCTAssertEqual(fine.out, "opened\n")
+    }
+
     /// wscat's spellings: -x TEXT -w SECONDS -s PROTOCOL -H 'Name: value' -k.
     func testConnectTakesWscatFlags() throws {
         let r = try netstack(["connect", "-x", "first", "-x", "second", "-w", "2", "-s", "chat", "-H", "X-Test: 1", "--json",

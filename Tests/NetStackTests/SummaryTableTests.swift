@@ -74,6 +74,16 @@ final class SummaryTableTests: XCTestCase {
         XCTAssertEqual(SummaryTable.threeDigits(0.12345), "0.123")
         XCTAssertEqual(SummaryTable.threeDigits(517.9), "518")
         XCTAssertEqual(SummaryTable.threeDigits(42), "42")
+        // A value that rounds to a whole number at the digits shown reads as one: an exact
+        // maximum of 15.0001 beside a percentile of 15 both print 15 (was "15.0" and "15").
+        XCTAssertEqual(SummaryTable.threeDigits(15.0001), "15")
+        XCTAssertEqual(SummaryTable.threeDigits(14.97), "15")
+        XCTAssertEqual(SummaryTable.threeDigits(1.0004), "1")
+        XCTAssertEqual(SummaryTable.threeDigits(-0.0001), "0")
+        XCTAssertEqual(SummaryTable.threeDigits(15.06), "15.1")
+        XCTAssertEqual(SummaryTable.number(2.0001), "2")
+        XCTAssertEqual(SummaryTable.number(2.5), "2.50")
+        XCTAssertEqual(SummaryTable.format(0.0150001, .milliseconds, digits: 3), "15µs")
     }
 
     /// Gauges with the largest numbers that print in full (below 10^15) stay within 80 columns.
