@@ -410,10 +410,12 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, ConnectionCommand
             // lone message (an echo's answer) costs less as a callback of its own.
             var first = 0
             if batch.count > 1, let consume = client.onMessageRun, config.trace == nil {
-                var run = MessageRun(handler: self, client: client, batch: batch, base: raw.baseAddress, start: start)
-                consume(client, &run)
-                first = run.index
-                at = run.at
+                batch.withEntries { entries in
+                    var run = MessageRun(handler: self, client: client, entries: entries, base: raw.baseAddress, start: start)
+                    consume(client, &run)
+                    first = run.index
+                    at = run.at
+                }
                 if first == batch.count { return }
             }
             // Locals of the closure: captured from outside, the callback was retained for each call.
@@ -427,17 +429,13 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, ConnectionCommand
             for i in first..<batch.count {
                 // As in the loop of `processFrames`: once a callback has ended receiving, nothing more.
                 if i > 0, !machine.isReceiving { return }
-                let m = batch[i]
-                at &+= m.headerLength
-                message.kind = m.kind
+                let (kind, bytes) = MessageRun.step(over: batch.entry(i), at: &at, base: raw.baseAddress, start: start)
+                message.kind = kind
                 // The writer first: each payload lies after the one before.
-                message.data.moveWriterIndex(to: at &+ m.payloadLength)
-                message.data.moveReaderIndex(to: at)
-                // In range: the scan found the whole frame in these bytes.
-                let bytes = UnsafeRawBufferPointer(start: raw.baseAddress.map { $0 + (at &- start) }, count: m.payloadLength)
-                at &+= m.payloadLength
+                message.data.moveWriterIndex(to: at)
+                message.data.moveReaderIndex(to: at &- bytes.count)
                 if let trace = config.trace { trace("< \(message.kind) message, \(message.data.readableBytes) bytes") }
-                guard self.client === client, !client.isDestroyed else { continue }
+                guard delivers(to: client) else { continue }
                 if client.onMessageVersion != version {
                     callback = client.onMessage
                     version = client.onMessageVersion
@@ -452,7 +450,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, ConnectionCommand
     /// For `MessageRun`: whether messages are still delivered (receiving has not ended).
     var isReceivingMessages: Bool { machine.isReceiving }
 
-    /// For `MessageRun`: whether `client` is still this connection's and not destroyed.
+    /// Whether `client` is still this connection's and not destroyed (for `MessageRun` too).
     func delivers(to client: WebSocketClient) -> Bool { self.client === client && !client.isDestroyed }
 
     /// A message to `onMessage`. Messages the server sent before it saw our close frame are

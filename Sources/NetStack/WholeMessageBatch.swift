@@ -24,7 +24,23 @@ package struct WholeMessageBatch {
     /// Read through a span: `entries[i]` copied all 256 bytes of the array for each entry read.
     @inline(__always)
     package subscript(i: Int) -> (headerLength: Int, payloadLength: Int, kind: WebSocketMessageKind) {
-        let e = entries.span[i]
-        return (Int(truncatingIfNeeded: (e >> 48) & 0xFF), Int(truncatingIfNeeded: e & 0xFFFF_FFFF_FFFF), e >> 56 & 1 == 1 ? .binary : .text)
+        Self.decode(entries.span[i])
+    }
+
+    /// Entry `i` as stored (`decode` reads it), through a span as the subscript reads.
+    @inline(__always)
+    func entry(_ i: Int) -> UInt64 { entries.span[i] }
+
+    /// The entries found, as a buffer valid during `body`: for readers that keep their place
+    /// between calls (`MessageRun`). A stored copy of the batch read by index was copied whole
+    /// (256 bytes) for each entry read.
+    @inline(__always)
+    func withEntries<R>(_ body: (UnsafeBufferPointer<UInt64>) -> R) -> R {
+        entries.span.withUnsafeBufferPointer { body(UnsafeBufferPointer(rebasing: $0[..<count])) }
+    }
+
+    @inline(__always)
+    static func decode(_ e: UInt64) -> (headerLength: Int, payloadLength: Int, kind: WebSocketMessageKind) {
+        (Int(truncatingIfNeeded: (e >> 48) & 0xFF), Int(truncatingIfNeeded: e & 0xFFFF_FFFF_FFFF), e >> 56 & 1 == 1 ? .binary : .text)
     }
 }
