@@ -165,8 +165,9 @@ package enum JSONModule {
                         } else if keyType == LUA_TNUMBER {
                             key = lua_isinteger(L, -2) != 0 ? String(lua_tointegerx(L, -2, nil)) : "\(lua_tonumberx(L, -2, nil))"
                         } else {
+                            let type = vm.typeName(at: -2)
                             netstack_pop(L, 2)
-                            return "cannot encode a \(vm.typeName(at: -2)) key"
+                            return "cannot encode a \(type) key"
                         }
                         if !first { out.append(UInt8(ascii: ",")) }
                         first = false
