@@ -19,6 +19,19 @@ public struct PluginSearchPath {
 
     public init(entries: [Entry]) { self.entries = entries }
 
+    /// Whether a folder of the path holds plugin `name` (`NAME/init.lua` or `NAME.lua`, where
+    /// plugins.lua looks for it).
+    public func holds(_ name: String) -> Bool {
+        entries.contains { e in
+            [e.directory + "/" + name + "/init.lua", e.directory + "/" + name + ".lua"].contains { FileManager.default.isReadableFile(atPath: $0) }
+        }
+    }
+
+    /// The folders as plugins.lua's "not found" message lists them: `DIR (origin), ...`.
+    public var described: String {
+        entries.isEmpty ? "no plugin folder exists" : entries.map { "\($0.directory) (\($0.origin))" }.joined(separator: ", ")
+    }
+
     /// The standard path: `extra` (--plugin-path), `NETSTACK_PLUGIN_PATH` (colon-separated), the
     /// current directory's `plugins/`, the user directory (`$XDG_CONFIG_HOME/netstack/plugins`,
     /// else `~/.config/netstack/plugins`), and the plugins shipped next to the executable.

@@ -21,7 +21,8 @@ struct Audit: ParsableCommand {
         at), --purpose (default server), --max-depth, --security-level, --partial-chain, \
         --hostname, --email.
         Exit status (Nagios style): 0 all OK, 1 a WARN, 2 a FAIL, 3 a target could not be \
-        checked (and no FAIL); 64 for bad usage.
+        checked (and no FAIL), or the audit plugin is not found (a netstack copied away from \
+        its share/netstack/plugins: give the folder with --plugin-path); 64 for bad usage.
         """
     )
 
@@ -132,6 +133,7 @@ struct Audit: ParsableCommand {
         if segment != nil { options.append("audit.segment=\(seg)") }
         if let id = runID { options.append("audit.run=\(id)") }
         f.pluginOptions = options + f.pluginOptions
+        try requirePlugin("audit", for: "audit", flags: f)
         try runInternalScript(Self.source, name: "audit", args: list, flags: f)
     }
 

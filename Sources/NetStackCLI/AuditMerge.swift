@@ -55,6 +55,7 @@ struct AuditMerge {
         defer { unlink(path) }
         var flags = try PluginFlags.parse([])
         flags.pluginOptions = ["audit.format=\(format)", "audit.progress=off"]
+        try requirePlugin("audit", for: "merge", flags: flags)
         let source = """
         local audit = require("audit")
         local f = assert(io.open(arg[1], "rb"))

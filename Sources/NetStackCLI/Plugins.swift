@@ -37,6 +37,17 @@ struct PluginFlags: ParsableArguments {
     }
 }
 
+/// A command built on a shipped plugin (`audit`) cannot run without it, for example a netstack
+/// copied away from its `share/netstack/plugins`: said in a line, status 3 (what a `--plugin`
+/// that cannot load gives), instead of a Lua traceback of `require`.
+func requirePlugin(_ name: String, for command: String, flags: PluginFlags) throws {
+    let path = PluginSearchPath.standard(extra: flags.pluginPaths)
+    guard !path.holds(name) else { return }
+    printErr("netstack \(command): the '\(name)' plugin is not found (searched: \(path.described)); it ships in " +
+             "PREFIX/share/netstack/plugins beside an installed netstack (scripts/install PREFIX), or give its folder with --plugin-path")
+    throw ExitCode(ScriptHost.pluginLoadFailureStatus)
+}
+
 /// Runs Lua `source` in a fresh host with the plugin flags; a non-zero status becomes the exit status.
 func runInternalScript(_ source: String, name: String, args: [String], flags: PluginFlags) throws {
     let code = try internalScriptStatus(source, name: name, args: args, flags: flags)

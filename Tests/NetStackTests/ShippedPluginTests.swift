@@ -302,6 +302,29 @@ final class ShippedPluginTests: XCTestCase {
         XCTAssertEqual(results.map { $0["status"] as? String }, Array(repeating: "ERROR", count: targets.count), r.out)
     }
 
+    /// A netstack copied away from its shipped plugins (no `share/netstack/plugins` beside it, no
+    /// checkout above it) cannot audit: one line that says why and what to do, status 3, not a
+    /// Lua traceback of `require` and status 1. `--plugin-path` to the plugins makes it work.
+    func testAuditWithoutItsPluginSaysSo() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("lone-netstack-\(getpid())")
+        try? FileManager.default.removeItem(at: dir)
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let binary = dir.appendingPathComponent("netstack").path
+        try FileManager.default.copyItem(atPath: CLITests.buildDir + "/netstack", toPath: binary)
+        let env = ["HOME": dir.path, "XDG_CONFIG_HOME": dir.path + "/config", "NETSTACK_PLUGIN_PATH": ""]
+        let lone = try runNetstack(["audit", "x:99999"], env: env, cwd: dir, executable: binary)
+        XCTAssertEqual(lone.status, 3, lone.err)
+        XCTAssertTrue(lone.err.contains("netstack audit: the 'audit' plugin is not found"), lone.err)
+        XCTAssertTrue(lone.err.contains("--plugin-path"), lone.err)
+        XCTAssertFalse(lone.err.contains("traceback"), lone.err)
+        XCTAssertEqual(lone.out, "", "no report without the plugin")
+        let pointed = try runNetstack(["audit", "--plugin-path", CLITests.root.path + "/plugins", "x:99999"], env: env, cwd: dir, executable: binary)
+        XCTAssertEqual(pointed.status, 3, pointed.err)
+        XCTAssertTrue(pointed.out.contains("1 targets: 0 OK, 0 WARN, 0 FAIL, 1 ERROR"), pointed.out + pointed.err)
+        XCTAssertFalse(pointed.err.contains("not found"), pointed.err)
+    }
+
     /// Certificate names are text from whoever made the certificate (any server audited): escape
     /// sequences in them are shown as \x1b, never sent to the terminal, in the audit's table and
     /// CSV and in `verify`'s text; JSON keeps them, escaped as JSON does.
