@@ -166,7 +166,7 @@ final class ConnectSession: @unchecked Sendable {
             if let p = r.protocolName { fields["protocol"] = p }
             if !r.redirects.isEmpty { fields["redirects"] = r.redirects.joined(separator: " ") }
             let via = r.redirects.isEmpty ? "" : ", after redirects to \(r.redirects.joined(separator: ", "))"
-            emit(event: "open", fields: fields, text: "connected (\(r.code) \(r.reason)\(r.protocolName.map { ", protocol \($0)" } ?? "")\(via))", style: .info)
+            emit(event: "open", fields: fields, text: "connected (\(r.code)\(r.reason.isEmpty ? "" : " " + r.reason)\(r.protocolName.map { ", protocol \($0)" } ?? "")\(via))", style: .info)
             opened.signal()
         }
         client.onMessage = { [self] _, m in

@@ -126,7 +126,7 @@ def folded_header(c, k):
     answer_close(c)
 
 
-@case(0, ["connected (101 )", "hi"])
+@case(0, ["connected (101)", "hi"])
 def no_reason_phrase(c, k):
     c.sendall(ok(k).replace(b"101 Switching Protocols", b"101") + frame(1, b"hi") + close_frame(1000))
     answer_close(c)
