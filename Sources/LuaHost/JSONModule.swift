@@ -134,13 +134,21 @@ package enum JSONModule {
                 // Array when keys are exactly 1..n.
                 var isArray = n > 0
                 if isArray {
+                    // n keys, each an integer from 1 to n: then they are 1..n. (A count alone took
+                    // { 1, nil, 3, [10] = "x" }, whose border is 3, for [1,null,3] and lost "x".)
                     var count = 0
                     lua_pushnil(L)
                     while lua_next(L, i) != 0 {
-                        count += 1
                         netstack_pop(L, 1)
+                        let k = lua_isinteger(L, -1) != 0 ? lua_tointegerx(L, -1, nil) : 0
+                        count += 1
+                        if k < 1 || k > n || count > n {
+                            netstack_pop(L, 1)  // the key: the walk stops here
+                            isArray = false
+                            break
+                        }
                     }
-                    isArray = count == n
+                    if isArray { isArray = count == n }
                 }
                 if isArray {
                     out.append(UInt8(ascii: "["))

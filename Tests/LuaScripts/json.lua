@@ -30,6 +30,19 @@ v, err = json.encode(cyc)
 assert(v == nil and err:find("cycle"), err)
 v, err = json.encode({ f = print })
 assert(v == nil and err:find("function"), err)
+-- An array is a table whose keys are exactly 1..n: as many other keys as the border is long
+-- make an object, and nothing is lost.
+do
+  local t = json.decode(json.encode({ 1, nil, 3, [10] = "x" }))
+  assert(t["1"] == 1 and t["3"] == 3 and t["10"] == "x" and t[1] == nil, json.encode({ 1, nil, 3, [10] = "x" }))
+  local u = { 1, 2, 3, [3.5] = "half" }
+  assert(json.decode(json.encode(u))["3.5"] == "half", json.encode(u))
+  local v = { "a", "b", [0] = "zero" }
+  assert(json.decode(json.encode(v))["0"] == "zero", json.encode(v))
+  local w = { "a", "b", name = "n" }
+  assert(json.decode(json.encode(w)).name == "n", json.encode(w))
+  assert(json.encode({ "a", "b" }) == '["a","b"]')
+end
 -- A key that is neither a string nor a number is named by its own type.
 v, err = json.encode({ [true] = 1 })
 assert(v == nil and err == "json.encode: cannot encode a boolean key", err)
