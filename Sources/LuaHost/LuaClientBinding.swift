@@ -409,6 +409,10 @@ enum LuaClientBinding {
         guard let resolved = selfClient(vm, host) else { return vm.argError(1, "close", "netstack client") }
         guard let c = resolved else { return fail(vm, destroyedError) }
         let code = vm.type(at: 2) > LUA_TNIL ? (vm.integer(at: 2) ?? -1) : 1000
+        // The reason goes on the wire as UTF-8 (RFC 6455 §5.5.1): other bytes are refused.
+        if vm.type(at: 3) == LUA_TSTRING, let b = vm.bytes(at: 3), !UTF8Validator.isValid(b) {
+            return fail(vm, WebSocketError(.protocolError, "close reason is not valid UTF-8"))
+        }
         let reason = vm.string(at: 3) ?? ""
         do {
             guard code >= 0 && code <= 65535 else { throw WebSocketError(.protocolError, "invalid close code \(code)") }

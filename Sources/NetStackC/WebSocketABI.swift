@@ -250,6 +250,11 @@ public func OH_WebSocketClient_Send(_ client: UnsafeMutablePointer<WebSocket>?, 
 public func OH_WebSocketClient_Close(_ client: UnsafeMutablePointer<WebSocket>?, _ options: WebSocket_CloseOption) -> Int32 {
     let (c, rc) = Registry.lookup(client)
     guard let c = c else { return rc }
+    // The reason goes on the wire as UTF-8 (RFC 6455 §5.5.1): other bytes are refused, never
+    // replaced (String(cString:) would send U+FFFD in their place).
+    if let p = options.reason, !UTF8Validator.isValid(UnsafeRawBufferPointer(start: p, count: strlen(p))) {
+        return Int32(WEBSOCKET_PROTOCOL_ERROR.rawValue)
+    }
     let reason = options.reason.map { String(cString: $0) } ?? ""
     return resultCode { try c.engine.close(code: options.code, reason: reason) }
 }

@@ -184,6 +184,8 @@ int main(int argc, char **argv) {
     struct WebSocket_Header *tail = c->requestOptions.headers;
     while (tail->next) tail = tail->next;
     tail->next = &mine;
+    struct WebSocket_CloseOption not_utf8 = { 1000, "caf\xe9" };
+    CHECK(OH_WebSocketClient_Close(c, not_utf8) == WEBSOCKET_PROTOCOL_ERROR, "Close with a reason that is not UTF-8 = 1009, nothing sent");
     CHECK(OH_WebSocketClient_Close(c, close_default) == 0, "Close(0, NULL) = 0");
     CHECK(wait_for(&closes, 1) && close_code == 1000, "onClose 1000");
     CHECK(counter_value(&errors) == 0, "no onError on a clean session");
