@@ -166,11 +166,12 @@ enum LuaClientBinding {
     // MARK: Operations shared by the OH_* functions and the methods
 
     static func addHeader(_ c: LuaClient, vm: LuaVM, tableIndex: Int32) -> WebSocketErrCode {
+        // Text as it is: bytes that are not UTF-8 are refused (1015), never sent altered.
         vm.rawField(tableIndex, "fieldName")
-        let name = vm.string(at: -1)
+        let name = vm.utf8String(at: -1)
         netstack_pop(vm.L, 1)
         vm.rawField(tableIndex, "fieldValue")
-        let value = vm.string(at: -1)
+        let value = vm.utf8String(at: -1)
         netstack_pop(vm.L, 1)
         guard let n = name, let v = value else { return .noHeaderContext }
         return addHeader(c, WebSocketHeader(n, v))
@@ -229,9 +230,15 @@ enum LuaClientBinding {
                         for i in 1...n {
                             lua_rawgeti(L, -1, Int64(i))
                             if vm.type(at: -1) == LUA_TTABLE {
-                                vm.rawField(-1, "fieldName"); let name = vm.string(at: -1); netstack_pop(L, 1)
-                                vm.rawField(-1, "fieldValue"); let value = vm.string(at: -1); netstack_pop(L, 1)
-                                if let name = name, let value = value { headers.append(WebSocketHeader(name, value)) } else { bad = true }
+                                vm.rawField(-1, "fieldName"); let name = vm.string(at: -1); let nameText = vm.utf8String(at: -1); netstack_pop(L, 1)
+                                vm.rawField(-1, "fieldValue"); let value = vm.string(at: -1); let valueText = vm.utf8String(at: -1); netstack_pop(L, 1)
+                                if let name = name, let value = value {
+                                    // Bytes that are not UTF-8 are an invalid header (1015), as in addHeader.
+                                    guard nameText != nil && valueText != nil else {
+                                        return .failure(.code(WebSocketError(.noHeaderContext, "header '\(name)': not valid UTF-8")))
+                                    }
+                                    headers.append(WebSocketHeader(name, value))
+                                } else { bad = true }
                             } else { bad = true }
                             netstack_pop(L, 1)
                         }
@@ -370,6 +377,10 @@ enum LuaClientBinding {
         guard let c = resolved else { return fail(vm, destroyedError) }
         guard let name = vm.string(at: 2) else { return vm.argError(2, "addHeader", "string") }
         guard let value = vm.string(at: 3) else { return vm.argError(3, "addHeader", "string") }
+        // Text as it is: bytes that are not UTF-8 are refused (1015), never sent altered.
+        guard vm.utf8String(at: 2) != nil, vm.utf8String(at: 3) != nil else {
+            return fail(vm, WebSocketError(.noHeaderContext, "invalid header '\(name)': not valid UTF-8"))
+        }
         let rc = addHeader(c, WebSocketHeader(name, value))
         return rc == .ok ? ok(vm) : fail(vm, WebSocketError(rc, "invalid header '\(name)': \(rc.meaning)"))
     }

@@ -1,4 +1,5 @@
 import CLuaBridge
+import NetStack
 import Foundation
 import NIOCore
 import NIOPosix
@@ -304,6 +305,14 @@ public final class LuaVM {
         var len = 0
         guard let p = lua_tolstring(L, i, &len) else { return nil }
         return String(decoding: UnsafeRawBufferPointer(start: p, count: len), as: UTF8.self)
+    }
+
+    /// The string at `i` when its bytes are valid UTF-8; nil for other bytes and other types.
+    /// For text that goes on the wire as it is (header names and values), where `string(at:)`
+    /// would put U+FFFD in place of the bytes.
+    package func utf8String(at i: Int32) -> String? {
+        guard let b = bytes(at: i), UTF8Validator.isValid(b) else { return nil }
+        return String(decoding: b, as: UTF8.self)
     }
 
     /// The raw bytes of a string argument, valid while it stays on the stack.

@@ -93,11 +93,18 @@ private func headers(from list: UnsafeMutablePointer<WebSocket_Header>?, into ou
     while let cur = h {
         count += 1
         if count > 8192 { return Int32(WEBSOCKET_HEADER_EXCEEDED.rawValue) }
-        guard let n = cur.pointee.fieldName, let v = cur.pointee.fieldValue else { return Int32(WEBSOCKET_NO_HEADER_CONTEXT.rawValue) }
+        guard let n = cur.pointee.fieldName, let v = cur.pointee.fieldValue, isUTF8(n), isUTF8(v) else {
+            return Int32(WEBSOCKET_NO_HEADER_CONTEXT.rawValue)
+        }
         out.append(WebSocketHeader(String(cString: n), String(cString: v)))
         h = cur.pointee.next
     }
     return 0
+}
+
+/// Whether a C string's bytes are valid UTF-8 (text that goes on the wire as it is).
+func isUTF8(_ p: UnsafePointer<CChar>) -> Bool {
+    UTF8Validator.isValid(UnsafeRawBufferPointer(start: p, count: strlen(p)))
 }
 
 /// Runs an engine call and turns its outcome into the documented code (0 on success).
@@ -206,7 +213,11 @@ public func OH_WebSocketClient_Constructor(_ onOpen: WebSocket_OnOpenCallback?, 
 public func OH_WebSocketClient_AddHeader(_ client: UnsafeMutablePointer<WebSocket>?, _ header: WebSocket_Header) -> Int32 {
     let (c, rc) = Registry.lookup(client)
     guard let c = c else { return rc }
-    guard let name = header.fieldName, let value = header.fieldValue else { return Int32(WEBSOCKET_NO_HEADER_CONTEXT.rawValue) }
+    // Text as it is: bytes that are not UTF-8 are refused, never sent altered (String(cString:)
+    // would put U+FFFD in their place).
+    guard let name = header.fieldName, let value = header.fieldValue, isUTF8(name), isUTF8(value) else {
+        return Int32(WEBSOCKET_NO_HEADER_CONTEXT.rawValue)
+    }
     do {
         try HeaderValidation.validate(WebSocketHeader(String(cString: name), String(cString: value)))
     } catch let e as WebSocketError {
@@ -252,7 +263,7 @@ public func OH_WebSocketClient_Close(_ client: UnsafeMutablePointer<WebSocket>?,
     guard let c = c else { return rc }
     // The reason goes on the wire as UTF-8 (RFC 6455 §5.5.1): other bytes are refused, never
     // replaced (String(cString:) would send U+FFFD in their place).
-    if let p = options.reason, !UTF8Validator.isValid(UnsafeRawBufferPointer(start: p, count: strlen(p))) {
+    if let p = options.reason, !isUTF8(p) {
         return Int32(WEBSOCKET_PROTOCOL_ERROR.rawValue)
     }
     let reason = options.reason.map { String(cString: $0) } ?? ""

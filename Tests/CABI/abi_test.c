@@ -157,6 +157,8 @@ int main(int argc, char **argv) {
     CHECK(c->requestOptions.headers != NULL && strcmp(c->requestOptions.headers->fieldName, "X-A") == 0, "AddHeader appends to requestOptions.headers");
     struct WebSocket_Header evil = { "X-B", "1\r\nInjected: yes", NULL };
     CHECK(OH_WebSocketClient_AddHeader(c, evil) == WEBSOCKET_NO_HEADER_CONTEXT, "header injection = 1015");
+    struct WebSocket_Header latin1 = { "X-C", "caf\xe9", NULL };
+    CHECK(OH_WebSocketClient_AddHeader(c, latin1) == WEBSOCKET_NO_HEADER_CONTEXT, "a header value that is not UTF-8 = 1015");
     CHECK(OH_WebSocketClient_Connect(c, "http://not-websocket", no_options) == WEBSOCKET_CONNECTION_PARSE_URL_ERROR, "bad URL = 1005");
 
     reset();

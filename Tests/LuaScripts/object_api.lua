@@ -14,6 +14,8 @@ end, nil, function() finished() end)
 assert(h:addHeader("X-Added", "1"))
 local okh, msg, code = h:addHeader("Bad Name", "v")
 assert(okh == nil and code == ns.WEBSOCKET_NO_HEADER_CONTEXT and msg:find("Bad Name"), msg)
+okh, msg, code = h:addHeader("X-Latin", "caf\xe9")
+assert(okh == nil and code == ns.WEBSOCKET_NO_HEADER_CONTEXT and msg:find("not valid UTF%-8"), msg)
 assert(h:connect(base .. "/headers", { headers = { { fieldName = "X-Per-Connect", fieldValue = "2" } } }))
 
 -- Text vs binary never guessed by c:send.

@@ -22,6 +22,12 @@ assert(ns.OH_WebSocketClient_Close(idle) == ns.WEBSOCKET_NO_CONNECTION)
 assert(ns.OH_WebSocketClient_AddHeader(idle, { fieldName = "X-Bad", fieldValue = "a\r\nInjected: 1" }) == ns.WEBSOCKET_NO_HEADER_CONTEXT)
 assert(ns.OH_WebSocketClient_AddHeader(idle, { fieldName = "Host", fieldValue = "evil" }) == ns.WEBSOCKET_NO_HEADER_CONTEXT)
 assert(ns.OH_WebSocketClient_AddHeader(idle, { fieldName = "X-Ok" }) == ns.WEBSOCKET_NO_HEADER_CONTEXT)
+-- Header text goes on the wire as it is: bytes that are not UTF-8 are refused, not replaced.
+assert(ns.OH_WebSocketClient_AddHeader(idle, { fieldName = "X-Latin", fieldValue = "caf\xe9" }) == ns.WEBSOCKET_NO_HEADER_CONTEXT)
+assert(ns.OH_WebSocketClient_AddHeader(idle, { fieldName = "X-\xff", fieldValue = "v" }) == ns.WEBSOCKET_NO_HEADER_CONTEXT)
+assert(ns.OH_WebSocketClient_AddHeader(idle, { fieldName = "X-Utf8", fieldValue = "caf\xc3\xa9" }) == 0)
+assert(ns.OH_WebSocketClient_Connect(ns.OH_WebSocketClient_Constructor(), "ws://127.0.0.1:1/",
+  { headers = { { fieldName = "X-Latin", fieldValue = "caf\xe9" } } }) == ns.WEBSOCKET_NO_HEADER_CONTEXT)
 assert(ns.OH_WebSocketClient_Connect(idle, "http://nope") == ns.WEBSOCKET_CONNECTION_PARSE_URL_ERROR)
 assert(ns.OH_WebSocketClient_Connect(idle, nil) == ns.WEBSOCKET_CONNECTION_PARSE_URL_ERROR)
 ok, err = pcall(ns.OH_WebSocketClient_Connect, idle, base, { bogus = 1 })
