@@ -93,7 +93,9 @@ final class VirtualUser {
             entry = "bot"
             return nil
         }
-        if let wrong = host?.nonFunctionGlobal(among: Self.entryPointNames) { return ScriptHost.entryPointMessage(wrong) }
+        if let wrong = host?.nonFunctionGlobal(among: scenario.exec == nil ? Self.entryPointNames : Self.lifecycleNames) {
+            return ScriptHost.entryPointMessage(wrong)
+        }
         guard let host = host, let e = host.iterationEntry(exec: scenario.exec) else {
             if let name = scenario.exec { return "scenario '\(scenario.name)': exec '\(name)' is not a global function" }
             return "nothing to iterate: define main(args), a bot (onOpen/onMessage/onError/onClose), or options.scenarios.NAME.exec"
@@ -165,7 +167,9 @@ final class VirtualUser {
     static let pluginLoadFailed = "a --plugin could not load"
 
     /// The globals a load run calls: set to anything but a function, the script cannot be used.
-    static let entryPointNames = ["main", "setup", "teardown"] + ScriptHost.handlerNames
+    /// With an `exec` function, `main` and the handlers are not called (nor checked).
+    static let lifecycleNames = ["setup", "teardown"]
+    static let entryPointNames = ["main"] + lifecycleNames + ScriptHost.handlerNames
 
     /// Runs one iteration; `done` gets how it ended (on the loop).
     func iterate(done: @escaping (IterationEnd) -> Void) {

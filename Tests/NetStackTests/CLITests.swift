@@ -178,6 +178,11 @@ final class CLITests: XCTestCase {
             XCTAssertEqual(load.err.components(separatedBy: words).count, 2, "said once: \(load.err)")
             XCTAssertFalse(load.out.contains("ran") || load.out.contains("opened"), "no iteration runs: \(load.out)")
         }
+        // With --exec, main and the handlers are not called, so a data global named main is fine.
+        try "main = { room = 'lobby' }\nfunction other() print('other ran', main.room) end\n".write(toFile: script, atomically: true, encoding: .utf8)
+        let exec = try netstack(["run", script, "--url", url, "--vus", "1", "--iterations", "1", "--exec", "other", "--quiet"])
+        XCTAssertEqual(exec.status, 0, exec.err)
+        XCTAssertTrue(exec.out.hasPrefix("other ran\tlobby\n"), exec.out)
         // nil and functions are what they were: a global set back to nil is no entry point.
         try "main = 5\nmain = nil\nfunction onOpen(c) print('opened') c:close() end\n".write(toFile: script, atomically: true, encoding: .utf8)
         let fine = try netstack(["run", script, "--url", url])
