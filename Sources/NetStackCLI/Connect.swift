@@ -73,6 +73,11 @@ struct Connect: ParsableCommand {
     @OptionGroup(title: "Proxy") var proxyFlags: ProxyFlags
     @OptionGroup(title: "Redirects") var redirectFlags: RedirectFlags
 
+    /// The refusal of a header whose bytes are not UTF-8 (sent, it would go out with U+FFFD).
+    static func alteredHeader(_ h: String) -> String {
+        "--header '\(TerminalText.sanitize(h, keepNewlines: false))' is not valid UTF-8 (its bytes would be sent altered)"
+    }
+
     /// A `Name: value` argument as a header; nil without a colon.
     static func parseHeader(_ h: String) -> WebSocketHeader? {
         guard let colon = h.firstIndex(of: ":") else { return nil }
@@ -88,6 +93,7 @@ struct Connect: ParsableCommand {
             }
         }
         for h in header where Self.parseHeader(h) == nil { throw ValidationError("--header '\(h)' must look like 'Name: value'") }
+        for h in header where ArgumentBytes.wasAltered(h) { throw ValidationError(Self.alteredHeader(h)) }
         for (flag, v) in [("--tls-min", tlsMin), ("--tls-max", tlsMax)] where v != nil && WebSocketTLSVersion(rawValue: v!) == nil {
             throw ValidationError("\(flag): '\(v!)' is not 1.0, 1.1, 1.2 or 1.3")
         }
