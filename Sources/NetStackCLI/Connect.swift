@@ -78,6 +78,14 @@ struct Connect: ParsableCommand {
         "--header '\(TerminalText.sanitize(h, keepNewlines: false))' is not valid UTF-8 (its bytes would be sent altered)"
     }
 
+    /// As a header that cannot be used (CR/LF, a reserved name): 1015 and status 2.
+    private func refuseAlteredHeaders() throws {
+        for h in header where ArgumentBytes.wasAltered(h) {
+            printErr("error 1015 (WEBSOCKET_NO_HEADER_CONTEXT): invalid header: " + Self.alteredHeader(h))
+            throw ExitCode(2)
+        }
+    }
+
     /// A `Name: value` argument as a header; nil without a colon.
     static func parseHeader(_ h: String) -> WebSocketHeader? {
         guard let colon = h.firstIndex(of: ":") else { return nil }
@@ -93,7 +101,6 @@ struct Connect: ParsableCommand {
             }
         }
         for h in header where Self.parseHeader(h) == nil { throw ValidationError("--header '\(h)' must look like 'Name: value'") }
-        for h in header where ArgumentBytes.wasAltered(h) { throw ValidationError(Self.alteredHeader(h)) }
         for (flag, v) in [("--tls-min", tlsMin), ("--tls-max", tlsMax)] where v != nil && WebSocketTLSVersion(rawValue: v!) == nil {
             throw ValidationError("\(flag): '\(v!)' is not 1.0, 1.1, 1.2 or 1.3")
         }
@@ -109,6 +116,7 @@ struct Connect: ParsableCommand {
     }
 
     func run() throws {
+        try refuseAlteredHeaders()
         var config = WebSocketClientConfiguration()
         config.protocols = subprotocol
         config.tls.caFile = ca
