@@ -23,6 +23,10 @@ public final class LuaVM {
         /// coroutine, io, os, math, utf8 and debug opened on first use (netstack_lazy_libs.c):
         /// about 10 KiB less per state, for load runs' thousands of VMs.
         public var lazyLibraries = false
+        /// The script's arguments as the command line gave them, bytes and all: Swift reads
+        /// `argv` with U+FFFD in place of bytes that are not UTF-8, and `arg` (and `...`) get
+        /// these bytes instead, as lua.c gives them (`ArgumentBytes`). Empty: the strings.
+        public var argumentBytes: [[UInt8]] = []
         public init() {}
     }
 
@@ -221,7 +225,7 @@ public final class LuaVM {
             netstack_pop(L, 1)
             return false
         }
-        for a in args { pushString(a) }
+        for (i, a) in args.enumerated() { pushArgument(a, at: i) }
         return call(nargs: Int32(args.count), context: context)
     }
 
@@ -241,7 +245,7 @@ public final class LuaVM {
     /// Runs a script file with `args` as `...`. Returns false if it failed to load or raised.
     func runFile(_ path: String, args: [String]) -> Bool {
         guard reserveArguments(args.count, context: path) else { return false }
-        for a in args { pushString(a) }
+        for (i, a) in args.enumerated() { pushArgument(a, at: i) }
         if options.instructionBudget > 0 { netstack_reset_instruction_budget(L) }
         let status = netstack_dofile(L, path, Int32(args.count))
         if status == LUA_OK { return true }
@@ -283,6 +287,17 @@ public final class LuaVM {
     package func pushString(_ s: String) {
         var s = s
         s.withUTF8 { buf in _ = lua_pushlstring(L, buf.baseAddress.map { UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self) }, buf.count) }
+    }
+
+    /// Script argument `i` (0-based), which is `a` as Swift read it: the bytes the command line
+    /// gave for it (`Options.argumentBytes`), where those are what Swift read as `a`.
+    func pushArgument(_ a: String, at i: Int) {
+        let raw = options.argumentBytes
+        if i < raw.count, a.contains("\u{FFFD}"), String(decoding: raw[i], as: UTF8.self) == a {
+            raw[i].withUnsafeBytes { _ = lua_pushlstring(L, $0.baseAddress?.assumingMemoryBound(to: CChar.self), $0.count) }
+        } else {
+            pushString(a)
+        }
     }
 
     func pushStringList(_ list: [String]) {

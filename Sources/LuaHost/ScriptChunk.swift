@@ -76,7 +76,7 @@ extension LuaVM {
             netstack_pop(L, 1)
             return false
         }
-        for a in args { pushString(a) }
+        for (i, a) in args.enumerated() { pushArgument(a, at: i) }
         if options.instructionBudget > 0 { netstack_reset_instruction_budget(L) }
         let result = netstack_pcall_traceback(L, Int32(args.count), 0)
         if result == LUA_OK { return true }

@@ -288,7 +288,7 @@ public final class ScriptHost {
         vm.pushString(path)
         lua_rawseti(L, -2, 0)
         for (i, a) in args.enumerated() {
-            vm.pushString(a)
+            vm.pushArgument(a, at: i)
             lua_rawseti(L, -2, Int64(i + 1))
         }
         vm.setGlobal("arg")

@@ -16,4 +16,19 @@ enum ArgumentBytes {
         }
         return false
     }
+
+    /// The bytes of the last `values.count` arguments, when those are `values` as Swift read them
+    /// (the script's arguments after `--` are the command line's last); else empty.
+    static func trailing(_ values: [String]) -> [[UInt8]] {
+        let argc = Int(CommandLine.argc)
+        guard !values.isEmpty, values.count < argc, values.contains(where: { $0.contains("\u{FFFD}") }) else { return [] }
+        var out: [[UInt8]] = []
+        for (k, i) in ((argc - values.count)..<argc).enumerated() {
+            guard let p = CommandLine.unsafeArgv[i] else { return [] }
+            let raw = [UInt8](UnsafeRawBufferPointer(start: p, count: strlen(p)))
+            guard String(decoding: raw, as: UTF8.self) == values[k] else { return [] }
+            out.append(raw)
+        }
+        return out
+    }
 }

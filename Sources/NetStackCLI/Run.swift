@@ -108,6 +108,8 @@ struct Run: ParsableCommand {
         options.vm.instructionBudget = instructionLimit
         options.onError = onError
         options.vm.generationalGC = gc == "generational"
+        // `arg` gets the bytes given, as lua.c gives them (Swift read them as UTF-8, repaired).
+        options.vm.argumentBytes = ArgumentBytes.trailing(args)
         if verbose >= 1 { options.trace = { printErr($0) } }
         if verbose >= 2 { options.frameTrace = { printErr($0) } }
         if json {

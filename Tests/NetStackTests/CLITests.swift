@@ -214,6 +214,23 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(replacement.err.contains("> X-A: caf\u{FFFD}"), replacement.err)
     }
 
+    /// A script's arguments reach `arg` and `...` as the bytes given, as lua.c gives them, also
+    /// bytes that are not UTF-8 (Swift reads them with U+FFFD in their place): a Latin-1 file
+    /// name stays the name of the file. Plain and load runs.
+    func testScriptArgumentsKeepTheirBytes() throws {
+        let script = NSTemporaryDirectory() + "argbytes-\(getpid()).lua"
+        try "local v = ...\nfunction main() print(#arg[1], arg[1]:byte(1, -1)) print(#arg[2], #v, v == arg[1]) end\n"
+            .write(toFile: script, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: script) }
+        let binary = CLITests.buildDir + "/netstack"
+        for extra in ["", "--vus 1 --quiet"] {
+            let r = try runNetstack(["-c", "exec '\(binary)' run '\(script)' \(extra) -- \"$(printf 'caf\\351')\" \"$(printf '\\357\\277\\275')\""],
+                                    executable: "/bin/sh")
+            XCTAssertEqual(r.status, 0, r.err)
+            XCTAssertTrue(r.out.hasPrefix("4\t99\t97\t102\t233\n3\t4\ttrue\n"), extra + ": " + r.out)
+        }
+    }
+
     /// wscat's spellings: -x TEXT -w SECONDS -s PROTOCOL -H 'Name: value' -k.
     func testConnectTakesWscatFlags() throws {
         let r = try netstack(["connect", "-x", "first", "-x", "second", "-w", "2", "-s", "chat", "-H", "X-Test: 1", "--json",
