@@ -230,11 +230,11 @@ enum LuaClientBinding {
                         for i in 1...n {
                             lua_rawgeti(L, -1, Int64(i))
                             if vm.type(at: -1) == LUA_TTABLE {
-                                vm.rawField(-1, "fieldName"); let name = vm.string(at: -1); let nameText = vm.utf8String(at: -1); netstack_pop(L, 1)
-                                vm.rawField(-1, "fieldValue"); let value = vm.string(at: -1); let valueText = vm.utf8String(at: -1); netstack_pop(L, 1)
+                                vm.rawField(-1, "fieldName"); let name = vm.string(at: -1); let nameIsText = vm.utf8String(at: -1) != nil; netstack_pop(L, 1)
+                                vm.rawField(-1, "fieldValue"); let value = vm.string(at: -1); let valueIsText = vm.utf8String(at: -1) != nil; netstack_pop(L, 1)
                                 if let name = name, let value = value {
                                     // Bytes that are not UTF-8 are an invalid header (1015), as in addHeader.
-                                    guard nameText != nil && valueText != nil else {
+                                    guard nameIsText && valueIsText else {
                                         return .failure(.code(WebSocketError(.noHeaderContext, "header '\(name)': not valid UTF-8")))
                                     }
                                     headers.append(WebSocketHeader(name, value))
@@ -376,9 +376,9 @@ enum LuaClientBinding {
         guard let resolved = selfClient(vm, host) else { return vm.argError(1, "addHeader", "netstack client") }
         guard let c = resolved else { return fail(vm, destroyedError) }
         guard let name = vm.string(at: 2) else { return vm.argError(2, "addHeader", "string") }
-        guard let value = vm.string(at: 3) else { return vm.argError(3, "addHeader", "string") }
+        guard vm.type(at: 3) == LUA_TSTRING else { return vm.argError(3, "addHeader", "string") }
         // Text as it is: bytes that are not UTF-8 are refused (1015), never sent altered.
-        guard vm.utf8String(at: 2) != nil, vm.utf8String(at: 3) != nil else {
+        guard vm.utf8String(at: 2) != nil, let value = vm.utf8String(at: 3) else {
             return fail(vm, WebSocketError(.noHeaderContext, "invalid header '\(name)': not valid UTF-8"))
         }
         let rc = addHeader(c, WebSocketHeader(name, value))
@@ -421,7 +421,7 @@ enum LuaClientBinding {
         guard let c = resolved else { return fail(vm, destroyedError) }
         let code = vm.type(at: 2) > LUA_TNIL ? (vm.integer(at: 2) ?? -1) : 1000
         // The reason goes on the wire as UTF-8 (RFC 6455 §5.5.1): other bytes are refused.
-        if vm.type(at: 3) == LUA_TSTRING, let b = vm.bytes(at: 3), !UTF8Validator.isValid(b) {
+        if vm.type(at: 3) == LUA_TSTRING, vm.utf8String(at: 3) == nil {
             return fail(vm, WebSocketError(.protocolError, "close reason is not valid UTF-8"))
         }
         let reason = vm.string(at: 3) ?? ""

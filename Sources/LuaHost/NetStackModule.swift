@@ -166,7 +166,7 @@ enum NetStackModule {
             vm.rawField(2, "reason")
             let reasonType = vm.type(at: -1)
             // The reason goes on the wire as UTF-8 (RFC 6455 §5.5.1): other bytes are refused.
-            let reasonIsText = reasonType != LUA_TSTRING || (vm.bytes(at: -1).map { UTF8Validator.isValid($0) } ?? false)
+            let reasonIsText = reasonType != LUA_TSTRING || vm.utf8String(at: -1) != nil
             reason = vm.string(at: -1) ?? ""
             netstack_pop(vm.L, 1)
             if (codeType != LUA_TNIL && given == nil) || (reasonType != LUA_TNIL && reasonType != LUA_TSTRING) || !reasonIsText {

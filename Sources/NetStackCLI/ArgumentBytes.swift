@@ -17,6 +17,11 @@ enum ArgumentBytes {
         return false
     }
 
+    /// The refusal of a `--header` whose bytes are not UTF-8 (`run` and `connect`).
+    static func alteredHeader(_ h: String) -> String {
+        "--header '\(TerminalText.sanitize(h, keepNewlines: false))' is not valid UTF-8 (its bytes would be sent altered)"
+    }
+
     /// The bytes of the last `values.count` arguments, when those are `values` as Swift read them
     /// (the script's arguments after `--` are the command line's last); else empty.
     static func trailing(_ values: [String]) -> [[UInt8]] {

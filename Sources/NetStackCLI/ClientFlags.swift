@@ -23,7 +23,7 @@ struct ClientFlags: ParsableArguments {
     func validate() throws {
         for h in header {
             guard let parsed = Connect.parseHeader(h) else { throw ValidationError("--header '\(h)' must look like 'Name: value'") }
-            if ArgumentBytes.wasAltered(h) { throw ValidationError(Connect.alteredHeader(h)) }
+            if ArgumentBytes.wasAltered(h) { throw ValidationError(ArgumentBytes.alteredHeader(h)) }
             do { try HeaderValidation.validate(parsed) } catch let e as WebSocketError { throw ValidationError("--header: \(e.message)") }
         }
         for p in subprotocol where p.isEmpty || !p.utf8.allSatisfy(Self.tokenBytes.contains) {

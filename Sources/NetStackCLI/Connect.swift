@@ -73,15 +73,10 @@ struct Connect: ParsableCommand {
     @OptionGroup(title: "Proxy") var proxyFlags: ProxyFlags
     @OptionGroup(title: "Redirects") var redirectFlags: RedirectFlags
 
-    /// The refusal of a header whose bytes are not UTF-8 (sent, it would go out with U+FFFD).
-    static func alteredHeader(_ h: String) -> String {
-        "--header '\(TerminalText.sanitize(h, keepNewlines: false))' is not valid UTF-8 (its bytes would be sent altered)"
-    }
-
     /// As a header that cannot be used (CR/LF, a reserved name): 1015 and status 2.
     private func refuseAlteredHeaders() throws {
         for h in header where ArgumentBytes.wasAltered(h) {
-            printErr("error 1015 (WEBSOCKET_NO_HEADER_CONTEXT): invalid header: " + Self.alteredHeader(h))
+            printErr("error 1015 (WEBSOCKET_NO_HEADER_CONTEXT): invalid header: " + ArgumentBytes.alteredHeader(h))
             throw ExitCode(2)
         }
     }
