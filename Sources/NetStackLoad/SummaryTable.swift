@@ -106,7 +106,20 @@ public enum SummaryTable {
     /// 3-4 significant digits, with the unit: 1.23ms, 4.5s, 12.3kB. `digits: 3` keeps three
     /// (trend values: their histograms hold three, and seven of them then fit one line).
     static func format(_ v: Double, _ unit: MetricUnit, digits: Int = 4) -> String {
-        let number = digits == 3 ? threeDigits : number
+        scaled(v, unit, digits == 3 ? threeDigits : number)
+    }
+
+    /// With exactly `significant` significant digits, trailing zeros kept: 1.0005s, 998.20µs.
+    static func format(_ v: Double, _ unit: MetricUnit, significant: Int) -> String {
+        scaled(v, unit) { x in
+            guard x.isFinite, x != 0, abs(x) < 1e15 else { return number(x) }
+            let decimals = Swift.max(0, significant - 1 - Int(log10(abs(x)).rounded(.down)))
+            return String(format: "%.\(decimals)f", x)
+        }
+    }
+
+    /// `v` in the unit's scale that reads best (µs, ms or s; B, kB, MB or GB), written by `number`.
+    private static func scaled(_ v: Double, _ unit: MetricUnit, _ number: (Double) -> String) -> String {
         switch unit {
         case .milliseconds:
             if v >= 1000 { return number(v / 1000) + "s" }

@@ -32,7 +32,8 @@ public enum TrendChart {
         }
         let fullest = max(counts.max() ?? 1, 1)
         let total = max(v.count, 1)
-        let labels = (0..<rows).map { SummaryTable.format(edges[$0], unit) + " … " + SummaryTable.format(edges[$0 + 1], unit) }
+        let edgeTexts = distinctEdgeTexts(edges, unit: unit)
+        let labels = (0..<rows).map { edgeTexts[$0] + " … " + edgeTexts[$0 + 1] }
         let labelWidth = labels.map(\.count).max() ?? 0
         return (0..<rows).map { i in
             let cells = Double(counts[i]) / Double(fullest) * Double(barWidth)
@@ -40,6 +41,21 @@ public enum TrendChart {
             let share = String(format: "%.1f%%", Double(counts[i]) / Double(total) * 100)
             return indent + label + " │" + bar(cells) + " \(grouped(counts[i])) (\(share))"
         }
+    }
+
+    /// The edges as the summary writes values, or, when two neighbours would read the same (samples
+    /// within a narrow range: 1.0004s and 1.0009s are both "1s" there), with as many significant
+    /// digits as it takes to tell every neighbour apart (at most 9).
+    static func distinctEdgeTexts(_ edges: [Double], unit: MetricUnit) -> [String] {
+        func distinct(_ texts: [String]) -> Bool { zip(texts, texts.dropFirst()).allSatisfy { $0 != $1 } }
+        let usual = edges.map { SummaryTable.format($0, unit) }
+        if distinct(usual) { return usual }
+        var texts = usual
+        for significant in 4...9 {
+            texts = edges.map { SummaryTable.format($0, unit, significant: significant) }
+            if distinct(texts) { break }
+        }
+        return texts
     }
 
     /// Whole blocks, then one of ▏▎▍▌▋▊▉ for the rest (eighths).

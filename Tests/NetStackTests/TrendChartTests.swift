@@ -42,6 +42,23 @@ final class TrendChartTests: XCTestCase {
         XCTAssertEqual(TrendChart.grouped(999), "999")
     }
 
+    func testEdgesOfANarrowRangeAreWrittenWithTheDigitsThatTellThemApart() {
+        // Sessions of about a second: with the summary's usual digits every edge reads "1s".
+        let v = trend([(1000.4, 2), (1001.2, 1), (1003.9, 1)])
+        let rows = TrendChart.render(v, unit: .milliseconds)
+        let labels = rows.map { String($0.split(separator: "│")[0]).trimmingCharacters(in: .whitespaces) }
+        XCTAssertEqual(Set(labels).count, 8, rows.joined(separator: "\n"))
+        XCTAssertEqual(labels[0], "1.0004s … 1.0008s", rows.joined(separator: "\n"))
+        XCTAssertTrue(labels[7].hasSuffix("… 1.0039s"), rows.joined(separator: "\n"))
+        // Rows this narrow are finer than the histogram's three digits: 1001.2 may count a row up.
+        let n = counts(rows)
+        XCTAssertEqual([n[0], n.reduce(0, +), n[7]], [2, 4, 1], rows.joined(separator: "\n"))
+        // Edges that already differ keep the usual digits.
+        XCTAssertTrue(TrendChart.render(trend([(1, 10), (2, 10)]), unit: .milliseconds)[0].contains("1ms … 1.12ms"))
+        XCTAssertEqual(SummaryTable.format(0.99825, .milliseconds, significant: 5), "998.25µs")
+        XCTAssertEqual(SummaryTable.format(2_000_000, .bytes, significant: 4), "2.000MB")
+    }
+
     func testMergedTrendsChartTheUnionOfTheirSamples() {
         var a = trend([(1, 10), (2, 10)])
         let b = trend([(100, 80)])
