@@ -1,7 +1,8 @@
 import Foundation
 
 /// A duration written as k6 writes them: `30s`, `5m`, `1h30m`, `250ms`, `1.5s`, `0` (units
-/// `ms`, `s`, `m`, `h`; parts in any order, summed). Kept in nanoseconds; at most 100 days, so
+/// `d`, `h`, `m`, `s`, `ms`, and Go's `us` / `µs` and `ns`, which k6 takes too; parts in any
+/// order, summed). Kept in nanoseconds; at most 100 days, so
 /// sums and rates never overflow.
 public struct LoadDuration: Hashable, Comparable, Sendable, CustomStringConvertible {
     public let nanoseconds: Int64
@@ -35,17 +36,21 @@ public struct LoadDuration: Hashable, Comparable, Sendable, CustomStringConverti
                 throw LoadOptionError("'\(text)' is not a duration (expected e.g. 30s, 5m, 1h30m, 250ms)")
             }
             rest = rest.dropFirst(number.count)
-            let unit = rest.prefix { $0.isASCII && $0.isLetter }
+            let unit = rest.prefix { $0.isLetter }
             rest = rest.dropFirst(unit.count)
             let scale: Double
             switch unit {
+            case "ns": scale = 1
+            case "us", "µs", "μs": scale = 1e3  // U+00B5 and U+03BC, as Go takes both
             case "ms": scale = 1e6
             case "s": scale = 1e9
             case "m": scale = 60e9
             case "h": scale = 3600e9
             case "d": scale = 86400e9
+            case "":
+                throw LoadOptionError("'\(text)': \(number) has no unit (d, h, m, s, ms, us, ns)")
             default:
-                throw LoadOptionError("'\(text)': '\(unit.isEmpty ? "(none)" : String(unit))' is not a duration unit (ms, s, m, h, d)")
+                throw LoadOptionError("'\(text)': '\(unit)' is not a duration unit (d, h, m, s, ms, us, ns)")
             }
             total += value * scale
         }

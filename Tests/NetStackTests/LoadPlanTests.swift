@@ -12,6 +12,16 @@ final class LoadPlanTests: XCTestCase {
         XCTAssertEqual(try LoadDuration(parsing: "250ms").nanoseconds, 250_000_000)
         XCTAssertEqual(try LoadDuration(parsing: "1.5s").nanoseconds, 1_500_000_000)
         XCTAssertEqual(try LoadDuration(parsing: "0").nanoseconds, 0)
+        // Go's small units, which k6 takes: 1500us, 1500µs (U+00B5 and U+03BC), 2ns.
+        XCTAssertEqual(try LoadDuration(parsing: "1500us").nanoseconds, 1_500_000)
+        XCTAssertEqual(try LoadDuration(parsing: "1500\u{B5}s").nanoseconds, 1_500_000)
+        XCTAssertEqual(try LoadDuration(parsing: "1s500\u{3BC}s2ns").nanoseconds, 1_000_500_002)
+        XCTAssertEqual(try LoadDuration(parsing: "2d1h").nanoseconds, 176_400_000_000_000)
+        func words(_ text: String) -> String {
+            do { return "\(try LoadDuration(parsing: text))" } catch { return (error as? LoadOptionError)?.message ?? "\(error)" }
+        }
+        XCTAssertEqual(words("1m1"), "'1m1': 1 has no unit (d, h, m, s, ms, us, ns)")
+        XCTAssertEqual(words("5ks"), "'5ks': 'ks' is not a duration unit (d, h, m, s, ms, us, ns)")
         for bad in ["", "5", "5x", "s", "-1s", "1e400s", "101d", "nan s"] {
             XCTAssertThrowsError(try LoadDuration(parsing: bad), bad)
         }
