@@ -182,11 +182,16 @@ public final class ScriptHost {
     }
 
     /// With `--json`, `print` becomes a `{"event":"print","text":...}` line so stdout stays JSON.
+    /// JSON text is UTF-8: a line whose bytes are not (a Latin-1 name, binary data) has U+FFFD in
+    /// `text` and its exact bytes in `hex`.
     private func installJSONPrint() {
         let L = vm.L
         vm.pushGlobal("netstack")
         vm.setFunction("_emitPrint") { [weak self] vm in
-            if let text = vm.string(at: 1) { self?.emit(["event": .string("print"), "text": .string(text)]) }
+            guard let bytes = vm.bytes(at: 1) else { return 0 }
+            var event: [String: JSONValue] = ["event": .string("print"), "text": .string(String(decoding: bytes, as: UTF8.self))]
+            if !UTF8Validator.isValid(bytes) { event["hex"] = .string(Hex.encode(bytes)) }
+            self?.emit(event)
             return 0
         }
         netstack_pop(L, 1)

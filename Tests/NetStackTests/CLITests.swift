@@ -76,6 +76,13 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(events[2]["data"] as? String, "hello #1")
         XCTAssertEqual(events[4]["code"] as? Int, 1000)
         XCTAssertEqual(events[6]["status"] as? Int, 0)
+        XCTAssertNil(events[1]["hex"], "a UTF-8 line has its text only")
+        // A printed line that is not UTF-8 keeps its bytes in hex beside the repaired text.
+        let latin1 = try netstack(["run", "--json", "-"], stdin: "print('caf\\233', 1)")
+        XCTAssertEqual(latin1.status, 0, latin1.err)
+        let line = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(latin1.out.split(separator: "\n")[0].utf8)) as? [String: Any])
+        XCTAssertEqual(line["text"] as? String, "caf\u{FFFD}\t1")
+        XCTAssertEqual(line["hex"] as? String, "636166e90931")
         let broken = NSTemporaryDirectory() + "json-error-\(getpid()).lua"
         try "netstack.setTimeout(function() error('boom') end, 1)".write(toFile: broken, atomically: true, encoding: .utf8)
         let e = try netstack(["run", "--json", broken])
