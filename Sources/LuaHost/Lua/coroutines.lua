@@ -309,6 +309,10 @@ end
 
 --- netstack.sleep(ms)
 function M.sleep(ms)
+  if type(ms) ~= "number" or ms ~= ms or ms < 0 or ms > 2147483647 then
+    local got = type(ms) == "number" and tostring(ms) or type(ms)
+    error("bad argument #1 to 'sleep' (milliseconds from 0 to 2147483647 expected, got " .. got .. ")", 2)
+  end
   local co = current("netstack.sleep")
   local token = {}
   ns.setTimeout(function() wake(co, token) end, ms)
