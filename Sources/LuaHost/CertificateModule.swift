@@ -9,7 +9,7 @@ import NetStack
 enum CertificateModule {
     /// OH_NetStack_VerifyCertification (and its alias OH_NetStack_CertVerification).
     private static let fnDocumented = LuaFunction.shared { vm in
-        lua_settop(vm.L, 2)  // exactly two argument slots; blob() pushes above them
+        vm.ensureArgumentSlots(2)  // blob() pushes above them
         // blob = { type = ns.NetStack_CERT_TYPE_PEM, data = "..." }; nil cert → invalid input.
         func blob(_ i: Int32) -> (type: CertificateBlobType, data: UnsafeRawBufferPointer?)? {
             guard vm.type(at: i) == LUA_TTABLE else { return nil }
@@ -44,7 +44,7 @@ enum CertificateModule {
     }
 
     private static let fnVerify = LuaFunction.shared { vm in
-        lua_settop(vm.L, 2)
+        vm.ensureArgumentSlots(2)
         let cert: [UInt8]
         switch CertificateSource.bytes(vm, at: 1) {
         case .success(let b): cert = b

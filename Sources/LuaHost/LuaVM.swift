@@ -312,6 +312,13 @@ public final class LuaVM {
         _ = lua_pushlstring(L, p.baseAddress?.assumingMemoryBound(to: CChar.self), p.count)
     }
 
+    /// Makes the stack hold at least `n` values (missing arguments become nil), so that what a
+    /// function pushes lands above slot `n`. Extra arguments stay: a Swift function leaves its
+    /// arguments (`call` checks it in debug builds).
+    package func ensureArgumentSlots(_ n: Int32) {
+        if lua_gettop(L) < n { lua_settop(L, n) }
+    }
+
     package func type(at i: Int32) -> Int32 { lua_type(L, i) }
     var top: Int32 { lua_gettop(L) }
 

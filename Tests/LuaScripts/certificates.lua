@@ -13,6 +13,13 @@ assert(ns.OH_NetStack_VerifyCertification({ type = PEM, data = read("leaf+inter.
 assert(ns.OH_NetStack_VerifyCertification({ type = PEM, data = read("expired+inter.pem") }, { type = PEM, data = read("root.pem") }) == 2305010)
 assert(ns.OH_NetStack_CertVerification({ type = DER, data = read("leaf.der.der") }, { type = PEM, data = read("inter+root.pem") }) == 0)
 assert(ns.OH_NetStack_VerifyCertification(nil, nil) == 2305069)
+-- Extra arguments are ignored, and a bad argument beside them raises (a debug build checked the
+-- stack and stopped the process here: the function had dropped them before raising).
+assert(ns.OH_NetStack_VerifyCertification({ type = PEM, data = read("leaf+inter.pem") }, { type = PEM, data = read("root.pem") }, 1, 2) == 0)
+local okBad, whyBad = pcall(ns.OH_NetStack_VerifyCertification, { type = PEM, data = "x" }, 5, 6, 7)
+assert(not okBad and whyBad:find("bad argument #2", 1, true), whyBad)
+okBad, whyBad = pcall(ns.verify, read("leaf.pem"), 5, 6, 7)
+assert(not okBad and whyBad:find("bad argument #2", 1, true), whyBad)
 assert(ns.OH_NetStack_VerifyCertification({ type = PEM, data = "" }) == 2305069)
 assert(ns.OH_NetStack_VerifyCertification({ type = ns.NetStack_CERT_TYPE_INVALID, data = read("leaf.pem") }) == 2305069)
 assert(ns.certMessage(2305010) == "certificate expired")
