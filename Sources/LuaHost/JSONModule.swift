@@ -4,8 +4,8 @@ import NetStack
 
 /// `netstack.json`: encode and decode in Swift, straight between Lua values and bytes.
 ///
-/// - `decode(text)`: objects → tables, arrays → sequences, `null` → `json.null` (a unique light
-///   userdata), integers that fit 64 bits → Lua integers, other numbers → floats (beyond the
+/// - `decode(text)`: objects → tables, arrays → sequences (`[]` an empty table marked by a
+///   metatable, so that it encodes back as `[]`), `null` → `json.null` (a unique light userdata), integers that fit 64 bits → Lua integers, other numbers → floats (beyond the
 ///   double range → an error). Invalid JSON
 ///   (or nesting deeper than 512) → `nil, "message at byte N"`.
 /// - `encode(value)`: a table with keys 1..n (n ≥ 1) and nothing else is an array; any other table
@@ -18,8 +18,12 @@ package enum JSONModule {
     /// several threads at once (a load run's VUs) read them without an access to a global var.
     static let nullSentinel = UnsafeMutableRawPointer.allocate(byteCount: 1, alignment: 1)
     static let emptyArraySentinel = UnsafeMutableRawPointer.allocate(byteCount: 1, alignment: 1)
+    /// The registry name of the metatable `decode` gives the tables it makes from `[]`.
+    static let emptyArrayMetatable = "netstack.json.emptyArray"
 
     private static let fnEncode = LuaFunction.shared { vm in
+        // An explicit nil is null; no argument at all is a mistake (JSON.stringify() gives undefined).
+        guard vm.top >= 1 else { return vm.argError(1, "json.encode", "value") }
         var out: [UInt8] = []
         out.reserveCapacity(256)
         var encoder = Encoder(vm: vm)
@@ -160,6 +164,8 @@ package enum JSONModule {
                         if let e = e { return e }
                     }
                     out.append(UInt8(ascii: "]"))
+                } else if n == 0, Self.isDecodedEmptyArray(L, i) {
+                    out += Array("[]".utf8)
                 } else {
                     out.append(UInt8(ascii: "{"))
                     var first = true
@@ -194,6 +200,19 @@ package enum JSONModule {
         }
 
         static let hex = Array("0123456789abcdef".utf8)
+
+        /// A table `decode` made from `[]` and still empty: it has the empty-array metatable and
+        /// no key.
+        static func isDecodedEmptyArray(_ L: OpaquePointer, _ i: Int32) -> Bool {
+            guard lua_getmetatable(L, i) != 0 else { return false }
+            _ = lua_getfield(L, netstack_registryindex(), JSONModule.emptyArrayMetatable)
+            let marked = lua_rawequal(L, -1, -2) != 0
+            netstack_pop(L, 2)
+            guard marked else { return false }
+            lua_pushnil(L)
+            guard lua_next(L, i) == 0 else { netstack_pop(L, 2); return false }
+            return true
+        }
 
         static func appendString(_ b: UnsafeRawBufferPointer, into out: inout [UInt8]) {
             out.append(UInt8(ascii: "\""))
@@ -276,7 +295,13 @@ package enum JSONModule {
                 pos += 1
                 lua_createtable(L, 4, 0)
                 skipSpace()
-                if pos < bytes.count, bytes[pos] == UInt8(ascii: "]") { pos += 1; return nil }
+                if pos < bytes.count, bytes[pos] == UInt8(ascii: "]") {
+                    pos += 1
+                    // Marked, so that it encodes back as [] (an empty table is {}).
+                    luaL_newmetatable(L, JSONModule.emptyArrayMetatable)
+                    lua_setmetatable(L, -2)
+                    return nil
+                }
                 var n: Int64 = 0
                 while true {
                     skipSpace()

@@ -62,4 +62,19 @@ assert(v == nil and err:find("number out of range"), tostring(err))
 v, err = json.decode("[1, -1e400]")
 assert(v == nil and err:find("number out of range"), tostring(err))
 assert(json.decode("1e308") == 1e308)
+-- An empty array comes back as one: [] decodes to an empty table that encodes as [] again
+-- (nested too), while an empty table made in Lua stays {}; once it holds values the usual rules apply.
+local t = json.decode('{"a":[],"b":{},"c":[[],{}]}')
+assert(#t.a == 0 and next(t.a) == nil)
+assert(json.encode(t.a) == "[]" and json.encode(t.b) == "{}" and json.encode(t.c) == "[[],{}]", json.encode(t.c))
+assert(json.encode(json.decode("[]")) == "[]" and json.encode({}) == "{}")
+t.a[1] = 5
+assert(json.encode(t.a) == "[5]")
+t.a[1] = nil
+t.a.x = 1
+assert(json.encode(t.a) == '{"x":1}')
+-- No argument is a mistake; an explicit nil is null.
+local ok, why = pcall(json.encode)
+assert(not ok and why:find("bad argument #1 to 'json.encode' (value expected", 1, true), why)
+assert(json.encode(nil) == "null")
 print("json ok")
