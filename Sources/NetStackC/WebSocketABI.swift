@@ -13,7 +13,15 @@ final class CClient: @unchecked Sendable {
     let engine: WebSocketClient
     /// The header nodes AddHeader allocated: Destroy frees these and only these (the list in
     /// `requestOptions.headers` is public, and the program may link nodes of its own into it).
+    /// Guarded by `lock`, with the struct at `pointer`: AddHeader, Connect's walk of the header list
+    /// and Destroy's freeing take it, so the same client used from several threads at once (a
+    /// Connect or AddHeader racing a Destroy, two AddHeaders) never reads freed memory or appends
+    /// to the list twice at one place. Send and Close do not read the struct.
     var ownedHeaders: [UnsafeMutablePointer<WebSocket_Header>] = []
+    /// Set by Destroy under `lock`: the struct is freed, so a call that looked the client up
+    /// before Destroy took it out of the registry returns 1002 instead of reading it.
+    var destroyed = false
+    let lock = NSLock()
     init(pointer: UnsafeMutablePointer<WebSocket>, engine: WebSocketClient) {
         self.pointer = pointer
         self.engine = engine
@@ -225,6 +233,9 @@ public func OH_WebSocketClient_AddHeader(_ client: UnsafeMutablePointer<WebSocke
     } catch {
         return Int32(WEBSOCKET_NO_HEADER_CONTEXT.rawValue)
     }
+    c.lock.lock()
+    defer { c.lock.unlock() }
+    if c.destroyed { return Int32(WEBSOCKET_CLIENT_NOT_CREATED.rawValue) }
     var count = 0
     var tail = c.pointer.pointee.requestOptions.headers
     // Bounded walk: a list the program made cyclic ends here with 1016 instead of looping.
@@ -245,7 +256,9 @@ public func OH_WebSocketClient_Connect(_ client: UnsafeMutablePointer<WebSocket>
     guard let url = url else { return Int32(WEBSOCKET_CONNECTION_PARSE_URL_ERROR.rawValue) }
     // The client's AddHeader list first, then the headers given to Connect.
     var list: [WebSocketHeader] = []
-    let r1 = headers(from: c.pointer.pointee.requestOptions.headers, into: &list)
+    c.lock.lock()
+    let r1 = c.destroyed ? Int32(WEBSOCKET_CLIENT_NOT_CREATED.rawValue) : headers(from: c.pointer.pointee.requestOptions.headers, into: &list)
+    c.lock.unlock()
     if r1 != 0 { return r1 }
     let r2 = headers(from: options.headers, into: &list)
     if r2 != 0 { return r2 }
@@ -279,9 +292,13 @@ public func OH_WebSocketClient_Destroy(_ client: UnsafeMutablePointer<WebSocket>
     guard let c = c else { return Int32(WEBSOCKET_CLIENT_NOT_CREATED.rawValue) }
     // After this returns no callback runs (from another thread it waits for the loop).
     c.engine.destroy()
+    c.lock.lock()
+    c.destroyed = true
     freeHeaders(c.ownedHeaders)
+    c.ownedHeaders = []
     c.pointer.deinitialize(count: 1)
     c.pointer.deallocate()
+    c.lock.unlock()
     return 0
 }
 

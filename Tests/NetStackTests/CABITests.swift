@@ -91,6 +91,25 @@ final class CABITests: XCTestCase {
         }
     }
 
+    /// One set of clients used from four threads at once (Tests/CABI/threads_test.c): Destroy
+    /// racing AddHeader, Connect, Send and Close on the same client, callbacks that destroy.
+    /// Connect read a header list that a Destroy on another thread was freeing (6 crashes in 8
+    /// runs before AddHeader, Connect and Destroy took the client's lock).
+    func testClientsSharedBetweenThreads() throws {
+        let (compilers, common) = try Self.cBuilds("Tests/CABI/threads_test.c")
+        for (compiler, flags) in compilers {
+            let binary = NSTemporaryDirectory() + "threads_test_\(compiler.hasSuffix("++") ? "cxx" : "c")_\(getpid())"
+            let (status, output) = try run(compiler, flags + common + ["-lpthread", "-o", binary])
+            XCTAssertEqual(status, 0, "\(compiler) failed:\n\(output)")
+            guard status == 0 else { continue }
+            for _ in 0..<3 {
+                let (rc, text) = try run(binary, [Servers.plain.url])
+                XCTAssertEqual(rc, 0, "\(compiler) build of threads_test:\n\(text)")
+                XCTAssertTrue(text.contains(", 0 unexpected codes"), text)
+            }
+        }
+    }
+
     /// The C test program under valgrind: no invalid access, no definite or indirect leak from
     /// the library (the Swift runtime's metadata caches are "possibly lost" or "still
     /// reachable" and not counted).
