@@ -27,7 +27,10 @@ int netstack_interrupt_install(void) {
     action.sa_handler = on_sigint;
     sigemptyset(&action.sa_mask);
     action.sa_flags = SA_RESTART;
-    return sigaction(SIGINT, &action, NULL) == 0 ? 0 : -1;
+    /* SIGTERM (what Kubernetes, Slurm and service managers send to stop a process) counts as a
+     * SIGINT: a run stopped that way still closes its connections and writes its summary. */
+    if (sigaction(SIGINT, &action, NULL) != 0) return -1;
+    return sigaction(SIGTERM, &action, NULL) == 0 ? 0 : -1;
 }
 
 int netstack_interrupt_count(void) {

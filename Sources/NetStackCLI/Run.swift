@@ -17,8 +17,8 @@ struct Run: ParsableCommand {
         main (and a load run's iteration function) may wait as a netstack.spawn function does: \
         netstack.connect, ws:receive, netstack.sleep.
         The run ends when no connection or timer is left, on netstack.exit(code), or (with the \
-        default --on-error exit) after the first uncaught error in a callback. SIGINT closes open \
-        connections with 1001 and ends with 130; a second SIGINT exits at once with 130.
+        default --on-error exit) after the first uncaught error in a callback. SIGINT (or SIGTERM) closes open \
+        connections with 1001 and ends with 130; a second one exits at once with 130.
         Exit status, first that applies: the code given to netstack.exit or os.exit (0-255); 1 if any \
         error was raised in the script, a callback or a plugin hook; a plugin's status (metrics \
         thresholds: 99); 1 if a connection failed (an error before the open: DNS, refused, TLS, \
@@ -27,7 +27,7 @@ struct Run: ParsableCommand {
         else 0. 2 for a missing script (or over 64 MiB from standard input with -), one that only defines misnamed handlers (onopen, \
         on_message: a warning names them), or one that sets main or a handler the host would call to a value that is \
         not a function (main = 5); 64 for bad options; 3 when a --plugin plugin cannot be \
-        loaded (the script does not run); 130 after SIGINT.
+        loaded (the script does not run); 130 after SIGINT or SIGTERM.
         Load runs (any option under "Load runs", or a script with a line starting `options =`, \
         `_G.options =` or `_ENV.options =`): \
         VUs each run the script in a VM of their own (docs/load-testing.md); a global setup() is \
@@ -36,7 +36,7 @@ struct Run: ParsableCommand {
         os.exit; 3 when a --plugin cannot be loaded in a VU's init; 2 when the script sets main, setup, \
         teardown or a handler to a value that is not a function; 1 when a VU's init failed \
         otherwise, or setup() raised or outlived setupTimeout; 130 after \
-        SIGINT (once: graceful stop; twice: stop now; the summary is printed either way); 99 when a \
+        SIGINT or SIGTERM (once: graceful stop; twice: stop now; the summary and output files are written either way); 99 when a \
         threshold failed (not in a --segment run: netstack merge judges those); 1 after script \
         errors (teardown's and its timeout too); a plugin's status (the largest a VU's plugins gave: a metrics-plugin threshold, 99); \
         1 when no threshold is defined and a connection failed; else 0. 2 when an --out, --report \

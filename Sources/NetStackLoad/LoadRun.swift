@@ -465,7 +465,7 @@ public final class LoadRun {
                 return
             }
             if interrupts == 1 {
-                note?("stopping gracefully (SIGINT again stops now)")
+                note?("stopping gracefully (a second SIGINT or SIGTERM stops now)")
                 for r in runners { r.stop(grace: r.scenario.gracefulStop) }
             } else {
                 note?("stopping now")

@@ -150,6 +150,6 @@ extension LoadRunTests {
         let text2 = String(decoding: out2.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         XCTAssertTrue(text2.contains("teardown\td\n"), text2)
         let said2 = String(decoding: err2.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        XCTAssertTrue(said2.contains("netstack: stopping gracefully (SIGINT again stops now)\n"), said2)
+        XCTAssertTrue(said2.contains("netstack: stopping gracefully (a second SIGINT or SIGTERM stops now)\n"), said2)
     }
 }

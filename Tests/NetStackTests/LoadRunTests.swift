@@ -983,6 +983,31 @@ final class LoadRunTests: XCTestCase {
         XCTAssertFalse(text.contains("script_errors"), text)
     }
 
+    /// SIGTERM (Kubernetes deleting a segment's pod, Slurm's time limit) counts as a SIGINT: the
+    /// graceful stop, the summary, 130, and the summary export written. It used to end the
+    /// process at once, leaving the export empty (the file is created before the run).
+    func testSigtermStopsGracefullyAndWritesTheSummaryExport() throws {
+        let s = try script("function main() netstack.setTimeout(function() end, 300); if netstack.vu.id == 1 and netstack.vu.iteration == 1 then io.stdout:write('started\\n'); io.stdout:flush() end end")
+        let export = exportPath()
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: CLITests.buildDir + "/netstack")
+        p.arguments = ["run", s, "--vus", "2", "--duration", "5m", "--quiet", "--summary-export", export]
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = Pipe()
+        try p.run()
+        _ = out.fileHandleForReading.availableData  // "started"
+        kill(p.processIdentifier, SIGTERM)
+        XCTAssertTrue(ends(p, within: 10), "still running after a SIGTERM")
+        XCTAssertEqual(p.terminationStatus, 130)
+        XCTAssertEqual(p.terminationReason, .exit, "ended by its own exit, not by the signal")
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        XCTAssertTrue(text.contains("iterations..........................: "), text)
+        let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: export))) as? [String: Any])
+        XCTAssertEqual(json["status"] as? Int, 130)
+        XCTAssertNotNil(((json["metrics"] as? [String: Any])?["definitions"] as? [String: Any])?["iterations"], "\(json)")
+    }
+
     /// abortOnFail stops the run as soon as the threshold fails (here after 1 s, not 5 min).
     func testAbortOnFailStopsTheRun() throws {
         let s = try script("""

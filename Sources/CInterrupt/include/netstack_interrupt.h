@@ -1,7 +1,7 @@
 #ifndef NETSTACK_INTERRUPT_H
 #define NETSTACK_INTERRUPT_H
 
-/// SIGINT for `netstack run`, caught by a real signal handler that is in place before the script
+/// SIGINT (and SIGTERM, counted as one) for `netstack run`, caught by a real signal handler that is in place before the script
 /// starts (so no SIGINT is lost to a handler that is not ready yet). Each of the first two SIGINTs
 /// wakes netstack_interrupt_wait(), which a thread of the CLI's own calls: it closes the
 /// connections after the first and exits after the second (flushing output), whatever the
