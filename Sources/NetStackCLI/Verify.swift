@@ -18,7 +18,7 @@ struct Verify: ParsableCommand {
         """
     )
 
-    @Argument(help: "Certificate file (PEM or DER).") var cert: String
+    @Argument(help: "Certificate file (PEM or DER); - reads standard input.") var cert: String
     @Option(help: "Trust anchors (and CRLs), PEM or DER.") var ca: String?
     @Option(help: "Untrusted intermediates, PEM or DER, apart from CERT (repeatable).") var untrusted: [String] = []
     @Option(help: "CRLs, PEM or DER (repeatable); turns on CRL checks for the whole chain.") var crl: [String] = []
@@ -37,6 +37,9 @@ struct Verify: ParsableCommand {
     @Flag(help: "Print one JSON object.") var json = false
 
     func validate() throws {
+        if ([cert] + [ca].compactMap { $0 } + untrusted + crl).filter({ $0 == "-" }).count > 1 {
+            throw ValidationError("only one file may be - (standard input)")
+        }
         if let t = at, !CertificateVerificationOptions.validTimeRange.contains(t) {
             throw ValidationError("--at: Unix seconds from -62135596800 to 253402300799 expected, got \(t)")
         }
@@ -53,6 +56,15 @@ struct Verify: ParsableCommand {
 
     func run() throws {
         func read(_ path: String) throws -> Data {
+            // `-` is standard input, as `openssl verify` and `netstack run -` read it.
+            if path == "-" {
+                switch BoundedFileRead.bytes(atPath: "/dev/stdin") {
+                case .success(let bytes): return Data(bytes)
+                case .failure(.tooLarge): printErr("netstack verify: cannot read standard input: larger than \(BoundedFileRead.certificateLimit >> 20) MiB")
+                case .failure(.unreadable(_, let reason)): printErr("netstack verify: cannot read standard input: \(reason)")
+                }
+                throw ExitCode(2)
+            }
             switch BoundedFileRead.bytes(atPath: path) {
             case .success(let bytes): return Data(bytes)
             case .failure(let failure):

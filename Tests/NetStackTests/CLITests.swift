@@ -131,6 +131,17 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(garbage.status, 1)
         XCTAssertTrue(garbage.out.hasPrefix("2305069"), garbage.out)
         XCTAssertEqual(try netstack(["verify", "/no/such/file"]).status, 2)
+        // - reads standard input (for the certificate or one of the other files), as openssl verify does.
+        let leafPEM = try String(contentsOfFile: lab.path("leaf+inter"), encoding: .utf8)
+        let piped = try netstack(["verify", "-", "--ca", lab.path("root")], stdin: leafPEM)
+        XCTAssertEqual(piped.status, 0, piped.err)
+        XCTAssertTrue(piped.out.hasPrefix("0 success"), piped.out)
+        let pipedCA = try netstack(["verify", lab.path("leaf+inter"), "--ca", "-"], stdin: try String(contentsOfFile: lab.path("root"), encoding: .utf8))
+        XCTAssertEqual(pipedCA.status, 0, pipedCA.err)
+        XCTAssertEqual(try netstack(["verify", "-", "--ca", "-"], stdin: leafPEM).status, 64)
+        let empty = try netstack(["verify", "-"], stdin: "")
+        XCTAssertEqual(empty.status, 1)
+        XCTAssertTrue(empty.out.hasPrefix("2305069"), empty.out)
     }
 
     func testConnectAsAPipeWithJSONEvents() throws {
