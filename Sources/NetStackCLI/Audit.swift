@@ -27,7 +27,7 @@ struct Audit: ParsableCommand {
     )
 
     @Argument(help: "Targets.") var targets: [String] = []
-    @Option(name: .customLong("targets"), help: "A file with one target per line (# comments).") var targetsFile: String?
+    @Option(name: .customLong("targets"), help: "A file with one target per line (# comments); - reads standard input.") var targetsFile: String?
     @Option(help: "PEM file of trusted CAs (default: the system store).") var ca: String?
     @Option(help: "PEM CRL file (repeatable); turns on revocation checks.") var crl: [String] = []
     @Option(help: "Intermediates (PEM or DER) to build chains with, apart from what servers send (repeatable); an incomplete chain is then a WARN.")
@@ -83,10 +83,10 @@ struct Audit: ParsableCommand {
         var list = targets
         if let file = targetsFile {
             let bytes: [UInt8]
-            switch BoundedFileRead.bytes(atPath: file) {
+            switch BoundedFileRead.bytes(atPath: file == "-" ? "/dev/stdin" : file) {
             case .success(let b): bytes = b
             case .failure(let failure):
-                printErr("netstack audit: --targets: \(failure)")
+                printErr("netstack audit: --targets: \(file == "-" ? "standard input: " : "")\(failure)")
                 throw ExitCode(64)
             }
             guard let text = String(validating: bytes, as: UTF8.self) else {

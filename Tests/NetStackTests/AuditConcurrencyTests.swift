@@ -57,6 +57,10 @@ final class AuditConcurrencyTests: XCTestCase {
         let r = try runNetstack(["audit", "--targets", file, "--format", "csv"], timeout: 60)
         XCTAssertEqual(r.status, 3, r.err)
         XCTAssertEqual(r.out.split(separator: "\n").count, 10_001, "a header and one row per target")
+        // --targets - reads them from standard input (comments and blank lines skipped).
+        let piped = try runNetstack(["audit", "--targets", "-", "--format", "csv"], stdin: "# hosts\na b\n\nc d # the second\n", timeout: 60)
+        XCTAssertEqual(piped.status, 3, piped.err)
+        XCTAssertEqual(piped.out.split(separator: "\n").count, 3, piped.out)
         let script = NSTemporaryDirectory() + "netstack-args-\(getpid()).lua"
         try "print(select('#', ...), (select(3000, ...)))".write(toFile: script, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(atPath: script) }
