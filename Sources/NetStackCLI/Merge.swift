@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import NetStack
 import NetStackLoad
 
 struct Merge: ParsableCommand {
@@ -20,7 +21,7 @@ struct Merge: ParsableCommand {
         """
     )
 
-    @Argument(help: "Summary files (one export, or JSON lines such as kubectl logs of the segments), or folders whose *.json and *.jsonl files are read.") var inputs: [String]
+    @Argument(help: "Summary files (one export, or JSON lines such as kubectl logs of the segments), or folders whose *.json and *.jsonl files are read; - reads standard input. At most 1 GiB each.") var inputs: [String]
     @Flag(help: "Merge even when segments are missing (the summary names the ones present).") var allowPartial = false
     @Option(help: "Write the merged summary (with histograms) here.") var summaryExport: String?
     @Flag(help: "Print the merged summary as JSON instead of the table.") var json = false
@@ -38,9 +39,19 @@ struct Merge: ParsableCommand {
 
     private var trendStats: [TrendStat] { summaryTrendStats.flatMap { try? TrendStat.list($0) } ?? TrendStat.defaults }
 
+    /// The most read of one input: a summary export with the run's every histogram is well under
+    /// this (the histograms of all files share a 2 GiB budget once parsed).
+    static let fileLimit = 1 << 30
+
     func run() throws {
         var files: [String] = []
+        if inputs.filter({ $0 == "-" }).count > 1 {
+            printErr("netstack merge: - (standard input) may be given once")
+            throw ExitCode(64)
+        }
         for input in inputs {
+            // - is standard input: `kubectl logs -l job-name=... | netstack merge -`.
+            if input == "-" { files.append(input); continue }
             var isDir: ObjCBool = false
             guard FileManager.default.fileExists(atPath: input, isDirectory: &isDir) else {
                 printErr("netstack merge: no such file or folder '\(input)'")
@@ -61,12 +72,17 @@ struct Merge: ParsableCommand {
             printErr("netstack merge: --format must be table, json or csv")
             throw ExitCode(64)
         }
+        // Each file is read up to a bound (a file named by mistake, /dev/zero, a log without end,
+        // is refused instead of read until memory runs out).
         let contents = try files.map { f -> Data in
-            guard let data = FileManager.default.contents(atPath: f) else {
-                printErr("netstack merge: cannot read '\(f)'")
-                throw ExitCode(2)
+            switch BoundedFileRead.bytes(atPath: f == "-" ? "/dev/stdin" : f, limit: Self.fileLimit) {
+            case .success(let bytes): return Data(bytes)
+            case .failure(.tooLarge):
+                printErr("netstack merge: \(f == "-" ? "standard input" : "'\(TerminalText.sanitize(f, keepNewlines: false))'") is larger than \(Self.fileLimit >> 20) MiB")
+            case .failure(.unreadable(_, let reason)):
+                printErr("netstack merge: cannot read \(f == "-" ? "standard input" : "'\(TerminalText.sanitize(f, keepNewlines: false))'"): \(reason)")
             }
-            return data
+            throw ExitCode(2)
         }
         // `netstack audit --format json --segment i/n` reports merge into one audit report.
         if let first = contents.first, AuditMerge.isAuditReport(first) {

@@ -132,6 +132,11 @@ final class SegmentRunTests: XCTestCase {
         }
         let ok = try runNetstack(["merge", one, two])
         XCTAssertEqual(ok.status, 0, ok.err)
+        // - is standard input (kubectl logs piped in), beside files; once at most.
+        let piped = try runNetstack(["merge", "-", two], stdin: try String(contentsOfFile: one, encoding: .utf8))
+        XCTAssertEqual(piped.status, 0, piped.err)
+        XCTAssertEqual(piped.out, ok.out.replacingOccurrences(of: one, with: "-"))
+        XCTAssertEqual(try runNetstack(["merge", "-", "-"], stdin: "").status, 64)
         let partial = try runNetstack(["merge", one, "--allow-partial"])
         XCTAssertEqual(partial.status, 0, partial.err)
         XCTAssertTrue(partial.out.contains("PARTIAL: segments 1/2 only"), partial.out)
