@@ -13,6 +13,16 @@ public enum TrendChart {
         guard hi > lo else {
             return [indent + "all \(v.count) samples at " + SummaryTable.format(lo, unit)]
         }
+        // No more rows than the histogram has buckets between the extremes (its three digits:
+        // samples of 1.00315s and 1.00328s share one bucket, and rows finer than that would place
+        // them by the bucket, not by their values).
+        let buckets = (h.highestEquivalentForValue(UInt64((hi * scale).rounded())) - h.lowestEquivalentForValue(UInt64((lo * scale).rounded())) + 1)
+            / Swift.max(1, h.sizeOfEquivalentRangeForValue(UInt64((hi * scale).rounded())))
+        let rows = Swift.min(rows, Int(Swift.min(buckets, UInt64(Int.max))))
+        guard rows > 1 else {
+            let edges = distinctEdgeTexts([lo, hi], unit: unit)
+            return [indent + "all \(v.count) samples from \(edges[0]) to \(edges[1])"]
+        }
         let logarithmic = lo > 0 && hi / lo >= 8
         let edges: [Double] = (0...rows).map { i in
             let f = Double(i) / Double(rows)

@@ -53,6 +53,11 @@ final class TrendChartTests: XCTestCase {
         // Rows this narrow are finer than the histogram's three digits: 1001.2 may count a row up.
         let n = counts(rows)
         XCTAssertEqual([n[0], n.reduce(0, +), n[7]], [2, 4, 1], rows.joined(separator: "\n"))
+        // Samples within one of the histogram's buckets get one line, not rows finer than it
+        // can place them; two buckets apart, two rows.
+        XCTAssertEqual(TrendChart.render(trend([(1000.40, 1), (1000.41, 1)]), unit: .milliseconds),
+                       ["      all 2 samples from 1.00040s to 1.00041s"])
+        XCTAssertEqual(TrendChart.render(trend([(1000.0, 1), (1000.6, 1)]), unit: .milliseconds).count, 2)
         // Edges that already differ keep the usual digits.
         XCTAssertTrue(TrendChart.render(trend([(1, 10), (2, 10)]), unit: .milliseconds)[0].contains("1ms … 1.12ms"))
         XCTAssertEqual(SummaryTable.format(0.99825, .milliseconds, significant: 5), "998.25µs")
