@@ -43,27 +43,19 @@ final class CLITests: XCTestCase {
             try p.run()
             return (p, out)
         }
-        let (p, out) = try start(Servers.plain.url + "/echo")
-        usleep(600_000)
-        kill(p.processIdentifier, SIGINT)
-        let deadline = Date().addingTimeInterval(10)
-        while p.isRunning && Date() < deadline { usleep(10_000) }
-        XCTAssertFalse(p.isRunning)
-        XCTAssertEqual(p.terminationStatus, 130)
-        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        XCTAssertTrue(text.contains("closed\t1001"), "closed with 1001 on SIGINT: \(text.suffix(200))")
-
         // SIGTERM (a service manager stopping the bot) is taken as a SIGINT: closed with 1001, 130.
-        let (t, tout) = try start(Servers.plain.url + "/echo")
-        usleep(600_000)
-        kill(t.processIdentifier, SIGTERM)
-        let tDeadline = Date().addingTimeInterval(10)
-        while t.isRunning && Date() < tDeadline { usleep(10_000) }
-        XCTAssertFalse(t.isRunning)
-        XCTAssertEqual(t.terminationStatus, 130)
-        XCTAssertEqual(t.terminationReason, .exit)
-        let tText = String(decoding: tout.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        XCTAssertTrue(tText.contains("closed\t1001"), "closed with 1001 on SIGTERM: \(tText.suffix(200))")
+        for (signal, name) in [(SIGINT, "SIGINT"), (SIGTERM, "SIGTERM")] {
+            let (p, out) = try start(Servers.plain.url + "/echo")
+            usleep(600_000)
+            kill(p.processIdentifier, signal)
+            let deadline = Date().addingTimeInterval(10)
+            while p.isRunning && Date() < deadline { usleep(10_000) }
+            XCTAssertFalse(p.isRunning, name)
+            XCTAssertEqual(p.terminationStatus, 130, name)
+            XCTAssertEqual(p.terminationReason, .exit, name)
+            let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            XCTAssertTrue(text.contains("closed\t1001"), "closed with 1001 on \(name): \(text.suffix(200))")
+        }
 
         // A server that never answers the close: the second SIGINT ends the run at once.
         let (p2, _) = try start(Servers.plain.url + "/misbehave/no-close-reply")
