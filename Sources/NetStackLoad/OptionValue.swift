@@ -65,7 +65,9 @@ struct OptionReader {
         default: throw LoadOptionError("\(name): expected a whole number, got a \(v.typeName)")
         }
         guard n.isFinite, n == n.rounded(), n >= Double(range.lowerBound), n <= Double(range.upperBound) else {
-            throw LoadOptionError("\(name): expected a whole number from \(range.lowerBound) to \(range.upperBound), got \(n)")
+            // -1 as written, not -1.0 (the value arrives as a double); 1.5, inf and nan as they are.
+            let written = n.isFinite && n == n.rounded() && abs(n) < 1e15 ? String(Int64(n)) : "\(n)"
+            throw LoadOptionError("\(name): expected a whole number from \(range.lowerBound) to \(range.upperBound), got \(written)")
         }
         return Int(n)
     }

@@ -92,6 +92,12 @@ final class LoadPlanTests: XCTestCase {
             (.table(["iterations": .number(0)]), "--iterations 0 (or options.iterations = 0) would run nothing"),
             (.table(["duration": .string("0s"), "vus": .number(3)]), "--duration 0s (or options.duration) would run nothing"),
         ]
+        // A whole number is shown as written (the value arrives as a double: it read "-1.0").
+        for (value, expected) in [(-1.0, "got -1"), (1.5, "got 1.5"), (2e7, "got 20000000")] {
+            XCTAssertThrowsError(try LoadPlan.make(commandLine: .init(), options: .table(["vus": .number(value)]))) { e in
+                XCTAssertTrue("\(e)".hasSuffix("expected a whole number from 0 to 10000000, " + expected), "\(e)")
+            }
+        }
         for (value, expected) in cases {
             XCTAssertThrowsError(try LoadPlan.make(commandLine: .init(), options: value)) { e in
                 XCTAssertTrue("\(e)".contains(expected), "\(e) should mention \(expected)")
