@@ -14,8 +14,25 @@ public enum BoundedFileRead {
 
         public var description: String {
             switch self {
-            case .unreadable(let path, let reason): return "cannot read '\(TerminalText.sanitize(path, keepNewlines: false))': \(reason)"
-            case .tooLarge(let path, let limit): return "'\(TerminalText.sanitize(path, keepNewlines: false))' is larger than \(limit >> 20) MiB"
+            case .unreadable(let path, let reason): return "cannot read \(Self.named(path)): \(reason)"
+            case .tooLarge(let path, let limit): return "\(Self.named(path)) is larger than \(limit >> 20) MiB"
+            }
+        }
+
+        /// `'path'`, or "standard input" for `-`.
+        private static func named(_ path: String) -> String {
+            path == "-" ? "standard input" : "'\(TerminalText.sanitize(path, keepNewlines: false))'"
+        }
+    }
+
+    /// As `bytes(atPath:limit:)`, with `-` meaning standard input (as `openssl verify -` and
+    /// `kubectl ... | netstack merge -` use it); failures then name "standard input".
+    public static func bytes(atPathOrStandardInput path: String, limit: Int = certificateLimit) -> Result<[UInt8], Failure> {
+        guard path == "-" else { return bytes(atPath: path, limit: limit) }
+        return bytes(atPath: "/dev/stdin", limit: limit).mapError { failure in
+            switch failure {
+            case .unreadable(_, let reason): return .unreadable(path: path, reason: reason)
+            case .tooLarge(_, let limit): return .tooLarge(path: path, limit: limit)
             }
         }
     }

@@ -83,10 +83,10 @@ struct Audit: ParsableCommand {
         var list = targets
         if let file = targetsFile {
             let bytes: [UInt8]
-            switch BoundedFileRead.bytes(atPath: file == "-" ? "/dev/stdin" : file) {
+            switch BoundedFileRead.bytes(atPathOrStandardInput: file) {
             case .success(let b): bytes = b
             case .failure(let failure):
-                printErr("netstack audit: --targets: \(file == "-" ? "standard input: " : "")\(failure)")
+                printErr("netstack audit: --targets: \(failure)")
                 throw ExitCode(64)
             }
             guard let text = String(validating: bytes, as: UTF8.self) else {

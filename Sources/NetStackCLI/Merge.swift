@@ -75,14 +75,12 @@ struct Merge: ParsableCommand {
         // Each file is read up to a bound (a file named by mistake, /dev/zero, a log without end,
         // is refused instead of read until memory runs out).
         let contents = try files.map { f -> Data in
-            switch BoundedFileRead.bytes(atPath: f == "-" ? "/dev/stdin" : f, limit: Self.fileLimit) {
+            switch BoundedFileRead.bytes(atPathOrStandardInput: f, limit: Self.fileLimit) {
             case .success(let bytes): return Data(bytes)
-            case .failure(.tooLarge):
-                printErr("netstack merge: \(f == "-" ? "standard input" : "'\(TerminalText.sanitize(f, keepNewlines: false))'") is larger than \(Self.fileLimit >> 20) MiB")
-            case .failure(.unreadable(_, let reason)):
-                printErr("netstack merge: cannot read \(f == "-" ? "standard input" : "'\(TerminalText.sanitize(f, keepNewlines: false))'"): \(reason)")
+            case .failure(let failure):
+                printErr("netstack merge: \(failure)")
+                throw ExitCode(2)
             }
-            throw ExitCode(2)
         }
         // `netstack audit --format json --segment i/n` reports merge into one audit report.
         if let first = contents.first, AuditMerge.isAuditReport(first) {

@@ -57,15 +57,7 @@ struct Verify: ParsableCommand {
     func run() throws {
         func read(_ path: String) throws -> Data {
             // `-` is standard input, as `openssl verify` and `netstack run -` read it.
-            if path == "-" {
-                switch BoundedFileRead.bytes(atPath: "/dev/stdin") {
-                case .success(let bytes): return Data(bytes)
-                case .failure(.tooLarge): printErr("netstack verify: cannot read standard input: larger than \(BoundedFileRead.certificateLimit >> 20) MiB")
-                case .failure(.unreadable(_, let reason)): printErr("netstack verify: cannot read standard input: \(reason)")
-                }
-                throw ExitCode(2)
-            }
-            switch BoundedFileRead.bytes(atPath: path) {
+            switch BoundedFileRead.bytes(atPathOrStandardInput: path) {
             case .success(let bytes): return Data(bytes)
             case .failure(let failure):
                 printErr("netstack verify: \(failure)")

@@ -16,8 +16,10 @@ public enum TrendChart {
         // No more rows than the histogram has buckets between the extremes (its three digits:
         // samples of 1.00315s and 1.00328s share one bucket, and rows finer than that would place
         // them by the bucket, not by their values).
-        let buckets = (h.highestEquivalentForValue(UInt64((hi * scale).rounded())) - h.lowestEquivalentForValue(UInt64((lo * scale).rounded())) + 1)
-            / Swift.max(1, h.sizeOfEquivalentRangeForValue(UInt64((hi * scale).rounded())))
+        let top = UInt64((hi * scale).rounded())
+        // The last row ends at the end of the top sample's bucket.
+        let end = h.highestEquivalentForValue(top)
+        let buckets = (end - h.lowestEquivalentForValue(UInt64((lo * scale).rounded())) + 1) / Swift.max(1, h.sizeOfEquivalentRangeForValue(top))
         let rows = Swift.min(rows, Int(Swift.min(buckets, UInt64(Int.max))))
         guard rows > 1 else {
             let edges = distinctEdgeTexts([lo, hi], unit: unit)
@@ -34,7 +36,6 @@ public enum TrendChart {
         for i in 1..<rows {
             starts.append(Swift.max(starts[i - 1], h.lowestEquivalentForValue(UInt64((edges[i] * scale).rounded()))))
         }
-        let end = h.highestEquivalentForValue(UInt64((hi * scale).rounded()))
         var counts: [UInt64] = []
         for i in 0..<rows {
             let upper = i == rows - 1 ? end : starts[i + 1]
