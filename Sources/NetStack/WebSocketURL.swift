@@ -93,8 +93,10 @@ public struct WebSocketURL: Hashable, Sendable, CustomStringConvertible {
             } else {
                 hostIsIPLiteral = false
                 guard IPAddressSyntax.isHostName(bytes: hostBytes) else { throw fail("invalid host name '\(text(hostRange))'") }
-                if hostBytes.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2E }) {
-                    throw fail("invalid IPv4 address '\(text(hostRange))'")
+                // A name whose last label is a number is an IPv4 address to URL parsers (WHATWG)
+                // and to getaddrinfo (`0x7f000001`, `127.1`): only the dotted-decimal form is taken.
+                if IPAddressSyntax.endsInANumber(bytes: hostBytes) {
+                    throw fail("invalid IPv4 address '\(text(hostRange))' (four decimal numbers 0-255 expected)")
                 }
             }
         }
@@ -145,6 +147,19 @@ enum IPAddressSyntax {
             if value > 255 { return false }
         }
         return digits > 0 && parts == 3
+    }
+
+    /// WHATWG URL's "ends in a number": the last label (before one trailing dot) is decimal
+    /// digits, or `0x` followed by hex digits (none too), so the host reads as an IPv4 address.
+    static func endsInANumber(bytes: ArraySlice<UInt8>) -> Bool {
+        var h = bytes
+        if h.last == 0x2E { h = h.dropLast() }
+        let label = h[((h.lastIndex(of: 0x2E)).map { $0 + 1 } ?? h.startIndex)...]
+        guard !label.isEmpty else { return false }
+        func isDigit(_ b: UInt8) -> Bool { b >= 0x30 && b <= 0x39 }
+        if label.allSatisfy(isDigit) { return true }
+        guard label.count >= 2, label.first == 0x30, label.dropFirst().first == 0x78 || label.dropFirst().first == 0x58 else { return false }
+        return label.dropFirst(2).allSatisfy { isDigit($0) || ($0 >= 0x61 && $0 <= 0x66) || ($0 >= 0x41 && $0 <= 0x46) }
     }
 
     static func isIPv6<S: StringProtocol>(_ s: S) -> Bool {

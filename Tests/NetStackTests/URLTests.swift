@@ -48,6 +48,26 @@ final class URLTests: XCTestCase {
         }
     }
 
+    /// A host whose last label is a number reads as IPv4 to getaddrinfo and to WHATWG URL parsers
+    /// (`0x7f000001` and `127.1` are 127.0.0.1 there): only four decimal numbers are taken, so a
+    /// name never connects to an address it does not spell.
+    func testHostsThatEndInANumberMustBeDottedDecimal() throws {
+        for s in ["ws://2130706433/", "ws://0x7f000001/", "ws://0x7f.1/", "ws://127.1/", "ws://0177.0.0.1/",
+                  "ws://127.0.0.01/", "ws://a.0x10/", "ws://a.0X1f/", "ws://a.0x/", "ws://example.42/",
+                  "ws://1.2.3.4.5/", "ws://0/", "ws://127.0.0.1./"] {
+            XCTAssertThrowsError(try WebSocketURL(parsing: s), "\(s) should be rejected") { error in
+                XCTAssertEqual((error as? WebSocketError)?.code, .connectionParseURLError, s)
+                XCTAssertTrue("\(error)".contains("invalid IPv4 address"), "\(s): \(error)")
+            }
+        }
+        // Names whose last label is not a number stay names.
+        for s in ["ws://1e1/", "ws://0x7g/", "ws://a.0xg/", "ws://x0x1/", "ws://example.com./", "ws://42.example/"] {
+            let url = try WebSocketURL(parsing: s)
+            XCTAssertFalse(url.hostIsIPLiteral, s)
+        }
+        XCTAssertTrue(try WebSocketURL(parsing: "ws://10.0.0.255:8/").hostIsIPLiteral)
+    }
+
     func testOverlongURLIsRejected() {
         let long = "ws://h/" + String(repeating: "a", count: WebSocketURL.maximumLength)
         XCTAssertThrowsError(try WebSocketURL(parsing: long)) { error in
