@@ -1,4 +1,5 @@
 import ArgumentParser
+import CInterrupt
 import Foundation
 import NetStack
 import NetStackTestServer
@@ -13,13 +14,15 @@ struct Serve: ParsableCommand {
         bad-accept, invalid-utf8, oversized, masked, drop, no-close-reply, slow-handshake, hang, \
         half-response, garbage, rsv, opcode, fragmented, ping, silent, zipbomb, bad-close-code, \
         big-control, unoffered-protocol, unoffered-extension, ping-flood, reject-hold, escape-status, deaf.
-        Runs until interrupted. Exit status: 1 when the port cannot be listened on; 2 for an \
+        Runs until interrupted: SIGINT or SIGTERM stop it with status 130. With --tls and no \
+        --cert, the generated test CA, certificate and keys live in a new folder under $TMPDIR \
+        that is removed when the server stops. Exit status: 1 when the port cannot be listened on; 2 for an \
         unreadable or unusable --cert/--key; 64 for bad options.
         """
     )
 
     @Option(help: "Port (0 picks a free one).") var port: Int = 8765
-    @Flag(help: "Serve wss:// with a certificate generated now (or --cert/--key).") var tls = false
+    @Flag(help: "Serve wss:// with a certificate generated now (its CA is named on stderr; removed when the server stops), or --cert/--key.") var tls = false
     @Option(help: "PEM certificate chain for wss.") var cert: String?
     @Option(help: "PEM private key for wss.") var key: String?
     @Option(help: "What / does: echo, flood, sink.") var mode: String = "echo"
@@ -37,7 +40,14 @@ struct Serve: ParsableCommand {
     }
 
     func run() throws {
+        // SIGINT or SIGTERM, from here on: the generated keys are removed, then status 130 (one
+        // that arrives while the server starts is taken once it listens).
+        guard netstack_interrupt_install() == 0 else {
+            printErr("netstack serve: cannot install the SIGINT handler")
+            throw ExitCode(1)
+        }
         var config = LocalWebSocketServer.Configuration()
+        var generated: TestPKI?
         config.port = port
         config.compression = !noCompression
         config.defaultPath = "/" + mode
@@ -46,6 +56,7 @@ struct Serve: ParsableCommand {
             config.tls = .init(certificatePath: cert, keyPath: key)
         } else if tls {
             let pki = try TestPKI.generate()
+            generated = pki
             config.tls = .init(certificatePath: pki.serverCertificate, keyPath: pki.serverKey)
             printErr("netstack serve: generated a test CA at \(pki.caCertificate) (trust it with --ca)")
         }
@@ -55,6 +66,8 @@ struct Serve: ParsableCommand {
                 throw ExitCode(2)
             }
         }
+        // The generated keys go when the server does: on a failed start here, on a signal below.
+        let removeGenerated = { if let pki = generated { try? FileManager.default.removeItem(atPath: pki.directory) } }
         let server = LocalWebSocketServer(configuration: config)
         do {
             try server.start()
@@ -66,14 +79,17 @@ struct Serve: ParsableCommand {
             default: why = "\(error)"
             }
             printErr("netstack serve: cannot use the certificate '\(cert ?? "")' with the key '\(key ?? "")': \(why)")
+            removeGenerated()
             throw ExitCode(2)
         } catch {
+            removeGenerated()
             printErr("netstack serve: cannot listen on 127.0.0.1:\(port): \(ListenErrorText.describe(error))")
             throw ExitCode(1)
         }
         print("listening on \(server.url)")
         fflush(stdout)
-        signal(SIGINT, SIG_DFL)
-        while true { sleep(3600) }
+        _ = netstack_interrupt_wait()
+        removeGenerated()
+        throw ExitCode(130)
     }
 }

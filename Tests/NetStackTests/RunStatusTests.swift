@@ -159,6 +159,33 @@ final class RunStatusTests: XCTestCase {
         XCTAssertTrue(unusable.err.contains("cannot use the certificate '\(garbage)' with the key '\(garbage)': '\(garbage)' holds no PEM certificate"), unusable.err)
     }
 
+    /// `serve --tls` makes a CA and keys in a folder of its own; stopping the server (SIGINT or
+    /// SIGTERM, status 130) removes it: each run left one in $TMPDIR, private keys included.
+    func testServeRemovesTheKeysItGeneratedWhenStopped() throws {
+        for (number, name) in [(SIGINT, "SIGINT"), (SIGTERM, "SIGTERM")] {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: CLITests.buildDir + "/netstack")
+            p.arguments = ["serve", "--tls", "--port", "0"]
+            let out = Pipe(), err = Pipe()
+            p.standardOutput = out
+            p.standardError = err
+            try p.run()
+            // "listening on wss://..." comes once the folder is made and the server is up.
+            _ = out.fileHandleForReading.availableData
+            let text = String(decoding: err.fileHandleForReading.availableData, as: UTF8.self)
+            guard let range = text.range(of: #"/\S+/ca\.pem"#, options: .regularExpression) else {
+                p.terminate(); return XCTFail("\(name): no CA named: \(text)")
+            }
+            let folder = (String(text[range]) as NSString).deletingLastPathComponent
+            XCTAssertTrue(FileManager.default.fileExists(atPath: folder + "/server.key"), name)
+            kill(p.processIdentifier, number)
+            p.waitUntilExit()
+            XCTAssertEqual(p.terminationReason, .exit, name)
+            XCTAssertEqual(p.terminationStatus, 130, name)
+            XCTAssertFalse(FileManager.default.fileExists(atPath: folder), "\(name): \(folder) is left behind")
+        }
+    }
+
     /// Failed clients that the script destroyed (a bot replacing failing connections) still fail
     /// the run; a client that failed and then reconnected does not, and a reconnect from onError or
     /// onClose keeps the run going (it ended with the first connection before).
