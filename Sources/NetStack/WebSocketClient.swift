@@ -409,14 +409,14 @@ public final class WebSocketClient: @unchecked Sendable {
 
     // MARK: Close and destroy
 
-    /// Starts the closing handshake. `code` 0 means 1000. Valid codes: 1000-1003, 1007-1011,
+    /// Starts the closing handshake. `code` 0 means 1000. Valid codes: 1000-1003, 1007-1014,
     /// 3000-4999 (else `WEBSOCKET_PROTOCOL_ERROR`); the reason is at most 123 bytes of UTF-8
     /// (else `WEBSOCKET_DATA_LENGTH_EXCEEDED`). Before the connection is open: 1017. Closing an
     /// already closing connection does nothing and succeeds.
     public func close(code: UInt32 = UInt32(CloseCode.normal.rawValue), reason: String = "") throws {
         let code = code == 0 ? UInt32(CloseCode.normal.rawValue) : code
         guard code <= UInt32(UInt16.max), CloseCode(rawValue: UInt16(code)).isValidOnWire else {
-            throw WebSocketError(.protocolError, "invalid close code \(code) (use 1000-1003, 1007-1011 or 3000-4999)")
+            throw WebSocketError(.protocolError, "invalid close code \(code) (use 1000-1003, 1007-1014 or 3000-4999)")
         }
         if reason.utf8.count > CloseCode.maximumReasonLength {
             throw WebSocketError(.dataLengthExceeded, "close reason of \(reason.utf8.count) bytes exceeds \(CloseCode.maximumReasonLength)")

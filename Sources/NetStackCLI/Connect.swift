@@ -62,7 +62,7 @@ struct Connect: ParsableCommand {
     var closeTimeout: Double?
     @Option(name: [.customShort("w"), .long], help: "After the last message (end of input, or -x), seconds to wait for replies before closing.") var wait: Double = 1.0
     @Flag(name: [.customShort("n"), .customLong("no-close")], help: "Do not close when the input ends: wait until the server closes.") var noClose = false
-    @Option(help: "Close code sent when the input ends (1000-1003, 1007-1011, 3000-4999).") var closeCode: UInt16 = 1000
+    @Option(help: "Close code sent when the input ends (1000-1003, 1007-1014, 3000-4999).") var closeCode: UInt16 = 1000
     @Option(help: "Close reason sent when the input ends (at most 123 bytes).") var closeReason: String = ""
     @Flag(inversion: .prefixedNo, help: "Slash commands (/ping, /close, /binary, /quit, /help); default: on when standard input is a terminal.")
     var slash: Bool?
@@ -103,7 +103,7 @@ struct Connect: ParsableCommand {
         if (cert == nil) != (key == nil) { throw ValidationError("--cert and --key go together") }
         if binary && text { throw ValidationError("-b and -t: choose one") }
         guard CloseCode(rawValue: closeCode).isValidOnWire else {
-            throw ValidationError("--close-code: \(closeCode) cannot be sent (1000-1003, 1007-1011, 3000-4999)")
+            throw ValidationError("--close-code: \(closeCode) cannot be sent (1000-1003, 1007-1014, 3000-4999)")
         }
         guard closeReason.utf8.count <= CloseCode.maximumReasonLength else {
             throw ValidationError("--close-reason: at most \(CloseCode.maximumReasonLength) bytes")

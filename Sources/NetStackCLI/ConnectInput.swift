@@ -41,7 +41,7 @@ enum ConnectInput: Equatable {
                 let args = rest.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
                 guard let first = args.first else { return .close(code: 1000, reason: "") }
                 guard let code = UInt16(first), CloseCode(rawValue: code).isValidOnWire else {
-                    return .invalid("/close: '\(first)' is not a close code (1000-1003, 1007-1011, 3000-4999)")
+                    return .invalid("/close: '\(first)' is not a close code (1000-1003, 1007-1014, 3000-4999)")
                 }
                 let reason = args.count > 1 ? String(args[1]) : ""
                 guard reason.utf8.count <= CloseCode.maximumReasonLength else { return .invalid("/close: the reason is over \(CloseCode.maximumReasonLength) bytes") }

@@ -247,6 +247,25 @@ final class EndToEndTests: XCTestCase {
         XCTAssertEqual(d.terminalCount, 1)
     }
 
+    /// 1012 (service restart), 1013 (try again later) and 1014 (bad gateway) are registered close
+    /// codes: a server that restarts says so with a clean close, not a protocol error (they failed
+    /// the connection with 1002 "invalid close code"). The client may send them too.
+    func testRegisteredCloseCodesAfterRFC6455AreCleanCloses() {
+        for code: UInt16 in [1012, 1013, 1014] {
+            let r = runClient(base + "/close?code=\(code)&reason=later")
+            XCTAssertEqual(r.close?.0, UInt32(code))
+            XCTAssertEqual(r.close?.1, "later")
+            XCTAssertTrue(r.errors.isEmpty, "\(code): \(r.errors)")
+            XCTAssertEqual(r.terminalCount, 1)
+            let ours = runClient(base + "/echo", setup: { rec in
+                rec.onOpen = { c in
+                    do { try c.close(code: UInt32(code), reason: "bye") } catch { XCTFail("close(\(code)): \(error)") }
+                }
+            })
+            XCTAssertEqual(ours.close?.0, UInt32(code), "the echo server answers with the code it got")
+        }
+    }
+
     func testCloseTimeoutWhenTheServerNeverAnswers() {
         let start = DispatchTime.now()
         let r = runClient(base + "/misbehave/no-close-reply", configure: { $0.closeTimeout = .milliseconds(300) }, setup: { rec in

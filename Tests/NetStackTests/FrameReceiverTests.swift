@@ -170,7 +170,7 @@ final class FrameReceiverTests: XCTestCase {
         for code: UInt16 in [0, 999, 1004, 1005, 1006, 1015, 1016, 2999, 5000] {
             XCTAssertEqual(events(frame(8, [UInt8(code >> 8), UInt8(code & 0xFF)])), ["fail:1002:1009"], "close code \(code)")
         }
-        for code: UInt16 in [1000, 1001, 1002, 1003, 1007, 1011, 3000, 4999] {
+        for code: UInt16 in [1000, 1001, 1002, 1003, 1007, 1011, 1012, 1013, 1014, 3000, 4999] {
             XCTAssertEqual(events(frame(8, [UInt8(code >> 8), UInt8(code & 0xFF)])), ["close:\(code):"], "close code \(code)")
         }
     }
