@@ -74,8 +74,9 @@ enum CoroutineAPI {
             }
             // What it builds on, given directly (the module table may not be in place yet, or
             // replaced by the script): the constructor, timers, three codes, the exit marker, how a
-            // spawned function's and an entry thread's errors start, the wait mark and the entry-thread test.
-            lua_createtable(L, 0, 12)
+            // spawned function's and an entry thread's errors start, the wait mark, the entry-thread
+            // test, and how a connection it closed for a limit counts as failed.
+            lua_createtable(L, 0, 13)
             vm.pushFunction(NetStackModule.fnOHWebSocketClientConstructor)
             lua_setfield(L, -2, "OH_WebSocketClient_Constructor")
             vm.pushFunction(NetStackModule.fnSetTimeout)
@@ -100,6 +101,8 @@ enum CoroutineAPI {
             lua_setfield(L, -2, "WAIT_MARK")
             netstack_push_is_entry_thread(L)
             lua_setfield(L, -2, "isEntryThread")
+            vm.pushFunction(LuaClientBinding.fnMarkFailed)
+            lua_setfield(L, -2, "markFailed")
             guard lua_pcallk(L, 1, 1, 0, 0, nil) == LUA_OK, lua_type(L, -1) == LUA_TTABLE else {
                 netstack_pop(L, 1)
                 lua_pushnil(L)

@@ -432,6 +432,14 @@ enum LuaClientBinding {
         return ok(vm)
     }
 
+    /// For the coroutine layer: the client's connection counts as failed for the exit status (it
+    /// closed the connection itself for a limit: a receive queue the script did not drain).
+    static let fnMarkFailed = LuaFunction.hosted { vm, host in
+        guard let resolved = selfClient(vm, host) else { return vm.argError(1, "markFailed", "netstack client") }
+        if let c = resolved { host.connectionFailed(c) }
+        return 0
+    }
+
     private static let methodDestroy = LuaFunction.hosted { vm, host in
         guard let resolved = selfClient(vm, host) else { return vm.argError(1, "destroy", "netstack client") }
         if let c = resolved { destroy(c, host: host) }

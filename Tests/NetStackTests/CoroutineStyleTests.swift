@@ -329,5 +329,9 @@ final class CoroutineStyleTests: XCTestCase {
         XCTAssertEqual(first[2], "1013")
         // Closed with 1008 by the client, or with 1000 by the server when its flood ended first.
         XCTAssertTrue(lines[1].hasPrefix("nil\tclosed\t1008") || lines[1].hasPrefix("nil\tclosed\t1000"), r.out)
+        // Messages were dropped: the run failed (it ended with 0 although the docs count a
+        // connection closed for a limit as failed).
+        XCTAssertEqual(r.status, 1, r.err)
+        XCTAssertTrue(r.err.contains("1 connection failed"), r.err)
     }
 }

@@ -16,7 +16,7 @@ local MAX_QUEUE = 16 * 1024 * 1024
 local spawned = setmetatable({}, { __mode = "k" })  -- coroutines made by spawn
 -- The host runs a load run's iteration entry points and a plain run's main in coroutines of its
 -- own (entry threads): they wait as spawned functions do, and yield WAIT_MARK to say they wait.
-local isEntryThread, WAIT_MARK = ns.isEntryThread, ns.WAIT_MARK
+local isEntryThread, WAIT_MARK, markFailed = ns.isEntryThread, ns.WAIT_MARK, ns.markFailed
 local waiting = {}                                  -- coroutine -> token while it waits
 
 -- Runs `co` until it waits again or ends; its error is raised here, with its own traceback.
@@ -270,6 +270,7 @@ function M.connect(url, options)
         push(ws, FAILED, { message = "receive queue over " .. MAX_QUEUE .. " bytes: the script does not call receive",
                            code = ns.WEBSOCKET_QUEUE_LENGTH_EXCEEDED })
         client:close(1008, "receive queue full")
+        markFailed(client)                          -- messages were dropped: the run's status is 1
       else
         ws.last = ws.last + 1
         ws.data[ws.last], ws.kinds[ws.last] = data, kind
