@@ -27,30 +27,30 @@ struct Audit: ParsableCommand {
     )
 
     @Argument(help: "Targets.") var targets: [String] = []
-    @Option(name: .customLong("targets"), help: "A file with one target per line (# comments); - reads standard input.") var targetsFile: String?
-    @Option(help: "PEM file of trusted CAs (default: the system store).") var ca: String?
-    @Option(help: "PEM CRL file (repeatable); turns on revocation checks.") var crl: [String] = []
-    @Option(help: "Intermediates (PEM or DER) to build chains with, apart from what servers send (repeatable); an incomplete chain is then a WARN.")
+    @Option(name: .customLong("targets"), parsing: .unconditional, help: "A file with one target per line (# comments); - reads standard input.") var targetsFile: String?
+    @Option(parsing: .unconditional, help: "PEM file of trusted CAs (default: the system store).") var ca: String?
+    @Option(parsing: .unconditionalSingleValue, help: "PEM CRL file (repeatable); turns on revocation checks.") var crl: [String] = []
+    @Option(parsing: .unconditionalSingleValue, help: "Intermediates (PEM or DER) to build chains with, apart from what servers send (repeatable); an incomplete chain is then a WARN.")
     var untrusted: [String] = []
-    @Option(help: "Verify and judge expiry as of this Unix time instead of now.") var at: Double?
-    @Option(help: "Purpose the leaf must allow: any, server or client.") var purpose: String = "server"
-    @Option(help: "Most intermediates between a leaf and its trust anchor (0-100).") var maxDepth: Int?
-    @Option(help: "Minimum security level 0-5 for the trust verdict (the strict check uses 2 unless this is given).") var securityLevel: Int?
+    @Option(parsing: .unconditional, help: "Verify and judge expiry as of this Unix time instead of now.") var at: Double?
+    @Option(parsing: .unconditional, help: "Purpose the leaf must allow: any, server or client.") var purpose: String = "server"
+    @Option(parsing: .unconditional, help: "Most intermediates between a leaf and its trust anchor (0-100).") var maxDepth: Int?
+    @Option(parsing: .unconditional, help: "Minimum security level 0-5 for the trust verdict (the strict check uses 2 unless this is given).") var securityLevel: Int?
     @Flag(help: "Accept a chain that ends at any certificate of --ca, not only at a self-signed root.") var partialChain = false
-    @Option(help: "Check this name (and send it as SNI) instead of each target's host; for files, the name to check.") var hostname: String?
-    @Option(help: "Also check this e-mail address against each leaf.") var email: String?
+    @Option(parsing: .unconditional, help: "Check this name (and send it as SNI) instead of each target's host; for files, the name to check.") var hostname: String?
+    @Option(parsing: .unconditional, help: "Also check this e-mail address against each leaf.") var email: String?
     @Flag(name: .customLong("ocsp"), help: "Ask each certificate's OCSP responder (http, within --timeout).") var fetchOCSP = false
-    @Option(help: "Warn when a certificate expires within this many days.") var warnDays: Double = 30
-    @Option(help: "Minimum RSA/DSA key size.") var minRsaBits: Int = 2048
-    @Option(help: "Targets checked at once.") var concurrency: Int = 8
-    @Option(help: "Connect + handshake timeout per target, in ms.") var timeout: Int = 5000
-    @Option(help: "Report format: table, json, csv or prometheus (text exposition format).") var format: String = "table"
+    @Option(parsing: .unconditional, help: "Warn when a certificate expires within this many days.") var warnDays: Double = 30
+    @Option(parsing: .unconditional, help: "Minimum RSA/DSA key size.") var minRsaBits: Int = 2048
+    @Option(parsing: .unconditional, help: "Targets checked at once.") var concurrency: Int = 8
+    @Option(parsing: .unconditional, help: "Connect + handshake timeout per target, in ms.") var timeout: Int = 5000
+    @Option(parsing: .unconditional, help: "Report format: table, json, csv or prometheus (text exposition format).") var format: String = "table"
     @Flag(name: .customLong("no-crl-fetch"), help: "Do not fetch CRLs from the certificates' distribution points.") var noCRLFetch = false
     @Flag(help: "Skip the strict verification (a chain OpenSSL trusts is then never FAIL for conformance alone).") var lenient = false
-    @Option(help: "Progress line on stderr: auto, on, off.") var progress: String = "auto"
-    @Option(help: "Audit segment i of n of the targets (1-based; auto, auto/n as for run); merge the JSON reports with netstack merge.")
+    @Option(parsing: .unconditional, help: "Progress line on stderr: auto, on, off.") var progress: String = "auto"
+    @Option(parsing: .unconditional, help: "Audit segment i of n of the targets (1-based; auto, auto/n as for run); merge the JSON reports with netstack merge.")
     var segment: String?
-    @Option(help: "Run id written into the JSON report (segments of one audit share it).") var runID: String?
+    @Option(parsing: .unconditional, help: "Run id written into the JSON report (segments of one audit share it).") var runID: String?
     @OptionGroup(title: "Plugins") var flags: PluginFlags
 
     func validate() throws {

@@ -8,15 +8,15 @@ import NetStack
 /// creates): what `connect` users type from habit. The script's own settings win (its connect
 /// options; a header it adds replaces one of the same name).
 struct ClientFlags: ParsableArguments {
-    @Option(name: [.customShort("H"), .long], parsing: .singleValue, help: "Header 'Name: value' for every connection (repeatable).")
+    @Option(name: [.customShort("H"), .long], parsing: .unconditionalSingleValue, help: "Header 'Name: value' for every connection (repeatable).")
     var header: [String] = []
-    @Option(name: [.customShort("s"), .long], parsing: .singleValue, help: "Subprotocol to offer (repeatable).") var subprotocol: [String] = []
-    @Option(help: "CA file (PEM) to trust instead of the system store.") var ca: String?
-    @Option(help: "Client certificate chain (PEM) for mutual TLS.") var cert: String?
-    @Option(help: "Private key (PEM) of --cert.") var key: String?
+    @Option(name: [.customShort("s"), .long], parsing: .unconditionalSingleValue, help: "Subprotocol to offer (repeatable).") var subprotocol: [String] = []
+    @Option(parsing: .unconditional, help: "CA file (PEM) to trust instead of the system store.") var ca: String?
+    @Option(parsing: .unconditional, help: "Client certificate chain (PEM) for mutual TLS.") var cert: String?
+    @Option(parsing: .unconditional, help: "Private key (PEM) of --cert.") var key: String?
     @Flag(name: [.customShort("k"), .customLong("insecure"), .customLong("no-check")],
           help: "Do not verify the server's certificate.") var insecure = false
-    @Option(help: "Seconds between keepalive pings, at least 0.001 (0: none; default 30).") var pingInterval: Double?
+    @Option(parsing: .unconditional, help: "Seconds between keepalive pings, at least 0.001 (0: none; default 30).") var pingInterval: Double?
 
     static let tokenBytes = Set("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ".utf8)
 

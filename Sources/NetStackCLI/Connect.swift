@@ -34,36 +34,36 @@ struct Connect: ParsableCommand {
     )
 
     @Argument(help: "ws:// or wss:// URL.") var url: String
-    @Option(name: [.customShort("H"), .long], parsing: .singleValue, help: "Extra header 'Name: value' (repeatable).") var header: [String] = []
-    @Option(name: [.customShort("s"), .long], parsing: .singleValue, help: "Subprotocol to offer (repeatable).") var subprotocol: [String] = []
-    @Option(name: [.customShort("x"), .customLong("execute")], parsing: .singleValue,
+    @Option(name: [.customShort("H"), .long], parsing: .unconditionalSingleValue, help: "Extra header 'Name: value' (repeatable).") var header: [String] = []
+    @Option(name: [.customShort("s"), .long], parsing: .unconditionalSingleValue, help: "Subprotocol to offer (repeatable).") var subprotocol: [String] = []
+    @Option(name: [.customShort("x"), .customLong("execute")], parsing: .unconditionalSingleValue,
             help: "Send this message once connected, instead of reading standard input (repeatable; wscat's -x).") var execute: [String] = []
     @Flag(name: [.customShort("b"), .long], help: "Send lines as binary messages.") var binary = false
     @Flag(name: [.customShort("t"), .long], help: "Send lines as text messages (the default).") var text = false
     @Flag(help: "Show binary messages as base64, and decode -b lines from base64 before sending.") var base64 = false
     @Flag(help: "Send each line 'METHOD [PARAMS]' as a JSON-RPC 2.0 request with the next id; answers are shown with the id and method they answer.")
     var jsonrpc = false
-    @Option(name: [.long, .customLong("cacert")], help: "CA file (PEM) to trust instead of the system store (also --cacert, as curl).") var ca: String?
-    @Option(help: "CA directory to trust instead of the system store.") var caPath: String?
+    @Option(name: [.long, .customLong("cacert")], parsing: .unconditional, help: "CA file (PEM) to trust instead of the system store (also --cacert, as curl).") var ca: String?
+    @Option(parsing: .unconditional, help: "CA directory to trust instead of the system store.") var caPath: String?
     @Flag(name: [.customShort("k"), .customLong("insecure"), .customLong("no-check")],
           help: "Do not verify the server's certificate.") var insecure = false
-    @Option(help: "Client certificate chain (PEM) for mutual TLS.") var cert: String?
-    @Option(help: "Private key (PEM) of --cert.") var key: String?
-    @Option(name: .customLong("pass"), help: "Password of an encrypted --key.") var keyPassword: String?
-    @Option(name: .customLong("tls-min"), help: "Lowest TLS version: 1.0, 1.1, 1.2 (default) or 1.3.") var tlsMin: String?
-    @Option(name: .customLong("tls-max"), help: "Highest TLS version: 1.0, 1.1, 1.2 or 1.3 (default).") var tlsMax: String?
-    @Option(name: .customLong("pinnedpubkey"), parsing: .singleValue,
+    @Option(parsing: .unconditional, help: "Client certificate chain (PEM) for mutual TLS.") var cert: String?
+    @Option(parsing: .unconditional, help: "Private key (PEM) of --cert.") var key: String?
+    @Option(name: .customLong("pass"), parsing: .unconditional, help: "Password of an encrypted --key.") var keyPassword: String?
+    @Option(name: .customLong("tls-min"), parsing: .unconditional, help: "Lowest TLS version: 1.0, 1.1, 1.2 (default) or 1.3.") var tlsMin: String?
+    @Option(name: .customLong("tls-max"), parsing: .unconditional, help: "Highest TLS version: 1.0, 1.1, 1.2 or 1.3 (default).") var tlsMax: String?
+    @Option(name: .customLong("pinnedpubkey"), parsing: .unconditionalSingleValue,
             help: "Accept the server only if its public key's SHA-256 is this 'sha256//BASE64' (repeatable; curl's --pinnedpubkey).") var pins: [String] = []
     @Flag(help: "Do not offer permessage-deflate.") var noCompression = false
-    @Option(help: "Seconds between keepalive pings, at least 0.001 (0: none; default 30).") var pingInterval: Double?
-    @Option(help: "Seconds for connecting: TCP, a proxy's tunnel, TLS and the upgrade together (default 10).")
+    @Option(parsing: .unconditional, help: "Seconds between keepalive pings, at least 0.001 (0: none; default 30).") var pingInterval: Double?
+    @Option(parsing: .unconditional, help: "Seconds for connecting: TCP, a proxy's tunnel, TLS and the upgrade together (default 10).")
     var connectTimeout: Double?
-    @Option(help: "Seconds to wait for the server's close frame after ours before dropping the connection (default 5).")
+    @Option(parsing: .unconditional, help: "Seconds to wait for the server's close frame after ours before dropping the connection (default 5).")
     var closeTimeout: Double?
-    @Option(name: [.customShort("w"), .long], help: "After the last message (end of input, or -x), seconds to wait for replies before closing.") var wait: Double = 1.0
+    @Option(name: [.customShort("w"), .long], parsing: .unconditional, help: "After the last message (end of input, or -x), seconds to wait for replies before closing.") var wait: Double = 1.0
     @Flag(name: [.customShort("n"), .customLong("no-close")], help: "Do not close when the input ends: wait until the server closes.") var noClose = false
-    @Option(help: "Close code sent when the input ends (1000-1003, 1007-1014, 3000-4999).") var closeCode: UInt16 = 1000
-    @Option(help: "Close reason sent when the input ends (at most 123 bytes).") var closeReason: String = ""
+    @Option(parsing: .unconditional, help: "Close code sent when the input ends (1000-1003, 1007-1014, 3000-4999).") var closeCode: UInt16 = 1000
+    @Option(parsing: .unconditional, help: "Close reason sent when the input ends (at most 123 bytes).") var closeReason: String = ""
     @Flag(inversion: .prefixedNo, help: "Slash commands (/ping, /close, /binary, /quit, /help); default: on when standard input is a terminal.")
     var slash: Bool?
     @Flag(help: "No colour (also when NO_COLOR is set).") var noColor = false

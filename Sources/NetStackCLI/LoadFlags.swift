@@ -5,37 +5,37 @@ import NetStackLoad
 /// `netstack run`'s load-test options. Any of them (or an `options = {...}` table in the
 /// script) makes the run a load run: VUs, iterations, metrics, a summary.
 struct LoadFlags: ParsableArguments {
-    @Option(help: "Virtual users: each runs the script in a Lua VM of its own (load run); the script's options keep their duration, iterations or stages.") var vus: Int?
-    @Option(help: "How long VUs iterate: 30s, 5m, 1h30m (with --vus: constant VUs).") var duration: String?
-    @Option(help: "Iterations shared by the VUs (shared iterations; --duration then caps the time).") var iterations: Int?
-    @Option(name: .customLong("stage"), help: "A ramp stage DURATION:TARGET_VUS, e.g. 30s:100 (repeatable; ramping VUs from --vus, default 1; not with --duration or --iterations).")
+    @Option(parsing: .unconditional, help: "Virtual users: each runs the script in a Lua VM of its own (load run); the script's options keep their duration, iterations or stages.") var vus: Int?
+    @Option(parsing: .unconditional, help: "How long VUs iterate: 30s, 5m, 1h30m (with --vus: constant VUs).") var duration: String?
+    @Option(parsing: .unconditional, help: "Iterations shared by the VUs (shared iterations; --duration then caps the time).") var iterations: Int?
+    @Option(name: .customLong("stage"), parsing: .unconditionalSingleValue, help: "A ramp stage DURATION:TARGET_VUS, e.g. 30s:100 (repeatable; ramping VUs from --vus, default 1; not with --duration or --iterations).")
     var stages: [String] = []
-    @Option(help: "Event loops (threads) for the VUs (default: one per core).") var threads: Int?
-    @Option(name: .customLong("threshold"), help: "A threshold: 'METRIC{tags}: EXPR' (ws_rtt: p(95)<50) or the metrics plugin's 'latency.p95<50' (repeatable). A failed one: exit 99.")
+    @Option(parsing: .unconditional, help: "Event loops (threads) for the VUs (default: one per core).") var threads: Int?
+    @Option(name: .customLong("threshold"), parsing: .unconditionalSingleValue, help: "A threshold: 'METRIC{tags}: EXPR' (ws_rtt: p(95)<50) or the metrics plugin's 'latency.p95<50' (repeatable). A failed one: exit 99.")
     var thresholds: [String] = []
-    @Option(help: "The global function each iteration calls (default: main, else the bot).") var exec: String?
-    @Option(help: "Run segment i of n of the whole plan (1-based), or auto (Slurm array), auto/n (Kubernetes indexed Job).")
+    @Option(parsing: .unconditional, help: "The global function each iteration calls (default: main, else the bot).") var exec: String?
+    @Option(parsing: .unconditional, help: "Run segment i of n of the whole plan (1-based), or auto (Slurm array), auto/n (Kubernetes indexed Job).")
     var segment: String?
-    @Option(help: "Identifies the run across its segments in exports (default: made up).") var runID: String?
-    @Option(help: "Start the VUs at this wall-clock time (ISO 8601, e.g. 2026-11-28T15:00:00Z, or Unix seconds); a segment that is ready later starts at once and is reported late.")
+    @Option(parsing: .unconditional, help: "Identifies the run across its segments in exports (default: made up).") var runID: String?
+    @Option(parsing: .unconditional, help: "Start the VUs at this wall-clock time (ISO 8601, e.g. 2026-11-28T15:00:00Z, or Unix seconds); a segment that is ready later starts at once and is reported late.")
     var startAt: String?
-    @Option(help: "Start the VUs when this file exists (a barrier shared by segments).") var startBarrier: String?
-    @Option(help: "How long to wait for --start-at or --start-barrier before failing (default 10m).") var startTimeout: String?
-    @Option(help: "Write the summary with its histograms as JSON (mergeable with netstack merge); - prints it as one line on stdout (the table then goes to stderr).") var summaryExport: String?
-    @Option(name: .customLong("out"), help: "Per-interval samples: json=FILE (JSON lines) or csv=FILE (repeatable).")
+    @Option(parsing: .unconditional, help: "Start the VUs when this file exists (a barrier shared by segments).") var startBarrier: String?
+    @Option(parsing: .unconditional, help: "How long to wait for --start-at or --start-barrier before failing (default 10m).") var startTimeout: String?
+    @Option(parsing: .unconditional, help: "Write the summary with its histograms as JSON (mergeable with netstack merge); - prints it as one line on stdout (the table then goes to stderr).") var summaryExport: String?
+    @Option(name: .customLong("out"), parsing: .unconditionalSingleValue, help: "Per-interval samples: json=FILE (JSON lines) or csv=FILE (repeatable).")
     var outputs: [String] = []
-    @Option(help: "Serve the metrics so far for Prometheus at http://HOST:PORT/metrics (labels run and segment; port 0 picks one).")
+    @Option(parsing: .unconditional, help: "Serve the metrics so far for Prometheus at http://HOST:PORT/metrics (labels run and segment; port 0 picks one).")
     var metricsAddr: String?
     @Flag(help: "Do not record the connection metrics (ws_*) per message and connection; iterations and the script's own metrics remain.")
     var noConnectionMetrics = false
     @Flag(help: "No live progress line on stderr.") var quiet = false
     @Flag(help: "Do not call the script's setup() (the VUs' data is then nil).") var noSetup = false
     @Flag(help: "Do not call the script's teardown().") var noTeardown = false
-    @Option(help: "Write a self-contained HTML report here: charts over time of rates, latencies, errors and VUs, the thresholds and the summary.")
+    @Option(parsing: .unconditional, help: "Write a self-contained HTML report here: charts over time of rates, latencies, errors and VUs, the thresholds and the summary.")
     var report: String?
     @Flag(name: .customLong("no-summary-histograms"), help: "No terminal histogram under each trend metric in the summary.")
     var noSummaryHistograms = false
-    @Option(help: "The trend columns of the summary, comma-separated: avg, min, med, max, count, p(N) (default avg,min,med,p(90),p(95),p(99),max).")
+    @Option(parsing: .unconditional, help: "The trend columns of the summary, comma-separated: avg, min, med, max, count, p(N) (default avg,min,med,p(90),p(95),p(99),max).")
     var summaryTrendStats: String?
 
     var any: Bool {

@@ -23,13 +23,13 @@ struct Merge: ParsableCommand {
 
     @Argument(help: "Summary files (one export, or JSON lines such as kubectl logs of the segments), or folders whose *.json and *.jsonl files are read; - reads standard input. At most 1 GiB each.") var inputs: [String]
     @Flag(help: "Merge even when segments are missing (the summary names the ones present).") var allowPartial = false
-    @Option(help: "Write the merged summary (with histograms) here.") var summaryExport: String?
+    @Option(parsing: .unconditional, help: "Write the merged summary (with histograms) here.") var summaryExport: String?
     @Flag(help: "Print the merged summary as JSON instead of the table.") var json = false
     @Flag(name: .customLong("no-summary-histograms"), help: "No terminal histogram under each trend metric in the summary.")
     var noSummaryHistograms = false
-    @Option(help: "The trend columns of the summary, comma-separated: avg, min, med, max, count, p(N) (default avg,min,med,p(90),p(95),p(99),max).")
+    @Option(parsing: .unconditional, help: "The trend columns of the summary, comma-separated: avg, min, med, max, count, p(N) (default avg,min,med,p(90),p(95),p(99),max).")
     var summaryTrendStats: String?
-    @Option(help: "Audit reports: the merged report's format, table (default), json or csv.") var format: String?
+    @Option(parsing: .unconditional, help: "Audit reports: the merged report's format, table (default), json or csv.") var format: String?
 
     func validate() throws {
         if let t = summaryTrendStats {

@@ -5,11 +5,11 @@ import NIOPosix
 
 /// The plugin options shared by `run`, `plugins` and `audit`.
 struct PluginFlags: ParsableArguments {
-    @Option(name: .customLong("plugin"), help: "Load a plugin before the script (repeatable; in order).")
+    @Option(name: .customLong("plugin"), parsing: .unconditionalSingleValue, help: "Load a plugin before the script (repeatable; in order).")
     var plugins: [String] = []
-    @Option(name: [.customShort("P"), .customLong("plugin-option")], help: "A plugin option, NAME.KEY=VALUE (repeatable).")
+    @Option(name: [.customShort("P"), .customLong("plugin-option")], parsing: .unconditionalSingleValue, help: "A plugin option, NAME.KEY=VALUE (repeatable).")
     var pluginOptions: [String] = []
-    @Option(name: .customLong("plugin-path"), help: "A folder searched for plugins before the standard ones (repeatable).")
+    @Option(name: .customLong("plugin-path"), parsing: .unconditionalSingleValue, help: "A folder searched for plugins before the standard ones (repeatable).")
     var pluginPaths: [String] = []
     @Flag(help: "Withhold os.execute, io.popen and native (C) modules from plugins and the script; load text chunks only.")
     var sandbox = false

@@ -3,7 +3,7 @@ import NetStack
 
 /// `--proxy URL` and `--no-proxy`, shared by `run` and `connect`.
 struct ProxyFlags: ParsableArguments {
-    @Option(help: ArgumentHelp(
+    @Option(parsing: .unconditional, help: ArgumentHelp(
         "Proxy for every connection: http://[user:pass@]host[:port] (HTTP CONNECT), socks5://... (the target resolved here) or socks5h://... (resolved by the proxy). Default: from https_proxy, http_proxy, all_proxy as curl reads them; no_proxy applies to both.",
         valueName: "url")) var proxy: String?
     @Flag(help: "Connect directly, ignoring --proxy and the proxy environment variables.") var noProxy = false

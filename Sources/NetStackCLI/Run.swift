@@ -48,9 +48,9 @@ struct Run: ParsableCommand {
     )
 
     @Argument(help: "The Lua script; - reads it from standard input.") var script: String
-    @Option(help: "URL a bot script connects to.") var url: String?
-    @Option(help: "Memory limit for the script, in bytes (suffixes k, m, g, also written kb or kib...: all powers of 1024).") var memoryLimit: String?
-    @Option(help: "Instructions one callback may run before it is stopped (0: no limit).") var instructionLimit: Int = 0
+    @Option(parsing: .unconditional, help: "URL a bot script connects to.") var url: String?
+    @Option(parsing: .unconditional, help: "Memory limit for the script, in bytes (suffixes k, m, g, also written kb or kib...: all powers of 1024).") var memoryLimit: String?
+    @Option(parsing: .unconditional, help: "Instructions one callback may run before it is stopped (0: no limit).") var instructionLimit: Int = 0
 
     func validate() throws {
         if let m = memoryLimit, parseSize(m) == nil {
@@ -62,8 +62,8 @@ struct Run: ParsableCommand {
             do { _ = try WebSocketURL(parsing: u) } catch { throw ValidationError("--url: \((error as? WebSocketError)?.message ?? "\(error)")") }
         }
     }
-    @Option(help: "Lua's garbage collector: generational (default; messages die young) or incremental.") var gc: String = "generational"
-    @Option(help: "After an uncaught error in a callback: exit (end the run now, the default), close (close that connection with 1011 and go on) or continue.")
+    @Option(parsing: .unconditional, help: "Lua's garbage collector: generational (default; messages die young) or incremental.") var gc: String = "generational"
+    @Option(parsing: .unconditional, help: "After an uncaught error in a callback: exit (end the run now, the default), close (close that connection with 1011 and go on) or continue.")
     var onError: ScriptHost.ErrorPolicy = .exit
     @Flag(name: .shortAndLong, help: "Trace handshakes, messages and control frames to stderr; -vv also every frame (FIN, RSV, opcode, length, mask, a payload preview).")
     var verbose: Int

@@ -21,11 +21,11 @@ struct Serve: ParsableCommand {
         """
     )
 
-    @Option(help: "Port (0 picks a free one).") var port: Int = 8765
+    @Option(parsing: .unconditional, help: "Port (0 picks a free one).") var port: Int = 8765
     @Flag(help: "Serve wss:// with a certificate generated now (its CA is named on stderr; removed when the server stops), or --cert/--key.") var tls = false
-    @Option(help: "PEM certificate chain for wss.") var cert: String?
-    @Option(help: "PEM private key for wss.") var key: String?
-    @Option(help: "What / does: echo, flood, sink.") var mode: String = "echo"
+    @Option(parsing: .unconditional, help: "PEM certificate chain for wss.") var cert: String?
+    @Option(parsing: .unconditional, help: "PEM private key for wss.") var key: String?
+    @Option(parsing: .unconditional, help: "What / does: echo, flood, sink.") var mode: String = "echo"
     @Flag(help: "Refuse permessage-deflate.") var noCompression = false
     @Flag(name: .shortAndLong, help: "Log each connection to stderr.") var verbose = false
 

@@ -19,17 +19,17 @@ struct Verify: ParsableCommand {
     )
 
     @Argument(help: "Certificate file (PEM or DER); - reads standard input.") var cert: String
-    @Option(help: "Trust anchors (and CRLs), PEM or DER.") var ca: String?
-    @Option(help: "Untrusted intermediates, PEM or DER, apart from CERT (repeatable).") var untrusted: [String] = []
-    @Option(help: "CRLs, PEM or DER (repeatable); turns on CRL checks for the whole chain.") var crl: [String] = []
-    @Option(help: "Also check this host name against the certificate.") var hostname: String?
-    @Option(help: "Also check this IP address against the certificate.") var ip: String?
-    @Option(help: "Also check this e-mail address against the certificate.") var email: String?
-    @Option(help: "Verify as of this Unix time instead of now (0 is 1970-01-01T00:00:00Z).") var at: Double?
-    @Option(help: "Purpose: any, server or client (default any; server with --strict).") var purpose: String?
+    @Option(parsing: .unconditional, help: "Trust anchors (and CRLs), PEM or DER.") var ca: String?
+    @Option(parsing: .unconditionalSingleValue, help: "Untrusted intermediates, PEM or DER, apart from CERT (repeatable).") var untrusted: [String] = []
+    @Option(parsing: .unconditionalSingleValue, help: "CRLs, PEM or DER (repeatable); turns on CRL checks for the whole chain.") var crl: [String] = []
+    @Option(parsing: .unconditional, help: "Also check this host name against the certificate.") var hostname: String?
+    @Option(parsing: .unconditional, help: "Also check this IP address against the certificate.") var ip: String?
+    @Option(parsing: .unconditional, help: "Also check this e-mail address against the certificate.") var email: String?
+    @Option(parsing: .unconditional, help: "Verify as of this Unix time instead of now (0 is 1970-01-01T00:00:00Z).") var at: Double?
+    @Option(parsing: .unconditional, help: "Purpose: any, server or client (default any; server with --strict).") var purpose: String?
     @Flag(help: "Require the TLS server purpose (same as --purpose server).") var purposeServer = false
-    @Option(help: "Most intermediates between the certificate and the trust anchor (0-100).") var maxDepth: Int?
-    @Option(help: "Minimum security level 0-5 (2: no RSA/DSA/DH under 2048 bits, EC under 224, SHA-1/MD5 signatures; default none, 2 with --strict).")
+    @Option(parsing: .unconditional, help: "Most intermediates between the certificate and the trust anchor (0-100).") var maxDepth: Int?
+    @Option(parsing: .unconditional, help: "Minimum security level 0-5 (2: no RSA/DSA/DH under 2048 bits, EC under 224, SHA-1/MD5 signatures; default none, 2 with --strict).")
     var securityLevel: Int?
     @Flag(help: "Accept a chain that ends at any certificate of --ca, not only at a self-signed root.") var partialChain = false
     @Flag(help: "RFC 5280 structure checks and the CA/B Forum server profile (codes 2305801-2305817; see docs/certificates.md).") var strict = false

@@ -302,6 +302,24 @@ final class RunStatusTests: XCTestCase {
         }
     }
 
+    /// A value that starts with '-' is the option's value, as curl, wscat and k6 (pflag) take it:
+    /// `--vus -5` is told why -5 is refused, not "Missing value for '--vus'", and `connect -x -1`
+    /// sends "-1".
+    func testValuesThatStartWithADashAreValues() throws {
+        for (args, message) in [(["run", Self.bot, "--vus", "-5"], "--vus: expected 0 to 10000000, got -5"),
+                                (["run", Self.bot, "--duration", "-1s"], "'-1s' is not a duration"),
+                                (["serve", "--port", "-1"], "--port: expected 0 to 65535, got -1"),
+                                (["connect", "ws://127.0.0.1:1/", "--close-code", "-1"], "--close-code")] {
+            let r = try runNetstack(args)
+            XCTAssertEqual(r.status, 64, "\(args): \(r.err)")
+            XCTAssertTrue(r.err.contains(message), "\(args): \(r.err)")
+            XCTAssertFalse(r.err.contains("Missing value"), "\(args): \(r.err)")
+        }
+        let sent = try runNetstack(["connect", Servers.plain.url + "/echo", "-x", "-1", "-x", "--not-an-option", "-w", "0.3"])
+        XCTAssertEqual(sent.status, 0, sent.err)
+        XCTAssertEqual(sent.out.split(separator: "\n").map(String.init), ["-1", "--not-an-option"], sent.out)
+    }
+
     /// `--memory-limit` sizes are powers of 1024 however the unit is written (k, kb, KiB...).
     func testMemoryLimitUnitsArePowersOf1024() throws {
         let hog = NSTemporaryDirectory() + "status-hog-\(getpid()).lua"
