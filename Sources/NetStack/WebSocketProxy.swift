@@ -124,6 +124,12 @@ public struct WebSocketProxy: Hashable, Sendable, CustomStringConvertible {
             (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A) || b == 0x2D || b == 0x2E || b == 0x5F || b == 0x3A || b == 0x25
         }
         if !allowed { throw fail("invalid character in the host '\(hostPart)'") }
+        // As in a WebSocket URL: a name that ends in a number is an IPv4 address to getaddrinfo
+        // (`0x7f000001`, `127.1`), so only the dotted-decimal form is taken.
+        let hostBytes = Array(hostPart.utf8)[...]
+        if !hostPart.contains(":"), IPAddressSyntax.endsInANumber(bytes: hostBytes), !IPAddressSyntax.isIPv4(bytes: hostBytes) {
+            throw fail("invalid IPv4 address '\(hostPart)' (four decimal numbers 0-255 expected)")
+        }
         host = String(hostPart)
         if let p = portText {
             guard !p.isEmpty, p.utf8.count <= 5, p.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), let n = Int(p), n >= 1, n <= 65535 else {

@@ -39,6 +39,10 @@ final class ProxyConfigurationTests: XCTestCase {
             ("p%0Aw@.", "control character"),
             ("socks5://u:p%00@h:1", "control character"),
             ("http://a%3Ab:c@h:1", "cannot contain ':'"),
+            // A name that ends in a number reads as IPv4 to getaddrinfo: dotted decimal only.
+            ("http://0x7f000001:3128", "invalid IPv4 address"),
+            ("socks5://127.1:1080", "invalid IPv4 address"),
+            ("http://proxy.0x10:1", "invalid IPv4 address"),
         ]
         for (text, why) in cases {
             XCTAssertThrowsError(try WebSocketProxy(parsing: text), text) { error in
