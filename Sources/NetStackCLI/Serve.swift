@@ -47,7 +47,10 @@ struct Serve: ParsableCommand {
             throw ExitCode(1)
         }
         var config = LocalWebSocketServer.Configuration()
+        // The keys --tls generates go when the server does, whichever way run() ends (a failed
+        // start, or the signal below).
         var generated: TestPKI?
+        defer { if let pki = generated { try? FileManager.default.removeItem(atPath: pki.directory) } }
         config.port = port
         config.compression = !noCompression
         config.defaultPath = "/" + mode
@@ -66,8 +69,6 @@ struct Serve: ParsableCommand {
                 throw ExitCode(2)
             }
         }
-        // The generated keys go when the server does: on a failed start here, on a signal below.
-        let removeGenerated = { if let pki = generated { try? FileManager.default.removeItem(atPath: pki.directory) } }
         let server = LocalWebSocketServer(configuration: config)
         do {
             try server.start()
@@ -79,17 +80,14 @@ struct Serve: ParsableCommand {
             default: why = "\(error)"
             }
             printErr("netstack serve: cannot use the certificate '\(cert ?? "")' with the key '\(key ?? "")': \(why)")
-            removeGenerated()
             throw ExitCode(2)
         } catch {
-            removeGenerated()
             printErr("netstack serve: cannot listen on 127.0.0.1:\(port): \(ListenErrorText.describe(error))")
             throw ExitCode(1)
         }
         print("listening on \(server.url)")
         fflush(stdout)
         _ = netstack_interrupt_wait()
-        removeGenerated()
         throw ExitCode(130)
     }
 }
