@@ -150,6 +150,7 @@ public struct PresentedChain: Sendable {
     /// timeout, handshake failure) are `Failure` values with a message.
     public static func fetch(host: String, port: Int = 443, serverName: String? = nil, timeoutMilliseconds: Int = 10_000,
                              caFile: String? = nil, caPath: String? = nil) -> Result<PresentedChain, Failure> {
+        if let problem = IPAddressSyntax.hostProblem(host) { return .failure(Failure(description: problem)) }
         let sni = sniName(host: host, serverName: serverName)
         var r = netstack_fetch_result()
         if let sni = sni {

@@ -50,6 +50,10 @@ public enum ChainFetcher {
             promise.succeed(.failure(.init(description: "port \(port) out of range")))
             return promise.futureResult
         }
+        if let problem = IPAddressSyntax.hostProblem(host) {
+            promise.succeed(.failure(.init(description: problem)))
+            return promise.futureResult
+        }
         let sni = PresentedChain.sniName(host: host, serverName: serverName)
         guard let handshake = sni.map({ $0.withCString { netstack_handshake_new($0) } }) ?? netstack_handshake_new(nil) else {
             promise.succeed(.failure(.init(description: "cannot create a TLS session")))

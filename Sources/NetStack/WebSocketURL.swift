@@ -189,6 +189,19 @@ enum IPAddressSyntax {
 
     static func isHostName<S: StringProtocol>(_ s: S) -> Bool { isHostName(bytes: Array(s.utf8)[...]) }
 
+    /// Why `host` (a name, dotted-decimal IPv4 or an IPv6 literal without brackets) cannot be
+    /// handed to the resolver, or nil when it can: the rules of WebSocket URLs' hosts, so that
+    /// `getaddrinfo` never reads `0x7f000001` or `127.1` as an address.
+    static func hostProblem(_ host: String) -> String? {
+        let bytes = Array(host.utf8)[...]
+        if bytes.isEmpty { return "missing host" }
+        if bytes.contains(0x3A) { return isIPv6(host) ? nil : "invalid IPv6 address '\(host)'" }
+        if isIPv4(bytes: bytes) { return nil }
+        guard isHostName(bytes: bytes) else { return "invalid host name '\(host)'" }
+        if endsInANumber(bytes: bytes) { return "invalid IPv4 address '\(host)' (four decimal numbers 0-255 expected)" }
+        return nil
+    }
+
     /// Labels of letters, digits, '-' and '_' (1-63 bytes, no '-' at either end), 253 bytes at
     /// most, one trailing dot allowed.
     static func isHostName(bytes: ArraySlice<UInt8>) -> Bool {

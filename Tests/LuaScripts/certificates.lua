@@ -92,6 +92,15 @@ local chain = assert(ns.fetchChain(tlsHost, tlsPort, { caFile = caFile }))
 assert(chain.verification.ok and chain.tlsVersion:find("TLS") and #chain.certificates == 1, chain.verification.reason)
 local failed, message = ns.fetchChain("127.0.0.1", 1, { timeout = 2000 })
 assert(failed == nil and message:find("refused"), message)
+-- Hosts that read as IPv4 only to getaddrinfo (hex, shortened) are refused before any connection,
+-- in both forms, as in WebSocket URLs.
+for _, h in ipairs({ "0x7f000001", "127.1", "a.0x10", "2130706433", "bad host", "::zz" }) do
+  local none, why = ns.fetchChain(h, tlsPort, { timeout = 2000 })
+  assert(none == nil and why:find("invalid", 1, true), h .. ": " .. tostring(why))
+end
+ns.fetchChain("0x7f000001", tlsPort, { timeout = 2000 }, function(result, err)
+  assert(result == nil and err:find("invalid IPv4 address '0x7f000001'", 1, true), tostring(err))
+end)
 -- Asynchronous form: the run waits for the callback.
 ns.fetchChain(tlsHost, tlsPort, {}, function(result, err)
   assert(result and result.verification.code == 2305020, err)
