@@ -332,6 +332,10 @@ enum LuaClientBinding {
         } catch {
             return .failure(.code(WebSocketError(.connectionError, "\(error)")))
         }
+        if let local = host.localServerNotice, local == url {
+            host.localServerNotice = nil
+            host.options.log("netstack: no --url given; using the built-in local echo server at \(local)")
+        }
         host.anchor(c)
         if let o = host.observer {
             c.connectStartedAt = DispatchTime.now().uptimeNanoseconds

@@ -99,6 +99,9 @@ public final class ScriptHost {
     /// Asynchronous operations (fetchChain with a callback) still running.
     @exclusivity(unchecked) var pendingOperations = 0
     @exclusivity(unchecked) var nextTimerID = 1
+    /// The built-in local server's URL while its notice is unsaid: said when a connection really
+    /// dials it (a replaying plugin that intercepts the connect uses no network, and says nothing).
+    @exclusivity(unchecked) var localServerNotice: String?
     @exclusivity(unchecked) var exitCode: Int32?
     @exclusivity(unchecked) private var interrupted = false
 
@@ -419,7 +422,7 @@ public final class ScriptHost {
             }
             do {
                 url = try startServer()
-                options.log("netstack: no --url given; using the built-in local echo server at \(url!)")
+                localServerNotice = url
             } catch {
                 options.log("netstack: cannot start the local server: \(error)")
                 return abortStart( 1)

@@ -185,6 +185,12 @@ final class ShippedPluginTests: XCTestCase {
         XCTAssertEqual(replayed.status, 0, replayed.err)
         XCTAssertEqual(replayed.out, expectedOutput)
         XCTAssertTrue(replayed.err.contains("3 bot message(s) checked, 0 mismatch(es)"), replayed.err)
+        // Without --url the replay still uses no network, and does not claim the local server.
+        let offline = try runNetstack(["run", "Tests/PluginScripts/chat.lua",
+                                       "--plugin", "record", "-P", "record.mode=replay", "-P", "record.file=\(file)"])
+        XCTAssertEqual(offline.status, 0, offline.err)
+        XCTAssertEqual(offline.out, expectedOutput)
+        XCTAssertFalse(offline.err.contains("local echo server"), offline.err)
 
         // A regression: the bot subscribes to another topic.
         let regressed = try runNetstack(["run", "Tests/PluginScripts/chat.lua", "--url", "ws://127.0.0.1:1/nowhere",
