@@ -110,6 +110,7 @@ final class CertificateLab {
 
     init() throws {
         dir = NSTemporaryDirectory() + "netstack-certlab-\(getpid())"
+        TemporaryFolders.removeAtExit(dir)
         try? FileManager.default.removeItem(atPath: dir)
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let caExt = "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n"

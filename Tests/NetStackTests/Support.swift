@@ -86,7 +86,11 @@ enum Servers {
         return s
     }()
 
-    static let pki: TestPKI = try! TestPKI.generate()
+    static let pki: TestPKI = {
+        let pki = try! TestPKI.generate()
+        TemporaryFolders.removeAtExit(pki.directory)
+        return pki
+    }()
 
     static let tls: LocalWebSocketServer = {
         var c = LocalWebSocketServer.Configuration()
@@ -153,4 +157,24 @@ func runTool(_ tool: String, _ args: [String], env: [String: String] = [:], cwd:
     let data = out.fileHandleForReading.readDataToEndOfFile()
     p.waitUntilExit()
     return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+}
+
+/// Folders of keys and certificates the test process made, removed when it exits (a static
+/// fixture has no tear-down of its own).
+enum TemporaryFolders {
+    nonisolated(unsafe) private static var paths: [String] = []
+    private static let lock = NSLock()
+
+    static func removeAtExit(_ path: String) {
+        lock.lock()
+        defer { lock.unlock() }
+        if paths.isEmpty {
+            atexit {
+                TemporaryFolders.lock.lock()
+                defer { TemporaryFolders.lock.unlock() }
+                for p in TemporaryFolders.paths { try? FileManager.default.removeItem(atPath: p) }
+            }
+        }
+        paths.append(path)
+    }
 }
