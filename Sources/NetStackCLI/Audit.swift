@@ -22,7 +22,11 @@ struct Audit: ParsableCommand {
         --hostname, --email.
         Exit status (Nagios style): 0 all OK, 1 a WARN, 2 a FAIL, 3 a target could not be \
         checked (and no FAIL), or the audit plugin is not found (a netstack copied away from \
-        its share/netstack/plugins: give the folder with --plugin-path); 64 for bad usage.
+        its share/netstack/plugins: give the folder with --plugin-path); 64 for bad usage; \
+        130 after SIGINT or SIGTERM, which start no new target and report the targets checked \
+        so far ("interrupted: N of M targets checked"; in JSON "interrupted": true, "planned": M \
+        and each target's "index" in the list, so that merge still orders segments); a second \
+        one exits at once.
         """
     )
 
@@ -134,7 +138,7 @@ struct Audit: ParsableCommand {
         if let id = runID { options.append("audit.run=\(id)") }
         f.pluginOptions = options + f.pluginOptions
         try requirePlugin("audit", for: "audit", flags: f)
-        try runInternalScript(Self.source, name: "audit", args: list, flags: f)
+        try runInternalScript(Self.source, name: "audit", args: list, flags: f, interruptible: true)
     }
 
     /// The --ca, --untrusted and --crl files are read here first (as the audit will), so that

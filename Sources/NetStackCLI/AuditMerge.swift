@@ -7,6 +7,9 @@ struct AuditMerge {
     let results: [Any]
     let segments: String
     let isPartial: Bool
+    /// A segment was interrupted before it checked all its targets (its report says
+    /// `interrupted`); the merge then ends as that segment did, 130.
+    let wasInterrupted: Bool
 
     static func isAuditReport(_ data: Data) -> Bool {
         guard let doc = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else { return false }
@@ -15,8 +18,10 @@ struct AuditMerge {
 
     init(_ files: [Data], names: [String], allowPartial: Bool) throws {
         var bySegment: [Int: [Any]] = [:]
+        var interruptedPlaces: [Int: [Int: Any]] = [:]
         var count = 0
         var run: String?
+        var interrupted = false
         for (data, name) in zip(files, names) {
             guard let doc = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any], let targets = doc["targets"] as? [Any] else {
                 throw LoadOptionError("merge: \(name) is not an audit JSON report")
@@ -33,6 +38,18 @@ struct AuditMerge {
             if count == 0 { count = n }
             guard n == count else { throw LoadOptionError("merge: \(name) is segment \(seg), others are of \(count)") }
             guard bySegment[i] == nil else { throw LoadOptionError("merge: audit segment \(seg) is given twice") }
+            if doc["interrupted"] as? Bool == true {
+                // Only the checked targets are listed, each with its place in the segment's list.
+                interrupted = true
+                var placed: [Int: Any] = [:]
+                for t in targets {
+                    guard let k = (t as? [String: Any])?["index"] as? Int, k >= 1, placed[k - 1] == nil else {
+                        throw LoadOptionError("merge: \(name) is an interrupted audit report whose targets have no valid index")
+                    }
+                    placed[k - 1] = t
+                }
+                interruptedPlaces[i] = placed
+            }
             bySegment[i] = targets
         }
         let missing = (1...max(count, 1)).filter { bySegment[$0] == nil }
@@ -41,11 +58,20 @@ struct AuditMerge {
         }
         var ordered: [(Int, Any)] = []
         for (i, targets) in bySegment {
-            for (k, t) in targets.enumerated() { ordered.append(((i - 1) + k * count, t)) }
+            if let placed = interruptedPlaces[i] {
+                for (k, t) in placed {
+                    var record = t as? [String: Any] ?? [:]
+                    record["index"] = nil
+                    ordered.append(((i - 1) + k * count, record))
+                }
+            } else {
+                for (k, t) in targets.enumerated() { ordered.append(((i - 1) + k * count, t)) }
+            }
         }
         results = ordered.sorted { $0.0 < $1.0 }.map { $0.1 }
         segments = bySegment.keys.sorted().map(String.init).joined(separator: ",") + "/\(count)"
         isPartial = !missing.isEmpty
+        wasInterrupted = interrupted
     }
 
     /// Prints `results` with the audit plugin's report in `format`; returns its status.

@@ -87,7 +87,9 @@ struct Merge: ParsableCommand {
             do {
                 let merged = try AuditMerge(contents, names: files, allowPartial: allowPartial)
                 if merged.isPartial { printErr("netstack merge: PARTIAL audit: segments \(merged.segments) only") }
+                if merged.wasInterrupted { printErr("netstack merge: an audit segment was interrupted; its unchecked targets are missing") }
                 let status = try AuditMerge.render(merged.results, format: format ?? (json ? "json" : "table"))
+                if merged.wasInterrupted { throw ExitCode(130) }
                 if status != 0 { throw ExitCode(status) }
                 return
             } catch let e as LoadOptionError {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CInterrupt
 import Foundation
 import LuaHost
 import NIOPosix
@@ -49,19 +50,33 @@ func requirePlugin(_ name: String, for command: String, flags: PluginFlags) thro
 }
 
 /// Runs Lua `source` in a fresh host with the plugin flags; a non-zero status becomes the exit status.
-func runInternalScript(_ source: String, name: String, args: [String], flags: PluginFlags) throws {
-    let code = try internalScriptStatus(source, name: name, args: args, flags: flags)
+/// `interruptible`: SIGINT and SIGTERM stop the script as they stop `run` (`ns.stopping()` turns
+/// true, the plugins' exit functions run, status 130); a second one exits at once.
+func runInternalScript(_ source: String, name: String, args: [String], flags: PluginFlags, interruptible: Bool = false) throws {
+    let code = try internalScriptStatus(source, name: name, args: args, flags: flags, interruptible: interruptible)
     if code != 0 { throw ExitCode(code) }
 }
 
 /// Runs Lua `source` in a fresh host with the plugin flags; returns its exit status.
-func internalScriptStatus(_ source: String, name: String, args: [String], flags: PluginFlags, json: Bool = false) throws -> Int32 {
+func internalScriptStatus(_ source: String, name: String, args: [String], flags: PluginFlags, json: Bool = false,
+                          interruptible: Bool = false) throws -> Int32 {
     var options = ScriptHost.Options()
     flags.apply(to: &options)
     if json { options.events = { print($0) } }
     let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
     defer { try? group.syncShutdownGracefully() }
     let host = try ScriptHost(eventLoop: group.next(), options: options)
+    if interruptible {
+        guard netstack_interrupt_install() == 0 else {
+            printErr("netstack \(name): cannot install the SIGINT handler")
+            throw ExitCode(1)
+        }
+        watchInterrupts(first: { host.interrupt() }, second: {
+            printErr("netstack \(name): interrupted again; exiting now")
+            fflush(stdout)
+            _exit(130)
+        })
+    }
     return host.run(source: source, name: name, args: args)
 }
 

@@ -179,6 +179,7 @@ return {
       end
     end
     local finalStatus = nil
+    local interruptedReport = nil
 
     --- The verifier's options (the knobs given to the audit) with `extra` on top (false removes one).
     local function verifyOptions(extra)
@@ -340,7 +341,9 @@ return {
       result.chainMinDaysLeft = minDays and math.floor(minDays)
     end
 
-    local function report(results)
+    --- `planned`: the number of targets when the run was interrupted before all were checked
+    --- (`results` then holds the checked ones).
+    local function report(results, planned)
       local counts = { OK = 0, WARN = 0, FAIL = 0, ERROR = 0 }
       local worst = "OK"
       for _, r in ipairs(results) do
@@ -358,6 +361,7 @@ return {
         end
         local doc = { worst = worst, exitStatus = EXIT[worst], counts = counts,
                       targets = #list > 0 and list or ns.json.emptyArray }
+        if planned then doc.interrupted, doc.planned = true, planned end
         if opts.segment ~= "" then doc.segment = opts.segment end
         if opts.run ~= "" then doc.run = opts.run end
         out[1] = ns.json.encode(doc)
@@ -425,9 +429,13 @@ return {
             row[3] .. string.rep(" ", w[3] - #row[3]), string.rep(" ", w[4] - #row[4]) .. row[4], row[5] }, "  ")
         end
         out[#out + 1] = string.format("%d targets: %d OK, %d WARN, %d FAIL, %d ERROR", #results, counts.OK, counts.WARN, counts.FAIL, counts.ERROR)
+        if planned then out[#out + 1] = string.format("interrupted: %d of %d targets checked", #results, planned) end
       end
       io.stdout:write(table.concat(out, "\n"), "\n")
       io.stdout:flush()
+      if planned and opts.format ~= "table" then
+        io.stderr:write(string.format("netstack audit: interrupted; %d of %d targets checked\n", #results, planned))
+      end
       return EXIT[worst], worst
     end
 
@@ -452,8 +460,18 @@ return {
             finished, total, running))
         io.stderr:flush()
       end
+      -- Stopped early (SIGINT, SIGTERM): the targets checked so far are reported, in their order.
+      local checked = {}
+      interruptedReport = function()
+        progress(true)
+        local list = {}
+        -- Each keeps its place in the target list (JSON `index`), so that `merge` orders segments.
+        for i = 1, total do if checked[i] then results[i].index = i list[#list + 1] = results[i] end end
+        report(list, total)
+      end
       local launch
-      local function complete()
+      local function complete(index)
+        checked[index] = true
         running, finished = running - 1, finished + 1
         progress()
         if finished == total then
@@ -466,7 +484,7 @@ return {
         end
       end
       function launch()
-        while running < opts.concurrency and nextIndex <= total do
+        while running < opts.concurrency and nextIndex <= total and not ns.stopping() do
           local index = nextIndex
           nextIndex = nextIndex + 1
           local text = targets[index]
@@ -477,7 +495,7 @@ return {
           if not target then
             result.status = "ERROR"
             result.findings[1] = { severity = "ERROR", message = perr }
-            complete()
+            complete(index)
           elseif target.kind == "file" then
             local data, rerr = readFile(target.path)
             local chain, ierr
@@ -491,7 +509,7 @@ return {
             else
               assess(result, chain, target)
             end
-            complete()
+            complete(index)
           else
             result.host, result.port = target.host, target.port
             -- The trust anchors also check the stapled OCSP response's signature.
@@ -507,7 +525,7 @@ return {
                 else
                   assess(result, chain.certificates, target, chain)
                 end
-                complete()
+                complete(index)
               end)
           end
         end
@@ -522,6 +540,10 @@ return {
     end
 
     ctx.onExit(function(status)
+      if status == 130 then
+        if not finalStatus and interruptedReport then interruptedReport() end
+        return 130
+      end
       if finalStatus and finalStatus ~= 0 then return finalStatus end
     end)
 
