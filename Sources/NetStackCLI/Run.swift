@@ -51,6 +51,9 @@ struct Run: ParsableCommand {
     @Option(parsing: .unconditional, help: "URL a bot script connects to.") var url: String?
     @Option(parsing: .unconditional, help: "Memory limit for the script, in bytes (suffixes k, m, g, also written kb or kib...: all powers of 1024).") var memoryLimit: String?
     @Option(parsing: .unconditional, help: "Instructions one callback may run before it is stopped (0: no limit).") var instructionLimit: Int = 0
+    @Option(name: [.customShort("e"), .customLong("env")], parsing: .unconditionalSingleValue,
+            help: "NAME=VALUE: an environment variable for the run, as if it were set in the environment (proxy variables too); the script reads it with os.getenv (k6's -e and __ENV; repeatable).")
+    var environment: [String] = []
 
     func validate() throws {
         if let m = memoryLimit, parseSize(m) == nil {
@@ -58,6 +61,11 @@ struct Run: ParsableCommand {
         }
         guard instructionLimit >= 0 else { throw ValidationError("--instruction-limit: expected 0 or more, got \(instructionLimit)") }
         guard gc == "generational" || gc == "incremental" else { throw ValidationError("--gc: expected generational or incremental, got '\(gc)'") }
+        for e in environment {
+            guard let eq = e.firstIndex(of: "="), eq != e.startIndex, !e.utf8.contains(0) else {
+                throw ValidationError("--env: expected NAME=VALUE with a name, got '\(TerminalText.sanitize(e, keepNewlines: false))'")
+            }
+        }
         if let u = url {
             do { _ = try WebSocketURL(parsing: u) } catch { throw ValidationError("--url: \((error as? WebSocketError)?.message ?? "\(error)")") }
         }
@@ -76,6 +84,11 @@ struct Run: ParsableCommand {
     @Argument(parsing: .postTerminator, help: "Arguments for the script (after --).") var args: [String] = []
 
     func run() throws {
+        // First, so that everything that reads the environment (proxies, NO_COLOR, the script) sees it.
+        for e in environment {
+            let eq = e.firstIndex(of: "=")!
+            setenv(String(e[..<eq]), String(e[e.index(after: eq)...]), 1)
+        }
         let chunk: ScriptChunk
         if script == "-" {
             // The script from standard input, as `lua -` and `k6 run -` read it.

@@ -320,6 +320,32 @@ final class RunStatusTests: XCTestCase {
         XCTAssertEqual(sent.out.split(separator: "\n").map(String.init), ["-1", "--not-an-option"], sent.out)
     }
 
+    /// `-e NAME=VALUE` (k6's `-e`): the script, every VU of a load run and the host itself (a proxy
+    /// variable) see it; a value may hold '=' or be empty; a missing name is bad usage.
+    func testEnvironmentOptionReachesTheScriptAndItsVUs() throws {
+        let script = NSTemporaryDirectory() + "status-env-\(getpid()).lua"
+        try """
+        local function show() print(os.getenv("GREETING"), os.getenv("EMPTY") == "", os.getenv("PAIR"), netstack.vu and netstack.vu.id or 0) end
+        if netstack.vu then main = show else show() end
+        """.write(toFile: script, atomically: true, encoding: .utf8)
+        defer { unlink(script) }
+        let plain = try runNetstack(["run", "-e", "GREETING=hi", "--env", "EMPTY=", "-e", "PAIR=a=b", script], env: ["GREETING": "outer"])
+        XCTAssertEqual(plain.status, 0, plain.err)
+        XCTAssertEqual(plain.out, "hi\ttrue\ta=b\t0\n")
+        let load = try runNetstack(["run", "-e", "GREETING=vu", "-e", "EMPTY=", "-e", "PAIR=p", script, "--vus", "2", "--iterations", "2", "--quiet", "--no-summary-histograms"])
+        XCTAssertEqual(load.status, 0, load.err)
+        XCTAssertEqual(load.out.split(separator: "\n").filter { $0.hasPrefix("vu\t") }.sorted(), ["vu\ttrue\tp\t1", "vu\ttrue\tp\t2"], load.out)
+        // As if set in the environment: a proxy variable applies to the bot's connection.
+        let proxied = try runNetstack(["run", Self.bot, "--url", Servers.plain.url + "/echo", "-e", "http_proxy=http://127.0.0.1:1", "-e", "no_proxy="])
+        XCTAssertEqual(proxied.status, 1, proxied.out + proxied.err)
+        XCTAssertTrue(proxied.out.contains("error"), proxied.out)
+        for bad in ["=x", "NOVALUE"] {
+            let r = try runNetstack(["run", "-e", bad, script])
+            XCTAssertEqual(r.status, 64, bad + ": " + r.err)
+            XCTAssertTrue(r.err.contains("--env: expected NAME=VALUE"), r.err)
+        }
+    }
+
     /// `--memory-limit` sizes are powers of 1024 however the unit is written (k, kb, KiB...).
     func testMemoryLimitUnitsArePowersOf1024() throws {
         let hog = NSTemporaryDirectory() + "status-hog-\(getpid()).lua"
