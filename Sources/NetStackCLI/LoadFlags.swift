@@ -33,6 +33,10 @@ struct LoadFlags: ParsableArguments {
     @Flag(help: "Do not call the script's teardown().") var noTeardown = false
     @Option(parsing: .unconditional, help: "Write a self-contained HTML report here: charts over time of rates, latencies, errors and VUs, the thresholds and the summary.")
     var report: String?
+    @Flag(help: "Do not print the end-of-run summary (k6's --no-summary); --summary-export, --out and --report files are still written.")
+    var noSummary = false
+    @Flag(help: "Do not evaluate thresholds (k6's --no-thresholds): those of the options table and of --threshold are dropped, so the run cannot end 99 or be aborted by one.")
+    var noThresholds = false
     @Flag(name: .customLong("no-summary-histograms"), help: "No terminal histogram under each trend metric in the summary.")
     var noSummaryHistograms = false
     @Option(parsing: .unconditional, help: "The trend columns of the summary, comma-separated: avg, min, med, max, count, p(N) (default avg,min,med,p(90),p(95),p(99),max).")
@@ -42,6 +46,7 @@ struct LoadFlags: ParsableArguments {
         vus != nil || duration != nil || iterations != nil || !stages.isEmpty || threads != nil || !thresholds.isEmpty
             || exec != nil || segment != nil || summaryExport != nil || !outputs.isEmpty || runID != nil
             || startAt != nil || startBarrier != nil || metricsAddr != nil || report != nil || noSetup || noTeardown
+            || noSummary || noThresholds
     }
 
     func validate() throws {

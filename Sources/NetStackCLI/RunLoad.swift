@@ -47,13 +47,14 @@ struct LoadRunner {
                 return e.message.hasPrefix(ScriptOptions.initFailurePrefix) ? 1 : 64
             }
         }
-        let plan: LoadPlan
+        var plan: LoadPlan
         do {
             plan = try LoadPlan.make(commandLine: try flags.commandLine(), options: options)
         } catch let e as LoadOptionError {
             printErr("netstack: \(e.message)")
             return 64
         }
+        if flags.noThresholds { plan.thresholds = [] }
         // A threshold on a metric that is not recorded would judge no samples and pass.
         if flags.noConnectionMetrics, let t = plan.thresholds.first(where: { BuiltinMetrics.connectionMetrics.contains($0.metric) }) {
             printErr("netstack: threshold '\(t.target): \(t.expression)': --no-connection-metrics turns '\(t.metric)' off")
@@ -180,6 +181,8 @@ struct LoadRunner {
         // With --summary-export - the export is stdout's line and the table goes to stderr.
         if json {
             print("{\"event\":\"summary\",\"status\":\(outcome.status)}")
+        } else if flags.noSummary {
+            // Nothing printed; the files below are still written.
         } else if flags.summaryExport == "-" {
             FileHandle.standardError.write(table.data(using: .utf8)!)
         } else {

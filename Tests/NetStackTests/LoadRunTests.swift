@@ -253,6 +253,24 @@ final class LoadRunTests: XCTestCase {
         XCTAssertTrue(pass.out.contains("✓ count==4"), pass.out)
     }
 
+    /// k6's --no-thresholds and --no-summary: the options table's and the command line's
+    /// thresholds are dropped (no 99, none in the export); no summary on stdout, the export still
+    /// written.
+    func testNoThresholdsAndNoSummary() throws {
+        let s = try script("options = { thresholds = { iterations = { \"count>100\" } } }\nfunction main() end")
+        let judged = try load(s, ["--vus", "2", "--iterations", "4"])
+        XCTAssertEqual(judged.status, 99, judged.err)
+        let skipped = try load(s, ["--vus", "2", "--iterations", "4", "--no-thresholds", "--threshold", "iterations: count>200"])
+        XCTAssertEqual(skipped.status, 0, skipped.err)
+        XCTAssertFalse(skipped.out.contains("count>"), skipped.out)
+        XCTAssertEqual(skipped.summary?.thresholds.count, 0)
+        XCTAssertTrue(skipped.out.contains("iterations..........................: 4 "), skipped.out)
+        let quiet = try load(s, ["--vus", "2", "--iterations", "4", "--no-summary"])
+        XCTAssertEqual(quiet.status, 99, quiet.err)
+        XCTAssertEqual(quiet.out, "", "no summary on stdout")
+        XCTAssertEqual(quiet.summary.map { count($0, "iterations") }, 4)
+    }
+
     /// A metric the script defines and never records is judged on zero samples, as k6 does: an
     /// error counter that stayed at 0 passes `count==0` (it failed with "no metric was defined",
     /// status 99), a rate without samples is 0. The export carries the definition to `merge`.
