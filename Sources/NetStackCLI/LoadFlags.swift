@@ -5,9 +5,9 @@ import NetStackLoad
 /// `netstack run`'s load-test options. Any of them (or an `options = {...}` table in the
 /// script) makes the run a load run: VUs, iterations, metrics, a summary.
 struct LoadFlags: ParsableArguments {
-    @Option(parsing: .unconditional, help: "Virtual users: each runs the script in a Lua VM of its own (load run); the script's options keep their duration, iterations or stages.") var vus: Int?
-    @Option(parsing: .unconditional, help: "How long VUs iterate: 30s, 5m, 1h30m (with --vus: constant VUs).") var duration: String?
-    @Option(parsing: .unconditional, help: "Iterations shared by the VUs (shared iterations; --duration then caps the time).") var iterations: Int?
+    @Option(name: [.customShort("u"), .long], parsing: .unconditional, help: "Virtual users: each runs the script in a Lua VM of its own (load run); the script's options keep their duration, iterations or stages.") var vus: Int?
+    @Option(name: [.customShort("d"), .long], parsing: .unconditional, help: "How long VUs iterate: 30s, 5m, 1h30m (with --vus: constant VUs).") var duration: String?
+    @Option(name: [.customShort("i"), .long], parsing: .unconditional, help: "Iterations shared by the VUs (shared iterations; --duration then caps the time).") var iterations: Int?
     @Option(name: .customLong("stage"), parsing: .unconditionalSingleValue, help: "A ramp stage DURATION:TARGET_VUS, e.g. 30s:100 (repeatable; ramping VUs from --vus, default 1; not with --duration or --iterations).")
     var stages: [String] = []
     @Option(parsing: .unconditional, help: "Event loops (threads) for the VUs (default: one per core).") var threads: Int?
@@ -22,13 +22,13 @@ struct LoadFlags: ParsableArguments {
     @Option(parsing: .unconditional, help: "Start the VUs when this file exists (a barrier shared by segments).") var startBarrier: String?
     @Option(parsing: .unconditional, help: "How long to wait for --start-at or --start-barrier before failing (default 10m).") var startTimeout: String?
     @Option(parsing: .unconditional, help: "Write the summary with its histograms as JSON (mergeable with netstack merge); - prints it as one line on stdout (the table then goes to stderr).") var summaryExport: String?
-    @Option(name: .customLong("out"), parsing: .unconditionalSingleValue, help: "Per-interval samples: json=FILE (JSON lines) or csv=FILE (repeatable).")
+    @Option(name: [.customShort("o"), .customLong("out")], parsing: .unconditionalSingleValue, help: "Per-interval samples: json=FILE (JSON lines) or csv=FILE (repeatable).")
     var outputs: [String] = []
     @Option(parsing: .unconditional, help: "Serve the metrics so far for Prometheus at http://HOST:PORT/metrics (labels run and segment; port 0 picks one).")
     var metricsAddr: String?
     @Flag(help: "Do not record the connection metrics (ws_*) per message and connection; iterations and the script's own metrics remain.")
     var noConnectionMetrics = false
-    @Flag(help: "No live progress line on stderr.") var quiet = false
+    @Flag(name: .shortAndLong, help: "No live progress line on stderr.") var quiet = false
     @Flag(help: "Do not call the script's setup() (the VUs' data is then nil).") var noSetup = false
     @Flag(help: "Do not call the script's teardown().") var noTeardown = false
     @Option(parsing: .unconditional, help: "Write a self-contained HTML report here: charts over time of rates, latencies, errors and VUs, the thresholds and the summary.")

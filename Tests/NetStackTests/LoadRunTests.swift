@@ -271,6 +271,22 @@ final class LoadRunTests: XCTestCase {
         XCTAssertEqual(quiet.summary.map { count($0, "iterations") }, 4)
     }
 
+    /// k6's short flags: -u (VUs), -d (duration), -i (iterations), -o (output), -q (quiet).
+    func testK6ShortFlags() throws {
+        let s = try script("function main() end")
+        let jsonl = exportPath() + ".jsonl"
+        defer { unlink(jsonl) }
+        let r = try runNetstack(["run", s, "-u", "3", "-i", "6", "-d", "20s", "-q", "-o", "json=\(jsonl)"], timeout: 30 * CLITests.slowdown)
+        XCTAssertEqual(r.status, 0, r.err)
+        XCTAssertTrue(r.out.contains("iterations..........................: 6 "), r.out)
+        XCTAssertTrue(r.out.contains("vus_max.............................: 3 "), r.out)
+        XCTAssertFalse(r.err.contains("\r"), "no live line with -q")
+        XCTAssertTrue(((try? String(contentsOfFile: jsonl, encoding: .utf8)) ?? "").contains("\"iterations\""), "-o json= wrote samples")
+        let timed = try runNetstack(["run", s, "-u", "2", "-d", "1s", "-q"], timeout: 30 * CLITests.slowdown)
+        XCTAssertEqual(timed.status, 0, timed.err)
+        XCTAssertTrue(timed.out.contains("vus_max.............................: 2 "), timed.out)
+    }
+
     /// A metric the script defines and never records is judged on zero samples, as k6 does: an
     /// error counter that stayed at 0 passes `count==0` (it failed with "no metric was defined",
     /// status 99), a rate without samples is 0. The export carries the definition to `merge`.
