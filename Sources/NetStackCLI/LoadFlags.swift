@@ -13,6 +13,8 @@ struct LoadFlags: ParsableArguments {
     @Option(parsing: .unconditional, help: "Event loops (threads) for the VUs (default: one per core).") var threads: Int?
     @Option(name: .customLong("threshold"), parsing: .unconditionalSingleValue, help: "A threshold: 'METRIC{tags}: EXPR' (ws_rtt: p(95)<50) or the metrics plugin's 'latency.p95<50' (repeatable). A failed one: exit 99.")
     var thresholds: [String] = []
+    @Option(name: .customLong("tag"), parsing: .unconditionalSingleValue, help: "A tag NAME=VALUE on every sample of the run (k6's --tag; repeatable; over the options' tags of the same name, under a scenario's own).")
+    var tags: [String] = []
     @Option(parsing: .unconditional, help: "The global function each iteration calls (default: main, else the bot).") var exec: String?
     @Option(parsing: .unconditional, help: "Run segment i of n of the whole plan (1-based), or auto (Slurm array), auto/n (Kubernetes indexed Job).")
     var segment: String?
@@ -46,7 +48,7 @@ struct LoadFlags: ParsableArguments {
         vus != nil || duration != nil || iterations != nil || !stages.isEmpty || threads != nil || !thresholds.isEmpty
             || exec != nil || segment != nil || summaryExport != nil || !outputs.isEmpty || runID != nil
             || startAt != nil || startBarrier != nil || metricsAddr != nil || report != nil || noSetup || noTeardown
-            || noSummary || noThresholds
+            || noSummary || noThresholds || !tags.isEmpty
     }
 
     func validate() throws {
@@ -86,6 +88,14 @@ struct LoadFlags: ParsableArguments {
             if let d = duration { c.duration = try LoadDuration(parsing: d) }
             c.stages = try stages.map { try Stage(parsing: $0) }
             c.thresholds = thresholds
+            for t in tags {
+                guard let eq = t.firstIndex(of: "=") else { throw ValidationError("--tag: expected NAME=VALUE, got '\(t)'") }
+                let name = String(t[..<eq]), value = String(t[t.index(after: eq)...])
+                guard SeriesName.isValidTagText(name), SeriesName.isValidTagText(value) else {
+                    throw ValidationError("--tag: '\(t)': name and value non-empty, at most 256 bytes, without { } , : or control characters")
+                }
+                c.tags[name] = value
+            }
             for t in thresholds { _ = try Threshold(commandLine: t) }
             if let e = exec {
                 guard !e.isEmpty else { throw ValidationError("--exec: empty function name") }

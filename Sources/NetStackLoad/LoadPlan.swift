@@ -37,6 +37,8 @@ public struct LoadPlan: Sendable {
         public var exec: String?
         public var segment: Segment = .whole
         public var summaryTrendStats: [TrendStat]?
+        /// `--tag NAME=VALUE`: global tags, over the options' `tags` of the same names.
+        public var tags: [String: String] = [:]
         public init() {}
 
         var hasShortcut: Bool { vus != nil || setsLength }
@@ -86,8 +88,11 @@ public struct LoadPlan: Sendable {
         var global: [String: String] = [:]
         if var r = reader, let t = r.value("tags") {
             global = try Scenario.tags(t, path: "options.tags")
-            for i in scenarios.indices { scenarios[i].tags = global.merging(scenarios[i].tags) { _, own in own } }
             reader = r
+        }
+        global.merge(cli.tags) { _, fromCLI in fromCLI }
+        if !global.isEmpty {
+            for i in scenarios.indices { scenarios[i].tags = global.merging(scenarios[i].tags) { _, own in own } }
         }
         var thresholds: [Threshold] = []
         if var r = reader, let t = r.value("thresholds") {

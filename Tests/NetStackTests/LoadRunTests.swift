@@ -287,6 +287,21 @@ final class LoadRunTests: XCTestCase {
         XCTAssertTrue(timed.out.contains("vus_max.............................: 2 "), timed.out)
     }
 
+    /// `--tag NAME=VALUE` (k6's): on every sample, over `options.tags` of the same name; a tag
+    /// that could not be read back from a series name is bad usage.
+    func testTagFlagTagsEverySample() throws {
+        let s = try script("options = { tags = { env = \"staging\", team = \"a\" } }\nfunction main() netstack.metrics.counter(\"hits\"):add(1) end")
+        let r = try load(s, ["-u", "1", "-i", "2", "--tag", "env=prod", "--tag", "run=42"])
+        XCTAssertEqual(r.status, 0, r.err)
+        XCTAssertEqual(count(r.summary, "hits", ["env": "prod", "run": "42", "scenario": "default", "team": "a"]), 2)
+        XCTAssertEqual(count(r.summary, "iterations", ["env": "prod", "run": "42", "scenario": "default", "team": "a"]), 2)
+        for bad in ["novalue", "=x", "a=", "a:b=c", "a=b,c"] {
+            let refused = try runNetstack(["run", s, "--tag", bad])
+            XCTAssertEqual(refused.status, 64, bad + ": " + refused.err)
+            XCTAssertTrue(refused.err.contains("--tag"), refused.err)
+        }
+    }
+
     /// A metric the script defines and never records is judged on zero samples, as k6 does: an
     /// error counter that stayed at 0 passes `count==0` (it failed with "no metric was defined",
     /// status 99), a rate without samples is 0. The export carries the definition to `merge`.
