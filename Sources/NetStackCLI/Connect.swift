@@ -33,7 +33,13 @@ struct Connect: ParsableCommand {
         """
     )
 
-    @Argument(help: "ws:// or wss:// URL.") var url: String
+    @Argument(help: ArgumentHelp("ws:// or wss:// URL (or give it with -c).", valueName: "url")) var urlArgument: String?
+    @Option(name: [.customShort("c"), .customLong("connect")], parsing: .unconditional, help: "The URL, as wscat's -c takes it (instead of the argument).")
+    var connectURL: String?
+    @Option(name: [.customShort("o"), .customLong("origin")], parsing: .unconditional, help: "Send this Origin header (wscat's -o).") var origin: String?
+    @Option(parsing: .unconditional, help: "USER:PASSWORD: send them as HTTP Basic authentication (an Authorization header; wscat's --auth).") var auth: String?
+    /// The URL from the argument or -c (validate() makes sure there is exactly one).
+    var url: String { connectURL ?? urlArgument ?? "" }
     @Option(name: [.customShort("H"), .long], parsing: .unconditionalSingleValue, help: "Extra header 'Name: value' (repeatable).") var header: [String] = []
     @Option(name: [.customShort("s"), .long], parsing: .unconditionalSingleValue, help: "Subprotocol to offer (repeatable).") var subprotocol: [String] = []
     @Option(name: [.customShort("x"), .customLong("execute")], parsing: .unconditionalSingleValue,
@@ -88,6 +94,15 @@ struct Connect: ParsableCommand {
     }
 
     func validate() throws {
+        switch (urlArgument, connectURL) {
+        case (nil, nil): throw ValidationError("a URL is needed: netstack connect URL (or -c URL)")
+        case (.some, .some): throw ValidationError("give the URL once: as the argument or with -c")
+        default: break
+        }
+        if let a = auth, !a.contains(":") { throw ValidationError("--auth: expected USER:PASSWORD") }
+        if let o = origin, o.isEmpty || o.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) {
+            throw ValidationError("--origin: a non-empty value without control characters")
+        }
         guard wait.isFinite, wait >= 0, wait <= 2_147_483 else { throw ValidationError("--wait: \(wait) is not a number of seconds from 0 to 2147483") }
         if let i = pingInterval { _ = try ClientFlags.pingInterval(seconds: i) }
         for (flag, v) in [("--connect-timeout", connectTimeout), ("--close-timeout", closeTimeout)] {
@@ -132,7 +147,9 @@ struct Connect: ParsableCommand {
         if verbose >= 1 { config.trace = { line in printErr(line) } }
         if verbose >= 2 { config.frameTrace = { line in printErr(line) } }
         if insecure { printErr("netstack: warning: --insecure: the server certificate is not verified") }
-        let headers = header.compactMap(Self.parseHeader)
+        var headers = header.compactMap(Self.parseHeader)
+        if let o = origin { headers.append(WebSocketHeader("Origin", o)) }
+        if let a = auth { headers.append(WebSocketHeader("Authorization", "Basic " + Base64.encode(Array(a.utf8)))) }
         // The engine ends a connection at most closeTimeout after the close frame.
         let endWait = Double(config.closeTimeout.nanoseconds) / 1e9 + 10
         let stdinIsTerminal = isatty(STDIN_FILENO) != 0

@@ -269,6 +269,23 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(try netstack(["connect", "-w", "-1", "-x", "x", tls]).status, 64)
     }
 
+    /// More of wscat's: -c URL, -o ORIGIN, --auth USER:PASSWORD (Basic authentication).
+    func testConnectTakesWscatURLOriginAndAuth() throws {
+        let r = try netstack(["connect", "-c", Servers.plain.url + "/headers", "-o", "http://origin.test", "--auth", "alice:s3:cret", "-w", "0.3"], stdin: "")
+        XCTAssertEqual(r.status, 0, r.err)
+        let seen = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data((r.out.split(separator: "\n").first ?? "").utf8)) as? [String: String], r.out)
+        XCTAssertEqual(seen["Origin"], "http://origin.test")
+        XCTAssertEqual(seen["Authorization"], "Basic " + Data("alice:s3:cret".utf8).base64EncodedString())
+        for (args, message) in [(["connect", "-w", "0.1"], "a URL is needed"),
+                                (["connect", "ws://127.0.0.1:1/", "-c", "ws://127.0.0.1:2/"], "give the URL once"),
+                                (["connect", "-c", "ws://127.0.0.1:1/", "--auth", "nocolon"], "--auth: expected USER:PASSWORD"),
+                                (["connect", "-c", "ws://127.0.0.1:1/", "-o", ""], "--origin")] {
+            let bad = try netstack(args)
+            XCTAssertEqual(bad.status, 64, "\(args): \(bad.err)")
+            XCTAssertTrue(bad.err.contains(message), "\(args): \(bad.err)")
+        }
+    }
+
     func testVerboseTracesHandshakeMessagesAndClose() throws {
         let r = try netstack(["connect", "-v", "--no-compression", Servers.plain.url + "/echo", "--wait", "0.3"], stdin: "hi\n")
         XCTAssertEqual(r.status, 0, r.err)
