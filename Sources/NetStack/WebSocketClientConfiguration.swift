@@ -72,6 +72,7 @@ public struct WebSocketClientConfiguration: Sendable {
         @exclusivity(unchecked) var ownStorageThreshold: Int = 16 * 1024
         @exclusivity(unchecked) var trace: (@Sendable (String) -> Void)?
         @exclusivity(unchecked) var frameTrace: (@Sendable (String) -> Void)?
+        @exclusivity(unchecked) var controlFrames: (@Sendable (ControlFrameSeen) -> Void)?
 
         init() {}
 
@@ -98,6 +99,7 @@ public struct WebSocketClientConfiguration: Sendable {
             ownStorageThreshold = other.ownStorageThreshold
             trace = other.trace
             frameTrace = other.frameTrace
+            controlFrames = other.controlFrames
         }
     }
 
@@ -245,6 +247,13 @@ public struct WebSocketClientConfiguration: Sendable {
         get { storage.frameTrace }
         set { uniqueStorage().frameTrace = newValue }
     }
+    /// Called on the connection's loop for each ping and pong received after the upgrade, with
+    /// its payload (pings are still answered by the engine); `connect -P` shows them. nil (the
+    /// default) costs nothing.
+    public var controlFrames: (@Sendable (ControlFrameSeen) -> Void)? {
+        get { storage.controlFrames }
+        set { uniqueStorage().controlFrames = newValue }
+    }
 
     public init() {}
 
@@ -259,4 +268,10 @@ public struct WebSocketClientConfiguration: Sendable {
 
 public enum NetStackVersion {
     public static let string = "0.1.0"
+}
+
+/// A ping or pong the peer sent (`WebSocketClientConfiguration.controlFrames`).
+public enum ControlFrameSeen: Sendable, Equatable {
+    case ping([UInt8])
+    case pong([UInt8])
 }

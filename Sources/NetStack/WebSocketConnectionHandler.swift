@@ -469,8 +469,10 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, ConnectionCommand
         case .message(let message):
             deliver(message)
         case .ping(let payload):
+            config.controlFrames?(.ping(Array(payload.readableBytesView)))
             if machine.answersPings { answerPing(payload) }
         case .pong(let payload):
+            config.controlFrames?(.pong(Array(payload.readableBytesView)))
             timers.cancel(pongDeadline)
             pongDeadline = nil
             if !pings.isEmpty { pongArrived(payload) }

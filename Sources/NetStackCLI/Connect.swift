@@ -37,6 +37,8 @@ struct Connect: ParsableCommand {
     @Option(name: [.customShort("c"), .customLong("connect")], parsing: .unconditional, help: "The URL, as wscat's -c takes it (instead of the argument).")
     var connectURL: String?
     @Option(name: [.customShort("o"), .customLong("origin")], parsing: .unconditional, help: "Send this Origin header (wscat's -o).") var origin: String?
+    @Flag(name: [.customShort("P"), .customLong("show-ping-pong")], help: "Show the pings and pongs the server sends, on stderr (wscat's -P; pings are still answered).")
+    var showPingPong = false
     @Option(parsing: .unconditional, help: "USER:PASSWORD: send them as HTTP Basic authentication (an Authorization header; wscat's --auth).") var auth: String?
     /// The URL from the argument or -c (validate() makes sure there is exactly one).
     var url: String { connectURL ?? urlArgument ?? "" }
@@ -156,6 +158,7 @@ struct Connect: ParsableCommand {
         let colour = !noColor && ProcessInfo.processInfo.environment["NO_COLOR"].map(\.isEmpty) ?? true
         let session = ConnectSession(json: json, base64: base64, colour: colour)
         if jsonrpc { session.enableJSONRPC() }
+        if showPingPong { config.controlFrames = { [session] frame in session.controlFrame(frame) } }
         let client = WebSocketClient(configuration: config)
         session.wire(client)
         do {

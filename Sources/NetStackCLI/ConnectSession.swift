@@ -160,6 +160,20 @@ final class ConnectSession: @unchecked Sendable {
         finished.unlock()
     }
 
+    /// A ping or pong from the server (`-P`): on stderr as "< ping: DATA" (text as text when it
+    /// is printable UTF-8, else hex), or a JSON `ping`/`pong` event with `length` and `data`.
+    func controlFrame(_ frame: ControlFrameSeen) {
+        let (name, payload): (String, [UInt8])
+        switch frame {
+        case .ping(let p): (name, payload) = ("ping", p)
+        case .pong(let p): (name, payload) = ("pong", p)
+        }
+        let asText = UTF8Validator.isValid(payload) && !payload.contains(where: { $0 < 0x20 || $0 == 0x7F })
+        let data = asText ? String(decoding: payload, as: UTF8.self) : Hex.encode(payload)
+        let shown = payload.isEmpty ? "< \(name)" : "< \(name): " + (asText ? data : "[hex] " + data)
+        emit(event: name, fields: ["length": "\(payload.count)", "data": data], text: shown, style: .info)
+    }
+
     func wire(_ client: WebSocketClient) {
         client.onOpen = { [self] _, r in
             var fields = ["code": "\(r.code)", "reason": r.reason]

@@ -269,6 +269,20 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(try netstack(["connect", "-w", "-1", "-x", "x", tls]).status, 64)
     }
 
+    /// wscat's -P: the server's pings and the pongs to our pings are shown (stderr, or JSON
+    /// events), and pings are still answered; without -P nothing of them is shown.
+    func testConnectShowsPingsAndPongsWithP() throws {
+        let pinged = try netstack(["connect", "-P", Servers.plain.url + "/misbehave/ping", "-w", "0.5"], stdin: "")
+        XCTAssertEqual(pinged.status, 0, pinged.err)
+        XCTAssertTrue(pinged.err.contains("< ping: are you there"), pinged.err)
+        XCTAssertEqual(pinged.out, "pong:are you there\n", "the ping was answered")
+        let quiet = try netstack(["connect", Servers.plain.url + "/misbehave/ping", "-w", "0.5"], stdin: "")
+        XCTAssertFalse(quiet.err.contains("< ping"), quiet.err)
+        let json = try netstack(["connect", "-P", "--json", "--slash", Servers.plain.url + "/echo", "-w", "0.5"], stdin: "/ping hello\n")
+        XCTAssertEqual(json.status, 0, json.err)
+        XCTAssertTrue(json.out.contains("{\"event\":\"pong\",\"data\":\"hello\",\"length\":5}"), json.out)
+    }
+
     /// More of wscat's: -c URL, -o ORIGIN, --auth USER:PASSWORD (Basic authentication).
     func testConnectTakesWscatURLOriginAndAuth() throws {
         let r = try netstack(["connect", "-c", Servers.plain.url + "/headers", "-o", "http://origin.test", "--auth", "alice:s3:cret", "-w", "0.3"], stdin: "")
