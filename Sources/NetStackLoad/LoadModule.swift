@@ -5,7 +5,7 @@ import LuaHost
 
 /// The load-run part of the `netstack` module, installed in every VU:
 /// `netstack.vu` (id, iteration, scenario, total, segment, keep) and `netstack.metrics`
-/// (counter, gauge, rate, trend, request, reply, check).
+/// (counter, gauge, rate, trend, request, reply, check, group).
 enum LoadModule {
     static let metricMetatable = "netstack.metric"
     /// Unanswered `request` marks a VU keeps at most.
@@ -50,6 +50,19 @@ enum LoadModule {
         lua_pushnumber(vm.L, ms)
         return 1
     }
+    /// The group functions of `groupChunk`: the VU's group path, read and set.
+    private static let fnGetGroup = vuFunction { vm, vu in
+        if let g = vu.group { vm.pushString(g) } else { lua_pushnil(vm.L) }
+        return 1
+    }
+    private static let fnSetGroup = vuFunction { vm, vu in
+        vu.group = vm.type(at: 1) == LUA_TSTRING ? vm.string(at: 1) : nil
+        return 0
+    }
+    private static let fnGroupNameIsValid = LuaFunction.hosted { vm, _ in
+        lua_pushboolean(vm.L, vm.type(at: 1) == LUA_TSTRING && (vm.string(at: 1).map(SeriesName.isValidTagText) ?? false) ? 1 : 0)
+        return 1
+    }
     private static let fnAdd = vuFunction { vm, vu in record(vm, vu, "add") }
     private static let fnSet = vuFunction { vm, vu in record(vm, vu, "set") }
 
@@ -82,7 +95,54 @@ enum LoadModule {
     /// netstack.metrics.
     private static let metricsTable = LuaModuleTable(
         fnDefine.map { ($0.0.rawValue, .function($0.1)) }
-        + [("request", .function(fnRequest)), ("reply", .function(fnReply)), ("check", .make(pushCheck))])
+        + [("request", .function(fnRequest)), ("reply", .function(fnReply)), ("check", .make(pushCheck)), ("group", .make(pushGroup))])
+
+    /// `netstack.metrics.group(name, fn, ...)`, k6's `group`: runs `fn(...)` with the VU in the
+    /// group `name` (nested: `::outer::inner`), so that the samples of the script's metrics and
+    /// checks recorded meanwhile are tagged `group = path`; then records the time it took in the
+    /// trend `group_duration` (tagged the same) and returns what `fn` returned, or raises what it
+    /// raised. Lua code, so that `fn` may wait (`netstack.sleep`, `ws:receive`) and its errors never
+    /// unwind through Swift frames.
+    private static let groupChunk = CompiledChunk(name: "=netstack.metrics.group", source: Array("""
+        local getGroup, setGroup, isValidName, defineTrend, now = ...
+        local type, error, pcall, select, tostring, pack, unpack = type, error, pcall, select, tostring, table.pack, table.unpack
+        local duration
+        local function finish(parent, path, started, ok, ...)
+          setGroup(parent)
+          duration = duration or defineTrend("group_duration", "ms")
+          duration:add((now() - started) * 1000, { group = path })
+          if not ok then error((...), 0) end
+          return ...
+        end
+        return function(name, fn, ...)
+          if type(name) ~= "string" or not isValidName(name) then
+            error("bad argument #1 to 'group' (a name: non-empty, at most 256 bytes, without { } , : or control characters)", 2)
+          end
+          if type(fn) ~= "function" then
+            error("bad argument #2 to 'group' (function expected, got " .. type(fn) .. ")", 2)
+          end
+          local parent = getGroup()
+          local path = (parent or "") .. "::" .. name
+          if #path > 256 then error("group: the group path '" .. path .. "' is over 256 bytes", 2) end
+          setGroup(path)
+          return finish(parent, path, now(), pcall(fn, ...))
+        end
+        """.utf8))
+
+    private static func pushGroup(_ vm: LuaVM) {
+        let L = vm.L
+        guard groupChunk.load(into: L) == LUA_OK else { netstack_pop(L, 1); lua_pushnil(L); return }
+        vm.pushFunction(fnGetGroup)
+        vm.pushFunction(fnSetGroup)
+        vm.pushFunction(fnGroupNameIsValid)
+        vm.pushFunction(fnDefine.first { $0.0 == .trend }!.1)
+        vm.pushGlobal("netstack")
+        if lua_type(L, -1) == LUA_TTABLE { lua_getfield(L, -1, "now"); netstack_remove(L, -2) }
+        if lua_pcallk(L, 5, 1, 0, 0, nil) != LUA_OK {
+            netstack_pop(L, 1)
+            lua_pushnil(L)
+        }
+    }
 
     /// `netstack.metrics.check(value, checks [, tags])`, k6's `check`: each entry of `checks`
     /// (name = function of `value`, or a value) is one sample of the rate metric `checks`, tagged
@@ -206,6 +266,10 @@ enum LoadModule {
             guard value.isFinite else { return vm.raise("\(name): a finite number is needed, got \(value)") }
         }
         var tags = vu.recorder.tags
+        if let g = vu.group {
+            tags.removeAll { $0.0 == "group" }
+            tags.append(("group", g))
+        }
         if vm.type(at: 3) == LUA_TTABLE {
             lua_pushnil(L)
             while lua_next(L, 3) != 0 {
@@ -223,7 +287,7 @@ enum LoadModule {
                 default: v = nil
                 }
                 netstack_pop(L, 1)
-                guard let tv = v, SeriesName.isValidTagText(tv) else {
+                guard let tv = v, k == "group" ? SeriesName.isValidTagValue(tv) : SeriesName.isValidTagText(tv) else {
                     netstack_pop(L, 1)
                     return vm.raise("\(name): tag '\(k)' needs a string, number or boolean value without { } , : or control characters")
                 }

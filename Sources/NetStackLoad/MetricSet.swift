@@ -50,6 +50,12 @@ public enum SeriesName {
     public static func isValidTagText(_ s: String) -> Bool {
         !s.isEmpty && s.utf8.count <= 256 && !s.utf8.contains { $0 < 32 || $0 == 127 || $0 == 123 || $0 == 125 || $0 == 44 || $0 == 58 }
     }
+
+    /// Tag values as series names carry them: `:` allowed (a series name's pair splits at its
+    /// first colon), so that k6's group paths (`::login`) are values.
+    public static func isValidTagValue(_ s: String) -> Bool {
+        !s.isEmpty && s.utf8.count <= 256 && !s.utf8.contains { $0 < 32 || $0 == 127 || $0 == 123 || $0 == 125 || $0 == 44 }
+    }
 }
 
 /// The metrics of a run (or of a part of it: one loop's interval, one segment): definitions and

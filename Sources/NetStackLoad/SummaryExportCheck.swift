@@ -92,7 +92,7 @@ extension SeriesName {
             guard let colon = part.firstIndex(of: ":") else { return false }
             let name = String(part[..<colon]).trimmingCharacters(in: .whitespaces)
             let value = String(part[part.index(after: colon)...]).trimmingCharacters(in: .whitespaces)
-            guard isValidTagText(name), isValidTagText(value), names.insert(name).inserted else { return false }
+            guard isValidTagText(name), isValidTagValue(value), names.insert(name).inserted else { return false }
         }
         return true
     }

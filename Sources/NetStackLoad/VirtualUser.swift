@@ -48,6 +48,8 @@ final class VirtualUser {
     @exclusivity(unchecked) private(set) var recorder: VUMetricsRecorder!
     @exclusivity(unchecked) var host: ScriptHost?
     @exclusivity(unchecked) var vuTableRef: Int32 = LUA_NOREF
+    /// The `netstack.metrics.group` the VU is in (`::outer::inner`, k6's group tag), nil outside.
+    @exclusivity(unchecked) var group: String?
     /// netstack.metrics.request marks (key → uptime nanoseconds).
     @exclusivity(unchecked) var pendingRequests: [String: UInt64] = [:]
     /// Uptime nanoseconds at which the VU's scenario started in this process (netstack.vu.elapsed).
@@ -175,6 +177,7 @@ final class VirtualUser {
     func iterate(done: @escaping (IterationEnd) -> Void) {
         guard let host = host, let entry = entry, !host.vm.isClosed else { return done(.failed) }
         iterationsStarted += 1
+        group = nil
         if vuTableRef != LUA_NOREF {
             host.vm.pushRef(vuTableRef)
             lua_pushinteger(host.vm.L, Int64(iterationsStarted))

@@ -253,6 +253,48 @@ final class LoadRunTests: XCTestCase {
         XCTAssertTrue(pass.out.contains("✓ count==4"), pass.out)
     }
 
+    /// k6's `group`: the script's samples and checks inside are tagged with the group's path
+    /// (`::outer::inner`), `group_duration` times each group, the function's values come back and
+    /// its error goes through; thresholds name groups as k6 writes them; the export merges.
+    func testGroupsTagTheirSamplesAndTimeThemselves() throws {
+        let s = try script("""
+            options = { thresholds = { ["group_duration{group:::login}"] = { "p(95)<60000" }, ["checks{group:::login::inner}"] = { "rate==1" } } }
+            local hits = netstack.metrics.counter("hits")
+            function main()
+              local r = netstack.metrics.group("login", function(a, b)
+                hits:add(1)
+                netstack.sleep(5)
+                netstack.metrics.group("inner", function()
+                  netstack.metrics.check(1, { ["is one"] = function(v) return v == 1 end })
+                end)
+                return a + b
+              end, 2, 3)
+              assert(r == 5)
+              hits:add(1)
+              local ok, err = pcall(netstack.metrics.group, "bad", function() error("boom") end)
+              assert(not ok and err:find("boom"), err)
+              hits:add(1)
+              local ok2, err2 = pcall(netstack.metrics.group, "a:b", function() end)
+              assert(not ok2 and err2:find("bad argument #1 to 'group'"), err2)
+            end
+            """)
+        let r = try load(s, ["-u", "2", "-i", "4"])
+        XCTAssertEqual(r.status, 0, r.out + r.err)
+        XCTAssertEqual(count(r.summary, "hits", ["group": "::login", "scenario": "default"]), 4)
+        XCTAssertEqual(count(r.summary, "hits", ["scenario": "default"]), 12, "all samples")
+        XCTAssertEqual(r.summary?.metrics.aggregate("group_duration", tags: ["group": "::login"])?.count, 4)
+        XCTAssertEqual(r.summary?.metrics.aggregate("group_duration", tags: ["group": "::login::inner"])?.count, 4)
+        XCTAssertEqual(r.summary?.metrics.aggregate("group_duration", tags: ["group": "::bad"])?.count, 4, "timed although it raised")
+        XCTAssertGreaterThanOrEqual(r.summary?.metrics.aggregate("group_duration", tags: ["group": "::login"])?.minimum ?? 0, 5)
+        XCTAssertEqual(r.summary?.metrics.aggregate("checks", tags: ["group": "::login::inner", "check": "is one"])?.count, 4)
+        XCTAssertEqual(r.summary?.thresholds.filter(\.passed).count, 2)
+        let export = exportPath()
+        XCTAssertEqual(try runNetstack(["run", s, "-u", "1", "-i", "1", "-q", "--summary-export", export]).status, 0)
+        let merged = try runNetstack(["merge", export])
+        XCTAssertEqual(merged.status, 0, merged.err)
+        XCTAssertTrue(merged.out.contains("{group:::login}"), merged.out)
+    }
+
     /// k6's --no-thresholds and --no-summary: the options table's and the command line's
     /// thresholds are dropped (no 99, none in the export); no summary on stdout, the export still
     /// written.
