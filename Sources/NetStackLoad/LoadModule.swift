@@ -90,6 +90,29 @@ enum LoadModule {
         metricsTable.push(on: vm)
         lua_setfield(L, -2, "metrics")
         netstack_pop(L, 1)
+        if !vu.scenario.env.isEmpty { installEnvironment(vm, vu.scenario.env) }
+    }
+
+    /// A scenario's `env`: `os.getenv` answers its names first, then the process's environment.
+    private static let environmentChunk = CompiledChunk(name: "=scenario env", source: Array("""
+        local env = ...
+        local getenv = os.getenv
+        os.getenv = function(name)
+          local v = env[name]
+          if v ~= nil then return v end
+          return getenv(name)
+        end
+        """.utf8))
+
+    private static func installEnvironment(_ vm: LuaVM, _ env: [String: String]) {
+        let L = vm.L
+        guard environmentChunk.load(into: L) == LUA_OK else { netstack_pop(L, 1); return }
+        lua_createtable(L, 0, Int32(env.count))
+        for (k, v) in env {
+            vm.pushString(v)
+            lua_setfield(L, -2, k)
+        }
+        if lua_pcallk(L, 1, 0, 0, 0, nil) != LUA_OK { netstack_pop(L, 1) }
     }
 
     /// netstack.metrics.

@@ -71,6 +71,8 @@ public struct Scenario: Equatable, Sendable {
     public var gracefulStop: LoadDuration
     /// Tags added to every sample of the scenario (besides `scenario=NAME`).
     public var tags: [String: String]
+    /// k6's scenario `env`: what `os.getenv` returns for these names in the scenario's VUs.
+    public var env: [String: String] = [:]
 
     public static let defaultGracefulStop = LoadDuration.milliseconds(30_000)
     public static let defaultMaxDuration = LoadDuration.milliseconds(600_000)
@@ -112,6 +114,25 @@ public struct Scenario: Equatable, Sendable {
         return tags
     }
 
+    /// A scenario's `env`: names (non-empty, without `=` or NUL) to strings (numbers and booleans
+    /// written as text, as for tags).
+    static func environment(_ value: OptionValue, path: String) throws -> [String: String] {
+        guard case .table(let fields) = value else { throw LoadOptionError("\(path): expected a table of NAME = value") }
+        var env: [String: String] = [:]
+        for (k, v) in fields {
+            guard !k.isEmpty, !k.contains("="), !k.utf8.contains(0) else {
+                throw LoadOptionError("\(path): '\(k)' is not a variable name (non-empty, without = or NUL)")
+            }
+            switch v {
+            case .string(let s) where !s.utf8.contains(0): env[k] = s
+            case .number(let n): env[k] = n == n.rounded() && abs(n) < 1e15 ? String(Int64(n)) : String(n)
+            case .bool(let b): env[k] = String(b)
+            default: throw LoadOptionError("\(path).\(k): expected a string (without NUL), number or boolean")
+            }
+        }
+        return env
+    }
+
     /// From a `scenarios.NAME` table of the script's options.
     public init(name: String, options value: OptionValue) throws {
         var r = try OptionReader(path: "scenarios.\(name)", value)
@@ -120,7 +141,7 @@ public struct Scenario: Equatable, Sendable {
             throw LoadOptionError("scenarios.\(name).executor: missing (one of \(Executor.names.joined(separator: ", ")))")
         }
         // Unknown keys first: a typo (duraton) is reported as itself, not as a missing option.
-        let common: Set<String> = ["executor", "exec", "startTime", "gracefulStop", "tags"]
+        let common: Set<String> = ["executor", "exec", "startTime", "gracefulStop", "tags", "env"]
         let specific: [String: Set<String>] = [
             "constant-vus": ["vus", "duration"], "shared-iterations": ["vus", "iterations", "maxDuration"],
             "per-vu-iterations": ["vus", "iterations", "maxDuration"], "ramping-vus": ["startVUs", "stages", "gracefulRampDown"],
@@ -168,6 +189,7 @@ public struct Scenario: Equatable, Sendable {
         self.init(name: name, executor: executor, exec: try r.string("exec"),
                   startTime: try r.duration("startTime") ?? .zero,
                   gracefulStop: try r.duration("gracefulStop") ?? Scenario.defaultGracefulStop, tags: tags)
+        if let e = r.value("env") { env = try Self.environment(e, path: r.name("env")) }
         _ = r.value("maxDuration")
         try r.rejectUnknown()
         try validate()

@@ -295,6 +295,27 @@ final class LoadRunTests: XCTestCase {
         XCTAssertTrue(merged.out.contains("{group:::login}"), merged.out)
     }
 
+    /// k6's scenario `env`: `os.getenv` in that scenario's VUs (their init included) answers
+    /// its names first; other scenarios and other names see the process's environment.
+    func testScenarioEnvIsWhatItsVUsRead() throws {
+        let s = try script("""
+            options = { scenarios = {
+              a = { executor = "per-vu-iterations", vus = 1, iterations = 1, env = { TARGET = "alpha", N = 5, FLAG = true } },
+              b = { executor = "per-vu-iterations", vus = 1, iterations = 1, exec = "other" },
+            } }
+            local atInit = os.getenv("TARGET")
+            function main() print("a", atInit, os.getenv("TARGET"), os.getenv("N"), os.getenv("FLAG"), os.getenv("OUTSIDE")) end
+            function other() print("b", atInit, os.getenv("TARGET"), os.getenv("OUTSIDE")) end
+            """)
+        let r = try runNetstack(["run", s, "-q", "--no-summary"], env: ["TARGET": "process", "OUTSIDE": "o"])
+        XCTAssertEqual(r.status, 0, r.err)
+        XCTAssertEqual(Set(r.out.split(separator: "\n").map(String.init)), ["a\talpha\talpha\t5\ttrue\to", "b\tprocess\tprocess\to"])
+        let bad = try script("options = { scenarios = { a = { executor = \"per-vu-iterations\", env = { [\"A=B\"] = \"x\" } } } }\nfunction main() end")
+        let refused = try runNetstack(["run", bad])
+        XCTAssertEqual(refused.status, 64, refused.err)
+        XCTAssertTrue(refused.err.contains("scenarios.a.env: 'A=B' is not a variable name"), refused.err)
+    }
+
     /// k6's --no-thresholds and --no-summary: the options table's and the command line's
     /// thresholds are dropped (no 99, none in the export); no summary on stdout, the export still
     /// written.
