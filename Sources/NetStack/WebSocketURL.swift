@@ -88,17 +88,8 @@ public struct WebSocketURL: Hashable, Sendable, CustomStringConvertible {
             }
             if hostRange.isEmpty { throw fail("missing host") }
             let hostBytes = bytes[hostRange]
-            if IPAddressSyntax.isIPv4(bytes: hostBytes) {
-                hostIsIPLiteral = true
-            } else {
-                hostIsIPLiteral = false
-                guard IPAddressSyntax.isHostName(bytes: hostBytes) else { throw fail("invalid host name '\(text(hostRange))'") }
-                // A name whose last label is a number is an IPv4 address to URL parsers (WHATWG)
-                // and to getaddrinfo (`0x7f000001`, `127.1`): only the dotted-decimal form is taken.
-                if IPAddressSyntax.endsInANumber(bytes: hostBytes) {
-                    throw fail("invalid IPv4 address '\(text(hostRange))' (four decimal numbers 0-255 expected)")
-                }
-            }
+            if let problem = IPAddressSyntax.hostProblem(bytes: hostBytes, text: { text(hostRange) }) { throw fail(problem) }
+            hostIsIPLiteral = IPAddressSyntax.isIPv4(bytes: hostBytes)
         }
         host = text(hostRange)
         if let portRange = portRange {
@@ -193,12 +184,18 @@ enum IPAddressSyntax {
     /// handed to the resolver, or nil when it can: the rules of WebSocket URLs' hosts, so that
     /// `getaddrinfo` never reads `0x7f000001` or `127.1` as an address.
     static func hostProblem(_ host: String) -> String? {
-        let bytes = Array(host.utf8)[...]
+        if host.utf8.contains(0x3A) { return isIPv6(host) ? nil : "invalid IPv6 address '\(host)'" }
+        return hostProblem(bytes: Array(host.utf8)[...], text: { host })
+    }
+
+    /// The same for a name or IPv4 address (no IPv6 literal); `text` spells it for the message.
+    static func hostProblem(bytes: ArraySlice<UInt8>, text: () -> String) -> String? {
         if bytes.isEmpty { return "missing host" }
-        if bytes.contains(0x3A) { return isIPv6(host) ? nil : "invalid IPv6 address '\(host)'" }
         if isIPv4(bytes: bytes) { return nil }
-        guard isHostName(bytes: bytes) else { return "invalid host name '\(host)'" }
-        if endsInANumber(bytes: bytes) { return "invalid IPv4 address '\(host)' (four decimal numbers 0-255 expected)" }
+        guard isHostName(bytes: bytes) else { return "invalid host name '\(text())'" }
+        // A name whose last label is a number is an IPv4 address to URL parsers (WHATWG) and to
+        // getaddrinfo (`0x7f000001`, `127.1`): only the dotted-decimal form is taken.
+        if endsInANumber(bytes: bytes) { return "invalid IPv4 address '\(text())' (four decimal numbers 0-255 expected)" }
         return nil
     }
 

@@ -128,7 +128,7 @@ enum LoadModule {
     /// unwind through Swift frames.
     private static let groupChunk = CompiledChunk(name: "=netstack.metrics.group", source: Array("""
         local getGroup, setGroup, isValidName, defineTrend, now = ...
-        local type, error, pcall, select, tostring, pack, unpack = type, error, pcall, select, tostring, table.pack, table.unpack
+        local type, error, pcall = type, error, pcall
         local duration
         local function finish(parent, path, started, ok, ...)
           setGroup(parent)

@@ -99,19 +99,24 @@ public struct Scenario: Equatable, Sendable {
             guard SeriesName.isValidTagText(k) else {
                 throw LoadOptionError("\(path): tag name '\(k)': non-empty, at most 256 bytes, without { } , : or control characters")
             }
-            let text: String
-            switch v {
-            case .string(let s): text = s
-            case .number(let n): text = n == n.rounded() && abs(n) < 1e15 ? String(Int64(n)) : String(n)
-            case .bool(let b): text = String(b)
-            default: throw LoadOptionError("\(path).\(k): expected a string, number or boolean")
-            }
+            guard let text = Self.text(of: v) else { throw LoadOptionError("\(path).\(k): expected a string, number or boolean") }
             guard SeriesName.isValidTagText(text) else {
                 throw LoadOptionError("\(path).\(k): '\(text)': non-empty, at most 256 bytes, without { } , : or control characters")
             }
             tags[k] = text
         }
         return tags
+    }
+
+    /// A string, number (whole numbers without a fraction) or boolean option as text; nil for
+    /// anything else.
+    static func text(of v: OptionValue) -> String? {
+        switch v {
+        case .string(let s): return s
+        case .number(let n): return n == n.rounded() && abs(n) < 1e15 ? String(Int64(n)) : String(n)
+        case .bool(let b): return String(b)
+        default: return nil
+        }
     }
 
     /// A scenario's `env`: names (non-empty, without `=` or NUL) to strings (numbers and booleans
@@ -123,12 +128,10 @@ public struct Scenario: Equatable, Sendable {
             guard !k.isEmpty, !k.contains("="), !k.utf8.contains(0) else {
                 throw LoadOptionError("\(path): '\(k)' is not a variable name (non-empty, without = or NUL)")
             }
-            switch v {
-            case .string(let s) where !s.utf8.contains(0): env[k] = s
-            case .number(let n): env[k] = n == n.rounded() && abs(n) < 1e15 ? String(Int64(n)) : String(n)
-            case .bool(let b): env[k] = String(b)
-            default: throw LoadOptionError("\(path).\(k): expected a string (without NUL), number or boolean")
+            guard let text = Self.text(of: v), !text.utf8.contains(0) else {
+                throw LoadOptionError("\(path).\(k): expected a string (without NUL), number or boolean")
             }
+            env[k] = text
         }
         return env
     }
