@@ -1,4 +1,5 @@
 import ArgumentParser
+import CInterrupt
 import Foundation
 import NIOCore
 import NetStack
@@ -25,7 +26,8 @@ struct Connect: ParsableCommand {
         is, anything else wrapped in an array), and answers are shown as "[#ID METHOD] ...".
         Exit status: 0 after a close handshake we started (any code) or the server started with \
         1000 or 1001; 1 after an abnormal end (dropped, closed by the server with another code, \
-        a protocol error); 2 for a URL, header, \
+        a protocol error); 130 after SIGINT or SIGTERM (the connection is closed first, with \
+        --close-code; a second signal exits at once); 2 for a URL, header, \
         file or proxy that cannot be used; 3 when the host name did not resolve; 4 when the TCP \
         connection (or the proxy's tunnel) failed, or the attempt timed out before it; 5 when TLS failed (certificate \
         verification included); 6 when the server refused the upgrade or broke the handshake; \
@@ -161,6 +163,22 @@ struct Connect: ParsableCommand {
         if showPingPong { config.controlFrames = { [session] frame in session.controlFrame(frame) } }
         let client = WebSocketClient(configuration: config)
         session.wire(client)
+        // SIGINT (Ctrl-C) or SIGTERM: the close handshake with --close-code, then 130 (from this
+        // thread, which may be blocked reading input); a second one exits at once.
+        guard netstack_interrupt_install() == 0 else {
+            printErr("netstack connect: cannot install the SIGINT handler")
+            throw ExitCode(1)
+        }
+        let (code, reason) = (UInt32(closeCode), closeReason)
+        watchInterrupts(first: {
+            session.closing()
+            guard (try? client.close(code: code, reason: reason)) != nil else { Self.exitInterrupted() }
+            // Waited for on a thread of its own: the watcher goes on to count the second signal.
+            Thread {
+                _ = session.waitUntilFinished(seconds: endWait)
+                Self.exitInterrupted()
+            }.start()
+        }, second: { Self.exitInterrupted() })
         do {
             try client.connect(to: url, headers: headers)
         } catch let e as WebSocketError {
@@ -172,7 +190,7 @@ struct Connect: ParsableCommand {
             // Ended before or right after the open: its terminal event is printed (or being
             // printed on the loop); wait for it so that the output and the status are final.
             _ = session.waitUntilFinished(seconds: endWait)
-            throw ExitCode(session.exitCode)
+            throw ExitCode(Self.status(session))
         }
         let slashCommands = slash ?? (stdinIsTerminal && execute.isEmpty)
         // On a terminal: line editing and history (libedit, when it can be loaded), a "> " prompt.
@@ -232,7 +250,7 @@ struct Connect: ParsableCommand {
         session.prompt = nil
         if quit {
             _ = session.waitUntilFinished(seconds: endWait)
-            throw ExitCode(session.exitCode)
+            throw ExitCode(Self.status(session))
         }
         if noClose {
             // Until the server ends it (or SIGINT).
@@ -243,7 +261,18 @@ struct Connect: ParsableCommand {
         }
         // Messages that arrive until the end are still printed.
         _ = session.waitUntilFinished(seconds: endWait)
-        throw ExitCode(session.exitCode)
+        throw ExitCode(Self.status(session))
+    }
+
+    /// The session's status, or 130 once SIGINT or SIGTERM arrived (the connection ended
+    /// because of it, and the watcher may not have exited yet).
+    private static func status(_ session: ConnectSession) -> Int32 {
+        netstack_interrupt_count() > 0 ? 130 : session.exitCode
+    }
+
+    private static func exitInterrupted() -> Never {
+        fflush(stdout)
+        _exit(130)
     }
 
     private func send(_ client: WebSocketClient, _ session: ConnectSession, _ body: () throws -> Void) {

@@ -17,7 +17,7 @@ struct Merge: ParsableCommand {
         Exit status of load runs: what one unsegmented run would have had (99 when a threshold failed, 1 after \
         script errors or, without thresholds, failed connections; 130 if a segment was \
         interrupted; a segment's netstack.exit status); 2 for unreadable or refused files; 64 for \
-        bad options.
+        bad options; 130 also after SIGINT or SIGTERM.
         """
     )
 
@@ -44,6 +44,7 @@ struct Merge: ParsableCommand {
     static let fileLimit = 1 << 30
 
     func run() throws {
+        try exitOnInterrupt("merge")
         var files: [String] = []
         if inputs.filter({ $0 == "-" }).count > 1 {
             printErr("netstack merge: - (standard input) may be given once")

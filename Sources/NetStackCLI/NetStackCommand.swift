@@ -48,6 +48,16 @@ func raiseOpenFileLimit() {
     _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
 }
 
+/// For commands with nothing to wind down (`verify`, `merge`): SIGINT or SIGTERM exits with 130,
+/// as the shared rule says, instead of ending the process by the signal.
+func exitOnInterrupt(_ command: String) throws {
+    guard netstack_interrupt_install() == 0 else {
+        printErr("netstack \(command): cannot install the SIGINT handler")
+        throw ExitCode(1)
+    }
+    watchInterrupts(first: { fflush(stdout); _exit(130) }, second: {})
+}
+
 /// On a thread of its own (named "sigint"): `first` after the first SIGINT, `second` after the
 /// second. It acts on the count, not the wake-ups: two SIGINTs may arrive before it first reads.
 /// The handler must be installed (`netstack_interrupt_install`); a third SIGINT exits in it.

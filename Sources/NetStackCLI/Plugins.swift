@@ -104,7 +104,7 @@ struct Plugins: ParsableCommand {
         @Flag(help: "One JSON document instead of a table.") var json = false
 
         func run() throws {
-            try runInternalScript(Self.source, name: "plugins list", args: [json ? "json" : "table"], flags: flags)
+            try runInternalScript(Self.source, name: "plugins list", args: [json ? "json" : "table"], flags: flags, interruptible: true)
         }
 
         static let source = """
@@ -147,7 +147,7 @@ struct Plugins: ParsableCommand {
         @OptionGroup var flags: PluginFlags
 
         func run() throws {
-            try runInternalScript(Self.source, name: "plugins info", args: [name], flags: flags)
+            try runInternalScript(Self.source, name: "plugins info", args: [name], flags: flags, interruptible: true)
         }
 
         static let source = """
@@ -194,13 +194,13 @@ struct Plugins: ParsableCommand {
     struct Check: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Load a plugin and run its health check.",
-            discussion: "Exit status 0 when healthy, 1 when the check fails or the plugin cannot load."
+            discussion: "Exit status 0 when healthy, 1 when the check fails or the plugin cannot load, 130 after SIGINT or SIGTERM."
         )
         @Argument(help: "Plugin name.") var name: String
         @OptionGroup var flags: PluginFlags
 
         func run() throws {
-            try runInternalScript(Self.source, name: "plugins check", args: [name], flags: flags)
+            try runInternalScript(Self.source, name: "plugins check", args: [name], flags: flags, interruptible: true)
         }
 
         static let source = """

@@ -14,7 +14,7 @@ struct Verify: ParsableCommand {
         (docs/certificates.md lists each check, its code and its source) and implies \
         --purpose server and --security-level 2 unless they are given.
         Prints the code and its meaning. Exit status: 0 only for code 0; 1 for any other code; \
-        2 for unreadable files; 64 for bad options.
+        2 for unreadable files; 64 for bad options; 130 after SIGINT or SIGTERM.
         """
     )
 
@@ -55,6 +55,7 @@ struct Verify: ParsableCommand {
     }
 
     func run() throws {
+        try exitOnInterrupt("verify")
         func read(_ path: String) throws -> Data {
             // `-` is standard input, as `openssl verify` and `netstack run -` read it.
             switch BoundedFileRead.bytes(atPathOrStandardInput: path) {

@@ -164,4 +164,73 @@ final class ConnectCommandTests: XCTestCase {
         XCTAssertTrue(r.err.contains("send failed: 1012: a line of 20000000 bytes exceeds the input limit of 8454144 bytes: not sent"), r.err)
         XCTAssertEqual(r.out, "hello\n", r.err)
     }
+
+    /// SIGINT or SIGTERM while the session waits for input: the close handshake (--close-code),
+    /// then status 130; against a server that never answers the close, a second one exits at once.
+    func testAnInterruptClosesTheConnectionAndExits130() throws {
+        func start(_ url: String, _ extra: [String] = []) throws -> (Process, Pipe, Pipe) {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: CLITests.buildDir + "/netstack")
+            p.arguments = ["connect", "--json"] + extra + [url]
+            let input = Pipe(), out = Pipe()
+            p.standardInput = input
+            p.standardOutput = out
+            p.standardError = Pipe()
+            try p.run()
+            // Until the open is printed (the input stays open: the session waits for lines).
+            var seen = Data()
+            let deadline = Date().addingTimeInterval(10 * CLITests.slowdown)
+            while !String(decoding: seen, as: UTF8.self).contains("\"event\":\"open\""), Date() < deadline {
+                seen += out.fileHandleForReading.availableData
+            }
+            XCTAssertTrue(String(decoding: seen, as: UTF8.self).contains("\"open\""), "no open event")
+            return (p, input, out)
+        }
+        func ends(_ p: Process, within seconds: Double) -> Bool {
+            let deadline = Date().addingTimeInterval(seconds * CLITests.slowdown)
+            while p.isRunning && Date() < deadline { usleep(10_000) }
+            return !p.isRunning
+        }
+        for (signal, name, extra, code) in [(SIGINT, "SIGINT", [String](), 1000), (SIGTERM, "SIGTERM", ["--close-code", "4001"], 4001)] {
+            let (p, input, out) = try start(Servers.plain.url + "/echo", extra)
+            kill(p.processIdentifier, signal)
+            XCTAssertTrue(ends(p, within: 10), name)
+            XCTAssertEqual(p.terminationReason, .exit, name)
+            XCTAssertEqual(p.terminationStatus, 130, name)
+            let rest = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            XCTAssertTrue(rest.contains("{\"event\":\"close\",\"code\":\(code),"), "\(name): \(rest)")
+            try input.fileHandleForWriting.close()
+        }
+        let (p, input, _) = try start(Servers.plain.url + "/misbehave/no-close-reply", ["--close-timeout", "30"])
+        kill(p.processIdentifier, SIGINT)
+        usleep(300_000)
+        XCTAssertTrue(p.isRunning, "waiting for the close reply")
+        kill(p.processIdentifier, SIGINT)
+        XCTAssertTrue(ends(p, within: 3), "still running after the second SIGINT")
+        XCTAssertEqual(p.terminationStatus, 130)
+        try input.fileHandleForWriting.close()
+    }
+
+    /// `verify` and `merge` waiting on standard input exit with 130 on SIGINT or SIGTERM (not by
+    /// the signal).
+    func testVerifyAndMergeExit130WhenInterrupted() throws {
+        for (command, signal) in [("verify", SIGINT), ("merge", SIGTERM)] {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: CLITests.buildDir + "/netstack")
+            p.arguments = [command, "-"]
+            let input = Pipe()
+            p.standardInput = input
+            p.standardOutput = Pipe()
+            p.standardError = Pipe()
+            try p.run()
+            usleep(500_000)
+            kill(p.processIdentifier, signal)
+            let deadline = Date().addingTimeInterval(10)
+            while p.isRunning && Date() < deadline { usleep(10_000) }
+            XCTAssertFalse(p.isRunning, command)
+            XCTAssertEqual(p.terminationReason, .exit, command)
+            XCTAssertEqual(p.terminationStatus, 130, command)
+            try input.fileHandleForWriting.close()
+        }
+    }
 }
