@@ -87,6 +87,10 @@ public struct WebSocketURL: Hashable, Sendable, CustomStringConvertible {
                 hostRange = authority
             }
             if hostRange.isEmpty { throw fail("missing host") }
+            // `127.0.0.1.` is 127.0.0.1, as URL parsers (WHATWG) read it; a name keeps its dot.
+            if bytes[hostRange.upperBound - 1] == 0x2E, IPAddressSyntax.isIPv4(bytes: bytes[hostRange.lowerBound..<(hostRange.upperBound - 1)]) {
+                hostRange = hostRange.lowerBound..<(hostRange.upperBound - 1)
+            }
             let hostBytes = bytes[hostRange]
             if let problem = IPAddressSyntax.hostProblem(bytes: hostBytes, text: { text(hostRange) }) { throw fail(problem) }
             hostIsIPLiteral = IPAddressSyntax.isIPv4(bytes: hostBytes)

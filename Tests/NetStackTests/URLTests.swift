@@ -54,7 +54,7 @@ final class URLTests: XCTestCase {
     func testHostsThatEndInANumberMustBeDottedDecimal() throws {
         for s in ["ws://2130706433/", "ws://0x7f000001/", "ws://0x7f.1/", "ws://127.1/", "ws://0177.0.0.1/",
                   "ws://127.0.0.01/", "ws://a.0x10/", "ws://a.0X1f/", "ws://a.0x/", "ws://example.42/",
-                  "ws://1.2.3.4.5/", "ws://0/", "ws://127.0.0.1./"] {
+                  "ws://1.2.3.4.5/", "ws://0/", "ws://127.1./", "ws://0x7f000001./"] {
             XCTAssertThrowsError(try WebSocketURL(parsing: s), "\(s) should be rejected") { error in
                 XCTAssertEqual((error as? WebSocketError)?.code, .connectionParseURLError, s)
                 XCTAssertTrue("\(error)".contains("invalid IPv4 address"), "\(s): \(error)")
@@ -66,6 +66,12 @@ final class URLTests: XCTestCase {
             XCTAssertFalse(url.hostIsIPLiteral, s)
         }
         XCTAssertTrue(try WebSocketURL(parsing: "ws://10.0.0.255:8/").hostIsIPLiteral)
+        // One trailing dot after four decimal numbers is dropped, as WHATWG's IPv4 parser does.
+        let dotted = try WebSocketURL(parsing: "ws://127.0.0.1.:8080/x")
+        XCTAssertEqual(dotted.host, "127.0.0.1")
+        XCTAssertTrue(dotted.hostIsIPLiteral)
+        XCTAssertEqual(dotted.port, 8080)
+        XCTAssertThrowsError(try WebSocketURL(parsing: "ws://127.0.0.1../"))
     }
 
     func testOverlongURLIsRejected() {
