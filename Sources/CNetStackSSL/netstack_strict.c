@@ -1,5 +1,6 @@
 #include "netstack_strict.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -86,8 +87,41 @@ static int64_t seconds_of(const ASN1_TIME *t) {
     return (int64_t)timegm(&tm);
 }
 
-/* BR 7.1.4.3: a commonName, when present, holds one of the SAN values (a DNS name, compared
- * without case, or an IP address in its textual form). */
+/* The text BR 7.1.4.3 requires for an IP address SAN in a commonName: IPv4 as RFC 3986 3.2.2's
+ * dotted decimal (no leading zeros), IPv6 as RFC 5952 4 (lowercase hex without leading zeros, the
+ * longest run of two or more zero groups, the first of equal runs, as "::"). Returns the length
+ * written to `out` (at least 40 bytes), 0 for an address of another length. */
+static int canonical_ip_text(const ASN1_OCTET_STRING *ip, char *out) {
+    const unsigned char *b = ASN1_STRING_get0_data(ip);
+    int n = ASN1_STRING_length(ip);
+    if (n == 4) return snprintf(out, 40, "%u.%u.%u.%u", b[0], b[1], b[2], b[3]);
+    if (n != 16) return 0;
+    unsigned g[8];
+    for (int i = 0; i < 8; i++) g[i] = (unsigned)b[2 * i] << 8 | b[2 * i + 1];
+    int best = -1, bestLen = 1;
+    for (int i = 0; i < 8;) {
+        if (g[i] != 0) { i++; continue; }
+        int j = i;
+        while (j < 8 && g[j] == 0) j++;
+        if (j - i > bestLen) { best = i; bestLen = j - i; }
+        i = j;
+    }
+    int len = 0;
+    for (int i = 0; i < 8; i++) {
+        if (i == best) {
+            len += snprintf(out + len, 40 - (size_t)len, "::");
+            i += bestLen - 1;
+            continue;
+        }
+        if (i > 0 && i != best + bestLen) out[len++] = ':';
+        len += snprintf(out + len, 40 - (size_t)len, "%x", g[i]);
+    }
+    return len;
+}
+
+/* BR 7.1.4.3: a commonName, when present, is a character-for-character copy of a dNSName SAN
+ * (letter case included), or an IP address SAN in the text above ("127.000.000.001" or an
+ * uppercase IPv6 address is not a copy). */
 static int cn_not_in_san(X509 *x) {
     GENERAL_NAMES *sans = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
     if (!sans) return 0;   /* no SAN: NETSTACK_STRICT_LEAF_NO_SAN is the finding */
@@ -98,21 +132,18 @@ static int cn_not_in_san(X509 *x) {
         unsigned char *utf8 = NULL;
         int ulen = ASN1_STRING_to_UTF8(&utf8, cn);
         if (ulen < 0) { result = 1; break; }
-        ASN1_OCTET_STRING *ip = NULL;
-        char *text = OPENSSL_strndup((const char *)utf8, (size_t)ulen);
-        if (text && strlen(text) == (size_t)ulen) ip = a2i_IPADDRESS(text);
         int found = 0;
         for (int j = 0; j < sk_GENERAL_NAME_num(sans) && !found; j++) {
             GENERAL_NAME *g = sk_GENERAL_NAME_value(sans, j);
-            if (g->type == GEN_DNS && !ip) {
+            if (g->type == GEN_DNS) {
                 ASN1_IA5STRING *d = g->d.dNSName;
-                found = ASN1_STRING_length(d) == ulen && OPENSSL_strncasecmp((const char *)ASN1_STRING_get0_data(d), (const char *)utf8, (size_t)ulen) == 0;
-            } else if (g->type == GEN_IPADD && ip) {
-                found = ASN1_OCTET_STRING_cmp(g->d.iPAddress, ip) == 0;
+                found = ASN1_STRING_length(d) == ulen && memcmp(ASN1_STRING_get0_data(d), utf8, (size_t)ulen) == 0;
+            } else if (g->type == GEN_IPADD) {
+                char text[40];
+                int tlen = canonical_ip_text(g->d.iPAddress, text);
+                found = tlen > 0 && tlen == ulen && memcmp(text, utf8, (size_t)ulen) == 0;
             }
         }
-        ASN1_OCTET_STRING_free(ip);
-        OPENSSL_free(text);
         OPENSSL_free(utf8);
         if (!found) { result = 1; break; }
     }

@@ -38,7 +38,7 @@ public enum StrictCheck: Int32, CaseIterable, Sendable {
         case .leafKeyUsage: return "RFC 5280 4.2.1.3 (keyCertSign only with cA); BR 7.1.2.7.11 (no cRLSign/keyCertSign; EC keys never keyEncipherment)"
         case .emptyKeyUsage: return "RFC 5280 4.2.1.3 (at least one bit MUST be set)"
         case .duplicateExtension: return "RFC 5280 4.2 (no more than one instance of an extension)"
-        case .commonNameNotInSAN: return "BR 7.1.4.3 (a commonName MUST be one of the subjectAltName values)"
+        case .commonNameNotInSAN: return "BR 7.1.4.3 (a commonName MUST be a character-for-character copy of a subjectAltName value; IP addresses as RFC 3986 3.2.2 / RFC 5952 4 write them)"
         case .nameConstraintsBudget: return "OpenSSL's limit of 2^20 name × constraint comparisons per certificate; reported instead of \"unknown\""
         case .serialNumber: return "RFC 5280 4.1.2.2 (positive, at most 20 octets)"
         case .timeEncoding: return "RFC 5280 4.1.2.5 (UTCTime through 2049, GeneralizedTime from 2050, Zulu with seconds)"

@@ -480,6 +480,18 @@ def build():
     case("host-only-in-cn-no-san", cat, bad, "BR 7.1.2.7.12 (subjectAltName MUST be present)", leaf(i, san=None), [i], [r])
     case("cn-not-in-san", cat, bad, "BR 7.1.4.3 (CN MUST be one of the SAN values)",
          leaf(i, cn="other.example.com", san=[x509.DNSName("www.example.com")]), [i], [r])
+    cite = "BR 7.1.4.3 (a CN is a character-for-character copy of a SAN; IPv4 per RFC 3986 3.2.2, IPv6 per RFC 5952 4)"
+    case("cn-differs-from-san-in-case", cat, bad, cite, leaf(i, cn="WWW.example.com", san=[x509.DNSName("www.example.com")]), [i], [r])
+    case("cn-ipv4-copy-of-ip-san", cat, ok, cite,
+         leaf(i, cn="192.0.2.7", san=[x509.IPAddress(ipaddress.ip_address("192.0.2.7"))]), [i], [r], host="ip:192.0.2.7")
+    case("cn-ipv4-with-leading-zeros", cat, bad, cite,
+         leaf(i, cn="192.0.2.007", san=[x509.IPAddress(ipaddress.ip_address("192.0.2.7"))]), [i], [r], host="ip:192.0.2.7")
+    for label, text, expect_ in [("rfc5952", "2001:db8::7", ok), ("uppercase", "2001:DB8::7", bad),
+                                 ("uncompressed", "2001:db8:0:0:0:0:0:7", bad), ("leading-zeros", "2001:0db8::7", bad),
+                                 ("shorter-run-compressed", "2001:db8::1:0:0:0:7", bad), ("single-zero-group-compressed", "2001:db8::1:1:1:1:7", bad)]:
+        address = "2001:db8:0:1:0:0:0:7" if "run" in label else "2001:db8:0:1:1:1:1:7" if "single" in label else "2001:db8::7"
+        case("cn-ipv6-" + label, cat, expect_, cite,
+             leaf(i, cn=text, san=[x509.IPAddress(ipaddress.ip_address(address))]), [i], [r], host="ip:" + address)
     case("no-cn-san-only", cat, ok, "BR 7.1.4.3 (CN optional)", leaf(i, cn=None, san=[x509.DNSName(HOST)]), [i], [r])
     case("ip-in-ip-san", cat, ok, "RFC 6125; RFC 5280 4.2.1.6",
          leaf(i, cn=None, san=[x509.IPAddress(ipaddress.ip_address("192.0.2.7"))]), [i], [r], host="ip:192.0.2.7")
