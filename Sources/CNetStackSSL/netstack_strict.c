@@ -29,6 +29,7 @@ const char *netstack_strict_error_string(int error) {
     case NETSTACK_STRICT_LEAF_NAME_CONSTRAINTS: return "nameConstraints in an end-entity certificate";
     case NETSTACK_STRICT_DNS_NAME_SYNTAX: return "subjectAltName dNSName not in the preferred name syntax";
     case NETSTACK_STRICT_WILDCARD_TOO_BROAD: return "wildcard directly under a top-level domain";
+    case NETSTACK_STRICT_KEY_NOT_ALLOWED: return "public key not allowed for TLS (RSA of 2048 bits or more, a multiple of 8, or ECDSA P-256, P-384 or P-521)";
     default: return NULL;
     }
 }
@@ -186,6 +187,23 @@ static int san_syntax_error(X509 *x) {
     return e;
 }
 
+/* BR 6.1.5 and 7.1.3.1: the keys of a TLS server certificate and of the CAs that issue it are RSA
+ * (rsaEncryption, a modulus of at least 2048 bits and a multiple of 8) or ECDSA on P-256, P-384 or
+ * P-521; DSA, EdDSA, RSA-PSS keys and other curves are not. */
+static int key_not_allowed(X509 *x) {
+    EVP_PKEY *key = X509_get0_pubkey(x);
+    if (!key) return 1;
+    int id = EVP_PKEY_get_base_id(key);
+    if (id == EVP_PKEY_RSA) {
+        int bits = EVP_PKEY_get_bits(key);
+        return bits < 2048 || bits % 8 != 0;
+    }
+    if (id != EVP_PKEY_EC) return 1;
+    char group[64];
+    if (!EVP_PKEY_get_group_name(key, group, sizeof group, NULL)) return 1;
+    return strcmp(group, "prime256v1") != 0 && strcmp(group, "secp384r1") != 0 && strcmp(group, "secp521r1") != 0;
+}
+
 static int structure_error(X509 *x) {
     if (duplicate_extension(x)) return NETSTACK_STRICT_DUPLICATE_EXTENSION;
     if (bad_serial(x)) return NETSTACK_STRICT_SERIAL;
@@ -248,6 +266,7 @@ int netstack_strict_check_chain(STACK_OF(X509) *chain, int purpose, int *depth) 
         int e = structure_error(x);
         if (!e && i == 0 && n > 1) e = leaf_error(x, purpose);
         if (!e && i > 0) e = issuer_error(x);
+        if (!e && n > 1 && purpose == NETSTACK_PURPOSE_SERVER && key_not_allowed(x)) e = NETSTACK_STRICT_KEY_NOT_ALLOWED;
         if (e) { *depth = i; return e; }
     }
     return 0;

@@ -22,6 +22,7 @@ public enum StrictCheck: Int32, CaseIterable, Sendable {
     case leafNameConstraints = 815
     case dnsNameSyntax = 816
     case wildcardTooBroad = 817
+    case keyNotAllowed = 818
 
     /// The API code: 2305000 + the C value.
     public var code: UInt32 { 2_305_000 + UInt32(rawValue) }
@@ -48,6 +49,7 @@ public enum StrictCheck: Int32, CaseIterable, Sendable {
         case .chainBudget: return "a budget of 256 untrusted certificates per verification (hostile inputs)"
         case .dnsNameSyntax: return "RFC 5280 4.2.1.6 and RFC 1034 3.5 (preferred name syntax); BR 7.1.2.7.12 (no underscores)"
         case .wildcardTooBroad: return "BR 3.2.2.6 (no wildcard directly under a public suffix; only top-level domains are known here, not the Public Suffix List)"
+        case .keyNotAllowed: return "BR 6.1.5 and 7.1.3.1 (RSA keys of at least 2048 bits, the modulus a multiple of 8, or ECDSA keys on P-256, P-384 or P-521, in the leaf and every CA below the trust anchor)"
         case .leafNameConstraints: return "RFC 5280 4.2.1.10 (used only in a CA certificate); BR 7.1.2.7.6 (MUST NOT in a subscriber certificate)"
         }
     }

@@ -20,7 +20,7 @@ import sys
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed25519, padding, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 warnings.simplefilter("ignore")
@@ -41,8 +41,12 @@ def key(name, kind="ec256"):
     if k is None:
         if kind.startswith("rsa"):
             k = rsa.generate_private_key(public_exponent=65537, key_size=int(kind[3:]))
+        elif kind == "dsa2048":
+            k = dsa.generate_private_key(key_size=2048)
+        elif kind == "ed25519":
+            k = ed25519.Ed25519PrivateKey.generate()
         else:
-            curve = {"ec256": ec.SECP256R1(), "ec384": ec.SECP384R1(), "ec521": ec.SECP521R1()}[kind]
+            curve = {"ec256": ec.SECP256R1(), "ec384": ec.SECP384R1(), "ec521": ec.SECP521R1(), "k256": ec.SECP256K1()}[kind]
             k = ec.generate_private_key(curve)
         KEYS[(name, kind)] = k
     return k
@@ -616,6 +620,13 @@ def build():
     case("rsa2048-intermediate", cat, ok, "BR 6.1.5", leaf(ir2), [ir2], [r])
     case("ec384-leaf", cat, ok, "BR 6.1.5", leaf(i, kind="ec384"), [i], [r])
     case("ec521-leaf", cat, ok, "BR 6.1.5 (P-521 allowed)", leaf(i, kind="ec521"), [i], [r])
+    cite = "BR 6.1.5, 7.1.3.1 (RSA of at least 2048 bits, a multiple of 8, or ECDSA P-256/P-384/P-521)"
+    case("rsa2052-leaf", cat, bad, cite, leaf(i, kind="rsa2052", ku="rsa"), [i], [r])
+    ir3 = inter("Corpus Intermediate", r, kind="rsa2052")
+    case("rsa2052-intermediate", cat, bad, cite, leaf(ir3), [ir3], [r])
+    case("secp256k1-leaf", cat, bad, cite, leaf(i, kind="k256"), [i], [r])
+    case("dsa-leaf", cat, bad, cite, leaf(i, kind="dsa2048", ku="ec"), [i], [r])
+    case("ed25519-leaf", cat, bad, cite, leaf(i, kind="ed25519", ku="ec"), [i], [r])
     case("sha1-signed-leaf", cat, bad, "BR 7.1.3.2 (no SHA-1)", leaf(i, digest=hashes.SHA1()), [i], [r])
     case("sha1-signed-intermediate", cat, bad, "BR 7.1.3.2", leaf(is1 := inter("Corpus Intermediate", r, digest=hashes.SHA1())), [is1], [r])
     case("sha384-signed-leaf", cat, ok, "BR 7.1.3.2", leaf(i, digest=hashes.SHA384()), [i], [r])

@@ -40,7 +40,8 @@ enum {
     NETSTACK_STRICT_CHAIN_BUDGET = 814,        /* more untrusted certificates than the budget */
     NETSTACK_STRICT_LEAF_NAME_CONSTRAINTS = 815, /* nameConstraints in an end-entity certificate */
     NETSTACK_STRICT_DNS_NAME_SYNTAX = 816,     /* a dNSName outside the preferred name syntax */
-    NETSTACK_STRICT_WILDCARD_TOO_BROAD = 817   /* a wildcard directly under a top-level domain */
+    NETSTACK_STRICT_WILDCARD_TOO_BROAD = 817,  /* a wildcard directly under a top-level domain */
+    NETSTACK_STRICT_KEY_NOT_ALLOWED = 818      /* TLS server chain: a key other than RSA (2048+ bits, a multiple of 8) or ECDSA P-256/384/521 */
 };
 
 typedef struct {
