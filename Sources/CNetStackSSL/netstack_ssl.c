@@ -182,6 +182,12 @@ static void verify_core(X509 *leaf, STACK_OF(X509) *untrusted, X509_STORE *store
         sk_X509_CRL_pop_free(crls, X509_CRL_free);
         return;
     }
+    if (strict && (err = netstack_strict_check_crls(store, crls)) != X509_V_OK) {
+        set_result(r, err, netstack_strict_error_string(err));
+        X509_STORE_CTX_free(ctx);
+        sk_X509_CRL_pop_free(crls, X509_CRL_free);
+        return;
+    }
     if (strict && (err = netstack_strict_check_leaf(leaf, purpose)) != X509_V_OK) {
         set_result(r, err, netstack_strict_error_string(err));
         r->depth = 0;

@@ -30,6 +30,12 @@ const char *netstack_strict_error_string(int error) {
     case NETSTACK_STRICT_DNS_NAME_SYNTAX: return "subjectAltName dNSName not in the preferred name syntax";
     case NETSTACK_STRICT_WILDCARD_TOO_BROAD: return "wildcard directly under a top-level domain";
     case NETSTACK_STRICT_KEY_NOT_ALLOWED: return "public key not allowed for TLS (RSA of 2048 bits or more, a multiple of 8, or ECDSA P-256, P-384 or P-521)";
+    case NETSTACK_STRICT_CRL_EXTENSIONS: return "CRL without cRLNumber or authorityKeyIdentifier";
+    case NETSTACK_STRICT_EXTENSION_CONTENT: return "extension content malformed (does not decode, or an empty list where one or more entries are required)";
+    case NETSTACK_STRICT_AKI_WITHOUT_KEY_ID: return "authorityKeyIdentifier without keyIdentifier";
+    case NETSTACK_STRICT_POLICY_NOT_CRITICAL: return "policyConstraints or inhibitAnyPolicy extension not marked critical";
+    case NETSTACK_STRICT_EMAIL_SYNTAX: return "subjectAltName rfc822Name is not a mailbox (local-part@domain)";
+    case NETSTACK_STRICT_LEAF_EKU_CRITICAL: return "TLS server certificate with extendedKeyUsage marked critical";
     default: return NULL;
     }
 }
@@ -187,6 +193,92 @@ static int san_syntax_error(X509 *x) {
     return e;
 }
 
+/* RFC 5280 4.2.1.6: an rfc822Name is a RFC 5321 4.1.2 Mailbox: a Dot-string (atoms of atext
+ * joined by single dots) or a Quoted-string local part of at most 64 octets, "@", then a domain in
+ * the preferred name syntax (no wildcard) or an address literal in brackets. ASCII only. */
+static int atext(unsigned char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || (c && strchr("!#$%&'*+-/=?^_`{|}~", c));
+}
+
+static int mailbox_error(const unsigned char *d, int n) {
+    int i = 0;
+    if (n > 0 && d[0] == '"') {
+        for (i = 1; i < n && d[i] != '"'; i++) {
+            if (d[i] == '\\') { if (++i >= n || d[i] < 32 || d[i] > 126) return 1; }
+            else if (d[i] < 32 || d[i] > 126) return 1;
+        }
+        if (i >= n) return 1;
+        i++;
+    } else {
+        int atom = 0;
+        for (; i < n && d[i] != '@'; i++) {
+            if (d[i] == '.') { if (atom == 0) return 1; atom = 0; }
+            else if (atext(d[i])) atom++;
+            else return 1;
+        }
+        if (atom == 0) return 1;
+    }
+    if (i > 64 || i >= n || d[i] != '@') return 1;
+    const unsigned char *dom = d + i + 1;
+    int m = n - i - 1;
+    if (m >= 2 && dom[0] == '[') {
+        if (dom[m - 1] != ']') return 1;
+        for (int k = 1; k < m - 1; k++) if (dom[k] < 33 || dom[k] > 126 || dom[k] == '[' || dom[k] == ']' || dom[k] == '\\') return 1;
+        return m < 3;
+    }
+    if (m >= 1 && dom[0] == '*') return 1;
+    return dns_name_error(dom, m) != 0;
+}
+
+static int email_syntax_error(X509 *x) {
+    GENERAL_NAMES *sans = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+    if (!sans) return 0;
+    int e = 0;
+    for (int j = 0; j < sk_GENERAL_NAME_num(sans) && !e; j++) {
+        GENERAL_NAME *g = sk_GENERAL_NAME_value(sans, j);
+        if (g->type == GEN_EMAIL) e = mailbox_error(ASN1_STRING_get0_data(g->d.rfc822Name), ASN1_STRING_length(g->d.rfc822Name));
+    }
+    GENERAL_NAMES_free(sans);
+    return e;
+}
+
+/* RFC 5280 4.2: every extension OpenSSL knows must decode; the lists RFC 5280 types SIZE
+ * (1..MAX) (subjectAltName, extendedKeyUsage, certificatePolicies, CRL distribution points,
+ * authority and subject information access, the subtrees of nameConstraints, of which at least
+ * one is present, 4.2.1.10) are not empty. Returns 0, NETSTACK_STRICT_EXTENSION_CONTENT or, for
+ * an authorityKeyIdentifier without its keyIdentifier (4.2.1.1), NETSTACK_STRICT_AKI_WITHOUT_KEY_ID. */
+static int extension_content_error(X509 *x) {
+    int e = 0;
+    for (int i = 0; i < X509_get_ext_count(x) && !e; i++) {
+        X509_EXTENSION *ext = X509_get_ext(x, i);
+        const X509V3_EXT_METHOD *method = X509V3_EXT_get(ext);
+        if (!method) continue;
+        void *value = X509V3_EXT_d2i(ext);
+        if (!value) { e = NETSTACK_STRICT_EXTENSION_CONTENT; break; }
+        switch (OBJ_obj2nid(X509_EXTENSION_get_object(ext))) {
+        case NID_subject_alt_name: case NID_ext_key_usage: case NID_certificate_policies:
+        case NID_crl_distribution_points: case NID_info_access: case NID_sinfo_access:
+            if (OPENSSL_sk_num((const OPENSSL_STACK *)value) < 1) e = NETSTACK_STRICT_EXTENSION_CONTENT;
+            break;
+        case NID_name_constraints: {
+            NAME_CONSTRAINTS *nc = value;
+            if ((!nc->permittedSubtrees && !nc->excludedSubtrees)
+                || (nc->permittedSubtrees && sk_GENERAL_SUBTREE_num(nc->permittedSubtrees) < 1)
+                || (nc->excludedSubtrees && sk_GENERAL_SUBTREE_num(nc->excludedSubtrees) < 1))
+                e = NETSTACK_STRICT_EXTENSION_CONTENT;
+            break;
+        }
+        case NID_authority_key_identifier:
+            if (!((AUTHORITY_KEYID *)value)->keyid) e = NETSTACK_STRICT_AKI_WITHOUT_KEY_ID;
+            break;
+        default: break;
+        }
+        if (method->it) ASN1_item_free(value, ASN1_ITEM_ptr(method->it));
+        else method->ext_free(value);
+    }
+    return e;
+}
+
 /* BR 6.1.5 and 7.1.3.1: the keys of a TLS server certificate and of the CAs that issue it are RSA
  * (rsaEncryption, a modulus of at least 2048 bits and a multiple of 8) or ECDSA on P-256, P-384 or
  * P-521; DSA, EdDSA, RSA-PSS keys and other curves are not. */
@@ -206,6 +298,9 @@ static int key_not_allowed(X509 *x) {
 
 static int structure_error(X509 *x) {
     if (duplicate_extension(x)) return NETSTACK_STRICT_DUPLICATE_EXTENSION;
+    int content = extension_content_error(x);
+    if (content) return content;
+    if (email_syntax_error(x)) return NETSTACK_STRICT_EMAIL_SYNTAX;
     if (bad_serial(x)) return NETSTACK_STRICT_SERIAL;
     if (bad_time(X509_get0_notBefore(x)) || bad_time(X509_get0_notAfter(x))) return NETSTACK_STRICT_TIME_ENCODING;
     if (ASN1_TIME_compare(X509_get0_notBefore(x), X509_get0_notAfter(x)) > 0) return NETSTACK_STRICT_VALIDITY_ORDER;
@@ -224,6 +319,8 @@ static int leaf_error(X509 *x, int purpose) {
     if (!(flags & EXFLAG_XKUSAGE)) return NETSTACK_STRICT_LEAF_EKU;
     uint32_t xku = X509_get_extended_key_usage(x);
     if (!(xku & XKU_SSL_SERVER) || (xku & XKU_ANYEKU)) return NETSTACK_STRICT_LEAF_EKU;
+    int eku = X509_get_ext_by_NID(x, NID_ext_key_usage, -1);
+    if (eku >= 0 && X509_EXTENSION_get_critical(X509_get_ext(x, eku))) return NETSTACK_STRICT_LEAF_EKU_CRITICAL;
     if (flags & EXFLAG_KUSAGE) {
         /* BR 7.1.2.7.11: RSA keys sign and/or encipher; EC keys sign (keyAgreement allowed),
          * never encipher. */
@@ -247,6 +344,11 @@ static int leaf_error(X509 *x, int purpose) {
 static int issuer_error(X509 *x) {
     int nc = X509_get_ext_by_NID(x, NID_name_constraints, -1);
     if (nc >= 0 && !X509_EXTENSION_get_critical(X509_get_ext(x, nc))) return NETSTACK_STRICT_NAME_CONSTRAINTS_NOT_CRITICAL;
+    int nids[] = { NID_policy_constraints, NID_inhibit_any_policy };
+    for (int k = 0; k < 2; k++) {
+        int at = X509_get_ext_by_NID(x, nids[k], -1);
+        if (at >= 0 && !X509_EXTENSION_get_critical(X509_get_ext(x, at))) return NETSTACK_STRICT_POLICY_NOT_CRITICAL;
+    }
     return 0;
 }
 
@@ -269,7 +371,34 @@ int netstack_strict_check_chain(STACK_OF(X509) *chain, int purpose, int *depth) 
         if (!e && n > 1 && purpose == NETSTACK_PURPOSE_SERVER && key_not_allowed(x)) e = NETSTACK_STRICT_KEY_NOT_ALLOWED;
         if (e) { *depth = i; return e; }
     }
+    /* The anchor's key and names are trusted as given, but its extensions must still be
+     * well-formed. */
+    if (n > 1) {
+        int e = extension_content_error(sk_X509_value(chain, n - 1));
+        if (e) { *depth = n - 1; return e; }
+    }
     return 0;
+}
+
+/* RFC 5280 5.2.1 and 5.2.3: conforming CRL issuers MUST include the authority key identifier and
+ * the CRL number. */
+static int crl_lacks_extensions(X509_CRL *c) {
+    return X509_CRL_get_ext_by_NID(c, NID_crl_number, -1) < 0 || X509_CRL_get_ext_by_NID(c, NID_authority_key_identifier, -1) < 0;
+}
+
+int netstack_strict_check_crls(X509_STORE *store, STACK_OF(X509_CRL) *crls) {
+    for (int i = 0; crls && i < sk_X509_CRL_num(crls); i++)
+        if (crl_lacks_extensions(sk_X509_CRL_value(crls, i))) return NETSTACK_STRICT_CRL_EXTENSIONS;
+    int e = 0;
+    if (store && X509_STORE_lock(store)) {
+        STACK_OF(X509_OBJECT) *objects = X509_STORE_get0_objects(store);
+        for (int i = 0; objects && i < sk_X509_OBJECT_num(objects) && !e; i++) {
+            X509_CRL *c = X509_OBJECT_get0_X509_CRL(sk_X509_OBJECT_value(objects, i));
+            if (c && crl_lacks_extensions(c)) e = NETSTACK_STRICT_CRL_EXTENSIONS;
+        }
+        X509_STORE_unlock(store);
+    }
+    return e;
 }
 
 int netstack_strict_verify_callback(int ok, X509_STORE_CTX *ctx) {

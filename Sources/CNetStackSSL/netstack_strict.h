@@ -16,6 +16,10 @@ int netstack_strict_check_leaf(X509 *leaf, int purpose);
 /* 0, or a NETSTACK_STRICT_* error with the depth of the certificate it is about. */
 int netstack_strict_check_chain(STACK_OF(X509) *chain, int purpose, int *depth);
 
+/* 0, or NETSTACK_STRICT_CRL_EXTENSIONS when a CRL given apart (`crls`, may be NULL) or held by
+ * the store lacks cRLNumber or authorityKeyIdentifier. */
+int netstack_strict_check_crls(X509_STORE *store, STACK_OF(X509_CRL) *crls);
+
 /* Verify callback for strict mode: a certificate is valid at its notAfter second (RFC 5280
  * 4.1.2.5: "notBefore through notAfter, inclusive"; OpenSSL says expired), and a name-constraint
  * check that OpenSSL gave up on (X509_V_ERR_UNSPECIFIED) becomes NETSTACK_STRICT_NAME_CONSTRAINTS_BUDGET. */

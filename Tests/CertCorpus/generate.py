@@ -464,6 +464,8 @@ def build():
     case("intermediate-eku-client-only", cat, bad, "BR 7.1.2.10.6 (a CA's EKU restricts what it issues)", leaf(iec), [iec], [r])
     ies = inter("Corpus Intermediate", r, eku=[ExtendedKeyUsageOID.SERVER_AUTH])
     case("intermediate-eku-server", cat, ok, "BR 7.1.2.10.6", leaf(ies), [ies], [r])
+    case("eku-critical", cat, bad, "BR 7.1.2.7.6 (extKeyUsage in a subscriber certificate MUST NOT be critical)",
+         leaf(i, eku=None, extra=[(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), True)]), [i], [r])
     case("eku-email-protection-only", cat, bad, "RFC 5280 4.2.1.12", leaf(i, eku=[ExtendedKeyUsageOID.EMAIL_PROTECTION]), [i], [r])
 
     # -- subject alternative names and host names (RFC 6125 6.4, RFC 5280 4.2.1.6, BR 7.1.4) -------
@@ -512,6 +514,16 @@ def build():
     case("empty-subject-san-not-critical", cat, bad, "RFC 5280 4.2.1.6 (empty subject: SAN MUST be critical)",
          make(x509.Name([]), key("leaf"), i, san=[x509.DNSName(HOST)], san_critical=False), [i], [r])
     case("host-mismatch", cat, bad, "RFC 6125 6.4.1", leaf(i), [i], [r], host="other.example.org")
+    cite = "RFC 5280 4.2.1.6 (an rfc822Name is an RFC 5321 4.1.2 Mailbox)"
+    for label, mailbox, expect_ in [("plain", "user@example.com", ok), ("dots-and-plus", "first.last+tag@mail.example.com", ok),
+                                    ("quoted-local-part", '"odd person"@example.com', ok), ("address-literal", "user@[192.0.2.7]", ok),
+                                    ("two-at-signs", "invalid@address@example.com", bad), ("no-local-part", "@example.com", bad),
+                                    ("double-dot", "first..last@example.com", bad), ("no-domain", "user@", bad),
+                                    ("space", "user name@example.com", bad), ("bad-domain", "user@exa_mple.com", bad)]:
+        # Built by hand: the library refuses malformed mailboxes.
+        san_der = encode(0x30, encode(0x82, HOST.encode()) + encode(0x81, mailbox.encode()))
+        case("email-san-" + label, cat, expect_, cite,
+             leaf(i, san=None, extra=[(x509.UnrecognizedExtension(x509.oid.ExtensionOID.SUBJECT_ALTERNATIVE_NAME, san_der), False)]), [i], [r])
 
     # -- name constraints (RFC 5280 4.2.1.10, 6.1.4 (g)) ------------------------------------------
     cat = "name-constraints"
@@ -608,6 +620,45 @@ def build():
     case("v1-intermediate", cat, bad, "RFC 5280 6.1.4 (k) (a v1 certificate cannot be a CA)", leaf(iv1), [iv1], [r])
     case("ca-unknown-critical-extension", cat, bad, "RFC 5280 4.2", leaf(iu := inter("Corpus Intermediate", r, extra=[(unk, True)])), [iu], [r])
 
+    # -- extension contents (RFC 5280 4.2.1) -------------------------------------------------------------
+    cat = "extension-content"
+    E = x509.oid.ExtensionOID
+    def raw(oid, der, critical=False):
+        return (x509.UnrecognizedExtension(oid, der), critical)
+    cite = "RFC 5280 4.2.2.1 (AuthorityInfoAccessSyntax SIZE (1..MAX)); BR 7.1.2.7.7"
+    case("empty-aia", cat, bad, cite, leaf(i, extra=[raw(E.AUTHORITY_INFORMATION_ACCESS, b"\x30\x00")]), [i], [r])
+    aia = (x509.AuthorityInformationAccess([x509.AccessDescription(x509.oid.AuthorityInformationAccessOID.CA_ISSUERS,
+                                                                    x509.UniformResourceIdentifier("http://ca.example.com/i.der"))]), False)
+    case("aia-ca-issuers", cat, ok, "RFC 5280 4.2.2.1", leaf(i, extra=[aia]), [i], [r])
+    cite = "RFC 5280 4.2.1.10 (permittedSubtrees or excludedSubtrees MUST be present; GeneralSubtrees SIZE (1..MAX))"
+    ine = inter("Corpus Intermediate", r, extra=[raw(E.NAME_CONSTRAINTS, b"\x30\x00", True)])
+    case("nc-empty-sequence", cat, bad, cite, leaf(ine), [ine], [r])
+    inp = inter("Corpus Intermediate", r, extra=[raw(E.NAME_CONSTRAINTS, b"\x30\x02\xa0\x00", True)])
+    case("nc-empty-permitted-subtrees", cat, bad, cite, leaf(inp), [inp], [r])
+    inn = inter("Corpus Intermediate", r, extra=[raw(E.NAME_CONSTRAINTS, b"\x30\x04\x05\x00\x05\x00", True)])
+    case("nc-nulls", cat, bad, cite + "; it does not decode", leaf(inn), [inn], [r])
+    case("empty-san-list", cat, bad, "RFC 5280 4.2.1.6 (GeneralNames SIZE (1..MAX))",
+         leaf(i, cn=None, san=None, extra=[raw(E.SUBJECT_ALTERNATIVE_NAME, b"\x30\x00")]), [i], [r])
+    case("undecodable-certificate-policies", cat, bad, "RFC 5280 4.2.1.4 (certificatePolicies is a SEQUENCE of PolicyInformation)",
+         leaf(i, extra=[raw(E.CERTIFICATE_POLICIES, b"\x04\x00")]), [i], [r])
+    cite = "RFC 5280 4.2.1.1 (keyIdentifier MUST be included)"
+    by_name = x509.AuthorityKeyIdentifier(key_identifier=None, authority_cert_issuer=[x509.DirectoryName(r.cert.subject)],
+                                          authority_cert_serial_number=r.cert.serial_number)
+    ian = inter("Corpus Intermediate", r, aki=False, extra=[(by_name, False)])
+    case("intermediate-aki-without-key-id", cat, bad, cite, leaf(ian), [ian], [r])
+    self_aki = x509.AuthorityKeyIdentifier(key_identifier=None, authority_cert_issuer=[x509.DirectoryName(name("AKI Root"))],
+                                           authority_cert_serial_number=12345)
+    rak = make("AKI Root", key("aki-root"), None, ca=True, aki=False, serial=12345, extra=[(self_aki, False)])
+    iak = inter("Corpus Intermediate", rak)
+    case("root-aki-without-key-id", cat, bad, cite + " (checked in the trust anchor too)", leaf(iak), [iak], [rak])
+    cite = "RFC 5280 4.2.1.11 and 4.2.1.14 (MUST be critical)"
+    ipn = inter("Policy Intermediate", r, extra=[(x509.PolicyConstraints(require_explicit_policy=None, inhibit_policy_mapping=0), False)])
+    case("policy-constraints-non-critical", cat, bad, cite, leaf(ipn), [ipn], [r])
+    ipc = inter("Policy Intermediate", r, extra=[(x509.PolicyConstraints(require_explicit_policy=None, inhibit_policy_mapping=0), True)])
+    case("policy-constraints-critical", cat, ok, "RFC 5280 4.2.1.11", leaf(ipc), [ipc], [r])
+    iin = inter("Policy Intermediate", r, extra=[(x509.InhibitAnyPolicy(1), False)])
+    case("inhibit-any-policy-non-critical", cat, bad, cite, leaf(iin), [iin], [r])
+
     # -- algorithms and key strength (BR 6.1.5, 7.1.3; security level 2) --------------------------
     cat = "algorithms"
     case("rsa2048-leaf", cat, ok, "BR 6.1.5", leaf(i, kind="rsa2048", ku="rsa"), [i], [r])
@@ -665,6 +716,18 @@ def build():
     case("crl-unknown-noncritical-extension", cat, ok, "RFC 5280 5.2", l, [i], [r], [crl(i, extensions=[(unk_ext, False)]), good_r])
     case("crl-revoked-other-serial", cat, ok, "RFC 5280 6.3.3", l, [i], [r], [crl(i, [leaf(i, cn="other.example.com")]), good_r])
     case("crl-sha1-signed", cat, bad, "BR 7.1.3.2 (SHA-1 signatures)", l, [i], [r], [crl(i, digest=hashes.SHA1()), good_r])
+    def crl_without(oid):
+        b = x509.CertificateRevocationListBuilder().issuer_name(i.cert.subject)
+        b = b.last_update(TIME - dt.timedelta(days=1)).next_update(TIME + dt.timedelta(days=7))
+        if oid != x509.oid.ExtensionOID.AUTHORITY_KEY_IDENTIFIER:
+            b = b.add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(i.key.public_key()), critical=False)
+        if oid != x509.oid.ExtensionOID.CRL_NUMBER:
+            b = b.add_extension(x509.CRLNumber(1), critical=False)
+        return CRL(b.sign(i.key, hashes.SHA256()).public_bytes(serialization.Encoding.DER))
+    case("crl-without-crl-number", cat, bad, "RFC 5280 5.2.3 (cRLNumber MUST be included)", l, [i], [r],
+         [crl_without(x509.oid.ExtensionOID.CRL_NUMBER), good_r])
+    case("crl-without-aki", cat, bad, "RFC 5280 5.2.1 (authorityKeyIdentifier MUST be included)", l, [i], [r],
+         [crl_without(x509.oid.ExtensionOID.AUTHORITY_KEY_IDENTIFIER), good_r])
     case("crl-unknown-critical-entry-extension", cat, bad, "RFC 5280 5.3", l, [i], [r],
          [crl(i, [leaf(i, cn="x.example.com")], entry_extensions=[(unk_ext, True)]), good_r])
 

@@ -41,7 +41,13 @@ enum {
     NETSTACK_STRICT_LEAF_NAME_CONSTRAINTS = 815, /* nameConstraints in an end-entity certificate */
     NETSTACK_STRICT_DNS_NAME_SYNTAX = 816,     /* a dNSName outside the preferred name syntax */
     NETSTACK_STRICT_WILDCARD_TOO_BROAD = 817,  /* a wildcard directly under a top-level domain */
-    NETSTACK_STRICT_KEY_NOT_ALLOWED = 818      /* TLS server chain: a key other than RSA (2048+ bits, a multiple of 8) or ECDSA P-256/384/521 */
+    NETSTACK_STRICT_KEY_NOT_ALLOWED = 818,     /* TLS server chain: a key other than RSA (2048+ bits, a multiple of 8) or ECDSA P-256/384/521 */
+    NETSTACK_STRICT_CRL_EXTENSIONS = 819,      /* a CRL given without cRLNumber or authorityKeyIdentifier */
+    NETSTACK_STRICT_EXTENSION_CONTENT = 820,   /* an extension that does not decode, or an empty SIZE (1..MAX) list */
+    NETSTACK_STRICT_AKI_WITHOUT_KEY_ID = 821,  /* authorityKeyIdentifier without keyIdentifier */
+    NETSTACK_STRICT_POLICY_NOT_CRITICAL = 822, /* policyConstraints or inhibitAnyPolicy not critical */
+    NETSTACK_STRICT_EMAIL_SYNTAX = 823,        /* an rfc822Name SAN that is not a mailbox */
+    NETSTACK_STRICT_LEAF_EKU_CRITICAL = 824    /* TLS server leaf with a critical extendedKeyUsage */
 };
 
 typedef struct {
