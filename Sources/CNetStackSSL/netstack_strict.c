@@ -36,6 +36,7 @@ const char *netstack_strict_error_string(int error) {
     case NETSTACK_STRICT_POLICY_NOT_CRITICAL: return "policyConstraints or inhibitAnyPolicy extension not marked critical";
     case NETSTACK_STRICT_EMAIL_SYNTAX: return "subjectAltName rfc822Name is not a mailbox (local-part@domain)";
     case NETSTACK_STRICT_LEAF_EKU_CRITICAL: return "TLS server certificate with extendedKeyUsage marked critical";
+    case NETSTACK_STRICT_ROOT_EKU: return "root certificate with extendedKeyUsage";
     default: return NULL;
     }
 }
@@ -371,10 +372,15 @@ int netstack_strict_check_chain(STACK_OF(X509) *chain, int purpose, int *depth) 
         if (!e && n > 1 && purpose == NETSTACK_PURPOSE_SERVER && key_not_allowed(x)) e = NETSTACK_STRICT_KEY_NOT_ALLOWED;
         if (e) { *depth = i; return e; }
     }
-    /* The anchor's key and names are trusted as given, but its extensions must still be
-     * well-formed. */
+    /* The anchor is trusted as given, but its extensions must still be well-formed and, for a TLS
+     * server chain, its key one the Baseline Requirements allow (6.1.5) and, for a root, no
+     * extendedKeyUsage (7.1.2.1.2). */
     if (n > 1) {
-        int e = extension_content_error(sk_X509_value(chain, n - 1));
+        X509 *anchor = sk_X509_value(chain, n - 1);
+        int e = extension_content_error(anchor);
+        if (!e && purpose == NETSTACK_PURPOSE_SERVER && key_not_allowed(anchor)) e = NETSTACK_STRICT_KEY_NOT_ALLOWED;
+        if (!e && purpose == NETSTACK_PURPOSE_SERVER && (X509_get_extension_flags(anchor) & EXFLAG_SS)
+            && X509_get_ext_by_NID(anchor, NID_ext_key_usage, -1) >= 0) e = NETSTACK_STRICT_ROOT_EKU;
         if (e) { *depth = n - 1; return e; }
     }
     return 0;

@@ -3,7 +3,8 @@ import CNetStackSSL
 /// The checks `strict` verification layers on OpenSSL's verifier (beside OpenSSL's own
 /// X509_V_FLAG_X509_STRICT checks, which keep their 2305000 + n codes), each with its code, its
 /// reason and the rule it enforces. Implemented in `netstack_strict.c`; run on the chain OpenSSL
-/// built and accepted, trust anchor excluded (but for its extensions' content).
+/// built and accepted, trust anchor excluded (but for its extensions' content, its key
+/// and a root's extendedKeyUsage).
 public enum StrictCheck: Int32, CaseIterable, Sendable {
     case leafIsCA = 801
     case leafWithoutSAN = 802
@@ -29,6 +30,7 @@ public enum StrictCheck: Int32, CaseIterable, Sendable {
     case policyExtensionNotCritical = 822
     case emailSyntax = 823
     case leafExtendedKeyUsageCritical = 824
+    case rootExtendedKeyUsage = 825
 
     /// The API code: 2305000 + the C value.
     public var code: UInt32 { 2_305_000 + UInt32(rawValue) }
@@ -55,13 +57,14 @@ public enum StrictCheck: Int32, CaseIterable, Sendable {
         case .chainBudget: return "a budget of 256 untrusted certificates per verification (hostile inputs)"
         case .dnsNameSyntax: return "RFC 5280 4.2.1.6 and RFC 1034 3.5 (preferred name syntax); BR 7.1.2.7.12 (no underscores)"
         case .wildcardTooBroad: return "BR 3.2.2.6 (no wildcard directly under a public suffix; only top-level domains are known here, not the Public Suffix List)"
-        case .keyNotAllowed: return "BR 6.1.5 and 7.1.3.1 (RSA keys of at least 2048 bits, the modulus a multiple of 8, or ECDSA keys on P-256, P-384 or P-521, in the leaf and every CA below the trust anchor)"
+        case .keyNotAllowed: return "BR 6.1.5 and 7.1.3.1 (RSA keys of at least 2048 bits, the modulus a multiple of 8, or ECDSA keys on P-256, P-384 or P-521, in the leaf, every CA and the trust anchor)"
         case .crlExtensions: return "RFC 5280 5.2.1 and 5.2.3 (a CRL MUST include authorityKeyIdentifier and cRLNumber)"
         case .extensionContent: return "RFC 5280 4.2 (extensions decode; SIZE (1..MAX) lists are not empty; nameConstraints has a subtree, 4.2.1.10), in every certificate including the trust anchor"
         case .authorityKeyIdentifierWithoutKeyID: return "RFC 5280 4.2.1.1 (keyIdentifier MUST be included), in every certificate including the trust anchor"
         case .policyExtensionNotCritical: return "RFC 5280 4.2.1.11 and 4.2.1.14 (policyConstraints and inhibitAnyPolicy MUST be critical)"
         case .emailSyntax: return "RFC 5280 4.2.1.6 and RFC 5321 4.1.2 (an rfc822Name is a Mailbox)"
         case .leafExtendedKeyUsageCritical: return "BR 7.1.2.7.6 (extKeyUsage in a subscriber certificate is not critical)"
+        case .rootExtendedKeyUsage: return "BR 7.1.2.1.2 (extKeyUsage MUST NOT be present in a root CA certificate; self-signed trust anchors of TLS server chains)"
         case .leafNameConstraints: return "RFC 5280 4.2.1.10 (used only in a CA certificate); BR 7.1.2.7.6 (MUST NOT in a subscriber certificate)"
         }
     }

@@ -47,7 +47,8 @@ enum {
     NETSTACK_STRICT_AKI_WITHOUT_KEY_ID = 821,  /* authorityKeyIdentifier without keyIdentifier */
     NETSTACK_STRICT_POLICY_NOT_CRITICAL = 822, /* policyConstraints or inhibitAnyPolicy not critical */
     NETSTACK_STRICT_EMAIL_SYNTAX = 823,        /* an rfc822Name SAN that is not a mailbox */
-    NETSTACK_STRICT_LEAF_EKU_CRITICAL = 824    /* TLS server leaf with a critical extendedKeyUsage */
+    NETSTACK_STRICT_LEAF_EKU_CRITICAL = 824,   /* TLS server leaf with a critical extendedKeyUsage */
+    NETSTACK_STRICT_ROOT_EKU = 825             /* TLS server chain: a self-signed trust anchor with extendedKeyUsage */
 };
 
 typedef struct {
