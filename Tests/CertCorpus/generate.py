@@ -654,9 +654,12 @@ def build():
     iak = inter("Corpus Intermediate", rak)
     case("root-aki-without-key-id", cat, bad, cite + " (checked in the trust anchor too)", leaf(iak), [iak], [rak])
     cite = "RFC 5280 4.2.1.11 and 4.2.1.14 (MUST be critical)"
-    ipn = inter("Policy Intermediate", r, extra=[(x509.PolicyConstraints(require_explicit_policy=None, inhibit_policy_mapping=0), False)])
+    # (With certificatePolicies beside: OpenSSL 3.0's policy cache leaks the decoded
+    # policyConstraints of a CA certificate that has none.)
+    any_policy = (x509.CertificatePolicies([x509.PolicyInformation(x509.ObjectIdentifier("2.5.29.32.0"), None)]), False)
+    ipn = inter("Policy Intermediate", r, extra=[(x509.PolicyConstraints(require_explicit_policy=None, inhibit_policy_mapping=0), False), any_policy])
     case("policy-constraints-non-critical", cat, bad, cite, leaf(ipn), [ipn], [r])
-    ipc = inter("Policy Intermediate", r, extra=[(x509.PolicyConstraints(require_explicit_policy=None, inhibit_policy_mapping=0), True)])
+    ipc = inter("Policy Intermediate", r, extra=[(x509.PolicyConstraints(require_explicit_policy=None, inhibit_policy_mapping=0), True), any_policy])
     case("policy-constraints-critical", cat, ok, "RFC 5280 4.2.1.11", leaf(ipc), [ipc], [r])
     iin = inter("Policy Intermediate", r, extra=[(x509.InhibitAnyPolicy(1), False)])
     case("inhibit-any-policy-non-critical", cat, bad, cite, leaf(iin), [iin], [r])
