@@ -182,13 +182,14 @@ static int dns_name_error(const unsigned char *d, int n) {
     return 0;
 }
 
-static int san_syntax_error(X509 *x) {
+/* The first error `check` finds among the subjectAltName entries of GEN_* `type` (0: none). */
+static int san_entries_error(X509 *x, int type, int (*check)(const unsigned char *, int)) {
     GENERAL_NAMES *sans = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
     if (!sans) return 0;
     int e = 0;
     for (int j = 0; j < sk_GENERAL_NAME_num(sans) && !e; j++) {
         GENERAL_NAME *g = sk_GENERAL_NAME_value(sans, j);
-        if (g->type == GEN_DNS) e = dns_name_error(ASN1_STRING_get0_data(g->d.dNSName), ASN1_STRING_length(g->d.dNSName));
+        if (g->type == type) e = check(ASN1_STRING_get0_data(g->d.ia5), ASN1_STRING_length(g->d.ia5));
     }
     GENERAL_NAMES_free(sans);
     return e;
@@ -231,16 +232,8 @@ static int mailbox_error(const unsigned char *d, int n) {
     return dns_name_error(dom, m) != 0;
 }
 
-static int email_syntax_error(X509 *x) {
-    GENERAL_NAMES *sans = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
-    if (!sans) return 0;
-    int e = 0;
-    for (int j = 0; j < sk_GENERAL_NAME_num(sans) && !e; j++) {
-        GENERAL_NAME *g = sk_GENERAL_NAME_value(sans, j);
-        if (g->type == GEN_EMAIL) e = mailbox_error(ASN1_STRING_get0_data(g->d.rfc822Name), ASN1_STRING_length(g->d.rfc822Name));
-    }
-    GENERAL_NAMES_free(sans);
-    return e;
+static int email_entry_error(const unsigned char *d, int n) {
+    return mailbox_error(d, n) ? NETSTACK_STRICT_EMAIL_SYNTAX : 0;
 }
 
 /* RFC 5280 4.2: every extension OpenSSL knows must decode; the lists RFC 5280 types SIZE
@@ -301,7 +294,8 @@ static int structure_error(X509 *x) {
     if (duplicate_extension(x)) return NETSTACK_STRICT_DUPLICATE_EXTENSION;
     int content = extension_content_error(x);
     if (content) return content;
-    if (email_syntax_error(x)) return NETSTACK_STRICT_EMAIL_SYNTAX;
+    int email = san_entries_error(x, GEN_EMAIL, email_entry_error);
+    if (email) return email;
     if (bad_serial(x)) return NETSTACK_STRICT_SERIAL;
     if (bad_time(X509_get0_notBefore(x)) || bad_time(X509_get0_notAfter(x))) return NETSTACK_STRICT_TIME_ENCODING;
     if (ASN1_TIME_compare(X509_get0_notBefore(x), X509_get0_notAfter(x)) > 0) return NETSTACK_STRICT_VALIDITY_ORDER;
@@ -330,8 +324,6 @@ static int leaf_error(X509 *x, int purpose) {
         if (id == EVP_PKEY_EC && (ku & KU_KEY_ENCIPHERMENT)) return NETSTACK_STRICT_LEAF_KEY_USAGE;
         if (!(ku & (KU_DIGITAL_SIGNATURE | KU_KEY_ENCIPHERMENT | KU_KEY_AGREEMENT))) return NETSTACK_STRICT_LEAF_KEY_USAGE;
     }
-    int syntax = san_syntax_error(x);
-    if (syntax) return syntax;
     if (cn_not_in_san(x)) return NETSTACK_STRICT_CN_NOT_IN_SAN;
     /* BR 6.3.2: issued on or after 2020-09-01, at most 398 days (the period counts both ends). */
     int64_t nb = seconds_of(X509_get0_notBefore(x)), na = seconds_of(X509_get0_notAfter(x));
@@ -343,19 +335,21 @@ static int leaf_error(X509 *x, int purpose) {
  * gets here: X509_V_FLAG_X509_STRICT reports the first as X509_V_ERR_INVALID_CA and chain
  * building does not take the second as an issuer.) */
 static int issuer_error(X509 *x) {
-    int nc = X509_get_ext_by_NID(x, NID_name_constraints, -1);
-    if (nc >= 0 && !X509_EXTENSION_get_critical(X509_get_ext(x, nc))) return NETSTACK_STRICT_NAME_CONSTRAINTS_NOT_CRITICAL;
-    int nids[] = { NID_policy_constraints, NID_inhibit_any_policy };
-    for (int k = 0; k < 2; k++) {
-        int at = X509_get_ext_by_NID(x, nids[k], -1);
-        if (at >= 0 && !X509_EXTENSION_get_critical(X509_get_ext(x, at))) return NETSTACK_STRICT_POLICY_NOT_CRITICAL;
+    static const struct { int nid, error; } must_be_critical[] = {
+        { NID_name_constraints, NETSTACK_STRICT_NAME_CONSTRAINTS_NOT_CRITICAL },
+        { NID_policy_constraints, NETSTACK_STRICT_POLICY_NOT_CRITICAL },
+        { NID_inhibit_any_policy, NETSTACK_STRICT_POLICY_NOT_CRITICAL },
+    };
+    for (size_t k = 0; k < sizeof must_be_critical / sizeof must_be_critical[0]; k++) {
+        int at = X509_get_ext_by_NID(x, must_be_critical[k].nid, -1);
+        if (at >= 0 && !X509_EXTENSION_get_critical(X509_get_ext(x, at))) return must_be_critical[k].error;
     }
     return 0;
 }
 
 int netstack_strict_check_leaf(X509 *leaf, int purpose) {
     int e = structure_error(leaf);
-    if (!e && purpose == NETSTACK_PURPOSE_SERVER) e = san_syntax_error(leaf);
+    if (!e && purpose == NETSTACK_PURPOSE_SERVER) e = san_entries_error(leaf, GEN_DNS, dns_name_error);
     return e;
 }
 
@@ -366,7 +360,7 @@ int netstack_strict_check_chain(STACK_OF(X509) *chain, int purpose, int *depth) 
     int last = n > 1 ? n - 2 : 0;
     for (int i = 0; i <= last; i++) {
         X509 *x = sk_X509_value(chain, i);
-        int e = structure_error(x);
+        int e = i > 0 ? structure_error(x) : 0;
         if (!e && i == 0 && n > 1) e = leaf_error(x, purpose);
         if (!e && i > 0) e = issuer_error(x);
         if (!e && n > 1 && purpose == NETSTACK_PURPOSE_SERVER && key_not_allowed(x)) e = NETSTACK_STRICT_KEY_NOT_ALLOWED;

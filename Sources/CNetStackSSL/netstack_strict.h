@@ -13,7 +13,9 @@
  * OpenSSL builds a chain so that its precise code wins over what OpenSSL makes of it. */
 int netstack_strict_check_leaf(X509 *leaf, int purpose);
 
-/* 0, or a NETSTACK_STRICT_* error with the depth of the certificate it is about. */
+/* 0, or a NETSTACK_STRICT_* error with the depth of the certificate it is about. The leaf
+ * (chain[0]) has passed netstack_strict_check_leaf: its structure and DNS names are not checked
+ * again. */
 int netstack_strict_check_chain(STACK_OF(X509) *chain, int purpose, int *depth);
 
 /* 0, or NETSTACK_STRICT_CRL_EXTENSIONS when a CRL given apart (`crls`, may be NULL) or held by

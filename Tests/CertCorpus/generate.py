@@ -280,11 +280,14 @@ def ext_index(c, oid):
 
 # ---- CRLs ----------------------------------------------------------------------------------
 
-def crl(issuer, revoked=(), last=None, next_=None, digest=hashes.SHA256(), sign_key=None, extensions=(), entry_extensions=()):
+def crl(issuer, revoked=(), last=None, next_=None, digest=hashes.SHA256(), sign_key=None, extensions=(), entry_extensions=(),
+        aki=True, crl_number=True):
     b = x509.CertificateRevocationListBuilder().issuer_name(issuer.cert.subject)
     b = b.last_update(last or TIME - dt.timedelta(days=1)).next_update(next_ or TIME + dt.timedelta(days=7))
-    b = b.add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.key.public_key()), critical=False)
-    b = b.add_extension(x509.CRLNumber(1), critical=False)
+    if aki:
+        b = b.add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.key.public_key()), critical=False)
+    if crl_number:
+        b = b.add_extension(x509.CRLNumber(1), critical=False)
     for ext, crit in extensions:
         b = b.add_extension(ext, critical=crit)
     for c in revoked:
@@ -725,18 +728,10 @@ def build():
     case("crl-unknown-noncritical-extension", cat, ok, "RFC 5280 5.2", l, [i], [r], [crl(i, extensions=[(unk_ext, False)]), good_r])
     case("crl-revoked-other-serial", cat, ok, "RFC 5280 6.3.3", l, [i], [r], [crl(i, [leaf(i, cn="other.example.com")]), good_r])
     case("crl-sha1-signed", cat, bad, "BR 7.1.3.2 (SHA-1 signatures)", l, [i], [r], [crl(i, digest=hashes.SHA1()), good_r])
-    def crl_without(oid):
-        b = x509.CertificateRevocationListBuilder().issuer_name(i.cert.subject)
-        b = b.last_update(TIME - dt.timedelta(days=1)).next_update(TIME + dt.timedelta(days=7))
-        if oid != x509.oid.ExtensionOID.AUTHORITY_KEY_IDENTIFIER:
-            b = b.add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(i.key.public_key()), critical=False)
-        if oid != x509.oid.ExtensionOID.CRL_NUMBER:
-            b = b.add_extension(x509.CRLNumber(1), critical=False)
-        return CRL(b.sign(i.key, hashes.SHA256()).public_bytes(serialization.Encoding.DER))
     case("crl-without-crl-number", cat, bad, "RFC 5280 5.2.3 (cRLNumber MUST be included)", l, [i], [r],
-         [crl_without(x509.oid.ExtensionOID.CRL_NUMBER), good_r])
+         [crl(i, crl_number=False), good_r])
     case("crl-without-aki", cat, bad, "RFC 5280 5.2.1 (authorityKeyIdentifier MUST be included)", l, [i], [r],
-         [crl_without(x509.oid.ExtensionOID.AUTHORITY_KEY_IDENTIFIER), good_r])
+         [crl(i, aki=False), good_r])
     case("crl-unknown-critical-entry-extension", cat, bad, "RFC 5280 5.3", l, [i], [r],
          [crl(i, [leaf(i, cn="x.example.com")], entry_extensions=[(unk_ext, True)]), good_r])
 
