@@ -10,7 +10,8 @@ import NetStack
 ///   (or nesting deeper than 512) → `nil, "message at byte N"`.
 /// - `encode(value)`: a table with keys 1..n (n ≥ 1) and nothing else is an array; any other table
 ///   is an object (keys must be strings or numbers; numbers become strings); an empty table is
-///   `{}`, `json.emptyArray` is `[]`. Strings must be valid UTF-8. Functions, userdata, NaN and
+///   `{}`, `json.emptyArray` is `[]`. Whole floats below 10^15 are written as integers, `-0.0` as
+///   `-0.0`, other floats in their shortest round-trip form. Strings must be valid UTF-8. Functions, userdata, NaN and
 ///   infinities, cycles and nesting deeper than 512 → `nil, message`.
 package enum JSONModule {
     static let maxDepth = 512
@@ -113,7 +114,13 @@ package enum JSONModule {
                 } else {
                     let d = lua_tonumberx(L, i, nil)
                     guard d.isFinite else { return "cannot encode \(d.isNaN ? "NaN" : d > 0 ? "infinity" : "-infinity") (JSON has no such number)" }
-                    if d == d.rounded(), abs(d) < 1e15 { out += Array(String(Int64(d)).utf8) } else { out += Array("\(d)".utf8) }
+                    if d == 0, d.sign == .minus {
+                        out += Array("-0.0".utf8)   // the sign kept, and decode gives the float back
+                    } else if d == d.rounded(), abs(d) < 1e15 {
+                        out += Array(String(Int64(d)).utf8)
+                    } else {
+                        out += Array("\(d)".utf8)
+                    }
                 }
             case LUA_TSTRING:
                 guard let b = vm.bytes(at: i) else { return "unreadable string" }

@@ -11,6 +11,12 @@ assert(json.encode(json.emptyArray) == "[]")
 assert(json.encode({ a = json.null }) == '{"a":null}')
 assert(json.encode("q\"\\\n\1") == '"q\\"\\\\\\n\\u0001"')
 assert(json.encode(1.5) == "1.5" and json.encode(3) == "3" and json.encode(true) == "true")
+-- Negative zero keeps its sign (it was written "0") and comes back a float.
+assert(json.encode(-0.0) == "-0.0", json.encode(-0.0))
+do
+  local z = json.decode(json.encode({ -0.0 }))[1]
+  assert(math.type(z) == "float" and 1 / z == -math.huge)
+end
 local back = assert(json.decode(json.encode({ name = "bot", list = { 1, 2, 3 }, nested = { ok = true } })))
 assert(back.name == "bot" and #back.list == 3 and back.nested.ok == true)
 -- Errors are values, not exceptions.
