@@ -45,7 +45,7 @@ public final class LuaVM {
     package weak var host: ScriptHost?
     /// Uncaught errors reported so far (callbacks and chunks).
     @exclusivity(unchecked) public private(set) var errorCount = 0
-    @exclusivity(unchecked) var errorSink: (String) -> Void = { FileHandle.standardError.write(($0 + "\n").data(using: .utf8)!) }
+    @exclusivity(unchecked) var errorSink: (String) -> Void = { StandardError.line($0) }
 
     public init(eventLoop: EventLoop, options: Options = .init()) throws {
         guard let L = options.lazyLibraries ? netstack_newstate_lazy(options.memoryLimit) : netstack_newstate(options.memoryLimit) else { throw LuaHostError("cannot create a Lua state") }

@@ -21,7 +21,7 @@ public final class ScriptHost {
         public var frameTrace: (@Sendable (String) -> Void)?
         /// Host messages and uncaught errors (control characters shown as escapes: they may carry
         /// a server's text).
-        public var log: (String) -> Void = { FileHandle.standardError.write((TerminalText.sanitize($0) + "\n").data(using: .utf8)!) }
+        public var log: (String) -> Void = { StandardError.line(TerminalText.sanitize($0)) }
         /// Plugins to load before the script (`--plugin`), in order.
         public var plugins: [String] = []
         /// `NAME.KEY=VALUE` plugin options (`--plugin-option`).

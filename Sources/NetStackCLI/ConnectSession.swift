@@ -82,7 +82,7 @@ final class ConnectSession: @unchecked Sendable {
     /// before it was styled).
     private func errLine(_ text: String, _ style: Style) {
         let line = stderrIsTerminal ? styled(TerminalText.sanitize(text), style, terminal: true) : TerminalText.sanitize(text)
-        FileHandle.standardError.write((line + "\n").data(using: .utf8)!)
+        StandardError.line(line)
     }
 
     /// `text` styled for a terminal: "< " before received messages, and colour when allowed.

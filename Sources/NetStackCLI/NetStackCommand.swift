@@ -30,7 +30,7 @@ public struct NetStackCommand: ParsableCommand {
 /// A line on stderr. Control characters other than newline and tab are shown as escapes: messages
 /// carry text from servers (status lines, headers, close reasons) and from scripts.
 func printErr(_ s: String) {
-    FileHandle.standardError.write((TerminalText.sanitize(s) + "\n").data(using: .utf8)!)
+    StandardError.line(TerminalText.sanitize(s))
 }
 
 /// A line on stdout shown the same way: certificate names and other text from servers and files

@@ -111,7 +111,7 @@ struct LoadRunner {
         if let t = flags.startTimeout, let d = try? LoadDuration(parsing: t) { settings.startTimeout = d }
         settings.errorSink = { printErr(TerminalText.sanitize($0)) }
         let live = flags.quiet ? nil : LiveView(tty: isatty(2) == 1) { text in
-            FileHandle.standardError.write(text.data(using: .utf8)!)
+            StandardError.write(text)
         }
         // --report: the timeline, kept on the control loop (onInterval's) and read after the run.
         final class TimelineBox: @unchecked Sendable { var timeline = ReportTimeline(); var last = 0.0 }
@@ -184,7 +184,7 @@ struct LoadRunner {
         } else if flags.noSummary {
             // Nothing printed; the files below are still written.
         } else if flags.summaryExport == "-" {
-            FileHandle.standardError.write(table.data(using: .utf8)!)
+            StandardError.write(table)
         } else {
             print(table, terminator: "")
         }

@@ -3,6 +3,7 @@ import Foundation
 import LuaHost
 import NIOCore
 import NIOPosix
+import NetStack
 
 /// A load run: the plan's scenarios over VUs spread across one event loop per thread, metrics
 /// collected per loop each interval and merged, then the summary and the thresholds' verdict.
@@ -31,7 +32,7 @@ public final class LoadRun {
         public var runSetup = true
         public var runTeardown = true
         /// Where script errors are printed (each distinct one once).
-        public var errorSink: (String) -> Void = { FileHandle.standardError.write(($0 + "\n").data(using: .utf8)!) }
+        public var errorSink: (String) -> Void = { StandardError.line($0) }
         public init(script: ScriptChunk, plan: LoadPlan) {
             self.script = script
             self.plan = plan

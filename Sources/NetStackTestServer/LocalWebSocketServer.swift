@@ -285,7 +285,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             misbehaviour = m
         }
         if config.verbose {
-            FileHandle.standardError.write("serve: \(context.remoteAddress?.description ?? "?") GET \(target)\n".data(using: .utf8)!)
+            StandardError.line("serve: \(context.remoteAddress?.description ?? "?") GET \(target)")
         }
         if path == "/redirect" {
             let code = Int(query["code"] ?? "302") ?? 302

@@ -214,6 +214,26 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(fine.out, "opened\n")
     }
 
+    /// A reader that goes away (`| head -c 1`) leaves stderr a pipe without a reader: the next
+    /// diagnostic fails with EPIPE (SwiftNIO ignores SIGPIPE), and Foundation's FileHandle.write
+    /// trapped on that (exit 132, SIGILL). The lost lines are dropped; the status is the run's own.
+    func testAStderrPipeWithoutAReaderEndsWithTheRunsOwnStatus() throws {
+        let binary = CLITests.buildDir + "/netstack"
+        let url = Servers.plain.url + "/echo"
+        func piped(_ command: String) throws -> Int32 {
+            // head reads the first byte and exits; the later lines (a second on) find no reader.
+            try runNetstack(["-c", "{ \(command); } 2>&1 | head -c 1 >/dev/null; exit ${PIPESTATUS[0]}"],
+                            timeout: 30 * Self.slowdown, executable: "/bin/bash").status
+        }
+        XCTAssertEqual(try piped("echo hi | '\(binary)' connect -w 1 \(url)"), 0, "connect: 'closed 1000' after the reader left")
+        let script = NSTemporaryDirectory() + "late-error-\(getpid()).lua"
+        defer { try? FileManager.default.removeItem(atPath: script) }
+        try "io.stderr:write('first\\n')\nnetstack.setTimeout(function() error('late') end, 1000)\n".write(toFile: script, atomically: true, encoding: .utf8)
+        let unpiped = try runNetstack(["run", script], timeout: 30 * Self.slowdown)
+        XCTAssertTrue(unpiped.err.contains("late"), unpiped.err)
+        XCTAssertEqual(try piped("'\(binary)' run '\(script)'"), unpiped.status, "run: the script's error message after the reader left")
+    }
+
     /// A header argument whose bytes are not UTF-8 (Latin-1 "café") is refused by `run` (64, its
     /// bad client flags) and `connect` (2, a header that cannot be used, as a CR/LF in it is):
     /// Swift reads it with U+FFFD in place of the byte, which would go on the wire.
