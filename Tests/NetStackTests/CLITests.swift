@@ -234,6 +234,24 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(try piped("'\(binary)' run '\(script)'"), unpiped.status, "run: the script's error message after the reader left")
     }
 
+    /// Standard input closed at the start (`<&-`) handed fd 0 to the first descriptor opened (an
+    /// event loop's), and `verify -` read that and waited for ever; closed streams are /dev/null.
+    func testClosedStandardStreamsActAsTheNullDevice() throws {
+        let binary = CLITests.buildDir + "/netstack"
+        func sh(_ command: String) throws -> (status: Int32, out: String, err: String) {
+            try runNetstack(["-c", command], timeout: 20 * Self.slowdown, executable: "/bin/sh")
+        }
+        for cmd in ["verify -", "merge -"] {
+            let null = try sh("exec '\(binary)' \(cmd) </dev/null")
+            let closed = try sh("exec '\(binary)' \(cmd) <&-")
+            XCTAssertEqual(closed.status, null.status, "\(cmd) <&-: \(closed.err)")
+            XCTAssertEqual(closed.err, null.err, cmd)
+        }
+        let url = Servers.plain.url + "/echo"
+        let quiet = try sh("exec '\(binary)' connect -x hi -w 0.2 \(url) >&- 2>&-")
+        XCTAssertEqual(quiet.status, 0, "connect with standard output and error closed")
+    }
+
     /// A header argument whose bytes are not UTF-8 (Latin-1 "café") is refused by `run` (64, its
     /// bad client flags) and `connect` (2, a header that cannot be used, as a CR/LF in it is):
     /// Swift reads it with U+FFFD in place of the byte, which would go on the wire.
