@@ -11,8 +11,8 @@ import NetStack
 /// - `encode(value)`: a table with keys 1..n (n ≥ 1) and nothing else is an array; any other table
 ///   is an object (keys must be strings or numbers; numbers become strings); an empty table is
 ///   `{}`, `json.emptyArray` is `[]`. Whole floats below 10^15 are written as integers, `-0.0` as
-///   `-0.0`, other floats in their shortest round-trip form. Strings must be valid UTF-8. Functions, userdata, NaN and
-///   infinities, cycles and nesting deeper than 512 → `nil, message`.
+///   `-0.0`, other floats in their shortest round-trip form. Strings must be valid UTF-8.
+///   Functions, userdata, NaN and infinities, cycles and nesting deeper than 512 → `nil, message`.
 package enum JSONModule {
     static let maxDepth = 512
     /// Light userdata sentinels: these addresses identify them. Constants, so that VMs made on

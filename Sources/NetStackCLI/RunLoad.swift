@@ -109,7 +109,7 @@ struct LoadRunner {
         settings.startAt = flags.startAt.flatMap(LoadFlags.parseTime)
         settings.barrierFile = flags.startBarrier
         if let t = flags.startTimeout, let d = try? LoadDuration(parsing: t) { settings.startTimeout = d }
-        settings.errorSink = { printErr(TerminalText.sanitize($0)) }
+        settings.errorSink = { printErr($0) }   // printErr shows control characters as escapes
         let live = flags.quiet ? nil : LiveView(tty: isatty(2) == 1) { text in
             StandardError.write(text)
         }
