@@ -37,6 +37,7 @@ const char *netstack_strict_error_string(int error) {
     case NETSTACK_STRICT_EMAIL_SYNTAX: return "subjectAltName rfc822Name is not a mailbox (local-part@domain)";
     case NETSTACK_STRICT_LEAF_EKU_CRITICAL: return "TLS server certificate with extendedKeyUsage marked critical";
     case NETSTACK_STRICT_ROOT_EKU: return "root certificate with extendedKeyUsage";
+    case NETSTACK_STRICT_AKI_FIELDS: return "authorityKeyIdentifier with authorityCertIssuer or authorityCertSerialNumber, or a root's keyIdentifier that is not its subjectKeyIdentifier";
     default: return NULL;
     }
 }
@@ -290,6 +291,23 @@ static int key_not_allowed(X509 *x) {
     return strcmp(group, "prime256v1") != 0 && strcmp(group, "secp384r1") != 0 && strcmp(group, "secp521r1") != 0;
 }
 
+/* BR 7.1.2.11.1 (and 7.1.2.1.3 for a root): authorityCertIssuer and authorityCertSerialNumber
+ * MUST NOT be present. */
+static int aki_names_issuer(X509 *x) {
+    return X509_get0_authority_issuer(x) != NULL || X509_get0_authority_serial(x) != NULL;
+}
+
+/* BR 7.1.2.1.3: a root's keyIdentifier "MUST be identical to the subjectKeyIdentifier field". A
+ * root whose authority key identifier names another key is not self-issued to OpenSSL, so its
+ * own signature decides whether it is a root (checked only when the identifiers differ). */
+static int root_aki_not_own_ski(X509 *x) {
+    const ASN1_OCTET_STRING *akid = X509_get0_authority_key_id(x), *skid = X509_get0_subject_key_id(x);
+    if (!akid || !skid || ASN1_OCTET_STRING_cmp(akid, skid) == 0) return 0;
+    if (X509_NAME_cmp(X509_get_subject_name(x), X509_get_issuer_name(x)) != 0) return 0;
+    EVP_PKEY *key = X509_get0_pubkey(x);
+    return key && X509_verify(x, key) == 1;
+}
+
 static int structure_error(X509 *x) {
     if (duplicate_extension(x)) return NETSTACK_STRICT_DUPLICATE_EXTENSION;
     int content = extension_content_error(x);
@@ -364,17 +382,21 @@ int netstack_strict_check_chain(STACK_OF(X509) *chain, int purpose, int *depth) 
         if (!e && i == 0 && n > 1) e = leaf_error(x, purpose);
         if (!e && i > 0) e = issuer_error(x);
         if (!e && n > 1 && purpose == NETSTACK_PURPOSE_SERVER && key_not_allowed(x)) e = NETSTACK_STRICT_KEY_NOT_ALLOWED;
+        if (!e && n > 1 && purpose == NETSTACK_PURPOSE_SERVER && (aki_names_issuer(x) || root_aki_not_own_ski(x))) e = NETSTACK_STRICT_AKI_FIELDS;
         if (e) { *depth = i; return e; }
     }
     /* The anchor is trusted as given, but its extensions must still be well-formed and, for a TLS
      * server chain, its key one the Baseline Requirements allow (6.1.5) and, for a root, no
-     * extendedKeyUsage (7.1.2.1.2). */
+     * extendedKeyUsage (7.1.2.1.2) and an authority key identifier that is its own subject key
+     * identifier (7.1.2.1.3). A root's authorityCertIssuer and authorityCertSerialNumber are not
+     * checked here: five roots of Mozilla's store (2026) predate the rule and carry them. */
     if (n > 1) {
         X509 *anchor = sk_X509_value(chain, n - 1);
         int e = extension_content_error(anchor);
         if (!e && purpose == NETSTACK_PURPOSE_SERVER && key_not_allowed(anchor)) e = NETSTACK_STRICT_KEY_NOT_ALLOWED;
         if (!e && purpose == NETSTACK_PURPOSE_SERVER && (X509_get_extension_flags(anchor) & EXFLAG_SS)
             && X509_get_ext_by_NID(anchor, NID_ext_key_usage, -1) >= 0) e = NETSTACK_STRICT_ROOT_EKU;
+        if (!e && purpose == NETSTACK_PURPOSE_SERVER && root_aki_not_own_ski(anchor)) e = NETSTACK_STRICT_AKI_FIELDS;
         if (e) { *depth = n - 1; return e; }
     }
     return 0;

@@ -46,7 +46,7 @@ public struct CertificateVerificationOptions: Sendable {
     /// Most intermediates allowed between the leaf and the trust anchor (nil: OpenSSL's 100).
     public var maxDepth: Int?
     /// RFC 5280 structure checks (OpenSSL's X509_V_FLAG_X509_STRICT) plus the checks of
-    /// `StrictCheck` (codes 2305801...2305825).
+    /// `StrictCheck` (codes 2305801...2305826).
     public var strict = false
     /// Minimum security level 0...5 (OpenSSL's auth level; 2 refuses RSA/DSA/DH keys under 2048
     /// bits, EC keys under 224 bits and SHA-1/MD5 signatures). nil: no level check (OpenSSL's default).

@@ -4,7 +4,7 @@ import CNetStackSSL
 /// X509_V_FLAG_X509_STRICT checks, which keep their 2305000 + n codes), each with its code, its
 /// reason and the rule it enforces. Implemented in `netstack_strict.c`; run on the chain OpenSSL
 /// built and accepted, trust anchor excluded (but for its extensions' content, its key
-/// and a root's extendedKeyUsage).
+/// a root's extendedKeyUsage and its own key identifier).
 public enum StrictCheck: Int32, CaseIterable, Sendable {
     case leafIsCA = 801
     case leafWithoutSAN = 802
@@ -31,6 +31,7 @@ public enum StrictCheck: Int32, CaseIterable, Sendable {
     case emailSyntax = 823
     case leafExtendedKeyUsageCritical = 824
     case rootExtendedKeyUsage = 825
+    case authorityKeyIdentifierFields = 826
 
     /// The API code: 2305000 + the C value.
     public var code: UInt32 { 2_305_000 + UInt32(rawValue) }
@@ -65,6 +66,7 @@ public enum StrictCheck: Int32, CaseIterable, Sendable {
         case .emailSyntax: return "RFC 5280 4.2.1.6 and RFC 5321 4.1.2 (an rfc822Name is a Mailbox)"
         case .leafExtendedKeyUsageCritical: return "BR 7.1.2.7.6 (extKeyUsage in a subscriber certificate is not critical)"
         case .rootExtendedKeyUsage: return "BR 7.1.2.1.2 (extKeyUsage MUST NOT be present in a root CA certificate; self-signed trust anchors of TLS server chains)"
+        case .authorityKeyIdentifierFields: return "BR 7.1.2.11.1 and 7.1.2.1.3 (authorityCertIssuer and authorityCertSerialNumber MUST NOT be present; a root's keyIdentifier MUST be identical to its subjectKeyIdentifier), in TLS server chains; in the trust anchor only the root's own key identifier"
         case .leafNameConstraints: return "RFC 5280 4.2.1.10 (used only in a CA certificate); BR 7.1.2.7.6 (MUST NOT in a subscriber certificate)"
         }
     }

@@ -32,7 +32,7 @@ struct Verify: ParsableCommand {
     @Option(parsing: .unconditional, help: "Minimum security level 0-5 (2: no RSA/DSA/DH under 2048 bits, EC under 224, SHA-1/MD5 signatures; default none, 2 with --strict).")
     var securityLevel: Int?
     @Flag(help: "Accept a chain that ends at any certificate of --ca, not only at a self-signed root.") var partialChain = false
-    @Flag(help: "RFC 5280 structure checks and the CA/B Forum server profile (codes 2305801-2305825; see docs/certificates.md).") var strict = false
+    @Flag(help: "RFC 5280 structure checks and the CA/B Forum server profile (codes 2305801-2305826; see docs/certificates.md).") var strict = false
     @Flag(help: "Also print what the certificates contain.") var inspect = false
     @Flag(help: "Print one JSON object.") var json = false
 

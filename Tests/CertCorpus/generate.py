@@ -594,6 +594,15 @@ def build():
     case("leaf-aki-mismatch", cat, bad, "RFC 5280 4.2.1.1 (identifies the issuer's key)", leaf(i, aki=False, extra=[(wrong_aki, False)]), [i], [r])
     iaki = inter("Corpus Intermediate", r, aki=False)
     case("intermediate-without-aki", cat, bad, "RFC 5280 4.2.1.1", leaf(iaki), [iaki], [r])
+    def full_aki(of):
+        """An authority key identifier naming `of` three ways: its key, its issuer and its serial."""
+        return x509.AuthorityKeyIdentifier(
+            key_identifier=x509.SubjectKeyIdentifier.from_public_key(of.key.public_key()).digest,
+            authority_cert_issuer=[x509.DirectoryName(of.cert.issuer)], authority_cert_serial_number=of.cert.serial_number)
+    cite = "BR 7.1.2.11.1 (authorityCertIssuer and authorityCertSerialNumber MUST NOT be present)"
+    case("leaf-aki-with-issuer-and-serial", cat, bad, cite, leaf(i, aki=False, extra=[(full_aki(i), False)]), [i], [r])
+    ifa = inter("Corpus Intermediate", r, aki=False, extra=[(full_aki(r), False)])
+    case("intermediate-aki-with-issuer-and-serial", cat, bad, cite, leaf(ifa), [ifa], [r])
     case("root-names-other-issuer-in-aki", cat, bad, "RFC 5280 4.2.1.1: a root whose AKI names another key is not self-issued (OpenSSL: issuer not found)",
          leaf(inter("Corpus Intermediate", ra := make("Odd Root", key("odd-root"), None, ca=True, aki=False, extra=[(wrong_aki, False)]))),
          [inter("Corpus Intermediate", ra)], [ra])

@@ -99,7 +99,7 @@ typedef struct NetStack_VerifyOptions NetStack_VerifyOptions;
 void NetStack_VerifyOptions_Init(struct NetStack_VerifyOptions *options);
 
 /** OH_NetStack_VerifyCertification with options: the same codes (0, 2305xxx), plus those of the
- *  strict checks (2305801...2305825) and OpenSSL's other reasons as 2305000 + X509_V_ERR_*
+ *  strict checks (2305801...2305826) and OpenSSL's other reasons as 2305000 + X509_V_ERR_*
  *  (docs/certificates.md lists them). `options` NULL behaves as OH_NetStack_VerifyCertification.
  *  Invalid options (structSize smaller than the first release's, purpose, maxDepth or
  *  securityLevel out of range, time out of range) return 2305069 with the reason saying which.

@@ -48,7 +48,8 @@ enum {
     NETSTACK_STRICT_POLICY_NOT_CRITICAL = 822, /* policyConstraints or inhibitAnyPolicy not critical */
     NETSTACK_STRICT_EMAIL_SYNTAX = 823,        /* an rfc822Name SAN that is not a mailbox */
     NETSTACK_STRICT_LEAF_EKU_CRITICAL = 824,   /* TLS server leaf with a critical extendedKeyUsage */
-    NETSTACK_STRICT_ROOT_EKU = 825             /* TLS server chain: a self-signed trust anchor with extendedKeyUsage */
+    NETSTACK_STRICT_ROOT_EKU = 825,            /* TLS server chain: a self-signed trust anchor with extendedKeyUsage */
+    NETSTACK_STRICT_AKI_FIELDS = 826           /* TLS server chain: AKI with issuer/serial, or a root's AKI not its own SKI */
 };
 
 typedef struct {
