@@ -154,9 +154,9 @@ public struct PresentedChain: Sendable {
         let sni = sniName(host: host, serverName: serverName)
         var r = netstack_fetch_result()
         if let sni = sni {
-            sni.withCString { netstack_fetch_chain(host, Int32(port), $0, Int32(timeoutMilliseconds), &r) }
+            sni.withCString { netstack_fetch_chain(AbsoluteHostName.forLookup(host), Int32(port), $0, Int32(timeoutMilliseconds), &r) }
         } else {
-            netstack_fetch_chain(host, Int32(port), nil, Int32(timeoutMilliseconds), &r)
+            netstack_fetch_chain(AbsoluteHostName.forLookup(host), Int32(port), nil, Int32(timeoutMilliseconds), &r)
         }
         return make(from: &r, host: host, port: port, serverName: serverName) {
             try CertificateStore(caFile: caFile, caPath: caPath)
@@ -165,7 +165,7 @@ public struct PresentedChain: Sendable {
 
     /// The SNI sent: `serverName`, or `host` when it is a name (never an IP literal).
     static func sniName(host: String, serverName: String?) -> String? {
-        serverName ?? (IPAddressSyntax.isIPv4(host) || IPAddressSyntax.isIPv6(host) ? nil : host)
+        serverName ?? (IPAddressSyntax.isIPv4(host) || IPAddressSyntax.isIPv6(host) ? nil : AbsoluteHostName.forTLS(host))
     }
 
     /// The chain of a finished handshake (`r` from netstack_fetch_chain or a memory-BIO handshake),
@@ -196,7 +196,7 @@ public struct PresentedChain: Sendable {
         var staple: OCSPStatus?
         do {
             let store = try store()
-            let options = CertificateVerificationOptions(hostname: serverName ?? (isIP ? nil : host), ipAddress: serverName == nil && isIP ? host : nil)
+            let options = CertificateVerificationOptions(hostname: serverName ?? (isIP ? nil : AbsoluteHostName.forTLS(host)), ipAddress: serverName == nil && isIP ? host : nil)
             verification = CertificateVerifier.verify(presentedChain: ders, store: store, options: options)
             if let p = r.staple, r.staple_len > 0 {
                 staple = OCSPStatus.check(response: Array(UnsafeBufferPointer(start: p, count: r.staple_len)), chain: ders, store: store)

@@ -77,7 +77,7 @@ public enum ChainFetcher {
         ClientBootstrap(group: loop)
             .connectTimeout(timeout)
             .channelInitializer { channel in channel.pipeline.addHandler(handler) }
-            .connect(host: host, port: port)
+            .connect(host: AbsoluteHostName.forLookup(host), port: port)
             .whenFailure { error in handler.fail(describe(error, host: host, port: port)) }
         return promise.futureResult
     }

@@ -30,7 +30,7 @@ struct ConnectionDialer {
               install: @escaping (Channel) throws -> Void,
               completed: @escaping (Result<Channel, Error>) -> Void) {
         let url = self.url, tls = self.tls, trace = self.trace, timeout = connectTimeout
-        let serverName = self.serverName ?? (url.hostIsIPLiteral ? nil : url.host)
+        let serverName = self.serverName ?? (url.hostIsIPLiteral ? nil : AbsoluteHostName.forTLS(url.host))
         // TCP_NODELAY is on by default in ClientBootstrap.
         let bootstrap = ClientBootstrap(group: eventLoop)
             .connectTimeout(timeout)
@@ -57,7 +57,7 @@ struct ConnectionDialer {
                     return channel.eventLoop.makeFailedFuture(error)
                 }
             }
-        let host = tunnel?.proxy.host ?? url.host
+        let host = AbsoluteHostName.forLookup(tunnel?.proxy.host ?? url.host)
         let port = tunnel?.proxy.port ?? url.port
         let connected: EventLoopFuture<Channel>
         if let address = try? SocketAddress(ipAddress: host, port: port) {

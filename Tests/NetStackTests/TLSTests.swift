@@ -1,6 +1,7 @@
 import Foundation
 @testable import NetStack
 import NetStackTestServer
+import NIOPosix
 import NIOSSL
 import XCTest
 
@@ -22,6 +23,10 @@ final class TLSTests: XCTestCase {
         // localhost is in the certificate too, and is sent as SNI.
         let named = echoOnce("wss://localhost:\(Servers.tls.port)/echo") { $0.tls.caFile = pki.caCertificate }
         XCTAssertEqual(named.messages, [Array("secure".utf8)])
+        // An absolute name: `localhost.` resolves as localhost (RFC 6761), and SNI and the
+        // certificate check take the name without its dot (RFC 6066 3).
+        let absolute = echoOnce("wss://localhost.:\(Servers.tls.port)/echo") { $0.tls.caFile = pki.caCertificate }
+        XCTAssertEqual(absolute.messages, [Array("secure".utf8)], "\(absolute.errors)")
     }
 
     func testUntrustedChainFailsUnlessInsecure() {
@@ -146,6 +151,11 @@ final class PresentedChainTests: XCTestCase {
 
         let named = try PresentedChain.fetch(host: "localhost", port: Servers.tls.port, caFile: pki.caCertificate).get()
         XCTAssertEqual(named.verification.code, 0, "DNS SAN localhost")
+        let absolute = try PresentedChain.fetch(host: "localhost.", port: Servers.tls.port, caFile: pki.caCertificate).get()
+        XCTAssertEqual(absolute.verification.code, 0, "localhost. as localhost: \(absolute.verification)")
+        let fetched = try ChainFetcher.fetch(host: "localhost.", port: Servers.tls.port, caFile: pki.caCertificate,
+                                             on: MultiThreadedEventLoopGroup.singleton.next()).wait().get()
+        XCTAssertEqual(fetched.verification.code, 0, "localhost. on the event loop: \(fetched.verification)")
 
         let untrusted = try PresentedChain.fetch(host: "127.0.0.1", port: Servers.tls.port).get()
         XCTAssertEqual(untrusted.verification.code, 2_305_020)
