@@ -31,7 +31,7 @@ func run(_ url: String, onText: ((String) -> Void)? = nil) {
         }
     }
     client.onError = { c, e in
-        if onText != nil { FileHandle.standardError.write("autobahn: \(url): \(e)\n".data(using: .utf8)!) }
+        if onText != nil { StandardError.write("autobahn: \(url): \(e)\n") }
         // A connection that never opened ends with onError alone.
         if c.state == .closed { done.signal() }
     }
@@ -39,7 +39,7 @@ func run(_ url: String, onText: ((String) -> Void)? = nil) {
     do {
         try client.connect(to: url)
     } catch {
-        FileHandle.standardError.write("autobahn: \(error)\n".data(using: .utf8)!)
+        StandardError.write("autobahn: \(error)\n")
         exit(2)
     }
     done.wait()
@@ -49,16 +49,16 @@ func run(_ url: String, onText: ((String) -> Void)? = nil) {
 var count = 0
 run("\(base)/getCaseCount") { count = Int($0) ?? 0 }
 guard count > 0 else {
-    FileHandle.standardError.write("autobahn: no cases reported by \(base)\n".data(using: .utf8)!)
+    StandardError.write("autobahn: no cases reported by \(base)\n")
     exit(2)
 }
 var cases = Array(1...count)
 if let filter = env["AUTOBAHN_CASE_FILTER"], !filter.isEmpty {
     cases = filter.split(separator: ",").compactMap { Int($0) }
 }
-FileHandle.standardError.write("autobahn: \(count) cases\n".data(using: .utf8)!)
+StandardError.write("autobahn: \(count) cases\n")
 for i in cases {
     run("\(base)/runCase?case=\(i)&agent=\(agent)")
 }
 run("\(base)/updateReports?agent=\(agent)") { _ in }
-FileHandle.standardError.write("autobahn: done\n".data(using: .utf8)!)
+StandardError.write("autobahn: done\n")

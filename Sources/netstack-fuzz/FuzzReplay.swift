@@ -1,4 +1,5 @@
 import Foundation
+import NetStack
 
 /// Runs inputs through a target once each, without libFuzzer (regression runs of the corpora).
 enum FuzzReplay {
@@ -8,14 +9,14 @@ enum FuzzReplay {
             return 0
         }
         guard args.count >= 3, let target = FuzzTargets.all.first(where: { $0.name == args[1] }) else {
-            FileHandle.standardError.write("usage: netstack-fuzz --list | TARGET FILE_OR_DIR...\n".data(using: .utf8)!)
+            StandardError.write("usage: netstack-fuzz --list | TARGET FILE_OR_DIR...\n")
             return 2
         }
         var count = 0
         for path in args.dropFirst(2) {
             for file in files(at: path) {
                 guard let data = readFile(file) else {
-                    FileHandle.standardError.write("netstack-fuzz: cannot read \(file)\n".data(using: .utf8)!)
+                    StandardError.write("netstack-fuzz: cannot read \(file)\n")
                     return 2
                 }
                 data.withUnsafeBytes { target.run($0) }

@@ -1,4 +1,5 @@
 import Foundation
+import NetStack
 
 /// One fuzz target: a name, what it covers, and the function that takes one input.
 struct FuzzTarget {
@@ -33,7 +34,7 @@ enum FuzzTargets {
     static let selected: FuzzTarget = {
         let name = ProcessInfo.processInfo.environment["NETSTACK_FUZZ_TARGET"] ?? ""
         guard let t = all.first(where: { $0.name == name }) else {
-            FileHandle.standardError.write("netstack-fuzz: set NETSTACK_FUZZ_TARGET to one of: \(all.map(\.name).joined(separator: ", "))\n".data(using: .utf8)!)
+            StandardError.write("netstack-fuzz: set NETSTACK_FUZZ_TARGET to one of: \(all.map(\.name).joined(separator: ", "))\n")
             exit(2)
         }
         return t

@@ -1,4 +1,5 @@
 import Foundation
+import NetStack
 import LuaHost
 import NIOCore
 import NIOPosix
@@ -29,8 +30,8 @@ enum LuaAPIFuzz {
         options.vm.instructionBudget = 1_000_000
         options.onError = program.errorPolicy
         options.vm.lazyLibraries = program.lazyLibraries
-        options.log = show ? { FileHandle.standardError.write(("log: " + $0 + "\n").data(using: .utf8)!) } : { _ in }
-        if show { FileHandle.standardError.write(("--- script:\n" + program.source).data(using: .utf8)!) }
+        options.log = show ? { StandardError.write("log: " + $0 + "\n") } : { _ in }
+        if show { StandardError.write("--- script:\n" + program.source) }
         options.sandbox = true
         let loop = group.next()
         let host: ScriptHost
@@ -42,7 +43,7 @@ enum LuaAPIFuzz {
         let status = host.run(source: program.source, name: "fuzz", args: [])
         first.cancel()
         second.cancel()
-        if show { FileHandle.standardError.write("--- status \(status)\n".data(using: .utf8)!) }
+        if show { StandardError.write("--- status \(status)\n") }
         precondition((0...255).contains(status), "status \(status)")
         runs += 1
         if baselineDescriptors < 0 { baselineDescriptors = openDescriptors() }

@@ -10,7 +10,7 @@ import NIOPosix
 import NetStack
 
 func fail(_ message: String) -> Never {
-    FileHandle.standardError.write("netstack-wsbench: \(message)\n".data(using: .utf8)!)
+    StandardError.write("netstack-wsbench: \(message)\n")
     _exit(1)
 }
 
