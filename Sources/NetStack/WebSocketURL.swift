@@ -96,10 +96,11 @@ public struct WebSocketURL: Hashable, Sendable, CustomStringConvertible {
             hostIsIPLiteral = IPAddressSyntax.isIPv4(bytes: hostBytes)
         }
         host = text(hostRange)
-        if let portRange = portRange {
+        // RFC 3986 3.2.3: `port = *DIGIT`; an empty port (`ws://host:/`) is the scheme's default.
+        if let portRange = portRange, !portRange.isEmpty {
             var p = 0
             let digits = bytes[portRange]
-            guard !digits.isEmpty, digits.count <= 5, digits.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else {
+            guard digits.count <= 5, digits.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else {
                 throw fail("invalid port '\(text(portRange))' (expected 1-65535)")
             }
             for d in digits { p = p * 10 + Int(d - 0x30) }

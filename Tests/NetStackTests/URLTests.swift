@@ -33,10 +33,19 @@ final class URLTests: XCTestCase {
         XCTAssertEqual(v4.port, 443)
     }
 
+    func testAnEmptyPortIsTheDefault() throws {
+        // RFC 3986 3.2.3: port = *DIGIT; empty means the scheme's default (WHATWG URL agrees).
+        let u = try WebSocketURL(parsing: "ws://host:/chat")
+        XCTAssertEqual(u.port, 80)
+        XCTAssertEqual(u.hostHeader, "host")
+        XCTAssertEqual(u.requestTarget, "/chat")
+        XCTAssertEqual(try WebSocketURL(parsing: "wss://[::1]:").port, 443)
+    }
+
     func testMalformedURLsAreParseErrors() {
         let bad = [
             "", "example.com", "http://example.com", "ws:/x", "ws://", "ws://:80/", "ws://host:0/",
-            "ws://host:65536/", "ws://host:8a/", "ws://host:/", "ws://[::1/", "ws://[::1]x/",
+            "ws://host:65536/", "ws://host:8a/", "ws://[::1/", "ws://[::1]x/",
             "ws://[1:2:3:4:5:6:7:8:9]/", "ws://[::1::2]/", "ws://user@host/", "ws://host/#frag",
             "ws://ho st/", "ws://host/\u{7}", "ws://-bad-.com/", "ws://300.1.1.1/", "ws://héllo/",
             "ws://a..b/", "ws://1.2.3/",
