@@ -63,6 +63,10 @@ enum CertificateModule {
                 }
                 return Int(n)
             }
+            func text(_ name: String) -> String? {
+                guard vm.type(at: -1) == LUA_TSTRING, let t = vm.string(at: -1) else { bad = "\(name): string expected"; return nil }
+                return t
+            }
             func flag(_ name: String) -> Bool {
                 guard vm.type(at: -1) == LUA_TBOOLEAN else { bad = "\(name): boolean expected"; return false }
                 return lua_toboolean(vm.L, -1) != 0
@@ -75,9 +79,9 @@ enum CertificateModule {
             }
             for (key, apply) in [
                 ("ca", { ca = blob("ca"); if let b = ca { caType = b.withUnsafeBytes(detectType) } }),
-                ("hostname", { options.hostname = vm.string(at: -1) }),
-                ("ip", { options.ipAddress = vm.string(at: -1) }),
-                ("email", { options.email = vm.string(at: -1) }),
+                ("hostname", { options.hostname = text("hostname") }),
+                ("ip", { options.ipAddress = text("ip") }),
+                ("email", { options.email = text("email") }),
                 ("time", { let t = vm.number(at: -1)
                            if !(t.map(CertificateVerificationOptions.validTimeRange.contains) ?? false) {
                                bad = "time: Unix seconds from -62135596800 to 253402300799 expected"
@@ -112,6 +116,10 @@ enum CertificateModule {
             netstack_pop(vm.L, 1)
         } else if vm.type(at: 2) > LUA_TNIL {
             return vm.argError(2, "verify", "options table or nil")
+        }
+        if bad == nil {
+            bad = CertificateVerificationOptions.peerNameProblem(hostname: options.hostname, ipAddress: options.ipAddress,
+                                                                 email: options.email, names: ("hostname", "ip", "email"))
         }
         if let b = bad { return vm.raise("bad argument #2 to 'verify' (\(b))") }
         let result = CertificateVerifier.verify(cert: cert, certType: certType, ca: ca, caType: caType, options: options)

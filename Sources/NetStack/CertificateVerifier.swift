@@ -83,6 +83,22 @@ public struct CertificateVerificationOptions: Sendable {
     /// Allowed `securityLevel` values.
     public static let securityLevelRange: ClosedRange<Int> = 0 ... 5
 
+    /// Why a peer name to check cannot be used (nil: it can), for the option named `option`: an
+    /// empty name, a NUL or another control character, or an IP address that is neither
+    /// dotted-decimal IPv4 nor IPv6. OpenSSL would otherwise drop such a name and check nothing.
+    public static func peerNameProblem(hostname: String?, ipAddress: String?, email: String?,
+                                       names: (hostname: String, ip: String, email: String)) -> String? {
+        for (option, value) in [(names.hostname, hostname), (names.ip, ipAddress), (names.email, email)] {
+            guard let v = value else { continue }
+            if v.isEmpty { return "\(option): empty" }
+            if v.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) { return "\(option): control characters in '\(v.debugDescription.dropFirst().dropLast())'" }
+        }
+        if let ip = ipAddress, !IPAddressSyntax.isIPv4(ip), !IPAddressSyntax.isIPv6(ip) {
+            return "\(names.ip): '\(ip)' is not an IPv4 (dotted-decimal) or IPv6 address"
+        }
+        return nil
+    }
+
     /// The defaults of `netstack audit` and `verify --strict`: strict, TLS server purpose,
     /// security level 2.
     public static var strictServer: CertificateVerificationOptions {

@@ -50,6 +50,10 @@ enum CVerifyOptions {
         v.hostname = o.hostname.map { String(cString: $0) }
         v.ipAddress = o.ipAddress.map { String(cString: $0) }
         v.email = o.email.map { String(cString: $0) }
+        if let why = CertificateVerificationOptions.peerNameProblem(hostname: v.hostname, ipAddress: v.ipAddress, email: v.email,
+                                                                   names: ("hostname", "ipAddress", "email")) {
+            return .failure(.init(why))
+        }
         switch blob(o.untrusted, "untrusted") {
         case .success(let b): v.untrusted = b
         case .failure(let e): return .failure(e)

@@ -52,6 +52,10 @@ struct Verify: ParsableCommand {
         if let l = securityLevel, !CertificateVerificationOptions.securityLevelRange.contains(l) {
             throw ValidationError("--security-level: 0 to 5 expected, got \(l)")
         }
+        if let why = CertificateVerificationOptions.peerNameProblem(hostname: hostname, ipAddress: ip, email: email,
+                                                                   names: ("--hostname", "--ip", "--email")) {
+            throw ValidationError(why)
+        }
     }
 
     func run() throws {

@@ -408,6 +408,12 @@ int main(int argc, char **argv) {
     vo.maxDepth = 1000;
     CHECK(NetStack_VerifyCertificationEx(&cert, &ca, &vo, NULL, 0, NULL) == 2305069, "maxDepth 1000 = 2305069");
     NetStack_VerifyOptions_Init(&vo);
+    vo.ipAddress = "127.0.0.1.1";
+    CHECK(NetStack_VerifyCertificationEx(&cert, &ca, &vo, why, sizeof why, NULL) == 2305069 && strstr(why, "ipAddress"), "an address that is not one = 2305069, named");
+    NetStack_VerifyOptions_Init(&vo);
+    vo.hostname = "";
+    CHECK(NetStack_VerifyCertificationEx(&cert, &ca, &vo, why, sizeof why, NULL) == 2305069 && strstr(why, "hostname: empty"), "empty hostname = 2305069");
+    NetStack_VerifyOptions_Init(&vo);
     vo.flags = NETSTACK_VERIFY_USE_TIME;
     vo.time = INT64_MAX;
     CHECK(NetStack_VerifyCertificationEx(&cert, &ca, &vo, NULL, 0, NULL) == 2305069, "time beyond year 9999 = 2305069");

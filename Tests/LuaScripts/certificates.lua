@@ -53,7 +53,9 @@ assert(r.code == 2305807 and r.depth == 0 and r.reason:find("commonName"), "stri
 r = ns.verify(read("weak.pem"), { ca = ca, untrusted = read("inter.pem"), strict = true, purpose = "any" })
 assert(r.code == 2305066, "strict brings security level 2: " .. r.code)
 for _, bad in ipairs({ { maxDepth = 101 }, { maxDepth = 1.5 }, { securityLevel = 6 }, { purpose = "mail" },
-                       { strict = "yes" }, { partialChain = 1 }, { untrusted = 5 } }) do
+                       { strict = "yes" }, { partialChain = 1 }, { untrusted = 5 },
+                       { ip = "127.0.0.1.1" }, { ip = "[::1]" }, { hostname = "" }, { email = "" }, { hostname = 5 },
+                       { hostname = "a\0b" } }) do
   local ok, err = pcall(ns.verify, read("leaf.pem"), bad)
   assert(not ok and err:find("bad argument #2 to 'verify'"), tostring(err))
 end

@@ -155,7 +155,8 @@ final class CertificateCorpusTests: XCTestCase {
         XCTAssertEqual(strict.0, 1)
         XCTAssertEqual(strict.1["code"] as? Int, 2_305_807)
         XCTAssertEqual(strict.1["depth"] as? Int, 0)
-        for bad in [["--purpose", "mail"], ["--max-depth", "101"], ["--security-level", "9"], ["--at", "1e300"]] {
+        for bad in [["--purpose", "mail"], ["--max-depth", "101"], ["--security-level", "9"], ["--at", "1e300"],
+                    ["--ip", "127.0.0.1.1"], ["--ip", "example.com"], ["--hostname", ""], ["--email", ""], ["--hostname", "a\tb"]] {
             let r = try runNetstack(["verify", lab.path("leaf+inter")] + bad)
             XCTAssertEqual(r.status, 64, "\(bad): \(r.err)")
         }

@@ -82,9 +82,9 @@ struct NetStack_VerifyOptions {
     uint32_t structSize;        /**< sizeof(struct NetStack_VerifyOptions) (set by Init). */
     uint32_t flags;             /**< NETSTACK_VERIFY_* bits. */
     int64_t time;               /**< Unix seconds, used with NETSTACK_VERIFY_USE_TIME (years 1 to 9999). */
-    const char *hostname;       /**< DNS name the leaf must match (NULL: none). */
-    const char *ipAddress;      /**< IPv4/IPv6 address the leaf must match (NULL: none). */
-    const char *email;          /**< E-mail address the leaf must match (NULL: none). */
+    const char *hostname;       /**< DNS name the leaf must match (NULL: none; "" is an error). */
+    const char *ipAddress;      /**< IPv4 (dotted-decimal) or IPv6 address the leaf must match (NULL: none; anything else is an error). */
+    const char *email;          /**< E-mail address the leaf must match (NULL: none; "" is an error). */
     int32_t purpose;            /**< enum NetStack_VerifyPurpose. */
     int32_t maxDepth;           /**< Most intermediates below the anchor, 0-100 (-1: 100). */
     int32_t securityLevel;      /**< Minimum security level 0-5 (-1: no check, OpenSSL's default; 2 refuses
