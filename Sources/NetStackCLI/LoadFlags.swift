@@ -35,7 +35,7 @@ struct LoadFlags: ParsableArguments {
     @Flag(help: "Do not call the script's teardown().") var noTeardown = false
     @Option(parsing: .unconditional, help: "Write a self-contained HTML report here: charts over time of rates, latencies, errors and VUs, the thresholds and the summary.")
     var report: String?
-    @Flag(help: "Do not print the end-of-run summary (k6's --no-summary); --summary-export, --out and --report files are still written.")
+    @Flag(help: "Do not print the end-of-run summary nor call the script's handleSummary (k6's --no-summary); --summary-export, --out and --report files are still written.")
     var noSummary = false
     @Flag(help: "Do not evaluate thresholds (k6's --no-thresholds): those of the options table and of --threshold are dropped, so the run cannot end 99 or be aborted by one.")
     var noThresholds = false

@@ -39,8 +39,9 @@ struct Run: ParsableCommand {
         SIGINT or SIGTERM (once: graceful stop; twice: stop now; the summary and output files are written either way); 99 when a \
         threshold failed (not in a --segment run: netstack merge judges those); 1 after script \
         errors (teardown's and its timeout too); a plugin's status (the largest a VU's plugins gave: a metrics-plugin threshold, 99); \
-        1 when no threshold is defined and a connection failed; else 0. 2 when an --out, --report \
-        or --summary-export file cannot be created (before the run) or written. 64 for bad options, \
+        1 when no threshold is defined and a connection failed; else 0; then 1 for a failed handleSummary() \
+        when it was 0. 2 when an --out, --report, --summary-export or handleSummary() file cannot be \
+        created (before the run) or written. 64 for bad options, \
         a malformed options table, an exec (--exec, options.scenarios.NAME.exec) naming no global function, \
         a threshold on a metric --no-connection-metrics turns off, or more VUs than this machine's memory \
         can hold (32 KiB each at least).

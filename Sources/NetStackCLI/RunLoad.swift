@@ -141,6 +141,8 @@ struct LoadRunner {
             }
         }
         let runID = flags.runID ?? UUID().uuidString.lowercased()
+        settings.runID = runID
+        settings.runHandleSummary = !flags.noSummary
         var endpoint: PrometheusEndpoint?
         if let addr = flags.metricsAddr {
             let e = PrometheusEndpoint(run: runID, segment: plan.segment)
@@ -167,8 +169,12 @@ struct LoadRunner {
         }, second: {
             run.interrupt(note: note)
         })
-        let outcome = run.run()
+        var outcome = run.run()
         live?.finish()
+        if outcome.summaryHandlerFailed {
+            printErr("netstack: handleSummary() failed; the default summary follows")
+            if outcome.status == 0 { outcome.status = 1 }
+        }
         if let f = outcome.setupFailure {
             printErr("netstack: \(f); no iteration ran")
         } else if let f = outcome.initFailure {
@@ -183,6 +189,13 @@ struct LoadRunner {
             print("{\"event\":\"summary\",\"status\":\(outcome.status)}")
         } else if flags.noSummary {
             // Nothing printed; the files below are still written.
+        } else if let outputs = outcome.summaryOutputs {
+            // handleSummary's outputs replace the table (k6's rule): stdout's text where the
+            // table would have gone, stderr's on stderr, the others in files.
+            if let failure = Self.write(outputs, stdoutToStderr: flags.summaryExport == "-") {
+                printErr("netstack: handleSummary: \(failure)")
+                if outcome.status == 0 { outcome.status = 2 }
+            }
         } else if flags.summaryExport == "-" {
             StandardError.write(table)
         } else {
@@ -224,5 +237,30 @@ struct LoadRunner {
         if json { print("{\"event\":\"exit\",\"status\":\(outcome.status)}") }
         fflush(stdout)
         return outcome.status
+    }
+
+    /// handleSummary()'s outputs: `stdout` (on stderr when stdout carries the export),
+    /// `stderr`, and files (created or truncated, as --out files are). Nil, or the first failure.
+    static func write(_ outputs: [(name: String, text: [UInt8])], stdoutToStderr: Bool) -> String? {
+        var failure: String?
+        for (name, text) in outputs {
+            switch name {
+            case "stdout" where !stdoutToStderr:
+                // stdio, as print writes: a reader that has gone loses the text, nothing traps.
+                text.withUnsafeBufferPointer { _ = fwrite($0.baseAddress, 1, $0.count, stdout) }
+            case "stdout", "stderr":
+                StandardError.write(String(decoding: text, as: UTF8.self))
+            default:
+                do {
+                    let file = try OutputFile(path: name)
+                    if !file.write(text) { failure = failure ?? "\(name): \(file.failure ?? "not written")" }
+                } catch let e as LoadOptionError {
+                    failure = failure ?? e.message
+                } catch {
+                    failure = failure ?? "\(name): \(error)"
+                }
+            }
+        }
+        return failure
     }
 }

@@ -13,7 +13,7 @@ struct SetupData: Equatable {
 /// idle. setup's value goes to the VUs as JSON text; each VU makes its own copy.
 final class LifecycleCall {
     enum Stage: String {
-        case setup, teardown
+        case setup, teardown, handleSummary
     }
 
     enum Outcome: Equatable {
@@ -62,9 +62,15 @@ final class LifecycleCall {
                 return vu.eventLoop.makeSucceededFuture(failure == VirtualUser.initInterrupted ? .interrupted : .failed)
             }
             if let code = vu.host?.requestedExit { return vu.eventLoop.makeSucceededFuture(.exit(code)) }
-            guard stage == .setup ? vu.definesSetup : vu.definesTeardown else { return vu.eventLoop.makeSucceededFuture(.notDefined) }
+            let defined: Bool
+            switch stage {
+            case .setup: defined = vu.definesSetup
+            case .teardown: defined = vu.definesTeardown
+            case .handleSummary: defined = vu.definesHandleSummary
+            }
+            guard defined else { return vu.eventLoop.makeSucceededFuture(.notDefined) }
             let result = vu.eventLoop.makePromise(of: Outcome.self)
-            vu.callLifecycle(stage.rawValue, data: data, keepValue: stage == .setup) { end in
+            vu.callLifecycle(stage.rawValue, data: data, keepValue: stage != .teardown) { end in
                 switch end {
                 case .completed: result.succeed(.returned(SetupData(json: vu.lifecycleValue)))
                 case .failed: result.succeed(.failed)
@@ -109,11 +115,14 @@ final class LifecycleCall {
     /// Pushes a function that calls the global `name` with its arguments and keeps the first
     /// value it returns in the VU's `lifecycleValue`, as JSON text. Nil when it cannot be made
     /// (no memory): the call then fails as a function that is missing.
+    /// For `handleSummary`: a function that calls it with the summary data alone (k6's
+    /// `handleSummary(data)`) and keeps its outputs in the VU's `summaryOutputs`.
     static func pushKeepingCall(_ vm: LuaVM, _ name: String) {
         let L = vm.L
-        guard keepingChunk.load(into: L) == LUA_OK else { netstack_pop(L, 1); lua_pushnil(L); return }
+        let summary = name == Stage.handleSummary.rawValue
+        guard (summary ? summaryChunk : keepingChunk).load(into: L) == LUA_OK else { netstack_pop(L, 1); lua_pushnil(L); return }
         vm.pushGlobal(name)
-        vm.pushFunction(fnKeep)
+        vm.pushFunction(summary ? fnKeepOutputs : fnKeep)
         if lua_pcallk(L, 2, 1, 0, 0, nil) != LUA_OK {
             netstack_pop(L, 1)
             lua_pushnil(L)
@@ -126,6 +135,55 @@ final class LifecycleCall {
         local setup, keep = ...
         return function(...) return keep((setup(...))) end
         """.utf8), strip: false)
+
+    private static let summaryChunk = CompiledChunk(name: "=[netstack: calls handleSummary]", source: Array("""
+        local handleSummary, keep = ...
+        return function(_, data) return keep((handleSummary(data))) end
+        """.utf8), strip: false)
+
+    /// The most text handleSummary() may return, over all its outputs.
+    static let maxOutputBytes = 64 << 20
+
+    /// handleSummary()'s value: nil (no output) or a table of output = text, where an output is
+    /// `stdout`, `stderr` or a file's path; the outputs go to the VU's `summaryOutputs` in the
+    /// order of their names.
+    private static let fnKeepOutputs = LuaFunction.hosted { vm, host in
+        guard let vu = host.owner as? VirtualUser else { return vm.raise("netstack: not a load run's VM") }
+        let L = vm.L
+        if vm.type(at: 1) <= LUA_TNIL {
+            vu.summaryOutputs = []
+            return 0
+        }
+        guard vm.type(at: 1) == LUA_TTABLE else {
+            return vm.raise("handleSummary() must return a table of output = text (stdout, stderr or a file's path), not a \(vm.typeName(at: 1))")
+        }
+        var outputs: [(name: String, text: [UInt8])] = []
+        var total = 0
+        var problem: String?
+        lua_pushnil(L)
+        while lua_next(L, 1) != 0 {
+            if problem == nil {
+                if vm.type(at: -2) != LUA_TSTRING {
+                    problem = "handleSummary()'s outputs are named by strings (stdout, stderr or a file's path), not by a \(vm.typeName(at: -2))"
+                } else if let name = vm.string(at: -2), let text = vm.bytes(at: -1) {
+                    total += text.count
+                    if name.isEmpty || name.utf8.contains(0) {
+                        problem = "handleSummary()'s output name '\(name)' is not stdout, stderr or a file's path"
+                    } else if total > maxOutputBytes {
+                        problem = "handleSummary() returned more than \(maxOutputBytes) bytes of text"
+                    } else {
+                        outputs.append((name, Array(text)))
+                    }
+                } else {
+                    problem = "handleSummary()'s output '\(vm.string(at: -2) ?? "?")' is a \(vm.typeName(at: -1)), not text"
+                }
+            }
+            netstack_pop(L, 1)
+        }
+        if let p = problem { return vm.raise(p) }
+        vu.summaryOutputs = outputs.sorted { $0.name < $1.name }
+        return 0
+    }
 
     private static let fnKeep = LuaFunction.hosted { vm, host in
         guard let vu = host.owner as? VirtualUser else { return vm.raise("netstack: not a load run's VM") }

@@ -31,6 +31,10 @@ public final class LoadRun {
         /// Whether the script's `setup()` and `teardown()` are called (k6's --no-setup, --no-teardown).
         public var runSetup = true
         public var runTeardown = true
+        /// Whether the script's `handleSummary(data)` is called at the end (k6's; off with --no-summary).
+        public var runHandleSummary = true
+        /// The run's id, for handleSummary's data.
+        public var runID: String?
         /// Where script errors are printed (each distinct one once).
         public var errorSink: (String) -> Void = { StandardError.line($0) }
         public init(script: ScriptChunk, plan: LoadPlan) {
@@ -68,6 +72,11 @@ public final class LoadRun {
         /// Wall clock at the start (seconds since 1970), and how late it was after --start-at.
         public var startedAt: Double
         public var lateBy: Double
+        /// What the script's handleSummary(data) returned, output by output (nil: it is not
+        /// defined, or it was not called); `summaryHandlerFailed`: it raised, returned something
+        /// else than outputs, or did not end within teardownTimeout (reported as a script error).
+        public var summaryOutputs: [(name: String, text: [UInt8])]?
+        public var summaryHandlerFailed = false
     }
 
     let settings: Settings
@@ -213,8 +222,13 @@ public final class LoadRun {
                            setupFailure: setupFailure,
                            startedAt: startedAtWall == 0 ? Date().timeIntervalSince1970 : startedAtWall, lateBy: lateBy)
         }.wait()
+        var finalOutcome = outcome
+        if let (outputs, failed) = try? control.flatSubmit({ [self] in handleSummary(outcome) }).wait() {
+            finalOutcome.summaryOutputs = outputs
+            finalOutcome.summaryHandlerFailed = failed
+        }
         shutDownLoops()
-        return outcome
+        return finalOutcome
     }
 
     /// Connections that failed: attempts that never opened plus connections dropped (1006) or
@@ -286,13 +300,19 @@ public final class LoadRun {
     /// before any iteration; `netstack.exit` in it ends the run with that status.
     /// `vu`: a VU whose init ran, which tells whether there is a setup (nil: none ran yet).
     private func setup(knownBy vu: VirtualUser?, then next: @escaping () -> Void) {
-        if let vu = vu { definesTeardown = vu.definesTeardown }
+        if let vu = vu {
+            definesTeardown = vu.definesTeardown
+            definesHandleSummary = vu.definesHandleSummary
+        }
         guard settings.runSetup, vu?.definesSetup != false else { return next() }
         let call = lifecycleCall(.setup)
         lifecycleRunning = call
         call.run(data: nil) { [self] outcome in
             lifecycleRunning = nil
-            if outcome != .notDefined || definesTeardown == nil { definesTeardown = call.vu.definesTeardown }
+            if outcome != .notDefined || definesTeardown == nil {
+                definesTeardown = call.vu.definesTeardown
+                definesHandleSummary = call.vu.definesHandleSummary
+            }
             call.end().hop(to: control).whenComplete { [self] status in
                 lifecyclePluginStatus = max(lifecyclePluginStatus, (try? status.get()) ?? 0)
                 switch outcome {
@@ -344,6 +364,39 @@ public final class LoadRun {
             call.end().hop(to: control).whenComplete { [self] status in
                 done.succeed(max(lifecyclePluginStatus, (try? status.get()) ?? 0))
             }
+        }
+        return done.futureResult
+    }
+
+    /// Whether the script defines handleSummary (nil: not known yet).
+    @exclusivity(unchecked) private var definesHandleSummary: Bool?
+
+    /// Control loop, at the very end: calls the script's handleSummary(data) when it has one, it
+    /// is not turned off, the VUs' init worked and no second SIGINT came, with the summary as
+    /// `SummaryData` shapes it, in a VU of its own (scenario `handleSummary`), within
+    /// teardownTimeout. The future gives its outputs (nil: not called) and whether it failed.
+    private func handleSummary(_ outcome: Outcome) -> EventLoopFuture<([(name: String, text: [UInt8])]?, Bool)> {
+        guard settings.runHandleSummary, definesHandleSummary == true, initFailure == nil || setupFailure != nil, interrupts < 2 else {
+            return control.makeSucceededFuture((nil, false))
+        }
+        let data = SummaryData.json(outcome.metrics, .init(duration: outcome.duration, thresholds: outcome.thresholds,
+                                                            trendStats: settings.plan.summaryTrendStats, status: outcome.status,
+                                                            runID: settings.runID, stdoutIsTTY: isatty(1) == 1, stderrIsTTY: isatty(2) == 1))
+        let call = LifecycleCall(stage: .handleSummary, tags: settings.plan.globalTags, timeout: settings.plan.teardownTimeout,
+                                 context: context, eventLoop: loops[0], metrics: loopMetrics[0], control: control)
+        lifecycleRunning = call
+        let done = control.makePromise(of: ([(name: String, text: [UInt8])]?, Bool).self)
+        call.run(data: SetupData(json: data)) { [self] result in
+            lifecycleRunning = nil
+            if result == .timedOut {
+                errors.report("netstack: error in handleSummary: it did not end within teardownTimeout (\(settings.plan.teardownTimeout))", vu: 0)
+            }
+            let outputs: [(name: String, text: [UInt8])]?
+            switch result {
+            case .returned, .exit: outputs = call.vu.summaryOutputs
+            default: outputs = nil
+            }
+            call.end().whenComplete { _ in done.succeed((outputs, result != .notDefined && outputs == nil)) }
         }
         return done.futureResult
     }

@@ -65,10 +65,13 @@ final class VirtualUser {
     /// when `readsLifecycle`).
     @exclusivity(unchecked) private(set) var definesSetup = false
     @exclusivity(unchecked) private(set) var definesTeardown = false
+    @exclusivity(unchecked) private(set) var definesHandleSummary = false
     /// This VU's copy of setup()'s value (a registry reference), made at its first iteration.
     @exclusivity(unchecked) private var dataRef: Int32 = LUA_NOREF
     /// The value setup() returned, as JSON text (a lifecycle VU's; nil: nil).
     @exclusivity(unchecked) var lifecycleValue: [UInt8]?
+    /// What handleSummary() returned (a lifecycle VU's; nil: it did not return).
+    @exclusivity(unchecked) var summaryOutputs: [(name: String, text: [UInt8])]?
     /// Set by the scenario (on its control loop) when the VU should finish its iteration and
     /// start nothing new: the schedule ended or a ramp took the VU off. `netstack.stopping()`.
     let windingDown = ManagedAtomic<Bool>(false)
@@ -112,6 +115,7 @@ final class VirtualUser {
         if failure == nil, readsLifecycle, let host = host {
             definesSetup = host.definesFunction("setup")
             definesTeardown = host.definesFunction("teardown")
+            definesHandleSummary = host.definesFunction("handleSummary")
         }
         return failure
     }

@@ -52,11 +52,26 @@ final class DocumentedExamplesTests: XCTestCase {
         XCTAssertTrue(r.out.contains("{code:1000}.......................: 4 "), r.out)
     }
 
+    /// load-testing.md's handleSummary example, beside the iteration example: its line replaces
+    /// the table on stdout and summary.json (k6's data, as JSON) lands in the working directory.
+    func testHandleSummaryExample() throws {
+        let dir = NSTemporaryDirectory() + "netstack-doc-examples-\(getpid())/summary"
+        let script = try write(Self.block("docs/load-testing.md", 0) + "\n" + Self.block("docs/load-testing.md", 2), "summary.lua", in: dir)
+        let r = try runNetstack(["run", script, "--vus", "1", "--iterations", "2", "--quiet"], timeout: 30 * CLITests.slowdown,
+                                cwd: URL(fileURLWithPath: dir))
+        XCTAssertEqual(r.status, 0, r.out + r.err)
+        XCTAssertTrue(r.out.hasPrefix("p95 connect ") && r.out.hasSuffix(" ms, status 0\n") && !r.out.contains("iterations"), r.out)
+        let data = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/summary.json"))) as? [String: Any]
+        let metrics = data?["metrics"] as? [String: Any]
+        let iterations = (metrics?["iterations"] as? [String: Any])?["values"] as? [String: Any]
+        XCTAssertEqual(iterations?["count"] as? Int, 2, "\(String(describing: data))")
+    }
+
     /// load-testing.md's checks example: options, request/reply timing and `check` with a
     /// function and a boolean. Its "under 1 ms" check depends on the machine, so the run ends
     /// 0 or 99 (the threshold), and every reply is the echo.
     func testChecksExample() throws {
-        let script = try write(Self.block("docs/load-testing.md", 3), "checks.lua")
+        let script = try write(Self.block("docs/load-testing.md", 4), "checks.lua")
         let r = try runNetstack(["run", script, "--duration", "1s", "--quiet"], timeout: 40 * CLITests.slowdown)
         XCTAssertTrue([0, 99].contains(r.status), "status \(r.status): " + r.out + r.err)
         XCTAssertTrue(r.out.contains("{check:is the echo}...............: 100.00%"), r.out)

@@ -114,6 +114,73 @@ extension LoadRunTests {
         XCTAssertTrue(plain.out.contains("args\t1\n"), plain.out)
     }
 
+    /// k6's handleSummary(data): called once at the end with the summary as k6 shapes it
+    /// (metrics by name with type, contains, values and thresholds; sub-metrics a threshold names;
+    /// state; options) plus netstack's status; its outputs replace the table on stdout and go to
+    /// stderr and files; the export is still written.
+    func testHandleSummaryGetsK6sDataAndItsOutputsReplaceTheTable() throws {
+        let file = NSTemporaryDirectory() + "netstack-hs-\(getpid()).txt"
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        let s = try script("""
+        options = { vus = 2, iterations = 4, summaryTrendStats = { "avg", "p(99.9)", "count" },
+                    thresholds = { hits = { "count>=4" }, ["hits{kind:a}"] = { "count>100" } } }
+        local hits = netstack.metrics.counter("hits")
+        function main() hits:add(1, { kind = "a" }) end
+        function handleSummary(data)
+          assert(netstack.vu.id == 0 and netstack.vu.scenario == "handleSummary", netstack.vu.scenario)
+          local m = data.metrics
+          local it = m.iteration_duration
+          return {
+            stdout = ("mine: %s %s %d %s %s %s %s %s %d\\n"):format(m.hits.type, m.hits.contains, m.hits.values.count,
+              tostring(m.hits.thresholds["count>=4"].ok), tostring(m["hits{kind:a}"].thresholds["count>100"].ok),
+              it.contains, math.type(it.values.count), tostring(it.values["p(99.9)"] ~= nil and it.values.med == nil),
+              data.netstack.status),
+            stderr = "to stderr\\n",
+            ["\(file)"] = tostring(data.state.testRunDurationMs > 0) .. " " .. data.options.summaryTrendStats[2],
+          }
+        end
+        """)
+        let r = try load(s, [])
+        XCTAssertEqual(r.status, 99, "the sub-metric's threshold failed: \(r.err)")
+        XCTAssertEqual(r.out, "mine: counter default 4 true false time integer true 99\n", "the outputs replace the table")
+        XCTAssertTrue(r.err.contains("to stderr\n"), r.err)
+        XCTAssertEqual(try String(contentsOfFile: file, encoding: .utf8), "true p(99.9)")
+        XCTAssertEqual(count(r.summary, "hits"), 4, "the export is still written")
+        XCTAssertEqual(count(r.summary, "iterations"), 4, "handleSummary is no iteration")
+        // --no-summary does not call it (k6's rule).
+        try? FileManager.default.removeItem(atPath: file)
+        let off = try load(s, ["--no-summary"])
+        XCTAssertEqual(off.out, "")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: file))
+    }
+
+    /// A handleSummary that raises, returns something other than outputs, outlives
+    /// teardownTimeout or names a file that cannot be written: reported, the default table
+    /// printed instead (for the first three), and the status says so (1, or 2 for the file).
+    func testHandleSummaryFailuresFallBackToTheTable() throws {
+        let cases: [(body: String, status: Int32, says: String, table: Bool)] = [
+            ("error('no summary')", 1, "no summary", true),
+            ("return 5", 1, "must return a table of output = text", true),
+            ("return { stdout = {} }", 1, "output 'stdout' is a table, not text", true),
+            ("return { [1] = 'x' }", 1, "named by strings", true),
+            ("netstack.sleep(60000)", 1, "did not end within teardownTimeout (300ms)", true),
+            ("return { ['/nonexistent-dir/x/y'] = 'text' }", 2, "handleSummary: cannot create '/nonexistent-dir/x/y'", false),
+            ("return nil", 0, "", false),
+        ]
+        for c in cases {
+            let s = try script("""
+            options = { vus = 1, iterations = 1, teardownTimeout = "300ms" }
+            function main() end
+            function handleSummary(data) \(c.body) end
+            """)
+            let r = try load(s, [])
+            XCTAssertEqual(r.status, c.status, c.body + ": " + r.err)
+            XCTAssertTrue(c.says.isEmpty || r.err.contains(c.says), c.body + ": " + r.err)
+            XCTAssertEqual(r.out.contains("iterations"), c.table, c.body + ": " + r.out)
+            XCTAssertEqual(r.err.contains("handleSummary() failed; the default summary follows"), c.table, c.body + ": " + r.err)
+        }
+    }
+
     /// SIGINT during setup stops it and the run (130, no iteration, no teardown); the first
     /// SIGINT during the scenarios still lets teardown run.
     func testSigintDuringSetupStopsTheRunAndDuringTheScenariosKeepsTeardown() throws {
