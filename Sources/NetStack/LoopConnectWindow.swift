@@ -27,8 +27,7 @@ package final class LoopConnectWindow {
 
     /// `NETSTACK_MAX_OPENING`, or `defaultLimit` when it is unset or not a whole number ≥ 0.
     package static let processLimit: Int = {
-        if let text = getenv("NETSTACK_MAX_OPENING").map({ String(cString: $0) }), let n = Int(text), n >= 0 { return n }
-        return defaultLimit
+        TuningEnvironment.wholeNumber("NETSTACK_MAX_OPENING") ?? defaultLimit
     }()
 
     /// A window of its own (tests); connections use `forCurrentLoop`.

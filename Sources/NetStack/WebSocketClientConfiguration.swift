@@ -259,10 +259,7 @@ public struct WebSocketClientConfiguration: Sendable {
 
     /// 50 µs unless `NETSTACK_BUSY_POLL_US` (a whole number of microseconds, 0 to disable) says otherwise.
     public static let defaultBusyPoll: TimeAmount = {
-        if let text = getenv("NETSTACK_BUSY_POLL_US").map({ String(cString: $0) }), let us = Int64(text), us >= 0 {
-            return .microseconds(us)
-        }
-        return .microseconds(50)
+        .microseconds(Int64(TuningEnvironment.wholeNumber("NETSTACK_BUSY_POLL_US") ?? 50))
     }()
 }
 

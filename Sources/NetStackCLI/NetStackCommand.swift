@@ -25,6 +25,13 @@ public struct NetStackCommand: ParsableCommand {
         version: NetStackVersion.string,
         subcommands: [Run.self, Serve.self, Connect.self, Verify.self, Audit.self, Plugins.self, Merge.self]
     )
+
+    /// Warns on stderr about each tuning variable of the environment that holds something other
+    /// than a whole number (`NETSTACK_MAX_OPENING=abc`): its default is used, and a typo should not
+    /// go unnoticed.
+    public static func warnAboutTheEnvironment() {
+        for line in TuningEnvironment.problems() { printErr("netstack: warning: " + line) }
+    }
 }
 
 /// A line on stderr. Control characters other than newline and tab are shown as escapes: messages

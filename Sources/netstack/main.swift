@@ -22,4 +22,5 @@ for fd: Int32 in 0...2 where fcntl(fd, F_GETFD) == -1 && errno == EBADF {
 // exists, so without this the exit status would depend on when the reader left. Every command
 // ends with its own status (docs/exit-status.md).
 signal(SIGPIPE, SIG_IGN)
+NetStackCommand.warnAboutTheEnvironment()
 NetStackCommand.main()

@@ -236,6 +236,17 @@ final class CLITests: XCTestCase {
 
     /// Standard input closed at the start (`<&-`) handed fd 0 to the first descriptor opened (an
     /// event loop's), and `verify -` read that and waited for ever; closed streams are /dev/null.
+    /// A tuning variable that is not a whole number is not used silently: netstack warns, once
+    /// per variable, and the command runs with the default.
+    func testTuningVariablesThatDoNotParseAreWarnedAbout() throws {
+        let bad = try runNetstack(["--version"], env: ["NETSTACK_MAX_OPENING": "1k", "NETSTACK_BUSY_POLL_US": "-5"])
+        XCTAssertEqual(bad.status, 0, bad.err)
+        XCTAssertTrue(bad.err.contains("netstack: warning: NETSTACK_MAX_OPENING=\"1k\" is not a whole number >= 0; the default 1024 is used"), bad.err)
+        XCTAssertTrue(bad.err.contains("netstack: warning: NETSTACK_BUSY_POLL_US=\"-5\" is not a whole number >= 0; the default 50 is used"), bad.err)
+        let good = try runNetstack(["--version"], env: ["NETSTACK_MAX_OPENING": "0", "NETSTACK_BUSY_POLL_US": "20"])
+        XCTAssertEqual(good.err, "")
+    }
+
     func testClosedStandardStreamsActAsTheNullDevice() throws {
         let binary = CLITests.buildDir + "/netstack"
         func sh(_ command: String) throws -> (status: Int32, out: String, err: String) {
