@@ -73,7 +73,7 @@ enum LuaClientBinding {
             if let o = host.observer {
                 let now = DispatchTime.now().uptimeNanoseconds
                 let tcp = c.client.transportConnectedAt == 0 ? now : c.client.transportConnectedAt
-                o.opened(connectNanos: tcp &- c.connectStartedAt, handshakeNanos: now &- tcp)
+                o.opened(set: c.metricSet, connectNanos: tcp &- c.connectStartedAt, handshakeNanos: now &- tcp)
                 c.openedAt = now
             }
             if let extra = dispatchPrologue(c, 0, host) {
@@ -92,7 +92,7 @@ enum LuaClientBinding {
         }
         c.client.onMessage = { [host, c] client, m in
             let L = vm.L
-            host.observer?.received(bytes: m.data.readableBytes)
+            host.observer?.received(set: c.metricSet, bytes: m.data.readableBytes)
             host.emit(["event": .string("message"), "client": .int(Int64(c.id)), "kind": .string(m.kind == .text ? "text" : "binary"),
                        "length": .int(Int64(m.data.readableBytes)),
                        "data": .string(m.kind == .text ? m.text : m.data.withUnsafeReadableBytes { Hex.encode($0) })])
@@ -110,9 +110,9 @@ enum LuaClientBinding {
             let terminal = client.state == .closed
             if terminal {
                 host.connectionFailed(c)
-                if c.openedAt == 0 { host.observer?.failedBeforeOpen(code: Int32(e.code.rawValue)) }
+                if c.openedAt == 0 { host.observer?.failedBeforeOpen(set: c.metricSet, code: Int32(e.code.rawValue)) }
             }
-            host.observer?.errorReported(code: Int32(e.code.rawValue))
+            host.observer?.errorReported(set: c.metricSet, code: Int32(e.code.rawValue))
             host.emit(["event": .string("error"), "client": .int(Int64(c.id)), "errorCode": .int(Int64(e.code.rawValue)), "errorMessage": .string(e.message)])
             if let extra = dispatchPrologue(c, 2, host) {
                 lua_createtable(L, 0, 2)
@@ -127,7 +127,7 @@ enum LuaClientBinding {
             let L = vm.L
             if !r.wasClean { host.connectionFailed(c) }
             if let o = host.observer, c.openedAt != 0 {
-                o.closed(code: r.code, clean: r.wasClean, sessionNanos: DispatchTime.now().uptimeNanoseconds &- c.openedAt)
+                o.closed(set: c.metricSet, code: r.code, clean: r.wasClean, sessionNanos: DispatchTime.now().uptimeNanoseconds &- c.openedAt)
                 c.openedAt = 0
             }
             host.emit(["event": .string("close"), "client": .int(Int64(c.id)), "code": .int(Int64(r.code)), "reason": .string(r.reason)])
@@ -340,7 +340,7 @@ enum LuaClientBinding {
         if let o = host.observer {
             c.connectStartedAt = DispatchTime.now().uptimeNanoseconds
             c.openedAt = 0
-            o.connectStarted()
+            c.metricSet = o.connectStarted()
         }
         return .success(())
     }
@@ -416,7 +416,7 @@ enum LuaClientBinding {
             return fail(vm, WebSocketError(.protocolError, "text message is not valid UTF-8 (send it with { binary = true })"))
         }
         do { try c.client.send(bytes, kind: binary ? .binary : .text) } catch let e as WebSocketError { return fail(vm, e) } catch {}
-        host.observer?.sent(bytes: bytes.count)
+        host.observer?.sent(set: c.metricSet, bytes: bytes.count)
         return ok(vm)
     }
 

@@ -61,7 +61,7 @@ enum LuaMessageRun {
         return state.pointee.client._withUnsafeGuaranteedRef { c in
             state.pointee.host._withUnsafeGuaranteedRef { host in
                 guard deliverable(c, host), let m = state.pointee.run.pointee.next() else { return 0 }
-                host.observer?.received(bytes: m.bytes.count)
+                host.observer?.received(set: c.metricSet, bytes: m.bytes.count)
                 data.unsafelyUnwrapped.pointee = m.bytes.baseAddress
                 length.unsafelyUnwrapped.pointee = m.bytes.count
                 binary.unsafelyUnwrapped.pointee = m.kind == .binary ? 1 : 0

@@ -148,7 +148,7 @@ enum NetStackModule {
         let kind: WebSocketMessageKind = (!bytes.contains(0) && UTF8Validator.isValid(bytes)) ? .text : .binary
         let rc: WebSocketErrCode
         do { try c.client.send(bytes, kind: kind); rc = .ok } catch let e as WebSocketError { rc = e.code } catch { rc = .connectionError }
-        if rc == .ok { host.observer?.sent(bytes: bytes.count) }
+        if rc == .ok { host.observer?.sent(set: c.metricSet, bytes: bytes.count) }
         lua_pushinteger(vm.L, Int64(rc.rawValue))
         return 1
     }

@@ -113,7 +113,7 @@ extension ScriptHost {
         if let o = observer {
             let now = DispatchTime.now().uptimeNanoseconds
             for c in clients.values where c.openedAt != 0 {
-                o.closed(code: 1001, clean: false, sessionNanos: now &- c.openedAt)
+                o.closed(set: c.metricSet, code: 1001, clean: false, sessionNanos: now &- c.openedAt)
                 c.openedAt = 0
             }
         }

@@ -629,6 +629,8 @@ final class LuaClient {
     /// Uptime nanoseconds: when the latest connect was accepted, and when it opened (0: not open).
     @exclusivity(unchecked) var connectStartedAt: UInt64 = 0
     @exclusivity(unchecked) var openedAt: UInt64 = 0
+    /// The observer's series set of the latest connect (`ScriptObserver.connectStarted`).
+    @exclusivity(unchecked) var metricSet: Int32 = 0
 
     init(id: Int, client: WebSocketClient, callbacks: [Int32]) {
         self.id = id

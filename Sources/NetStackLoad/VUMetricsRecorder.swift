@@ -39,61 +39,97 @@ final class VUMetricsRecorder: ScriptObserver {
     init(loop: LoopMetrics, tags: [(String, String)]) {
         self.loop = loop
         self.tags = tags
+        handles = Self.handles(loop, tags)
+        sets = [(tags, handles)]
+    }
+
+    private static func handles(_ loop: LoopMetrics, _ tags: [(String, String)]) -> Handles {
         let key = SeriesName.make("", tags: tags)
-        if let cached = loop.recorderHandles[key] {
-            handles = cached
-        } else {
-            handles = Handles(loop: loop, tags: tags)
-            loop.recorderHandles[key] = handles
+        if let cached = loop.recorderHandles[key] { return cached }
+        let made = Handles(loop: loop, tags: tags)
+        loop.recorderHandles[key] = made
+        return made
+    }
+
+    /// The VU's group path (k6's `group`) while one runs: a connection made then records its
+    /// ws_* metrics tagged `group = path`, as k6 tags a WebSocket session opened in a group.
+    @exclusivity(unchecked) var group: String?
+    /// Bounds on the group sets a script's group names can make (a VU's, a loop's): past them a
+    /// connection records without the group tag.
+    static let maxGroupSets = 256
+    static let maxLoopHandleSets = 4096
+    /// Series sets, by `set`: 0 the VU's own tags; then one per group a connection was made in.
+    @exclusivity(unchecked) private var sets: [(tags: [(String, String)], handles: Handles)]
+    @exclusivity(unchecked) private var setOfGroup: [String: Int32] = [:]
+
+    /// A series of `metric` with the tags of `set` and one more.
+    func tagged(_ metric: String, _ kind: MetricKind, set: Int32, _ key: String, _ value: String) -> Int {
+        loop.handle(SeriesName.make(metric, tags: sets[Int(set)].tags + [(key, value)]), kind: kind)
+    }
+
+    func connectStarted() -> Int32 {
+        var set: Int32 = 0
+        if let g = group {
+            if let known = setOfGroup[g] {
+                set = known
+            } else if sets.count <= Self.maxGroupSets, loop.recorderHandles.count < Self.maxLoopHandleSets {
+                let tags = self.tags.filter { $0.0 != "group" } + [("group", g)]
+                set = Int32(sets.count)
+                sets.append((tags, Self.handles(loop, tags)))
+                setOfGroup[g] = set
+            }
         }
+        loop.add(sets[Int(set)].handles.attempts, 1)
+        return set
     }
 
-    /// A series of `metric` with the VU's tags and one more.
-    func tagged(_ metric: String, _ kind: MetricKind, _ key: String, _ value: String) -> Int {
-        loop.handle(SeriesName.make(metric, tags: tags + [(key, value)]), kind: kind)
+    func opened(set: Int32, connectNanos: UInt64, handshakeNanos: UInt64) {
+        let h = sets[Int(set)].handles
+        loop.add(h.sessions, 1)
+        loop.add(h.connectTime, Double(connectNanos) / 1e6)
+        loop.add(h.handshake, Double(handshakeNanos) / 1e6)
+        loop.add(h.connecting, Double(connectNanos &+ handshakeNanos) / 1e6)
     }
 
-    func connectStarted() { loop.add(handles.attempts, 1) }
+    /// Series of the per-code counters this VU has used, by set and code: a connection's close
+    /// then costs an integer lookup, not a series name built and hashed. Loop-confined, as the VU is.
+    @exclusivity(unchecked) private var closesByCode: [Int64: Int] = [:]
+    @exclusivity(unchecked) private var failuresByCode: [Int64: Int] = [:]
+    @exclusivity(unchecked) private var errorsByCode: [Int64: Int] = [:]
 
-    func opened(connectNanos: UInt64, handshakeNanos: UInt64) {
-        loop.add(handles.sessions, 1)
-        loop.add(handles.connectTime, Double(connectNanos) / 1e6)
-        loop.add(handles.handshake, Double(handshakeNanos) / 1e6)
-        loop.add(handles.connecting, Double(connectNanos &+ handshakeNanos) / 1e6)
-    }
+    private static func key(_ set: Int32, _ code: Int64) -> Int64 { Int64(set) << 33 | code }
 
-    /// Series of the per-code counters this VU has used, by code: a connection's close then
-    /// costs an integer lookup, not a series name built and hashed. Loop-confined, as the VU is.
-    @exclusivity(unchecked) private var closesByCode: [UInt32: Int] = [:]
-    @exclusivity(unchecked) private var failuresByCode: [Int32: Int] = [:]
-    @exclusivity(unchecked) private var errorsByCode: [Int32: Int] = [:]
-
-    func errorReported(code: Int32) {
-        let h = errorsByCode[code] ?? tagged(BuiltinMetrics.errors, .counter, "code", String(code))
-        errorsByCode[code] = h
+    func errorReported(set: Int32, code: Int32) {
+        let k = Self.key(set, Int64(code))
+        let h = errorsByCode[k] ?? tagged(BuiltinMetrics.errors, .counter, set: set, "code", String(code))
+        errorsByCode[k] = h
         loop.add(h, 1)
     }
 
-    func failedBeforeOpen(code: Int32) {
-        let h = failuresByCode[code] ?? tagged(BuiltinMetrics.connectFailures, .counter, "code", String(code))
-        failuresByCode[code] = h
+    func failedBeforeOpen(set: Int32, code: Int32) {
+        let k = Self.key(set, Int64(code))
+        let h = failuresByCode[k] ?? tagged(BuiltinMetrics.connectFailures, .counter, set: set, "code", String(code))
+        failuresByCode[k] = h
         loop.add(h, 1)
     }
 
-    func closed(code: UInt32, clean: Bool, sessionNanos: UInt64) {
-        loop.add(handles.session, Double(sessionNanos) / 1e6)
-        let h = closesByCode[code] ?? tagged(BuiltinMetrics.closes, .counter, "code", String(code))
-        closesByCode[code] = h
+    func closed(set: Int32, code: UInt32, clean: Bool, sessionNanos: UInt64) {
+        loop.add(sets[Int(set)].handles.session, Double(sessionNanos) / 1e6)
+        let k = Self.key(set, Int64(code))
+        let h = closesByCode[k] ?? tagged(BuiltinMetrics.closes, .counter, set: set, "code", String(code))
+        closesByCode[k] = h
         loop.add(h, 1)
     }
 
-    func received(bytes: Int) {
-        loop.add(handles.msgsIn, 1)
-        loop.add(handles.bytesIn, Double(bytes))
+    func received(set: Int32, bytes: Int) {
+        let h = sets[Int(set)].handles
+        loop.add(h.msgsIn, 1)
+        loop.add(h.bytesIn, Double(bytes))
     }
 
-    func sent(bytes: Int) {
-        loop.add(handles.msgsOut, 1)
-        loop.add(handles.bytesOut, Double(bytes))
+    func sent(set: Int32, bytes: Int) {
+        let h = sets[Int(set)].handles
+        loop.add(h.msgsOut, 1)
+        loop.add(h.bytesOut, Double(bytes))
     }
 }

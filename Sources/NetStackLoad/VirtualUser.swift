@@ -49,7 +49,10 @@ final class VirtualUser {
     @exclusivity(unchecked) var host: ScriptHost?
     @exclusivity(unchecked) var vuTableRef: Int32 = LUA_NOREF
     /// The `netstack.metrics.group` the VU is in (`::outer::inner`, k6's group tag), nil outside.
-    @exclusivity(unchecked) var group: String?
+    @exclusivity(unchecked) var group: String? {
+        // Connections made from now on record their ws_* metrics with this group tag.
+        didSet { recorder?.group = group }
+    }
     /// netstack.metrics.request marks (key → uptime nanoseconds).
     @exclusivity(unchecked) var pendingRequests: [String: UInt64] = [:]
     /// Uptime nanoseconds at which the VU's scenario started in this process (netstack.vu.elapsed).

@@ -295,6 +295,40 @@ final class LoadRunTests: XCTestCase {
         XCTAssertTrue(merged.out.contains("{group:::login}"), merged.out)
     }
 
+    /// k6 tags a WebSocket session opened in a group with the group: a connection made inside
+    /// `netstack.metrics.group` records its ws_* metrics (attempts, sessions, times, messages,
+    /// bytes, closes) with `group`, one made outside without; thresholds can name them.
+    func testConnectionsMadeInAGroupCarryItsTag() throws {
+        let s = try script("""
+            options = { thresholds = { ["ws_msgs_received{group:::login}"] = { "count==3" } } }
+            local url = "\(Servers.plain.url)/echo"
+            function main()
+              netstack.metrics.group("login", function()
+                local ws = assert(netstack.connect(url))
+                ws:send("in"); assert(ws:receive(5000) == "in")
+                ws:close(); ws:receive(5000)
+              end)
+              local ws = assert(netstack.connect(url))
+              ws:send("out!"); assert(ws:receive(5000) == "out!")
+              ws:close(); ws:receive(5000)
+            end
+            """)
+        let r = try load(s, ["-u", "1", "-i", "3"])
+        XCTAssertEqual(r.status, 0, r.out + r.err)
+        let login = ["group": "::login"]
+        for metric in ["ws_connect_attempts", "ws_sessions", "ws_msgs_sent", "ws_msgs_received"] {
+            XCTAssertEqual(count(r.summary, metric, login), 3, metric)
+            XCTAssertEqual(count(r.summary, metric), 6, metric + ": all connections")
+        }
+        XCTAssertEqual(count(r.summary, "ws_bytes_received", login), 6)
+        XCTAssertEqual(count(r.summary, "ws_bytes_received"), 18)
+        XCTAssertEqual(count(r.summary, "ws_closes", ["group": "::login", "code": "1000"]), 3)
+        XCTAssertEqual(r.summary?.metrics.aggregate("ws_connecting", tags: login)?.count, 3)
+        XCTAssertEqual(r.summary?.metrics.aggregate("ws_session_duration", tags: login)?.count, 3)
+        XCTAssertEqual(count(r.summary, "iterations", login), -1, "iterations are not the group's")
+        XCTAssertEqual(r.summary?.thresholds.first?.passed, true)
+    }
+
     /// k6's scenario `env`: `os.getenv` in that scenario's VUs (their init included) answers
     /// its names first; other scenarios and other names see the process's environment.
     func testScenarioEnvIsWhatItsVUsRead() throws {
