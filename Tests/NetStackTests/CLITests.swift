@@ -37,16 +37,23 @@ final class CLITests: XCTestCase {
             p.executableURL = URL(fileURLWithPath: binary)
             p.arguments = ["run", "examples/chat-bot.lua", "--url", url, "--", "1000000"]
             p.currentDirectoryURL = Self.root
-            let out = Pipe()
+            let out = Pipe(), err = Pipe()
             p.standardOutput = out
-            p.standardError = Pipe()
+            p.standardError = err
             try p.run()
+            // Until the bot says it is connected (a fixed wait was too short for a sanitizer build
+            // on a loaded machine: the signal came before the handlers were installed).
+            var said = Data()
+            let deadline = Date().addingTimeInterval(10 * Self.slowdown)
+            while !String(decoding: said, as: UTF8.self).contains("connected: "), p.isRunning, Date() < deadline {
+                said += err.fileHandleForReading.availableData
+            }
+            XCTAssertTrue(String(decoding: said, as: UTF8.self).contains("connected: "), "not connected: \(String(decoding: said, as: UTF8.self))")
             return (p, out)
         }
         // SIGTERM (a service manager stopping the bot) is taken as a SIGINT: closed with 1001, 130.
         for (signal, name) in [(SIGINT, "SIGINT"), (SIGTERM, "SIGTERM")] {
             let (p, out) = try start(Servers.plain.url + "/echo")
-            usleep(600_000)
             kill(p.processIdentifier, signal)
             let deadline = Date().addingTimeInterval(10)
             while p.isRunning && Date() < deadline { usleep(10_000) }
@@ -59,7 +66,6 @@ final class CLITests: XCTestCase {
 
         // A server that never answers the close: the second SIGINT ends the run at once.
         let (p2, _) = try start(Servers.plain.url + "/misbehave/no-close-reply")
-        usleep(600_000)
         kill(p2.processIdentifier, SIGINT)
         usleep(200_000)
         XCTAssertTrue(p2.isRunning, "waiting for the close reply")
