@@ -1,6 +1,7 @@
 #include "netstack_ssl.h"
 #include "netstack_strict.h"
 #include "netstack_fetch.h"
+#include "netstack_policy.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -281,6 +282,7 @@ void netstack_verify(const uint8_t *cert, size_t cert_len, int cert_type,
         set_result(result, NETSTACK_VERIFY_INTERNAL, "out of memory");
         goto done;
     }
+    netstack_policy_install(store);
     if (ca != NULL) {
         if (ca_type != NETSTACK_BLOB_PEM && ca_type != NETSTACK_BLOB_DER) {
             set_result(result, NETSTACK_VERIFY_BAD_CA, "unknown CA certificate type");
@@ -317,6 +319,7 @@ done:
 netstack_store *netstack_store_new(const char *ca_file, const char *ca_dir) {
     X509_STORE *store = X509_STORE_new();
     if (!store) return NULL;
+    netstack_policy_install(store);
     int ok = (ca_file || ca_dir) ? X509_STORE_load_locations(store, ca_file, ca_dir) : X509_STORE_set_default_paths(store);
     ERR_clear_error();
     if (!ok) {
@@ -368,6 +371,7 @@ netstack_store *netstack_store_from_blob(const uint8_t *ca, size_t ca_len, int c
     if (anchors && crls && parse_blob(ca, ca_len, ca_type, anchors, crls) && sk_X509_num(anchors) > 0) {
         store = X509_STORE_new();
         if (store) {
+            netstack_policy_install(store);
             for (int i = 0; i < sk_X509_num(anchors); i++) X509_STORE_add_cert(store, sk_X509_value(anchors, i));
             for (int i = 0; i < sk_X509_CRL_num(crls); i++) X509_STORE_add_crl(store, sk_X509_CRL_value(crls, i));
             if (sk_X509_CRL_num(crls) > 0) {

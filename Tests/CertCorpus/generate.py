@@ -666,12 +666,11 @@ def build():
     iak = inter("Corpus Intermediate", rak)
     case("root-aki-without-key-id", cat, bad, cite + " (checked in the trust anchor too)", leaf(iak), [iak], [rak])
     cite = "RFC 5280 4.2.1.11 and 4.2.1.14 (MUST be critical)"
-    # (With certificatePolicies beside: OpenSSL 3.0's policy cache leaks the decoded
-    # policyConstraints of a CA certificate that has none.)
-    any_policy = (x509.CertificatePolicies([x509.PolicyInformation(x509.ObjectIdentifier("2.5.29.32.0"), None)]), False)
-    ipn = inter("Policy Intermediate", r, extra=[(x509.PolicyConstraints(require_explicit_policy=None, inhibit_policy_mapping=0), False), any_policy])
+    # (Without certificatePolicies beside: OpenSSL 3.0's own policy check would leak the decoded
+    # policyConstraints; scripts/sanitize runs these cases.)
+    ipn = inter("Policy Intermediate", r, extra=[(x509.PolicyConstraints(require_explicit_policy=None, inhibit_policy_mapping=0), False)])
     case("policy-constraints-non-critical", cat, bad, cite, leaf(ipn), [ipn], [r])
-    ipc = inter("Policy Intermediate", r, extra=[(x509.PolicyConstraints(require_explicit_policy=None, inhibit_policy_mapping=0), True), any_policy])
+    ipc = inter("Policy Intermediate", r, extra=[(x509.PolicyConstraints(require_explicit_policy=None, inhibit_policy_mapping=0), True)])
     case("policy-constraints-critical", cat, ok, "RFC 5280 4.2.1.11", leaf(ipc), [ipc], [r])
     iin = inter("Policy Intermediate", r, extra=[(x509.InhibitAnyPolicy(1), False)])
     case("inhibit-any-policy-non-critical", cat, bad, cite, leaf(iin), [iin], [r])
@@ -762,6 +761,22 @@ def build():
     case("policies-without-constraints", cat, ok, "RFC 5280 6.1 (no explicit policy required)", leaf(ifree, extra=[policies(other_pol)]), [ifree], [r])
     case("duplicate-policy-oid", cat, bad, "RFC 5280 4.2.1.4 (a policy OID MUST NOT appear more than once)",
          leaf(i, extra=[(x509.CertificatePolicies([x509.PolicyInformation(pol, None), x509.PolicyInformation(pol, None)]), False)]), [i], [r])
+    # An intermediate with policyConstraints and no certificatePolicies: the policy tree is empty
+    # below it, so only the explicit_policy count decides (and OpenSSL 3.0's own check leaks).
+    def constraints(require):
+        return (x509.PolicyConstraints(require_explicit_policy=require, inhibit_policy_mapping=None), True)
+    ip0 = inter("Policy Intermediate", r, extra=[constraints(0)])
+    case("explicit-policy-intermediate-without-policies", cat, bad, "RFC 5280 6.1.4 (i) and 6.1.5 (g) (explicit_policy 0, empty policy tree)",
+         leaf(ip0, extra=[policies(pol)]), [ip0], [r])
+    ip1 = inter("Policy Intermediate", r, extra=[constraints(1)])
+    case("explicit-policy-after-one-without-policies", cat, bad, "RFC 5280 6.1.4 (i) (requireExplicitPolicy 1: the leaf needs a policy the path allows)",
+         leaf(ip1, extra=[policies(pol)]), [ip1], [r])
+    ip2 = inter("Policy Intermediate", r, extra=[constraints(2)])
+    case("explicit-policy-after-two-without-policies", cat, ok, "RFC 5280 6.1.4 (i) (requireExplicitPolicy 2 is beyond a two-certificate path)",
+         leaf(ip2), [ip2], [r])
+    idp = inter("Policy Intermediate", r, extra=[constraints(5), (x509.CertificatePolicies([x509.PolicyInformation(pol, None), x509.PolicyInformation(pol, None)]), False)])
+    case("duplicate-policy-oid-beside-policy-constraints", cat, bad, "RFC 5280 4.2.1.4 (a policy OID MUST NOT appear more than once)",
+         leaf(idp), [idp], [r])
 
     # -- DNS name syntax (RFC 5280 4.2.1.6 preferred name syntax; BR 7.1.2.7.12) ----------------------
     cat = "name-syntax"
