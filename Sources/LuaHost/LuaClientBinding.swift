@@ -353,6 +353,11 @@ enum LuaClientBinding {
     static func destroy(_ c: LuaClient, host: ScriptHost) {
         guard !c.destroyed else { return }
         c.destroyed = true
+        // A session the script ends by destroying it (also a `<close>` variable's end) ends now.
+        if let o = host.observer, c.openedAt != 0 {
+            o.destroyedWhileOpen(set: c.metricSet, sessionNanos: DispatchTime.now().uptimeNanoseconds &- c.openedAt)
+            c.openedAt = 0
+        }
         c.client.destroy()
         host.forget(c)
         // No checkIdle here: destroy runs inside Lua code; the dispatcher checks after the callback.

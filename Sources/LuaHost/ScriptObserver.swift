@@ -14,6 +14,9 @@ package protocol ScriptObserver: AnyObject {
     /// An open connection ended: its close code (1006 when dropped), whether the close
     /// handshake completed, and how long it was open.
     func closed(set: Int32, code: UInt32, clean: Bool, sessionNanos: UInt64)
+    /// The script destroyed an open (or closing) connection: it ended without completing a close
+    /// handshake, after being open this long.
+    func destroyedWhileOpen(set: Int32, sessionNanos: UInt64)
     /// A message arrived / was accepted for sending, with its payload size.
     func received(set: Int32, bytes: Int)
     func sent(set: Int32, bytes: Int)

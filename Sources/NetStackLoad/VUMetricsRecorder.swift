@@ -121,6 +121,16 @@ final class VUMetricsRecorder: ScriptObserver {
         loop.add(h, 1)
     }
 
+    /// In `ws_session_duration`, and in `ws_closes` as `code:destroyed` (not a close code: the
+    /// close handshake did not complete, and it is not a failure as 1006 is).
+    func destroyedWhileOpen(set: Int32, sessionNanos: UInt64) {
+        loop.add(sets[Int(set)].handles.session, Double(sessionNanos) / 1e6)
+        let k = Self.key(set, 1 << 32)  // above every close code (UInt32)
+        let h = closesByCode[k] ?? tagged(BuiltinMetrics.closes, .counter, set: set, "code", "destroyed")
+        closesByCode[k] = h
+        loop.add(h, 1)
+    }
+
     func received(set: Int32, bytes: Int) {
         let h = sets[Int(set)].handles
         loop.add(h.msgsIn, 1)

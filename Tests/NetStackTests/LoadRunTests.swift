@@ -612,6 +612,29 @@ final class LoadRunTests: XCTestCase {
         }
     }
 
+    /// A session the script destroys while open (in `onOpen`, or a `<close>` variable's end) counts
+    /// in `ws_closes` as `code:destroyed` and in `ws_session_duration`, and is not a failed
+    /// connection (status 0): it was in neither metric, so sessions and closes did not add up.
+    func testSessionsTheScriptDestroysCountAsDropped() throws {
+        let s = try script("""
+        function main()
+          if netstack.vu.iteration % 2 == 0 then
+            local ws <close> = netstack.connect("\(Servers.plain.url)/echo")
+            ws:send("x")
+            assert(ws:receive() == "x")
+          else
+            local c = netstack.OH_WebSocketClient_Constructor(function(client) netstack.OH_WebSocketClient_Destroy(client) end)
+            netstack.OH_WebSocketClient_Connect(c, "\(Servers.plain.url)/echo")
+          end
+        end
+        """)
+        let r = try load(s, ["--vus", "2", "--iterations", "8"])
+        XCTAssertEqual(r.status, 0, r.out + r.err)
+        XCTAssertEqual(count(r.summary, "ws_sessions"), 8, r.out)
+        XCTAssertEqual(count(r.summary, "ws_closes", ["code": "destroyed"]), 8, r.out)
+        XCTAssertEqual(r.summary?.metrics.aggregate("ws_session_duration")?.count, 8, r.out)
+    }
+
     /// `netstack.stopping()` turns true in a VU once its scenario's time is up (or a ramp takes it
     /// off), so an iteration that runs until then (a timer loop, the reconnect plugin) ends
     /// within the graceful stop instead of being interrupted at its end (30 s later).
