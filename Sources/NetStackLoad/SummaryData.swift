@@ -3,7 +3,7 @@ import Foundation
 /// The value a script's `handleSummary(data)` gets, shaped as k6 shapes it: `metrics` by name
 /// (type, what the values contain, the values the summary shows, the thresholds on the metric),
 /// sub-metrics that thresholds name (`ws_connecting{scenario:ramp}`) under their own key,
-/// `state` and `options`, and netstack's own part (`netstack.status`, `netstack.runID`).
+/// `state`, `options`, `root_group` (groups and checks), and netstack's own part (`netstack.status`, `netstack.runID`).
 public enum SummaryData {
     public struct Run {
         public var duration: Double
@@ -55,7 +55,60 @@ public enum SummaryData {
             "state": ["testRunDurationMs": number(run.duration * 1000), "isStdOutTTY": run.stdoutIsTTY, "isStdErrTTY": run.stderrIsTTY],
             "options": ["summaryTrendStats": run.trendStats.map(key)],
             "netstack": netstack,
+            "root_group": rootGroup(set),
         ]
+    }
+
+    /// k6's `root_group`: the groups the run entered (those `group_duration` or a check's `group`
+    /// tag names, and their parents) as a tree from the root (`name` and `path` ""), each with the
+    /// passes and fails of the checks made in it, sorted by name. k6's `id` hashes are left out.
+    static func rootGroup(_ set: MetricSet) -> [String: Any] {
+        var checks: [String: [String: (passes: UInt64, fails: UInt64)]] = [:]
+        var paths: Set<String> = [""]
+        for (key, v) in set.series {
+            let (metric, tags) = SeriesName.split(key)
+            if metric == "group_duration", let path = tags["group"] {
+                paths.insert(path)
+            } else if metric == "checks", let name = tags["check"] {
+                let path = tags["group"] ?? ""
+                paths.insert(path)
+                let passes = passes(of: v)
+                let old = checks[path, default: [:]][name] ?? (0, 0)
+                checks[path, default: [:]][name] = (old.passes + passes, old.fails + (v.count - passes))
+            }
+        }
+        // A nested group's parents are groups too (`::a::b` is in `::a`).
+        for path in paths {
+            var p = path
+            while let cut = p.range(of: "::", options: .backwards) {
+                p = String(p[..<cut.lowerBound])
+                paths.insert(p)
+            }
+        }
+        var children: [String: [String]] = [:]
+        for path in paths where !path.isEmpty {
+            let cut = path.range(of: "::", options: .backwards)
+            children[cut.map { String(path[..<$0.lowerBound]) } ?? "", default: []].append(path)
+        }
+        func node(_ path: String) -> [String: Any] {
+            let name = path.range(of: "::", options: .backwards).map { String(path[$0.upperBound...]) } ?? path
+            let mine = checks[path] ?? [:]
+            return [
+                "name": name, "path": path,
+                "groups": (children[path] ?? []).sorted().map(node),
+                "checks": mine.keys.sorted().map { check -> [String: Any] in
+                    let counts = mine[check]!
+                    return ["name": check, "path": path + "::" + check,
+                            "passes": Int(clamping: counts.passes), "fails": Int(clamping: counts.fails)]
+                },
+            ]
+        }
+        return node("")
+    }
+
+    /// A rate's true samples.
+    private static func passes(of v: MetricValue) -> UInt64 {
+        !(v.sum > 0) ? 0 : v.sum >= Double(v.count) ? v.count : UInt64(v.sum)
     }
 
     /// k6's names of a trend's values: `avg`, `med`, `p(90)`, `p(99.9)`.
@@ -75,7 +128,7 @@ public enum SummaryData {
             values["min"] = number(v.minimum)
             values["max"] = number(v.maximum)
         case .rate:
-            let trues: UInt64 = !(v.sum > 0) ? 0 : v.sum >= Double(v.count) ? v.count : UInt64(v.sum)
+            let trues = passes(of: v)
             values["rate"] = number(v.value)
             values["passes"] = Int(clamping: trues)
             values["fails"] = Int(clamping: v.count - trues)

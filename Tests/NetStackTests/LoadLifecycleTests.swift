@@ -154,6 +154,35 @@ extension LoadRunTests {
         XCTAssertFalse(FileManager.default.fileExists(atPath: file))
     }
 
+    /// `data.root_group` is k6's tree of groups and checks: the root (name and path ""), groups
+    /// (also one without checks, and a nested group's parent) and each check's passes and fails,
+    /// summed over its series (its other tags), sorted by name.
+    func testHandleSummaryRootGroupHasTheGroupsAndChecks() throws {
+        let s = try script("""
+        options = { vus = 2, iterations = 4 }
+        local check, group = netstack.metrics.check, netstack.metrics.group
+        function main()
+          check(1, { ["is one"] = function(v) return v == 1 end })
+          group("login", function()
+            check(netstack.vu.iteration, { ["first"] = function(v) return v == 1 end }, { kind = "k" .. netstack.vu.id })
+            group("inner", function() end)
+          end)
+          group("outer", function() group("deep", function() check(0, { zero = true }) end) end)
+        end
+        local function describe(g, out)
+          out[#out + 1] = ("[%s|%s]"):format(g.name, g.path)
+          for _, c in ipairs(g.checks) do out[#out + 1] = ("%s=%s:%d/%d"):format(c.name, c.path, c.passes, c.fails) end
+          for _, sub in ipairs(g.groups) do describe(sub, out) end
+          return out
+        end
+        function handleSummary(data) return { stdout = table.concat(describe(data.root_group, {}), " ") .. "\\n" } end
+        """)
+        let r = try load(s, [])
+        XCTAssertEqual(r.status, 0, r.err)
+        XCTAssertEqual(r.out, "[|] is one=::is one:4/0 [login|::login] first=::login::first:2/2 [inner|::login::inner] "
+                       + "[outer|::outer] [deep|::outer::deep] zero=::outer::deep::zero:4/0\n")
+    }
+
     /// A handleSummary that raises, returns something other than outputs, outlives
     /// teardownTimeout or names a file that cannot be written: reported, the default table
     /// printed instead (for the first three), and the status says so (1, or 2 for the file).
