@@ -107,7 +107,7 @@ struct LoadRunner {
         settings.runSetup = !flags.noSetup
         settings.runTeardown = !flags.noTeardown
         settings.startAt = flags.startAt.flatMap(LoadFlags.parseTime)
-        settings.barrierFile = flags.startBarrier
+        settings.barrier = flags.startBarrier.flatMap { try? StartBarrier(parsing: $0) }
         if let t = flags.startTimeout, let d = try? LoadDuration(parsing: t) { settings.startTimeout = d }
         settings.errorSink = { printErr($0) }   // printErr shows control characters as escapes
         let live = flags.quiet ? nil : LiveView(tty: isatty(2) == 1) { text in

@@ -20,10 +20,11 @@ public final class LoadRun {
         public var interval = LoadDuration.milliseconds(1000)
         /// Called on the control loop after each interval with that interval's set and the totals so far.
         public var onInterval: ((_ interval: MetricSet, _ total: MetricSet, _ progress: Progress) -> Void)?
-        /// A common start (segments): the wall-clock time, and/or a file whose appearance starts
-        /// the run; waiting for either ends with a failure after `startTimeout`.
+        /// A common start (segments): the wall-clock time, and/or a barrier (a file whose
+        /// appearance, or a URL whose 200, starts the run); waiting for either ends with a
+        /// failure after `startTimeout`.
         public var startAt: Date?
-        public var barrierFile: String?
+        public var barrier: StartBarrier?
         public var startTimeout = LoadDuration.milliseconds(600_000)
         /// The connection metrics (ws_*) recorded per message and connection; off, only the
         /// iteration metrics and the script's own remain (the bench measures their cost).
@@ -401,21 +402,47 @@ public final class LoadRun {
         return done.futureResult
     }
 
-    /// A common start for segments: `startAt` (wall clock), then the barrier file, within
+    /// A common start for segments: `startAt` (wall clock), then the barrier, within
     /// `startTimeout`. A start that is already past is taken at once and reported as late.
+    ///
+    /// The wait looks every 20 ms at what can end it (an interrupt, the deadline, the file, the
+    /// answer of the URL's request); a URL is asked at most every 250 ms, one request at a time.
     private func waitForStart(_ go: @escaping () -> Void) {
         let deadline = Date().addingTimeInterval(settings.startTimeout.seconds)
+        var opened = false
+        var inFlight = false
+        var lastRequest = DispatchTime(uptimeNanoseconds: 0)
+        var lastAnswer: String?
         func barrier() {
-            guard let file = settings.barrierFile else { return go() }
-            if FileManager.default.fileExists(atPath: file) { return go() }
+            guard let gate = settings.barrier else { return go() }
+            switch gate {
+            case .file(let file):
+                if FileManager.default.fileExists(atPath: file) { return go() }
+            case .url(let url):
+                if opened { return go() }
+                let now = DispatchTime.now()
+                if !inFlight, now.uptimeNanoseconds &- lastRequest.uptimeNanoseconds >= UInt64(StartBarrier.urlPollMilliseconds) * 1_000_000 {
+                    inFlight = true
+                    lastRequest = now
+                    let left = Int64(max(0.001, deadline.timeIntervalSinceNow) * 1000)
+                    HTTPFetch.get(url, timeout: .milliseconds(min(StartBarrier.urlRequestMilliseconds, left)),
+                                  maxBytes: StartBarrier.urlMaxBytes, on: control).whenSuccess { result in
+                        inFlight = false
+                        switch result {
+                        case .success: opened = true
+                        case .failure(let f): lastAnswer = f.description
+                        }
+                    }
+                }
+            }
             if interrupts > 0 { return go() }
             guard Date() < deadline else {
-                startFailure = "the barrier file '\(file)' did not appear within \(settings.startTimeout)"
+                startFailure = gate.timedOut(after: settings.startTimeout, lastAnswer: lastAnswer)
                 initFailure = startFailure
                 stopNow()
                 return
             }
-            control.scheduleTask(in: .milliseconds(20)) { barrier() }
+            control.scheduleTask(in: .milliseconds(StartBarrier.filePollMilliseconds)) { barrier() }
         }
         if let at = settings.startAt {
             let wait = at.timeIntervalSinceNow

@@ -187,6 +187,36 @@ final class SegmentRunTests: XCTestCase {
         XCTAssertEqual(try runNetstack(["run", path, "--start-at", "tomorrow"]).status, 64)
     }
 
+    /// A barrier URL: the run starts at the first 200 (the file appearing in the served folder
+    /// turns 404 into 200), fails with the last answer when none comes in time, and refuses
+    /// URLs it could never ask.
+    func testBarrierURLStartsTheRunAtTheFirst200() throws {
+        let path = temp(".lua")
+        try Self.script("{ executor = 'per-vu-iterations', vus = 1, iterations = 1 }").write(toFile: path, atomically: true, encoding: .utf8)
+        let dir = temp("")
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let http = try StaticHTTPServer(directory: dir)
+        defer { http.stop() }
+        let missing = try runNetstack(["run", path, "--quiet", "--start-barrier", http.url("go"), "--start-timeout", "700ms"])
+        XCTAssertEqual(missing.status, 1, missing.err)
+        XCTAssertTrue(missing.err.contains("the barrier URL '\(http.url("go"))' did not answer 200 within"), missing.err)
+        XCTAssertTrue(missing.err.contains("(last answer: HTTP 404"), missing.err)
+        let t0 = Date()
+        DispatchQueue.global().asyncAfter(deadline: .now() + 1.0) { _ = FileManager.default.createFile(atPath: dir + "/go", contents: Data("go".utf8)) }
+        let waited = try runNetstack(["run", path, "--quiet", "--start-barrier", http.url("go"), "--start-timeout", "30s"], timeout: 60 * CLITests.slowdown)
+        XCTAssertEqual(waited.status, 0, waited.err)
+        XCTAssertGreaterThan(Date().timeIntervalSince(t0), 0.9, "started only once the URL answered 200")
+        let port = try ProxyTests.ProxyProcess.freePort()
+        let refused = try runNetstack(["run", path, "--quiet", "--start-barrier", "HTTP://127.0.0.1:\(port)/go", "--start-timeout", "400ms"])
+        XCTAssertEqual(refused.status, 1, refused.err)
+        XCTAssertTrue(refused.err.contains("did not answer 200 within") && refused.err.contains("last answer:"), refused.err)
+        for bad in ["https://127.0.0.1/go", "http://user@127.0.0.1/go", "http://0x7f000001/go", "http://127.0.0.1:0/go", "http://", "http://h/a b"] {
+            let r = try runNetstack(["run", path, "--quiet", "--start-barrier", bad])
+            XCTAssertEqual(r.status, 64, bad + ": " + r.err)
+            XCTAssertTrue(r.err.contains("--start-barrier"), r.err)
+        }
+    }
+
     /// Audit segments: each checks its share of the targets; merged, the report lists every
     /// target once, in the original order, with the worst status.
     func testAuditSegmentsMergeIntoOneReport() throws {
