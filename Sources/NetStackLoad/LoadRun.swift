@@ -408,18 +408,26 @@ public final class LoadRun {
     /// The wait looks every 20 ms at what can end it (an interrupt, the deadline, the file, the
     /// answer of the URL's request); a URL is asked at most every 250 ms, one request at a time.
     private func waitForStart(_ go: @escaping () -> Void) {
+        startWaiter = go
+        func proceed() {
+            guard let start = startWaiter else { return }
+            startWaiter = nil
+            start()
+        }
         let deadline = Date().addingTimeInterval(settings.startTimeout.seconds)
         var opened = false
         var inFlight = false
         var lastRequest = DispatchTime(uptimeNanoseconds: 0)
         var lastAnswer: String?
         func barrier() {
-            guard let gate = settings.barrier else { return go() }
+            // Started already (an interrupt starts the run at once, to stop it as a run) or failed.
+            guard startWaiter != nil else { return }
+            guard let gate = settings.barrier else { return proceed() }
             switch gate {
             case .file(let file):
-                if FileManager.default.fileExists(atPath: file) { return go() }
+                if FileManager.default.fileExists(atPath: file) { return proceed() }
             case .url(let url):
-                if opened { return go() }
+                if opened { return proceed() }
                 let now = DispatchTime.now()
                 if !inFlight, now.uptimeNanoseconds &- lastRequest.uptimeNanoseconds >= UInt64(StartBarrier.urlPollMilliseconds) * 1_000_000 {
                     inFlight = true
@@ -435,8 +443,9 @@ public final class LoadRun {
                     }
                 }
             }
-            if interrupts > 0 { return go() }
+            if interrupts > 0 { return proceed() }
             guard Date() < deadline else {
+                startWaiter = nil
                 startFailure = gate.timedOut(after: settings.startTimeout, lastAnswer: lastAnswer)
                 initFailure = startFailure
                 stopNow()
@@ -448,6 +457,7 @@ public final class LoadRun {
             let wait = at.timeIntervalSinceNow
             if wait > 0 {
                 guard wait <= settings.startTimeout.seconds else {
+                    startWaiter = nil
                     startFailure = "--start-at is \(Int(wait)) s away, more than the start timeout (\(settings.startTimeout))"
                     initFailure = startFailure
                     stopNow()
@@ -462,6 +472,12 @@ public final class LoadRun {
         barrier()
     }
 
+    /// What starts the scenarios while the run waits for its start (`--start-at`,
+    /// `--start-barrier`); nil before and after. A SIGINT takes it at once, so the run starts and
+    /// stops as one interrupted before its first iteration (no iteration, a duration of about 0,
+    /// `teardown` still called since `setup` ran) instead of ending while a tick of the wait is
+    /// still to come and would start it.
+    @exclusivity(unchecked) private var startWaiter: (() -> Void)?
     @exclusivity(unchecked) private var startFailure: String?
     /// Seconds this process started after --start-at (0: on time or no --start-at).
     @exclusivity(unchecked) private(set) var lateBy: Double = 0
@@ -544,6 +560,10 @@ public final class LoadRun {
                 note?(call.stage == .setup ? "stopping setup(); the run ends with no iteration" : "stopping teardown()")
                 call.stop()
                 return
+            }
+            if let start = startWaiter {
+                startWaiter = nil
+                start()
             }
             if interrupts == 1 {
                 note?("stopping gracefully (a second SIGINT or SIGTERM stops now)")

@@ -802,6 +802,31 @@ final class LoadRunTests: XCTestCase {
         XCTAssertTrue(text.contains("interrupted while the script's init read the options"), text)
     }
 
+    /// A SIGINT while segments wait for their common start ends the wait at once: no iteration,
+    /// a duration of about 0, `teardown` called (setup ran), status 130. Before, the run ended and
+    /// a later tick of the wait started the scenarios anyway: the summary said a duration of
+    /// 18446744073.7 s, and whether teardown ran depended on the tick.
+    func testASigintWhileWaitingForTheStartStopsTheRunBeforeItsFirstIteration() throws {
+        let s = try script("""
+        options = { vus = 1, iterations = 1 }
+        function setup() io.stdout:write('started\\n'); io.stdout:flush() end
+        function main() print('ITERATION') end
+        function teardown() print('TEARDOWN') end
+        """)
+        let barrier = NSTemporaryDirectory() + "netstack-no-such-barrier-\(getpid())"
+        let (p, out, _) = try startedRun(["run", s, "--start-barrier", barrier, "--start-timeout", "5m"])
+        usleep(useconds_t(1_000_000 * CLITests.slowdown))   // setup has returned: the run waits for the file
+        kill(p.processIdentifier, SIGINT)
+        XCTAssertTrue(ends(p, within: 10), "still waiting for the barrier after a SIGINT")
+        XCTAssertEqual(p.terminationStatus, 130)
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        XCTAssertTrue(text.contains("TEARDOWN") && !text.contains("ITERATION"), text)
+        let duration = text.split(separator: "\n").first { $0.hasPrefix("  duration ") }
+            .flatMap { Double($0.dropFirst("  duration ".count).dropLast()) }
+        XCTAssertNotNil(duration, text)
+        XCTAssertLessThan(duration ?? .infinity, 5, text)
+    }
+
     /// `netstack ARGS`, once its script has written its first output ("started").
     func startedRun(_ args: [String]) throws -> (Process, Pipe, Pipe) {
         let p = Process()
