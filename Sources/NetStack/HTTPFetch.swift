@@ -26,7 +26,7 @@ public enum HTTPFetch {
     private static func request(_ url: String, post: (body: [UInt8], contentType: String)?, timeout: TimeAmount, maxBytes: Int,
                                 on loop: EventLoop) -> EventLoopFuture<Result<[UInt8], Failure>> {
         guard let target = Target(url) else {
-            return loop.makeSucceededFuture(.failure(Failure(description: "not an http:// URL: \(url)")))
+            return loop.makeSucceededFuture(.failure(Failure(description: "not a usable http:// URL: \(url)")))
         }
         let promise = loop.makePromise(of: Result<[UInt8], Failure>.self)
         let handler = BodyCollector(maxBytes: maxBytes) { promise.succeed($0) }
@@ -88,6 +88,10 @@ public enum HTTPFetch {
                 host = String(host[..<colon])
             }
             guard !host.isEmpty else { return nil }
+            // The host and port by the rules of connections' URLs: an address is spelled in
+            // dotted decimal or in brackets, never as `0x7f000001` or `127.1` for getaddrinfo to
+            // read (the URL may come from a certificate the server chose).
+            guard (try? WebSocketURL(parsing: "ws://" + authority + "/")) != nil else { return nil }
             self.host = host
             self.port = port
             self.path = path
