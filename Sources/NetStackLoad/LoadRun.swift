@@ -406,14 +406,10 @@ public final class LoadRun {
     /// `startTimeout`. A start that is already past is taken at once and reported as late.
     ///
     /// The wait looks every 20 ms at what can end it (an interrupt, the deadline, the file, the
-    /// answer of the URL's request); a URL is asked at most every 250 ms, one request at a time.
+    /// answer of the URL's request; an interrupt during the wait ends it at once); a URL is asked
+    /// at most every 250 ms, one request at a time.
     private func waitForStart(_ go: @escaping () -> Void) {
         startWaiter = go
-        func proceed() {
-            guard let start = startWaiter else { return }
-            startWaiter = nil
-            start()
-        }
         let deadline = Date().addingTimeInterval(settings.startTimeout.seconds)
         var opened = false
         var inFlight = false
@@ -422,12 +418,13 @@ public final class LoadRun {
         func barrier() {
             // Started already (an interrupt starts the run at once, to stop it as a run) or failed.
             guard startWaiter != nil else { return }
-            guard let gate = settings.barrier else { return proceed() }
+            // An interrupt that came before the wait (during setup) ends it too.
+            guard let gate = settings.barrier, interrupts == 0 else { return startWaiting() }
             switch gate {
             case .file(let file):
-                if FileManager.default.fileExists(atPath: file) { return proceed() }
+                if FileManager.default.fileExists(atPath: file) { return startWaiting() }
             case .url(let url):
-                if opened { return proceed() }
+                if opened { return startWaiting() }
                 let now = DispatchTime.now()
                 if !inFlight, now.uptimeNanoseconds &- lastRequest.uptimeNanoseconds >= UInt64(StartBarrier.urlPollMilliseconds) * 1_000_000 {
                     inFlight = true
@@ -443,7 +440,6 @@ public final class LoadRun {
                     }
                 }
             }
-            if interrupts > 0 { return proceed() }
             guard Date() < deadline else {
                 startWaiter = nil
                 startFailure = gate.timedOut(after: settings.startTimeout, lastAnswer: lastAnswer)
@@ -478,6 +474,13 @@ public final class LoadRun {
     /// `teardown` still called since `setup` ran) instead of ending while a tick of the wait is
     /// still to come and would start it.
     @exclusivity(unchecked) private var startWaiter: (() -> Void)?
+
+    /// Starts the scenarios that wait for their start, once.
+    private func startWaiting() {
+        guard let start = startWaiter else { return }
+        startWaiter = nil
+        start()
+    }
     @exclusivity(unchecked) private var startFailure: String?
     /// Seconds this process started after --start-at (0: on time or no --start-at).
     @exclusivity(unchecked) private(set) var lateBy: Double = 0
@@ -561,10 +564,7 @@ public final class LoadRun {
                 call.stop()
                 return
             }
-            if let start = startWaiter {
-                startWaiter = nil
-                start()
-            }
+            startWaiting()
             if interrupts == 1 {
                 note?("stopping gracefully (a second SIGINT or SIGTERM stops now)")
                 for r in runners { r.stop(grace: r.scenario.gracefulStop) }
