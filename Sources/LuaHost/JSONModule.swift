@@ -185,6 +185,15 @@ package enum JSONModule {
                             key = String(decoding: kb, as: UTF8.self)
                         } else if keyType == LUA_TNUMBER {
                             key = lua_isinteger(L, -2) != 0 ? String(lua_tointegerx(L, -2, nil)) : "\(lua_tonumberx(L, -2, nil))"
+                            // { [1] = "a", ["1"] = "b" } would write the name "1" twice, and a
+                            // reader keeps one of them (RFC 8259 §4): refused instead.
+                            _ = key.withCString { lua_pushstring(L, $0) }
+                            let clash = lua_rawget(L, i) != LUA_TNIL
+                            netstack_pop(L, 1)
+                            if clash {
+                                netstack_pop(L, 2)
+                                return "the key \"\(key)\" is both a number and a string in one table"
+                            }
                         } else {
                             let type = vm.typeName(at: -2)
                             netstack_pop(L, 2)
@@ -362,7 +371,7 @@ package enum JSONModule {
                 lua_pushinteger(vm.L, v)
             } else if let d = Double(text) {
                 // 1e400 is valid JSON but no double: refused, as encode refuses infinities.
-                guard d.isFinite else { return fail("number out of range") }
+                guard d.isFinite else { pos = start; return fail("number out of range") }
                 lua_pushnumber(vm.L, d)
             } else {
                 return fail("invalid number")

@@ -66,7 +66,15 @@ assert(v == nil and err:find("UTF%-8"), err)
 v, err = json.decode("2e700")
 assert(v == nil and err:find("number out of range"), tostring(err))
 v, err = json.decode("[1, -1e400]")
-assert(v == nil and err:find("number out of range"), tostring(err))
+assert(v == nil and err == "json.decode: number out of range at byte 5", tostring(err))
+v, err = json.decode("1e400 ")
+assert(v == nil and err == "json.decode: number out of range at byte 1", tostring(err))
+-- A number key and a string key that write the same name: refused, not written twice.
+v, err = json.encode({ [1] = "a", ["1"] = "b" })
+assert(v == nil and err == 'json.encode: the key "1" is both a number and a string in one table', tostring(err))
+v, err = json.encode({ [2.5] = 1, ["2.5"] = 2 })
+assert(v == nil and err:find('"2.5" is both', 1, true), tostring(err))
+assert(json.encode({ [2] = 1, ["x"] = 2 }):find('"2":1', 1, true))
 assert(json.decode("1e308") == 1e308)
 -- An empty array comes back as one: [] decodes to an empty table that encodes as [] again
 -- (nested too), while an empty table made in Lua stays {}; once it holds values the usual rules apply.
