@@ -421,12 +421,19 @@ public final class WebSocketClient: @unchecked Sendable {
         if reason.utf8.count > CloseCode.maximumReasonLength {
             throw WebSocketError(.dataLengthExceeded, "close reason of \(reason.utf8.count) bytes exceeds \(CloseCode.maximumReasonLength)")
         }
-        let s = WebSocketClientState(rawValue: stateAtomic.load(ordering: .acquiring))!
-        switch s {
-        case .destroyed: throw WebSocketError(.clientNotCreated, "client was destroyed")
-        case .idle, .connecting, .closed: throw WebSocketError(.noConnection, "not connected (\(s))")
-        case .closing: return
-        case .open: break
+        // The state is closing from here on, also when the close itself runs later on the loop
+        // (a call from another thread): a Send after this Close returns 1017 instead of being
+        // accepted and then dropped, since no data frame may follow a close frame (RFC 6455 §5.5.1).
+        while true {
+            let s = WebSocketClientState(rawValue: stateAtomic.load(ordering: .acquiring))!
+            switch s {
+            case .destroyed: throw WebSocketError(.clientNotCreated, "client was destroyed")
+            case .idle, .connecting, .closed: throw WebSocketError(.noConnection, "not connected (\(s))")
+            case .closing: return
+            case .open: break
+            }
+            if stateAtomic.compareExchange(expected: s.rawValue, desired: WebSocketClientState.closing.rawValue,
+                                           ordering: .acquiringAndReleasing).exchanged { break }
         }
         let work: @Sendable () -> Void = { [self] in self.connection?.initiateClose(code: CloseCode(rawValue: UInt16(code)), reason: reason) }
         if eventLoop.inEventLoop { work() } else { eventLoop.execute(work) }

@@ -189,6 +189,10 @@ int main(int argc, char **argv) {
     struct WebSocket_CloseOption not_utf8 = { 1000, "caf\xe9" };
     CHECK(OH_WebSocketClient_Close(c, not_utf8) == WEBSOCKET_PROTOCOL_ERROR, "Close with a reason that is not UTF-8 = 1009, nothing sent");
     CHECK(OH_WebSocketClient_Close(c, close_default) == 0, "Close(0, NULL) = 0");
+    /* The close runs on the library's loop later; the client is closing from the call on, so no
+       data frame is accepted after it (RFC 6455 5.5.1), where it would be taken and then dropped. */
+    CHECK(OH_WebSocketClient_Send(c, (char *)"late", 4) == WEBSOCKET_NO_CONNECTION, "Send right after Close (another thread than the loop) = 1017");
+    CHECK(OH_WebSocketClient_Close(c, close_default) == 0, "Close while closing = 0, nothing more sent");
     CHECK(wait_for(&closes, 1) && close_code == 1000, "onClose 1000");
     CHECK(counter_value(&errors) == 0, "no onError on a clean session");
     CHECK(OH_WebSocketClient_Destroy(c) == 0, "Destroy = 0 (a program-owned header node in the list is not freed)");
