@@ -235,9 +235,12 @@ enum LoadModule {
     private static func define(_ vm: LuaVM, _ vu: VirtualUser, _ kind: MetricKind) -> Int32 {
         guard let name = vm.string(at: 1), vm.type(at: 1) == LUA_TSTRING else { return vm.argError(1, kind.rawValue, "metric name") }
         var unit = MetricUnit.none
-        if vm.type(at: 2) > LUA_TNIL {
-            guard let u = vm.string(at: 2).flatMap(MetricUnit.init(rawValue:)) else {
-                return vm.argError(2, kind.rawValue, "unit \"ms\", \"bytes\" or \"none\"")
+        if vm.type(at: 2) == LUA_TBOOLEAN {
+            // k6's `new Trend(name, true)`: its second argument says whether values are times.
+            unit = lua_toboolean(vm.L, 2) != 0 ? .milliseconds : .none
+        } else if vm.type(at: 2) > LUA_TNIL {
+            guard vm.type(at: 2) == LUA_TSTRING, let u = vm.string(at: 2).flatMap(MetricUnit.init(rawValue:)) else {
+                return vm.argError(2, kind.rawValue, "unit \"ms\", \"bytes\", \"none\" or a boolean (true: \"ms\", as k6's isTime)")
             }
             unit = u
         }

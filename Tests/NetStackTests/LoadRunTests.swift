@@ -1039,9 +1039,13 @@ final class LoadRunTests: XCTestCase {
         local ok3 = pcall(function() netstack.metrics.counter("lat") end)
         local ok4 = pcall(function() netstack.metrics.counter("9bad") end)
         local ok5 = pcall(function() t:add(1, {["a:b"] = 1}) end)
+        local ok6 = pcall(function() netstack.metrics.trend("badunit", 5) end)
+        local k6time = netstack.metrics.trend("k6time", true)    -- k6's new Trend(name, isTime)
+        local k6plain = netstack.metrics.trend("k6plain", false)
         local r = netstack.metrics.rate("ok")
         function main()
-          r:add(not (ok1 or ok2 or ok3 or ok4 or ok5))
+          r:add(not (ok1 or ok2 or ok3 or ok4 or ok5 or ok6))
+          k6time:add(3); k6plain:add(4)
           t:add(12.5, {kind = "x"})
           local g = netstack.metrics.gauge("depth"); g:set(netstack.vu.id)
         end
@@ -1049,6 +1053,8 @@ final class LoadRunTests: XCTestCase {
         let r = try load(s, ["--vus", "2", "--iterations", "2", "--threshold", "ok: rate==1", "--threshold", "lat{kind:x}: max==12.5"])
         XCTAssertEqual(r.status, 0, r.out + r.err)
         XCTAssertEqual(r.summary?.metrics.aggregate("lat")?.count, 2)
+        XCTAssertEqual(r.summary?.metrics.definitions["k6time"]?.unit, .milliseconds)
+        XCTAssertEqual(r.summary?.metrics.definitions["k6plain"]?.unit, MetricUnit.none)
     }
 
     /// --metrics-addr: the totals so far in the Prometheus text format, labelled with run and segment.
