@@ -161,7 +161,13 @@ public struct Threshold: Equatable, Sendable {
     /// Evaluates over the run's metrics; `duration` (seconds) gives counters' rate.
     public func evaluate(_ set: MetricSet, duration: Double) -> ThresholdResult {
         guard let def = set.definitions[metric] ?? BuiltinMetrics.definitions[metric] else {
-            return ThresholdResult(threshold: self, actual: nil, passed: false, note: "no metric '\(metric)' was defined")
+            let hint: String
+            switch metric {
+            case "checks": hint = " (the first netstack.metrics.check call defines it, and none ran)"
+            case "group_duration": hint = " (the first netstack.metrics.group call defines it, and none ran)"
+            default: hint = ""
+            }
+            return ThresholdResult(threshold: self, actual: nil, passed: false, note: "no metric '\(metric)' was defined" + hint)
         }
         let v = set.aggregate(metric, tags: tags) ?? MetricValue(kind: def.kind)
         guard let actual = Threshold.value(aggregate ?? Threshold.naturalAggregate(def.kind), of: v, kind: def.kind, duration: duration) else {

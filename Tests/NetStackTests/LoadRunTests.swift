@@ -427,6 +427,10 @@ final class LoadRunTests: XCTestCase {
         let undefined = try load(s, ["--threshold", "no_such_metric: count==0"])
         XCTAssertEqual(undefined.status, 99, undefined.out + undefined.err)
         XCTAssertTrue(undefined.out.contains("no metric 'no_such_metric' was defined"), undefined.out)
+        // checks is defined by the first check call: its threshold says so when none ran.
+        let checks = try load(s, ["--threshold", "checks: rate>0.9"])
+        XCTAssertEqual(checks.status, 99, checks.out + checks.err)
+        XCTAssertTrue(checks.out.contains("no metric 'checks' was defined (the first netstack.metrics.check call defines it, and none ran)"), checks.out)
     }
 
     /// A bot against the local server: the built-in connection metrics add up.
