@@ -292,7 +292,7 @@ enum Timers {
         // An interval's next run is armed before its callback runs (which may clear it), at least
         // 1 ms after this one.
         let interval = max(delay, .milliseconds(1))
-        weak var weakHost = host
+        weak let weakHost = host
         func fire() {
             guard let host = weakHost, !host.vm.isClosed, let t = host.timers[id] else { return }
             if t.repeats {

@@ -61,7 +61,7 @@ IQCBGmWZRtU4XF+Xz0Am2fnZiOr9g7MVYy6nypdd449J2Q==
     static let leaves = leafPEMs.map(der)
     static let store: CertificateStore = {
         let path = NSTemporaryDirectory() + "netstack-fuzz-root-\(getpid()).pem"
-        FileManager.default.createFile(atPath: path, contents: Data(rootPEM.utf8))
+        _ = FileManager.default.createFile(atPath: path, contents: Data(rootPEM.utf8))
         defer { try? FileManager.default.removeItem(atPath: path) }
         do {
             let s = try CertificateStore(caFile: path, caPath: nil)
