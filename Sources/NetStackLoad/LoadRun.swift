@@ -405,9 +405,9 @@ public final class LoadRun {
     /// A common start for segments: `startAt` (wall clock), then the barrier, within
     /// `startTimeout`. A start that is already past is taken at once and reported as late.
     ///
-    /// The wait looks every 20 ms at what can end it (an interrupt, the deadline, the file, the
-    /// answer of the URL's request; an interrupt during the wait ends it at once); a URL is asked
-    /// at most every 250 ms, one request at a time.
+    /// The wait looks every 20 ms at what can end it (the deadline, the file, the answer of the
+    /// URL's request); an interrupt ends it at once, also one that came before it (during setup).
+    /// A URL is asked at most every 250 ms, one request at a time.
     private func waitForStart(_ go: @escaping () -> Void) {
         startWaiter = go
         let deadline = Date().addingTimeInterval(settings.startTimeout.seconds)
