@@ -78,8 +78,8 @@ public struct CertificateVerificationOptions: Sendable {
 
     /// Validation times from years 1 to 9999 (outside that, no certificate can be valid).
     public static let validTimeRange: ClosedRange<Double> = -62_135_596_800 ... 253_402_300_799
-    /// Allowed `maxDepth` values.
-    public static let depthRange: ClosedRange<Int> = 0 ... 100
+    /// Allowed `maxDepth` values (absent: OpenSSL's default of 100).
+    public static let depthRange: ClosedRange<Int> = 0 ... 255
     /// Allowed `securityLevel` values.
     public static let securityLevelRange: ClosedRange<Int> = 0 ... 5
 
@@ -261,7 +261,7 @@ public enum CertificateVerifier {
         }
         opts.partial_chain = o.partialChain ? 1 : 0
         opts.path_building = o.pathBuilding ? 1 : 0
-        opts.max_depth = o.maxDepth.map { Int32(min(max($0, 0), 100)) } ?? -1
+        opts.max_depth = o.maxDepth.map { Int32(min(max($0, 0), CertificateVerificationOptions.depthRange.upperBound)) } ?? -1
         opts.strict = o.strict ? 1 : 0
         opts.security_level = o.securityLevel.map { Int32(min(max($0, 0), 5)) } ?? -1
         func blobType(_ b: [UInt8]) -> Int32 { CertificateBlobType.detect(b).rawValue }

@@ -30,7 +30,7 @@ enum CVerifyOptions {
         default: return .failure(.init("purpose \(o.purpose): 0 (any), 1 (server) or 2 (client) expected"))
         }
         if o.maxDepth != -1 {
-            guard CertificateVerificationOptions.depthRange.contains(Int(o.maxDepth)) else { return .failure(.init("maxDepth \(o.maxDepth): -1 or 0 to 100 expected")) }
+            guard CertificateVerificationOptions.depthRange.contains(Int(o.maxDepth)) else { return .failure(.init("maxDepth \(o.maxDepth): -1 or 0 to 255 expected")) }
             v.maxDepth = Int(o.maxDepth)
         }
         if o.securityLevel != -1 {

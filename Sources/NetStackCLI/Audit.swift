@@ -38,7 +38,7 @@ struct Audit: ParsableCommand {
     var untrusted: [String] = []
     @Option(parsing: .unconditional, help: "Verify and judge expiry as of this Unix time instead of now.") var at: Double?
     @Option(parsing: .unconditional, help: "Purpose the leaf must allow: any, server or client.") var purpose: String = "server"
-    @Option(parsing: .unconditional, help: "Most intermediates between a leaf and its trust anchor (0-100).") var maxDepth: Int?
+    @Option(parsing: .unconditional, help: "Most intermediates between a leaf and its trust anchor (0-255; default 100).") var maxDepth: Int?
     @Option(parsing: .unconditional, help: "Minimum security level 0-5 for the trust verdict (the strict check uses 2 unless this is given).") var securityLevel: Int?
     @Flag(help: "Accept a chain that ends at any certificate of --ca, not only at a self-signed root.") var partialChain = false
     @Option(parsing: .unconditional, help: "Check this name (and send it as SNI) instead of each target's host; for files, the name to check.") var hostname: String?
@@ -65,7 +65,7 @@ struct Audit: ParsableCommand {
             throw ValidationError("--purpose: any, server or client expected, got '\(purpose)'")
         }
         if let d = maxDepth, !CertificateVerificationOptions.depthRange.contains(d) {
-            throw ValidationError("--max-depth: 0 to 100 expected, got \(d)")
+            throw ValidationError("--max-depth: 0 to 255 expected, got \(d)")
         }
         if let l = securityLevel, !CertificateVerificationOptions.securityLevelRange.contains(l) {
             throw ValidationError("--security-level: 0 to 5 expected, got \(l)")

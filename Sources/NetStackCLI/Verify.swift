@@ -28,7 +28,7 @@ struct Verify: ParsableCommand {
     @Option(parsing: .unconditional, help: "Verify as of this Unix time instead of now (0 is 1970-01-01T00:00:00Z).") var at: Double?
     @Option(parsing: .unconditional, help: "Purpose: any, server or client (default any; server with --strict).") var purpose: String?
     @Flag(help: "Require the TLS server purpose (same as --purpose server).") var purposeServer = false
-    @Option(parsing: .unconditional, help: "Most intermediates between the certificate and the trust anchor (0-100).") var maxDepth: Int?
+    @Option(parsing: .unconditional, help: "Most intermediates between the certificate and the trust anchor (0-255; default 100).") var maxDepth: Int?
     @Option(parsing: .unconditional, help: "Minimum security level 0-5 (2: no RSA/DSA/DH under 2048 bits, EC under 224, SHA-1/MD5 signatures; default none, 2 with --strict).")
     var securityLevel: Int?
     @Flag(help: "Accept a chain that ends at any certificate of --ca, not only at a self-signed root.") var partialChain = false
@@ -47,7 +47,7 @@ struct Verify: ParsableCommand {
             throw ValidationError("--purpose: any, server or client expected, got '\(p)'")
         }
         if let d = maxDepth, !CertificateVerificationOptions.depthRange.contains(d) {
-            throw ValidationError("--max-depth: 0 to 100 expected, got \(d)")
+            throw ValidationError("--max-depth: 0 to 255 expected, got \(d)")
         }
         if let l = securityLevel, !CertificateVerificationOptions.securityLevelRange.contains(l) {
             throw ValidationError("--security-level: 0 to 5 expected, got \(l)")

@@ -409,8 +409,11 @@ int main(int argc, char **argv) {
     vo.structSize = 4;
     CHECK(NetStack_VerifyCertificationEx(&cert, &ca, &vo, why, 8, NULL) == 2305069 && strlen(why) == 7, "bad structSize = 2305069; reason truncated");
     NetStack_VerifyOptions_Init(&vo);
-    vo.maxDepth = 1000;
-    CHECK(NetStack_VerifyCertificationEx(&cert, &ca, &vo, NULL, 0, NULL) == 2305069, "maxDepth 1000 = 2305069");
+    vo.maxDepth = 256;
+    CHECK(NetStack_VerifyCertificationEx(&cert, &ca, &vo, NULL, 0, NULL) == 2305069, "maxDepth 256 = 2305069");
+    NetStack_VerifyOptions_Init(&vo);
+    vo.maxDepth = 255;
+    CHECK(NetStack_VerifyCertificationEx(&cert, &ca, &vo, NULL, 0, NULL) == 0, "maxDepth 255 = 0");
     NetStack_VerifyOptions_Init(&vo);
     vo.ipAddress = "127.0.0.1.1";
     CHECK(NetStack_VerifyCertificationEx(&cert, &ca, &vo, why, sizeof why, NULL) == 2305069 && strstr(why, "ipAddress"), "an address that is not one = 2305069, named");

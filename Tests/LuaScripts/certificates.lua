@@ -43,6 +43,7 @@ assert(ns.verify(read("leaf+inter.pem"), { ca = ca, purpose = "client" }).code =
 assert(ns.verify(read("leaf+inter.pem"), { ca = ca, purpose = "any" }).ok)
 assert(ns.verify(read("leaf+inter.pem"), { ca = ca, maxDepth = 0 }).code == 2305022)
 assert(ns.verify(read("leaf+inter.pem"), { ca = ca, maxDepth = 1 }).ok)
+assert(ns.verify(read("leaf+inter.pem"), { ca = ca, maxDepth = 255 }).ok, "maxDepth 255 is the largest")
 assert(ns.verify(read("leaf+inter.pem"), { ca = ca, time = 0 }).code == 2305009, "time 0 is 1970, not now")
 assert(ns.verify(read("weak.pem"), { ca = ca, untrusted = read("inter.pem"), securityLevel = 2 }).code == 2305066)
 assert(ns.verify(read("weak.pem"), { ca = ca, untrusted = read("inter.pem"), securityLevel = 0 }).ok)
@@ -52,7 +53,7 @@ r = ns.verify(read("leaf+inter.pem"), { ca = ca, strict = true })
 assert(r.code == 2305807 and r.depth == 0 and r.reason:find("commonName"), "strict: CN not among the SANs: " .. r.code)
 r = ns.verify(read("weak.pem"), { ca = ca, untrusted = read("inter.pem"), strict = true, purpose = "any" })
 assert(r.code == 2305066, "strict brings security level 2: " .. r.code)
-for _, bad in ipairs({ { maxDepth = 101 }, { maxDepth = 1.5 }, { securityLevel = 6 }, { purpose = "mail" },
+for _, bad in ipairs({ { maxDepth = 256 }, { maxDepth = 1.5 }, { securityLevel = 6 }, { purpose = "mail" },
                        { strict = "yes" }, { partialChain = 1 }, { untrusted = 5 },
                        { ip = "127.0.0.1.1" }, { ip = "[::1]" }, { hostname = "" }, { email = "" }, { hostname = 5 },
                        { hostname = "a\0b" } }) do

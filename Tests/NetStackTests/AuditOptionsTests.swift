@@ -56,7 +56,7 @@ final class AuditOptionsTests: XCTestCase {
         XCTAssertTrue(findings(named.target).contains("hostname mismatch: other.test"), named.out)
         XCTAssertEqual(try audit(["--ca", root, "--hostname", "leaf.test", chain]).target["status"] as? String, "OK")
 
-        for bad in [["--at", "1e300"], ["--purpose", "mail"], ["--max-depth", "101"], ["--security-level", "6"], ["--hostname", "a,b"],
+        for bad in [["--at", "1e300"], ["--purpose", "mail"], ["--max-depth", "256"], ["--security-level", "6"], ["--hostname", "a,b"],
                     ["--untrusted", "/nonexistent/inter.pem"]] {
             let r = try runNetstack(["audit", "--ca", root] + bad + [chain])
             XCTAssertEqual(r.status, 64, "\(bad): \(r.out) \(r.err)")

@@ -148,6 +148,7 @@ final class CertificateCorpusTests: XCTestCase {
         XCTAssertEqual(try verify([lab.path("leaf+inter"), "--ca", root, "--email", "x@leaf.test"]).1["code"] as? Int, 2_305_063)
         XCTAssertEqual(try verify([lab.path("leaf+inter"), "--ca", root, "--purpose", "client"]).1["code"] as? Int, 2_305_026)
         XCTAssertEqual(try verify([lab.path("leaf+inter"), "--ca", root, "--max-depth", "0"]).1["code"] as? Int, 2_305_022)
+        XCTAssertEqual(try verify([lab.path("leaf+inter"), "--ca", root, "--max-depth", "255"]).1["code"] as? Int, 0)
         XCTAssertEqual(try verify([lab.path("leaf+inter"), "--ca", root, "--at", "0"]).1["code"] as? Int, 2_305_009)
         XCTAssertEqual(try verify([lab.path("weak"), "--ca", root, "--untrusted", lab.path("inter"), "--security-level", "2"]).1["code"] as? Int, 2_305_066)
         XCTAssertEqual(try verify([lab.path("leaf"), "--ca", lab.path("inter"), "--partial-chain"]).0, 0)
@@ -155,7 +156,7 @@ final class CertificateCorpusTests: XCTestCase {
         XCTAssertEqual(strict.0, 1)
         XCTAssertEqual(strict.1["code"] as? Int, 2_305_807)
         XCTAssertEqual(strict.1["depth"] as? Int, 0)
-        for bad in [["--purpose", "mail"], ["--max-depth", "101"], ["--security-level", "9"], ["--at", "1e300"],
+        for bad in [["--purpose", "mail"], ["--max-depth", "256"], ["--security-level", "9"], ["--at", "1e300"],
                     ["--ip", "127.0.0.1.1"], ["--ip", "example.com"], ["--hostname", ""], ["--email", ""], ["--hostname", "a\tb"]] {
             let r = try runNetstack(["verify", lab.path("leaf+inter")] + bad)
             XCTAssertEqual(r.status, 64, "\(bad): \(r.err)")

@@ -121,7 +121,7 @@ return {
     purpose = { type = "string", default = "server",
                 check = function(v) return v == "any" or v == "server" or v == "client", "any, server or client" end,
                 help = "the purpose the leaf must allow (any, server, client)" },
-    maxDepth = { type = "integer", check = function(v) return v >= 0 and v <= 100, "0 to 100" end,
+    maxDepth = { type = "integer", check = function(v) return v >= 0 and v <= 255, "0 to 255" end,
                  help = "most intermediates between a leaf and its trust anchor" },
     securityLevel = { type = "integer", check = function(v) return v >= 0 and v <= 5, "0 to 5" end,
                       help = "minimum security level for the trust verdict (the strict check uses 2 unless this is given)" },

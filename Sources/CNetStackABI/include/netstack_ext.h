@@ -86,7 +86,7 @@ struct NetStack_VerifyOptions {
     const char *ipAddress;      /**< IPv4 (dotted-decimal) or IPv6 address the leaf must match (NULL: none; anything else is an error). */
     const char *email;          /**< E-mail address the leaf must match (NULL: none; "" is an error). */
     int32_t purpose;            /**< enum NetStack_VerifyPurpose. */
-    int32_t maxDepth;           /**< Most intermediates below the anchor, 0-100 (-1: 100). */
+    int32_t maxDepth;           /**< Most intermediates below the anchor, 0-255 (-1: 100). */
     int32_t securityLevel;      /**< Minimum security level 0-5 (-1: no check, OpenSSL's default; 2 refuses
                                      RSA/DSA/DH < 2048 bits, EC < 224 bits, SHA-1/MD5 signatures). */
     const struct NetStack_CertBlob *untrusted; /**< Further untrusted intermediates (NULL: none). */

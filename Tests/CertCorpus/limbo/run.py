@@ -96,9 +96,7 @@ def netstack_args(binary, t, d):
     if peer:
         args += {"DNS": ["--hostname"], "IP": ["--ip"], "RFC822": ["--email"]}[peer["kind"]] + [peer["value"]]
     if t["max_chain_depth"] is not None:
-        # netstack takes 0-100 (OpenSSL's default limit); limbo's one larger value (255) is a
-        # cycle that no depth completes.
-        args += ["--max-depth", str(min(t["max_chain_depth"], 100))]
+        args += ["--max-depth", str(t["max_chain_depth"])]
     return args + [write(d, "peer.pem", [t["peer_certificate"]])]
 
 
