@@ -14,6 +14,9 @@ public final class LuaVM {
     public struct Options {
         /// Bytes the script may allocate (0: unlimited).
         public var memoryLimit: Int = 0
+        /// Where `memoryLimit` comes from when the user did not set it, said with the error
+        /// ("the default: ..."); nil: it was set.
+        public var memoryLimitOrigin: String?
         /// VM instructions one callback (or the main chunk) may run before it is stopped (0: unlimited).
         public var instructionBudget: Int = 0
         /// Lua's generational collector (the default here) or its incremental one. Generational
@@ -188,7 +191,8 @@ public final class LuaVM {
             context = entryContext
         }
         if outOfMemory || netstack_memory_limit_hit(L) != 0 {
-            message = "memory limit of \(options.memoryLimit) bytes exceeded: " + message
+            let origin = options.memoryLimitOrigin.map { " (\($0))" } ?? ""
+            message = "memory limit of \(options.memoryLimit) bytes\(origin) exceeded: " + message
         }
         if host?.vuMode != true, let hint = Self.loadRunHint(for: message) {
             let end = message.firstIndex(of: "\n") ?? message.endIndex

@@ -50,7 +50,7 @@ struct Run: ParsableCommand {
 
     @Argument(help: "The Lua script; - reads it from standard input.") var script: String
     @Option(parsing: .unconditional, help: "URL a bot script connects to.") var url: String?
-    @Option(parsing: .unconditional, help: "Memory limit for the script, in bytes (suffixes k, m, g, also written kb or kib...: all powers of 1024).") var memoryLimit: String?
+    @Option(parsing: .unconditional, help: "Memory limit for the script, in bytes (suffixes k, m, g, also written kb or kib...: all powers of 1024; 0: no limit). Default: half of the memory this process may use (the cgroup's limit counts); in a load run each VU gets an equal share of that half, at least 32 MiB.") var memoryLimit: String?
     @Option(parsing: .unconditional, help: "Instructions one callback may run before it is stopped (0: no limit).") var instructionLimit: Int = 0
     @Option(name: [.customShort("e"), .customLong("env")], parsing: .unconditionalSingleValue,
             help: "NAME=VALUE: an environment variable for the run, as if it were set in the environment (proxy variables too); the script reads it with os.getenv (k6's -e and __ENV; repeatable).")
@@ -118,6 +118,9 @@ struct Run: ParsableCommand {
         if let m = memoryLimit {
             guard let bytes = parseSize(m) else { throw ValidationError("--memory-limit: '\(m)' is not a size") }
             options.vm.memoryLimit = bytes
+        } else {
+            options.vm.memoryLimit = DefaultMemoryLimit.script(available: VUMemoryCheck.availableBytes())
+            options.vm.memoryLimitOrigin = DefaultMemoryLimit.scriptOrigin
         }
         options.vm.instructionBudget = instructionLimit
         options.onError = onError
@@ -137,7 +140,8 @@ struct Run: ParsableCommand {
         }
         let declaresOptions = ScriptOptions.declaresOptions(String(decoding: chunk.bytes ?? [], as: UTF8.self))
         if load.any || declaresOptions {
-            let code = try LoadRunner(script: chunk, declaresOptions: declaresOptions, args: args, flags: load, hostOptions: options, json: json).run()
+            let code = try LoadRunner(script: chunk, declaresOptions: declaresOptions, args: args, flags: load, hostOptions: options,
+                                  defaultMemoryLimit: memoryLimit == nil, json: json).run()
             if code != 0 { throw ExitCode(code) }
             return
         }

@@ -16,6 +16,8 @@ struct LoadRunner {
     let args: [String]
     let flags: LoadFlags
     var hostOptions: ScriptHost.Options
+    /// No --memory-limit: each VU gets `DefaultMemoryLimit.perVU`, setup and teardown the script's.
+    let defaultMemoryLimit: Bool
     let json: Bool
 
     func run() throws -> Int32 {
@@ -101,6 +103,12 @@ struct LoadRunner {
 
         var settings = LoadRun.Settings(script: script, plan: plan)
         settings.args = args
+        if defaultMemoryLimit {
+            let available = VUMemoryCheck.availableBytes()
+            settings.lifecycleMemoryLimit = host.vm.memoryLimit
+            host.vm.memoryLimit = DefaultMemoryLimit.perVU(vus: plan.vusInThisProcess, available: available)
+            host.vm.memoryLimitOrigin = DefaultMemoryLimit.vuOrigin
+        }
         settings.hostOptions = host
         if let t = flags.threads { settings.threads = t }
         settings.connectionMetrics = !flags.noConnectionMetrics

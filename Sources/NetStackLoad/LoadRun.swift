@@ -16,6 +16,9 @@ public final class LoadRun {
         /// Event loops for the VUs (default: one per core).
         public var threads = System.coreCount
         public var hostOptions = ScriptHost.Options()
+        /// The default memory limit of setup() and teardown()'s VM when no --memory-limit was
+        /// given (`DefaultMemoryLimit.script`); nil: the VUs' limit.
+        public var lifecycleMemoryLimit: Int?
         /// How often metrics are collected (live view, --out, abort-on-fail thresholds).
         public var interval = LoadDuration.milliseconds(1000)
         /// Called on the control loop after each interval with that interval's set and the totals so far.
@@ -115,7 +118,7 @@ public final class LoadRun {
         let totalVUs = settings.plan.scenarios.reduce(0) { $0 + $1.executor.maxVUs }
         context = RunContext(script: settings.script, args: settings.args, segment: settings.plan.segment,
                              totalVUs: totalVUs, catalog: MetricCatalog(), hostOptions: settings.hostOptions, errors: errors,
-                             connectionMetrics: settings.connectionMetrics)
+                             connectionMetrics: settings.connectionMetrics, lifecycleMemoryLimit: settings.lifecycleMemoryLimit)
         finished = control.makePromise(of: Void.self)
     }
 

@@ -16,13 +16,17 @@ final class RunContext: @unchecked Sendable {
     let hostOptions: ScriptHost.Options
     let errors: ErrorReport
     let connectionMetrics: Bool
+    /// The default memory limit of the VM that runs setup() and teardown() (VU id 0) when no
+    /// --memory-limit was given (`DefaultMemoryLimit.script`); nil: the VUs' limit.
+    let lifecycleMemoryLimit: Int?
     /// setup()'s value, set on the control loop before the first iteration starts (nil: the
     /// script has no setup, or it was not called). Each VU decodes its own copy.
     @exclusivity(unchecked) var setupData: SetupData?
 
     init(script: ScriptChunk, args: [String], segment: Segment, totalVUs: Int, catalog: MetricCatalog,
-         hostOptions: ScriptHost.Options, errors: ErrorReport, connectionMetrics: Bool = true) {
+         hostOptions: ScriptHost.Options, errors: ErrorReport, connectionMetrics: Bool = true, lifecycleMemoryLimit: Int? = nil) {
         self.connectionMetrics = connectionMetrics
+        self.lifecycleMemoryLimit = lifecycleMemoryLimit
         self.script = script
         self.args = args
         self.segment = segment
@@ -129,6 +133,10 @@ final class VirtualUser {
         recorder = VUMetricsRecorder(loop: metrics, tags: tags)
         var options = context.hostOptions
         options.vm.lazyLibraries = true
+        if id == 0, let limit = context.lifecycleMemoryLimit {
+            options.vm.memoryLimit = limit
+            options.vm.memoryLimitOrigin = DefaultMemoryLimit.scriptOrigin
+        }
         // --json: every VU numbers its clients from 1, so each event says which VU it is from.
         if let events = options.events {
             let prefix = "{\"vu\":\(id),"

@@ -199,6 +199,25 @@ final class LoadRunTests: XCTestCase {
         XCTAssertTrue(r.out.contains("1× netstack: error in main"), r.out)
     }
 
+    /// Without --memory-limit each VU gets `DefaultMemoryLimit.perVU`: a VU whose script keeps
+    /// allocating ends with "not enough memory", said with where the limit comes from, and the
+    /// other VUs finish (before, it grew until the machine's memory ran out).
+    func testAVUThatKeepsAllocatingHitsItsDefaultShare() throws {
+        let s = try script("""
+        options = { scenarios = { each = { executor = 'per-vu-iterations', vus = 600, iterations = 1 } } }
+        function main()
+          if netstack.vu.id == 7 then local t = {} for i = 1, 1e10 do t[i] = i end end
+        end
+        """)
+        let r = try load(s, ["--threads", "2"], timeout: 120)
+        let limit = DefaultMemoryLimit.perVU(vus: 600, available: VUMemoryCheck.availableBytes())
+        XCTAssertEqual(r.status, 1, r.err)
+        XCTAssertEqual(count(r.summary, "script_errors"), 1)
+        XCTAssertEqual(count(r.summary, "iterations"), 599)
+        XCTAssertTrue(r.err.contains("memory limit of \(limit) bytes (the default for each VU: an equal share of half of the memory"), r.err)
+        XCTAssertTrue(r.err.contains("not enough memory"), r.err)
+    }
+
     /// VUs printing at once on both threads: every line arrives whole. Lua's own print writes
     /// each argument, tab and newline separately, so lines of two threads were cut into each other.
     func testLinesPrintedByVUsAtOnceNeverInterleave() throws {
