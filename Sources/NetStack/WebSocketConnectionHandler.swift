@@ -186,7 +186,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, ConnectionCommand
     func install(on channel: Channel) throws {
         guard let handshake = upgrade?.handshake else { throw ChannelError.ioOnClosedChannel }
         try channel.pipeline.syncOperations.addHandlers(
-            UpgradeHandler(handshake: handshake, trace: config.trace, busyPoll: config.busyPoll), self)
+            UpgradeHandler(handshake: handshake, trace: config.trace), self)
     }
 
     /// The connect timeout covers connecting, TLS and the upgrade.
