@@ -38,22 +38,8 @@ enum NIOFloorConns {
         }
     }
 
-    /// A non-blocking TCP socket whose connect to `address` has started (or finished), for
-    /// `withConnectedSocket`: the connect without the bootstrap's.
-    static func startedSocket(_ address: sockaddr_in) -> CInt {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        precondition(fd >= 0, "socket: \(errno)")
-        var one: CInt = 1
-        _ = setsockopt(fd, CInt(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<CInt>.size))
-        var a = address
-        let r = withUnsafePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-        precondition(r == 0 || errno == EINPROGRESS, "connect: \(errno)")
-        return fd
-    }
-
     /// Opens `conns` channels to `host:port` and returns the seconds until the last echo.
-    /// `ownSockets`: each socket is made and connected here and handed to `withConnectedSocket`.
-    static func run(host: String, port: Int, path: String, size: Int, conns: Int, group: EventLoopGroup, ownSockets: Bool = false) throws -> Double {
+    static func run(host: String, port: Int, path: String, size: Int, conns: Int, group: EventLoopGroup) throws -> Double {
         let address = try SocketAddress(ipAddress: host, port: port)
         let request = "GET \(path) HTTP/1.1\r\nHost: \(host):\(port)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
             + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
@@ -64,12 +50,8 @@ enum NIOFloorConns {
         nonisolated(unsafe) var count = 0
         nonisolated(unsafe) var t1: UInt64 = 0
         let t0 = DispatchTime.now().uptimeNanoseconds
-        var sin = sockaddr_in()
-        sin.sin_family = sa_family_t(AF_INET)
-        sin.sin_port = in_port_t(UInt16(port).bigEndian)
-        inet_pton(AF_INET, host, &sin.sin_addr)
         for _ in 0..<conns {
-            let bootstrap = ClientBootstrap(group: group).channelInitializer { channel in
+            _ = ClientBootstrap(group: group).channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(Handler(request: request, frame: frame) {
                         let last = lock.withLock { () -> Bool in
@@ -80,12 +62,7 @@ enum NIOFloorConns {
                         if last { done.signal() }
                     })
                 }
-            }
-            if ownSockets {
-                _ = bootstrap.withConnectedSocket(startedSocket(sin))
-            } else {
-                _ = bootstrap.connect(to: address)
-            }
+            }.connect(to: address)
         }
         done.wait()
         return Double(t1 - t0) / 1e9

@@ -39,7 +39,7 @@ struct Outcome {
 let done = DispatchSemaphore(value: 0)
 var outcome = Outcome()
 let loopThreads = ProcessInfo.processInfo.environment["NETSTACK_WSBENCH_THREADS"].flatMap { Int($0) }.map { max(1, min($0, 64)) }
-    ?? (mode == "conns" || mode.hasPrefix("nio-conns") || mode == "idle" ? System.coreCount : 1)
+    ?? (mode == "conns" || mode == "nio-conns" || mode == "idle" ? System.coreCount : 1)
 let loopGroup = MultiThreadedEventLoopGroup(numberOfThreads: loopThreads)
 
 func finishRun() { done.signal() }
@@ -190,14 +190,13 @@ func runConns() {
 switch mode {
 case "flood", "echo", "sink": runSingle()
 case "conns": runConns()
-case "nio-conns", "nio-conns-fd":
+case "nio-conns":
     // The floor of conns without the engine (NIOFloorConns.swift); ws://IPv4:PORT/PATH only.
     guard let u = URLComponents(string: url), u.scheme == "ws", let host = u.host, let port = u.port, size < 126 else {
         fail("nio-conns: needs ws://IPv4:PORT/PATH and SIZE below 126")
     }
     do {
-        outcome.seconds = try NIOFloorConns.run(host: host, port: port, path: u.path.isEmpty ? "/" : u.path, size: size, conns: conns, group: loopGroup,
-                                                 ownSockets: mode == "nio-conns-fd")
+        outcome.seconds = try NIOFloorConns.run(host: host, port: port, path: u.path.isEmpty ? "/" : u.path, size: size, conns: conns, group: loopGroup)
         outcome.n = conns
         outcome.bytes = conns * size
     } catch { fail("nio-conns: \(error)") }
@@ -207,7 +206,7 @@ default: fail("unknown mode \(mode)")
 }
 done.wait()
 if let e = outcome.error { fail(e) }
-let connsMode = mode == "conns" || mode.hasPrefix("nio-conns")
+let connsMode = mode == "conns" || mode == "nio-conns"
 let expected = connsMode ? conns : n
 if outcome.n != expected { fail("expected \(expected) messages, observed \(outcome.n)") }
 var p50 = "-", p99 = "-"
@@ -219,7 +218,7 @@ if mode == "echo" {
 }
 let secs = outcome.seconds
 let sizeOut = outcome.n > 0 ? (outcome.bytes % outcome.n == 0 ? "\(outcome.bytes / outcome.n)" : String(format: "%.2f", Double(outcome.bytes) / Double(outcome.n))) : "0"
-print("RESULT client=\(mode.hasPrefix("nio-conns") ? "nio-floor" : "netstack") mode=\(connsMode ? "conns" : mode) n=\(outcome.n) size=\(sizeOut) conns=\(connsMode ? conns : 1) seconds=\(String(format: "%.6f", secs)) msgs_per_s=\(String(format: "%.1f", Double(outcome.n) / secs)) mb_per_s=\(String(format: "%.3f", Double(outcome.bytes) / secs / 1e6)) p50_us=\(p50) p99_us=\(p99)")
+print("RESULT client=\(mode == "nio-conns" ? "nio-floor" : "netstack") mode=\(connsMode ? "conns" : mode) n=\(outcome.n) size=\(sizeOut) conns=\(connsMode ? conns : 1) seconds=\(String(format: "%.6f", secs)) msgs_per_s=\(String(format: "%.1f", Double(outcome.n) / secs)) mb_per_s=\(String(format: "%.3f", Double(outcome.bytes) / secs / 1e6)) p50_us=\(p50) p99_us=\(p99)")
 fflush(stdout)
 // _exit, not exit: the event loops are still closing connections (conns closes all of them at the
 // end), and exit's handlers (OpenSSL's cleanup among them) would free what those threads use
