@@ -190,16 +190,27 @@ public final class LuaVM {
             message.removeFirst(Self.entryErrorPrefix.count)
             context = entryContext
         }
-        if outOfMemory || netstack_memory_limit_hit(L) != 0 {
-            let origin = options.memoryLimitOrigin.map { " (\($0))" } ?? ""
-            message = "memory limit of \(options.memoryLimit) bytes\(origin) exceeded: " + message
-        }
+        message = explainingMemory(message, outOfMemory: outOfMemory)
         if host?.vuMode != true, let hint = Self.loadRunHint(for: message) {
             let end = message.firstIndex(of: "\n") ?? message.endIndex
             message.insert(contentsOf: hint, at: end)
         }
         errorCount += 1
         errorSink("netstack: error in \(context): \(message)")
+    }
+
+    /// `message` with what ran out when it is Lua's "not enough memory": the state's limit
+    /// refusing an allocation, or the system refusing one below the limit (the process's own
+    /// limits, other users of its memory). Reads and clears the state's "limit hit" mark.
+    package func explainingMemory(_ message: String, outOfMemory: Bool) -> String {
+        if netstack_memory_limit_hit(L) != 0, outOfMemory || message.contains("not enough memory") {
+            let origin = options.memoryLimitOrigin.map { " (\($0))" } ?? ""
+            return "memory limit of \(options.memoryLimit) bytes\(origin) exceeded: " + message
+        }
+        if outOfMemory {
+            return "the system refused memory to the script (its state held \(netstack_memory_used(L)) bytes): " + message
+        }
+        return message
     }
 
     /// For an error that indexed a missing `netstack.vu` or `netstack.metrics` outside a load run

@@ -138,6 +138,11 @@ final class PluginRuntime {
             host.vm.reportError(context: vm.string(at: 1) ?? "plugin", message: vm.string(at: 2) ?? "?")
             return 0
         }
+        vm.setFunction("explain") { vm in
+            let message = vm.string(at: 1) ?? "?"
+            vm.pushString(host.vm.explainingMemory(message, outOfMemory: message == "not enough memory"))
+            return 1
+        }
         vm.setFunction("enableHooks") { [weak self] vm in
             if let i = vm.integer(at: 1), (0...3).contains(i) { self?.hookedEvents |= 1 << UInt8(i) }
             return 0

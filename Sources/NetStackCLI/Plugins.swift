@@ -2,6 +2,7 @@ import ArgumentParser
 import CInterrupt
 import Foundation
 import LuaHost
+import NetStackLoad
 import NIOPosix
 
 /// The plugin options shared by `run`, `plugins` and `audit`.
@@ -62,6 +63,8 @@ func internalScriptStatus(_ source: String, name: String, args: [String], flags:
                           interruptible: Bool = false) throws -> Int32 {
     var options = ScriptHost.Options()
     flags.apply(to: &options)
+    options.vm.memoryLimit = DefaultMemoryLimit.script(available: VUMemoryCheck.availableBytes())
+    options.vm.memoryLimitOrigin = DefaultMemoryLimit.commandOrigin
     if json { options.events = { print($0) } }
     let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
     defer { try? group.syncShutdownGracefully() }

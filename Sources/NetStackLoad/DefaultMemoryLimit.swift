@@ -5,6 +5,9 @@
 public enum DefaultMemoryLimit {
     /// Said with the error when a script's state hits `script(available:)`.
     public static let scriptOrigin = "the default: half of the memory this process may use; --memory-limit sets another, 0 none"
+    /// Said with the error when the state of a command without `--memory-limit` (`audit`,
+    /// `plugins list`, `info`, `check`) hits `script(available:)`.
+    public static let commandOrigin = "the default: half of the memory this process may use"
     /// Said with the error when a VU hits `perVU(vus:available:)`.
     public static let vuOrigin = "the default for each VU: an equal share of half of the memory this process may use, at least 32 MiB; --memory-limit sets another, 0 none"
 

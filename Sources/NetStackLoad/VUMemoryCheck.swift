@@ -19,14 +19,21 @@ public enum VUMemoryCheck {
             + "with --segment (docs/distributed.md)"
     }
 
-    /// The memory this process may use: the machine's, or its cgroup's limit when that is lower
-    /// (a container, a Kubernetes pod, a Slurm job).
+    /// The memory this process may use: the machine's, or the lowest limit set on it when that is
+    /// lower: its cgroup's (a container, a Kubernetes pod, a Slurm job) or its resource limits
+    /// on address space and data (`ulimit -v`, `ulimit -d`, `prlimit --as`, `--data`).
     public static func availableBytes() -> UInt64 {
         var available = ProcessInfo.processInfo.physicalMemory
         for path in ["/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"] {
             if let text = try? String(contentsOfFile: path, encoding: .utf8),
                let limit = UInt64(text.trimmingCharacters(in: .whitespacesAndNewlines)), limit > 0 {
                 available = min(available, limit)
+            }
+        }
+        for resource in [RLIMIT_AS, RLIMIT_DATA] {
+            var limit = rlimit()
+            if getrlimit(Int32(resource.rawValue), &limit) == 0, limit.rlim_cur != rlim_t.max, limit.rlim_cur > 0 {
+                available = min(available, UInt64(limit.rlim_cur))
             }
         }
         return available

@@ -362,6 +362,39 @@ final class RunStatusTests: XCTestCase {
         }
     }
 
+    /// Without `--memory-limit`, a script's state gets half of what the process may use, and an
+    /// address-space limit (`ulimit -v`) counts: the script ends with the limit's error and
+    /// status 1 instead of the system refusing Lua (or Swift) memory at some other place. The
+    /// commands that run Lua of their own (`plugins check` here) get the same default.
+    func testDefaultMemoryLimitCountsTheAddressSpaceLimit() throws {
+        if let san = CLITests.sanitizer {
+            throw XCTSkip("a \(san)-sanitized netstack reserves terabytes of address space for its shadow memory, so it cannot start under ulimit -v")
+        }
+        let dir = NSTemporaryDirectory() + "status-as-\(getpid())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let grow = "local t = {} for i = 1, 1e6 do t[i] = ('x'):rep(1 << 20) .. i end"
+        try grow.write(toFile: dir + "/hog.lua", atomically: true, encoding: .utf8)
+        try """
+        return { name = "hog", version = "1.0.0", description = "keeps memory", api = 1,
+                 setup = function() return {} end,
+                 check = function() \(grow) return true, "never" end }
+        """.write(toFile: dir + "/hogplugin.lua", atomically: true, encoding: .utf8)
+        try FileManager.default.createDirectory(atPath: dir + "/plugins", withIntermediateDirectories: true)
+        try FileManager.default.moveItem(atPath: dir + "/hogplugin.lua", toPath: dir + "/plugins/hog.lua")
+        let kib = 1_600_000
+        let expected = "memory limit of \(kib * 1024 / 2) bytes (the default: half of the memory this process may use"
+        let binary = CLITests.buildDir + "/netstack"
+        let run = try runNetstack(["-c", "ulimit -v \(kib) && exec \"$0\" run \"$1\"", binary, dir + "/hog.lua"],
+                                  timeout: 120, executable: "/bin/bash")
+        XCTAssertEqual(run.status, 1, run.out + run.err)
+        XCTAssertTrue(run.err.contains(expected + "; --memory-limit sets another, 0 none) exceeded: not enough memory"), run.err)
+        let check = try runNetstack(["-c", "ulimit -v \(kib) && exec \"$0\" plugins check hog --plugin-path \"$1\"", binary, dir + "/plugins"],
+                                    timeout: 120, executable: "/bin/bash")
+        XCTAssertEqual(check.status, 1, check.out + check.err)
+        XCTAssertTrue((check.out + check.err).contains(expected + ") exceeded: not enough memory"), check.out + check.err)
+    }
+
     /// Files named on the command line may be folders, devices that never end or too large: each
     /// is refused with its reason and the documented status, never read without end (`audit
     /// /dev/zero` grew to gigabytes; an unusable --ca made the audit's setup fail with status 1,

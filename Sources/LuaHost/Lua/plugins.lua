@@ -634,11 +634,11 @@ end
 --- one without is set up, which is then its check.
 function api.check(name)
   local ok, err = pcall(loadPlugin, name, nil, nil, true)
-  if not ok then return false, tostring(err) end
+  if not ok then return false, host.explain(tostring(err)) end
   local r = loaded[name]
   if not r.manifest.check then return true, "loaded (the plugin defines no health check)" end
   local okCheck, healthy, message = xpcall(r.manifest.check, traceback, r.ctx, r.options)
-  if not okCheck then return false, "check raised: " .. tostring(healthy) end
+  if not okCheck then return false, "check raised: " .. host.explain(tostring(healthy)) end
   return healthy and true or false, message or (healthy and "healthy" or "unhealthy")
 end
 
