@@ -85,7 +85,7 @@ struct ConnectionDialer {
     /// TLS to the URL's host. With a certificate store or pins, the check of
     /// `OH_NetStack_VerifyCertification` (and then the pins) runs in the verify callback and its
     /// outcome goes to `verified`, so a failed handshake can carry the same code.
-    private static func tlsHandler(_ tls: NIOSSLContextBox, url: WebSocketURL, serverName: String?,
+    static func tlsHandler(_ tls: NIOSSLContextBox, url: WebSocketURL, serverName: String?,
                                    verified: @escaping (CertificateVerificationResult) -> Void) throws -> NIOSSLClientHandler {
         guard tls.verifiesInCallback else { return try NIOSSLClientHandler(context: tls.context, serverHostname: serverName) }
         // `serverName` is nil only for an IP literal without a configured name: then the address is checked.

@@ -2,31 +2,42 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 
-/// Plain HTTP on an event loop, for CRL distribution points (RFC 5280 4.2.1.13 names them with
-/// http URLs; a GET) and OCSP responders (RFC 6960 A.1; a POST): a 200 body of at most
-/// `maxBytes`, within `timeout`. No redirects, no TLS.
+/// HTTP on an event loop, for CRL distribution points (RFC 5280 4.2.1.13 names them with http
+/// URLs; a GET), OCSP responders (RFC 6960 A.1; a POST) and a load run's start barrier: a 200
+/// body of at most `maxBytes`, within `timeout`. No redirects. `https://` only where the caller
+/// allows it (the barrier; never for CRLs and OCSP, which RFC 5280 and RFC 6960 fetch over
+/// http), verified as `wss://` connections are with the default options: the system's trust
+/// store (`SSL_CERT_FILE` / `SSL_CERT_DIR` honoured) and the URL's host name or address.
 public enum HTTPFetch {
     public struct Failure: Error, Sendable, CustomStringConvertible {
         public var description: String
     }
 
     /// The body of `url`, or why not. The future never fails.
-    public static func get(_ url: String, timeout: TimeAmount, maxBytes: Int = 16 << 20,
+    /// `allowTLS`: `https://` URLs are fetched too.
+    public static func get(_ url: String, timeout: TimeAmount, maxBytes: Int = 16 << 20, allowTLS: Bool = false,
                            on loop: EventLoop) -> EventLoopFuture<Result<[UInt8], Failure>> {
-        request(url, post: nil, timeout: timeout, maxBytes: maxBytes, on: loop)
+        request(url, post: nil, timeout: timeout, maxBytes: maxBytes, allowTLS: allowTLS, on: loop)
     }
 
     /// The body of the answer to a POST of `body` (with its content type) to `url`, or why not.
     public static func post(_ url: String, body: [UInt8], contentType: String, timeout: TimeAmount, maxBytes: Int = 16 << 20,
                             on loop: EventLoop) -> EventLoopFuture<Result<[UInt8], Failure>> {
-        request(url, post: (body, contentType), timeout: timeout, maxBytes: maxBytes, on: loop)
+        request(url, post: (body, contentType), timeout: timeout, maxBytes: maxBytes, allowTLS: false, on: loop)
     }
 
     private static func request(_ url: String, post: (body: [UInt8], contentType: String)?, timeout: TimeAmount, maxBytes: Int,
-                                on loop: EventLoop) -> EventLoopFuture<Result<[UInt8], Failure>> {
-        guard let target = Target(url) else {
-            return loop.makeSucceededFuture(.failure(Failure(description: "not a usable http:// URL: \(url)")))
+                                allowTLS: Bool, on loop: EventLoop) -> EventLoopFuture<Result<[UInt8], Failure>> {
+        guard let target = Target(url, allowTLS: allowTLS) else {
+            return loop.makeSucceededFuture(.failure(Failure(description: "not a usable \(allowTLS ? "http:// or https://" : "http://") URL: \(url)")))
+        }
+        let tls: NIOSSLContextBox?
+        do {
+            tls = target.tls ? try TLSContextCache.shared.context(for: WebSocketTLSOptions()) : nil
+        } catch {
+            return loop.makeSucceededFuture(.failure(Failure(description: "cannot set up TLS: \(error)")))
         }
         let promise = loop.makePromise(of: Result<[UInt8], Failure>.self)
         let handler = BodyCollector(maxBytes: maxBytes) { promise.succeed($0) }
@@ -35,7 +46,17 @@ public enum HTTPFetch {
         ClientBootstrap(group: loop)
             .connectTimeout(timeout)
             .channelInitializer { channel in
-                channel.pipeline.addHTTPClientHandlers().flatMap { channel.pipeline.addHandler(handler) }
+                channel.eventLoop.makeCompletedFuture {
+                    if let tls = tls, let url = try? WebSocketURL(parsing: "wss://" + target.hostHeader + "/") {
+                        // As a wss:// connection does: an address is checked as an address (no SNI).
+                        let name = url.hostIsIPLiteral ? nil : AbsoluteHostName.forTLS(url.host)
+                        try channel.pipeline.syncOperations.addHandler(try ConnectionDialer.tlsHandler(tls, url: url, serverName: name) { result in
+                            if !result.isValid { handler.certificateFailure = result }
+                        })
+                    }
+                    try channel.pipeline.syncOperations.addHTTPClientHandlers()
+                    try channel.pipeline.syncOperations.addHandler(handler)
+                }
             }
             .connect(host: target.host, port: target.port)
             .whenComplete { result in
@@ -66,16 +87,24 @@ public enum HTTPFetch {
         var port: Int
         var path: String
         var hostHeader: String
+        var tls: Bool
 
-        init?(_ url: String) {
-            guard url.lowercased().hasPrefix("http://") else { return nil }
-            let rest = url.dropFirst("http://".count)
+        init?(_ url: String, allowTLS: Bool = false) {
+            let lower = url.prefix(8).lowercased()
+            if lower.hasPrefix("http://") {
+                tls = false
+            } else if allowTLS, lower.hasPrefix("https://") {
+                tls = true
+            } else {
+                return nil
+            }
+            let rest = url.dropFirst(tls ? "https://".count : "http://".count)
             let authority = rest.prefix { $0 != "/" && $0 != "?" && $0 != "#" }
             var path = String(rest.dropFirst(authority.count).prefix { $0 != "#" })
             if path.isEmpty || path.first == "?" { path = "/" + path }
             guard !authority.isEmpty, !authority.contains("@"), path.allSatisfy({ $0.isASCII && !$0.isWhitespace && !$0.isNewline }) else { return nil }
             var host = String(authority)
-            var port = 80
+            var port = tls ? 443 : 80
             if host.hasPrefix("[") {
                 guard let close = host.firstIndex(of: "]") else { return nil }
                 let after = host[host.index(after: close)...]
@@ -147,8 +176,16 @@ final class BodyCollector: ChannelInboundHandler, @unchecked Sendable {
         finish(.failure(.init(description: "connection closed before the response ended")))
     }
 
+    /// Set by the TLS handler's check when the server's certificate fails it: said instead of
+    /// the handshake's own error.
+    var certificateFailure: CertificateVerificationResult?
+
     func errorCaught(context: ChannelHandlerContext, error: Error) {
-        finish(.failure(.init(description: "\(error)")))
+        if let bad = certificateFailure {
+            finish(.failure(.init(description: "TLS: the server's certificate failed verification: \(bad.code) \(bad.reason)")))
+        } else {
+            finish(.failure(.init(description: "\(error)")))
+        }
         context.close(promise: nil)
     }
 

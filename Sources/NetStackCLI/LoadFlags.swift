@@ -21,7 +21,7 @@ struct LoadFlags: ParsableArguments {
     @Option(parsing: .unconditional, help: "Identifies the run across its segments in exports (default: made up).") var runID: String?
     @Option(parsing: .unconditional, help: "Start the VUs at this wall-clock time (ISO 8601, e.g. 2026-11-28T15:00:00Z, or Unix seconds); a segment that is ready later starts at once and is reported late.")
     var startAt: String?
-    @Option(parsing: .unconditional, help: "Start the VUs when this file exists, or when this http:// URL answers 200 (a barrier shared by segments; asked at most every 250 ms).") var startBarrier: String?
+    @Option(parsing: .unconditional, help: "Start the VUs when this file exists, or when this http:// or https:// URL answers 200 (a barrier shared by segments; asked at most every 250 ms; https verified against the system's trust store, SSL_CERT_FILE honoured).") var startBarrier: String?
     @Option(parsing: .unconditional, help: "How long to wait for --start-at or --start-barrier before failing (default 10m).") var startTimeout: String?
     @Option(parsing: .unconditional, help: "Write the summary with its histograms as JSON (mergeable with netstack merge); - prints it as one line on stdout (the table then goes to stderr).") var summaryExport: String?
     @Option(name: [.customShort("o"), .customLong("out")], parsing: .unconditionalSingleValue, help: "Per-interval samples: json=FILE (JSON lines) or csv=FILE (repeatable).")

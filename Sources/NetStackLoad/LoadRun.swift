@@ -434,7 +434,7 @@ public final class LoadRun {
                     lastRequest = now
                     let left = Int64(max(0.001, deadline.timeIntervalSinceNow) * 1000)
                     HTTPFetch.get(url, timeout: .milliseconds(min(StartBarrier.urlRequestMilliseconds, left)),
-                                  maxBytes: StartBarrier.urlMaxBytes, on: control).whenSuccess { result in
+                                  maxBytes: StartBarrier.urlMaxBytes, allowTLS: true, on: control).whenSuccess { result in
                         inFlight = false
                         switch result {
                         case .success: opened = true

@@ -1,8 +1,9 @@
 import NetStack
 
 /// What a segment waits for before its VUs start (`--start-barrier`): a file that appears (on a
-/// volume the segments share), or an `http://` URL that answers 200 (any coordinator the
-/// segments can reach, for machines that share no volume).
+/// volume the segments share), or an `http://` or `https://` URL that answers 200 (any
+/// coordinator the segments can reach, or an object store's signed URL, for machines that share
+/// no volume).
 public enum StartBarrier: Sendable, Equatable, CustomStringConvertible {
     case file(String)
     case url(String)
@@ -17,27 +18,24 @@ public enum StartBarrier: Sendable, Equatable, CustomStringConvertible {
     /// The largest 200 body read (the body is not used; a larger one counts as no answer).
     public static let urlMaxBytes = 1 << 20
 
-    /// `value` as given to `--start-barrier`: an `http://` URL (the scheme in any case), else a
-    /// file path. An `https://` URL is refused (no TLS for the barrier), as is a URL whose host,
-    /// port or form the URL rules of connections refuse (user information, a fragment, bytes
-    /// outside printable ASCII).
+    /// `value` as given to `--start-barrier`: an `http://` or `https://` URL (the scheme in any
+    /// case), else a file path. A URL whose host, port or form the URL rules of connections
+    /// refuse (user information, a fragment, bytes outside printable ASCII) is refused.
     public init(parsing value: String) throws(LoadOptionError) {
         guard !value.isEmpty else { throw LoadOptionError("empty path") }
         let lower = value.prefix(8).lowercased()
-        if lower.hasPrefix("https://") {
-            throw LoadOptionError("'\(value)': https URLs are not supported for the barrier (use http:// or a file)")
-        }
-        guard lower.hasPrefix("http://") else {
+        let tls = lower.hasPrefix("https://")
+        guard tls || lower.hasPrefix("http://") else {
             self = .file(value)
             return
         }
         do {
-            _ = try WebSocketURL(parsing: "ws://" + value.dropFirst("http://".count))
+            _ = try WebSocketURL(parsing: (tls ? "wss://" : "ws://") + value.dropFirst(tls ? "https://".count : "http://".count))
         } catch let e as WebSocketError {
             let why = e.message.hasPrefix("invalid URL: ") ? String(e.message.dropFirst("invalid URL: ".count)) : e.message
-            throw LoadOptionError("'\(value)' is not a usable http URL: \(why)")
+            throw LoadOptionError("'\(value)' is not a usable \(tls ? "https" : "http") URL: \(why)")
         } catch {
-            throw LoadOptionError("'\(value)' is not a usable http URL")
+            throw LoadOptionError("'\(value)' is not a usable \(tls ? "https" : "http") URL")
         }
         self = .url(value)
     }

@@ -210,11 +210,46 @@ final class SegmentRunTests: XCTestCase {
         let refused = try runNetstack(["run", path, "--quiet", "--start-barrier", "HTTP://127.0.0.1:\(port)/go", "--start-timeout", "400ms"])
         XCTAssertEqual(refused.status, 1, refused.err)
         XCTAssertTrue(refused.err.contains("did not answer 200 within") && refused.err.contains("last answer:"), refused.err)
-        for bad in ["https://127.0.0.1/go", "http://user@127.0.0.1/go", "http://0x7f000001/go", "http://127.0.0.1:0/go", "http://", "http://h/a b"] {
+        for bad in ["https://user@127.0.0.1/go", "http://user@127.0.0.1/go", "http://0x7f000001/go", "http://127.0.0.1:0/go", "http://", "http://h/a b"] {
             let r = try runNetstack(["run", path, "--quiet", "--start-barrier", bad])
             XCTAssertEqual(r.status, 64, bad + ": " + r.err)
             XCTAssertTrue(r.err.contains("--start-barrier"), r.err)
         }
+    }
+
+    /// An https barrier (a coordinator with TLS, an object store's signed URL): the certificate
+    /// is verified as a wss:// server's is (the system's trust store, `SSL_CERT_FILE` honoured,
+    /// the address checked), and a certificate that fails is the last answer, never a start.
+    func testHTTPSBarrierIsVerifiedAndStartsTheRun() throws {
+        let path = temp(".lua")
+        try Self.script("{ executor = 'per-vu-iterations', vus = 1, iterations = 1 }").write(toFile: path, atomically: true, encoding: .utf8)
+        let dir = temp("")
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let https = try StaticHTTPServer(directory: dir, certificate: Servers.pki.serverCertificate, key: Servers.pki.serverKey)
+        defer { https.stop() }
+        let url = https.url("go")
+        _ = FileManager.default.createFile(atPath: dir + "/go", contents: Data("go".utf8))
+        // The test CA is not in the system's store: the barrier never opens.
+        let untrusted = try runNetstack(["run", path, "--quiet", "--start-barrier", url, "--start-timeout", "1500ms"])
+        XCTAssertEqual(untrusted.status, 1, untrusted.err)
+        XCTAssertTrue(untrusted.err.contains("the barrier URL '\(url)' did not answer 200 within"), untrusted.err)
+        XCTAssertTrue(untrusted.err.contains("last answer: TLS: the server's certificate failed verification: 2305"), untrusted.err)
+        // Trusted through SSL_CERT_FILE: a 404 until the file appears, then the run starts.
+        try FileManager.default.removeItem(atPath: dir + "/go")
+        let t0 = Date()
+        DispatchQueue.global().asyncAfter(deadline: .now() + 1.0) { _ = FileManager.default.createFile(atPath: dir + "/go", contents: Data("go".utf8)) }
+        let waited = try runNetstack(["run", path, "--quiet", "--start-barrier", url, "--start-timeout", "30s"],
+                                     timeout: 60 * CLITests.slowdown, env: ["SSL_CERT_FILE": Servers.pki.caCertificate])
+        XCTAssertEqual(waited.status, 0, waited.err)
+        XCTAssertGreaterThan(Date().timeIntervalSince(t0), 0.9, "started only once the URL answered 200")
+        // A certificate of the trusted CA for another name only: the address is checked.
+        let other = try Servers.pki.issue(name: "barrier-other", subjectAltName: "DNS:other.example")
+        let otherServer = try StaticHTTPServer(directory: dir, certificate: other.certificate, key: other.key)
+        defer { otherServer.stop() }
+        let wrongName = try runNetstack(["run", path, "--quiet", "--start-barrier", otherServer.url("go"), "--start-timeout", "1500ms"],
+                                        env: ["SSL_CERT_FILE": Servers.pki.caCertificate])
+        XCTAssertEqual(wrongName.status, 1, wrongName.err)
+        XCTAssertTrue(wrongName.err.contains("last answer: TLS: the server's certificate failed verification: 2305"), wrongName.err)
     }
 
     /// Audit segments: each checks its share of the targets; merged, the report lists every

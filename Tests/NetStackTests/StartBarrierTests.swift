@@ -7,17 +7,20 @@ final class StartBarrierTests: XCTestCase {
     func testFilesAndURLs() throws {
         XCTAssertEqual(try StartBarrier(parsing: "/shared/go"), .file("/shared/go"))
         XCTAssertEqual(try StartBarrier(parsing: "go"), .file("go"))
-        XCTAssertEqual(try StartBarrier(parsing: "ftp://h/x"), .file("ftp://h/x"), "only http:// is a URL")
+        XCTAssertEqual(try StartBarrier(parsing: "ftp://h/x"), .file("ftp://h/x"), "only http:// and https:// are URLs")
         XCTAssertEqual(try StartBarrier(parsing: "http://coordinator:8080/go"), .url("http://coordinator:8080/go"))
         XCTAssertEqual(try StartBarrier(parsing: "HTTP://10.0.0.1/go?run=7"), .url("HTTP://10.0.0.1/go?run=7"))
         XCTAssertEqual(try StartBarrier(parsing: "http://[::1]:9000"), .url("http://[::1]:9000"))
+        XCTAssertEqual(try StartBarrier(parsing: "https://bucket.example/go?X-Sig=ab%2F"), .url("https://bucket.example/go?X-Sig=ab%2F"))
+        XCTAssertEqual(try StartBarrier(parsing: "HTTPS://10.0.0.1:8443/go"), .url("HTTPS://10.0.0.1:8443/go"))
     }
 
     func testRefusedValuesSayWhy() {
         let cases: [(String, String)] = [
             ("", "empty path"),
-            ("https://h/go", "https URLs are not supported"),
-            ("HTTPS://h/go", "https URLs are not supported"),
+            ("https://", "is not a usable https URL"),
+            ("https://user@h/go", "is not a usable https URL"),
+            ("HTTPS://0x7f000001/go", "is not a usable https URL"),
             ("http://", "is not a usable http URL"),
             ("http://user:pw@h/go", "is not a usable http URL"),
             ("http://h/go#x", "is not a usable http URL"),
