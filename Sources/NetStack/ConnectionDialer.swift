@@ -30,7 +30,7 @@ struct ConnectionDialer {
               install: @escaping (Channel) throws -> Void,
               completed: @escaping (Result<Channel, Error>) -> Void) {
         let url = self.url, tls = self.tls, trace = self.trace, timeout = connectTimeout
-        let serverName = self.serverName ?? (url.hostIsIPLiteral ? nil : AbsoluteHostName.forTLS(url.host))
+        let serverName = self.serverName ?? Self.serverName(for: url)
         // TCP_NODELAY is on by default in ClientBootstrap.
         let bootstrap = ClientBootstrap(group: eventLoop)
             .connectTimeout(timeout)
@@ -80,6 +80,12 @@ struct ConnectionDialer {
             }
         }
         insideDial.value = false
+    }
+
+    /// The name sent (SNI) and checked for `url` when none is configured: nil for an IP literal,
+    /// whose address is checked instead.
+    static func serverName(for url: WebSocketURL) -> String? {
+        url.hostIsIPLiteral ? nil : AbsoluteHostName.forTLS(url.host)
     }
 
     /// TLS to the URL's host. With a certificate store or pins, the check of

@@ -47,10 +47,9 @@ public enum HTTPFetch {
             .connectTimeout(timeout)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    if let tls = tls, let url = try? WebSocketURL(parsing: "wss://" + target.hostHeader + "/") {
-                        // As a wss:// connection does: an address is checked as an address (no SNI).
-                        let name = url.hostIsIPLiteral ? nil : AbsoluteHostName.forTLS(url.host)
-                        try channel.pipeline.syncOperations.addHandler(try ConnectionDialer.tlsHandler(tls, url: url, serverName: name) { result in
+                    if let tls = tls {
+                        let url = target.webSocketURL
+                        try channel.pipeline.syncOperations.addHandler(try ConnectionDialer.tlsHandler(tls, url: url, serverName: ConnectionDialer.serverName(for: url)) { result in
                             if !result.isValid { handler.certificateFailure = result }
                         })
                     }
@@ -88,6 +87,8 @@ public enum HTTPFetch {
         var path: String
         var hostHeader: String
         var tls: Bool
+        /// The host and port as a `ws://` (`wss://` for https) URL: what TLS checks.
+        var webSocketURL: WebSocketURL
 
         init?(_ url: String, allowTLS: Bool = false) {
             let lower = url.prefix(8).lowercased()
@@ -120,7 +121,8 @@ public enum HTTPFetch {
             // The host and port by the rules of connections' URLs: an address is spelled in
             // dotted decimal or in brackets, never as `0x7f000001` or `127.1` for getaddrinfo to
             // read (the URL may come from a certificate the server chose).
-            guard (try? WebSocketURL(parsing: "ws://" + authority + "/")) != nil else { return nil }
+            guard let parsed = try? WebSocketURL(parsing: (tls ? "wss://" : "ws://") + authority + "/") else { return nil }
+            self.webSocketURL = parsed
             self.host = host
             self.port = port
             self.path = path
