@@ -2,11 +2,27 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdatomic.h>
+#include <limits.h>
+
+/* Bytes that many states together may still allocate (netstack_pool_new). Each state takes from
+ * it in chunks, so the shared counter is touched once per chunk, not once per allocation. */
+struct netstack_pool {
+    _Atomic long long available;
+    size_t total;
+};
+
+/* Small enough that 50,000 idle VUs hold little beyond their use (under 32 KiB each), large
+ * enough that a state allocating and freeing messages touches the shared counter once per
+ * hundreds of them. */
+#define POOL_CHUNK ((size_t)16 << 10)
 
 typedef struct {
     size_t used;
     size_t limit;
-    int hit;
+    int hit;              /* 1: this state's limit refused an allocation; 2: the pool's */
+    netstack_pool *pool;  /* shared with other states, or NULL */
+    size_t reserved;      /* bytes taken from the pool (at least `used` while Lua code runs) */
     int enforce;          /* the limit applies only while Lua code runs, never inside Swift frames */
     long long budget;
     long long remaining;
@@ -32,6 +48,10 @@ static int trampoline(lua_State *L) {
     if (u->limit && u->used > u->limit) {
         u->hit = 1;
         return luaL_error(L, "not enough memory (limit of %d KiB reached)", (int)(u->limit / 1024));
+    }
+    if (u->pool && atomic_load_explicit(&u->pool->available, memory_order_relaxed) < 0) {
+        u->hit = 2;
+        return luaL_error(L, "not enough memory (the shared limit of %d KiB is reached)", (int)(u->pool->total / 1024));
     }
     return n;
 }
@@ -307,21 +327,49 @@ int netstack_dofile(lua_State *L, const char *path, int nargs) {
     return netstack_pcall_traceback(L, nargs, 0);
 }
 
+/* Takes what the state's use of `need` bytes lacks from its pool, in whole chunks. Returns 0 when
+ * the pool has too little and the allocation is to be refused (only while Lua code runs: outside
+ * it the pool may go below zero, and the next return to Lua raises). */
+static int pool_take(netstack_ud *u, size_t need) {
+    size_t take = ((need - u->reserved) + POOL_CHUNK - 1) / POOL_CHUNK * POOL_CHUNK;
+    long long before = atomic_fetch_sub_explicit(&u->pool->available, (long long)take, memory_order_relaxed);
+    if (before < (long long)take && u->enforce) {
+        atomic_fetch_add_explicit(&u->pool->available, (long long)take, memory_order_relaxed);
+        return 0;
+    }
+    u->reserved += take;
+    return 1;
+}
+
+/* Gives back what the state holds beyond its use and one spare chunk, once that is two chunks. */
+static void pool_trim(netstack_ud *u) {
+    if (u->reserved < u->used + 2 * POOL_CHUNK) return;
+    size_t give = (u->reserved - u->used - POOL_CHUNK) / POOL_CHUNK * POOL_CHUNK;
+    u->reserved -= give;
+    atomic_fetch_add_explicit(&u->pool->available, (long long)give, memory_order_relaxed);
+}
+
 static void *alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
     netstack_ud *u = (netstack_ud *)ud;
     size_t old = ptr ? osize : 0;
     if (nsize == 0) {
         free(ptr);
         u->used -= old;
+        if (u->pool) pool_trim(u);
         return NULL;
     }
     if (u->enforce && u->limit && nsize > old && u->used + (nsize - old) > u->limit) {
         u->hit = 1;
         return NULL;
     }
+    if (u->pool && nsize > old && u->used - old + nsize > u->reserved && !pool_take(u, u->used - old + nsize)) {
+        u->hit = 2;
+        return NULL;
+    }
     void *p = realloc(ptr, nsize);
     if (p) {
         u->used = u->used - old + nsize;
+        if (u->pool && nsize < old) pool_trim(u);
     } else if (!u->enforce) {
         /* Outside Lua code (Swift functions and host calls building values) an allocation failure
          * would raise a Lua error through Swift frames, which is undefined behaviour. Out of
@@ -361,7 +409,33 @@ lua_State *netstack_newstate_lazy(size_t memory_limit) { return newstate(memory_
 void netstack_close(lua_State *L) {
     netstack_ud *u = get_ud(L);
     lua_close(L);
+    if (u->pool) atomic_fetch_add_explicit(&u->pool->available, (long long)u->reserved, memory_order_relaxed);
     free(u);
+}
+
+netstack_pool *netstack_pool_new(size_t bytes) {
+    netstack_pool *pool = calloc(1, sizeof(netstack_pool));
+    if (!pool) return NULL;
+    long long limit = bytes > (size_t)LLONG_MAX ? LLONG_MAX : (long long)bytes;
+    atomic_init(&pool->available, limit);
+    pool->total = bytes;
+    return pool;
+}
+void netstack_pool_free(netstack_pool *pool) { free(pool); }
+long long netstack_pool_available(netstack_pool *pool) {
+    return atomic_load_explicit(&pool->available, memory_order_relaxed);
+}
+void netstack_set_memory_pool(lua_State *L, netstack_pool *pool) {
+    netstack_ud *u = get_ud(L);
+    u->pool = pool;
+    u->reserved = 0;
+    if (pool) {
+        /* What the state holds already (its libraries) is taken now, whatever the pool has. */
+        int saved = u->enforce;
+        u->enforce = 0;
+        if (u->used > 0) pool_take(u, u->used);
+        u->enforce = saved;
+    }
 }
 
 size_t netstack_memory_used(lua_State *L) { return get_ud(L)->used; }

@@ -17,6 +17,8 @@ public final class LuaVM {
         /// Where `memoryLimit` comes from when the user did not set it, said with the error
         /// ("the default: ..."); nil: it was set.
         public var memoryLimitOrigin: String?
+        /// A limit shared with other states (a load run's VUs together), besides `memoryLimit`.
+        public var memoryPool: LuaMemoryPool?
         /// VM instructions one callback (or the main chunk) may run before it is stopped (0: unlimited).
         public var instructionBudget: Int = 0
         /// Lua's generational collector (the default here) or its incremental one. Generational
@@ -48,7 +50,7 @@ public final class LuaVM {
     package weak var host: ScriptHost?
     /// Uncaught errors reported so far (callbacks and chunks).
     @exclusivity(unchecked) public private(set) var errorCount = 0
-    @exclusivity(unchecked) var errorSink: (String) -> Void = { StandardError.line($0) }
+    @exclusivity(unchecked) package var errorSink: (String) -> Void = { StandardError.line($0) }
 
     public init(eventLoop: EventLoop, options: Options = .init()) throws {
         guard let L = options.lazyLibraries ? netstack_newstate_lazy(options.memoryLimit) : netstack_newstate(options.memoryLimit) else { throw LuaHostError("cannot create a Lua state") }
@@ -58,9 +60,13 @@ public final class LuaVM {
         self.options = options
         if options.instructionBudget > 0 { netstack_set_instruction_budget(L, Int64(options.instructionBudget)) }
         netstack_set_gc_mode(L, options.generationalGC ? 1 : 0)
+        if let pool = options.memoryPool { netstack_set_memory_pool(L, pool.pointer) }
         netstack_install_msghandler(L)
         netstack_set_owner(L, Unmanaged.passUnretained(self).toOpaque())
     }
+
+    /// Bytes the state holds now (what its memory limit and pool count).
+    package var memoryUsed: Int { isClosed ? 0 : Int(netstack_memory_used(mainState)) }
 
     /// True once the state is closed: every entry from Swift (timers, connection events, finished
     /// background work) checks this first and does nothing.
@@ -111,12 +117,13 @@ public final class LuaVM {
             // The state belongs to its loop: finalizers may call back into the host, which is
             // confined there. Close it there; the boxes stay alive until then.
             let state = mainState
-            let boxes = self.boxes, flag = interruptFlag
+            let boxes = self.boxes, flag = interruptFlag, pool = options.memoryPool
             netstack_set_owner(state, nil)
             eventLoop.execute {
-                netstack_close(state)
+                netstack_close(state)   // gives the state's share back to the pool, kept alive until then
                 _ = boxes
                 _ = flag
+                _ = pool
             }
         }
     }
@@ -203,7 +210,11 @@ public final class LuaVM {
     /// refusing an allocation, or the system refusing one below the limit (the process's own
     /// limits, other users of its memory). Reads and clears the state's "limit hit" mark.
     package func explainingMemory(_ message: String, outOfMemory: Bool) -> String {
-        if netstack_memory_limit_hit(L) != 0, outOfMemory || message.contains("not enough memory") {
+        let hit = netstack_memory_limit_hit(L)
+        if hit != 0, outOfMemory || message.contains("not enough memory") {
+            if hit == 2, let pool = options.memoryPool {
+                return "memory limit of \(pool.limit) bytes (\(pool.origin)) exceeded: " + message
+            }
             let origin = options.memoryLimitOrigin.map { " (\($0))" } ?? ""
             return "memory limit of \(options.memoryLimit) bytes\(origin) exceeded: " + message
         }

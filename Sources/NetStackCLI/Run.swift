@@ -50,7 +50,7 @@ struct Run: ParsableCommand {
 
     @Argument(help: "The Lua script; - reads it from standard input.") var script: String
     @Option(parsing: .unconditional, help: "URL a bot script connects to.") var url: String?
-    @Option(parsing: .unconditional, help: "Memory limit for the script, in bytes (suffixes k, m, g, also written kb or kib...: all powers of 1024; 0: no limit). Default: half of the memory this process may use (the cgroup's limit, ulimit -v and ulimit -d count); in a load run each VU gets an equal share of that half, at least 32 MiB.") var memoryLimit: String?
+    @Option(parsing: .unconditional, help: "Memory limit for the script, in bytes (suffixes k, m, g, also written kb or kib...: all powers of 1024; 0: no limit). Default: half of the memory this process may use (the cgroup's limit, ulimit -v and ulimit -d count); in a load run each VU gets an equal share of that half, at least 32 MiB, and all VUs together the half.") var memoryLimit: String?
     @Option(parsing: .unconditional, help: "Instructions one callback may run before it is stopped (0: no limit).") var instructionLimit: Int = 0
     @Option(name: [.customShort("e"), .customLong("env")], parsing: .unconditionalSingleValue,
             help: "NAME=VALUE: an environment variable for the run, as if it were set in the environment (proxy variables too); the script reads it with os.getenv (k6's -e and __ENV; repeatable).")

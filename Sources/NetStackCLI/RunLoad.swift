@@ -108,6 +108,8 @@ struct LoadRunner {
             settings.lifecycleMemoryLimit = host.vm.memoryLimit
             host.vm.memoryLimit = DefaultMemoryLimit.perVU(vus: plan.vusInThisProcess, available: available)
             host.vm.memoryLimitOrigin = DefaultMemoryLimit.vuOrigin
+            host.vm.memoryPool = LuaMemoryPool(limit: DefaultMemoryLimit.allVUs(available: available),
+                                               origin: DefaultMemoryLimit.allVUsOrigin)
         }
         settings.hostOptions = host
         if let t = flags.threads { settings.threads = t }

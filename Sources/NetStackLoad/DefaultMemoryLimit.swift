@@ -11,6 +11,9 @@ public enum DefaultMemoryLimit {
     /// Said with the error when a VU hits `perVU(vus:available:)`.
     public static let vuOrigin = "the default for each VU: an equal share of half of the memory this process may use, at least 32 MiB; --memory-limit sets another, 0 none"
 
+    /// Said with the error when the VUs of a load run together hit `allVUs(available:)`.
+    public static let allVUsOrigin = "the default for all VUs together: half of the memory this process may use; --memory-limit sets a limit for each VU instead, 0 none"
+
     /// A load run's VUs get at least this much each, whatever their number.
     public static let vuFloor = 32 << 20
 
@@ -21,11 +24,18 @@ public enum DefaultMemoryLimit {
 
     /// Each of `vus` VUs: an equal share of half of what the process may use, so that VUs that
     /// all keep data run out of their own memory before the machine does; at least `vuFloor`
-    /// (then only runs of at most half the memory ÷ 32 MiB VUs are bounded as a whole), and never
+    /// (the VUs together are bounded by `allVUs(available:)` whatever their number), and never
     /// more than `script(available:)`.
     public static func perVU(vus: Int, available: UInt64) -> Int {
         let half = script(available: available)
         guard vus > 1 else { return half }
         return min(half, max(vuFloor, half / vus))
+    }
+
+    /// All the Lua states of a load run together (VUs, setup and teardown), shared as a
+    /// `LuaMemoryPool`: half of what the process may use, as one script gets. Without it,
+    /// 50,000 VUs of 32 MiB each could take 1.6 TB.
+    public static func allVUs(available: UInt64) -> Int {
+        script(available: available)
     }
 }

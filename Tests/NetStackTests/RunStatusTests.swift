@@ -395,6 +395,29 @@ final class RunStatusTests: XCTestCase {
         XCTAssertTrue((check.out + check.err).contains(expected + ") exceeded: not enough memory"), check.out + check.err)
     }
 
+    /// VUs that each stay under their own default limit (32 MiB here) are still bounded together:
+    /// 60 VUs keeping 20 MiB each need 1.2 GB, more than half of what `ulimit -v` lets the process
+    /// have. Without the shared limit the run took it all (and with a few more VUs the system
+    /// refused memory, or Swift's own allocations failed with status 134); with it, the VUs that
+    /// come last get the limit's error and the run ends with 1.
+    func testTheVUsOfALoadRunShareTheDefaultLimit() throws {
+        if let san = CLITests.sanitizer {
+            throw XCTSkip("a \(san)-sanitized netstack reserves terabytes of address space for its shadow memory, so it cannot start under ulimit -v")
+        }
+        let script = NSTemporaryDirectory() + "status-pool-\(getpid()).lua"
+        try "keep = {} function main() for i = 1, 20 do keep[i] = ('x'):rep(1 << 20) .. i end end"
+            .write(toFile: script, atomically: true, encoding: .utf8)
+        defer { unlink(script) }
+        let kib = 1_600_000
+        let run = try runNetstack(["-c", "ulimit -v \(kib) && exec \"$0\" run \"$1\" --vus 60 --iterations 60 --quiet", CLITests.buildDir + "/netstack", script],
+                                  timeout: 180, executable: "/bin/bash")
+        XCTAssertEqual(run.status, 1, run.out + run.err)
+        XCTAssertTrue(run.err.contains("memory limit of \(kib * 1024 / 2) bytes (the default for all VUs together: half of the memory this process may use; --memory-limit sets a limit for each VU instead, 0 none) exceeded"), run.err)
+        XCTAssertFalse(run.err.contains("the system refused memory"), run.err)
+        XCTAssertFalse(run.err.contains("memory limit of 33554432 bytes"), "no VU reached its own limit: \(run.err)")
+        XCTAssertTrue(run.out.contains("script_errors"), run.out)
+    }
+
     /// Files named on the command line may be folders, devices that never end or too large: each
     /// is refused with its reason and the documented status, never read without end (`audit
     /// /dev/zero` grew to gigabytes; an unusable --ca made the audit's setup fail with status 1,

@@ -117,8 +117,20 @@ void netstack_set_gc_mode(lua_State *L, int generational);
 /* A full collection (lua_gc(L, LUA_GCCOLLECT)). */
 void netstack_gc_collect(lua_State *L);
 void netstack_set_memory_limit(lua_State *L, size_t limit);
-/* Nonzero once an allocation was refused because of the limit (reset by reading it). */
+/* Nonzero once an allocation was refused because of a limit (reset by reading it): 1 the state's
+ * own, 2 its pool's. */
 int netstack_memory_limit_hit(lua_State *L);
+/* A byte limit shared by many states, on any threads (a load run's VUs together). Each state set
+ * to a pool takes what it allocates from it (in chunks of 16 KiB, holding at most two spare) and gives it back as it frees;
+ * an allocation that would take the pool below zero is refused while Lua code runs, as the
+ * state's own limit refuses. A pool must outlive every state set to it. */
+typedef struct netstack_pool netstack_pool;
+netstack_pool *netstack_pool_new(size_t bytes);
+void netstack_pool_free(netstack_pool *pool);
+/* What the pool has left (below zero after allocations outside Lua code went over it). */
+long long netstack_pool_available(netstack_pool *pool);
+/* Sets a state's pool (NULL: none); what the state holds already is taken from it at once. */
+void netstack_set_memory_pool(lua_State *L, netstack_pool *pool);
 
 /* Instruction budget: raise "instruction budget exceeded" after `count` more VM instructions
  * (checked every 1000); 0 removes the hook. */
