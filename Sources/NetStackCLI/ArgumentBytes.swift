@@ -22,18 +22,25 @@ enum ArgumentBytes {
         "--header '\(TerminalText.sanitize(h, keepNewlines: false))' is not valid UTF-8 (its bytes would be sent altered)"
     }
 
-    /// The bytes of the last `values.count` arguments, when those are `values` as Swift read them
-    /// (the script's arguments after `--` are the command line's last); else empty.
+    /// The bytes of the arguments that Swift read as `values`, found in order from the end of the
+    /// command line (the script's arguments come after its name, between options or after `--`);
+    /// empty when they are all valid UTF-8 or cannot be found.
     static func trailing(_ values: [String]) -> [[UInt8]] {
         let argc = Int(CommandLine.argc)
         guard !values.isEmpty, values.count < argc, values.contains(where: { $0.contains("\u{FFFD}") }) else { return [] }
         var out: [[UInt8]] = []
-        for (k, i) in ((argc - values.count)..<argc).enumerated() {
-            guard let p = CommandLine.unsafeArgv[i] else { return [] }
-            let raw = [UInt8](UnsafeRawBufferPointer(start: p, count: strlen(p)))
-            guard String(decoding: raw, as: UTF8.self) == values[k] else { return [] }
-            out.append(raw)
+        var k = values.count - 1
+        var i = argc - 1
+        while k >= 0, i > 0 {
+            if let p = CommandLine.unsafeArgv[i] {
+                let raw = [UInt8](UnsafeRawBufferPointer(start: p, count: strlen(p)))
+                if String(decoding: raw, as: UTF8.self) == values[k] {
+                    out.append(raw)
+                    k -= 1
+                }
+            }
+            i -= 1
         }
-        return out
+        return k < 0 ? out.reversed() : []
     }
 }

@@ -82,7 +82,7 @@ struct Run: ParsableCommand {
     @OptionGroup(title: "Proxy") var proxyFlags: ProxyFlags
     @OptionGroup(title: "Redirects") var redirectFlags: RedirectFlags
     @OptionGroup(title: "Load runs") var load: LoadFlags
-    @Argument(parsing: .postTerminator, help: "Arguments for the script (after --).") var args: [String] = []
+    @Argument(parsing: .remaining, help: "Arguments for the script: the words after it (as for lua, python and node), and everything after -- (for words that start with -).") var args: [String] = []
 
     func run() throws {
         // First, so that everything that reads the environment (proxies, NO_COLOR, the script) sees it.

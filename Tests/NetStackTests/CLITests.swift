@@ -302,12 +302,37 @@ final class CLITests: XCTestCase {
             .write(toFile: script, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(atPath: script) }
         let binary = CLITests.buildDir + "/netstack"
-        for extra in ["", "--vus 1 --quiet"] {
-            let r = try runNetstack(["-c", "exec '\(binary)' run '\(script)' \(extra) -- \"$(printf 'caf\\351')\" \"$(printf '\\357\\277\\275')\""],
-                                    executable: "/bin/sh")
-            XCTAssertEqual(r.status, 0, r.err)
-            XCTAssertTrue(r.out.hasPrefix("4\t99\t97\t102\t233\n3\t4\ttrue\n"), extra + ": " + r.out)
+        let latin1 = "\"$(printf 'caf\\351')\"", replacement = "\"$(printf '\\357\\277\\275')\""
+        // After --, right after the script (as lua.c takes them), and between options.
+        for words in ["--vus 1 --quiet -- \(latin1) \(replacement)", "\(latin1) \(replacement)",
+                      "\(latin1) --vus 1 \(replacement) --quiet", "--quiet \(latin1) -- \(replacement)"] {
+            let r = try runNetstack(["-c", "exec '\(binary)' run '\(script)' \(words)"], executable: "/bin/sh")
+            XCTAssertEqual(r.status, 0, words + ": " + r.err)
+            XCTAssertTrue(r.out.hasPrefix("4\t99\t97\t102\t233\n3\t4\ttrue\n"), words + ": " + r.out)
         }
+    }
+
+    /// `netstack run SCRIPT a b` gives the script `a` and `b`, as `lua SCRIPT a b` does; words that
+    /// start with `-` are netstack's options unless they come after `--`.
+    func testScriptArgumentsWithoutTheSeparator() throws {
+        let script = NSTemporaryDirectory() + "args-\(getpid()).lua"
+        try "print(#arg, ...)".write(toFile: script, atomically: true, encoding: .utf8)
+        defer { unlink(script) }
+        let cases: [([String], Int32, String)] = [
+            ([script, "a", "b"], 0, "2\ta\tb\n"),
+            ([script, "a", "-v", "b"], 0, "2\ta\tb\n"),
+            ([script, "a", "--", "-x", "--vus"], 0, "3\ta\t-x\t--vus\n"),
+            ([script, "--", "-5"], 0, "1\t-5\n"),
+            ([script], 0, "0\n"),
+            ([script, "a", "-x"], 64, ""),
+        ]
+        for (args, status, out) in cases {
+            let r = try runNetstack(["run"] + args)
+            XCTAssertEqual(r.status, status, "\(args): \(r.err)")
+            XCTAssertEqual(r.out, out, "\(args)")
+        }
+        let stdin = try runNetstack(["run", "-", "a", "b"], stdin: "print(arg[0], ...)")
+        XCTAssertEqual(stdin.out, "-\ta\tb\n", stdin.err)
     }
 
     /// wscat's spellings: -x TEXT -w SECONDS -s PROTOCOL -H 'Name: value' -k.
