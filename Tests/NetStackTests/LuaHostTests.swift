@@ -144,6 +144,23 @@ final class LuaHostTests: XCTestCase {
         XCTAssertTrue(o.stdout.contains("json ok"))
     }
 
+    /// nst/JSONTestSuite (Tests/JSONCorpus): 95 texts every parser must accept, 188 it must
+    /// refuse, and 35 left to the implementation, whose outcome is pinned here as lua-api.md
+    /// describes it: numbers beyond the double range, invalid UTF-8, unpaired surrogates and a
+    /// byte order mark are refused; integers beyond 64 bits become floats.
+    func testJSONTestSuite() throws {
+        let corpus = Self.scripts.deletingLastPathComponent().appendingPathComponent("JSONCorpus/JSONTestSuite").path
+        let o = try run("json_test_suite.lua", args: [corpus])
+        XCTAssertEqual(o.status, 0, o.log.joined(separator: "\n"))
+        XCTAssertTrue(o.stdout.contains("cases\t318\tfailures\t0\n"), o.stdout)
+        let accepted = Set(o.stdout.split(separator: "\n").filter { $0.hasPrefix("i\t") && $0.hasSuffix("\taccepted") }
+            .map { $0.split(separator: "\t")[1] })
+        XCTAssertEqual(accepted, ["i_number_double_huge_neg_exp.json", "i_number_real_underflow.json", "i_number_too_big_neg_int.json",
+                                  "i_number_too_big_pos_int.json", "i_number_very_big_negative_int.json",
+                                  "i_structure_500_nested_arrays.json"], o.stdout)
+        XCTAssertEqual(o.stdout.components(separatedBy: "\trejected\n").count - 1, 29, o.stdout)
+    }
+
     func testCertificateFunctions() throws {
         let lab = CertificateLab.shared
         let o = try run("certificates.lua", args: [lab.dir, "127.0.0.1", "\(Servers.tls.port)", Servers.pki.caCertificate])
