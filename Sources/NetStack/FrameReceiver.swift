@@ -64,13 +64,28 @@ package struct FrameReceiver {
     private mutating func checkPartialText(_ h: FrameHeader, _ buffer: ByteBuffer, payloadAt: Int) -> Event? {
         let isText = (h.opcode == .text && h.rsv == 0 && messageKind == nil)
             || (h.opcode == .continuation && messageKind == .text && !messageCompressed && h.rsv == 0)
-        guard isText, h.maskKey == nil else { return nil }
+        guard isText else { return nil }
         let available = buffer.readableBytes - payloadAt
         var state = partialText?.state ?? (h.opcode == .continuation ? utf8 : UTF8Validator())
         let from = partialText?.validated ?? 0
         guard available > from else { return nil }
         let ok = buffer.withUnsafeReadableBytes { raw in
-            state.feed(UnsafeRawBufferPointer(rebasing: raw[(payloadAt + from)..<(payloadAt + available)]))
+            let part = UnsafeRawBufferPointer(rebasing: raw[(payloadAt + from)..<(payloadAt + available)])
+            guard let key = h.maskKey else { return state.feed(part) }
+            // A client's frame (a server's receiver): unmasked a piece at a time into scratch
+            // space, the key's phase following the payload offset.
+            return withUnsafeTemporaryAllocation(byteCount: 1024, alignment: 8) { scratch in
+                var offset = 0
+                var phase = from & 3
+                while offset < part.count {
+                    let n = min(scratch.count, part.count - offset)
+                    scratch.baseAddress!.copyMemory(from: part.baseAddress! + offset, byteCount: n)
+                    phase = Masking.apply(key: key, to: scratch.baseAddress!, count: n, phase: phase)
+                    guard state.feed(UnsafeRawBufferPointer(rebasing: scratch[0..<n])) else { return false }
+                    offset += n
+                }
+                return true
+            }
         }
         partialText = (available, state)
         if ok { return nil }

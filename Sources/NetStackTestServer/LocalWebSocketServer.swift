@@ -205,7 +205,10 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             readRequest(context: context)
             return
         }
-        if closed { return }
+        if closed {
+            awaitCloseReply(context: context, &buffer)
+            return
+        }
         if pending == nil || pending!.readableBytes == 0 {
             processFrames(context: context, &buffer)
             if buffer.readableBytes > 0 { pending = buffer } else { pending = nil }
@@ -215,6 +218,11 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             pending = nil
             processFrames(context: context, &acc)
             if acc.readableBytes > 0 { pending = acc }
+        }
+        // A close frame the client sent at the same time as ours may be in this read already.
+        if closed, closeReply != nil, pending != nil {
+            var none = ByteBuffer()
+            awaitCloseReply(context: context, &none)
         }
     }
 
@@ -537,8 +545,46 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         writeFrame(context, .close, [UInt8(code >> 8), UInt8(code & 0xFF)] + Array(reason.utf8))
         context.flush()
         closed = true
-        // The server ends TCP after its close frame (RFC 6455 §7.1.1), after a grace period for the reply.
+        // The server ends TCP after the close handshake (RFC 6455 §7.1.1): when the client's close
+        // frame arrives (awaitCloseReply), or after a grace period for it.
+        closeReply = FrameReceiver(expectMaskedFrames: true, maxMessageSize: 1 << 20)
         context.eventLoop.scheduleTask(in: .milliseconds(500)) { context.close(promise: nil) }
+    }
+
+    /// After our close frame: reads on, from a frame boundary, for the client's close, and ends
+    /// TCP when it comes; what comes before it is dropped. Where the stream is not at a frame
+    /// boundary (our close answered a broken frame, which may still be arriving) the frames read
+    /// make no sense, and the grace period ends the connection.
+    private var closeReply: FrameReceiver?
+    private var closeReplyBytes: ByteBuffer?
+
+    private func awaitCloseReply(context: ChannelHandlerContext, _ buffer: inout ByteBuffer) {
+        guard var receiver = closeReply else { return }
+        var bytes: ByteBuffer
+        if var earlier = closeReplyBytes ?? pending.flatMap({ $0.readableBytes > 0 ? $0 : nil }) {
+            earlier.writeBuffer(&buffer)
+            bytes = earlier
+        } else {
+            bytes = buffer
+        }
+        pending = nil
+        closeReplyBytes = nil
+        closeReply = nil
+        while true {
+            switch receiver.next(from: &bytes) {
+            case .event(.close):
+                context.close(promise: nil)
+                return
+            case .event(.failure):
+                return
+            case .event, .consumed:
+                continue
+            case .needMore:
+                closeReply = receiver
+                closeReplyBytes = bytes.readableBytes > 0 ? bytes : nil
+                return
+            }
+        }
     }
 
     private func startFlood(context: ChannelHandlerContext) {

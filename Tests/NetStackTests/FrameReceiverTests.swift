@@ -214,6 +214,32 @@ final class FrameReceiverTests: XCTestCase {
         XCTAssertEqual(events(frame(1, [0xCE], fin: false) + frame(0, [0xBA])), ["text:κ"])
     }
 
+    /// Inside one frame whose payload has only partly arrived (Autobahn 6.4.3, 6.4.4): text that
+    /// cannot be UTF-8 fails at once, from a server's frames and from a client's masked ones (a
+    /// server's receiver, `netstack serve`), the mask's phase following the payload's offset.
+    func testInvalidUTF8FailsBeforeTheRestOfTheFrame() {
+        let text = Array("κόσμε".utf8) + [0xF4, 0x90, 0x80, 0x80] + Array("edited".utf8)
+        for mask in [nil, UInt32(0x3713_A5C1)] as [UInt32?] {
+            let whole = frame(1, text, mask: mask)
+            let header = whole.count - text.count
+            // The valid start waits for more, wherever the read ends inside it.
+            for cut in 1...11 { XCTAssertEqual(events(Array(whole.prefix(header + cut)), masked: mask != nil), ["partial:\(header + cut)"], "\(cut)") }
+            // The first impossible byte fails the frame while the rest is still to come.
+            XCTAssertEqual(events(Array(whole.prefix(header + 13)), masked: mask != nil), ["fail:1007:1009"], "mask \(String(describing: mask))")
+        }
+        // Fed a read at a time: the receiver validates what it has seen only once.
+        let masked = frame(1, text, mask: 0x0102_0304)
+        var r = FrameReceiver(expectMaskedFrames: true, maxMessageSize: 1 << 20)
+        var buffer = ByteBuffer()
+        var outcome = "waiting"
+        for byte in masked where outcome == "waiting" {
+            buffer.writeInteger(byte)
+            if case .event(.failure(let code, _)) = r.next(from: &buffer) { outcome = "fail:\(code)" }
+        }
+        XCTAssertEqual(outcome, "fail:1007")
+        XCTAssertEqual(buffer.readableBytes, masked.count - text.count + 12, "failed at the first byte after the valid prefix")
+    }
+
     func testSizeLimitIsCheckedOnHeadersBeforeBuffering() {
         var header = ByteBuffer()
         header.writeInteger(UInt8(0x82))
