@@ -547,7 +547,9 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         closed = true
         // The server ends TCP after the close handshake (RFC 6455 §7.1.1): when the client's close
         // frame arrives (awaitCloseReply), or after a grace period for it.
-        closeReply = FrameReceiver(expectMaskedFrames: true, maxMessageSize: 1 << 20)
+        // From where the receiver stopped (compressed messages still inflate); messages on the
+        // way are read and dropped, up to 1 MiB each.
+        closeReply = FrameReceiver(expectMaskedFrames: true, maxMessageSize: 1 << 20, deflate: receiver.deflate)
         context.eventLoop.scheduleTask(in: .milliseconds(500)) { context.close(promise: nil) }
     }
 
