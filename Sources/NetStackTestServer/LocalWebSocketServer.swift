@@ -178,6 +178,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     private var sinkTarget = 0
     private var closed = false
     private var requestHeaders: [(String, String)] = []
+    /// How much of `head` has been searched for its end.
+    private var headSearched = 0
 
     init(config: LocalWebSocketServer.Configuration, stats: LocalWebSocketServer.Stats) {
         self.config = config
@@ -259,14 +261,25 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             context.close(promise: nil)
             return
         }
-        let text = head.withUnsafeReadableBytes { String(decoding: $0, as: UTF8.self) }
-        guard let end = text.range(of: "\r\n\r\n") else {
+        // The end of the head, found in the bytes (a head need not be UTF-8: its length in bytes
+        // is what is consumed) and searched only where the last read added to it.
+        let from = max(0, headSearched - 3)
+        let endOfHead = head.withUnsafeReadableBytes { raw -> Int? in
+            var i = from
+            while i + 3 < raw.count {
+                if raw[i] == 13, raw[i + 1] == 10, raw[i + 2] == 13, raw[i + 3] == 10 { return i }
+                i += 1
+            }
+            return nil
+        }
+        guard let end = endOfHead else {
+            headSearched = head.readableBytes
             if head.readableBytes > 64 * 1024 { context.close(promise: nil) }
             return
         }
-        let consumed = text.utf8.distance(from: text.startIndex, to: end.upperBound)
-        head.moveReaderIndex(forwardBy: consumed)
-        let lines = text[..<end.lowerBound].components(separatedBy: "\r\n")
+        let text = head.withUnsafeReadableBytes { String(decoding: UnsafeRawBufferPointer(rebasing: $0[..<end]), as: UTF8.self) }
+        head.moveReaderIndex(forwardBy: end + 4)
+        let lines = text.components(separatedBy: "\r\n")
         let requestLine = lines.first ?? ""
         let parts = requestLine.split(separator: " ")
         guard parts.count == 3, parts[0] == "GET" else { return respondPlain(context, 400, "Bad Request", "expected GET") }

@@ -116,6 +116,36 @@ def main():
             s.close()
             time.sleep(0.3)
             check(path, server.poll() is None and echo_works(port))
+        # Request heads that are not UTF-8 (a byte count taken from their decoded text crashed the
+        # server), sent whole and a byte at a time, a head without end, and a head that never ends
+        # sent slowly (each read used to search the whole head again).
+        key = b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+        heads = [("head_not_utf8", b"GET /echo HTTP/1.1\r\nHost: x\r\nX: \xff\xfe\xff\xfe\r\nUpgrade: websocket\r\n"
+                                   b"Connection: Upgrade\r\n" + key + b"\r\n", None),
+                 ("head_latin1_byte_by_byte", b"GET /echo?x=caf\xe9 HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+                                              b"Connection: Upgrade\r\n" + key + b"\r\n", 1)]
+        for name, head, step in heads:
+            s = socket.create_connection(("127.0.0.1", port))
+            for i in range(0, len(head), step or len(head)):
+                s.sendall(head[i:i + (step or len(head))])
+            s.settimeout(5)
+            try:
+                answer = s.recv(4096)
+            except OSError:
+                answer = b""
+            s.close()
+            check(name, server.poll() is None and answer.startswith(b"HTTP/1.1 101") and echo_works(port), repr(answer[:40]))
+        s = socket.create_connection(("127.0.0.1", port))
+        s.settimeout(5)
+        start = time.time()
+        try:
+            for _ in range(80):
+                s.sendall(b"GET /echo HTTP/1.1\r\n" + b"X-Long: " + b"a" * 990 + b"\r\n")
+            closed = s.recv(16) == b""
+        except OSError:
+            closed = True
+        s.close()
+        check("head_without_end", server.poll() is None and closed and echo_works(port), "(%.2f s)" % (time.time() - start))
         print("hostile clients: %d failed" % failures)
         return 1 if failures else 0
     finally:
