@@ -70,6 +70,12 @@ public final class LocalWebSocketServer: @unchecked Sendable {
         var children: [ObjectIdentifier: Channel] = [:]
     }
 
+    /// The handler the server gives each connection, for driving one without a socket (the
+    /// `serve` fuzz target).
+    package static func connectionHandler(configuration: Configuration = .init()) -> ChannelHandler {
+        ServerConnectionHandler(config: configuration, stats: Stats())
+    }
+
     /// Connections accepted so far.
     public var connectionCount: Int { stats.lock.withLock { stats.connections } }
     /// The close code and reason of the last close frame a client sent (nil code = empty payload).

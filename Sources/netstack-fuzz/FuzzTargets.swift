@@ -14,6 +14,8 @@ enum FuzzTargets {
                    run: ConnectionFuzz.frames),
         FuzzTarget(name: "handshake", summary: "the server's answer to the upgrade request, through the real handler, in arbitrary read splits",
                    run: ConnectionFuzz.handshake),
+        FuzzTarget(name: "serve", summary: "a client's request head and frames through netstack serve's connection handler, in arbitrary read splits",
+                   run: ServeFuzz.run),
         FuzzTarget(name: "url", summary: "URL parsing (ws/wss) and header validation", run: ParserFuzz.urlAndHeaders),
         FuzzTarget(name: "proxy-config", summary: "proxy URLs and no_proxy lists (users and the environment)", run: ProxyFuzz.configuration),
         FuzzTarget(name: "socks5", summary: "a SOCKS5 proxy's answers to the handshake, in arbitrary read splits", run: ProxyFuzz.socks5),
