@@ -78,18 +78,7 @@ enum ConnectionFuzz {
         var bytes: [UInt8] = []
         if let head = head { bytes += Array(head.replacingOccurrences(of: "{ACCEPT}", with: accept).utf8) }
         bytes += substituteAccept(Array(body), accept: accept, enabled: head == nil)
-        // Reads of 1 to 64 bytes, or of the whole rest, in a pattern from the seed.
-        var state = UInt32(seed) &* 2_654_435_761 &+ 1
-        var offset = 0
-        while offset < bytes.count, channel.isActive {
-            state = state &* 1_103_515_245 &+ 12345
-            let pick = Int((state >> 16) & 0xFF)
-            let size = pick >= 200 ? bytes.count - offset : 1 + pick % 64
-            let end = min(bytes.count, offset + size)
-            var buffer = channel.allocator.buffer(capacity: end - offset)
-            buffer.writeBytes(bytes[offset..<end])
-            _ = try? channel.writeInbound(buffer)
-            offset = end
+        EmbeddedReads.feed(bytes, seed: seed, to: channel) {
             while (try? channel.readOutbound(as: ByteBuffer.self)) != nil {}
         }
         loop.advanceTime(by: .seconds(60))

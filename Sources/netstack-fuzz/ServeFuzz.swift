@@ -16,23 +16,11 @@ enum ServeFuzz {
         let channel = EmbeddedChannel(handler: LocalWebSocketServer.connectionHandler(), loop: loop)
         _ = try? channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 80)).wait()
         let bytes = Array("GET /echo?".utf8) + Array(input[1...])
-        var state = UInt32(input[0]) &* 2_654_435_761 &+ 1
-        var offset = 0
         var written = 0
         func drain() {
             while let out = try? channel.readOutbound(as: ByteBuffer.self) { written += out.readableBytes }
         }
-        while offset < bytes.count, channel.isActive {
-            state = state &* 1_103_515_245 &+ 12345
-            let pick = Int((state >> 16) & 0xFF)
-            let size = pick >= 200 ? bytes.count - offset : 1 + pick % 64
-            let end = min(bytes.count, offset + size)
-            var buffer = channel.allocator.buffer(capacity: end - offset)
-            buffer.writeBytes(bytes[offset..<end])
-            _ = try? channel.writeInbound(buffer)
-            offset = end
-            drain()
-        }
+        EmbeddedReads.feed(bytes, seed: input[0], to: channel, afterEach: drain)
         loop.advanceTime(by: .seconds(5))
         drain()
         _ = try? channel.close().wait()
