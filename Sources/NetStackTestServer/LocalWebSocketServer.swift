@@ -322,8 +322,26 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             let code = Int(query["code"] ?? "403") ?? 403
             return respondPlain(context, code, code == 404 ? "Not Found" : "Forbidden", "rejected by the test server")
         }
-        guard let key = header("sec-websocket-key"), header("upgrade")?.lowercased() == "websocket" else {
-            return respondPlain(context, 426, "Upgrade Required", "this is a WebSocket server")
+        // What a client's opening handshake must hold (RFC 6455 §4.2.1), each refused with what is
+        // wrong; a plain HTTP request gets 426, and another protocol version 426 naming ours (§4.4).
+        func hasToken(_ value: String?, _ token: String) -> Bool {
+            value?.split(separator: ",").contains { $0.trimmingCharacters(in: .whitespaces).lowercased() == token } ?? false
+        }
+        guard hasToken(header("upgrade"), "websocket") else {
+            return respondPlain(context, 426, "Upgrade Required", "this is a WebSocket server", headers: "Upgrade: websocket\r\n")
+        }
+        guard parts[2].hasPrefix("HTTP/1."), let minor = Int(parts[2].dropFirst("HTTP/1.".count)), minor >= 1 else {
+            return respondPlain(context, 400, "Bad Request", "the opening handshake needs HTTP/1.1 or later, not \(parts[2])")
+        }
+        guard header("host") != nil else { return respondPlain(context, 400, "Bad Request", "missing Host header") }
+        guard hasToken(header("connection"), "upgrade") else {
+            return respondPlain(context, 400, "Bad Request", "the Connection header must include Upgrade")
+        }
+        guard header("sec-websocket-version") == "13" else {
+            return respondPlain(context, 426, "Upgrade Required", "WebSocket version 13 only", headers: "Sec-WebSocket-Version: 13\r\n")
+        }
+        guard let key = header("sec-websocket-key"), Data(base64Encoded: key)?.count == 16 else {
+            return respondPlain(context, 400, "Bad Request", "Sec-WebSocket-Key must be 16 bytes in base64")
         }
         switch misbehaviour {
         case .hang: return

@@ -135,6 +135,31 @@ def main():
                 answer = b""
             s.close()
             check(name, server.poll() is None and answer.startswith(b"HTTP/1.1 101") and echo_works(port), repr(answer[:40]))
+        # Opening handshakes that break RFC 6455 §4.2.1 are refused with what is wrong (they were
+        # upgraded: a 5-byte key, version 8, HTTP/1.0, no Connection or Host header).
+        good = {"Host": "x", "Upgrade": "websocket", "Connection": "keep-alive, Upgrade",
+                "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version": "13"}
+        for name, version, change, status, words in [
+                ("handshake_short_key", "1.1", {"Sec-WebSocket-Key": "short"}, b"400", b"Sec-WebSocket-Key must be 16 bytes"),
+                ("handshake_no_key", "1.1", {"Sec-WebSocket-Key": None}, b"400", b"Sec-WebSocket-Key must be 16 bytes"),
+                ("handshake_version_8", "1.1", {"Sec-WebSocket-Version": "8"}, b"426", b"Sec-WebSocket-Version: 13"),
+                ("handshake_http_1_0", "1.0", {}, b"400", b"HTTP/1.1 or later"),
+                ("handshake_no_host", "1.1", {"Host": None}, b"400", b"missing Host"),
+                ("handshake_no_connection", "1.1", {"Connection": None}, b"400", b"Connection header must include Upgrade"),
+                ("handshake_plain_http", "1.1", {"Upgrade": None, "Connection": None}, b"426", b"this is a WebSocket server"),
+                ("handshake_good", "1.1", {}, b"101", b"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=")]:
+            fields = dict(good)
+            fields.update(change)
+            request = "GET /echo HTTP/%s\r\n" % version + "".join("%s: %s\r\n" % kv for kv in fields.items() if kv[1] is not None) + "\r\n"
+            s = socket.create_connection(("127.0.0.1", port))
+            s.settimeout(5)
+            s.sendall(request.encode())
+            try:
+                answer = s.recv(4096)
+            except OSError:
+                answer = b""
+            s.close()
+            check(name, answer.startswith(b"HTTP/1.1 " + status) and words in answer, repr(answer.split(b"\r\n")[0]))
         s = socket.create_connection(("127.0.0.1", port))
         s.settimeout(5)
         start = time.time()

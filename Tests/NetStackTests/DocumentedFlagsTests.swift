@@ -9,7 +9,7 @@ final class DocumentedFlagsTests: XCTestCase {
     static let otherPrograms: [String: Set<String>] = [
         "scripts/bench, scripts/bench-vus": ["--workloads", "--rounds", "--peers", "--no-tls", "--out", "--only", "--client", "--conns", "--memory", "--lua"],
         "scripts/test, scripts/autobahn, scripts/fuzz, scripts/soak, scripts/install, scripts/bootstrap":
-            ["--ci", "--all", "--list", "--bots", "--minutes", "--seconds", "--rss-tolerance", "--bundle-runtime", "--no-build", "--debug"],
+            ["--ci", "--server", "--all", "--list", "--bots", "--minutes", "--seconds", "--rss-tolerance", "--bundle-runtime", "--no-build", "--debug"],
         "swift, strip, objcopy, valgrind, pkg-config": ["--product", "--scratch-path", "--strip-debug", "--tool", "--error-exitcode", "--leak-check",
                                                        "--errors-for-leak-kinds", "--cflags", "--libs"],
         "sbatch, squeue, kubectl": ["--array", "--dependency", "--wrap", "--parsable", "--dry-run", "--for", "--tail", "--max-log-requests"],
