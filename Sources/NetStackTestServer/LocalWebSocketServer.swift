@@ -294,7 +294,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         if let q = target.firstIndex(of: "?") {
             path = String(target[..<q])
             for pair in target[target.index(after: q)...].split(separator: "&") {
-                let kv = pair.split(separator: "=", maxSplits: 1)
+                // Empty sides kept: `?=x` or `?a&=` has a pair with an empty name.
+                let kv = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
                 query[String(kv[0])] = kv.count > 1 ? (String(kv[1]).removingPercentEncoding ?? String(kv[1])) : ""
             }
         } else {

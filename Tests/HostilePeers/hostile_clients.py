@@ -106,7 +106,7 @@ def main():
                   "(sent %.1f MB, RSS +%d KiB)" % (sent / 1e6, growth))
         for path in ["/flood?n=-5&size=-7", "/flood?n=1&size=99999999999999", "/misbehave/oversized?size=-1",
                      "/misbehave/zipbomb?size=99999999999999", "/misbehave/slow-handshake?ms=99999999999999999999",
-                     "/misbehave/ping-flood?ms=-1", "/echo?server_max_window_bits=99"]:
+                     "/misbehave/ping-flood?ms=-1", "/echo?server_max_window_bits=99", "/echo?=x&a&=&"]:
             s = upgrade(port, path)
             s.settimeout(2)
             try:
