@@ -249,7 +249,7 @@ package struct UpgradeResponseHead {
     /// Whether the comma-separated list `value` (a header's value, as `Connection: keep-alive,
     /// Upgrade`) has an element equal to `lowercased`, ASCII case-insensitively, with the spaces
     /// and tabs around each element ignored (RFC 9110 §5.6.1). On the bytes: no substrings.
-    static func listContains(_ value: String, _ lowercased: String) -> Bool {
+    package static func listContains(_ value: String, _ lowercased: String) -> Bool {
         var value = value, token = lowercased
         return value.withUTF8 { v in
             token.withUTF8 { t in

@@ -326,7 +326,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         // What a client's opening handshake must hold (RFC 6455 §4.2.1), each refused with what is
         // wrong; a plain HTTP request gets 426, and another protocol version 426 naming ours (§4.4).
         func hasToken(_ value: String?, _ token: String) -> Bool {
-            value?.split(separator: ",").contains { $0.trimmingCharacters(in: .whitespaces).lowercased() == token } ?? false
+            value.map { UpgradeResponseHead.listContains($0, token) } ?? false
         }
         guard hasToken(header("upgrade"), "websocket") else {
             return respondPlain(context, 426, "Upgrade Required", "this is a WebSocket server", headers: "Upgrade: websocket\r\n")
@@ -584,9 +584,9 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         context.flush()
         closed = true
         // The server ends TCP after the close handshake (RFC 6455 §7.1.1): when the client's close
-        // frame arrives (awaitCloseReply), or after a grace period for it.
-        // From where the receiver stopped (compressed messages still inflate); messages on the
-        // way are read and dropped, up to 1 MiB each.
+        // frame arrives (awaitCloseReply, reading on where the receiver stopped, so compressed
+        // messages on the way still inflate; they are dropped, up to 1 MiB each), or after a
+        // grace period for it.
         closeReply = FrameReceiver(expectMaskedFrames: true, maxMessageSize: 1 << 20, deflate: receiver.deflate)
         context.eventLoop.scheduleTask(in: .milliseconds(500)) { context.close(promise: nil) }
     }
