@@ -3,6 +3,12 @@
 #include "netstack_fetch.h"
 #include "netstack_policy.h"
 
+/* CRL checking for the whole chain, with RFC 5280's indirect CRLs, CRL issuers, reason partitions
+ * (X509_V_FLAG_EXTENDED_CRL_SUPPORT) and delta CRLs (X509_V_FLAG_USE_DELTAS), which OpenSSL leaves
+ * out unless asked: without them a valid path whose CRLs use them fails and a delta CRL is read
+ * as a complete one. */
+#define NETSTACK_CRL_FLAGS (X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL | X509_V_FLAG_EXTENDED_CRL_SUPPORT | X509_V_FLAG_USE_DELTAS)
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,12 +98,21 @@ static int effective_purpose(const netstack_verify_options *o) {
 /* The options (and CRLs given apart) applied to a verification context, again for each
  * path-building attempt. */
 static void configure(X509_STORE_CTX *ctx, const netstack_verify_options *o, X509 *leaf, int purpose, int strict,
-                      STACK_OF(X509_CRL) *crls) {
+                      STACK_OF(X509_CRL) *crls, STACK_OF(ASN1_OBJECT) *policies) {
     X509_VERIFY_PARAM *param = X509_STORE_CTX_get0_param(ctx);
     if (crls) {
         X509_STORE_CTX_set0_crls(ctx, crls);
-        X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL);
+        X509_VERIFY_PARAM_set_flags(param, NETSTACK_CRL_FLAGS);
     }
+    /* RFC 5280 6.1 policy processing, always (OpenSSL skips it unless asked, so a CA's
+     * requireExplicitPolicy, inhibitPolicyMapping and inhibitAnyPolicy were ignored): the
+     * user-initial-policy-set is {anyPolicy} unless the options name one (OpenSSL's empty set
+     * would fail every chain that requires an explicit policy). */
+    X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_POLICY_CHECK);
+    X509_VERIFY_PARAM_set1_policies(param, policies);
+    if (o && o->explicit_policy) X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_EXPLICIT_POLICY);
+    if (o && o->inhibit_policy_mapping) X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_INHIBIT_MAP);
+    if (o && o->inhibit_any_policy) X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_INHIBIT_ANY);
     if (!o) return;
     if (o->hostname && *o->hostname) X509_VERIFY_PARAM_set1_host(param, o->hostname, 0);
     if (o->ip && *o->ip) X509_VERIFY_PARAM_set1_ip_asc(param, o->ip);
@@ -109,12 +124,7 @@ static void configure(X509_STORE_CTX *ctx, const netstack_verify_options *o, X50
     if (o->max_depth >= 0) X509_VERIFY_PARAM_set_depth(param, o->max_depth);
     if (o->security_level >= 0) X509_VERIFY_PARAM_set_auth_level(param, o->security_level > 5 ? 5 : o->security_level);
     if (strict) {
-        /* RFC 5280 6.1.5 policy processing, with the RFC's default user-initial-policy-set
-         * {anyPolicy} (OpenSSL's empty set fails every chain that requires an explicit policy). */
-        X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_X509_STRICT | X509_V_FLAG_POLICY_CHECK);
-        STACK_OF(ASN1_OBJECT) *any = sk_ASN1_OBJECT_new_null();
-        if (any && sk_ASN1_OBJECT_push(any, OBJ_nid2obj(NID_any_policy))) X509_VERIFY_PARAM_set1_policies(param, any);
-        sk_ASN1_OBJECT_free(any);
+        X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_X509_STRICT);
         /* RFC 6125 6.4.4: no commonName fallback once a subjectAltName extension exists; BR
          * 7.1.2.7.12: a wildcard is the whole leftmost label ("w*.example.com" matches nothing). */
         unsigned int hostflags = X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS;
@@ -135,6 +145,43 @@ static int weak_crl_digest(STACK_OF(X509_CRL) *crls, int level) {
         if (md == NID_sha1 && level >= 2) return X509_V_ERR_CA_MD_TOO_WEAK;
     }
     return X509_V_OK;
+}
+
+/* The user-initial-policy-set of the options: their numeric OIDs (commas between), or
+ * {anyPolicy}. NULL when one is not a numeric OID or memory runs out. */
+static STACK_OF(ASN1_OBJECT) *initial_policies(const netstack_verify_options *o) {
+    STACK_OF(ASN1_OBJECT) *set = sk_ASN1_OBJECT_new_null();
+    if (set == NULL) return NULL;
+    if (o == NULL || o->policies == NULL) {
+        ASN1_OBJECT *any = OBJ_nid2obj(NID_any_policy);
+        if (sk_ASN1_OBJECT_push(set, any)) return set;
+        sk_ASN1_OBJECT_free(set);
+        return NULL;
+    }
+    const char *p = o->policies;
+    while (*p) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        char oid[128];
+        ASN1_OBJECT *obj = NULL;
+        if (len > 0 && len < sizeof oid) {
+            memcpy(oid, p, len);
+            oid[len] = 0;
+            obj = OBJ_txt2obj(oid, 1);
+        }
+        if (obj == NULL || !sk_ASN1_OBJECT_push(set, obj)) {
+            ASN1_OBJECT_free(obj);
+            sk_ASN1_OBJECT_pop_free(set, ASN1_OBJECT_free);
+            return NULL;
+        }
+        if (!end) break;
+        p = end + 1;
+    }
+    if (sk_ASN1_OBJECT_num(set) == 0) {
+        sk_ASN1_OBJECT_free(set);
+        return NULL;
+    }
+    return set;
 }
 
 /* Verifies `leaf` with `untrusted` (plus the options' extra intermediates and CRLs) against
@@ -163,16 +210,23 @@ static void verify_core(X509 *leaf, STACK_OF(X509) *untrusted, X509_STORE *store
             return;
         }
     }
+    STACK_OF(ASN1_OBJECT) *policies = initial_policies(o);
+    if (policies == NULL) {
+        if (crls) sk_X509_CRL_pop_free(crls, X509_CRL_free);
+        set_result(r, NETSTACK_VERIFY_BAD_INPUT, "the initial policy set is not a list of numeric OIDs");
+        return;
+    }
     X509_STORE_CTX *ctx = X509_STORE_CTX_new();
     if (!ctx || !X509_STORE_CTX_init(ctx, store, leaf, untrusted)) {
         if (ctx) X509_STORE_CTX_free(ctx);
         if (crls) sk_X509_CRL_pop_free(crls, X509_CRL_free);
+        sk_ASN1_OBJECT_pop_free(policies, ASN1_OBJECT_free);
         set_result(r, NETSTACK_VERIFY_INTERNAL, "cannot set up verification");
         return;
     }
     int purpose = effective_purpose(o);
     int strict = o && o->strict;
-    configure(ctx, o, leaf, purpose, strict, crls);
+    configure(ctx, o, leaf, purpose, strict, crls, policies);
     if (crls) r->crl_checked = 1;
     int err = X509_V_OK, depth = -1;
     X509 *about = NULL;
@@ -180,12 +234,14 @@ static void verify_core(X509 *leaf, STACK_OF(X509) *untrusted, X509_STORE *store
     if (crls && (err = weak_crl_digest(crls, o->security_level)) != X509_V_OK) {
         set_result(r, err, "CRL signature digest algorithm too weak");
         X509_STORE_CTX_free(ctx);
+        sk_ASN1_OBJECT_pop_free(policies, ASN1_OBJECT_free);
         sk_X509_CRL_pop_free(crls, X509_CRL_free);
         return;
     }
     if (strict && (err = netstack_strict_check_crls(store, crls)) != X509_V_OK) {
         set_result(r, err, netstack_strict_error_string(err));
         X509_STORE_CTX_free(ctx);
+        sk_ASN1_OBJECT_pop_free(policies, ASN1_OBJECT_free);
         sk_X509_CRL_pop_free(crls, X509_CRL_free);
         return;
     }
@@ -194,6 +250,7 @@ static void verify_core(X509 *leaf, STACK_OF(X509) *untrusted, X509_STORE *store
         r->depth = 0;
         X509_NAME_oneline(X509_get_subject_name(leaf), r->subject, sizeof r->subject);
         X509_STORE_CTX_free(ctx);
+        sk_ASN1_OBJECT_pop_free(policies, ASN1_OBJECT_free);
         if (crls) sk_X509_CRL_pop_free(crls, X509_CRL_free);
         return;
     }
@@ -207,7 +264,7 @@ static void verify_core(X509 *leaf, STACK_OF(X509) *untrusted, X509_STORE *store
         if (attempt > 0) {
             X509_STORE_CTX_cleanup(ctx);
             if (!X509_STORE_CTX_init(ctx, store, leaf, work)) { err = NETSTACK_VERIFY_INTERNAL; break; }
-            configure(ctx, o, leaf, purpose, strict, crls);
+            configure(ctx, o, leaf, purpose, strict, crls, policies);
         } else {
             X509_STORE_CTX_set0_untrusted(ctx, work);
         }
@@ -252,6 +309,7 @@ static void verify_core(X509 *leaf, STACK_OF(X509) *untrusted, X509_STORE *store
     snprintf(r->message, sizeof r->message, "%s", mine ? mine : X509_verify_cert_error_string(err));
     snprintf(r->subject, sizeof r->subject, "%s", err != X509_V_OK ? about_subject : "");
     X509_STORE_CTX_free(ctx);
+    sk_ASN1_OBJECT_pop_free(policies, ASN1_OBJECT_free);
     sk_X509_free(work);
     if (crls) sk_X509_CRL_pop_free(crls, X509_CRL_free);
 }
@@ -295,7 +353,7 @@ void netstack_verify(const uint8_t *cert, size_t cert_len, int cert_type,
         for (int i = 0; i < sk_X509_num(anchors); i++) X509_STORE_add_cert(store, sk_X509_value(anchors, i));
         for (int i = 0; i < sk_X509_CRL_num(crls); i++) X509_STORE_add_crl(store, sk_X509_CRL_value(crls, i));
         if (sk_X509_CRL_num(crls) > 0) {
-            X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL);
+            X509_STORE_set_flags(store, NETSTACK_CRL_FLAGS);
             result->crl_checked = 1;
         }
     } else {
@@ -375,7 +433,7 @@ netstack_store *netstack_store_from_blob(const uint8_t *ca, size_t ca_len, int c
             for (int i = 0; i < sk_X509_num(anchors); i++) X509_STORE_add_cert(store, sk_X509_value(anchors, i));
             for (int i = 0; i < sk_X509_CRL_num(crls); i++) X509_STORE_add_crl(store, sk_X509_CRL_value(crls, i));
             if (sk_X509_CRL_num(crls) > 0) {
-                X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL);
+                X509_STORE_set_flags(store, NETSTACK_CRL_FLAGS);
                 *crl_checked = 1;
             }
         }

@@ -71,6 +71,33 @@ enum CertificateModule {
                 guard vm.type(at: -1) == LUA_TBOOLEAN else { bad = "\(name): boolean expected"; return false }
                 return lua_toboolean(vm.L, -1) != 0
             }
+            // `policies`: one OID as a string, or a list of them.
+            func policyList() -> [String]? {
+                var list: [String] = []
+                if vm.type(at: -1) == LUA_TSTRING, let t = vm.string(at: -1) {
+                    list = [t]
+                } else if vm.type(at: -1) == LUA_TTABLE {
+                    let n = Int(lua_rawlen(vm.L, -1))
+                    guard n <= CertificateVerificationOptions.maxInitialPolicies else {
+                        bad = "policies: at most \(CertificateVerificationOptions.maxInitialPolicies) expected"
+                        return nil
+                    }
+                    for i in 0..<n {
+                        lua_rawgeti(vm.L, -1, lua_Integer(i + 1))
+                        let item = vm.type(at: -1) == LUA_TSTRING ? vm.string(at: -1) : nil
+                        netstack_pop(vm.L, 1)
+                        guard let oid = item else { bad = "policies: item \(i + 1) is not a string"; return nil }
+                        list.append(oid)
+                    }
+                } else {
+                    bad = "policies: an OID string or a list of them expected"
+                    return nil
+                }
+                switch CertificateVerificationOptions.checkedPolicies(list) {
+                case .success: return list
+                case .failure(let why): bad = "policies: \(why)"; return nil
+                }
+            }
             func blob(_ name: String) -> [UInt8]? {
                 switch CertificateSource.bytes(vm, at: vm.top) {
                 case .success(let b): return b
@@ -92,6 +119,10 @@ enum CertificateModule {
                 ("maxDepth", { options.maxDepth = integer("maxDepth", CertificateVerificationOptions.depthRange) }),
                 ("securityLevel", { options.securityLevel = integer("securityLevel", CertificateVerificationOptions.securityLevelRange) }),
                 ("partialChain", { options.partialChain = flag("partialChain") }),
+                ("policies", { options.initialPolicies = policyList() }),
+                ("explicitPolicy", { options.explicitPolicy = flag("explicitPolicy") }),
+                ("inhibitPolicyMapping", { options.inhibitPolicyMapping = flag("inhibitPolicyMapping") }),
+                ("inhibitAnyPolicy", { options.inhibitAnyPolicy = flag("inhibitAnyPolicy") }),
                 ("untrusted", { options.untrusted = blob("untrusted") }),
                 ("crls", { options.crls = blob("crls") }),
                 ("certType", { if let t = vm.string(at: -1) { certType = t == "der" ? .der : .pem } }),

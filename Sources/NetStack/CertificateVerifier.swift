@@ -61,6 +61,17 @@ public struct CertificateVerificationOptions: Sendable {
     /// intermediate, build again without it (at most once per untrusted certificate). OpenSSL
     /// alone follows one candidate per step; `documented` turns this off.
     public var pathBuilding = true
+    /// RFC 5280 6.1.1 (c) user-initial-policy-set: the policies the caller accepts, as numeric
+    /// OIDs (`anyPolicy` is 2.5.29.32.0). nil: {anyPolicy}. Policy processing (6.1.3-6.1.5) always
+    /// runs, so a CA's requireExplicitPolicy, inhibitPolicyMapping and inhibitAnyPolicy count.
+    public var initialPolicies: [String]?
+    /// RFC 5280 6.1.1 (f) initial-explicit-policy: the path must be valid for a policy of
+    /// `initialPolicies` (else 2305043).
+    public var explicitPolicy = false
+    /// RFC 5280 6.1.1 (e) initial-policy-mapping-inhibit: policy mappings are not followed.
+    public var inhibitPolicyMapping = false
+    /// RFC 5280 6.1.1 (g) initial-any-policy-inhibit: anyPolicy in a certificate matches nothing.
+    public var inhibitAnyPolicy = false
 
     /// What `OH_NetStack_VerifyCertification` does: OpenSSL's verifier as the original calls it
     /// (no purpose, no strict checks, no backtracking, OpenSSL's default security level).
@@ -97,6 +108,36 @@ public struct CertificateVerificationOptions: Sendable {
             return "\(names.ip): '\(ip)' is not an IPv4 (dotted-decimal) or IPv6 address"
         }
         return nil
+    }
+
+    /// At most this many policies in `initialPolicies`.
+    public static let maxInitialPolicies = 64
+
+    /// The policy OIDs to hand to OpenSSL (`anyPolicy` written as 2.5.29.32.0), or why they
+    /// cannot be used: an empty list, more than `maxInitialPolicies`, or an entry that is not a
+    /// numeric OID (arcs of digits without leading zeros, the first 0-2, the second at most 39
+    /// under 0 and 1, at most 100 bytes).
+    public static func checkedPolicies(_ oids: [String]) -> Result<[String], PolicyListError> {
+        guard !oids.isEmpty else { return .failure(.init("an empty policy list (leave it out for anyPolicy)")) }
+        guard oids.count <= maxInitialPolicies else { return .failure(.init("\(oids.count) policies (at most \(maxInitialPolicies))")) }
+        var out: [String] = []
+        for oid in oids {
+            if oid == "anyPolicy" { out.append("2.5.29.32.0"); continue }
+            let arcs = oid.split(separator: ".", omittingEmptySubsequences: false)
+            let wellFormed = oid.utf8.count <= 100 && arcs.count >= 2
+                && arcs.allSatisfy { a in !a.isEmpty && a.utf8.allSatisfy { $0 >= 0x30 && $0 <= 0x39 } && (a == "0" || a.first != "0") && a.count <= 18 }
+            guard wellFormed, let first = Int(arcs[0]), first <= 2, let second = Int(arcs[1]), first == 2 || second <= 39 else {
+                return .failure(.init("'\(oid.debugDescription.dropFirst().dropLast())' is not a numeric OID (such as 2.23.140.1.2.1) or anyPolicy"))
+            }
+            out.append(oid)
+        }
+        return .success(out)
+    }
+
+    /// Why a policy list cannot be used.
+    public struct PolicyListError: Error, Sendable, CustomStringConvertible {
+        public let description: String
+        init(_ d: String) { description = d }
     }
 
     /// The defaults of `netstack audit` and `verify --strict`: strict, TLS server purpose,
@@ -264,6 +305,11 @@ public enum CertificateVerifier {
         opts.max_depth = o.maxDepth.map { Int32(min(max($0, 0), CertificateVerificationOptions.depthRange.upperBound)) } ?? -1
         opts.strict = o.strict ? 1 : 0
         opts.security_level = o.securityLevel.map { Int32(min(max($0, 0), 5)) } ?? -1
+        opts.explicit_policy = o.explicitPolicy ? 1 : 0
+        opts.inhibit_policy_mapping = o.inhibitPolicyMapping ? 1 : 0
+        opts.inhibit_any_policy = o.inhibitAnyPolicy ? 1 : 0
+        // A list that does not check out goes to C as it is and is refused there (bad input).
+        let policies = o.initialPolicies.map { list in (try? checkedPoliciesList(list)) ?? list.joined(separator: ",") + ",," }
         func blobType(_ b: [UInt8]) -> Int32 { CertificateBlobType.detect(b).rawValue }
         let untrusted = o.untrusted ?? []
         let crls = o.crls ?? []
@@ -278,15 +324,22 @@ public enum CertificateVerifier {
                 withOptionalCString(o.hostname) { host in
                     withOptionalCString(o.ipAddress) { ip in
                         withOptionalCString(o.email) { email in
-                            opts.hostname = host
-                            opts.ip = ip
-                            opts.email = email
-                            withUnsafePointer(to: &opts) { body($0) }
+                            withOptionalCString(policies) { policyList in
+                                opts.hostname = host
+                                opts.ip = ip
+                                opts.email = email
+                                opts.policies = policyList
+                                withUnsafePointer(to: &opts) { body($0) }
+                            }
                         }
                     }
                 }
             }
         }
+    }
+
+    private static func checkedPoliciesList(_ list: [String]) throws -> String {
+        try CertificateVerificationOptions.checkedPolicies(list).get().joined(separator: ",")
     }
 
     private static func withOptionalCString(_ s: String?, _ body: (UnsafePointer<CChar>?) -> Void) {

@@ -4,8 +4,11 @@ import NetStack
 
 // netstack_ext.h: NetStack_VerifyOptions_Init and NetStack_VerifyCertificationEx.
 
-/// The size of the first release of `NetStack_VerifyOptions`; smaller structures are refused.
+/// The size of `NetStack_VerifyOptions` that `NetStack_VerifyOptions_Init` sets.
 private let verifyOptionsSize = UInt32(MemoryLayout<NetStack_VerifyOptions>.size)
+/// The size of its first release (up to `crls`); smaller structures are refused, and the fields
+/// after it are read only when `structSize` covers them.
+private let firstReleaseSize = UInt32(MemoryLayout<NetStack_VerifyOptions>.offset(of: \NetStack_VerifyOptions.policies)!)
 
 @_cdecl("NetStack_VerifyOptions_Init")
 public func NetStack_VerifyOptions_Init(_ options: UnsafeMutablePointer<NetStack_VerifyOptions>?) {
@@ -19,8 +22,9 @@ public func NetStack_VerifyOptions_Init(_ options: UnsafeMutablePointer<NetStack
 /// The options of a C caller as a value, or why they are invalid.
 enum CVerifyOptions {
     static func make(_ o: NetStack_VerifyOptions) -> Result<CertificateVerificationOptions, CVerifyOptionError> {
-        guard o.structSize >= verifyOptionsSize else { return .failure(.init("structSize \(o.structSize): call NetStack_VerifyOptions_Init first")) }
-        let known = NETSTACK_VERIFY_STRICT | NETSTACK_VERIFY_PARTIAL_CHAIN | NETSTACK_VERIFY_USE_TIME
+        guard o.structSize >= firstReleaseSize else { return .failure(.init("structSize \(o.structSize): call NetStack_VerifyOptions_Init first")) }
+        let known = NETSTACK_VERIFY_STRICT | NETSTACK_VERIFY_PARTIAL_CHAIN | NETSTACK_VERIFY_USE_TIME | NETSTACK_VERIFY_EXPLICIT_POLICY
+            | NETSTACK_VERIFY_INHIBIT_POLICY_MAPPING | NETSTACK_VERIFY_INHIBIT_ANY_POLICY
         guard o.flags & ~known == 0 else { return .failure(.init("unknown flags 0x\(String(o.flags & ~known, radix: 16))")) }
         var v = CertificateVerificationOptions()
         switch o.purpose {
@@ -47,6 +51,16 @@ enum CVerifyOptions {
         }
         v.strict = o.flags & NETSTACK_VERIFY_STRICT != 0
         v.partialChain = o.flags & NETSTACK_VERIFY_PARTIAL_CHAIN != 0
+        v.explicitPolicy = o.flags & NETSTACK_VERIFY_EXPLICIT_POLICY != 0
+        v.inhibitPolicyMapping = o.flags & NETSTACK_VERIFY_INHIBIT_POLICY_MAPPING != 0
+        v.inhibitAnyPolicy = o.flags & NETSTACK_VERIFY_INHIBIT_ANY_POLICY != 0
+        if o.structSize >= verifyOptionsSize, let p = o.policies {
+            let list = String(cString: p).split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+            switch CertificateVerificationOptions.checkedPolicies(list) {
+            case .success: v.initialPolicies = list
+            case .failure(let why): return .failure(.init("policies: \(why)"))
+            }
+        }
         v.hostname = o.hostname.map { String(cString: $0) }
         v.ipAddress = o.ipAddress.map { String(cString: $0) }
         v.email = o.email.map { String(cString: $0) }

@@ -8,6 +8,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 #include <time.h>
 #include <pthread.h>
@@ -402,6 +403,25 @@ int main(int argc, char **argv) {
     vo.flags = NETSTACK_VERIFY_PARTIAL_CHAIN;
     CHECK(NetStack_VerifyCertificationEx(&single, &inters, &vo, NULL, 0, NULL) == 0, "partial chain: the intermediate as anchor = 0");
     CHECK(NetStack_VerifyCertificationEx(&single, &inters, NULL, NULL, 0, NULL) == 2305002, "without partial chain = 2305002");
+    /* RFC 5280 policy inputs: the lab's certificates assert no policy. */
+    NetStack_VerifyOptions_Init(&vo);
+    vo.flags = NETSTACK_VERIFY_EXPLICIT_POLICY;
+    CHECK(NetStack_VerifyCertificationEx(&cert, &ca, &vo, NULL, 0, NULL) == 2305043, "explicit policy on a path without policies = 2305043");
+    vo.flags = NETSTACK_VERIFY_INHIBIT_POLICY_MAPPING | NETSTACK_VERIFY_INHIBIT_ANY_POLICY;
+    vo.policies = "2.23.140.1.2.1,anyPolicy";
+    CHECK(NetStack_VerifyCertificationEx(&cert, &ca, &vo, NULL, 0, NULL) == 0, "policies and inhibits without explicit policy = 0");
+    vo.policies = "2.23.140.1.2.1,,1.2";
+    CHECK(NetStack_VerifyCertificationEx(&cert, &ca, &vo, why, sizeof why, NULL) == 2305069 && strstr(why, "policies"), "an empty policy = 2305069, named");
+    vo.policies = "";
+    CHECK(NetStack_VerifyCertificationEx(&cert, &ca, &vo, NULL, 0, NULL) == 2305069, "an empty policy list = 2305069");
+    /* A structure of the first release (up to crls) is still taken, and its policies never read. */
+    NetStack_VerifyOptions_Init(&vo);
+    vo.structSize = (uint32_t)offsetof(struct NetStack_VerifyOptions, policies);
+    vo.policies = "not read";
+    vo.flags = NETSTACK_VERIFY_EXPLICIT_POLICY;
+    CHECK(NetStack_VerifyCertificationEx(&cert, &ca, &vo, NULL, 0, NULL) == 2305043, "the first release's structSize = accepted");
+    vo.flags = 0x40;
+    CHECK(NetStack_VerifyCertificationEx(&cert, &ca, &vo, why, sizeof why, NULL) == 2305069 && strstr(why, "flags"), "an unknown flag = 2305069");
     NetStack_VerifyOptions_Init(&vo);
     vo.purpose = 7;
     CHECK(NetStack_VerifyCertificationEx(&cert, &ca, &vo, why, sizeof why, NULL) == 2305069 && strstr(why, "purpose"), "bad purpose = 2305069, named");

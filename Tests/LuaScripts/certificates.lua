@@ -45,6 +45,17 @@ assert(ns.verify(read("leaf+inter.pem"), { ca = ca, maxDepth = 0 }).code == 2305
 assert(ns.verify(read("leaf+inter.pem"), { ca = ca, maxDepth = 1 }).ok)
 assert(ns.verify(read("leaf+inter.pem"), { ca = ca, maxDepth = 255 }).ok, "maxDepth 255 is the largest")
 assert(ns.verify(read("leaf+inter.pem"), { ca = ca, time = 0 }).code == 2305009, "time 0 is 1970, not now")
+-- RFC 5280 6.1.1 policy inputs: the lab's certificates assert no policy, so a path that must be
+-- valid for an explicit policy fails (2305043), and without that requirement any set passes.
+assert(ns.verify(read("leaf+inter.pem"), { ca = ca, explicitPolicy = true }).code == 2305043)
+assert(ns.verify(read("leaf+inter.pem"), { ca = ca, policies = { "2.23.140.1.2.1", "anyPolicy" }, explicitPolicy = true }).code == 2305043)
+assert(ns.verify(read("leaf+inter.pem"), { ca = ca, policies = "1.2.3", inhibitPolicyMapping = true, inhibitAnyPolicy = true }).ok)
+for _, bad in ipairs({ {}, "3.1", "1.40", "1.2.03", "1..2", "1", "x", { "1.2", 5 } }) do
+  local okP, whyP = pcall(ns.verify, read("leaf+inter.pem"), { ca = ca, policies = bad })
+  assert(not okP and whyP:find("bad argument #2 to 'verify' (policies:", 1, true), tostring(whyP))
+end
+local okF, whyF = pcall(ns.verify, read("leaf+inter.pem"), { ca = ca, explicitPolicy = 1 })
+assert(not okF and whyF:find("explicitPolicy: boolean expected", 1, true), tostring(whyF))
 assert(ns.verify(read("weak.pem"), { ca = ca, untrusted = read("inter.pem"), securityLevel = 2 }).code == 2305066)
 assert(ns.verify(read("weak.pem"), { ca = ca, untrusted = read("inter.pem"), securityLevel = 0 }).ok)
 assert(ns.verify(read("leaf.pem"), { ca = read("inter.pem"), partialChain = true }).ok)

@@ -75,6 +75,9 @@ enum NetStack_VerifyPurpose {
 #define NETSTACK_VERIFY_STRICT 0x1u        /**< RFC 5280 structure checks and the CA/B Forum server profile (2305801...). */
 #define NETSTACK_VERIFY_PARTIAL_CHAIN 0x2u /**< A chain may end at any certificate of caCert. */
 #define NETSTACK_VERIFY_USE_TIME 0x4u      /**< Validate as of `time` (else now); time 0 is 1970-01-01T00:00:00Z. */
+#define NETSTACK_VERIFY_EXPLICIT_POLICY 0x8u         /**< RFC 5280 initial-explicit-policy: the path must be valid for a policy of `policies`. */
+#define NETSTACK_VERIFY_INHIBIT_POLICY_MAPPING 0x10u /**< RFC 5280 initial-policy-mapping-inhibit. */
+#define NETSTACK_VERIFY_INHIBIT_ANY_POLICY 0x20u     /**< RFC 5280 initial-any-policy-inhibit. */
 
 /** Options of NetStack_VerifyCertificationEx. Fill with NetStack_VerifyOptions_Init first, then
  *  set what you need; fields added later go at the end and are recognised by structSize. */
@@ -91,11 +94,14 @@ struct NetStack_VerifyOptions {
                                      RSA/DSA/DH < 2048 bits, EC < 224 bits, SHA-1/MD5 signatures). */
     const struct NetStack_CertBlob *untrusted; /**< Further untrusted intermediates (NULL: none). */
     const struct NetStack_CertBlob *crls;      /**< CRLs checked for the whole chain (NULL: none). */
+    /* Added after the first release (recognised when structSize covers them): */
+    const char *policies;       /**< RFC 5280 user-initial-policy-set: numeric OIDs (or anyPolicy) separated by
+                                     commas, at most 64 (NULL: anyPolicy). */
 };
 typedef struct NetStack_VerifyOptions NetStack_VerifyOptions;
 
 /** Sets every field to its default: structSize, no flags, no names, purpose any, maxDepth -1,
- *  securityLevel -1, no untrusted certificates or CRLs. */
+ *  securityLevel -1, no untrusted certificates or CRLs, policies NULL. */
 void NetStack_VerifyOptions_Init(struct NetStack_VerifyOptions *options);
 
 /** OH_NetStack_VerifyCertification with options: the same codes (0, 2305xxx), plus those of the

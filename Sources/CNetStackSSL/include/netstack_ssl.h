@@ -70,6 +70,11 @@ typedef struct {
     size_t crls_len;
     int crls_type;
     int path_building;        /* set aside a failing untrusted intermediate and build again */
+    const char *policies;     /* RFC 5280 6.1.1 (c) user-initial-policy-set: numeric OIDs separated by
+                                 commas (NULL: {anyPolicy}) */
+    int explicit_policy;      /* 6.1.1 (f) initial-explicit-policy */
+    int inhibit_policy_mapping; /* 6.1.1 (e) initial-policy-mapping-inhibit */
+    int inhibit_any_policy;   /* 6.1.1 (g) initial-any-policy-inhibit */
 } netstack_verify_options;
 
 typedef struct {

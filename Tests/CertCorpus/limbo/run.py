@@ -26,22 +26,13 @@ import sys
 import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+from differences import expected_differences  # noqa: E402
 
 
 def load_cases():
     with lzma.open(os.path.join(HERE, "limbo.json.xz"), "rt") as f:
         return json.load(f)["testcases"]
-
-
-def expected_differences():
-    out = {}
-    with open(os.path.join(HERE, "expected-differences.txt")) as f:
-        for line in f:
-            line = line.strip()
-            if line and not line.startswith("#"):
-                ident, _, why = line.partition(" ")
-                out[ident] = why.strip()
-    return out
 
 
 def skip_reason(t):
@@ -155,7 +146,7 @@ def main():
             print("run.py: unknown argument " + rest[0], file=sys.stderr)
             return 2
     cases = [t for t in load_cases() if only is None or t["id"] in only]
-    listed = expected_differences()
+    listed = expected_differences(HERE)
     outcomes, skipped = [], collections.Counter()
     with tempfile.TemporaryDirectory() as d:
         for t in cases:
