@@ -5,7 +5,8 @@ enum CertificateFuzz {
     /// Input: byte 0 picks PEM or DER for the certificate and the CA (bits 0-1) and the options of
     /// a second verification (bit 2 strict with the server purpose and a host name, bit 3 the blob
     /// again as untrusted intermediates, bit 4 as CRLs, bit 5 partial chains, bit 6 security level
-    /// 2 and a maximum depth of 3); the rest is every blob.
+    /// 2 and a maximum depth of 3, bit 7 RFC 5280's policy inputs: an initial set of two policies,
+    /// explicit policy, both inhibits); the rest is every blob.
     static func run(_ input: UnsafeRawBufferPointer) {
         guard input.count >= 1 else { return }
         let certType: CertificateBlobType = input[0] & 1 == 0 ? .pem : .der
@@ -31,6 +32,12 @@ enum CertificateFuzz {
         if flags & 64 != 0 {
             options.securityLevel = 2
             options.maxDepth = 3
+        }
+        if flags & 128 != 0 {
+            options.initialPolicies = ["2.23.140.1.2.1", "2.16.840.1.101.3.2.1.48.1"]
+            options.explicitPolicy = true
+            options.inhibitPolicyMapping = true
+            options.inhibitAnyPolicy = true
         }
         let second = CertificateVerifier.verify(cert: blob, certType: certType, ca: blob, caType: caType, options: options)
         precondition(second.isValid == (second.code == 0))
