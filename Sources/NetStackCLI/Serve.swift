@@ -16,7 +16,9 @@ struct Serve: ParsableCommand {
         big-control, unoffered-protocol, unoffered-extension, ping-flood, reject-hold, escape-status, deaf.
         An opening handshake that breaks RFC 6455 4.2.1 is refused with what is wrong: 400 (HTTP/1.0, \
         no Host, no Upgrade in Connection, a Sec-WebSocket-Key that is not 16 bytes in base64) or 426 \
-        (a plain HTTP request; another Sec-WebSocket-Version, answered with 13). The server passes \
+        (a plain HTTP request; another Sec-WebSocket-Version, answered with 13); so is a status code that \
+        is not three digits, or a query value the answer's head would carry (to, protocol) that holds a \
+        control character. The server passes \
         Autobahn|Testsuite's fuzzing client (docs/conformance.md).
         Runs until interrupted: SIGINT or SIGTERM stop it with status 130. With --tls and no \
         --cert, the generated test CA, certificate and keys live in a new folder under $TMPDIR \

@@ -21,7 +21,8 @@ import NetStack
 /// | `/misbehave/KIND` | scripted misbehaviour, see `Misbehaviour` |
 ///
 /// Query `deflate=0` refuses permessage-deflate on any path; `protocol=NAME` answers with that
-/// subprotocol whatever was offered.
+/// subprotocol whatever was offered. A `to` or `protocol` value with a control character (CR and
+/// LF percent-encoded among them), or a `code` that is not three digits, is answered with 400.
 public final class LocalWebSocketServer: @unchecked Sendable {
     public struct TLSFiles: Sendable {
         public var certificatePath: String
@@ -315,12 +316,28 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         if config.verbose {
             StandardError.line("serve: \(context.remoteAddress?.description ?? "?") GET \(target)")
         }
+        // Query values that go into the answer's head: a control character (CR and LF
+        // percent-encoded among them) would end the header line and write headers of the
+        // requester's choosing; a status must be three digits.
+        for name in ["to", "protocol"] {
+            if let v = query[name], v.unicodeScalars.contains(where: { ($0.value < 0x20 && $0 != "\t") || $0.value == 0x7F }) {
+                return respondPlain(context, 400, "Bad Request", "the query value '\(name)' holds a control character")
+            }
+        }
+        func status(_ fallback: Int) -> Int? {
+            guard let v = query["code"] else { return fallback }
+            guard v.utf8.count == 3, let n = Int(v), (100...999).contains(n) else { return nil }
+            return n
+        }
+        if path == "/redirect" || path == "/status" {
+            guard status(0) != nil else { return respondPlain(context, 400, "Bad Request", "code: a status of three digits expected") }
+        }
         if path == "/redirect" {
-            let code = Int(query["code"] ?? "302") ?? 302
+            let code = status(302) ?? 302
             return respondPlain(context, code, "Redirect", "moved", headers: "Location: \(query["to"] ?? target)\r\n")
         }
         if path == "/status" {
-            let code = Int(query["code"] ?? "403") ?? 403
+            let code = status(403) ?? 403
             return respondPlain(context, code, code == 404 ? "Not Found" : "Forbidden", "rejected by the test server")
         }
         // What a client's opening handshake must hold (RFC 6455 §4.2.1), each refused with what is

@@ -160,6 +160,26 @@ def main():
                 answer = b""
             s.close()
             check(name, answer.startswith(b"HTTP/1.1 " + status) and words in answer, repr(answer.split(b"\r\n")[0]))
+        # Query values the server writes into its answer's head: a percent-encoded CR LF would
+        # have ended the header line and added the requester's own headers (response splitting),
+        # and a status outside three digits would have made a malformed status line.
+        for name, path, status, words in [
+                ("redirect_location_crlf", "/redirect?to=/echo%0d%0aSet-Cookie:%20x=1", b"400", b"'to' holds a control character"),
+                ("protocol_crlf", "/echo?protocol=chat%0d%0aX-Injected:%201", b"400", b"'protocol' holds a control character"),
+                ("redirect_status_negative", "/redirect?to=/echo&code=-1", b"400", b"a status of three digits"),
+                ("status_too_long", "/status?code=4030", b"400", b"a status of three digits"),
+                ("redirect_good", "/redirect?to=/echo&code=307", b"307", b"Location: /echo\r\n")]:
+            request = "GET %s HTTP/1.1\r\n" % path + "".join("%s: %s\r\n" % kv for kv in good.items()) + "\r\n"
+            s = socket.create_connection(("127.0.0.1", port))
+            s.settimeout(5)
+            s.sendall(request.encode())
+            try:
+                answer = s.recv(4096)
+            except OSError:
+                answer = b""
+            s.close()
+            check(name, answer.startswith(b"HTTP/1.1 " + status) and words in answer and b"Set-Cookie" not in answer
+                  and b"X-Injected" not in answer, repr(answer.split(b"\r\n")[0]))
         s = socket.create_connection(("127.0.0.1", port))
         s.settimeout(5)
         start = time.time()
