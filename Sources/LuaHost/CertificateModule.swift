@@ -43,6 +43,12 @@ enum CertificateModule {
         return 1
     }
 
+    /// The options `ns.verify` takes (lua-api.md).
+    private static let verifyOptionNames: Set<String> = [
+        "ca", "untrusted", "crls", "hostname", "ip", "email", "time", "purpose", "maxDepth", "securityLevel", "partialChain",
+        "policies", "explicitPolicy", "inhibitPolicyMapping", "inhibitAnyPolicy", "strict", "certType", "caType",
+    ]
+
     private static let fnVerify = LuaFunction.shared { vm in
         vm.ensureArgumentSlots(2)
         let cert: [UInt8]
@@ -56,6 +62,9 @@ enum CertificateModule {
         var ca: [UInt8]? = nil
         var bad: String? = nil
         if vm.type(at: 2) == LUA_TTABLE {
+            if let why = OptionTableKeys.problem(vm, table: 2, known: verifyOptionNames) {
+                return vm.raise("bad argument #2 to 'verify' (\(why))")
+            }
             func integer(_ name: String, _ range: ClosedRange<Int>) -> Int? {
                 guard let n = vm.number(at: -1), n.rounded() == n, n >= Double(range.lowerBound), n <= Double(range.upperBound) else {
                     bad = "\(name): integer from \(range.lowerBound) to \(range.upperBound) expected"
@@ -191,6 +200,9 @@ enum CertificateModule {
         var fetchCRLs = false, fetchOCSP = false
         var timeout = 10_000
         if vm.type(at: 3) == LUA_TTABLE {
+            if let why = OptionTableKeys.problem(vm, table: 3, known: ["serverName", "caFile", "caPath", "crl", "ocsp", "timeout"]) {
+                return vm.raise("bad argument #3 to 'fetchChain' (\(why))")
+            }
             vm.rawField(3, "serverName"); serverName = vm.string(at: -1); netstack_pop(vm.L, 1)
             vm.rawField(3, "caFile"); caFile = vm.string(at: -1); netstack_pop(vm.L, 1)
             vm.rawField(3, "caPath"); caPath = vm.string(at: -1); netstack_pop(vm.L, 1)

@@ -54,6 +54,16 @@ for _, bad in ipairs({ {}, "3.1", "1.40", "1.2.03", "1..2", "1", "x", { "1.2", 5
   local okP, whyP = pcall(ns.verify, read("leaf+inter.pem"), { ca = ca, policies = bad })
   assert(not okP and whyP:find("bad argument #2 to 'verify' (policies:", 1, true), tostring(whyP))
 end
+-- A misspelt option is an error, not a check left out (hostName would skip the name check and
+-- crl the revocation check).
+for key, suggestion in pairs({ hostName = "hostname", crl = "crls", CA = "ca", tim = "time" }) do
+  local okK, whyK = pcall(ns.verify, read("leaf+inter.pem"), { ca = ca, [key] = "other.test" })
+  assert(not okK and whyK:find("bad argument #2 to 'verify' (unknown option '" .. key .. "', did you mean '" .. suggestion .. "'?", 1, true), tostring(whyK))
+end
+local okN, whyN = pcall(ns.verify, read("leaf+inter.pem"), { ca = ca, [1] = true })
+assert(not okN and whyN:find("option names are strings", 1, true), tostring(whyN))
+local okT, whyT = pcall(ns.fetchChain, "127.0.0.1", 1, { timeOut = 5 })
+assert(not okT and whyT:find("bad argument #3 to 'fetchChain' (unknown option 'timeOut', did you mean 'timeout'?", 1, true), tostring(whyT))
 local okF, whyF = pcall(ns.verify, read("leaf+inter.pem"), { ca = ca, explicitPolicy = 1 })
 assert(not okF and whyF:find("explicitPolicy: boolean expected", 1, true), tostring(whyF))
 assert(ns.verify(read("weak.pem"), { ca = ca, untrusted = read("inter.pem"), securityLevel = 2 }).code == 2305066)
