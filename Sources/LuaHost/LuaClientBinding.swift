@@ -405,12 +405,15 @@ enum LuaClientBinding {
         }
     }
 
+    private static let sendOptionNames: Set<String> = ["binary"]
+
     private static let methodSend = LuaFunction.hosted { vm, host in
         guard let resolved = selfClient(vm, host) else { return vm.argError(1, "send", "netstack client") }
         guard let c = resolved else { return fail(vm, destroyedError) }
         guard let bytes = vm.messageBytes(at: 2) else { return vm.argError(2, "send", "string") }
         var binary = false
         if vm.type(at: 3) == LUA_TTABLE {
+            if let why = OptionTableKeys.problem(vm, table: 3, known: sendOptionNames) { return vm.raise("bad argument #3 to 'send' (\(why))") }
             vm.rawField(3, "binary")
             binary = vm.boolean(at: -1)
             netstack_pop(vm.L, 1)

@@ -25,6 +25,9 @@ local o = ns.OH_WebSocketClient_Constructor(function(c)
   assert(c:send("plain", { binary = true }))
   local ok, m, e = c:send("\xff", { binary = false })
   assert(ok == nil and e == ns.WEBSOCKET_PROTOCOL_ERROR, m)
+  -- A misspelt option raises rather than sending text.
+  local raised, why = pcall(c.send, c, "plain", { Binary = true })
+  assert(not raised and why:find("bad argument #3 to 'send' (unknown option 'Binary', did you mean 'binary'?", 1, true), why)
 end, function(c, data, len, kind)
   kinds[#kinds + 1] = kind
   if #kinds == 2 then
