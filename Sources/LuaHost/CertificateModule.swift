@@ -80,6 +80,13 @@ enum CertificateModule {
                 guard vm.type(at: -1) == LUA_TBOOLEAN else { bad = "\(name): boolean expected"; return false }
                 return lua_toboolean(vm.L, -1) != 0
             }
+            func encoding(_ name: String) -> CertificateBlobType? {
+                switch vm.type(at: -1) == LUA_TSTRING ? vm.string(at: -1) : nil {
+                case "pem": return .pem
+                case "der": return .der
+                default: bad = "\(name): \"pem\" or \"der\" expected"; return nil
+                }
+            }
             // `policies`: one OID as a string, or a list of them.
             func policyList() -> [String]? {
                 var list: [String] = []
@@ -134,8 +141,8 @@ enum CertificateModule {
                 ("inhibitAnyPolicy", { options.inhibitAnyPolicy = flag("inhibitAnyPolicy") }),
                 ("untrusted", { options.untrusted = blob("untrusted") }),
                 ("crls", { options.crls = blob("crls") }),
-                ("certType", { if let t = vm.string(at: -1) { certType = t == "der" ? .der : .pem } }),
-                ("caType", { if let t = vm.string(at: -1) { caType = t == "der" ? .der : .pem } }),
+                ("certType", { if let t = encoding("certType") { certType = t } }),
+                ("caType", { if let t = encoding("caType") { caType = t } }),
             ] as [(String, () -> Void)] {
                 vm.rawField(2, key)
                 if vm.type(at: -1) > LUA_TNIL { apply() }

@@ -60,6 +60,9 @@ for key, suggestion in pairs({ hostName = "hostname", crl = "crls", CA = "ca", t
   local okK, whyK = pcall(ns.verify, read("leaf+inter.pem"), { ca = ca, [key] = "other.test" })
   assert(not okK and whyK:find("bad argument #2 to 'verify' (unknown option '" .. key .. "', did you mean '" .. suggestion .. "'?", 1, true), tostring(whyK))
 end
+local okE, whyE = pcall(ns.verify, read("leaf+inter.pem"), { ca = ca, certType = "DER" })
+assert(not okE and whyE:find("certType: \"pem\" or \"der\" expected", 1, true), tostring(whyE))
+assert(ns.verify(read("leaf.der.der"), { ca = ca, untrusted = read("inter.pem"), certType = "der", caType = "pem" }).ok)
 local okN, whyN = pcall(ns.verify, read("leaf+inter.pem"), { ca = ca, [1] = true })
 assert(not okN and whyN:find("option names are strings", 1, true), tostring(whyN))
 local okT, whyT = pcall(ns.fetchChain, "127.0.0.1", 1, { timeOut = 5 })
