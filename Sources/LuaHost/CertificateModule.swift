@@ -181,7 +181,13 @@ enum CertificateModule {
         case .failure(let why): return vm.raise("bad argument #1 to 'inspect' (\(why.message))")
         }
         var type = data.withUnsafeBytes(detectType)
-        if let t = vm.string(at: 2) { type = t == "der" ? .der : .pem }
+        if vm.type(at: 2) > LUA_TNIL {
+            switch vm.type(at: 2) == LUA_TSTRING ? vm.string(at: 2) : nil {
+            case "pem": type = .pem
+            case "der": type = .der
+            default: return vm.argError(2, "inspect", "\"pem\", \"der\" or nil")
+            }
+        }
         let infos = CertificateInfo.parse(data, type: type)
         if infos.isEmpty {
             lua_pushnil(vm.L)
