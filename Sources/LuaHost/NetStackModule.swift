@@ -157,6 +157,10 @@ enum NetStackModule {
         var code: Int64 = 0
         var reason = ""
         if vm.type(at: 2) == LUA_TTABLE {
+            // Another field (a misspelt `Code`) would close with 1000 without a word: it raises.
+            if let why = OptionTableKeys.problem(vm, table: 2, known: ["code", "reason"]) {
+                return vm.raise("bad argument #2 to 'OH_WebSocketClient_Close' (\(why))")
+            }
             // code: nil (1000) or an integer-valued number; reason: nil or a string. Anything
             // else (1e300, 1000.5, "abc", true) is WEBSOCKET_PROTOCOL_ERROR, as an invalid code.
             vm.rawField(2, "code")

@@ -60,6 +60,8 @@ local function onMessage(c, data, length, kind)
   assert(#data == length)
   received[#received + 1] = kind .. ":" .. data
   if #received == 4 then
+    local raised, why = pcall(ns.OH_WebSocketClient_Close, c, { Code = 4001 })
+    assert(not raised and why:find("bad argument #2 to 'OH_WebSocketClient_Close' (unknown option 'Code', did you mean 'code'?", 1, true), why)
     assert(ns.OH_WebSocketClient_Close(c, { code = 4000, reason = "done" }) == 0)
   end
 end
