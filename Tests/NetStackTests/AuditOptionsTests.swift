@@ -56,8 +56,16 @@ final class AuditOptionsTests: XCTestCase {
         XCTAssertTrue(findings(named.target).contains("hostname mismatch: other.test"), named.out)
         XCTAssertEqual(try audit(["--ca", root, "--hostname", "leaf.test", chain]).target["status"] as? String, "OK")
 
+        // RFC 5280 policy inputs: the lab's chain asserts no policy, so a required explicit
+        // policy fails it; the inputs alone change nothing.
+        let explicit = try audit(["--ca", root, "--explicit-policy", "--policy", "2.23.140.1.1", chain])
+        XCTAssertEqual(explicit.target["verifyCode"] as? Int, 2_305_043, explicit.out)
+        XCTAssertEqual(explicit.target["status"] as? String, "FAIL", explicit.out)
+        XCTAssertEqual(try audit(["--ca", root, "--policy", "2.23.140.1.1", "--policy", "anyPolicy", "--inhibit-policy-mapping",
+                                  "--inhibit-any-policy", chain]).target["verifyCode"] as? Int, 0)
+
         for bad in [["--at", "1e300"], ["--purpose", "mail"], ["--max-depth", "256"], ["--security-level", "6"], ["--hostname", "a,b"],
-                    ["--untrusted", "/nonexistent/inter.pem"]] {
+                    ["--untrusted", "/nonexistent/inter.pem"], ["--policy", "1.2.03"], ["--policy", "x"]] {
             let r = try runNetstack(["audit", "--ca", root] + bad + [chain])
             XCTAssertEqual(r.status, 64, "\(bad): \(r.out) \(r.err)")
         }

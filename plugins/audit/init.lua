@@ -126,6 +126,10 @@ return {
     securityLevel = { type = "integer", check = function(v) return v >= 0 and v <= 5, "0 to 5" end,
                       help = "minimum security level for the trust verdict (the strict check uses 2 unless this is given)" },
     partialChain = { type = "boolean", default = false, help = "a chain may end at any certificate of ca, not only a self-signed root" },
+    policies = { type = "list", default = {}, help = "certificate policies accepted (numeric OIDs or anyPolicy; RFC 5280's user-initial-policy-set; default anyPolicy)" },
+    explicitPolicy = { type = "boolean", default = false, help = "each chain must be valid for one of the policies" },
+    inhibitPolicyMapping = { type = "boolean", default = false, help = "policy mappings are not followed" },
+    inhibitAnyPolicy = { type = "boolean", default = false, help = "anyPolicy in a certificate matches no policy" },
     hostname = { type = "string", help = "check this name (and send it as SNI) instead of each target's host; for files, the name to check" },
     email = { type = "string", help = "also check this e-mail address against each leaf" },
     fetchOCSP = { type = "boolean", default = false,
@@ -184,7 +188,9 @@ return {
     --- The verifier's options (the knobs given to the audit) with `extra` on top (false removes one).
     local function verifyOptions(extra)
       local o = { ca = caData, purpose = opts.purpose, time = opts.at, maxDepth = opts.maxDepth, securityLevel = opts.securityLevel,
-                  untrusted = untrustedData, email = opts.email, partialChain = opts.partialChain or nil }
+                  untrusted = untrustedData, email = opts.email, partialChain = opts.partialChain or nil,
+                  policies = #opts.policies > 0 and opts.policies or nil, explicitPolicy = opts.explicitPolicy or nil,
+                  inhibitPolicyMapping = opts.inhibitPolicyMapping or nil, inhibitAnyPolicy = opts.inhibitAnyPolicy or nil }
       for k, v in pairs(extra or {}) do
         if v == false then o[k] = nil else o[k] = v end
       end
