@@ -41,12 +41,7 @@ struct Audit: ParsableCommand {
     @Option(parsing: .unconditional, help: "Most intermediates between a leaf and its trust anchor (0-255; default 100).") var maxDepth: Int?
     @Option(parsing: .unconditional, help: "Minimum security level 0-5 for the trust verdict (the strict check uses 2 unless this is given).") var securityLevel: Int?
     @Flag(help: "Accept a chain that ends at any certificate of --ca, not only at a self-signed root.") var partialChain = false
-    @Option(name: .customLong("policy"), parsing: .unconditionalSingleValue,
-            help: "A certificate policy accepted, as a numeric OID or anyPolicy (repeatable; RFC 5280's user-initial-policy-set; default anyPolicy).")
-    var policies: [String] = []
-    @Flag(help: "Each chain must be valid for one of the --policy policies (for example 2.23.140.1.1, extended validation).") var explicitPolicy = false
-    @Flag(help: "Do not follow policy mappings.") var inhibitPolicyMapping = false
-    @Flag(help: "anyPolicy in a certificate matches no policy.") var inhibitAnyPolicy = false
+    @OptionGroup(title: "Certificate policies (RFC 5280)") var policyInputs: PolicyInputOptions
     @Option(parsing: .unconditional, help: "Check this name (and send it as SNI) instead of each target's host; for files, the name to check.") var hostname: String?
     @Option(parsing: .unconditional, help: "Also check this e-mail address against each leaf.") var email: String?
     @Flag(name: .customLong("ocsp"), help: "Ask each certificate's OCSP responder (http, within --timeout).") var fetchOCSP = false
@@ -75,9 +70,6 @@ struct Audit: ParsableCommand {
         }
         if let l = securityLevel, !CertificateVerificationOptions.securityLevelRange.contains(l) {
             throw ValidationError("--security-level: 0 to 5 expected, got \(l)")
-        }
-        if !policies.isEmpty, case .failure(let why) = CertificateVerificationOptions.checkedPolicies(policies) {
-            throw ValidationError("--policy: \(why)")
         }
         for (name, value) in [("--hostname", hostname), ("--email", email)] {
             if let v = value, v.isEmpty || v.contains(",") || v.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) {
@@ -140,10 +132,7 @@ struct Audit: ParsableCommand {
         if let d = maxDepth { options.append("audit.maxDepth=\(d)") }
         if let l = securityLevel { options.append("audit.securityLevel=\(l)") }
         if partialChain { options.append("audit.partialChain=true") }
-        if !policies.isEmpty { options.append("audit.policies=\(policies.joined(separator: ","))") }
-        if explicitPolicy { options.append("audit.explicitPolicy=true") }
-        if inhibitPolicyMapping { options.append("audit.inhibitPolicyMapping=true") }
-        if inhibitAnyPolicy { options.append("audit.inhibitAnyPolicy=true") }
+        options += policyInputs.auditPluginOptions
         if let h = hostname { options.append("audit.hostname=\(h)") }
         if let e = email { options.append("audit.email=\(e)") }
         if fetchOCSP { options.append("audit.fetchOCSP=true") }

@@ -32,12 +32,7 @@ struct Verify: ParsableCommand {
     @Option(parsing: .unconditional, help: "Minimum security level 0-5 (2: no RSA/DSA/DH under 2048 bits, EC under 224, SHA-1/MD5 signatures; default none, 2 with --strict).")
     var securityLevel: Int?
     @Flag(help: "Accept a chain that ends at any certificate of --ca, not only at a self-signed root.") var partialChain = false
-    @Option(name: .customLong("policy"), parsing: .unconditionalSingleValue,
-            help: "A certificate policy the caller accepts, as a numeric OID or anyPolicy (repeatable; RFC 5280's user-initial-policy-set; default anyPolicy).")
-    var policies: [String] = []
-    @Flag(help: "The path must be valid for one of the --policy policies (RFC 5280's initial-explicit-policy).") var explicitPolicy = false
-    @Flag(help: "Do not follow policy mappings (RFC 5280's initial-policy-mapping-inhibit).") var inhibitPolicyMapping = false
-    @Flag(help: "anyPolicy in a certificate matches no policy (RFC 5280's initial-any-policy-inhibit).") var inhibitAnyPolicy = false
+    @OptionGroup(title: "Certificate policies (RFC 5280)") var policyInputs: PolicyInputOptions
     @Flag(help: "RFC 5280 structure checks and the CA/B Forum server profile (codes 2305801-2305826; see docs/certificates.md).") var strict = false
     @Flag(help: "Also print what the certificates contain.") var inspect = false
     @Flag(help: "Print one JSON object.") var json = false
@@ -57,9 +52,6 @@ struct Verify: ParsableCommand {
         }
         if let l = securityLevel, !CertificateVerificationOptions.securityLevelRange.contains(l) {
             throw ValidationError("--security-level: 0 to 5 expected, got \(l)")
-        }
-        if !policies.isEmpty, case .failure(let why) = CertificateVerificationOptions.checkedPolicies(policies) {
-            throw ValidationError("--policy: \(why)")
         }
         if let why = CertificateVerificationOptions.peerNameProblem(hostname: hostname, ipAddress: ip, email: email,
                                                                    names: ("--hostname", "--ip", "--email")) {
@@ -103,10 +95,7 @@ struct Verify: ParsableCommand {
         if let d = maxDepth { options.maxDepth = d }
         if let l = securityLevel { options.securityLevel = l }
         options.partialChain = partialChain
-        options.initialPolicies = policies.isEmpty ? nil : policies
-        options.explicitPolicy = explicitPolicy
-        options.inhibitPolicyMapping = inhibitPolicyMapping
-        options.inhibitAnyPolicy = inhibitAnyPolicy
+        policyInputs.apply(to: &options)
         options.untrusted = try joined(untrusted)
         options.crls = try joined(crl)
         let result = CertificateVerifier.verify(cert: Array(certData), certType: type(certData),
