@@ -163,7 +163,17 @@ struct Audit: ParsableCommand {
         }
     }
 
+    /// A `-P audit.NAME=VALUE` the plugin refuses is bad usage (64), not a script error (1, a
+    /// WARN's status to a monitoring system).
     static let source = """
-    require("audit").run({ ... })
+    local ok, audit = pcall(require, "audit")
+    if not ok then
+      if tostring(audit):find("(--plugin-option", 1, true) then
+        io.stderr:write("netstack audit: ", tostring(audit), "\\n")
+        os.exit(64)
+      end
+      error(audit, 0)
+    end
+    audit.run({ ... })
     """
 }

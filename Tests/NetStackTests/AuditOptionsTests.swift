@@ -65,7 +65,9 @@ final class AuditOptionsTests: XCTestCase {
                                   "--inhibit-any-policy", chain]).target["verifyCode"] as? Int, 0)
 
         for bad in [["--at", "1e300"], ["--purpose", "mail"], ["--max-depth", "256"], ["--security-level", "6"], ["--hostname", "a,b"],
-                    ["--untrusted", "/nonexistent/inter.pem"], ["--policy", "1.2.03"], ["--policy", "x"]] {
+                    ["--untrusted", "/nonexistent/inter.pem"], ["--policy", "1.2.03"], ["--policy", "x"],
+                    // The plugin's own options given with -P: refused as usage too, not as a WARN's 1.
+                    ["-P", "audit.policies=1.2.03"], ["-P", "audit.maxDepth=300"], ["-P", "audit.bogus=1"]] {
             let r = try runNetstack(["audit", "--ca", root] + bad + [chain])
             XCTAssertEqual(r.status, 64, "\(bad): \(r.out) \(r.err)")
         }

@@ -126,7 +126,18 @@ return {
     securityLevel = { type = "integer", check = function(v) return v >= 0 and v <= 5, "0 to 5" end,
                       help = "minimum security level for the trust verdict (the strict check uses 2 unless this is given)" },
     partialChain = { type = "boolean", default = false, help = "a chain may end at any certificate of ca, not only a self-signed root" },
-    policies = { type = "list", default = {}, help = "certificate policies accepted (numeric OIDs or anyPolicy; RFC 5280's user-initial-policy-set; default anyPolicy)" },
+    policies = { type = "list", default = {}, check = function(v)
+                   if #v > 64 then return false, "at most 64 policies" end
+                   for _, oid in ipairs(v) do
+                     local first, second = oid:match("^([0-2])%.(%d+)")
+                     local wellFormed = oid == "anyPolicy" or (first and #oid <= 100 and oid:match("^[%d.]+$") and not oid:find("..", 1, true)
+                       and oid:sub(-1) ~= "." and not oid:find("%.0%d") and not oid:find("%d%d%d%d%d%d%d%d%d%d%d%d%d%d%d%d%d%d%d")
+                       and (first == "2" or tonumber(second) <= 39))
+                     if not wellFormed then return false, "'" .. oid .. "' is not a numeric OID (such as 2.23.140.1.2.1) or anyPolicy" end
+                   end
+                   return true
+                 end,
+                 help = "certificate policies accepted (numeric OIDs or anyPolicy; RFC 5280's user-initial-policy-set; default anyPolicy)" },
     explicitPolicy = { type = "boolean", default = false, help = "each chain must be valid for one of the policies" },
     inhibitPolicyMapping = { type = "boolean", default = false, help = "policy mappings are not followed" },
     inhibitAnyPolicy = { type = "boolean", default = false, help = "anyPolicy in a certificate matches no policy" },
