@@ -67,6 +67,12 @@ local okN, whyN = pcall(ns.verify, read("leaf+inter.pem"), { ca = ca, [1] = true
 assert(not okN and whyN:find("option names are strings", 1, true), tostring(whyN))
 local okT, whyT = pcall(ns.fetchChain, "127.0.0.1", 1, { timeOut = 5 })
 assert(not okT and whyT:find("bad argument #3 to 'fetchChain' (unknown option 'timeOut', did you mean 'timeout'?", 1, true), tostring(whyT))
+for _, case in ipairs({ { { crl = "no" }, "crl: boolean expected" }, { { ocsp = 1 }, "ocsp: boolean expected" },
+                        { { serverName = 5 }, "serverName: string expected" }, { { caFile = true }, "caFile: string expected" },
+                        { { caPath = {} }, "caPath: string expected" } }) do
+  local okB, whyB = pcall(ns.fetchChain, "127.0.0.1", 1, case[1], function() end)
+  assert(not okB and whyB:find("bad argument #3 to 'fetchChain' (" .. case[2] .. ")", 1, true), tostring(whyB))
+end
 local okF, whyF = pcall(ns.verify, read("leaf+inter.pem"), { ca = ca, explicitPolicy = 1 })
 assert(not okF and whyF:find("explicitPolicy: boolean expected", 1, true), tostring(whyF))
 assert(ns.verify(read("weak.pem"), { ca = ca, untrusted = read("inter.pem"), securityLevel = 2 }).code == 2305066)
