@@ -308,8 +308,10 @@ public enum CertificateVerifier {
         opts.explicit_policy = o.explicitPolicy ? 1 : 0
         opts.inhibit_policy_mapping = o.inhibitPolicyMapping ? 1 : 0
         opts.inhibit_any_policy = o.inhibitAnyPolicy ? 1 : 0
-        // A list that does not check out goes to C as it is and is refused there (bad input).
-        let policies = o.initialPolicies.map { list in (try? checkedPoliciesList(list)) ?? list.joined(separator: ",") + ",," }
+        // A list that does not check out goes to C empty, which refuses it (bad input).
+        let policies = o.initialPolicies.map { list in
+            (try? CertificateVerificationOptions.checkedPolicies(list).get())?.joined(separator: ",") ?? ""
+        }
         func blobType(_ b: [UInt8]) -> Int32 { CertificateBlobType.detect(b).rawValue }
         let untrusted = o.untrusted ?? []
         let crls = o.crls ?? []
@@ -336,10 +338,6 @@ public enum CertificateVerifier {
                 }
             }
         }
-    }
-
-    private static func checkedPoliciesList(_ list: [String]) throws -> String {
-        try CertificateVerificationOptions.checkedPolicies(list).get().joined(separator: ",")
     }
 
     private static func withOptionalCString(_ s: String?, _ body: (UnsafePointer<CChar>?) -> Void) {

@@ -324,20 +324,13 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
                 return respondPlain(context, 400, "Bad Request", "the query value '\(name)' holds a control character")
             }
         }
-        func status(_ fallback: Int) -> Int? {
-            guard let v = query["code"] else { return fallback }
-            guard v.utf8.count == 3, let n = Int(v), (100...999).contains(n) else { return nil }
-            return n
-        }
         if path == "/redirect" || path == "/status" {
-            guard status(0) != nil else { return respondPlain(context, 400, "Bad Request", "code: a status of three digits expected") }
-        }
-        if path == "/redirect" {
-            let code = status(302) ?? 302
-            return respondPlain(context, code, "Redirect", "moved", headers: "Location: \(query["to"] ?? target)\r\n")
-        }
-        if path == "/status" {
-            let code = status(403) ?? 403
+            var code: Int? = path == "/redirect" ? 302 : 403
+            if let v = query["code"] { code = v.utf8.count == 3 ? Int(v).flatMap { (100...999).contains($0) ? $0 : nil } : nil }
+            guard let code else { return respondPlain(context, 400, "Bad Request", "code: a status of three digits expected") }
+            if path == "/redirect" {
+                return respondPlain(context, code, "Redirect", "moved", headers: "Location: \(query["to"] ?? target)\r\n")
+            }
             return respondPlain(context, code, code == 404 ? "Not Found" : "Forbidden", "rejected by the test server")
         }
         // What a client's opening handshake must hold (RFC 6455 §4.2.1), each refused with what is

@@ -84,6 +84,19 @@ def echo_once(port):
     return data[:12] == b"\x81\x0astill here"
 
 
+def answer_to(port, request):
+    """The first bytes the server answers to a request sent whole (b"" when it answers nothing)."""
+    s = socket.create_connection(("127.0.0.1", port))
+    s.settimeout(5)
+    s.sendall(request.encode())
+    try:
+        return s.recv(4096)
+    except OSError:
+        return b""
+    finally:
+        s.close()
+
+
 def main():
     server = subprocess.Popen([sys.argv[1], "serve", "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
@@ -151,14 +164,7 @@ def main():
             fields = dict(good)
             fields.update(change)
             request = "GET /echo HTTP/%s\r\n" % version + "".join("%s: %s\r\n" % kv for kv in fields.items() if kv[1] is not None) + "\r\n"
-            s = socket.create_connection(("127.0.0.1", port))
-            s.settimeout(5)
-            s.sendall(request.encode())
-            try:
-                answer = s.recv(4096)
-            except OSError:
-                answer = b""
-            s.close()
+            answer = answer_to(port, request)
             check(name, answer.startswith(b"HTTP/1.1 " + status) and words in answer, repr(answer.split(b"\r\n")[0]))
         # Query values the server writes into its answer's head: a percent-encoded CR LF would
         # have ended the header line and added the requester's own headers (response splitting),
@@ -170,14 +176,7 @@ def main():
                 ("status_too_long", "/status?code=4030", b"400", b"a status of three digits"),
                 ("redirect_good", "/redirect?to=/echo&code=307", b"307", b"Location: /echo\r\n")]:
             request = "GET %s HTTP/1.1\r\n" % path + "".join("%s: %s\r\n" % kv for kv in good.items()) + "\r\n"
-            s = socket.create_connection(("127.0.0.1", port))
-            s.settimeout(5)
-            s.sendall(request.encode())
-            try:
-                answer = s.recv(4096)
-            except OSError:
-                answer = b""
-            s.close()
+            answer = answer_to(port, request)
             check(name, answer.startswith(b"HTTP/1.1 " + status) and words in answer and b"Set-Cookie" not in answer
                   and b"X-Injected" not in answer, repr(answer.split(b"\r\n")[0]))
         s = socket.create_connection(("127.0.0.1", port))
