@@ -167,9 +167,11 @@ int netstack_ocsp_request(const uint8_t *const *ders, const size_t *lengths, siz
  * timeout_ms overall. */
 void netstack_fetch_chain(const char *host, int port, const char *sni, int timeout_ms, netstack_fetch_result *result);
 
-/* Checks certificate `index` of `ders` (DER, leaf first) against a CRL (DER or PEM) from its
- * distribution point: issuer names, the issuer's signature, thisUpdate/nextUpdate, the serial.
- * status GOOD (not listed), REVOKED, or INVALID with the reason. */
+/* Checks certificate `index` of `ders` (DER, leaf first; more issuers from `store`) against a
+ * CRL (DER or PEM) from its distribution point, by RFC 5280 6.3 (OpenSSL's CRL processing): the
+ * CRL's scope and issuing distribution point, its signer and signature, critical extensions,
+ * thisUpdate/nextUpdate, the entry. status GOOD (covered, not listed), REVOKED, or INVALID with
+ * the reason (also a CRL that does not cover the certificate, and a delta CRL alone). */
 void netstack_crl_check(const uint8_t *crl, size_t len, const uint8_t *const *ders, const size_t *lengths, size_t count,
                         size_t index, netstack_store *store, netstack_ocsp_result *out);
 
