@@ -110,7 +110,6 @@ void netstack_crl_check(const uint8_t *data, size_t len, const uint8_t *const *d
     memset(out, 0, sizeof *out);
     ERR_clear_error();
     X509_CRL *crl = NULL;
-    X509 *issuer = NULL;
     X509_STORE_CTX *ctx = NULL;
     STACK_OF(X509_CRL) *crls = NULL;
     STACK_OF(X509) *chain = sk_X509_new_null();
@@ -144,16 +143,6 @@ void netstack_crl_check(const uint8_t *data, size_t len, const uint8_t *const *d
         verdict(out, NETSTACK_OCSP_INVALID, "CRL issued by another CA");
         goto done;
     }
-    for (int i = 0; i < sk_X509_num(chain) && !issuer; i++) {
-        X509 *c = sk_X509_value(chain, i);
-        if (i != (int)index && X509_check_issued(c, cert) == X509_V_OK) { issuer = c; X509_up_ref(c); }
-    }
-    if (!issuer) {
-        X509_STORE_CTX *find = X509_STORE_CTX_new();
-        if (find && X509_STORE_CTX_init(find, (X509_STORE *)store, cert, chain) && X509_STORE_CTX_get1_issuer(&issuer, find, cert) != 1) issuer = NULL;
-        X509_STORE_CTX_free(find);
-    }
-    if (!issuer) { verdict(out, NETSTACK_OCSP_INVALID, "issuer of the certificate not found"); goto done; }
     ctx = X509_STORE_CTX_new();
     crls = sk_X509_CRL_new_null();
     if (!ctx || !crls || !sk_X509_CRL_push(crls, crl)) {
@@ -169,7 +158,12 @@ void netstack_crl_check(const uint8_t *data, size_t len, const uint8_t *const *d
     X509_VERIFY_PARAM *param = X509_STORE_CTX_get0_param(ctx);
     X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_EXTENDED_CRL_SUPPORT | X509_V_FLAG_USE_DELTAS);
     int verified = X509_verify_cert(ctx);
-    if (probe.error == X509_V_ERR_CERT_REVOKED) {
+    /* The path OpenSSL built (from the presented certificates, then the store) must hold the
+     * certificate's issuer: without one, the check ran against the certificate itself. */
+    STACK_OF(X509) *path = X509_STORE_CTX_get0_chain(ctx);
+    if (!path || sk_X509_num(path) < 2) {
+        verdict(out, NETSTACK_OCSP_INVALID, "issuer of the certificate not found");
+    } else if (probe.error == X509_V_ERR_CERT_REVOKED) {
         X509_REVOKED *entry = NULL;
         if (X509_CRL_get0_by_cert(crl, &entry, cert) == 1 && entry) out->revoked_at = unix_time(X509_REVOKED_get0_revocationDate(entry));
         verdict(out, NETSTACK_OCSP_REVOKED, "revoked");
@@ -183,7 +177,6 @@ void netstack_crl_check(const uint8_t *data, size_t len, const uint8_t *const *d
 done:
     X509_STORE_CTX_free(ctx);
     if (crls) sk_X509_CRL_pop_free(crls, X509_CRL_free);
-    X509_free(issuer);
     X509_CRL_free(crl);
     if (chain) sk_X509_pop_free(chain, X509_free);
     ERR_clear_error();

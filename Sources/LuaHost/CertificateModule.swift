@@ -217,33 +217,29 @@ enum CertificateModule {
                 return vm.raise("bad argument #3 to 'fetchChain' (\(why))")
             }
             // Strings and booleans as the names say: a number or a "yes" would otherwise be read
-            // as something else (`crl = "no"` is true to Lua).
-            func text(_ name: String) -> String?? {
+            // as something else (`crl = "no"` is true to Lua). The first wrong one is reported.
+            var bad: String? = nil
+            func text(_ name: String) -> String? {
                 vm.rawField(3, name)
                 defer { netstack_pop(vm.L, 1) }
-                switch vm.type(at: -1) {
-                case LUA_TNIL: return .some(nil)
-                case LUA_TSTRING: return .some(vm.string(at: -1))
-                default: return nil
+                guard vm.type(at: -1) == LUA_TSTRING else {
+                    if vm.type(at: -1) != LUA_TNIL { bad = bad ?? "\(name): string expected" }
+                    return nil
                 }
+                return vm.string(at: -1)
             }
-            func flag(_ name: String) -> Bool? {
+            func flag(_ name: String) -> Bool {
                 vm.rawField(3, name)
                 defer { netstack_pop(vm.L, 1) }
-                switch vm.type(at: -1) {
-                case LUA_TNIL: return false
-                case LUA_TBOOLEAN: return lua_toboolean(vm.L, -1) != 0
-                default: return nil
+                guard vm.type(at: -1) == LUA_TBOOLEAN else {
+                    if vm.type(at: -1) != LUA_TNIL { bad = bad ?? "\(name): boolean expected" }
+                    return false
                 }
+                return lua_toboolean(vm.L, -1) != 0
             }
-            guard let s = text("serverName") else { return vm.raise("bad argument #3 to 'fetchChain' (serverName: string expected)") }
-            guard let f = text("caFile") else { return vm.raise("bad argument #3 to 'fetchChain' (caFile: string expected)") }
-            guard let p = text("caPath") else { return vm.raise("bad argument #3 to 'fetchChain' (caPath: string expected)") }
-            (serverName, caFile, caPath) = (s, f, p)
-            guard let crl = flag("crl") else { return vm.raise("bad argument #3 to 'fetchChain' (crl: boolean expected)") }
-            guard let ocsp = flag("ocsp") else { return vm.raise("bad argument #3 to 'fetchChain' (ocsp: boolean expected)") }
-            fetchCRLs = crl
-            fetchOCSP = ocsp
+            (serverName, caFile, caPath) = (text("serverName"), text("caFile"), text("caPath"))
+            (fetchCRLs, fetchOCSP) = (flag("crl"), flag("ocsp"))
+            if let bad { return vm.raise("bad argument #3 to 'fetchChain' (\(bad))") }
             vm.rawField(3, "timeout")
             if vm.type(at: -1) > LUA_TNIL {
                 guard let t = vm.number(at: -1), t > 0, DurationArgument.milliseconds(t) != nil else {
