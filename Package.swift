@@ -1,6 +1,13 @@
 // swift-tools-version:6.0
 import PackageDescription
 
+// The executables that run Lua export its API (lua_*, luaL_*, luaopen_*) to the native modules that
+// scripts and plugins load, which take it from the process (Sources/CLua/README.md). A linker flag
+// on executable and test targets only; the libraries carry none.
+let exportsLuaAPI: [LinkerSetting] = [
+    .unsafeFlags(["-Xlinker", "--dynamic-list=\(Context.packageDirectory)/Sources/CLua/exports.list"]),
+]
+
 let package = Package(
     name: "NetStack",
     products: [
@@ -22,8 +29,14 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
-        // System libraries (Debian: liblua5.4-dev, libssl-dev, zlib1g-dev), each with a shim header.
-        .systemLibrary(name: "CLua", pkgConfig: "lua5.4", providers: [.apt(["liblua5.4-dev"])]),
+        // Lua 5.4.8, built in: the sources with a faster string hash and Debian's module paths
+        // (Sources/CLua/README.md says what differs from the release).
+        .target(
+            name: "CLua",
+            exclude: ["README.md", "exports.list"],
+            linkerSettings: [.linkedLibrary("m"), .linkedLibrary("dl")]
+        ),
+        // System libraries (Debian: libssl-dev, zlib1g-dev), each with a shim header.
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
@@ -106,7 +119,10 @@ let package = Package(
             ],
             swiftSettings: [.swiftLanguageMode(.v5)]
         ),
-        .executableTarget(name: "netstack", dependencies: ["NetStackCLI"], swiftSettings: [.swiftLanguageMode(.v5)]),
+        .executableTarget(
+            name: "netstack", dependencies: ["NetStackCLI"], swiftSettings: [.swiftLanguageMode(.v5)],
+            linkerSettings: exportsLuaAPI
+        ),
         // Bench client speaking the contract of shared/bench (engine only, no Lua).
         .executableTarget(
             name: "netstack-wsbench",
@@ -143,7 +159,8 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ],
-            swiftSettings: [.swiftLanguageMode(.v5)]
+            swiftSettings: [.swiftLanguageMode(.v5)],
+            linkerSettings: exportsLuaAPI
         ),
         .testTarget(
             name: "NetStackTests",
@@ -155,7 +172,8 @@ let package = Package(
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
-            swiftSettings: [.swiftLanguageMode(.v5)]
+            swiftSettings: [.swiftLanguageMode(.v5)],
+            linkerSettings: exportsLuaAPI
         ),
     ]
 )

@@ -287,7 +287,7 @@ int netstack_resume_entry(lua_State *L, int nargs) {
         int waits = status == LUA_YIELD && nres >= 1 && lua_type(co, -1) == LUA_TLIGHTUSERDATA
             && lua_touserdata(co, -1) == (void *)&wait_mark;
         lua_pop(co, nres);
-        if (status == LUA_OK) lua_resetthread(co);  /* back to its smallest stack, for the next entry */
+        if (status == LUA_OK) lua_closethread(co, L);  /* back to its smallest stack, for the next entry */
         lua_pop(L, 1);  /* the thread: the registry, and whatever it waits for, hold it */
         if (status == LUA_YIELD && !waits) {
             lua_pushliteral(L, "the function yielded by itself (coroutine.yield outside a coroutine of its "
@@ -311,7 +311,7 @@ int netstack_resume_entry(lua_State *L, int nargs) {
         luaL_traceback(L, co, lua_tostring(L, -1), 0);
         lua_remove(L, -2);
     }
-    lua_resetthread(co);
+    lua_closethread(co, L);
     lua_remove(L, -2);  /* the thread */
     return status;
 }

@@ -4,9 +4,9 @@
  * behaviour, so Swift never raises: Swift functions return a status and the C code here raises
  * (and calls every Lua API that may raise inside a protected call). */
 #include <stddef.h>
-#include <lua5.4/lua.h>
-#include <lua5.4/lauxlib.h>
-#include <lua5.4/lualib.h>
+#include "lua.h"
+#include "lauxlib.h"
+#include "lualib.h"
 
 /* A Swift function exposed to Lua: returns n >= 0 (results pushed) or -1 (an error message is
  * on top of the stack; the trampoline raises it with lua_error). */

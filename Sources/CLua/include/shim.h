@@ -1,9 +1,9 @@
 #ifndef NETSTACK_CLUA_SHIM_H
 #define NETSTACK_CLUA_SHIM_H
-/* Lua 5.4 (Debian liblua5.4-dev). Macros Swift cannot import get static inline wrappers here. */
-#include <lua5.4/lua.h>
-#include <lua5.4/lauxlib.h>
-#include <lua5.4/lualib.h>
+/* Lua 5.4 (the sources in this target). Macros Swift cannot import get static inline wrappers here. */
+#include "lua.h"
+#include "lauxlib.h"
+#include "lualib.h"
 
 static inline int netstack_lua_pcall(lua_State *L, int nargs, int nresults, int msgh) {
     return lua_pcall(L, nargs, nresults, msgh);
