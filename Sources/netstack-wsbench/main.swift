@@ -2,6 +2,8 @@
 // Engine only (no Lua). Prints one RESULT line on stdout; diagnostics go to stderr.
 // Besides the kit's modes, `idle URL N SIZE CONNS` measures memory per idle connection (IdleMemory.swift)
 // and `nio-conns URL N SIZE CONNS` is conns on bare NIO channels, the floor under ours (NIOFloorConns.swift).
+// NETSTACK_WSBENCH_FLOOR=1 makes the kit's `conns` mode run `nio-conns`, so the floor can stand in
+// any runner of the kit's command line (compare.sh --client, scripts/bench-ab).
 // Event loops: one per core for conns and idle, one otherwise; NETSTACK_WSBENCH_THREADS=T sets T
 // (conns on one loop measures the cost per connection without the second core).
 import Foundation
@@ -18,7 +20,7 @@ let args = CommandLine.arguments
 guard args.count >= 5, let n = Int(args[3]), let size = Int(args[4]) else {
     fail("usage: netstack-wsbench flood|echo|sink|conns|nio-conns|idle URL N SIZE [CONNS]")
 }
-let mode = args[1]
+let mode = args[1] == "conns" && ProcessInfo.processInfo.environment["NETSTACK_WSBENCH_FLOOR"] == "1" ? "nio-conns" : args[1]
 let url = args[2]
 let conns = args.count > 5 ? Int(args[5]) ?? 1 : 1
 
