@@ -7,6 +7,10 @@
 //   gorilla-vus idle  URLS VUS SECS  each VU: connect and stay idle (VU i to URL i mod count of
 //                                    the comma-separated URLS); after SECS, close all
 //
+// A close is the closing handshake as gorilla's own client example does it, and as netstack's
+// clients do: send a close frame, wait (at most a second) for the server's, then close TCP.
+// GORILLA_VUS_CLOSE=write-only sends the close frame and closes TCP at once, without waiting.
+//
 // Prints one line: RESULT mode=... vus=... n=... seconds=... per_s=...
 package main
 
@@ -41,8 +45,22 @@ func echoOnce(c *websocket.Conn, payload []byte, buf *bytes.Buffer) {
 	}
 }
 
+var closeWriteOnly = os.Getenv("GORILLA_VUS_CLOSE") == "write-only"
+
 func closeConn(c *websocket.Conn) {
 	c.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(1000, ""), time.Now().Add(time.Second))
+	if !closeWriteOnly {
+		// The server's close frame ends the read with a *websocket.CloseError.
+		c.SetReadDeadline(time.Now().Add(time.Second))
+		for {
+			if _, _, err := c.NextReader(); err != nil {
+				if !websocket.IsCloseError(err, websocket.CloseNormalClosure) {
+					die("close: %v", err)
+				}
+				break
+			}
+		}
+	}
 	c.Close()
 }
 

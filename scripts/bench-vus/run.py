@@ -47,8 +47,8 @@ def ns(threads, mode, vus, n, extra=()):
     urls = idle_urls if mode == "idle" else []
     return [netstack, "run", script, "--url", url, "--threads", str(threads), "--quiet", *extra, "--", mode, str(vus), str(n), *urls]
 
-def go(mode, vus, n):
-    return [gorilla, mode, ",".join(idle_urls) if mode == "idle" else url, str(vus), str(n)]
+def go(mode, vus, n, env=()):
+    return ["env", *env, gorilla, mode, ",".join(idle_urls) if mode == "idle" else url, str(vus), str(n)]
 
 scale = 10 if quick else 1
 workloads = [
@@ -60,6 +60,9 @@ clients = [
     ("netstack --threads 2", lambda m, v, n: ns(2, m, v, n)),
     ("netstack --threads 2, no connection metrics", lambda m, v, n: ns(2, m, v, n, ["--no-connection-metrics"])),
     ("gorilla (Go, goroutines)", lambda m, v, n: go(m, v, n)),
+    # gorilla-vus's close as it was until 2026-12-06: the close frame written, TCP closed at once,
+    # the server's close not awaited (a round trip less per connection than the closing handshake)
+    ("gorilla, close not awaited", lambda m, v, n: go(m, v, n, ["GORILLA_VUS_CLOSE=write-only"])),
 ]
 print(f"# scripts/bench vus ({rounds} rounds, {'quick' if quick else 'full'}), server: shared C wsbench-server\n")
 for mode, vus, n, unit, rate in [w for w in workloads if wanted(w[0])]:
